@@ -1,0 +1,144 @@
+#include "daemon/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace keyward::daemon {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Collects the parser's first complaint with its position.
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (message_.empty()) {
+      message_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+    }
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
+};
+
+absl::Status Bad(absl::string_view field, absl::string_view value,
+                 absl::string_view allowed) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "config: ", field, " = ", value, " is not valid: ", allowed));
+}
+
+absl::Status CheckDuration(absl::string_view field,
+                           const google::protobuf::Duration& d,
+                           absl::Duration min, absl::Duration max) {
+  absl::Duration v = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  if (v < min || v > max) {
+    return Bad(field, absl::FormatDuration(v),
+               absl::StrCat("use ", absl::FormatDuration(min), " to ",
+                            absl::FormatDuration(max)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<keyward::v1::DaemonConfig> LoadConfigFile(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read config file '", path, "'"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  keyward::v1::DaemonConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  FirstError errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text.str(), &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, ":", errors.message()));
+  }
+  return config;
+}
+
+absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
+  if (config->data_dir().empty()) config->set_data_dir("/var/lib/keyward");
+  if (config->data_dir().find('\0') != std::string::npos) {
+    return Bad("data_dir", "(contains NUL)", "use a path");
+  }
+  auto* sock = config->mutable_unix_socket();
+  if (sock->path().empty()) {
+    sock->set_path(absl::StrCat(config->data_dir(), "/keyward.sock"));
+  }
+  if (sock->mode() == 0) sock->set_mode(0660);
+  if (sock->mode() > 0777) {
+    return Bad("unix_socket.mode", absl::StrFormat("0%o", sock->mode()),
+               "use permission bits such as 0660 (at most 0777)");
+  }
+  if (sock->disabled() && config->tcp_listeners().empty()) {
+    return Bad("unix_socket.disabled", "true",
+               "with no tcp_listeners the daemon would have no listener");
+  }
+  for (int i = 0; i < config->tcp_listeners_size(); ++i) {
+    const auto& tcp = config->tcp_listeners(i);
+    if (tcp.address().empty() || tcp.address().rfind(':') == std::string::npos) {
+      return Bad(absl::StrCat("tcp_listeners[", i, "].address"),
+                 absl::StrCat("\"", tcp.address(), "\""),
+                 "use host:port, e.g. \"127.0.0.1:7443\"");
+    }
+  }
+  if (config->key_cache_size() == 0) config->set_key_cache_size(1024);
+  if (config->key_cache_size() > 1000000) {
+    return Bad("key_cache_size", absl::StrCat(config->key_cache_size()),
+               "use 1 to 1000000");
+  }
+  auto* scrypt = config->mutable_scrypt();
+  if (scrypt->log2_n() == 0) scrypt->set_log2_n(15);
+  if (scrypt->r() == 0) scrypt->set_r(8);
+  if (scrypt->p() == 0) scrypt->set_p(1);
+  if (scrypt->log2_n() < 15 || scrypt->log2_n() > 20) {
+    return Bad("scrypt.log2_n", absl::StrCat(scrypt->log2_n()),
+               "use 15 to 20 (N = 2^15 .. 2^20)");
+  }
+  if (scrypt->r() > 32 || scrypt->p() > 16) {
+    return Bad("scrypt.r/p", absl::StrCat(scrypt->r(), "/", scrypt->p()),
+               "use r 1..32 and p 1..16");
+  }
+  if (!config->has_session_token_ttl()) {
+    *config->mutable_session_token_ttl() = TimeUtil::SecondsToDuration(15 * 60);
+  }
+  absl::Status s = CheckDuration("session_token_ttl", config->session_token_ttl(),
+                                 absl::Minutes(1), absl::Hours(24));
+  if (!s.ok()) return s;
+  if (!config->has_shutdown_grace_period()) {
+    *config->mutable_shutdown_grace_period() = TimeUtil::SecondsToDuration(10);
+  }
+  s = CheckDuration("shutdown_grace_period", config->shutdown_grace_period(),
+                    absl::ZeroDuration(), absl::Minutes(5));
+  if (!s.ok()) return s;
+  auto* jwt = config->mutable_jwt();
+  if (!jwt->has_default_leeway()) {
+    *jwt->mutable_default_leeway() = TimeUtil::SecondsToDuration(60);
+  }
+  s = CheckDuration("jwt.default_leeway", jwt->default_leeway(),
+                    absl::ZeroDuration(), absl::Minutes(10));
+  if (!s.ok()) return s;
+  if (jwt->max_token_bytes() == 0) jwt->set_max_token_bytes(16 * 1024);
+  if (config->audit().path().empty()) {
+    config->mutable_audit()->set_path(
+        absl::StrCat(config->data_dir(), "/audit.log"));
+  }
+  if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
+    config->set_log_level(keyward::v1::LOG_LEVEL_INFO);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace keyward::daemon

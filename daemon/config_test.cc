@@ -1,0 +1,81 @@
+#include "daemon/config.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace keyward::daemon {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string WriteFile(const std::string& text) {
+  static int n = 0;
+  std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/config", n++, ".txtpb");
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ConfigTest, ParsesAndFillsDefaults) {
+  auto config = LoadConfigFile(WriteFile(R"(
+    data_dir: "/srv/keyward"
+    unix_socket { mode: 0600 }
+    key_cache_size: 10
+  )"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(FinalizeConfig(&*config).ok());
+  EXPECT_EQ(config->unix_socket().path(), "/srv/keyward/keyward.sock");
+  EXPECT_EQ(config->unix_socket().mode(), 0600u);
+  EXPECT_EQ(config->key_cache_size(), 10u);
+  EXPECT_EQ(config->scrypt().log2_n(), 15u);
+  EXPECT_EQ(config->shutdown_grace_period().seconds(), 10);
+  EXPECT_EQ(config->audit().path(), "/srv/keyward/audit.log");
+}
+
+TEST(ConfigTest, DefaultsWithNothingSet) {
+  keyward::v1::DaemonConfig config;
+  ASSERT_TRUE(FinalizeConfig(&config).ok());
+  EXPECT_EQ(config.data_dir(), "/var/lib/keyward");
+  EXPECT_EQ(config.unix_socket().mode(), 0660u);
+  EXPECT_EQ(config.key_cache_size(), 1024u);
+}
+
+TEST(ConfigTest, SyntaxErrorsNameFileLineAndColumn) {
+  std::string path = WriteFile("data_dir: \"/x\"\nno_such_field: 3\n");
+  auto config = LoadConfigFile(path);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr(path + ":2:"));
+  EXPECT_THAT(config.status().message(), HasSubstr("no_such_field"));
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  EXPECT_EQ(LoadConfigFile("/nonexistent/keyward.txtpb").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, BadValuesNameTheField) {
+  struct Case {
+    const char* text;
+    const char* field;
+  } cases[] = {
+      {"unix_socket { mode: 01777 }", "unix_socket.mode"},
+      {"key_cache_size: 2000000", "key_cache_size"},
+      {"scrypt { log2_n: 10 }", "scrypt.log2_n"},
+      {"session_token_ttl { seconds: 5 }", "session_token_ttl"},
+      {"shutdown_grace_period { seconds: -1 }", "shutdown_grace_period"},
+      {"tcp_listeners { address: \"nohostport\" }", "tcp_listeners[0].address"},
+      {"unix_socket { disabled: true }", "unix_socket.disabled"},
+  };
+  for (const Case& c : cases) {
+    auto config = LoadConfigFile(WriteFile(c.text));
+    ASSERT_TRUE(config.ok()) << c.text;
+    absl::Status s = FinalizeConfig(&*config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_THAT(s.message(), HasSubstr(c.field)) << c.text;
+  }
+}
+
+}  // namespace
+}  // namespace keyward::daemon

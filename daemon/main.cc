@@ -1,0 +1,208 @@
+// keywardd: the Keyward daemon.
+//
+//   keywardd init  --data_dir DIR --passphrase_file FILE   create a keystore
+//   keywardd [--config FILE] [--data_dir DIR] [--passphrase_file FILE]
+//            [--socket PATH]                               serve
+//
+// Flags override the config file (a text-format keyward.v1.DaemonConfig).
+// SIGTERM or SIGINT drains calls in flight and exits 0.
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/passphrase.h"
+#include "daemon/server.h"
+#include "daemon/services.h"
+#include "keystore/keystore.h"
+
+ABSL_FLAG(std::string, config, "", "Config file (text-format DaemonConfig).");
+ABSL_FLAG(std::string, data_dir, "", "Data directory (overrides the config).");
+ABSL_FLAG(std::string, passphrase_file, "",
+          "File holding the operator passphrase, mode 0600 (overrides the "
+          "config).");
+ABSL_FLAG(std::string, socket, "",
+          "Unix socket path (overrides the config; default "
+          "{data_dir}/keyward.sock).");
+ABSL_FLAG(int32_t, key_cache_size, 0,
+          "Keys held decrypted in memory (overrides the config).");
+
+namespace keyward::daemon {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+int Fail(const absl::Status& status, int code = 1) {
+  std::fprintf(stderr, "keywardd: %s\n", std::string(status.message()).c_str());
+  return code;
+}
+
+// Keeps secrets out of core dumps and swap as far as the OS allows: no core
+// file, no ptrace by other processes of the same uid, and pages locked as
+// they are touched where the limit permits (root or CAP_IPC_LOCK).
+void HardenProcess() {
+  rlimit none{0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#ifdef MCL_ONFAULT
+  if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) {
+    LogInfo("memory_not_locked", {{"reason", "mlockall refused (needs CAP_IPC_LOCK)"}});
+  }
+#endif
+}
+
+std::string KeystorePath(const keyward::v1::DaemonConfig& config) {
+  return absl::StrCat(config.data_dir(), "/keystore.db");
+}
+
+absl::Status MakeDataDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create data dir '", dir, "': ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+keystore::KeystoreOptions KeystoreOptionsFrom(
+    const keyward::v1::DaemonConfig& config) {
+  keystore::KeystoreOptions options;
+  options.cache_size = config.key_cache_size();
+  options.kdf.n = uint64_t{1} << config.scrypt().log2_n();
+  options.kdf.r = config.scrypt().r();
+  options.kdf.p = config.scrypt().p();
+  return options;
+}
+
+int Init(const keyward::v1::DaemonConfig& config) {
+  if (config.passphrase_file().empty()) {
+    return Fail(absl::InvalidArgumentError(
+                    "init needs --passphrase_file (a file, mode 0600, holding "
+                    "the new keystore's passphrase)"),
+                kExitUsage);
+  }
+  absl::Status s = MakeDataDir(config.data_dir());
+  if (!s.ok()) return Fail(s);
+  auto passphrase = ReadPassphraseFile(config.passphrase_file());
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  auto ks = keystore::Keystore::Init(KeystorePath(config), *passphrase,
+                                     KeystoreOptionsFrom(config));
+  if (!ks.ok()) return Fail(ks.status());
+  std::printf("keywardd: created keystore %s\n", KeystorePath(config).c_str());
+  return 0;
+}
+
+int Serve(const keyward::v1::DaemonConfig& config) {
+  // Signals go to the thread that waits for them, not to gRPC's threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::Status s = MakeDataDir(config.data_dir());
+  if (!s.ok()) return Fail(s);
+
+  std::unique_ptr<keystore::Keystore> ks;
+  if (!config.passphrase_file().empty() && !config.start_sealed()) {
+    auto passphrase = ReadPassphraseFile(config.passphrase_file());
+    if (!passphrase.ok()) return Fail(passphrase.status());
+    auto opened = keystore::Keystore::Open(KeystorePath(config), *passphrase,
+                                           KeystoreOptionsFrom(config));
+    if (!opened.ok()) return Fail(opened.status());
+    ks = std::move(*opened);
+  }
+
+  Services services(ks.get());
+  ServerOptions options;
+  options.unix_socket_path = config.unix_socket().path();
+  options.unix_socket_mode = config.unix_socket().mode();
+  options.services = services.List();
+  auto server = Server::Start(options);
+  if (!server.ok()) return Fail(server.status());
+  LogInfo("serving", {{"socket", options.unix_socket_path},
+                      {"sealed", ks ? "false" : "true"},
+                      {"flavor", BuildFlavor()}});
+
+  while (true) {
+    int signo = 0;
+    sigwait(&signals, &signo);
+    if (signo == SIGHUP) {
+      LogInfo("sighup", {{"action", "nothing to reload yet"}});
+      continue;
+    }
+    LogInfo("shutting_down", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    const auto& grace = config.shutdown_grace_period();
+    (*server)->Shutdown(absl::Seconds(grace.seconds()) +
+                        absl::Nanoseconds(grace.nanos()));
+    LogInfo("stopped", {});
+    return 0;
+  }
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the Keyward key-custody daemon.\n"
+      "  keywardd init --data_dir DIR --passphrase_file FILE\n"
+      "  keywardd [--config FILE] [--data_dir DIR] [--passphrase_file FILE] "
+      "[--socket PATH]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  bool init = false;
+  if (args.size() == 2 && std::string(args[1]) == "init") {
+    init = true;
+  } else if (args.size() > 1) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+                    "unexpected argument '", args[1],
+                    "'; the only command is `init` (see --help)")),
+                kExitUsage);
+  }
+
+  keyward::v1::DaemonConfig config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    auto loaded = LoadConfigFile(absl::GetFlag(FLAGS_config));
+    if (!loaded.ok()) return Fail(loaded.status(), kExitUsage);
+    config = std::move(*loaded);
+  }
+  if (!absl::GetFlag(FLAGS_data_dir).empty()) {
+    config.set_data_dir(absl::GetFlag(FLAGS_data_dir));
+  }
+  if (!absl::GetFlag(FLAGS_passphrase_file).empty()) {
+    config.set_passphrase_file(absl::GetFlag(FLAGS_passphrase_file));
+  }
+  if (!absl::GetFlag(FLAGS_socket).empty()) {
+    config.mutable_unix_socket()->set_path(absl::GetFlag(FLAGS_socket));
+  }
+  if (absl::GetFlag(FLAGS_key_cache_size) < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+                    "--key_cache_size=", absl::GetFlag(FLAGS_key_cache_size),
+                    " is not valid: use 1 to 1000000")),
+                kExitUsage);
+  }
+  if (absl::GetFlag(FLAGS_key_cache_size) > 0) {
+    config.set_key_cache_size(absl::GetFlag(FLAGS_key_cache_size));
+  }
+  absl::Status s = FinalizeConfig(&config);
+  if (!s.ok()) return Fail(s, kExitUsage);
+
+  HardenProcess();
+  return init ? Init(config) : Serve(config);
+}
+
+}  // namespace
+}  // namespace keyward::daemon
+
+int main(int argc, char** argv) { return keyward::daemon::Main(argc, argv); }

@@ -1,0 +1,144 @@
+#include "keystore/crypto/internal/ossl_compat.h"
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+
+#include "keystore/crypto/internal/ossl_ptr.h"
+
+#if defined(OPENSSL_IS_BORINGSSL)
+#include <openssl/ec_key.h>
+#include <openssl/hkdf.h>
+#include <openssl/rsa.h>
+#else
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#endif
+
+namespace keyward::crypto::internal {
+namespace {
+
+const uint8_t* Bytes(absl::string_view s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
+
+// BignumToString writes |bn| big-endian; |width| 0 means minimal length.
+bool BignumToString(const BIGNUM* bn, size_t width, std::string* out) {
+  if (bn == nullptr) return false;
+  const size_t minimal = BN_num_bytes(bn);
+  if (width == 0) width = minimal;
+  if (minimal > width) return false;
+  out->assign(width, '\0');
+  return width == 0 ||
+         BN_bn2binpad(bn, reinterpret_cast<uint8_t*>(out->data()),
+                      static_cast<int>(width)) == static_cast<int>(width);
+}
+
+}  // namespace
+
+#if defined(OPENSSL_IS_BORINGSSL)
+
+int EcCurveNid(const EVP_PKEY* pkey) {
+  const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(pkey);
+  if (ec == nullptr) return NID_undef;
+  return EC_GROUP_get_curve_name(EC_KEY_get0_group(ec));
+}
+
+bool EcPublicCoordinates(const EVP_PKEY* pkey, size_t width, std::string* x,
+                         std::string* y) {
+  const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(pkey);
+  if (ec == nullptr || EC_KEY_get0_public_key(ec) == nullptr) return false;
+  BignumPtr bx(BN_new()), by(BN_new());
+  if (bx == nullptr || by == nullptr ||
+      EC_POINT_get_affine_coordinates_GFp(EC_KEY_get0_group(ec),
+                                          EC_KEY_get0_public_key(ec), bx.get(),
+                                          by.get(), nullptr) != 1) {
+    return false;
+  }
+  return BignumToString(bx.get(), width, x) &&
+         BignumToString(by.get(), width, y);
+}
+
+bool RsaPublicComponents(const EVP_PKEY* pkey, std::string* n,
+                         std::string* e) {
+  const RSA* rsa = EVP_PKEY_get0_RSA(pkey);
+  if (rsa == nullptr) return false;
+  return BignumToString(RSA_get0_n(rsa), 0, n) &&
+         BignumToString(RSA_get0_e(rsa), 0, e);
+}
+
+bool HkdfSha256(absl::string_view ikm, absl::string_view salt,
+                absl::string_view info, uint8_t* out, size_t out_len) {
+  return HKDF(out, out_len, EVP_sha256(), Bytes(ikm), ikm.size(), Bytes(salt),
+              salt.size(), Bytes(info), info.size()) == 1;
+}
+
+#else  // OpenSSL 3
+
+namespace {
+
+// GetBignumParam returns the named BIGNUM parameter of |pkey|, or null.
+BignumPtr GetBignumParam(const EVP_PKEY* pkey, const char* name) {
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1) return nullptr;
+  return BignumPtr(bn);
+}
+
+}  // namespace
+
+int EcCurveNid(const EVP_PKEY* pkey) {
+  if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC) return NID_undef;
+  char name[80];
+  size_t len = 0;
+  if (EVP_PKEY_get_group_name(pkey, name, sizeof(name), &len) != 1) {
+    return NID_undef;
+  }
+  const int nid = OBJ_sn2nid(name);
+  return nid != NID_undef ? nid : EC_curve_nist2nid(name);
+}
+
+bool EcPublicCoordinates(const EVP_PKEY* pkey, size_t width, std::string* x,
+                         std::string* y) {
+  if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC) return false;
+  return BignumToString(
+             GetBignumParam(pkey, OSSL_PKEY_PARAM_EC_PUB_X).get(), width, x) &&
+         BignumToString(
+             GetBignumParam(pkey, OSSL_PKEY_PARAM_EC_PUB_Y).get(), width, y);
+}
+
+bool RsaPublicComponents(const EVP_PKEY* pkey, std::string* n,
+                         std::string* e) {
+  if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) return false;
+  return BignumToString(GetBignumParam(pkey, OSSL_PKEY_PARAM_RSA_N).get(), 0,
+                        n) &&
+         BignumToString(GetBignumParam(pkey, OSSL_PKEY_PARAM_RSA_E).get(), 0,
+                        e);
+}
+
+bool HkdfSha256(absl::string_view ikm, absl::string_view salt,
+                absl::string_view info, uint8_t* out, size_t out_len) {
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
+  if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) != 1 ||
+      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), Bytes(ikm),
+                                 static_cast<int>(ikm.size())) != 1) {
+    return false;
+  }
+  // An absent salt is HKDF's default: HashLen zero bytes, as RFC 5869 says.
+  if (!salt.empty() &&
+      EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), Bytes(salt),
+                                  static_cast<int>(salt.size())) != 1) {
+    return false;
+  }
+  if (!info.empty() &&
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), Bytes(info),
+                                  static_cast<int>(info.size())) != 1) {
+    return false;
+  }
+  size_t len = out_len;
+  return EVP_PKEY_derive(ctx.get(), out, &len) == 1 && len == out_len;
+}
+
+#endif  // OPENSSL_IS_BORINGSSL
+
+}  // namespace keyward::crypto::internal

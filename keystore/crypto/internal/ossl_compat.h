@@ -1,0 +1,42 @@
+// The few operations that OpenSSL 3 and BoringSSL spell differently.
+//
+// This is the only file pair in Keyward that tests OPENSSL_IS_BORINGSSL. Each
+// function here has one implementation per flavor and the same contract.
+// All functions are thread-safe for concurrent use of a shared const key.
+
+#ifndef KEYSTORE_CRYPTO_INTERNAL_OSSL_COMPAT_H_
+#define KEYSTORE_CRYPTO_INTERNAL_OSSL_COMPAT_H_
+
+#include <openssl/evp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace keyward::crypto::internal {
+
+// EcCurveNid returns the NID of the named curve of EC key |pkey|, or NID_undef
+// if |pkey| is not an EC key or its curve has no name known to libcrypto.
+int EcCurveNid(const EVP_PKEY* pkey);
+
+// EcPublicCoordinates sets |x| and |y| to the affine coordinates of EC key
+// |pkey|'s public point, big-endian, each left-padded to |width| bytes.
+// Returns false if |pkey| is not an EC key or a coordinate needs > |width|.
+bool EcPublicCoordinates(const EVP_PKEY* pkey, size_t width, std::string* x,
+                         std::string* y);
+
+// RsaPublicComponents sets |n| and |e| to the modulus and public exponent of
+// RSA key |pkey|, big-endian without leading zeros. Returns false on failure.
+bool RsaPublicComponents(const EVP_PKEY* pkey, std::string* n, std::string* e);
+
+// HkdfSha256 writes |out_len| bytes of HKDF-SHA-256(ikm, salt, info) (RFC
+// 5869) to |out|. The caller checks the lengths (|ikm| non-empty, |out_len|
+// <= 255 * 32, |info| <= 1024 bytes). Returns false on failure.
+bool HkdfSha256(absl::string_view ikm, absl::string_view salt,
+                absl::string_view info, uint8_t* out, size_t out_len);
+
+}  // namespace keyward::crypto::internal
+
+#endif  // KEYSTORE_CRYPTO_INTERNAL_OSSL_COMPAT_H_

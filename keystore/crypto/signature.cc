@@ -1,0 +1,280 @@
+#include "keystore/crypto/signature.h"
+
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "keystore/crypto/internal/evp_util.h"
+#include "keystore/crypto/internal/ossl_compat.h"
+#include "keystore/crypto/internal/ossl_ptr.h"
+
+namespace keyward::crypto {
+namespace {
+
+using internal::BignumPtr;
+using internal::Bytes;
+using internal::EcdsaSigPtr;
+using internal::Error;
+using internal::EvpMdCtxPtr;
+using internal::EvpPkeyPtr;
+
+constexpr absl::string_view kInvalidSignature = "signature is not valid";
+
+enum class Family { kEd25519, kEcdsa, kRsaPss, kRsaPkcs1 };
+
+// Params is everything the algorithm enum stands for.
+struct Params {
+  absl::string_view name;
+  Family family;
+  const EVP_MD* (*md)();  // Null for Ed25519, which hashes internally.
+  int curve_nid;          // ECDSA only.
+  size_t p1363_width;     // ECDSA P1363 only: bytes of r and of s; 0 = DER.
+};
+
+Params ParamsOf(SignatureAlgorithm algorithm) {
+  switch (algorithm) {
+    case SignatureAlgorithm::kEd25519:
+      return {"ED25519", Family::kEd25519, nullptr, 0, 0};
+    case SignatureAlgorithm::kEcdsaP256Sha256Der:
+      return {"ECDSA-P256-SHA256-DER", Family::kEcdsa, EVP_sha256,
+              NID_X9_62_prime256v1, 0};
+    case SignatureAlgorithm::kEcdsaP256Sha256P1363:
+      return {"ECDSA-P256-SHA256-P1363", Family::kEcdsa, EVP_sha256,
+              NID_X9_62_prime256v1, 32};
+    case SignatureAlgorithm::kEcdsaP384Sha384Der:
+      return {"ECDSA-P384-SHA384-DER", Family::kEcdsa, EVP_sha384,
+              NID_secp384r1, 0};
+    case SignatureAlgorithm::kEcdsaP384Sha384P1363:
+      return {"ECDSA-P384-SHA384-P1363", Family::kEcdsa, EVP_sha384,
+              NID_secp384r1, 48};
+    case SignatureAlgorithm::kRsaPssSha256:
+      return {"RSA-PSS-SHA256", Family::kRsaPss, EVP_sha256, 0, 0};
+    case SignatureAlgorithm::kRsaPkcs1Sha256:
+      return {"RSA-PKCS1-SHA256", Family::kRsaPkcs1, EVP_sha256, 0, 0};
+    case SignatureAlgorithm::kRsaPkcs1Sha384:
+      return {"RSA-PKCS1-SHA384", Family::kRsaPkcs1, EVP_sha384, 0, 0};
+    case SignatureAlgorithm::kRsaPkcs1Sha512:
+      return {"RSA-PKCS1-SHA512", Family::kRsaPkcs1, EVP_sha512, 0, 0};
+  }
+  return {"UNKNOWN", Family::kEd25519, nullptr, -1, 0};
+}
+
+// CheckKey returns OK if |pkey| is the kind of key |params| needs.
+absl::Status CheckKey(const Params& params, const EVP_PKEY* pkey) {
+  bool ok = false;
+  switch (params.family) {
+    case Family::kEd25519:
+      ok = EVP_PKEY_id(pkey) == EVP_PKEY_ED25519;
+      break;
+    case Family::kEcdsa:
+      ok = EVP_PKEY_id(pkey) == EVP_PKEY_EC &&
+           internal::EcCurveNid(pkey) == params.curve_nid;
+      break;
+    case Family::kRsaPss:
+    case Family::kRsaPkcs1:
+      ok = EVP_PKEY_id(pkey) == EVP_PKEY_RSA &&
+           internal::IsOfferedRsaSize(EVP_PKEY_bits(pkey));
+      break;
+  }
+  if (params.curve_nid < 0) ok = false;  // Unknown enum value.
+  if (ok) return absl::OkStatus();
+  return Error(absl::StatusCode::kInvalidArgument,
+               absl::StrCat("key does not match algorithm ", params.name,
+                            ": got an ", internal::DescribeKey(pkey),
+                            " key (RSA keys must be 2048, 3072 or 4096 bits)"));
+}
+
+// InitDigest starts a sign or verify operation on |ctx| with |params|' hash
+// and padding.
+bool InitDigest(const Params& params, EVP_MD_CTX* ctx, EVP_PKEY* pkey,
+                bool sign) {
+  EVP_PKEY_CTX* pctx = nullptr;  // Owned by |ctx|.
+  const EVP_MD* md = params.md == nullptr ? nullptr : params.md();
+  if ((sign ? EVP_DigestSignInit(ctx, &pctx, md, nullptr, pkey)
+            : EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, pkey)) != 1) {
+    return false;
+  }
+  switch (params.family) {
+    case Family::kRsaPss:
+      return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1;
+    case Family::kRsaPkcs1:
+      return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+    default:
+      return true;
+  }
+}
+
+// EncodeEcdsaSig writes |sig| as DER to |out|.
+bool EncodeEcdsaSig(const ECDSA_SIG* sig, std::string* out) {
+  const int len = i2d_ECDSA_SIG(sig, nullptr);
+  if (len <= 0) return false;
+  out->assign(len, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(out->data());
+  return i2d_ECDSA_SIG(sig, &p) == len;
+}
+
+// IsStrictDerEcdsaSig says whether |der| is an Ecdsa-Sig-Value in DER and
+// nothing else: the parsed value is re-encoded and must give back |der| byte
+// for byte. OpenSSL 3's d2i parser takes BER, but its ECDSA_verify makes the
+// same re-encoding check inside (since CVE-2014-8275), and BoringSSL's parser
+// is strict; this keeps Verify's contract from resting on either detail, for
+// well under a microsecond.
+bool IsStrictDerEcdsaSig(absl::string_view der) {
+  const uint8_t* p = Bytes(der);
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  std::string reencoded;
+  return sig != nullptr && p == Bytes(der) + der.size() &&
+         EncodeEcdsaSig(sig.get(), &reencoded) && reencoded == der;
+}
+
+// DerToP1363 converts a DER ECDSA signature to r || s of |width| bytes each.
+bool DerToP1363(absl::string_view der, size_t width, std::string* out) {
+  const uint8_t* p = Bytes(der);
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (sig == nullptr) return false;
+  const BIGNUM* r = nullptr;
+  const BIGNUM* s = nullptr;
+  ECDSA_SIG_get0(sig.get(), &r, &s);
+  out->assign(2 * width, '\0');
+  uint8_t* o = reinterpret_cast<uint8_t*>(out->data());
+  return BN_bn2binpad(r, o, width) == static_cast<int>(width) &&
+         BN_bn2binpad(s, o + width, width) == static_cast<int>(width);
+}
+
+// P1363ToDer converts r || s (|width| bytes each) to DER.
+bool P1363ToDer(absl::string_view p1363, size_t width, std::string* out) {
+  if (p1363.size() != 2 * width) return false;
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  BignumPtr r(BN_bin2bn(Bytes(p1363), width, nullptr));
+  BignumPtr s(BN_bin2bn(Bytes(p1363) + width, width, nullptr));
+  if (sig == nullptr || r == nullptr || s == nullptr ||
+      ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) {
+    return false;
+  }
+  r.release();  // Now owned by |sig|.
+  s.release();
+  return EncodeEcdsaSig(sig.get(), out);
+}
+
+// SignerImpl keeps the parsed key; each Sign makes its own EVP_MD_CTX, so the
+// object is immutable and can be shared across threads.
+class SignerImpl final : public Signer {
+ public:
+  SignerImpl(const Params& params, EvpPkeyPtr pkey)
+      : params_(params),
+        max_size_(EVP_PKEY_size(pkey.get())),
+        pkey_(std::move(pkey)) {}
+
+  absl::StatusOr<std::string> Sign(absl::string_view data) const override {
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    std::string sig(max_size_, '\0');
+    size_t len = sig.size();
+    if (ctx == nullptr || !InitDigest(params_, ctx.get(), pkey_.get(), true) ||
+        EVP_DigestSign(ctx.get(), reinterpret_cast<uint8_t*>(sig.data()), &len,
+                       Bytes(data), data.size()) != 1) {
+      return Error(absl::StatusCode::kInternal, "signing failed");
+    }
+    sig.resize(len);
+    if (params_.p1363_width == 0) return sig;
+    std::string p1363;
+    if (!DerToP1363(sig, params_.p1363_width, &p1363)) {
+      return Error(absl::StatusCode::kInternal, "signing failed");
+    }
+    return p1363;
+  }
+
+ private:
+  const Params params_;
+  const size_t max_size_;
+  const EvpPkeyPtr pkey_;
+};
+
+// VerifierImpl keeps the parsed key, like SignerImpl.
+class VerifierImpl final : public Verifier {
+ public:
+  VerifierImpl(const Params& params, EvpPkeyPtr pkey)
+      : params_(params),
+        max_size_(EVP_PKEY_size(pkey.get())),
+        pkey_(std::move(pkey)) {}
+
+  absl::Status Verify(absl::string_view signature,
+                      absl::string_view data) const override {
+    // Encoding checks first: libcrypto is lenient about some of them.
+    std::string der;
+    switch (params_.family) {
+      case Family::kEd25519:
+        if (signature.size() != 64) return Invalid();
+        break;
+      case Family::kEcdsa:
+        if (params_.p1363_width != 0) {
+          if (!P1363ToDer(signature, params_.p1363_width, &der)) {
+            return Invalid();
+          }
+          signature = der;
+        } else if (!IsStrictDerEcdsaSig(signature)) {
+          return Invalid();
+        }
+        break;
+      case Family::kRsaPss:
+      case Family::kRsaPkcs1:
+        if (signature.size() != max_size_) return Invalid();
+        break;
+    }
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    if (ctx == nullptr ||
+        !InitDigest(params_, ctx.get(), pkey_.get(), false)) {
+      return Error(absl::StatusCode::kInternal, "verification failed");
+    }
+    if (EVP_DigestVerify(ctx.get(), Bytes(signature), signature.size(),
+                         Bytes(data), data.size()) != 1) {
+      return Invalid();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status Invalid() {
+    return Error(absl::StatusCode::kInvalidArgument, kInvalidSignature);
+  }
+
+  const Params params_;
+  const size_t max_size_;
+  const EvpPkeyPtr pkey_;
+};
+
+}  // namespace
+
+absl::string_view SignatureAlgorithmName(SignatureAlgorithm algorithm) {
+  return ParamsOf(algorithm).name;
+}
+
+absl::StatusOr<std::unique_ptr<Signer>> NewSigner(
+    SignatureAlgorithm algorithm, const SecretData& pkcs8_der) {
+  const Params params = ParamsOf(algorithm);
+  absl::StatusOr<EvpPkeyPtr> pkey =
+      internal::ParsePkcs8Der(pkcs8_der.InsecureView());
+  if (!pkey.ok()) return pkey.status();
+  absl::Status status = CheckKey(params, pkey->get());
+  if (!status.ok()) return status;
+  return std::unique_ptr<Signer>(new SignerImpl(params, *std::move(pkey)));
+}
+
+absl::StatusOr<std::unique_ptr<Verifier>> NewVerifier(
+    SignatureAlgorithm algorithm, absl::string_view spki_der) {
+  const Params params = ParamsOf(algorithm);
+  absl::StatusOr<EvpPkeyPtr> pkey = internal::ParseSpkiDer(spki_der);
+  if (!pkey.ok()) return pkey.status();
+  absl::Status status = CheckKey(params, pkey->get());
+  if (!status.ok()) return status;
+  return std::unique_ptr<Verifier>(new VerifierImpl(params, *std::move(pkey)));
+}
+
+}  // namespace keyward::crypto

@@ -1,0 +1,249 @@
+// Keystore: Keyward's keys and their lifecycle, over a Storage (SQLite in the
+// product), with no knowledge of gRPC.
+//
+// A Keystore is opened with the operator passphrase, which unlocks the root
+// key (hierarchy.h). Key versions' material stays wrapped on disk and is
+// unwrapped only on first use, into a bounded cache (key_cache.h) of ready
+// primitives; nothing is decrypted at open time.
+//
+// Thread-safety: every method may be called from many threads at once. Data
+// plane calls on a cached key take no keystore-wide lock and read no SQLite;
+// admin calls are serialized with each other.
+//
+// Errors (the daemon maps these codes to gRPC one to one):
+//   INVALID_ARGUMENT     bad input; in Verify/VerifyMac also "not valid"
+//   NOT_FOUND            no such key or version
+//   ALREADY_EXISTS       the key id is taken
+//   FAILED_PRECONDITION  the key cannot do that (wrong purpose, version
+//                        disabled/destroyed/below the minimum, not exportable)
+//   UNAUTHENTICATED      wrong passphrase
+//   DATA_LOSS            stored material fails its integrity check (names the
+//                        key and version)
+//   UNAVAILABLE          storage cannot be read or written
+#ifndef KEYWARD_KEYSTORE_KEYSTORE_H_
+#define KEYWARD_KEYSTORE_KEYSTORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "keystore/crypto/aead.h"
+#include "keystore/crypto/secret_data.h"
+#include "keystore/crypto/signature.h"
+#include "keystore/hierarchy.h"
+#include "keystore/key_cache.h"
+#include "keystore/records.h"
+#include "keystore/storage.h"
+
+namespace keyward::keystore {
+
+struct KeystoreOptions {
+  // Most keys whose decrypted versions are held in memory at once.
+  size_t cache_size = 1024;
+  // scrypt cost for a new keystore or a passphrase change.
+  KdfParams kdf;
+  // The clock; tests replace it.
+  std::function<absl::Time()> now = [] { return absl::Now(); };
+};
+
+struct CreateKeyParams {
+  std::string id;  // [a-z0-9][a-z0-9._-]{0,62}
+  KeyType type = KeyType::kAes256Gcm;
+  // Defaults from the type; RSA keys may pick kEncryptDecrypt.
+  std::optional<KeyPurpose> purpose;
+  std::string description;
+  std::map<std::string, std::string> labels;
+  bool exportable = false;
+  absl::Duration rotation_period = absl::ZeroDuration();
+  absl::Duration jwt_max_ttl = absl::ZeroDuration();
+};
+
+enum class ImportFormat {
+  kPrivateKeyPem,  // PKCS#8 (plain or encrypted), RSA or EC PEM
+  kPrivateKeyDer,  // PKCS#8 DER
+  kRawSecret,      // HMAC or AES secret bytes
+  kPublicKey,      // SPKI PEM or DER: a verify/encrypt-only key
+};
+
+struct ImportKeyParams {
+  // With `new_version`, `create.id` names an existing key whose type must
+  // match, and the import becomes its new primary version.
+  CreateKeyParams create;
+  bool new_version = false;
+  ImportFormat format = ImportFormat::kPrivateKeyPem;
+  crypto::SecretData material;
+  // For an encrypted PEM private key.
+  std::optional<crypto::SecretData> passphrase;
+};
+
+// KeyUpdate: the mutable fields; unset members are left as they are.
+struct KeyUpdate {
+  std::optional<std::string> description;
+  std::optional<std::map<std::string, std::string>> labels;
+  std::optional<int32_t> min_decrypt_version;
+  std::optional<absl::Duration> rotation_period;
+  std::optional<absl::Duration> jwt_max_ttl;
+};
+
+struct SignResult {
+  int32_t version = 0;
+  std::string signature;  // the raw signature (no envelope)
+  // The signature in Keyward's envelope (format.h), naming the version.
+  std::string Enveloped() const;
+};
+
+struct DataKey {
+  crypto::SecretData plaintext;
+  std::string ciphertext;  // enveloped, as Encrypt returns
+};
+
+struct PublicKeyInfo {
+  int32_t version = 0;
+  KeyType type = KeyType::kEd25519;
+  std::string spki_der;
+};
+
+class Keystore {
+ public:
+  // Init creates a keystore in a new SQLite file at `path` (mode 0600) with a
+  // fresh hierarchy under `passphrase`. ALREADY_EXISTS if `path` holds one.
+  static absl::StatusOr<std::unique_ptr<Keystore>> Init(
+      const std::string& path, const crypto::SecretData& passphrase,
+      KeystoreOptions options = {});
+
+  // Open opens the keystore at `path`. NOT_FOUND if there is none (run
+  // `keywardd init`), FAILED_PRECONDITION if the file is readable by group or
+  // others, UNAUTHENTICATED for a wrong passphrase.
+  static absl::StatusOr<std::unique_ptr<Keystore>> Open(
+      const std::string& path, const crypto::SecretData& passphrase,
+      KeystoreOptions options = {});
+
+  // OpenStorage is Open over any Storage (tests inject faults with it); with
+  // `init` it creates the hierarchy first.
+  static absl::StatusOr<std::unique_ptr<Keystore>> OpenStorage(
+      std::unique_ptr<Storage> storage, const crypto::SecretData& passphrase,
+      KeystoreOptions options, bool init);
+
+  ~Keystore();
+
+  // --- Admin ---------------------------------------------------------------
+  // CreateKey makes a key with one version (1, primary) of fresh material.
+  absl::StatusOr<KeyRecord> CreateKey(const CreateKeyParams& params);
+  // ImportKey makes a key (or a new version) from existing material.
+  absl::StatusOr<KeyRecord> ImportKey(ImportKeyParams params);
+  absl::StatusOr<KeyRecord> GetKey(const std::string& id);
+  // ListKeys returns up to `limit` keys with ids after `after`, in id order.
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,
+                                                  int limit);
+  absl::StatusOr<KeyRecord> UpdateKey(const std::string& id,
+                                      const KeyUpdate& update);
+  // RotateKey adds a version of fresh material and makes it the primary,
+  // atomically. FAILED_PRECONDITION for an imported public-only key.
+  absl::StatusOr<VersionRecord> RotateKey(const std::string& id);
+  // ListVersions returns the versions' metadata (never material).
+  absl::StatusOr<std::vector<VersionRecord>> ListVersions(
+      const std::string& id);
+  absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
+                                           int32_t version);
+  // Version state changes. The primary cannot be disabled or destroyed
+  // (rotate first); a destroyed version cannot be enabled.
+  absl::Status DisableVersion(const std::string& id, int32_t version);
+  absl::Status EnableVersion(const std::string& id, int32_t version);
+  absl::Status DestroyVersion(const std::string& id, int32_t version);
+  // RotateDueKeys rotates every key whose rotation period has passed and
+  // returns their ids. Scans the keys table.
+  absl::StatusOr<std::vector<std::string>> RotateDueKeys();
+  // ChangePassphrase re-wraps the root key under `new_passphrase`, atomically;
+  // UNAUTHENTICATED if `old_passphrase` is wrong.
+  absl::Status ChangePassphrase(const crypto::SecretData& old_passphrase,
+                                const crypto::SecretData& new_passphrase);
+  absl::StatusOr<int64_t> CountKeys();
+  // ExportPrivateKey returns a version's PKCS#8 DER (asymmetric) or raw
+  // secret; FAILED_PRECONDITION unless the key was made exportable.
+  absl::StatusOr<crypto::SecretData> ExportKeyMaterial(const std::string& id,
+                                                       int32_t version);
+
+  // --- Data plane ----------------------------------------------------------
+  // Sign signs `data` with the primary version. `algorithm` defaults to the
+  // key's (Ed25519; ECDSA DER; RSA-PSS-SHA256) and must suit the key.
+  absl::StatusOr<SignResult> Sign(
+      const std::string& id, absl::string_view data,
+      std::optional<crypto::SignatureAlgorithm> algorithm = std::nullopt);
+  // Verify checks an enveloped signature (or, with `version`, a raw one).
+  // OK if valid; INVALID_ARGUMENT if the signature is not valid, however
+  // malformed; other codes for a key that cannot verify.
+  absl::Status Verify(
+      const std::string& id, absl::string_view data,
+      absl::string_view signature,
+      std::optional<crypto::SignatureAlgorithm> algorithm = std::nullopt,
+      std::optional<int32_t> version = std::nullopt,
+      int32_t* used_version = nullptr);
+  // Encrypt seals `plaintext` with the primary version (AES-256-GCM, or
+  // RSA-OAEP-SHA256 with `associated_data` as the OAEP label).
+  absl::StatusOr<std::string> Encrypt(const std::string& id,
+                                      absl::string_view plaintext,
+                                      absl::string_view associated_data);
+  // Decrypt opens what Encrypt made. INVALID_ARGUMENT if the ciphertext is
+  // malformed, names a version the key lacks, or is not authentic.
+  absl::StatusOr<crypto::SecretData> Decrypt(const std::string& id,
+                                             absl::string_view ciphertext,
+                                             absl::string_view associated_data,
+                                             int32_t* used_version = nullptr);
+  // ReEncrypt moves a ciphertext to the primary version; the plaintext never
+  // leaves the keystore.
+  absl::StatusOr<std::string> ReEncrypt(const std::string& id,
+                                        absl::string_view ciphertext,
+                                        absl::string_view associated_data);
+  // GenerateDataKey makes `size` random bytes and their encryption under the
+  // primary version (envelope encryption).
+  absl::StatusOr<DataKey> GenerateDataKey(const std::string& id, size_t size,
+                                          absl::string_view associated_data);
+  absl::StatusOr<SignResult> Mac(const std::string& id, absl::string_view data);
+  // VerifyMac: OK if valid, INVALID_ARGUMENT if not.
+  absl::Status VerifyMac(const std::string& id, absl::string_view data,
+                         absl::string_view mac,
+                         int32_t* used_version = nullptr);
+  // GetPublicKey returns a version's (0: the primary's) public key.
+  absl::StatusOr<PublicKeyInfo> GetPublicKey(const std::string& id,
+                                             int32_t version = 0);
+
+ private:
+  Keystore(std::unique_ptr<Storage> storage, KeystoreOptions options,
+           std::unique_ptr<crypto::Aead> root);
+
+  // The cached entry of key `id`, loaded from storage on a miss.
+  absl::StatusOr<std::shared_ptr<const KeyEntry>> Entry(const std::string& id);
+  // The usable version `version` (0: the primary) of `entry`, for `use`.
+  absl::StatusOr<const LoadedVersion*> Usable(const KeyEntry& entry,
+                                              int32_t version,
+                                              absl::string_view use);
+  absl::StatusOr<VersionRecord> NewVersion(const KeyRecord& key,
+                                           int32_t version,
+                                           const crypto::SecretData& material,
+                                           std::string public_key);
+  absl::Status SetState(const std::string& id, int32_t version,
+                        VersionState state);
+
+  const std::unique_ptr<Storage> storage_;
+  const KeystoreOptions options_;
+  // The root key as an AEAD; wraps and unwraps version material.
+  const std::unique_ptr<crypto::Aead> root_;
+  KeyCache cache_;
+  // Serializes admin changes with cache loads, so that a load never puts a
+  // stale entry back after a change invalidated it. Data plane calls on a
+  // cached key never take it.
+  absl::Mutex admin_mu_;
+};
+
+}  // namespace keyward::keystore
+
+#endif  // KEYWARD_KEYSTORE_KEYSTORE_H_

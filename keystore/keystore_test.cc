@@ -1,0 +1,633 @@
+#include "keystore/keystore.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keystore/crypto/keys.h"
+#include "keystore/format.h"
+
+namespace keyward::keystore {
+namespace {
+
+using crypto::SecretData;
+using crypto::SignatureAlgorithm;
+using ::testing::HasSubstr;
+
+std::string TempPath(const std::string& name) {
+  static int counter = 0;
+  const char* dir = getenv("TEST_TMPDIR");
+  return absl::StrCat(dir ? dir : "/tmp", "/", name, "-", getpid(), "-",
+                      counter++, ".db");
+}
+
+const SecretData& Passphrase() {
+  static const SecretData* p = new SecretData("correct horse battery staple");
+  return *p;
+}
+
+// Runs one SQL statement against the keystore file behind Keyward's back.
+void Sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+class KeystoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = TempPath("keystore");
+    auto ks = Keystore::Init(path_, Passphrase(), Options());
+    ASSERT_TRUE(ks.ok()) << ks.status();
+    ks_ = std::move(*ks);
+  }
+
+  virtual KeystoreOptions Options() {
+    KeystoreOptions options;
+    options.now = [this] { return now_; };
+    return options;
+  }
+
+  void Reopen() {
+    ks_.reset();
+    auto ks = Keystore::Open(path_, Passphrase(), Options());
+    ASSERT_TRUE(ks.ok()) << ks.status();
+    ks_ = std::move(*ks);
+  }
+
+  KeyRecord Create(const std::string& id, KeyType type,
+                   std::optional<KeyPurpose> purpose = std::nullopt) {
+    CreateKeyParams params;
+    params.id = id;
+    params.type = type;
+    params.purpose = purpose;
+    auto key = ks_->CreateKey(params);
+    EXPECT_TRUE(key.ok()) << key.status();
+    return key.ok() ? *key : KeyRecord{};
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+  std::string path_;
+  std::unique_ptr<Keystore> ks_;
+};
+
+TEST_F(KeystoreTest, InitRefusesAnExistingKeystore) {
+  auto again = Keystore::Init(path_, Passphrase());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(KeystoreTest, OpenMissingIsNotFound) {
+  auto ks = Keystore::Open(TempPath("missing"), Passphrase());
+  EXPECT_EQ(ks.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(ks.status().message(), HasSubstr("keywardd init"));
+}
+
+TEST_F(KeystoreTest, FileIsPrivateAndWiderModesAreRefused) {
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  ks_.reset();
+  ASSERT_EQ(chmod(path_.c_str(), 0640), 0);
+  auto ks = Keystore::Open(path_, Passphrase());
+  EXPECT_EQ(ks.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ks.status().message(), HasSubstr("chmod 600"));
+}
+
+TEST_F(KeystoreTest, WrongPassphraseIsUnauthenticated) {
+  ks_.reset();
+  auto ks = Keystore::Open(path_, SecretData("not the passphrase"));
+  EXPECT_EQ(ks.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(ks.status().message(), HasSubstr("wrong passphrase"));
+}
+
+TEST_F(KeystoreTest, DamagedRootKeyIsDataLossNotWrongPassphrase) {
+  ks_.reset();
+  Sql(path_, "UPDATE meta SET wrapped_root_key = "
+             "substr(wrapped_root_key, 1, 20) || x'00' || "
+             "substr(wrapped_root_key, 22)");
+  auto ks = Keystore::Open(path_, Passphrase());
+  EXPECT_EQ(ks.status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(KeystoreTest, ScryptParametersAreStoredAndAtLeast2To15) {
+  ks_.reset();
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT scrypt_n, scrypt_r, scrypt_p, "
+                               "length(kdf_salt) FROM meta", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_GE(sqlite3_column_int64(stmt, 0), 1 << 15);
+  EXPECT_EQ(sqlite3_column_int64(stmt, 1), 8);
+  EXPECT_EQ(sqlite3_column_int64(stmt, 2), 1);
+  EXPECT_EQ(sqlite3_column_int64(stmt, 3), 16);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  KeystoreOptions weak;
+  weak.kdf.n = 1 << 10;
+  auto ks = Keystore::Init(TempPath("weak"), Passphrase(), weak);
+  EXPECT_EQ(ks.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(KeystoreTest, KeyNamesAreChecked) {
+  for (const char* bad : {"", "Upper", "-lead", "has space", "a/b",
+                          "waytoolong-waytoolong-waytoolong-waytoolong-waytoolong-waytoolong"}) {
+    CreateKeyParams params;
+    params.id = bad;
+    EXPECT_EQ(ks_->CreateKey(params).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  Create("ok.name_1-2", KeyType::kAes256Gcm);
+  CreateKeyParams dup;
+  dup.id = "ok.name_1-2";
+  EXPECT_EQ(ks_->CreateKey(dup).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+struct SignCase {
+  KeyType type;
+  std::vector<SignatureAlgorithm> algorithms;
+};
+
+TEST_F(KeystoreTest, SignAndVerifyEveryTypeAndAlgorithm) {
+  const SignCase cases[] = {
+      {KeyType::kEd25519, {SignatureAlgorithm::kEd25519}},
+      {KeyType::kEcdsaP256,
+       {SignatureAlgorithm::kEcdsaP256Sha256Der,
+        SignatureAlgorithm::kEcdsaP256Sha256P1363}},
+      {KeyType::kEcdsaP384,
+       {SignatureAlgorithm::kEcdsaP384Sha384Der,
+        SignatureAlgorithm::kEcdsaP384Sha384P1363}},
+      {KeyType::kRsa2048,
+       {SignatureAlgorithm::kRsaPssSha256, SignatureAlgorithm::kRsaPkcs1Sha256,
+        SignatureAlgorithm::kRsaPkcs1Sha384,
+        SignatureAlgorithm::kRsaPkcs1Sha512}},
+  };
+  for (const SignCase& c : cases) {
+    std::string id = absl::AsciiStrToLower(crypto::KeyTypeName(c.type));
+    Create(id, c.type);
+    for (SignatureAlgorithm alg : c.algorithms) {
+      SCOPED_TRACE(absl::StrCat(id, " ", crypto::SignatureAlgorithmName(alg)));
+      auto sig = ks_->Sign(id, "message", alg);
+      ASSERT_TRUE(sig.ok()) << sig.status();
+      EXPECT_EQ(sig->version, 1);
+      std::string enveloped = sig->Enveloped();
+      EXPECT_TRUE(absl::StartsWith(enveloped, "kw:v1:"));
+      int32_t used = 0;
+      EXPECT_TRUE(ks_->Verify(id, "message", enveloped, alg, std::nullopt, &used).ok());
+      EXPECT_EQ(used, 1);
+      // The raw form, with the version given.
+      EXPECT_TRUE(ks_->Verify(id, "message", sig->signature, alg, 1).ok());
+      EXPECT_EQ(ks_->Verify(id, "other message", enveloped, alg).code(),
+                absl::StatusCode::kInvalidArgument);
+    }
+  }
+  // An algorithm that does not fit the key.
+  EXPECT_EQ(ks_->Sign("ed25519", "m", SignatureAlgorithm::kRsaPssSha256)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(KeystoreTest, SignatureTamperingIsRejected) {
+  Create("signer", KeyType::kEcdsaP256);
+  auto sig = ks_->Sign("signer", "message");
+  ASSERT_TRUE(sig.ok());
+  const std::string good = sig->Enveloped();
+  for (size_t i = 0; i < good.size() * 8; ++i) {
+    std::string bad = good;
+    bad[i / 8] ^= static_cast<char>(1 << (i % 8));
+    absl::Status s = ks_->Verify("signer", "message", bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "bit " << i << " " << s;
+  }
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_EQ(ks_->Verify("signer", "message", good.substr(0, n)).code(),
+              absl::StatusCode::kInvalidArgument)
+        << "length " << n;
+  }
+}
+
+TEST_F(KeystoreTest, EncryptDecryptAndTamper) {
+  Create("aes", KeyType::kAes256Gcm);
+  auto ct = ks_->Encrypt("aes", "card 4111", "order-17");
+  ASSERT_TRUE(ct.ok()) << ct.status();
+  EXPECT_TRUE(absl::StartsWith(*ct, "kw:v1:"));
+  auto pt = ks_->Decrypt("aes", *ct, "order-17");
+  ASSERT_TRUE(pt.ok()) << pt.status();
+  EXPECT_EQ(pt->InsecureView(), "card 4111");
+  for (size_t i = 0; i < ct->size() * 8; ++i) {
+    std::string bad = *ct;
+    bad[i / 8] ^= static_cast<char>(1 << (i % 8));
+    EXPECT_EQ(ks_->Decrypt("aes", bad, "order-17").status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << "bit " << i;
+  }
+  for (size_t n = 0; n < ct->size(); ++n) {
+    EXPECT_EQ(ks_->Decrypt("aes", ct->substr(0, n), "order-17").status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << "length " << n;
+  }
+  std::string aad = "order-17";
+  for (size_t i = 0; i < aad.size() * 8; ++i) {
+    std::string bad = aad;
+    bad[i / 8] ^= static_cast<char>(1 << (i % 8));
+    EXPECT_EQ(ks_->Decrypt("aes", *ct, bad).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(KeystoreTest, RsaEncryptionKeys) {
+  Create("rsa-enc", KeyType::kRsa2048, KeyPurpose::kEncryptDecrypt);
+  auto ct = ks_->Encrypt("rsa-enc", "secret", "label");
+  ASSERT_TRUE(ct.ok()) << ct.status();
+  auto pt = ks_->Decrypt("rsa-enc", *ct, "label");
+  ASSERT_TRUE(pt.ok()) << pt.status();
+  EXPECT_EQ(pt->InsecureView(), "secret");
+  EXPECT_EQ(ks_->Decrypt("rsa-enc", *ct, "other").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ks_->Encrypt("rsa-enc", std::string(300, 'x'), "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // An encryption key does not sign, and a signing key does not encrypt.
+  EXPECT_EQ(ks_->Sign("rsa-enc", "m").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  Create("ed", KeyType::kEd25519);
+  EXPECT_EQ(ks_->Encrypt("ed", "m", "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  CreateKeyParams bad;
+  bad.id = "ed-enc";
+  bad.type = KeyType::kEd25519;
+  bad.purpose = KeyPurpose::kEncryptDecrypt;
+  EXPECT_EQ(ks_->CreateKey(bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(KeystoreTest, MacEveryHash) {
+  for (KeyType type : {KeyType::kHmacSha256, KeyType::kHmacSha384,
+                       KeyType::kHmacSha512}) {
+    std::string id = absl::AsciiStrToLower(crypto::KeyTypeName(type));
+    Create(id, type);
+    auto tag = ks_->Mac(id, "data");
+    ASSERT_TRUE(tag.ok()) << tag.status();
+    EXPECT_TRUE(ks_->VerifyMac(id, "data", tag->Enveloped()).ok());
+    EXPECT_EQ(ks_->VerifyMac(id, "datA", tag->Enveloped()).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(KeystoreTest, RotationKeepsOldVersionsUsable) {
+  Create("aes", KeyType::kAes256Gcm);
+  Create("sig", KeyType::kEd25519);
+  auto ct1 = ks_->Encrypt("aes", "one", "");
+  auto sig1 = ks_->Sign("sig", "one");
+  ASSERT_TRUE(ct1.ok() && sig1.ok());
+  auto v2 = ks_->RotateKey("aes");
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->version, 2);
+  ASSERT_TRUE(ks_->RotateKey("sig").ok());
+  auto ct2 = ks_->Encrypt("aes", "two", "");
+  ASSERT_TRUE(ct2.ok());
+  EXPECT_TRUE(absl::StartsWith(*ct2, "kw:v2:"));
+  int32_t used = 0;
+  auto pt1 = ks_->Decrypt("aes", *ct1, "", &used);
+  ASSERT_TRUE(pt1.ok()) << pt1.status();
+  EXPECT_EQ(used, 1);
+  EXPECT_TRUE(ks_->Verify("sig", "one", sig1->Enveloped()).ok());
+  EXPECT_EQ(ks_->Sign("sig", "two")->version, 2);
+
+  // ReEncrypt moves the old ciphertext to v2.
+  auto moved = ks_->ReEncrypt("aes", *ct1, "");
+  ASSERT_TRUE(moved.ok());
+  EXPECT_TRUE(absl::StartsWith(*moved, "kw:v2:"));
+  EXPECT_EQ(ks_->Decrypt("aes", *moved, "")->InsecureView(), "one");
+
+  // Raising the minimum decryption version retires v1.
+  KeyUpdate update;
+  update.min_decrypt_version = 2;
+  ASSERT_TRUE(ks_->UpdateKey("aes", update).ok());
+  EXPECT_EQ(ks_->Decrypt("aes", *ct1, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  update.min_decrypt_version = 3;
+  EXPECT_EQ(ks_->UpdateKey("aes", update).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Everything survives a reopen.
+  Reopen();
+  EXPECT_EQ(ks_->Decrypt("aes", *ct2, "")->InsecureView(), "two");
+  EXPECT_EQ(ks_->GetKey("aes")->primary_version, 2);
+  EXPECT_EQ(ks_->GetKey("aes")->min_decrypt_version, 2);
+}
+
+TEST_F(KeystoreTest, VersionStates) {
+  Create("aes", KeyType::kAes256Gcm);
+  auto ct1 = ks_->Encrypt("aes", "one", "");
+  ASSERT_TRUE(ks_->RotateKey("aes").ok());
+  EXPECT_EQ(ks_->DisableVersion("aes", 2).code(),
+            absl::StatusCode::kFailedPrecondition);  // the primary
+  ASSERT_TRUE(ks_->DisableVersion("aes", 1).ok());
+  auto refused = ks_->Decrypt("aes", *ct1, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("disabled"));
+  ASSERT_TRUE(ks_->EnableVersion("aes", 1).ok());
+  EXPECT_TRUE(ks_->Decrypt("aes", *ct1, "").ok());
+  ASSERT_TRUE(ks_->DestroyVersion("aes", 1).ok());
+  refused = ks_->Decrypt("aes", *ct1, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("destroyed"));
+  EXPECT_EQ(ks_->EnableVersion("aes", 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ks_->DisableVersion("aes", 9).code(), absl::StatusCode::kNotFound);
+  // The metadata stays; the material is gone from disk.
+  auto v1 = ks_->GetVersion("aes", 1);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->state, VersionState::kDestroyed);
+  EXPECT_EQ(v1->destroyed_at, now_);
+  ks_.reset();
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt;
+  sqlite3_prepare_v2(db, "SELECT length(wrapped_material) FROM key_versions "
+                     "WHERE key_id = 'aes' AND version = 1", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(KeystoreTest, TamperedWrappedMaterialIsDataLossNamingKeyAndVersion) {
+  Create("victim", KeyType::kEd25519);
+  ks_.reset();
+  // Flip one bit in each byte position in turn (a sample of every 7th, to keep
+  // the test quick, plus the first and last).
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt;
+  sqlite3_prepare_v2(db, "SELECT wrapped_material FROM key_versions", -1, &stmt,
+                     nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  std::string original(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
+                       sqlite3_column_bytes(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  for (size_t bit = 0; bit < original.size() * 8; bit += 13) {
+    std::string bad = original;
+    bad[bit / 8] ^= static_cast<char>(1 << (bit % 8));
+    Sql(path_, absl::StrCat("UPDATE key_versions SET wrapped_material = x'",
+                            absl::BytesToHexString(bad), "'"));
+    Reopen();
+    auto sig = ks_->Sign("victim", "m");
+    EXPECT_EQ(sig.status().code(), absl::StatusCode::kDataLoss) << bit;
+    EXPECT_THAT(sig.status().message(), HasSubstr("version 1 of key 'victim'"));
+    ks_.reset();
+  }
+}
+
+TEST_F(KeystoreTest, SwappedVersionRowsAreDataLoss) {
+  Create("a", KeyType::kAes256Gcm);
+  Create("b", KeyType::kAes256Gcm);
+  ks_.reset();
+  Sql(path_,
+      "UPDATE key_versions SET wrapped_material = CASE key_id "
+      "WHEN 'a' THEN (SELECT wrapped_material FROM key_versions WHERE key_id='b') "
+      "ELSE (SELECT wrapped_material FROM key_versions WHERE key_id='a') END");
+  Reopen();
+  auto ct = ks_->Encrypt("a", "x", "");
+  EXPECT_EQ(ct.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(ct.status().message(), HasSubstr("version 1 of key 'a'"));
+}
+
+TEST_F(KeystoreTest, ChangePassphraseRewrapsOnlyTheRoot) {
+  Create("aes", KeyType::kAes256Gcm);
+  auto ct = ks_->Encrypt("aes", "kept", "");
+  SecretData next("a new passphrase");
+  EXPECT_EQ(ks_->ChangePassphrase(SecretData("wrong"), next).code(),
+            absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(ks_->ChangePassphrase(Passphrase(), next).ok());
+  ks_.reset();
+  EXPECT_EQ(Keystore::Open(path_, Passphrase()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  auto ks = Keystore::Open(path_, next);
+  ASSERT_TRUE(ks.ok()) << ks.status();
+  EXPECT_EQ((*ks)->Decrypt("aes", *ct, "")->InsecureView(), "kept");
+}
+
+TEST_F(KeystoreTest, PublicKeysForEveryAsymmetricType) {
+  for (KeyType type : {KeyType::kEd25519, KeyType::kEcdsaP256,
+                       KeyType::kEcdsaP384, KeyType::kRsa2048}) {
+    std::string id = absl::AsciiStrToLower(crypto::KeyTypeName(type));
+    Create(id, type);
+    auto pub = ks_->GetPublicKey(id);
+    ASSERT_TRUE(pub.ok()) << pub.status();
+    EXPECT_EQ(pub->version, 1);
+    auto parsed = crypto::ParsePublicKey(pub->spki_der);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->type, type);
+  }
+  Create("aes", KeyType::kAes256Gcm);
+  EXPECT_EQ(ks_->GetPublicKey("aes").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+std::string Pem(absl::string_view label, absl::string_view der) {
+  std::string b64 = absl::Base64Escape(der);
+  std::string out = absl::StrCat("-----BEGIN ", label, "-----\n");
+  for (size_t i = 0; i < b64.size(); i += 64) {
+    absl::StrAppend(&out, b64.substr(i, 64), "\n");
+  }
+  absl::StrAppend(&out, "-----END ", label, "-----\n");
+  return out;
+}
+
+TEST_F(KeystoreTest, ImportPrivatePublicAndRawKeys) {
+  auto material = crypto::GenerateKeyMaterial(KeyType::kEcdsaP256);
+  ASSERT_TRUE(material.ok());
+  ImportKeyParams priv;
+  priv.create.id = "imported";
+  priv.create.type = KeyType::kEcdsaP256;
+  priv.format = ImportFormat::kPrivateKeyPem;
+  priv.material = SecretData(Pem("PRIVATE KEY", material->InsecureView()));
+  ASSERT_TRUE(ks_->ImportKey(std::move(priv)).ok());
+  auto sig = ks_->Sign("imported", "m");
+  ASSERT_TRUE(sig.ok()) << sig.status();
+
+  // Its public key alone, imported as a verify-only key, verifies it.
+  auto spki = crypto::PublicKeyFromPrivate(KeyType::kEcdsaP256, *material);
+  ImportKeyParams pub;
+  pub.create.id = "imported-pub";
+  pub.create.type = KeyType::kEcdsaP256;
+  pub.format = ImportFormat::kPublicKey;
+  pub.material = SecretData(Pem("PUBLIC KEY", *spki));
+  auto pub_key = ks_->ImportKey(std::move(pub));
+  ASSERT_TRUE(pub_key.ok()) << pub_key.status();
+  EXPECT_TRUE(pub_key->public_only);
+  EXPECT_TRUE(ks_->Verify("imported-pub", "m", sig->Enveloped()).ok());
+  EXPECT_EQ(ks_->Sign("imported-pub", "m").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ks_->RotateKey("imported-pub").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // A raw HMAC secret: a service moving its JWT secret in.
+  ImportKeyParams raw;
+  raw.create.id = "legacy-hmac";
+  raw.create.type = KeyType::kHmacSha256;
+  raw.format = ImportFormat::kRawSecret;
+  raw.material = SecretData("0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(ks_->ImportKey(std::move(raw)).ok());
+  EXPECT_TRUE(ks_->Mac("legacy-hmac", "x").ok());
+  ImportKeyParams short_raw;
+  short_raw.create.id = "short";
+  short_raw.create.type = KeyType::kHmacSha256;
+  short_raw.format = ImportFormat::kRawSecret;
+  short_raw.material = SecretData("short");
+  EXPECT_EQ(ks_->ImportKey(std::move(short_raw)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A type mismatch is refused.
+  ImportKeyParams mismatch;
+  mismatch.create.id = "mismatch";
+  mismatch.create.type = KeyType::kEd25519;
+  mismatch.format = ImportFormat::kPrivateKeyPem;
+  mismatch.material = SecretData(Pem("PRIVATE KEY", material->InsecureView()));
+  EXPECT_EQ(ks_->ImportKey(std::move(mismatch)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A new version of an existing key from imported material.
+  auto next = crypto::GenerateKeyMaterial(KeyType::kEcdsaP256);
+  ImportKeyParams version;
+  version.create.id = "imported";
+  version.create.type = KeyType::kEcdsaP256;
+  version.new_version = true;
+  version.format = ImportFormat::kPrivateKeyPem;
+  version.material = SecretData(Pem("PRIVATE KEY", next->InsecureView()));
+  auto updated = ks_->ImportKey(std::move(version));
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->primary_version, 2);
+  EXPECT_EQ(ks_->Sign("imported", "m")->version, 2);
+}
+
+TEST_F(KeystoreTest, ExportOnlyWhenExportable) {
+  Create("locked", KeyType::kEd25519);
+  EXPECT_EQ(ks_->ExportKeyMaterial("locked", 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  CreateKeyParams params;
+  params.id = "open";
+  params.type = KeyType::kHmacSha256;
+  params.exportable = true;
+  ASSERT_TRUE(ks_->CreateKey(params).ok());
+  auto secret = ks_->ExportKeyMaterial("open", 1);
+  ASSERT_TRUE(secret.ok()) << secret.status();
+  EXPECT_EQ(secret->size(), 32u);
+}
+
+TEST_F(KeystoreTest, RotationPeriodAndDueKeys) {
+  CreateKeyParams params;
+  params.id = "daily";
+  params.type = KeyType::kAes256Gcm;
+  params.rotation_period = absl::Hours(24);
+  ASSERT_TRUE(ks_->CreateKey(params).ok());
+  Create("never", KeyType::kAes256Gcm);
+  params.id = "too-often";
+  params.rotation_period = absl::Minutes(5);
+  EXPECT_EQ(ks_->CreateKey(params).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  now_ += absl::Hours(23);
+  EXPECT_TRUE(ks_->RotateDueKeys()->empty());
+  now_ += absl::Hours(2);
+  auto rotated = ks_->RotateDueKeys();
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_THAT(*rotated, ::testing::ElementsAre("daily"));
+  EXPECT_EQ(ks_->GetKey("daily")->primary_version, 2);
+  EXPECT_EQ(ks_->GetKey("daily")->rotated_at, now_);
+  EXPECT_TRUE(ks_->RotateDueKeys()->empty());
+}
+
+TEST_F(KeystoreTest, ListKeysPages) {
+  for (int i = 0; i < 25; ++i) Create(absl::StrCat("k", 100 + i), KeyType::kHmacSha256);
+  auto page1 = ks_->ListKeys("", 10);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->size(), 10u);
+  auto page3 = ks_->ListKeys("k119", 10);
+  ASSERT_EQ(page3->size(), 5u);
+  EXPECT_EQ(page3->front().id, "k120");
+  EXPECT_EQ(*ks_->CountKeys(), 25);
+}
+
+TEST_F(KeystoreTest, UnknownKeyIsNotFound) {
+  EXPECT_EQ(ks_->Sign("nope", "m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ks_->Encrypt("nope", "m", "").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+class SmallCacheTest : public KeystoreTest {
+  KeystoreOptions Options() override {
+    KeystoreOptions options = KeystoreTest::Options();
+    options.cache_size = 2;
+    return options;
+  }
+};
+
+TEST_F(SmallCacheTest, EvictionKeepsResultsRight) {
+  std::vector<std::string> cts;
+  for (int i = 0; i < 6; ++i) {
+    Create(absl::StrCat("k", i), KeyType::kAes256Gcm);
+    cts.push_back(*ks_->Encrypt(absl::StrCat("k", i), absl::StrCat("p", i), ""));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 6; ++i) {
+      auto pt = ks_->Decrypt(absl::StrCat("k", i), cts[i], "");
+      ASSERT_TRUE(pt.ok()) << pt.status();
+      EXPECT_EQ(pt->InsecureView(), absl::StrCat("p", i));
+    }
+  }
+}
+
+// Threads sign and verify while another thread rotates: every signature must
+// verify, and name a version that existed when it was made.
+TEST_F(KeystoreTest, ConcurrentSignWhileRotating) {
+  Create("hot", KeyType::kEd25519);
+  Create("hot-aes", KeyType::kAes256Gcm);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, operations{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 300 && !stop; ++i) {
+        std::string msg = absl::StrCat("m", t, "-", i);
+        auto sig = ks_->Sign("hot", msg);
+        if (!sig.ok() || !ks_->Verify("hot", msg, sig->Enveloped()).ok()) {
+          failures++;
+        }
+        auto ct = ks_->Encrypt("hot-aes", msg, "");
+        auto pt = ct.ok() ? ks_->Decrypt("hot-aes", *ct, "")
+                          : absl::StatusOr<SecretData>(ct.status());
+        if (!pt.ok() || pt->InsecureView() != msg) failures++;
+        operations++;
+      }
+    });
+  }
+  for (int r = 0; r < 20; ++r) {
+    ASSERT_TRUE(ks_->RotateKey("hot").ok());
+    ASSERT_TRUE(ks_->RotateKey("hot-aes").ok());
+  }
+  stop = true;
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(operations.load(), 0);
+  EXPECT_EQ(ks_->GetKey("hot")->primary_version, 21);
+}
+
+}  // namespace
+}  // namespace keyward::keystore

@@ -1,0 +1,83 @@
+// The keystore's records: what is stored about keys and their versions.
+// These are plain values shared by the Storage interface (storage.h) and the
+// Keystore (keystore.h); neither gRPC nor SQLite appears here.
+#ifndef KEYWARD_KEYSTORE_RECORDS_H_
+#define KEYWARD_KEYSTORE_RECORDS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/time/time.h"
+#include "keystore/crypto/keys.h"
+
+namespace keyward::keystore {
+
+using crypto::KeyType;
+
+// What a key is for. AES keys encrypt, HMAC keys MAC, Ed25519/ECDSA keys sign;
+// RSA keys either sign or encrypt, chosen when the key is made (never both,
+// as in AWS KMS); ECDH P-256 keys agree keys (JWE ECDH-ES).
+enum class KeyPurpose : int {
+  kEncryptDecrypt = 1,
+  kSignVerify = 2,
+  kMac = 3,
+  kKeyAgreement = 4,
+};
+
+// The states of a key version. Values are stored: never renumber.
+enum class VersionState : int {
+  kEnabled = 1,
+  kDisabled = 2,
+  kDestroyed = 3,  // material wiped; metadata kept
+};
+
+// KeyRecord is one row of `keys`.
+struct KeyRecord {
+  std::string id;  // [a-z0-9][a-z0-9._-]{0,62}
+  KeyType type = KeyType::kAes256Gcm;
+  KeyPurpose purpose = KeyPurpose::kEncryptDecrypt;
+  std::string description;
+  std::map<std::string, std::string> labels;
+  bool exportable = false;
+  bool public_only = false;  // imported public key: verify/encrypt only
+  int32_t primary_version = 0;
+  int32_t latest_version = 0;
+  int32_t min_decrypt_version = 1;  // verify/decrypt refuse older versions
+  int32_t min_encrypt_version = 0;  // 0: the primary (the only choice today)
+  absl::Duration rotation_period = absl::ZeroDuration();  // 0: never
+  absl::Duration jwt_max_ttl = absl::ZeroDuration();      // 0: the default
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time rotated_at = absl::UnixEpoch();  // when the primary was made
+};
+
+// VersionRecord is one row of `key_versions`.
+struct VersionRecord {
+  std::string key_id;
+  int32_t version = 0;
+  VersionState state = VersionState::kEnabled;
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time destroyed_at = absl::UnixEpoch();  // epoch if not destroyed
+  // AES-256-GCM under the root key, AAD binding key id, version and type
+  // (FORMAT.md). Empty for public-only and destroyed versions.
+  std::string wrapped_material;
+  // SPKI DER of an asymmetric version (not secret); empty for symmetric keys.
+  std::string public_key;
+};
+
+// KeystoreMeta is the keystore-wide row: the key hierarchy's parameters.
+struct KeystoreMeta {
+  std::string kdf_salt;  // 16 random bytes
+  uint64_t scrypt_n = 0;
+  uint32_t scrypt_r = 0;
+  uint32_t scrypt_p = 0;
+  // HMAC-SHA256(KEK, "keyward passphrase check v1"): tells a wrong passphrase
+  // apart from a damaged wrapped root key.
+  std::string kek_check;
+  // The root key, AES-256-GCM under the KEK.
+  std::string wrapped_root_key;
+};
+
+}  // namespace keyward::keystore
+
+#endif  // KEYWARD_KEYSTORE_RECORDS_H_

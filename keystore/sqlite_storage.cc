@@ -1,0 +1,648 @@
+#include "keystore/sqlite_storage.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace keyward::keystore {
+namespace {
+
+// Schema migrations, applied in order; PRAGMA user_version is the number
+// applied. Never edit one that has shipped: add the next.
+constexpr const char* kMigrations[] = {
+    // 1: the key hierarchy, keys, labels and versions.
+    R"sql(
+CREATE TABLE meta (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  kdf_salt BLOB NOT NULL,
+  scrypt_n INTEGER NOT NULL,
+  scrypt_r INTEGER NOT NULL,
+  scrypt_p INTEGER NOT NULL,
+  kek_check BLOB NOT NULL,
+  wrapped_root_key BLOB NOT NULL
+);
+CREATE TABLE keys (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  purpose INTEGER NOT NULL,
+  description TEXT NOT NULL,
+  exportable INTEGER NOT NULL,
+  public_only INTEGER NOT NULL,
+  primary_version INTEGER NOT NULL,
+  latest_version INTEGER NOT NULL,
+  min_decrypt_version INTEGER NOT NULL,
+  min_encrypt_version INTEGER NOT NULL,
+  rotation_period_s INTEGER NOT NULL,
+  jwt_max_ttl_s INTEGER NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  rotated_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE key_labels (
+  key_id TEXT NOT NULL REFERENCES keys(id),
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (key_id, name)
+) WITHOUT ROWID;
+CREATE TABLE key_versions (
+  key_id TEXT NOT NULL REFERENCES keys(id),
+  version INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  destroyed_at_us INTEGER NOT NULL,
+  wrapped_material BLOB NOT NULL,
+  public_key BLOB NOT NULL,
+  PRIMARY KEY (key_id, version)
+) WITHOUT ROWID;
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+constexpr KeyType kAllKeyTypes[] = {
+    KeyType::kAes256Gcm, KeyType::kHmacSha256, KeyType::kHmacSha384,
+    KeyType::kHmacSha512, KeyType::kEd25519,   KeyType::kEcdsaP256,
+    KeyType::kEcdsaP384,  KeyType::kRsa2048,   KeyType::kRsa3072,
+    KeyType::kRsa4096,    KeyType::kEcdhP256,
+};
+
+bool ParseKeyType(absl::string_view name, KeyType* type) {
+  for (KeyType t : kAllKeyTypes) {
+    if (crypto::KeyTypeName(t) == name) {
+      *type = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+
+absl::Status StatusFromSqlite(int rc, absl::string_view what,
+                              const char* detail) {
+  std::string message = absl::StrCat("keystore database: ", what, ": ",
+                                     detail ? detail : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(
+          absl::StrCat(message, " (another process holds the keystore?)"));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(
+          absl::StrCat(message, "; restore the keystore from a backup"));
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
+}  // namespace
+
+// Statement owns one prepared statement. Columns and parameters are
+// 1-based for Bind and 0-based for columns, as in SQLite.
+class SqliteStorage::Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int i, int64_t v) {
+    Check(sqlite3_bind_int64(stmt_, i, v));
+    return *this;
+  }
+  Statement& Bind(int i, absl::string_view text) {
+    Check(sqlite3_bind_text(stmt_, i, text.data(), text.size(),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& BindBlob(int i, absl::string_view blob) {
+    // A zero-length blob must still be a blob, not NULL.
+    Check(sqlite3_bind_blob(stmt_, i, blob.empty() ? "" : blob.data(),
+                            blob.size(), SQLITE_TRANSIENT));
+    return *this;
+  }
+
+  // Step returns true for a row, false when done; errors go to status().
+  bool Step() {
+    if (rc_ != SQLITE_OK) return false;
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) rc_ = rc;
+    return false;
+  }
+  // Run steps a statement that returns no rows.
+  absl::Status Run(absl::string_view what) {
+    Step();
+    return status(what);
+  }
+  absl::Status status(absl::string_view what) const {
+    if (rc_ == SQLITE_OK) return absl::OkStatus();
+    return StatusFromSqlite(rc_, what, sqlite3_errmsg(db_));
+  }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) const {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc_ == SQLITE_OK && rc != SQLITE_OK) rc_ = rc;
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+// Transaction: BEGIN IMMEDIATE now, ROLLBACK unless Commit() succeeded.
+class SqliteStorage::Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    status_ = Statement(db, "BEGIN IMMEDIATE").Run("begin transaction");
+  }
+  ~Transaction() {
+    if (status_.ok() && !committed_) {
+      Statement(db_, "ROLLBACK").Run("rollback").IgnoreError();
+    }
+  }
+  const absl::Status& status() const { return status_; }
+  absl::Status Commit() {
+    absl::Status s = Statement(db_, "COMMIT").Run("commit");
+    committed_ = s.ok();
+    return s;
+  }
+
+ private:
+  sqlite3* db_;
+  absl::Status status_;
+  bool committed_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
+    const std::string& path, Mode mode) {
+  if (mode == Mode::kCreateNew) {
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "a keystore already exists at '", path,
+            "'; open it, or move it away to make a new one"));
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "cannot create the keystore '", path, "': ", strerror(errno)));
+    }
+    close(fd);
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(
+          "no keystore at '", path, "'; create one with `keywardd init`"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot read '", path, "': ", strerror(errno)));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the keystore '%s' is accessible to group or others (mode %04o); "
+        "run `chmod 600 %s` and try again",
+        path, st.st_mode & 07777, path));
+  }
+
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status s = StatusFromSqlite(rc, "open", db ? sqlite3_errmsg(db) : nullptr);
+    sqlite3_close(db);
+    return s;
+  }
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(db));
+  sqlite3_busy_timeout(db, 5000);
+  absl::MutexLock lock(&storage->mu_);
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"}) {
+    absl::Status s = storage->Exec(pragma);
+    if (!s.ok()) return s;
+  }
+  absl::Status migrated = storage->Migrate();
+  if (!migrated.ok()) return migrated;
+  return storage;
+}
+
+SqliteStorage::~SqliteStorage() { sqlite3_close(db_); }
+
+absl::Status SqliteStorage::Exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  absl::Status s = rc == SQLITE_OK ? absl::OkStatus()
+                                   : StatusFromSqlite(rc, "setup", err);
+  sqlite3_free(err);
+  return s;
+}
+
+absl::Status SqliteStorage::Migrate() {
+  Statement get(db_, "PRAGMA user_version");
+  int64_t version = get.Step() ? get.Int(0) : 0;
+  if (!get.status("read schema version").ok()) return get.status("read schema version");
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the keystore's schema (version ", version,
+        ") is newer than this keywardd understands (", kSchemaVersion,
+        "); run a newer keywardd"));
+  }
+  for (int64_t next = version; next < kSchemaVersion; ++next) {
+    Transaction txn(db_);
+    if (!txn.status().ok()) return txn.status();
+    absl::Status s = Exec(kMigrations[next]);
+    if (!s.ok()) return s;
+    s = Exec(absl::StrCat("PRAGMA user_version=", next + 1).c_str());
+    if (!s.ok()) return s;
+    s = txn.Commit();
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::Error(absl::string_view what) {
+  return StatusFromSqlite(sqlite3_errcode(db_), what, sqlite3_errmsg(db_));
+}
+
+absl::StatusOr<KeystoreMeta> SqliteStorage::ReadMeta() {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_,
+              "SELECT kdf_salt, scrypt_n, scrypt_r, scrypt_p, kek_check, "
+              "wrapped_root_key FROM meta WHERE id = 1");
+  if (!q.Step()) {
+    absl::Status s = q.status("read the key hierarchy");
+    if (!s.ok()) return s;
+    return absl::NotFoundError(
+        "the keystore has no key hierarchy; create it with `keywardd init`");
+  }
+  KeystoreMeta meta;
+  meta.kdf_salt = q.Text(0);
+  meta.scrypt_n = q.Int(1);
+  meta.scrypt_r = q.Int(2);
+  meta.scrypt_p = q.Int(3);
+  meta.kek_check = q.Text(4);
+  meta.wrapped_root_key = q.Text(5);
+  return meta;
+}
+
+absl::Status SqliteStorage::InitMeta(const KeystoreMeta& meta) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_,
+              "INSERT INTO meta (id, kdf_salt, scrypt_n, scrypt_r, scrypt_p, "
+              "kek_check, wrapped_root_key) VALUES (1, ?, ?, ?, ?, ?, ?)");
+  q.BindBlob(1, meta.kdf_salt)
+      .Bind(2, static_cast<int64_t>(meta.scrypt_n))
+      .Bind(3, static_cast<int64_t>(meta.scrypt_r))
+      .Bind(4, static_cast<int64_t>(meta.scrypt_p))
+      .BindBlob(5, meta.kek_check)
+      .BindBlob(6, meta.wrapped_root_key);
+  return q.Run("write the key hierarchy");
+}
+
+absl::Status SqliteStorage::ReplaceMeta(const std::string& expected_wrapped_root,
+                                       const KeystoreMeta& next) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_,
+              "UPDATE meta SET kdf_salt = ?, scrypt_n = ?, scrypt_r = ?, "
+              "scrypt_p = ?, kek_check = ?, wrapped_root_key = ? "
+              "WHERE id = 1 AND wrapped_root_key = ?");
+  q.BindBlob(1, next.kdf_salt)
+      .Bind(2, static_cast<int64_t>(next.scrypt_n))
+      .Bind(3, static_cast<int64_t>(next.scrypt_r))
+      .Bind(4, static_cast<int64_t>(next.scrypt_p))
+      .BindBlob(5, next.kek_check)
+      .BindBlob(6, next.wrapped_root_key)
+      .BindBlob(7, expected_wrapped_root);
+  absl::Status s = q.Run("re-wrap the root key");
+  if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::AbortedError(
+        "the passphrase was changed concurrently; try again");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::WriteLabels(const KeyRecord& key) {
+  absl::Status s = Statement(db_, "DELETE FROM key_labels WHERE key_id = ?")
+                       .Bind(1, key.id)
+                       .Run("write labels");
+  if (!s.ok()) return s;
+  for (const auto& [name, value] : key.labels) {
+    s = Statement(db_,
+                  "INSERT INTO key_labels (key_id, name, value) VALUES (?, ?, ?)")
+            .Bind(1, key.id)
+            .Bind(2, name)
+            .Bind(3, value)
+            .Run("write labels");
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::InsertVersion(const VersionRecord& v) {
+  return Statement(db_,
+                   "INSERT INTO key_versions (key_id, version, state, "
+                   "created_at_us, destroyed_at_us, wrapped_material, "
+                   "public_key) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .Bind(1, v.key_id)
+      .Bind(2, v.version)
+      .Bind(3, static_cast<int64_t>(v.state))
+      .Bind(4, ToMicros(v.created_at))
+      .Bind(5, ToMicros(v.destroyed_at))
+      .BindBlob(6, v.wrapped_material)
+      .BindBlob(7, v.public_key)
+      .Run("write a key version");
+}
+
+absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
+                                      const std::vector<VersionRecord>& versions) {
+  absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
+  Statement q(db_,
+              "INSERT INTO keys (id, type, purpose, description, exportable, "
+              "public_only, primary_version, latest_version, "
+              "min_decrypt_version, min_encrypt_version, rotation_period_s, "
+              "jwt_max_ttl_s, created_at_us, rotated_at_us) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  q.Bind(1, key.id)
+      .Bind(2, crypto::KeyTypeName(key.type))
+      .Bind(3, static_cast<int64_t>(key.purpose))
+      .Bind(4, key.description)
+      .Bind(5, key.exportable ? 1 : 0)
+      .Bind(6, key.public_only ? 1 : 0)
+      .Bind(7, key.primary_version)
+      .Bind(8, key.latest_version)
+      .Bind(9, key.min_decrypt_version)
+      .Bind(10, key.min_encrypt_version)
+      .Bind(11, absl::ToInt64Seconds(key.rotation_period))
+      .Bind(12, absl::ToInt64Seconds(key.jwt_max_ttl))
+      .Bind(13, ToMicros(key.created_at))
+      .Bind(14, ToMicros(key.rotated_at));
+  absl::Status s = q.Run("create a key");
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "a key named '", key.id, "' already exists; choose another name"));
+  }
+  if (!s.ok()) return s;
+  s = WriteLabels(key);
+  if (!s.ok()) return s;
+  for (const VersionRecord& v : versions) {
+    s = InsertVersion(v);
+    if (!s.ok()) return s;
+  }
+  return txn.Commit();
+}
+
+absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
+                                       bool make_primary) {
+  absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
+  Statement q(db_,
+              "UPDATE keys SET latest_version = ?1, "
+              "primary_version = CASE WHEN ?2 THEN ?1 ELSE primary_version END, "
+              "rotated_at_us = CASE WHEN ?2 THEN ?3 ELSE rotated_at_us END "
+              "WHERE id = ?4 AND latest_version = ?1 - 1");
+  q.Bind(1, version.version)
+      .Bind(2, make_primary ? 1 : 0)
+      .Bind(3, ToMicros(version.created_at))
+      .Bind(4, version.key_id);
+  absl::Status s = q.Run("add a key version");
+  if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::AbortedError(absl::StrCat(
+        "key '", version.key_id, "' changed while version ", version.version,
+        " was being added; try again"));
+  }
+  s = InsertVersion(version);
+  if (!s.ok()) return s;
+  return txn.Commit();
+}
+
+absl::Status SqliteStorage::ReadLabels(KeyRecord* key) {
+  Statement q(db_, "SELECT name, value FROM key_labels WHERE key_id = ?");
+  q.Bind(1, key->id);
+  while (q.Step()) key->labels[q.Text(0)] = q.Text(1);
+  return q.status("read labels");
+}
+
+namespace {
+constexpr const char* kKeyColumns =
+    "id, type, purpose, description, exportable, public_only, "
+    "primary_version, latest_version, min_decrypt_version, "
+    "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, created_at_us, "
+    "rotated_at_us";
+}  // namespace
+
+absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const Statement& q) {
+  KeyRecord key;
+  key.id = q.Text(0);
+  if (!ParseKeyType(q.Text(1), &key.type)) {
+    return absl::DataLossError(absl::StrCat(
+        "key '", key.id, "' has an unknown type '", q.Text(1),
+        "' in the keystore; run a newer keywardd or restore a backup"));
+  }
+  key.purpose = static_cast<KeyPurpose>(q.Int(2));
+  key.description = q.Text(3);
+  key.exportable = q.Int(4) != 0;
+  key.public_only = q.Int(5) != 0;
+  key.primary_version = q.Int(6);
+  key.latest_version = q.Int(7);
+  key.min_decrypt_version = q.Int(8);
+  key.min_encrypt_version = q.Int(9);
+  key.rotation_period = absl::Seconds(q.Int(10));
+  key.jwt_max_ttl = absl::Seconds(q.Int(11));
+  key.created_at = FromMicros(q.Int(12));
+  key.rotated_at = FromMicros(q.Int(13));
+  return key;
+}
+
+absl::StatusOr<KeyRecord> SqliteStorage::GetKey(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kKeyColumns,
+                                " FROM keys WHERE id = ?").c_str());
+  q.Bind(1, id);
+  if (!q.Step()) {
+    absl::Status s = q.status("read a key");
+    if (!s.ok()) return s;
+    return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
+  }
+  auto key = ReadKeyRow(q);
+  if (!key.ok()) return key.status();
+  absl::Status s = ReadLabels(&*key);
+  if (!s.ok()) return s;
+  return key;
+}
+
+absl::StatusOr<std::vector<KeyRecord>> SqliteStorage::ListKeys(
+    const std::string& after, int limit) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kKeyColumns,
+                                " FROM keys WHERE id > ? ORDER BY id LIMIT ?")
+                       .c_str());
+  q.Bind(1, after).Bind(2, limit);
+  std::vector<KeyRecord> keys;
+  while (q.Step()) {
+    auto key = ReadKeyRow(q);
+    if (!key.ok()) return key.status();
+    keys.push_back(std::move(*key));
+  }
+  absl::Status s = q.status("list keys");
+  if (!s.ok()) return s;
+  for (KeyRecord& key : keys) {
+    s = ReadLabels(&key);
+    if (!s.ok()) return s;
+  }
+  return keys;
+}
+
+absl::Status SqliteStorage::UpdateKey(const KeyRecord& key) {
+  absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
+  Statement q(db_,
+              "UPDATE keys SET description = ?, primary_version = ?, "
+              "min_decrypt_version = ?, min_encrypt_version = ?, "
+              "rotation_period_s = ?, jwt_max_ttl_s = ? WHERE id = ?");
+  q.Bind(1, key.description)
+      .Bind(2, key.primary_version)
+      .Bind(3, key.min_decrypt_version)
+      .Bind(4, key.min_encrypt_version)
+      .Bind(5, absl::ToInt64Seconds(key.rotation_period))
+      .Bind(6, absl::ToInt64Seconds(key.jwt_max_ttl))
+      .Bind(7, key.id);
+  absl::Status s = q.Run("update a key");
+  if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::NotFoundError(absl::StrCat("no key named '", key.id, "'"));
+  }
+  s = WriteLabels(key);
+  if (!s.ok()) return s;
+  return txn.Commit();
+}
+
+namespace {
+constexpr const char* kVersionColumns =
+    "key_id, version, state, created_at_us, destroyed_at_us, "
+    "wrapped_material, public_key";
+
+VersionRecord ReadVersionRow(const std::string& key_id, int32_t version,
+                             int64_t state, int64_t created, int64_t destroyed,
+                             std::string wrapped, std::string public_key) {
+  VersionRecord v;
+  v.key_id = key_id;
+  v.version = version;
+  v.state = static_cast<VersionState>(state);
+  v.created_at = FromMicros(created);
+  v.destroyed_at = FromMicros(destroyed);
+  v.wrapped_material = std::move(wrapped);
+  v.public_key = std::move(public_key);
+  return v;
+}
+}  // namespace
+
+absl::StatusOr<VersionRecord> SqliteStorage::GetVersion(
+    const std::string& key_id, int32_t version) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kVersionColumns,
+                                " FROM key_versions WHERE key_id = ? AND "
+                                "version = ?")
+                       .c_str());
+  q.Bind(1, key_id).Bind(2, version);
+  if (!q.Step()) {
+    absl::Status s = q.status("read a key version");
+    if (!s.ok()) return s;
+    return absl::NotFoundError(absl::StrCat("key '", key_id,
+                                            "' has no version ", version));
+  }
+  return ReadVersionRow(q.Text(0), q.Int(1), q.Int(2), q.Int(3), q.Int(4),
+                        q.Text(5), q.Text(6));
+}
+
+absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersions(
+    const std::string& key_id) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kVersionColumns,
+                                " FROM key_versions WHERE key_id = ? "
+                                "ORDER BY version")
+                       .c_str());
+  q.Bind(1, key_id);
+  std::vector<VersionRecord> versions;
+  while (q.Step()) {
+    versions.push_back(ReadVersionRow(q.Text(0), q.Int(1), q.Int(2), q.Int(3),
+                                      q.Int(4), q.Text(5), q.Text(6)));
+  }
+  absl::Status s = q.status("list key versions");
+  if (!s.ok()) return s;
+  return versions;
+}
+
+absl::Status SqliteStorage::SetVersionState(const std::string& key_id,
+                                            int32_t version, VersionState state,
+                                            absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  const bool destroy = state == VersionState::kDestroyed;
+  Statement q(db_,
+              "UPDATE key_versions SET state = ?1, "
+              "wrapped_material = CASE WHEN ?2 THEN x'' ELSE wrapped_material END, "
+              "destroyed_at_us = CASE WHEN ?2 THEN ?3 ELSE destroyed_at_us END "
+              "WHERE key_id = ?4 AND version = ?5");
+  q.Bind(1, static_cast<int64_t>(state))
+      .Bind(2, destroy ? 1 : 0)
+      .Bind(3, ToMicros(now))
+      .Bind(4, key_id)
+      .Bind(5, version);
+  absl::Status s = q.Run("change a version's state");
+  if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::NotFoundError(absl::StrCat("key '", key_id,
+                                            "' has no version ", version));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteStorage::CountKeys() {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, "SELECT count(*) FROM keys");
+  int64_t n = q.Step() ? q.Int(0) : 0;
+  absl::Status s = q.status("count keys");
+  if (!s.ok()) return s;
+  return n;
+}
+
+absl::Status SqliteStorage::IntegrityCheck() {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, "PRAGMA integrity_check");
+  std::string result;
+  while (q.Step()) absl::StrAppend(&result, result.empty() ? "" : "; ", q.Text(0));
+  absl::Status s = q.status("integrity check");
+  if (!s.ok()) return s;
+  if (result != "ok") {
+    return absl::DataLossError(
+        absl::StrCat("keystore integrity check failed: ", result));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace keyward::keystore

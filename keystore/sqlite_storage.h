@@ -1,0 +1,80 @@
+// SqliteStorage: the product's Storage, one SQLite file (schema in
+// keystore/FORMAT.md). WAL journal, synchronous=FULL (a change that returned
+// OK survives power loss), a busy timeout, prepared statements only, one
+// transaction per multi-row change, versioned migrations (PRAGMA
+// user_version). The file is created 0600; an existing file readable or
+// writable by group or others is refused.
+#ifndef KEYWARD_KEYSTORE_SQLITE_STORAGE_H_
+#define KEYWARD_KEYSTORE_SQLITE_STORAGE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "keystore/storage.h"
+
+struct sqlite3;
+
+namespace keyward::keystore {
+
+class SqliteStorage final : public Storage {
+ public:
+  enum class Mode { kOpenExisting, kCreateNew };
+
+  // Open opens (kOpenExisting: NOT_FOUND if the file is missing) or creates
+  // (kCreateNew: ALREADY_EXISTS if the file exists) the keystore at `path`
+  // and brings its schema up to date. FAILED_PRECONDITION for a file with
+  // group/other permission bits, naming the chmod that fixes it, or a schema
+  // newer than this build knows.
+  static absl::StatusOr<std::unique_ptr<SqliteStorage>> Open(
+      const std::string& path, Mode mode);
+  ~SqliteStorage() override;
+
+  absl::StatusOr<KeystoreMeta> ReadMeta() override;
+  absl::Status InitMeta(const KeystoreMeta& meta) override;
+  absl::Status ReplaceMeta(const std::string& expected_wrapped_root,
+                           const KeystoreMeta& next) override;
+  absl::Status CreateKey(const KeyRecord& key,
+                         const std::vector<VersionRecord>& versions) override;
+  absl::Status AddVersion(const VersionRecord& version,
+                          bool make_primary) override;
+  absl::StatusOr<KeyRecord> GetKey(const std::string& id) override;
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,
+                                                  int limit) override;
+  absl::Status UpdateKey(const KeyRecord& key) override;
+  absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
+                                           int32_t version) override;
+  absl::StatusOr<std::vector<VersionRecord>> ListVersions(
+      const std::string& key_id) override;
+  absl::Status SetVersionState(const std::string& key_id, int32_t version,
+                               VersionState state, absl::Time now) override;
+  absl::StatusOr<int64_t> CountKeys() override;
+
+  // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
+  // SQLite reported.
+  absl::Status IntegrityCheck();
+
+ private:
+  class Statement;
+  class Transaction;
+
+  explicit SqliteStorage(sqlite3* db) : db_(db) {}
+  static absl::StatusOr<KeyRecord> ReadKeyRow(const Statement& q);
+  absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteLabels(const KeyRecord& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertVersion(const VersionRecord& version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadLabels(KeyRecord* key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Error(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace keyward::keystore
+
+#endif  // KEYWARD_KEYSTORE_SQLITE_STORAGE_H_

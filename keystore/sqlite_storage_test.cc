@@ -1,0 +1,181 @@
+#include "keystore/sqlite_storage.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace keyward::keystore {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempPath() {
+  static int n = 0;
+  return absl::StrCat(getenv("TEST_TMPDIR"), "/storage", n++, ".db");
+}
+
+std::unique_ptr<SqliteStorage> Create(const std::string& path) {
+  auto s = SqliteStorage::Open(path, SqliteStorage::Mode::kCreateNew);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+KeyRecord Key(const std::string& id) {
+  KeyRecord k;
+  k.id = id;
+  k.type = KeyType::kEd25519;
+  k.purpose = KeyPurpose::kSignVerify;
+  k.primary_version = 1;
+  k.latest_version = 1;
+  k.labels = {{"team", "payments"}, {"env", "prod"}};
+  k.created_at = absl::FromUnixSeconds(1000);
+  k.rotated_at = k.created_at;
+  k.rotation_period = absl::Hours(24);
+  return k;
+}
+
+VersionRecord Version(const std::string& id, int v) {
+  VersionRecord r;
+  r.key_id = id;
+  r.version = v;
+  r.created_at = absl::FromUnixSeconds(1000 + v);
+  r.wrapped_material = absl::StrCat("wrapped-", v);
+  r.public_key = absl::StrCat("spki-", v);
+  return r;
+}
+
+TEST(SqliteStorageTest, SchemaPragmasAndMode) {
+  std::string path = TempPath();
+  auto storage = Create(path);
+  ASSERT_NE(storage, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  storage.reset();
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, nullptr);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), "wal");
+  sqlite3_finalize(q);
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 1);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStorageTest, NewerSchemaIsRefused) {
+  std::string path = TempPath();
+  Create(path).reset();
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  auto s = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.status().message(), HasSubstr("newer"));
+}
+
+TEST(SqliteStorageTest, NotADatabaseIsDataLoss) {
+  std::string path = TempPath();
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("this is not a database at all, not even close to one.....", f);
+  fclose(f);
+  chmod(path.c_str(), 0600);
+  auto s = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(SqliteStorageTest, KeysVersionsLabelsRoundTrip) {
+  auto storage = Create(TempPath());
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->CreateKey(Key("a"), {Version("a", 1)}).ok());
+  EXPECT_EQ(storage->CreateKey(Key("a"), {Version("a", 1)}).code(),
+            absl::StatusCode::kAlreadyExists);
+  auto key = storage->GetKey("a");
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->labels.at("team"), "payments");
+  EXPECT_EQ(key->rotation_period, absl::Hours(24));
+  EXPECT_EQ(key->created_at, absl::FromUnixSeconds(1000));
+  auto v = storage->GetVersion("a", 1);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->wrapped_material, "wrapped-1");
+  EXPECT_EQ(v->public_key, "spki-1");
+  EXPECT_EQ(storage->GetKey("b").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage->GetVersion("a", 2).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(SqliteStorageTest, AddVersionIsConditionalAndAtomic) {
+  auto storage = Create(TempPath());
+  ASSERT_TRUE(storage->CreateKey(Key("a"), {Version("a", 1)}).ok());
+  ASSERT_TRUE(storage->AddVersion(Version("a", 2), true).ok());
+  auto key = storage->GetKey("a");
+  EXPECT_EQ(key->primary_version, 2);
+  EXPECT_EQ(key->latest_version, 2);
+  EXPECT_EQ(key->rotated_at, absl::FromUnixSeconds(1002));
+  // Skipping a number, or adding one twice, loses the race: ABORTED, and
+  // nothing was written.
+  EXPECT_EQ(storage->AddVersion(Version("a", 4), true).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(storage->AddVersion(Version("a", 2), true).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(storage->ListVersions("a")->size(), 2u);
+  EXPECT_EQ(storage->GetKey("a")->latest_version, 2);
+}
+
+TEST(SqliteStorageTest, DestroyWipesMaterial) {
+  auto storage = Create(TempPath());
+  ASSERT_TRUE(storage->CreateKey(Key("a"), {Version("a", 1)}).ok());
+  ASSERT_TRUE(storage
+                  ->SetVersionState("a", 1, VersionState::kDestroyed,
+                                    absl::FromUnixSeconds(5000))
+                  .ok());
+  auto v = storage->GetVersion("a", 1);
+  EXPECT_EQ(v->state, VersionState::kDestroyed);
+  EXPECT_TRUE(v->wrapped_material.empty());
+  EXPECT_EQ(v->public_key, "spki-1");
+  EXPECT_EQ(v->destroyed_at, absl::FromUnixSeconds(5000));
+  EXPECT_TRUE(storage->IntegrityCheck().ok());
+}
+
+TEST(SqliteStorageTest, ReplaceMetaIsCompareAndSwap) {
+  auto storage = Create(TempPath());
+  KeystoreMeta meta;
+  meta.kdf_salt = "salt";
+  meta.scrypt_n = 1 << 15;
+  meta.scrypt_r = 8;
+  meta.scrypt_p = 1;
+  meta.kek_check = "check";
+  meta.wrapped_root_key = "root-1";
+  ASSERT_TRUE(storage->InitMeta(meta).ok());
+  KeystoreMeta next = meta;
+  next.wrapped_root_key = "root-2";
+  EXPECT_EQ(storage->ReplaceMeta("stale", next).code(),
+            absl::StatusCode::kAborted);
+  ASSERT_TRUE(storage->ReplaceMeta("root-1", next).ok());
+  EXPECT_EQ(storage->ReadMeta()->wrapped_root_key, "root-2");
+}
+
+TEST(SqliteStorageTest, UpdateKeyRewritesLabels) {
+  auto storage = Create(TempPath());
+  ASSERT_TRUE(storage->CreateKey(Key("a"), {Version("a", 1)}).ok());
+  KeyRecord k = *storage->GetKey("a");
+  k.labels = {{"only", "this"}};
+  k.description = "updated";
+  ASSERT_TRUE(storage->UpdateKey(k).ok());
+  auto got = storage->GetKey("a");
+  EXPECT_EQ(got->labels.size(), 1u);
+  EXPECT_EQ(got->description, "updated");
+  k.id = "missing";
+  EXPECT_EQ(storage->UpdateKey(k).code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace keyward::keystore

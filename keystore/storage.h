@@ -1,0 +1,69 @@
+// Storage: where the keystore's records live. The product uses SqliteStorage
+// (sqlite_storage.h); tests wrap it to inject faults (leveldb's Env idea).
+//
+// Every method that changes more than one row does so atomically: it commits
+// all of its rows or none. A method that returns OK for a change has made it
+// durable (SQLite WAL, synchronous=FULL). Implementations are thread-safe.
+//
+// Errors: NOT_FOUND for a missing key or version, ALREADY_EXISTS for a key id
+// in use, ABORTED when a conditional update lost a race (the caller may
+// retry), UNAVAILABLE when the database is busy or cannot be written,
+// DATA_LOSS when a stored row cannot be decoded.
+#ifndef KEYWARD_KEYSTORE_STORAGE_H_
+#define KEYWARD_KEYSTORE_STORAGE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "keystore/records.h"
+
+namespace keyward::keystore {
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // ReadMeta returns the hierarchy's row; NOT_FOUND if the keystore has not
+  // been initialized.
+  virtual absl::StatusOr<KeystoreMeta> ReadMeta() = 0;
+  // InitMeta writes the hierarchy's row of a new keystore; ALREADY_EXISTS if
+  // one is there.
+  virtual absl::Status InitMeta(const KeystoreMeta& meta) = 0;
+  // ReplaceMeta swaps the row for `next` only if the stored one still has
+  // `expected_wrapped_root` (ABORTED otherwise): a passphrase change.
+  virtual absl::Status ReplaceMeta(const std::string& expected_wrapped_root,
+                                   const KeystoreMeta& next) = 0;
+
+  // CreateKey inserts `key` and its first version(s) in one transaction.
+  virtual absl::Status CreateKey(const KeyRecord& key,
+                                 const std::vector<VersionRecord>& versions) = 0;
+  // AddVersion inserts `version` (version == key's latest + 1, ABORTED
+  // otherwise) and, if `make_primary`, makes it the primary and sets the
+  // key's rotated_at to `version.created_at`, in one transaction.
+  virtual absl::Status AddVersion(const VersionRecord& version,
+                                  bool make_primary) = 0;
+  virtual absl::StatusOr<KeyRecord> GetKey(const std::string& id) = 0;
+  // ListKeys returns up to `limit` keys with ids > `after`, in id order.
+  virtual absl::StatusOr<std::vector<KeyRecord>> ListKeys(
+      const std::string& after, int limit) = 0;
+  // UpdateKey rewrites the mutable fields of `key` (description, labels,
+  // min versions, rotation period, JWT max TTL, primary version).
+  virtual absl::Status UpdateKey(const KeyRecord& key) = 0;
+  virtual absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
+                                                   int32_t version) = 0;
+  virtual absl::StatusOr<std::vector<VersionRecord>> ListVersions(
+      const std::string& key_id) = 0;
+  // SetVersionState changes a version's state; moving to kDestroyed also
+  // empties its wrapped material and sets destroyed_at, in one statement.
+  virtual absl::Status SetVersionState(const std::string& key_id,
+                                       int32_t version, VersionState state,
+                                       absl::Time now) = 0;
+  virtual absl::StatusOr<int64_t> CountKeys() = 0;
+};
+
+}  // namespace keyward::keystore
+
+#endif  // KEYWARD_KEYSTORE_STORAGE_H_

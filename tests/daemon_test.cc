@@ -1,0 +1,204 @@
+// End-to-end: the real keywardd binary on a real Unix socket, driven through
+// real gRPC channels.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "keyward/v1/jwt_service.grpc.pb.h"
+#include "tests/daemon_process.h"
+
+namespace keyward::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A data dir with a keystore made by `keywardd init`.
+struct DataDir {
+  std::string dir;
+  std::string passphrase_file;
+};
+
+DataDir InitDataDir() {
+  DataDir d;
+  d.dir = NewTempDir();
+  d.passphrase_file = d.dir + "/passphrase";
+  {
+    std::ofstream(d.passphrase_file) << "test passphrase\n";
+  }
+  chmod(d.passphrase_file.c_str(), 0600);
+  ProcessResult init = RunProcess({Runfile("daemon/keywardd"), "init",
+                                   "--data_dir", d.dir, "--passphrase_file",
+                                   d.passphrase_file});
+  EXPECT_EQ(init.exit_code, 0) << init.output;
+  return d;
+}
+
+std::vector<std::string> ServeArgs(const DataDir& d) {
+  return {"--data_dir", d.dir, "--passphrase_file", d.passphrase_file};
+}
+
+TEST(DaemonTest, HealthIsServingAndSigtermExitsZero) {
+  DataDir d = InitDataDir();
+  auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  struct stat st;
+  ASSERT_EQ(stat((*daemon)->socket_path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660);
+
+  auto stub = grpc::health::v1::Health::NewStub((*daemon)->NewChannel());
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ProcessResult exit = (*daemon)->Signal(SIGTERM);
+  EXPECT_EQ(exit.exit_code, 0) << exit.output;
+  EXPECT_THAT(exit.output, HasSubstr("\"event\":\"stopped\""));
+  EXPECT_NE(access((*daemon)->socket_path().c_str(), F_OK), 0)
+      << "the socket file should be removed on exit";
+}
+
+TEST(DaemonTest, SigintAlsoDrainsAndExitsZero) {
+  DataDir d = InitDataDir();
+  auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  EXPECT_EQ((*daemon)->Signal(SIGINT).exit_code, 0);
+}
+
+TEST(DaemonTest, ContractMethodsNotYetServedSayUnimplementedClearly) {
+  DataDir d = InitDataDir();
+  auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  auto stub = keyward::v1::JwtService::NewStub((*daemon)->NewChannel());
+  grpc::ClientContext ctx;
+  keyward::v1::SignJwtRequest req;
+  keyward::v1::SignJwtResponse resp;
+  grpc::Status s = stub->SignJwt(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("/keyward.v1.JwtService/SignJwt"));
+  EXPECT_THAT(s.error_message(), HasSubstr("part of the Keyward API"));
+}
+
+TEST(DaemonTest, ReflectionListsServicesAndDescribesThem) {
+  DataDir d = InitDataDir();
+  auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  namespace rpb = grpc::reflection::v1alpha;
+  auto stub = rpb::ServerReflection::NewStub((*daemon)->NewChannel());
+  grpc::ClientContext ctx;
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  rpb::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  rpb::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) {
+    names.push_back(s.name());
+  }
+  EXPECT_THAT(names, ::testing::Contains("grpc.health.v1.Health"));
+  req.set_file_containing_symbol("grpc.reflection.v1alpha.ServerReflection");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_GT(resp.file_descriptor_response().file_descriptor_proto_size(), 0);
+  req.set_file_containing_symbol("no.such.Symbol");
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.error_response().error_code(), grpc::StatusCode::NOT_FOUND);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(DaemonTest, LiveSocketIsNotTakenOverByASecondDaemon) {
+  DataDir d = InitDataDir();
+  auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+  std::vector<std::string> argv = {Runfile("daemon/keywardd"), "--socket",
+                                   (*daemon)->socket_path()};
+  for (const auto& a : ServeArgs(d)) argv.push_back(a);
+  ProcessResult second = RunProcess(argv, absl::Seconds(30));
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("another server is listening"));
+}
+
+TEST(DaemonTest, StaleSocketFromAKilledDaemonIsReplaced) {
+  DataDir d = InitDataDir();
+  std::string socket;
+  {
+    auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    socket = (*daemon)->socket_path();
+    EXPECT_EQ((*daemon)->Signal(SIGKILL).signal, SIGKILL);
+  }
+  ASSERT_EQ(access(socket.c_str(), F_OK), 0) << "kill -9 leaves the socket";
+  auto again = DaemonProcess::Start(d.dir, ServeArgs(d));
+  ASSERT_TRUE(again.ok()) << again.status();
+}
+
+TEST(DaemonTest, BadFlagsAndConfigExitNonZeroNamingTheValue) {
+  const std::string keywardd = Runfile("daemon/keywardd");
+  ProcessResult r = RunProcess({keywardd, "--key_cache_size=lots"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("lots"));
+
+  r = RunProcess({keywardd, "--no_such_flag=1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("no_such_flag"));
+
+  r = RunProcess({keywardd, "serve-now"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("serve-now"));
+
+  std::string dir = NewTempDir();
+  std::string config = dir + "/bad.txtpb";
+  std::ofstream(config) << "data_dir: \"" << dir << "\"\nkey_cache_size: -5\n";
+  r = RunProcess({keywardd, "--config", config});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr(config + ":2:"));
+
+  std::ofstream(config) << "data_dir: \"" << dir << "\"\nunix_socket { mode: 04777 }\n";
+  r = RunProcess({keywardd, "--config", config});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("unix_socket.mode = 04777"));
+}
+
+TEST(DaemonTest, WrongPassphraseOrLoosePassphraseFileRefusesToStart) {
+  DataDir d = InitDataDir();
+  std::string wrong = d.dir + "/wrong";
+  std::ofstream(wrong) << "not it\n";
+  chmod(wrong.c_str(), 0600);
+  ProcessResult r = RunProcess({Runfile("daemon/keywardd"), "--data_dir", d.dir,
+                                "--passphrase_file", wrong});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("wrong passphrase"));
+  chmod(wrong.c_str(), 0644);
+  r = RunProcess({Runfile("daemon/keywardd"), "--data_dir", d.dir,
+                  "--passphrase_file", wrong});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("chmod 600"));
+}
+
+TEST(DaemonTest, InitTwiceIsRefusedAndMissingKeystoreIsNamed) {
+  DataDir d = InitDataDir();
+  ProcessResult r = RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir",
+                                d.dir, "--passphrase_file", d.passphrase_file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("already exists"));
+  std::string empty = NewTempDir();
+  r = RunProcess({Runfile("daemon/keywardd"), "--data_dir", empty,
+                  "--passphrase_file", d.passphrase_file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("keywardd init"));
+}
+
+}  // namespace
+}  // namespace keyward::testing
