@@ -17,11 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "daemon/access.h"
+#include "daemon/audit_log.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/passphrase.h"
@@ -127,11 +130,34 @@ int Serve(const keyward::v1::DaemonConfig& config) {
     ks = std::move(*opened);
   }
 
-  Services services(ks.get());
+  auto audit = AuditLog::Open(config.audit().path());
+  if (!audit.ok()) return Fail(audit.status());
+
+  // Bootstrap admins: the config's list if it has one; else root, the
+  // daemon's own uid and the data dir's owner, so that a new install is
+  // usable by whoever set it up.
+  absl::flat_hash_set<uint32_t> admins(config.bootstrap_admin_uids().begin(),
+                                       config.bootstrap_admin_uids().end());
+  if (admins.empty()) {
+    admins = {0, static_cast<uint32_t>(geteuid())};
+    struct stat dir;
+    if (stat(config.data_dir().c_str(), &dir) == 0) admins.insert(dir.st_uid);
+  }
+  Authorizer authorizer(std::move(admins));
+  if (ks != nullptr) {
+    auto policies = ks->ListPolicies();
+    if (!policies.ok()) return Fail(policies.status());
+    authorizer.Reload(std::move(*policies));
+  }
+
+  PeerTable peers;
+  ServiceEnv env{ks.get(), &authorizer, audit->get(), &peers};
+  Services services(env);
   ServerOptions options;
   options.unix_socket_path = config.unix_socket().path();
   options.unix_socket_mode = config.unix_socket().mode();
   options.services = services.List();
+  options.peers = &peers;
   auto server = Server::Start(options);
   if (!server.ok()) return Fail(server.status());
   LogInfo("serving", {{"socket", options.unix_socket_path},

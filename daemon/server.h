@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "daemon/reflection.h"
 #include "daemon/unimplemented_service.h"
+#include "daemon/unix_listener.h"
 #include "grpcpp/server.h"
 
 namespace keyward::daemon {
@@ -27,6 +28,9 @@ struct ServerOptions {
     grpc::Service* service;
   };
   std::vector<Service> services;
+  // Where the listener records each connection's kernel credentials; owned
+  // by the caller and outliving the Server.
+  PeerTable* peers = nullptr;
 };
 
 // Server listens and serves until Shutdown. Health (grpc.health.v1, overall
@@ -46,12 +50,12 @@ class Server {
   void Shutdown(absl::Duration grace);
 
  private:
-  Server(std::string socket_path, std::vector<std::string> service_names);
+  explicit Server(std::vector<std::string> service_names);
 
-  const std::string socket_path_;
   ReflectionService reflection_;
   UnimplementedService unimplemented_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<UnixListener> listener_;
   bool shut_down_ = false;
 };
 

@@ -2,9 +2,20 @@
 
 namespace keyward::daemon {
 
-Services::Services(keystore::Keystore* keystore) : keystore_(keystore) {}
-Services::~Services() = default;
+Services::Services(ServiceEnv env)
+    : env_(env),
+      crypto_(&env_),
+      keys_(&env_),
+      access_(&env_),
+      system_(&env_) {}
 
-std::vector<ServerOptions::Service> Services::List() { return {}; }
+std::vector<ServerOptions::Service> Services::List() {
+  return {
+      {keyward::v1::CryptoService::service_full_name(), &crypto_},
+      {keyward::v1::KeyService::service_full_name(), &keys_},
+      {keyward::v1::AccessService::service_full_name(), &access_},
+      {keyward::v1::SystemService::service_full_name(), &system_},
+  };
+}
 
 }  // namespace keyward::daemon

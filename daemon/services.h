@@ -3,25 +3,33 @@
 #ifndef KEYWARD_DAEMON_SERVICES_H_
 #define KEYWARD_DAEMON_SERVICES_H_
 
+#include <memory>
 #include <vector>
 
+#include "daemon/access_service.h"
+#include "daemon/crypto_service.h"
+#include "daemon/key_service.h"
+#include "daemon/rpc.h"
 #include "daemon/server.h"
-#include "keystore/keystore.h"
+#include "daemon/system_service.h"
 
 namespace keyward::daemon {
 
-// Services owns the service implementations. `keystore` may be null (the
-// daemon is sealed); it must outlive this object.
+// Services owns the service implementations over `env` (whose pointers
+// must outlive it).
 class Services {
  public:
-  explicit Services(keystore::Keystore* keystore);
-  ~Services();
+  explicit Services(ServiceEnv env);
 
   // List returns the services to register, with their names.
   std::vector<ServerOptions::Service> List();
 
  private:
-  keystore::Keystore* keystore_;
+  const ServiceEnv env_;
+  CryptoServiceImpl crypto_;
+  KeyServiceImpl keys_;
+  AccessServiceImpl access_;
+  SystemServiceImpl system_;
 };
 
 }  // namespace keyward::daemon

@@ -21,20 +21,6 @@ using crypto::SignatureAlgorithm;
 constexpr size_t kMaxKeyIdLength = 63;
 constexpr absl::Duration kMinRotationPeriod = absl::Hours(1);
 
-absl::Status ValidateKeyId(absl::string_view id) {
-  bool ok = !id.empty() && id.size() <= kMaxKeyIdLength &&
-            (absl::ascii_islower(id[0]) || absl::ascii_isdigit(id[0]));
-  for (char c : id) {
-    ok = ok && (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' ||
-                c == '_' || c == '-');
-  }
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "key name '", absl::CHexEscape(id.substr(0, 80)),
-      "' is not valid: use 1 to 63 of a-z 0-9 . _ -, starting with a letter "
-      "or digit"));
-}
-
 bool IsAsymmetric(KeyType type) {
   switch (type) {
     case KeyType::kAes256Gcm:
@@ -82,33 +68,13 @@ absl::string_view PurposeName(KeyPurpose purpose) {
 }
 
 SignatureAlgorithm DefaultAlgorithm(KeyType type) {
-  switch (type) {
-    case KeyType::kEcdsaP256:
-      return SignatureAlgorithm::kEcdsaP256Sha256Der;
-    case KeyType::kEcdsaP384:
-      return SignatureAlgorithm::kEcdsaP384Sha384Der;
-    case KeyType::kEd25519:
-      return SignatureAlgorithm::kEd25519;
-    default:
-      return SignatureAlgorithm::kRsaPssSha256;
-  }
+  std::vector<SignatureAlgorithm> algs = SignatureAlgorithmsFor(type);
+  return algs.empty() ? SignatureAlgorithm::kEd25519 : algs.front();
 }
 
 bool AlgorithmFits(KeyType type, SignatureAlgorithm alg) {
-  switch (alg) {
-    case SignatureAlgorithm::kEd25519:
-      return type == KeyType::kEd25519;
-    case SignatureAlgorithm::kEcdsaP256Sha256Der:
-    case SignatureAlgorithm::kEcdsaP256Sha256P1363:
-      return type == KeyType::kEcdsaP256;
-    case SignatureAlgorithm::kEcdsaP384Sha384Der:
-    case SignatureAlgorithm::kEcdsaP384Sha384P1363:
-      return type == KeyType::kEcdsaP384;
-    case SignatureAlgorithm::kRsaPssSha256:
-    case SignatureAlgorithm::kRsaPkcs1Sha256:
-    case SignatureAlgorithm::kRsaPkcs1Sha384:
-    case SignatureAlgorithm::kRsaPkcs1Sha512:
-      return IsRsa(type);
+  for (SignatureAlgorithm a : SignatureAlgorithmsFor(type)) {
+    if (a == alg) return true;
   }
   return false;
 }
@@ -137,6 +103,40 @@ absl::Status CheckPurpose(const KeyRecord& key, KeyPurpose wanted,
 }
 
 }  // namespace
+
+absl::Status ValidateKeyId(absl::string_view id) {
+  bool ok = !id.empty() && id.size() <= kMaxKeyIdLength &&
+            (absl::ascii_islower(id[0]) || absl::ascii_isdigit(id[0]));
+  for (char c : id) {
+    ok = ok && (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '.' ||
+                c == '_' || c == '-');
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "key name '", absl::CHexEscape(id.substr(0, 80)),
+      "' is not valid: use 1 to 63 of a-z 0-9 . _ -, starting with a letter "
+      "or digit"));
+}
+
+std::vector<SignatureAlgorithm> SignatureAlgorithmsFor(KeyType type) {
+  switch (type) {
+    case KeyType::kEd25519:
+      return {SignatureAlgorithm::kEd25519};
+    case KeyType::kEcdsaP256:
+      return {SignatureAlgorithm::kEcdsaP256Sha256Der,
+              SignatureAlgorithm::kEcdsaP256Sha256P1363};
+    case KeyType::kEcdsaP384:
+      return {SignatureAlgorithm::kEcdsaP384Sha384Der,
+              SignatureAlgorithm::kEcdsaP384Sha384P1363};
+    case KeyType::kRsa2048:
+    case KeyType::kRsa3072:
+    case KeyType::kRsa4096:
+      return {SignatureAlgorithm::kRsaPssSha256, SignatureAlgorithm::kRsaPkcs1Sha256,
+              SignatureAlgorithm::kRsaPkcs1Sha384, SignatureAlgorithm::kRsaPkcs1Sha512};
+    default:
+      return {};
+  }
+}
 
 std::string SignResult::Enveloped() const {
   return EncodeEnvelope(version, signature);
@@ -492,6 +492,11 @@ absl::Status Keystore::SetState(const std::string& id, int32_t version,
     return absl::FailedPreconditionError(absl::StrCat(
         Where(id, version), " was destroyed; it cannot change state again"));
   }
+  if (state == VersionState::kDestroyed &&
+      current->state != VersionState::kDisabled) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Where(id, version), " is enabled; disable it first, then destroy it"));
+  }
   if (version == key->primary_version && state != VersionState::kEnabled) {
     return absl::FailedPreconditionError(absl::StrCat(
         Where(id, version), " is the primary; rotate the key first"));
@@ -546,6 +551,26 @@ absl::Status Keystore::ChangePassphrase(const SecretData& old_passphrase,
 }
 
 absl::StatusOr<int64_t> Keystore::CountKeys() { return storage_->CountKeys(); }
+
+absl::Status Keystore::CreatePolicy(const PolicyRecord& policy) {
+  absl::Status s = ValidateKeyId(policy.id);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy name '", absl::CHexEscape(policy.id),
+        "' is not valid: use 1 to 63 of a-z 0-9 . _ -"));
+  }
+  absl::MutexLock lock(&admin_mu_);
+  return storage_->CreatePolicy(policy);
+}
+
+absl::Status Keystore::DeletePolicy(const std::string& id) {
+  absl::MutexLock lock(&admin_mu_);
+  return storage_->DeletePolicy(id);
+}
+
+absl::StatusOr<std::vector<PolicyRecord>> Keystore::ListPolicies() {
+  return storage_->ListPolicies();
+}
 
 absl::StatusOr<SecretData> Keystore::ExportKeyMaterial(const std::string& id,
                                                        int32_t version) {
@@ -643,7 +668,7 @@ absl::StatusOr<SignResult> Keystore::Sign(
   if (!signer.ok()) return PrimitiveError(signer.status(), id, key.primary_version);
   auto signature = (*signer)->Sign(data);
   if (!signature.ok()) return signature.status();
-  return SignResult{key.primary_version, std::move(*signature)};
+  return SignResult{key.primary_version, alg, std::move(*signature)};
 }
 
 absl::Status Keystore::Verify(const std::string& id, absl::string_view data,
@@ -777,7 +802,10 @@ absl::StatusOr<SignResult> Keystore::Mac(const std::string& id,
   if (!mac.ok()) return PrimitiveError(mac.status(), id, key.primary_version);
   auto tag = (*mac)->ComputeMac(data);
   if (!tag.ok()) return tag.status();
-  return SignResult{key.primary_version, std::move(*tag)};
+  SignResult result;
+  result.version = key.primary_version;
+  result.signature = std::move(*tag);
+  return result;
 }
 
 absl::Status Keystore::VerifyMac(const std::string& id, absl::string_view data,

@@ -96,6 +96,8 @@ struct KeyUpdate {
 
 struct SignResult {
   int32_t version = 0;
+  // The algorithm that signed (unused for MACs).
+  crypto::SignatureAlgorithm algorithm = crypto::SignatureAlgorithm::kEd25519;
   std::string signature;  // the raw signature (no envelope)
   // The signature in Keyward's envelope (format.h), naming the version.
   std::string Enveloped() const;
@@ -111,6 +113,13 @@ struct PublicKeyInfo {
   KeyType type = KeyType::kEd25519;
   std::string spki_der;
 };
+
+// SignatureAlgorithmsFor lists the algorithms a key of `type` signs with,
+// the default first; empty for keys that do not sign.
+std::vector<crypto::SignatureAlgorithm> SignatureAlgorithmsFor(KeyType type);
+
+// ValidateKeyId: OK for [a-z0-9][a-z0-9._-]{0,62}, else INVALID_ARGUMENT.
+absl::Status ValidateKeyId(absl::string_view id);
 
 class Keystore {
  public:
@@ -154,8 +163,9 @@ class Keystore {
       const std::string& id);
   absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
                                            int32_t version);
-  // Version state changes. The primary cannot be disabled or destroyed
-  // (rotate first); a destroyed version cannot be enabled.
+  // Version state changes. The primary cannot be disabled (rotate first);
+  // only a disabled version can be destroyed; a destroyed version stays
+  // destroyed. Changing to the current state is OK (idempotent).
   absl::Status DisableVersion(const std::string& id, int32_t version);
   absl::Status EnableVersion(const std::string& id, int32_t version);
   absl::Status DestroyVersion(const std::string& id, int32_t version);
@@ -167,6 +177,10 @@ class Keystore {
   absl::Status ChangePassphrase(const crypto::SecretData& old_passphrase,
                                 const crypto::SecretData& new_passphrase);
   absl::StatusOr<int64_t> CountKeys();
+  // Access policies, stored with the keys (interpreted by the daemon).
+  absl::Status CreatePolicy(const PolicyRecord& policy);
+  absl::Status DeletePolicy(const std::string& id);
+  absl::StatusOr<std::vector<PolicyRecord>> ListPolicies();
   // ExportPrivateKey returns a version's PKCS#8 DER (asymmetric) or raw
   // secret; FAILED_PRECONDITION unless the key was made exportable.
   absl::StatusOr<crypto::SecretData> ExportKeyMaterial(const std::string& id,

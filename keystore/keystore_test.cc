@@ -343,6 +343,9 @@ TEST_F(KeystoreTest, VersionStates) {
   EXPECT_THAT(refused.status().message(), HasSubstr("disabled"));
   ASSERT_TRUE(ks_->EnableVersion("aes", 1).ok());
   EXPECT_TRUE(ks_->Decrypt("aes", *ct1, "").ok());
+  EXPECT_EQ(ks_->DestroyVersion("aes", 1).code(),
+            absl::StatusCode::kFailedPrecondition);  // enabled: disable first
+  ASSERT_TRUE(ks_->DisableVersion("aes", 1).ok());
   ASSERT_TRUE(ks_->DestroyVersion("aes", 1).ok());
   refused = ks_->Decrypt("aes", *ct1, "");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "keystore/crypto/keys.h"
@@ -63,6 +64,18 @@ struct VersionRecord {
   std::string wrapped_material;
   // SPKI DER of an asymmetric version (not secret); empty for symmetric keys.
   std::string public_key;
+};
+
+// PolicyRecord is one row of `policies`: a grant of operations to a
+// principal on keys. The keystore stores it; the daemon interprets it.
+struct PolicyRecord {
+  std::string id;         // [a-z0-9][a-z0-9._-]{0,62}
+  std::string principal;  // e.g. "unix:uid:1000", "spiffe://example/ci"
+  std::string resource;   // "keys/{id}", "keys/{prefix}*" or "*"
+  std::vector<std::string> operations;  // e.g. {"SIGN", "VERIFY"}
+  std::string description;
+  std::string created_by;
+  absl::Time created_at = absl::UnixEpoch();
 };
 
 // KeystoreMeta is the keystore-wide row: the key hierarchy's parameters.

@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace keyward::keystore {
 namespace {
@@ -60,6 +62,18 @@ CREATE TABLE key_versions (
   wrapped_material BLOB NOT NULL,
   public_key BLOB NOT NULL,
   PRIMARY KEY (key_id, version)
+) WITHOUT ROWID;
+)sql",
+    // 2: access policies.
+    R"sql(
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  principal TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  operations TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
 };
@@ -643,6 +657,62 @@ absl::Status SqliteStorage::IntegrityCheck() {
         absl::StrCat("keystore integrity check failed: ", result));
   }
   return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::CreatePolicy(const PolicyRecord& p) {
+  absl::MutexLock lock(&mu_);
+  absl::Status s =
+      Statement(db_,
+                "INSERT INTO policies (id, principal, resource, operations, "
+                "description, created_by, created_at_us) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)")
+          .Bind(1, p.id)
+          .Bind(2, p.principal)
+          .Bind(3, p.resource)
+          .Bind(4, absl::StrJoin(p.operations, ","))
+          .Bind(5, p.description)
+          .Bind(6, p.created_by)
+          .Bind(7, ToMicros(p.created_at))
+          .Run("create a policy");
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "a policy named '", p.id, "' already exists; choose another name"));
+  }
+  return s;
+}
+
+absl::Status SqliteStorage::DeletePolicy(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  absl::Status s = Statement(db_, "DELETE FROM policies WHERE id = ?")
+                       .Bind(1, id)
+                       .Run("delete a policy");
+  if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::NotFoundError(absl::StrCat("no policy named '", id, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PolicyRecord>> SqliteStorage::ListPolicies() {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_,
+              "SELECT id, principal, resource, operations, description, "
+              "created_by, created_at_us FROM policies ORDER BY id");
+  std::vector<PolicyRecord> policies;
+  while (q.Step()) {
+    PolicyRecord p;
+    p.id = q.Text(0);
+    p.principal = q.Text(1);
+    p.resource = q.Text(2);
+    p.operations = absl::StrSplit(q.Text(3), ',', absl::SkipEmpty());
+    p.description = q.Text(4);
+    p.created_by = q.Text(5);
+    p.created_at = FromMicros(q.Int(6));
+    policies.push_back(std::move(p));
+  }
+  absl::Status s = q.status("list policies");
+  if (!s.ok()) return s;
+  return policies;
 }
 
 }  // namespace keyward::keystore

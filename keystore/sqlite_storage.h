@@ -51,6 +51,9 @@ class SqliteStorage final : public Storage {
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
                                VersionState state, absl::Time now) override;
   absl::StatusOr<int64_t> CountKeys() override;
+  absl::Status CreatePolicy(const PolicyRecord& policy) override;
+  absl::Status DeletePolicy(const std::string& id) override;
+  absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.

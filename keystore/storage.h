@@ -62,6 +62,12 @@ class Storage {
                                        int32_t version, VersionState state,
                                        absl::Time now) = 0;
   virtual absl::StatusOr<int64_t> CountKeys() = 0;
+
+  // Policies. CreatePolicy: ALREADY_EXISTS for an id in use. DeletePolicy:
+  // NOT_FOUND if absent. ListPolicies returns all, in id order.
+  virtual absl::Status CreatePolicy(const PolicyRecord& policy) = 0;
+  virtual absl::Status DeletePolicy(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() = 0;
 };
 
 }  // namespace keyward::keystore

@@ -1,0 +1,83 @@
+// Caller identity and authorization.
+//
+// Identity: on the Unix socket the caller is its uid (and primary gid) as
+// the kernel reported it at connect (SO_PEERCRED), never a claim. Principals
+// are strings: "unix:uid:1000" (a Unix caller also matches "unix:gid:N" for
+// its gid). A caller with no identity is UNAUTHENTICATED.
+//
+// Authorization: default deny. A policy grants a principal operations on
+// "keys/{id}" (exact), "keys/{prefix}*" (prefix) or "*" (everything).
+// Any key-scoped grant implies READ; ADMIN implies READ and ROTATE but not
+// the data-plane operations (separation of duties). Bootstrap admins (the
+// uid that owns the data dir, root, and the config's bootstrap_admin_uids)
+// hold every operation on "*" through built-in policies.
+#ifndef KEYWARD_DAEMON_ACCESS_H_
+#define KEYWARD_DAEMON_ACCESS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/unix_listener.h"
+#include "grpcpp/server_context.h"
+#include "keystore/records.h"
+#include "keyward/v1/common.pb.h"
+
+namespace keyward::daemon {
+
+// Caller is who made a call, as the daemon established it.
+struct Caller {
+  std::string principal;  // "unix:uid:1000"
+  std::vector<std::string> also_matches;  // "unix:gid:1000"
+  bool unix_peer = false;
+  uint32_t uid = 0;
+};
+
+// Identify establishes the caller of `context`. UNAUTHENTICATED, with a
+// message saying how to connect, if the call carries no identity.
+absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
+                                const PeerTable& peers);
+
+// Authorizer decides, from an in-memory snapshot of the policies (no
+// storage read per call). Thread-safe; Reload swaps the snapshot.
+class Authorizer {
+ public:
+  explicit Authorizer(absl::flat_hash_set<uint32_t> bootstrap_admin_uids);
+
+  // Reload replaces the stored policies.
+  void Reload(std::vector<keystore::PolicyRecord> policies);
+
+  // Check: OK if `caller` may do `operation` on `resource` ("keys/{id}" or
+  // "*"); PERMISSION_DENIED naming the principal, operation and resource
+  // otherwise.
+  absl::Status Check(const Caller& caller, keyward::v1::Operation operation,
+                     absl::string_view resource) const;
+
+  // Built-in policies (bootstrap admins), for listing.
+  std::vector<keystore::PolicyRecord> BuiltinPolicies() const;
+
+  const absl::flat_hash_set<uint32_t>& bootstrap_admin_uids() const {
+    return bootstrap_;
+  }
+
+ private:
+  using Snapshot = std::vector<keystore::PolicyRecord>;
+  const absl::flat_hash_set<uint32_t> bootstrap_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Snapshot> policies_ ABSL_GUARDED_BY(mu_);
+};
+
+// OperationName: "SIGN" for OPERATION_SIGN; ParseOperation is its inverse.
+std::string OperationName(keyward::v1::Operation operation);
+bool ParseOperation(absl::string_view name, keyward::v1::Operation* operation);
+
+// ValidateResource: "*", "keys/{id}" or "keys/{prefix}*", else
+// INVALID_ARGUMENT.
+absl::Status ValidateResource(absl::string_view resource);
+
+}  // namespace keyward::daemon
+
+#endif  // KEYWARD_DAEMON_ACCESS_H_

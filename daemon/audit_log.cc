@@ -1,0 +1,229 @@
+#include "daemon/audit_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "keystore/crypto/digest.h"
+
+namespace keyward::daemon {
+namespace {
+
+constexpr absl::string_view kHashField = ",\"hash\":\"";
+const std::string& ZeroHash() {
+  static const std::string* zero = new std::string(32, '\0');
+  return *zero;
+}
+
+std::string Json(absl::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      absl::StrAppend(&out, "\\u00",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(&c), 1)));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Splits a record line into (body, hash hex): body is what the hash covers.
+bool SplitRecord(absl::string_view line, absl::string_view* body,
+                 absl::string_view* hash_hex) {
+  size_t at = line.rfind(kHashField);
+  if (at == absl::string_view::npos || !absl::EndsWith(line, "\"}")) {
+    return false;
+  }
+  *body = line.substr(0, at);
+  *hash_hex = line.substr(at + kHashField.size(),
+                          line.size() - at - kHashField.size() - 2);
+  return hash_hex->size() == 64;
+}
+
+bool ReadSeq(absl::string_view line, uint64_t* seq) {
+  constexpr absl::string_view kSeq = "{\"seq\":";
+  if (!absl::StartsWith(line, kSeq)) return false;
+  absl::string_view rest = line.substr(kSeq.size());
+  return absl::SimpleAtoi(rest.substr(0, rest.find(',')), seq);
+}
+
+bool ReadPrev(absl::string_view body, std::string* prev) {
+  constexpr absl::string_view kPrev = ",\"prev\":\"";
+  size_t at = body.rfind(kPrev);
+  if (at == absl::string_view::npos) return false;
+  absl::string_view hex = body.substr(at + kPrev.size());
+  if (hex.size() != 65 || hex.back() != '"') return false;
+  *prev = absl::HexStringToBytes(hex.substr(0, 64));
+  return true;
+}
+
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot open the audit log '",
+                                               path, "': ", strerror(errno)));
+  }
+  // Find the last complete record. A torn tail (a crash mid-write) was never
+  // acknowledged: cut it off.
+  struct stat st;
+  uint64_t seq = 0;
+  std::string last_hash = ZeroHash();
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    off_t tail = std::min<off_t>(st.st_size, 1 << 16);
+    std::string buf(tail, '\0');
+    if (pread(fd, buf.data(), tail, st.st_size - tail) != tail) {
+      close(fd);
+      return absl::DataLossError(absl::StrCat("cannot read the audit log '", path, "'"));
+    }
+    size_t end = buf.rfind('\n');
+    if (end != buf.size() - 1) {
+      off_t keep = end == std::string::npos ? st.st_size - tail
+                                            : st.st_size - tail + end + 1;
+      if (ftruncate(fd, keep) != 0) {
+        close(fd);
+        return absl::UnavailableError("cannot cut a torn audit record");
+      }
+      buf.resize(end == std::string::npos ? 0 : end + 1);
+    }
+    if (!buf.empty()) {
+      size_t start = buf.rfind('\n', buf.size() - 2);
+      absl::string_view line(buf);
+      line = line.substr(start == std::string::npos ? 0 : start + 1);
+      line.remove_suffix(1);
+      absl::string_view body, hash_hex;
+      if (!SplitRecord(line, &body, &hash_hex) || !ReadSeq(line, &seq)) {
+        close(fd);
+        return absl::DataLossError(absl::StrCat(
+            "the last record of the audit log '", path,
+            "' is damaged; run `keyward audit verify` and keep a copy"));
+      }
+      last_hash = absl::HexStringToBytes(hash_hex);
+    }
+  }
+  return std::unique_ptr<AuditLog>(
+      new AuditLog(path, fd, seq, std::move(last_hash)));
+}
+
+AuditLog::~AuditLog() { close(fd_); }
+
+uint64_t AuditLog::last_sequence() const {
+  absl::MutexLock lock(&mu_);
+  return next_seq_ - 1;
+}
+
+absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
+  absl::MutexLock lock(&mu_);
+  if (failed_) {
+    return absl::UnavailableError(
+        "the audit log cannot be written; refusing every operation until "
+        "keywardd is restarted with a writable audit log");
+  }
+  const uint64_t seq = next_seq_++;
+  std::string body = absl::StrCat(
+      "{\"seq\":", seq, ",\"time\":\"",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
+      "\",\"principal\":\"", Json(e.principal), "\",\"method\":\"",
+      Json(e.method), "\",\"operation\":\"", Json(e.operation),
+      "\",\"resource\":\"", Json(e.resource), "\",\"version\":", e.version,
+      ",\"code\":\"", Json(e.code), "\",\"request_id\":\"", Json(e.request_id),
+      "\",\"prev\":\"", absl::BytesToHexString(last_hash_), "\"");
+  last_hash_ = crypto::Sha256(absl::StrCat(last_hash_, body));
+  absl::StrAppend(&pending_, body, kHashField,
+                  absl::BytesToHexString(last_hash_), "\"}\n");
+  pending_last_ = seq;
+
+  while (durable_ < seq) {
+    if (failed_) break;
+    if (flushing_) {
+      // Another caller is syncing; it or the next leader will cover us.
+      mu_.Await(absl::Condition(this, &AuditLog::NotFlushing));
+      continue;
+    }
+    flushing_ = true;
+    std::string batch;
+    batch.swap(pending_);
+    const uint64_t upto = pending_last_;
+    mu_.Unlock();
+    bool ok = WriteAll(fd_, batch) && fdatasync(fd_) == 0;
+    mu_.Lock();
+    flushing_ = false;
+    if (!ok) {
+      failed_ = true;
+      break;
+    }
+    durable_ = upto;
+  }
+  if (durable_ < seq) {
+    return absl::UnavailableError(
+        "the audit record could not be written, so the operation was not "
+        "done; check the audit log's disk");
+  }
+  return seq;
+}
+
+absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
+  }
+  Verdict verdict;
+  std::string prev = ZeroHash();
+  std::string line;
+  while (std::getline(in, line)) {
+    const uint64_t expected = verdict.records_checked + 1;
+    absl::string_view body, hash_hex;
+    uint64_t seq = 0;
+    std::string stated_prev;
+    std::string problem;
+    if (!SplitRecord(line, &body, &hash_hex) || !ReadSeq(line, &seq) ||
+        !ReadPrev(body, &stated_prev)) {
+      problem = "it is not a well-formed record";
+    } else if (seq != expected) {
+      problem = absl::StrCat("it says seq ", seq, " where ", expected, " belongs");
+    } else if (stated_prev != prev) {
+      problem = "its prev hash does not match the record before it";
+    } else {
+      std::string hash = crypto::Sha256(absl::StrCat(prev, body));
+      if (absl::BytesToHexString(hash) != hash_hex) {
+        problem = "its hash does not match its contents (it was altered)";
+      }
+      prev = hash;
+    }
+    if (!problem.empty()) {
+      verdict.first_bad = expected;
+      verdict.problem = absl::StrCat("record ", expected, ": ", problem);
+      return verdict;
+    }
+    verdict.records_checked = expected;
+  }
+  return verdict;
+}
+
+}  // namespace keyward::daemon

@@ -1,0 +1,201 @@
+#include "daemon/convert.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/time_util.h"
+#include "keystore/crypto/digest.h"
+
+namespace keyward::daemon {
+namespace {
+
+namespace pb = keyward::v1;
+using google::protobuf::util::TimeUtil;
+using keystore::KeyType;
+
+struct TypePair {
+  pb::KeyType proto;
+  KeyType keystore;
+};
+constexpr TypePair kTypes[] = {
+    {pb::KEY_TYPE_AES256_GCM, KeyType::kAes256Gcm},
+    {pb::KEY_TYPE_HMAC_SHA256, KeyType::kHmacSha256},
+    {pb::KEY_TYPE_HMAC_SHA384, KeyType::kHmacSha384},
+    {pb::KEY_TYPE_HMAC_SHA512, KeyType::kHmacSha512},
+    {pb::KEY_TYPE_ED25519, KeyType::kEd25519},
+    {pb::KEY_TYPE_ECDSA_P256, KeyType::kEcdsaP256},
+    {pb::KEY_TYPE_ECDSA_P384, KeyType::kEcdsaP384},
+    {pb::KEY_TYPE_RSA_2048, KeyType::kRsa2048},
+    {pb::KEY_TYPE_RSA_3072, KeyType::kRsa3072},
+    {pb::KEY_TYPE_RSA_4096, KeyType::kRsa4096},
+    {pb::KEY_TYPE_ECDH_P256, KeyType::kEcdhP256},
+};
+
+struct AlgPair {
+  pb::SignatureAlgorithm proto;
+  crypto::SignatureAlgorithm crypto;
+};
+constexpr AlgPair kAlgs[] = {
+    {pb::SIGNATURE_ALGORITHM_ED25519, crypto::SignatureAlgorithm::kEd25519},
+    {pb::SIGNATURE_ALGORITHM_ECDSA_SHA256_DER,
+     crypto::SignatureAlgorithm::kEcdsaP256Sha256Der},
+    {pb::SIGNATURE_ALGORITHM_ECDSA_SHA256_P1363,
+     crypto::SignatureAlgorithm::kEcdsaP256Sha256P1363},
+    {pb::SIGNATURE_ALGORITHM_ECDSA_SHA384_DER,
+     crypto::SignatureAlgorithm::kEcdsaP384Sha384Der},
+    {pb::SIGNATURE_ALGORITHM_ECDSA_SHA384_P1363,
+     crypto::SignatureAlgorithm::kEcdsaP384Sha384P1363},
+    {pb::SIGNATURE_ALGORITHM_RSA_PSS_SHA256,
+     crypto::SignatureAlgorithm::kRsaPssSha256},
+    {pb::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA256,
+     crypto::SignatureAlgorithm::kRsaPkcs1Sha256},
+    {pb::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA384,
+     crypto::SignatureAlgorithm::kRsaPkcs1Sha384},
+    {pb::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA512,
+     crypto::SignatureAlgorithm::kRsaPkcs1Sha512},
+};
+
+google::protobuf::Timestamp Ts(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+}  // namespace
+
+absl::StatusOr<KeyName> ParseKeyName(absl::string_view name,
+                                     absl::string_view field) {
+  absl::string_view rest = name;
+  KeyName out;
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " '", absl::CHexEscape(name.substr(0, 100)),
+        "' is not a key name: use \"keys/NAME\" or \"keys/NAME/versions/N\""));
+  };
+  if (!absl::ConsumePrefix(&rest, "keys/")) return bad();
+  size_t slash = rest.find('/');
+  out.id = std::string(rest.substr(0, slash));
+  if (!keystore::ValidateKeyId(out.id).ok()) return bad();
+  if (slash != absl::string_view::npos) {
+    absl::string_view tail = rest.substr(slash);
+    if (!absl::ConsumePrefix(&tail, "/versions/") ||
+        !absl::SimpleAtoi(tail, &out.version) || out.version < 1 ||
+        absl::StartsWith(tail, "0") || absl::StartsWith(tail, "+")) {
+      return bad();
+    }
+  }
+  return out;
+}
+
+std::string VersionName(absl::string_view id, int32_t version) {
+  return absl::StrCat("keys/", id, "/versions/", version);
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::StatusOr<KeyType> FromProto(pb::KeyType type) {
+  for (const TypePair& p : kTypes) {
+    if (p.proto == type) return p.keystore;
+  }
+  return absl::InvalidArgumentError(
+      "key_type must be set: one of AES256_GCM, HMAC_SHA256, HMAC_SHA384, "
+      "HMAC_SHA512, ED25519, ECDSA_P256, ECDSA_P384, RSA_2048, RSA_3072, "
+      "RSA_4096, ECDH_P256");
+}
+
+pb::KeyType ToProto(KeyType type) {
+  for (const TypePair& p : kTypes) {
+    if (p.keystore == type) return p.proto;
+  }
+  return pb::KEY_TYPE_UNSPECIFIED;
+}
+
+absl::StatusOr<std::optional<crypto::SignatureAlgorithm>> FromProto(
+    pb::SignatureAlgorithm algorithm) {
+  if (algorithm == pb::SIGNATURE_ALGORITHM_UNSPECIFIED) return std::nullopt;
+  for (const AlgPair& p : kAlgs) {
+    if (p.proto == algorithm) return p.crypto;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "algorithm ", pb::SignatureAlgorithm_Name(algorithm),
+      " is not offered by this build; RSA-PSS is offered with SHA-256 only"));
+}
+
+pb::SignatureAlgorithm ToProto(crypto::SignatureAlgorithm algorithm) {
+  for (const AlgPair& p : kAlgs) {
+    if (p.crypto == algorithm) return p.proto;
+  }
+  return pb::SIGNATURE_ALGORITHM_UNSPECIFIED;
+}
+
+void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
+  out->set_name("keys/" + key.id);
+  out->set_key_type(ToProto(key.type));
+  switch (key.purpose) {
+    case keystore::KeyPurpose::kEncryptDecrypt:
+      out->set_purpose(pb::KEY_PURPOSE_ENCRYPT_DECRYPT);
+      break;
+    case keystore::KeyPurpose::kSignVerify:
+      out->set_purpose(pb::KEY_PURPOSE_SIGN_VERIFY);
+      for (auto alg : keystore::SignatureAlgorithmsFor(key.type)) {
+        out->add_signature_algorithms(ToProto(alg));
+      }
+      break;
+    case keystore::KeyPurpose::kMac:
+      out->set_purpose(pb::KEY_PURPOSE_MAC);
+      break;
+    case keystore::KeyPurpose::kKeyAgreement:
+      out->set_purpose(pb::KEY_PURPOSE_JWE);
+      break;
+  }
+  out->set_description(key.description);
+  for (const auto& [k, v] : key.labels) (*out->mutable_labels())[k] = v;
+  out->set_primary_version(key.primary_version);
+  out->set_min_decryption_version(key.min_decrypt_version);
+  out->set_min_encryption_version(key.min_encrypt_version == 0
+                                      ? key.primary_version
+                                      : key.min_encrypt_version);
+  if (key.rotation_period > absl::ZeroDuration()) {
+    *out->mutable_rotation_period() = TimeUtil::SecondsToDuration(
+        absl::ToInt64Seconds(key.rotation_period));
+    *out->mutable_next_rotation_time() = Ts(key.rotated_at + key.rotation_period);
+  }
+  out->set_exportable(key.exportable);
+  out->set_public_only(key.public_only);
+  if (key.jwt_max_ttl > absl::ZeroDuration()) {
+    *out->mutable_jwt()->mutable_max_ttl() =
+        TimeUtil::SecondsToDuration(absl::ToInt64Seconds(key.jwt_max_ttl));
+  }
+  *out->mutable_create_time() = Ts(key.created_at);
+  *out->mutable_update_time() = Ts(key.rotated_at);
+}
+
+void ToProto(const keystore::VersionRecord& v, int32_t primary,
+             pb::KeyVersion* out) {
+  out->set_name(VersionName(v.key_id, v.version));
+  out->set_number(v.version);
+  switch (v.state) {
+    case keystore::VersionState::kEnabled:
+      out->set_state(pb::VERSION_STATE_ENABLED);
+      break;
+    case keystore::VersionState::kDisabled:
+      out->set_state(pb::VERSION_STATE_DISABLED);
+      break;
+    case keystore::VersionState::kDestroyed:
+      out->set_state(pb::VERSION_STATE_DESTROYED);
+      *out->mutable_destroy_time() = Ts(v.destroyed_at);
+      break;
+  }
+  out->set_primary(v.version == primary);
+  out->set_kid(absl::StrCat(v.key_id, ":v", v.version));
+  if (!v.public_key.empty()) {
+    out->set_public_key_sha256(crypto::Sha256(v.public_key));
+  }
+  *out->mutable_create_time() = Ts(v.created_at);
+}
+
+}  // namespace keyward::daemon

@@ -1,0 +1,412 @@
+#include "daemon/crypto_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "keystore/crypto/keys.h"
+#include "keystore/format.h"
+
+namespace keyward::daemon {
+namespace {
+
+namespace pb = keyward::v1;
+
+absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
+  if (!name.ok()) return name.status();
+  return name->Resource();
+}
+
+absl::Status KeyNotVersion(const KeyName& name, absl::string_view rpc) {
+  if (name.version == 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      rpc, " always uses the primary version: name the key (keys/", name.id,
+      "), not a version"));
+}
+
+// The version the caller pinned by naming it, against the one the input
+// names: a mismatch is the input's fault.
+bool PinnedMismatch(const KeyName& name, int32_t used) {
+  return name.version != 0 && name.version != used;
+}
+
+absl::Status DoSign(Rpc& rpc, const pb::SignRequest& req,
+                    pb::SignResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_SIGN, ResourceOf(name), [&](int32_t* version) {
+    absl::Status s = KeyNotVersion(*name, "Sign");
+    if (!s.ok()) return s;
+    if (req.input_case() == pb::SignRequest::kDigest) {
+      return absl::UnimplementedError(
+          "signing a precomputed digest is not served by this build yet; "
+          "send the data");
+    }
+    if (req.input_case() != pb::SignRequest::kData) {
+      return absl::InvalidArgumentError("set data: the message to sign");
+    }
+    if (req.data().size() > kMaxDataBytes) {
+      return TooLarge("data", req.data().size(), kMaxDataBytes);
+    }
+    auto alg = FromProto(req.algorithm());
+    if (!alg.ok()) return alg.status();
+    auto signed_ = rpc.keystore().Sign(name->id, req.data(), *alg);
+    if (!signed_.ok()) return signed_.status();
+    *version = signed_->version;
+    resp->set_signature(signed_->Enveloped());
+    resp->set_raw_signature(signed_->signature);
+    resp->set_key_version(VersionName(name->id, signed_->version));
+    resp->set_algorithm(ToProto(signed_->algorithm));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status DoVerify(Rpc& rpc, const pb::VerifyRequest& req,
+                      pb::VerifyResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_VERIFY, ResourceOf(name), [&](int32_t* version) {
+    if (req.input_case() == pb::VerifyRequest::kDigest) {
+      return absl::UnimplementedError(
+          "verifying a precomputed digest is not served by this build yet; "
+          "send the data");
+    }
+    if (req.input_case() != pb::VerifyRequest::kData) {
+      return absl::InvalidArgumentError("set data: the message that was signed");
+    }
+    if (req.data().size() > kMaxDataBytes) {
+      return TooLarge("data", req.data().size(), kMaxDataBytes);
+    }
+    std::optional<int32_t> raw_version;
+    absl::string_view signature;
+    switch (req.signature_input_case()) {
+      case pb::VerifyRequest::kSignature:
+        signature = req.signature();
+        break;
+      case pb::VerifyRequest::kRawSignature:
+        if (name->version == 0) {
+          return absl::InvalidArgumentError(
+              "a raw_signature needs a version name: keys/NAME/versions/N");
+        }
+        raw_version = name->version;
+        signature = req.raw_signature();
+        break;
+      default:
+        return absl::InvalidArgumentError("set signature or raw_signature");
+    }
+    if (signature.size() > (64 << 10)) {
+      return TooLarge("signature", signature.size(), 64 << 10);
+    }
+    auto alg = FromProto(req.algorithm());
+    if (!alg.ok()) return alg.status();
+    int32_t used = 0;
+    absl::Status v = rpc.keystore().Verify(name->id, req.data(), signature,
+                                           *alg, raw_version, &used);
+    // INVALID_ARGUMENT from the keystore's Verify means "not valid".
+    if (!v.ok() && !absl::IsInvalidArgument(v)) return v;
+    bool valid = v.ok() && !PinnedMismatch(*name, used);
+    resp->set_valid(valid);
+    if (valid) {
+      *version = used;
+      resp->set_key_version(VersionName(name->id, used));
+      auto key = rpc.keystore().GetKey(name->id);
+      if (key.ok()) {
+        resp->set_algorithm(ToProto(alg->value_or(
+            keystore::SignatureAlgorithmsFor(key->type).front())));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status DoEncrypt(Rpc& rpc, const pb::EncryptRequest& req,
+                       pb::EncryptResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_ENCRYPT, ResourceOf(name), [&](int32_t* version) {
+    absl::Status s = KeyNotVersion(*name, "Encrypt");
+    if (!s.ok()) return s;
+    if (req.plaintext().size() > kMaxPlaintextBytes) {
+      return TooLarge("plaintext", req.plaintext().size(), kMaxPlaintextBytes);
+    }
+    if (req.associated_data().size() > kMaxPlaintextBytes) {
+      return TooLarge("associated_data", req.associated_data().size(),
+                      kMaxPlaintextBytes);
+    }
+    auto sealed =
+        rpc.keystore().Encrypt(name->id, req.plaintext(), req.associated_data());
+    if (!sealed.ok()) return sealed.status();
+    auto envelope = keystore::ParseEnvelope(*sealed, "ciphertext");
+    *version = envelope.ok() ? envelope->version : 0;
+    resp->set_ciphertext(*sealed);
+    resp->set_key_version(VersionName(name->id, *version));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status DoDecrypt(Rpc& rpc, const pb::DecryptRequest& req,
+                       pb::DecryptResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_DECRYPT, ResourceOf(name), [&](int32_t* version) {
+    std::string ciphertext;
+    switch (req.ciphertext_input_case()) {
+      case pb::DecryptRequest::kCiphertext:
+        ciphertext = req.ciphertext();
+        break;
+      case pb::DecryptRequest::kRawCiphertext:
+        if (name->version == 0) {
+          return absl::InvalidArgumentError(
+              "a raw_ciphertext needs a version name: keys/NAME/versions/N");
+        }
+        ciphertext = keystore::EncodeEnvelope(name->version, req.raw_ciphertext());
+        break;
+      default:
+        return absl::InvalidArgumentError("set ciphertext or raw_ciphertext");
+    }
+    if (ciphertext.size() > kMaxCiphertextBytes) {
+      return TooLarge("ciphertext", ciphertext.size(), kMaxCiphertextBytes);
+    }
+    int32_t used = 0;
+    auto plaintext = rpc.keystore().Decrypt(name->id, ciphertext,
+                                            req.associated_data(), &used);
+    if (!plaintext.ok()) return plaintext.status();
+    if (PinnedMismatch(*name, used)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ciphertext names version ", used, ", not the version ",
+          name->version, " in name"));
+    }
+    *version = used;
+    resp->set_plaintext(std::string(plaintext->InsecureView()));
+    resp->set_key_version(VersionName(name->id, used));
+    auto key = rpc.keystore().GetKey(name->id);
+    resp->set_used_primary(key.ok() && key->primary_version == used);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::Sign(
+    grpc::CallbackServerContext* context, const pb::SignRequest* request,
+    pb::SignResponse* response) {
+  Rpc rpc(env_, context, "CryptoService/Sign");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoSign(rpc, *request, response));
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::Verify(
+    grpc::CallbackServerContext* context, const pb::VerifyRequest* request,
+    pb::VerifyResponse* response) {
+  Rpc rpc(env_, context, "CryptoService/Verify");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoVerify(rpc, *request, response));
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::Encrypt(
+    grpc::CallbackServerContext* context, const pb::EncryptRequest* request,
+    pb::EncryptResponse* response) {
+  Rpc rpc(env_, context, "CryptoService/Encrypt");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoEncrypt(rpc, *request, response));
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::Decrypt(
+    grpc::CallbackServerContext* context, const pb::DecryptRequest* request,
+    pb::DecryptResponse* response) {
+  Rpc rpc(env_, context, "CryptoService/Decrypt");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoDecrypt(rpc, *request, response));
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::Mac(
+    grpc::CallbackServerContext* context, const pb::MacRequest* request,
+    pb::MacResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "CryptoService/Mac", pb::OPERATION_MAC,
+               ResourceOf(name), [&](Rpc& rpc, int32_t* version) {
+    absl::Status s = KeyNotVersion(*name, "Mac");
+    if (!s.ok()) return s;
+    if (request->data().size() > kMaxDataBytes) {
+      return TooLarge("data", request->data().size(), kMaxDataBytes);
+    }
+    auto tag = rpc.keystore().Mac(name->id, request->data());
+    if (!tag.ok()) return tag.status();
+    *version = tag->version;
+    response->set_mac(tag->Enveloped());
+    response->set_raw_mac(tag->signature);
+    response->set_key_version(VersionName(name->id, tag->version));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::VerifyMac(
+    grpc::CallbackServerContext* context, const pb::VerifyMacRequest* request,
+    pb::VerifyMacResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "CryptoService/VerifyMac",
+               pb::OPERATION_MAC_VERIFY, ResourceOf(name),
+               [&](Rpc& rpc, int32_t* version) {
+    if (request->data().size() > kMaxDataBytes) {
+      return TooLarge("data", request->data().size(), kMaxDataBytes);
+    }
+    std::string mac;
+    switch (request->mac_input_case()) {
+      case pb::VerifyMacRequest::kMac:
+        mac = request->mac();
+        break;
+      case pb::VerifyMacRequest::kRawMac:
+        if (name->version == 0) {
+          return absl::InvalidArgumentError(
+              "a raw_mac needs a version name: keys/NAME/versions/N");
+        }
+        mac = keystore::EncodeEnvelope(name->version, request->raw_mac());
+        break;
+      default:
+        return absl::InvalidArgumentError("set mac or raw_mac");
+    }
+    int32_t used = 0;
+    absl::Status v =
+        rpc.keystore().VerifyMac(name->id, request->data(), mac, &used);
+    if (!v.ok() && !absl::IsInvalidArgument(v)) return v;
+    bool valid = v.ok() && !PinnedMismatch(*name, used);
+    response->set_valid(valid);
+    if (valid) {
+      *version = used;
+      response->set_key_version(VersionName(name->id, used));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::GenerateDataKey(
+    grpc::CallbackServerContext* context,
+    const pb::GenerateDataKeyRequest* request,
+    pb::GenerateDataKeyResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "CryptoService/GenerateDataKey",
+               pb::OPERATION_ENCRYPT, ResourceOf(name),
+               [&](Rpc& rpc, int32_t* version) {
+    absl::Status s = KeyNotVersion(*name, "GenerateDataKey");
+    if (!s.ok()) return s;
+    size_t length = request->length_bytes() == 0 ? 32 : request->length_bytes();
+    auto key = rpc.keystore().GenerateDataKey(name->id, length,
+                                              request->associated_data());
+    if (!key.ok()) return key.status();
+    auto envelope = keystore::ParseEnvelope(key->ciphertext, "ciphertext");
+    *version = envelope.ok() ? envelope->version : 0;
+    if (!request->wrapped_only()) {
+      response->set_plaintext(std::string(key->plaintext.InsecureView()));
+    }
+    response->set_ciphertext(key->ciphertext);
+    response->set_key_version(VersionName(name->id, *version));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::ReEncrypt(
+    grpc::CallbackServerContext* context, const pb::ReEncryptRequest* request,
+    pb::ReEncryptResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "CryptoService/ReEncrypt",
+               pb::OPERATION_DECRYPT, ResourceOf(name),
+               [&](Rpc& rpc, int32_t* version) {
+    if (request->ciphertext().size() > kMaxCiphertextBytes) {
+      return TooLarge("ciphertext", request->ciphertext().size(),
+                      kMaxCiphertextBytes);
+    }
+    KeyName destination = *name;
+    destination.version = 0;
+    if (!request->destination_name().empty()) {
+      auto parsed = ParseKeyName(request->destination_name(), "destination_name");
+      if (!parsed.ok()) return parsed.status();
+      absl::Status s = KeyNotVersion(*parsed, "ReEncrypt's destination");
+      if (!s.ok()) return s;
+      destination = *parsed;
+    }
+    absl::Status allowed =
+        rpc.Authorize(pb::OPERATION_ENCRYPT, destination.Resource());
+    if (!allowed.ok()) return allowed;
+    int32_t source_version = 0;
+    auto plaintext = rpc.keystore().Decrypt(
+        name->id, request->ciphertext(), request->associated_data(),
+        &source_version);
+    if (!plaintext.ok()) return plaintext.status();
+    if (PinnedMismatch(*name, source_version)) {
+      return absl::InvalidArgumentError("the ciphertext names another version");
+    }
+    const std::string& aad = request->has_destination_associated_data()
+                                 ? request->destination_associated_data()
+                                 : request->associated_data();
+    auto sealed =
+        rpc.keystore().Encrypt(destination.id, plaintext->InsecureView(), aad);
+    if (!sealed.ok()) return sealed.status();
+    auto envelope = keystore::ParseEnvelope(*sealed, "ciphertext");
+    *version = source_version;
+    response->set_ciphertext(*sealed);
+    response->set_key_version(
+        VersionName(destination.id, envelope.ok() ? envelope->version : 0));
+    response->set_source_key_version(VersionName(name->id, source_version));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::GetPublicKey(
+    grpc::CallbackServerContext* context,
+    const pb::GetPublicKeyRequest* request,
+    pb::GetPublicKeyResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "CryptoService/GetPublicKey", pb::OPERATION_READ,
+               ResourceOf(name), [&](Rpc& rpc, int32_t* version) {
+    auto pub = rpc.keystore().GetPublicKey(name->id, name->version);
+    if (!pub.ok()) return pub.status();
+    *version = pub->version;
+    pb::PublicKeyFormat format =
+        request->format() == pb::PUBLIC_KEY_FORMAT_UNSPECIFIED
+            ? pb::PUBLIC_KEY_FORMAT_PEM
+            : request->format();
+    const std::string kid = absl::StrCat(name->id, ":v", pub->version);
+    absl::StatusOr<std::string> encoded;
+    switch (format) {
+      case pb::PUBLIC_KEY_FORMAT_DER:
+        encoded = pub->spki_der;
+        break;
+      case pb::PUBLIC_KEY_FORMAT_JWK:
+        encoded = crypto::SpkiToJwk(pub->type, pub->spki_der, kid, "");
+        break;
+      default:
+        encoded = crypto::SpkiToPem(pub->spki_der);
+        break;
+    }
+    if (!encoded.ok()) return encoded.status();
+    response->set_public_key(*encoded);
+    response->set_format(format);
+    response->set_key_version(VersionName(name->id, pub->version));
+    response->set_key_type(ToProto(pub->type));
+    response->set_kid(kid);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::BatchSign(
+    grpc::CallbackServerContext* context, const pb::BatchSignRequest* request,
+    pb::BatchSignResponse* response) {
+  return Batch(env_, context, "CryptoService/BatchSign", *request, response,
+               DoSign);
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::BatchVerify(
+    grpc::CallbackServerContext* context, const pb::BatchVerifyRequest* request,
+    pb::BatchVerifyResponse* response) {
+  return Batch(env_, context, "CryptoService/BatchVerify", *request, response,
+               DoVerify);
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::BatchEncrypt(
+    grpc::CallbackServerContext* context,
+    const pb::BatchEncryptRequest* request, pb::BatchEncryptResponse* response) {
+  return Batch(env_, context, "CryptoService/BatchEncrypt", *request, response,
+               DoEncrypt);
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::BatchDecrypt(
+    grpc::CallbackServerContext* context,
+    const pb::BatchDecryptRequest* request, pb::BatchDecryptResponse* response) {
+  return Batch(env_, context, "CryptoService/BatchDecrypt", *request, response,
+               DoDecrypt);
+}
+
+}  // namespace keyward::daemon

@@ -1,0 +1,73 @@
+// CryptoService (proto/keyward/v1/crypto_service.proto) over the keystore.
+#ifndef KEYWARD_DAEMON_CRYPTO_SERVICE_H_
+#define KEYWARD_DAEMON_CRYPTO_SERVICE_H_
+
+#include "daemon/rpc.h"
+#include "keyward/v1/crypto_service.grpc.pb.h"
+
+namespace keyward::daemon {
+
+// Thread-safe; crypto runs on the calling gRPC thread.
+class CryptoServiceImpl final
+    : public keyward::v1::CryptoService::CallbackService {
+ public:
+  explicit CryptoServiceImpl(const ServiceEnv* env) : env_(*env) {}
+
+  grpc::ServerUnaryReactor* Sign(grpc::CallbackServerContext* context,
+                                 const keyward::v1::SignRequest* request,
+                                 keyward::v1::SignResponse* response) override;
+  grpc::ServerUnaryReactor* Verify(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::VerifyRequest* request,
+      keyward::v1::VerifyResponse* response) override;
+  grpc::ServerUnaryReactor* Encrypt(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::EncryptRequest* request,
+      keyward::v1::EncryptResponse* response) override;
+  grpc::ServerUnaryReactor* Decrypt(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::DecryptRequest* request,
+      keyward::v1::DecryptResponse* response) override;
+  grpc::ServerUnaryReactor* Mac(grpc::CallbackServerContext* context,
+                                const keyward::v1::MacRequest* request,
+                                keyward::v1::MacResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyMac(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::VerifyMacRequest* request,
+      keyward::v1::VerifyMacResponse* response) override;
+  grpc::ServerUnaryReactor* GenerateDataKey(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::GenerateDataKeyRequest* request,
+      keyward::v1::GenerateDataKeyResponse* response) override;
+  grpc::ServerUnaryReactor* ReEncrypt(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::ReEncryptRequest* request,
+      keyward::v1::ReEncryptResponse* response) override;
+  grpc::ServerUnaryReactor* GetPublicKey(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::GetPublicKeyRequest* request,
+      keyward::v1::GetPublicKeyResponse* response) override;
+  grpc::ServerUnaryReactor* BatchSign(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::BatchSignRequest* request,
+      keyward::v1::BatchSignResponse* response) override;
+  grpc::ServerUnaryReactor* BatchVerify(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::BatchVerifyRequest* request,
+      keyward::v1::BatchVerifyResponse* response) override;
+  grpc::ServerUnaryReactor* BatchEncrypt(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::BatchEncryptRequest* request,
+      keyward::v1::BatchEncryptResponse* response) override;
+  grpc::ServerUnaryReactor* BatchDecrypt(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::BatchDecryptRequest* request,
+      keyward::v1::BatchDecryptResponse* response) override;
+
+ private:
+  const ServiceEnv& env_;
+};
+
+}  // namespace keyward::daemon
+
+#endif  // KEYWARD_DAEMON_CRYPTO_SERVICE_H_

@@ -1,0 +1,456 @@
+#include "daemon/key_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace keyward::daemon {
+namespace {
+
+namespace pb = keyward::v1;
+
+absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
+  if (!name.ok()) return name.status();
+  return name->Resource();
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::StatusOr<std::optional<keystore::KeyPurpose>> PurposeFromProto(
+    pb::KeyPurpose purpose) {
+  switch (purpose) {
+    case pb::KEY_PURPOSE_UNSPECIFIED:
+      return std::nullopt;
+    case pb::KEY_PURPOSE_ENCRYPT_DECRYPT:
+      return keystore::KeyPurpose::kEncryptDecrypt;
+    case pb::KEY_PURPOSE_SIGN_VERIFY:
+      return keystore::KeyPurpose::kSignVerify;
+    case pb::KEY_PURPOSE_MAC:
+      return keystore::KeyPurpose::kMac;
+    default:
+      return absl::UnimplementedError(absl::StrCat(
+          "purpose ", pb::KeyPurpose_Name(purpose),
+          " arrives with the JWT service; use SIGN_VERIFY or MAC keys for now"));
+  }
+}
+
+absl::Status ValidateLabels(const google::protobuf::Map<std::string, std::string>& labels) {
+  if (labels.size() > 64) {
+    return absl::InvalidArgumentError("a key has at most 64 labels");
+  }
+  for (const auto& [k, v] : labels) {
+    if (k.empty() || k.size() > 63 || v.size() > 255) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "label '", absl::CHexEscape(k.substr(0, 64)),
+          "' is not valid: names are 1 to 63 bytes, values at most 255"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VersionNameRequired(const KeyName& name) {
+  if (name.version != 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "name must be a version: keys/NAME/versions/N");
+}
+
+// Page tokens are the last key id of the previous page.
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+}  // namespace
+
+grpc::ServerUnaryReactor* KeyServiceImpl::CreateKey(
+    grpc::CallbackServerContext* context, const pb::CreateKeyRequest* request,
+    pb::CreateKeyResponse* response) {
+  absl::StatusOr<std::string> resource = std::string("keys/") + request->key_id();
+  if (absl::Status s = keystore::ValidateKeyId(request->key_id()); !s.ok()) {
+    resource = s;
+  }
+  return Unary(env_, context, "KeyService/CreateKey", pb::OPERATION_ADMIN,
+               resource, [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    const pb::Key& key = request->key();
+    keystore::CreateKeyParams params;
+    params.id = request->key_id();
+    auto type = daemon::FromProto(key.key_type());
+    if (!type.ok()) return type.status();
+    params.type = *type;
+    auto purpose = PurposeFromProto(key.purpose());
+    if (!purpose.ok()) return purpose.status();
+    params.purpose = *purpose;
+    absl::Status s = ValidateLabels(key.labels());
+    if (!s.ok()) return s;
+    if (key.description().size() > 1024) {
+      return TooLarge("description", key.description().size(), 1024);
+    }
+    params.description = key.description();
+    params.labels.insert(key.labels().begin(), key.labels().end());
+    params.exportable = key.exportable();
+    params.rotation_period = FromProto(key.rotation_period());
+    params.jwt_max_ttl = FromProto(key.jwt().max_ttl());
+    auto created = rpc.keystore().CreateKey(params);
+    if (!created.ok()) return created.status();
+    *version = 1;
+    ToProto(*created, response->mutable_key());
+    auto v = rpc.keystore().GetVersion(created->id, 1);
+    if (v.ok()) ToProto(*v, created->primary_version, response->mutable_version());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::GetKey(
+    grpc::CallbackServerContext* context, const pb::GetKeyRequest* request,
+    pb::GetKeyResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "KeyService/GetKey", pb::OPERATION_READ,
+               ResourceOf(name), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    ToProto(*key, response->mutable_key());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
+    grpc::CallbackServerContext* context, const pb::ListKeysRequest* request,
+    pb::ListKeysResponse* response) {
+  // Listing needs READ on every key; a caller with narrower grants lists
+  // the keys it may read by name instead.
+  return Unary(env_, context, "KeyService/ListKeys", pb::OPERATION_READ,
+               std::string("*"), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    if (request->page_size() < 0) {
+      return absl::InvalidArgumentError("page_size must not be negative");
+    }
+    const int page_size =
+        request->page_size() == 0 ? kDefaultPageSize
+                                  : std::min(request->page_size(), kMaxPageSize);
+    std::string after = request->page_token();
+    const std::string& prefix = request->name_prefix();
+    if (after.empty() && !prefix.empty()) {
+      // Start just before the first id with the prefix.
+      after = prefix.substr(0, prefix.size() - 1);
+      after.push_back(prefix.back() - 1);
+      after.append("\xff");
+    }
+    auto purpose = PurposeFromProto(request->purpose());
+    while (response->keys_size() < page_size) {
+      auto page = rpc.keystore().ListKeys(after, page_size);
+      if (!page.ok()) return page.status();
+      if (page->empty()) {
+        after.clear();
+        break;
+      }
+      bool past_prefix = false;
+      for (const keystore::KeyRecord& key : *page) {
+        after = key.id;
+        if (!prefix.empty() && !absl::StartsWith(key.id, prefix)) {
+          past_prefix = key.id > prefix;
+          if (past_prefix) break;
+          continue;
+        }
+        bool labels_match = true;
+        for (const auto& [k, v] : request->labels()) {
+          auto it = key.labels.find(k);
+          labels_match = labels_match && it != key.labels.end() && it->second == v;
+        }
+        if (!labels_match) continue;
+        if (purpose.ok() && purpose->has_value() && key.purpose != **purpose) continue;
+        ToProto(key, response->add_keys());
+        if (response->keys_size() == page_size) break;
+      }
+      if (past_prefix) {
+        after.clear();
+        break;
+      }
+    }
+    response->set_next_page_token(after);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::UpdateKey(
+    grpc::CallbackServerContext* context, const pb::UpdateKeyRequest* request,
+    pb::UpdateKeyResponse* response) {
+  auto name = ParseKeyName(request->key().name(), "key.name");
+  return Unary(env_, context, "KeyService/UpdateKey", pb::OPERATION_ADMIN,
+               ResourceOf(name), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    if (request->update_mask().empty()) {
+      return absl::InvalidArgumentError(
+          "update_mask is empty: list the fields to change, e.g. "
+          "[\"rotation_period\", \"labels\"]");
+    }
+    const pb::Key& key = request->key();
+    keystore::KeyUpdate update;
+    for (const std::string& path : request->update_mask()) {
+      if (path == "description") {
+        update.description = key.description();
+      } else if (path == "labels") {
+        absl::Status s = ValidateLabels(key.labels());
+        if (!s.ok()) return s;
+        update.labels.emplace(key.labels().begin(), key.labels().end());
+      } else if (path == "rotation_period") {
+        update.rotation_period = FromProto(key.rotation_period());
+      } else if (path == "min_decryption_version") {
+        update.min_decrypt_version = key.min_decryption_version();
+      } else if (path == "jwt.max_ttl") {
+        update.jwt_max_ttl = FromProto(key.jwt().max_ttl());
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "update_mask path '", absl::CHexEscape(path),
+            "' cannot be updated; use description, labels, rotation_period, "
+            "min_decryption_version or jwt.max_ttl"));
+      }
+    }
+    auto updated = rpc.keystore().UpdateKey(name->id, update);
+    if (!updated.ok()) return updated.status();
+    ToProto(*updated, response->mutable_key());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::RotateKey(
+    grpc::CallbackServerContext* context, const pb::RotateKeyRequest* request,
+    pb::RotateKeyResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "KeyService/RotateKey", pb::OPERATION_ROTATE,
+               ResourceOf(name), [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    auto rotated = rpc.keystore().RotateKey(name->id);
+    if (!rotated.ok()) return rotated.status();
+    *version = rotated->version;
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    ToProto(*key, response->mutable_key());
+    ToProto(*rotated, key->primary_version, response->mutable_version());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::ListKeyVersions(
+    grpc::CallbackServerContext* context,
+    const pb::ListKeyVersionsRequest* request,
+    pb::ListKeyVersionsResponse* response) {
+  auto name = ParseKeyName(request->parent(), "parent");
+  return Unary(env_, context, "KeyService/ListKeyVersions", pb::OPERATION_READ,
+               ResourceOf(name), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    auto versions = rpc.keystore().ListVersions(name->id);
+    if (!versions.ok()) return versions.status();
+    int32_t after = 0;
+    if (!request->page_token().empty() &&
+        !absl::SimpleAtoi(request->page_token(), &after)) {
+      return absl::InvalidArgumentError("page_token is not one this server gave");
+    }
+    const int page_size =
+        request->page_size() <= 0 ? kDefaultPageSize
+                                  : std::min(request->page_size(), kMaxPageSize);
+    for (const keystore::VersionRecord& v : *versions) {
+      if (v.version <= after) continue;
+      pb::KeyVersion out;
+      ToProto(v, key->primary_version, &out);
+      if (request->state() != pb::VERSION_STATE_UNSPECIFIED &&
+          out.state() != request->state()) {
+        continue;
+      }
+      if (response->versions_size() == page_size) {
+        response->set_next_page_token(absl::StrCat(after));
+        break;
+      }
+      *response->add_versions() = std::move(out);
+      after = v.version;
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::GetKeyVersion(
+    grpc::CallbackServerContext* context, const pb::GetKeyVersionRequest* request,
+    pb::GetKeyVersionResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "KeyService/GetKeyVersion", pb::OPERATION_READ,
+               ResourceOf(name), [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    absl::Status s = VersionNameRequired(*name);
+    if (!s.ok()) return s;
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    auto v = rpc.keystore().GetVersion(name->id, name->version);
+    if (!v.ok()) return v.status();
+    *version = v->version;
+    ToProto(*v, key->primary_version, response->mutable_version());
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Disable, Enable and Destroy differ only in the keystore call.
+template <typename Response, typename Change>
+grpc::ServerUnaryReactor* ChangeVersion(const ServiceEnv& env,
+                                        grpc::CallbackServerContext* context,
+                                        absl::string_view method,
+                                        const std::string& request_name,
+                                        Response* response, Change change) {
+  auto name = ParseKeyName(request_name);
+  return Unary(env, context, method, pb::OPERATION_ADMIN, ResourceOf(name),
+               [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    absl::Status s = VersionNameRequired(*name);
+    if (!s.ok()) return s;
+    *version = name->version;
+    s = change(rpc.keystore(), name->id, name->version);
+    if (!s.ok()) return s;
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    auto v = rpc.keystore().GetVersion(name->id, name->version);
+    if (!v.ok()) return v.status();
+    ToProto(*v, key->primary_version, response->mutable_version());
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* KeyServiceImpl::DisableKeyVersion(
+    grpc::CallbackServerContext* context,
+    const pb::DisableKeyVersionRequest* request,
+    pb::DisableKeyVersionResponse* response) {
+  return ChangeVersion(env_, context, "KeyService/DisableKeyVersion",
+                       request->name(), response,
+                       [](keystore::Keystore& ks, const std::string& id,
+                          int32_t v) { return ks.DisableVersion(id, v); });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::EnableKeyVersion(
+    grpc::CallbackServerContext* context,
+    const pb::EnableKeyVersionRequest* request,
+    pb::EnableKeyVersionResponse* response) {
+  return ChangeVersion(env_, context, "KeyService/EnableKeyVersion",
+                       request->name(), response,
+                       [](keystore::Keystore& ks, const std::string& id,
+                          int32_t v) { return ks.EnableVersion(id, v); });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::DestroyKeyVersion(
+    grpc::CallbackServerContext* context,
+    const pb::DestroyKeyVersionRequest* request,
+    pb::DestroyKeyVersionResponse* response) {
+  return ChangeVersion(env_, context, "KeyService/DestroyKeyVersion",
+                       request->name(), response,
+                       [](keystore::Keystore& ks, const std::string& id,
+                          int32_t v) { return ks.DestroyVersion(id, v); });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
+    grpc::CallbackServerContext* context, const pb::ImportKeyRequest* request,
+    pb::ImportKeyResponse* response) {
+  const bool new_version = request->target_case() == pb::ImportKeyRequest::kName;
+  absl::StatusOr<KeyName> target;
+  if (new_version) {
+    target = ParseKeyName(request->name());
+  } else if (absl::Status s = keystore::ValidateKeyId(request->key_id()); !s.ok()) {
+    target = s;
+  } else {
+    target = KeyName{request->key_id(), 0};
+  }
+  return Unary(env_, context, "KeyService/ImportKey", pb::OPERATION_ADMIN,
+               ResourceOf(target), [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    if (!request->kid().empty()) {
+      return absl::UnimplementedError(
+          "custom kids arrive with the JWT service; leave kid empty");
+    }
+    if (request->material().size() > (64 << 10)) {
+      return TooLarge("material", request->material().size(), 64 << 10);
+    }
+    keystore::ImportKeyParams params;
+    params.create.id = target->id;
+    params.new_version = new_version;
+    pb::KeyType type_proto = request->key().key_type();
+    if (new_version && type_proto == pb::KEY_TYPE_UNSPECIFIED) {
+      auto existing = rpc.keystore().GetKey(target->id);
+      if (!existing.ok()) return existing.status();
+      type_proto = ToProto(existing->type);
+    }
+    auto type = daemon::FromProto(type_proto);
+    if (!type.ok()) return type.status();
+    params.create.type = *type;
+    auto purpose = PurposeFromProto(request->key().purpose());
+    if (!purpose.ok()) return purpose.status();
+    params.create.purpose = *purpose;
+    params.create.description = request->key().description();
+    params.create.labels.insert(request->key().labels().begin(),
+                                request->key().labels().end());
+    params.create.exportable = request->key().exportable();
+    switch (request->format()) {
+      case pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM:
+        params.format = keystore::ImportFormat::kPrivateKeyPem;
+        break;
+      case pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_DER:
+        params.format = keystore::ImportFormat::kPrivateKeyDer;
+        break;
+      case pb::KEY_MATERIAL_FORMAT_RAW_SECRET:
+        params.format = keystore::ImportFormat::kRawSecret;
+        break;
+      case pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_PEM:
+      case pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_DER:
+        params.format = keystore::ImportFormat::kPublicKey;
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            "format must be PRIVATE_KEY_PEM, PRIVATE_KEY_DER, RAW_SECRET, "
+            "PUBLIC_KEY_PEM or PUBLIC_KEY_DER");
+    }
+    params.material = crypto::SecretData(request->material());
+    if (!request->passphrase().empty()) {
+      params.passphrase = crypto::SecretData(request->passphrase());
+    }
+    auto imported = rpc.keystore().ImportKey(std::move(params));
+    if (!imported.ok()) return imported.status();
+    *version = imported->primary_version;
+    ToProto(*imported, response->mutable_key());
+    auto v = rpc.keystore().GetVersion(imported->id, imported->primary_version);
+    if (v.ok()) ToProto(*v, imported->primary_version, response->mutable_version());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KeyServiceImpl::ExportKey(
+    grpc::CallbackServerContext* context, const pb::ExportKeyRequest* request,
+    pb::ExportKeyResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "KeyService/ExportKey", pb::OPERATION_ADMIN,
+               ResourceOf(name), [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    int32_t v = name->version == 0 ? key->primary_version : name->version;
+    pb::KeyMaterialFormat format = request->format();
+    const bool symmetric = key->type == keystore::KeyType::kAes256Gcm ||
+                           key->type == keystore::KeyType::kHmacSha256 ||
+                           key->type == keystore::KeyType::kHmacSha384 ||
+                           key->type == keystore::KeyType::kHmacSha512;
+    if (format == pb::KEY_MATERIAL_FORMAT_UNSPECIFIED) {
+      format = symmetric ? pb::KEY_MATERIAL_FORMAT_RAW_SECRET
+                         : pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_DER;
+    }
+    if (format != (symmetric ? pb::KEY_MATERIAL_FORMAT_RAW_SECRET
+                             : pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_DER)) {
+      return absl::InvalidArgumentError(
+          symmetric ? "a symmetric key exports as RAW_SECRET"
+                    : "this build exports private keys as PRIVATE_KEY_DER "
+                      "(PKCS#8) only");
+    }
+    auto material = rpc.keystore().ExportKeyMaterial(name->id, v);
+    if (!material.ok()) return material.status();
+    *version = v;
+    response->set_material(std::string(material->InsecureView()));
+    response->set_format(format);
+    response->set_key_version(VersionName(name->id, v));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace keyward::daemon

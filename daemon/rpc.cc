@@ -1,0 +1,89 @@
+#include "daemon/rpc.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "keystore/crypto/random.h"
+
+namespace keyward::daemon {
+namespace {
+
+std::string RequestId(const grpc::CallbackServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("x-request-id");
+  if (it != metadata.end() && it->second.size() <= 128) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  return absl::BytesToHexString(crypto::RandomBytes(8));
+}
+
+}  // namespace
+
+absl::Status Rpc::Identify() {
+  auto caller = daemon::Identify(*context_, *env_.peers);
+  if (!caller.ok()) {
+    caller_.principal = "anonymous";
+    identified_ = caller.status();
+  } else {
+    caller_ = std::move(*caller);
+    identified_ = absl::OkStatus();
+  }
+  // A connection that closed before we looked may have had its descriptor
+  // reused; its calls are cancelled, so nothing is answered under another
+  // identity (see unix_listener.h).
+  if (identified_.ok() && context_->IsCancelled()) {
+    identified_ = absl::CancelledError("the caller went away");
+  }
+  return identified_;
+}
+
+absl::Status Rpc::Prepare(keyward::v1::Operation operation,
+                          const absl::StatusOr<std::string>& resource) {
+  if (!identified_.ok()) return identified_;
+  if (!resource.ok()) return resource.status();
+  if (env_.keystore == nullptr) {
+    return absl::UnavailableError(
+        "keywardd is sealed: it holds no keys until it is unsealed with the "
+        "passphrase");
+  }
+  return env_.authorizer->Check(caller_, operation, *resource);
+}
+
+absl::Status Rpc::Audit(keyward::v1::Operation operation,
+                        const std::string& resource, int32_t version,
+                        absl::Status status) {
+  AuditEntry entry;
+  entry.principal = caller_.principal;
+  entry.method = std::string(method_);
+  entry.operation = OperationName(operation);
+  entry.resource = resource;
+  entry.version = version;
+  entry.code = absl::StatusCodeToString(status.code());
+  entry.request_id = RequestId(*context_);
+  auto appended = env_.audit->Append(entry);
+  if (!appended.ok()) return appended.status();
+  return status;
+}
+
+grpc::ServerUnaryReactor* Rpc::Finish(const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
+  reactor->Finish(ToGrpc(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NotServed(grpc::CallbackServerContext* context,
+                                    absl::string_view method) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED,
+      absl::StrCat("/keyward.v1.", method,
+                   " is part of the Keyward API but this daemon build does "
+                   "not serve it yet; see the README for what is served")));
+  return reactor;
+}
+
+absl::Status TooLarge(absl::string_view field, size_t size, size_t limit) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is ", size, " bytes; at most ", limit, " allowed"));
+}
+
+}  // namespace keyward::daemon

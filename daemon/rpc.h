@@ -1,0 +1,152 @@
+// Rpc: what every call goes through, once, in this order: identify the
+// caller (UNAUTHENTICATED), refuse if sealed (UNAVAILABLE), authorize the
+// operation on the resource (PERMISSION_DENIED), run the body, write the
+// audit record (UNAVAILABLE and no result if that fails), answer.
+#ifndef KEYWARD_DAEMON_RPC_H_
+#define KEYWARD_DAEMON_RPC_H_
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/access.h"
+#include "daemon/audit_log.h"
+#include "daemon/convert.h"
+#include "daemon/unix_listener.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+#include "keystore/keystore.h"
+#include "keyward/v1/common.pb.h"
+
+namespace keyward::daemon {
+
+// What the services share. All pointers outlive the services; `keystore` is
+// null while the daemon is sealed.
+struct ServiceEnv {
+  keystore::Keystore* keystore = nullptr;
+  Authorizer* authorizer = nullptr;
+  AuditLog* audit = nullptr;
+  const PeerTable* peers = nullptr;
+};
+
+// One authorized, audited unit of work: a call, or one item of a batch.
+class Rpc {
+ public:
+  // `method` names the call in audit records, e.g. "CryptoService/Sign".
+  Rpc(const ServiceEnv& env, grpc::CallbackServerContext* context,
+      absl::string_view method)
+      : env_(env), context_(context), method_(method) {}
+
+  // Identify establishes the caller; call first. Later steps use it.
+  absl::Status Identify();
+
+  // Run authorizes `operation` on `resource` (a status from parsing the
+  // request is passed through as the answer), runs `body` (which may set
+  // `version` for the audit record), and audits the outcome. `body` is not
+  // run if anything before it failed. Returns the answer.
+  // kAnyCaller: any identified caller, sealed or not (status, whoami).
+  enum class Access { kGranted, kAnyCaller };
+
+  template <typename Body>
+  absl::Status Run(keyward::v1::Operation operation,
+                   const absl::StatusOr<std::string>& resource, Body body,
+                   Access access = Access::kGranted) {
+    int32_t version = 0;
+    absl::Status status = access == Access::kGranted
+                              ? Prepare(operation, resource)
+                              : identified_;
+    if (status.ok()) status = body(&version);
+    return Audit(operation, resource.ok() ? *resource : "", version, status);
+  }
+
+  // Authorize checks a further operation on another resource, for calls
+  // that touch two keys (ReEncrypt to another key).
+  absl::Status Authorize(keyward::v1::Operation operation,
+                         const std::string& resource) const {
+    return env_.authorizer->Check(caller_, operation, resource);
+  }
+
+  // Finish answers the call with `status` and returns its reactor.
+  grpc::ServerUnaryReactor* Finish(const absl::Status& status);
+
+  const Caller& caller() const { return caller_; }
+  keystore::Keystore& keystore() const { return *env_.keystore; }
+  const ServiceEnv& env() const { return env_; }
+
+ private:
+  absl::Status Prepare(keyward::v1::Operation operation,
+                       const absl::StatusOr<std::string>& resource);
+  absl::Status Audit(keyward::v1::Operation operation,
+                     const std::string& resource, int32_t version,
+                     absl::Status status);
+
+  const ServiceEnv& env_;
+  grpc::CallbackServerContext* const context_;
+  const absl::string_view method_;
+  absl::Status identified_ = absl::UnknownError("caller not identified");
+  Caller caller_;
+};
+
+// Unary runs a whole single-item call: Identify, then Run, then Finish.
+template <typename Body>
+grpc::ServerUnaryReactor* Unary(const ServiceEnv& env,
+                                grpc::CallbackServerContext* context,
+                                absl::string_view method,
+                                keyward::v1::Operation operation,
+                                const absl::StatusOr<std::string>& resource,
+                                Body body,
+                                Rpc::Access access = Rpc::Access::kGranted) {
+  Rpc rpc(env, context, method);
+  rpc.Identify().IgnoreError();  // Run reports it, audited
+  return rpc.Finish(rpc.Run(
+      operation, resource,
+      [&](int32_t* version) { return body(rpc, version); }, access));
+}
+
+// NotServed answers a method of the contract this build does not serve.
+grpc::ServerUnaryReactor* NotServed(grpc::CallbackServerContext* context,
+                                    absl::string_view method);
+
+inline constexpr size_t kMaxBatchItems = 1000;
+
+// Batch runs each item of a batch call through its own Rpc::Run (one audit
+// record per item), with the caller identified once. The call fails as a
+// whole only for a bad item count, no identity, or an audit failure.
+template <typename Request, typename Response, typename Item>
+grpc::ServerUnaryReactor* Batch(const ServiceEnv& env,
+                                grpc::CallbackServerContext* context,
+                                absl::string_view method,
+                                const Request& request, Response* response,
+                                Item item) {
+  Rpc rpc(env, context, method);
+  absl::Status status = rpc.Identify();
+  const size_t n = request.requests_size();
+  if (status.ok() && (n == 0 || n > kMaxBatchItems)) {
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "a batch holds 1 to ", kMaxBatchItems, " items, not ", n));
+  }
+  for (size_t i = 0; status.ok() && i < n; ++i) {
+    auto* result = response->add_results();
+    absl::Status s = item(rpc, request.requests(i), result->mutable_response());
+    if (absl::IsUnavailable(s)) status = s;  // sealed, or audit failed
+    result->mutable_status()->set_code(static_cast<int>(s.code()));
+    result->mutable_status()->set_message(std::string(s.message()));
+    if (!s.ok()) result->clear_response();
+  }
+  if (!status.ok()) response->Clear();
+  return rpc.Finish(status);
+}
+
+// Limits on request sizes shared by the services.
+inline constexpr size_t kMaxDataBytes = 1 << 20;        // Sign/Verify/Mac
+inline constexpr size_t kMaxPlaintextBytes = 64 << 10;  // Encrypt
+inline constexpr size_t kMaxCiphertextBytes = 128 << 10;
+
+// TooLarge: INVALID_ARGUMENT "<field> is N bytes; at most M".
+absl::Status TooLarge(absl::string_view field, size_t size, size_t limit);
+
+}  // namespace keyward::daemon
+
+#endif  // KEYWARD_DAEMON_RPC_H_

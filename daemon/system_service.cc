@@ -1,0 +1,90 @@
+#include "daemon/system_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "daemon/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace keyward::daemon {
+
+namespace pb = keyward::v1;
+using google::protobuf::util::TimeUtil;
+
+grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
+    grpc::CallbackServerContext* context, const pb::GetStatusRequest* request,
+    pb::GetStatusResponse* response) {
+  return Unary(
+      env_, context, "SystemService/GetStatus", pb::OPERATION_READ,
+      std::string(""),
+      [&](Rpc& rpc, int32_t*) -> absl::Status {
+        response->set_version("0.1.0");
+        response->set_build_flavor(BuildFlavor() == "boringssl"
+                                       ? pb::BUILD_FLAVOR_BORINGSSL
+                                       : pb::BUILD_FLAVOR_OPENSSL);
+        response->set_crypto_library(BuildFlavor() == "boringssl"
+                                         ? "BoringSSL"
+                                         : "OpenSSL 3");
+        response->set_sealed(rpc.env().keystore == nullptr);
+        response->set_initialized(true);
+        if (rpc.env().keystore != nullptr) {
+          auto count = rpc.keystore().CountKeys();
+          if (count.ok()) response->set_key_count(*count);
+        }
+        *response->mutable_uptime() = TimeUtil::MicrosecondsToDuration(
+            absl::ToInt64Microseconds(absl::Now() - start_));
+        *response->mutable_start_time() =
+            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start_));
+        response->set_audit_last_sequence(rpc.env().audit->last_sequence());
+        return absl::OkStatus();
+      },
+      Rpc::Access::kAnyCaller);
+}
+
+grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
+    grpc::CallbackServerContext* context,
+    const pb::ChangePassphraseRequest* request,
+    pb::ChangePassphraseResponse* response) {
+  return Unary(env_, context, "SystemService/ChangePassphrase",
+               pb::OPERATION_ADMIN, std::string("*"),
+               [&](Rpc& rpc, int32_t*) -> absl::Status {
+    if (request->new_passphrase().empty() ||
+        request->new_passphrase().size() > 1024) {
+      return absl::InvalidArgumentError(
+          "new_passphrase must be 1 to 1024 bytes");
+    }
+    return rpc.keystore().ChangePassphrase(
+        crypto::SecretData(request->old_passphrase()),
+        crypto::SecretData(request->new_passphrase()));
+  });
+}
+
+grpc::ServerUnaryReactor* SystemServiceImpl::VerifyAuditLog(
+    grpc::CallbackServerContext* context,
+    const pb::VerifyAuditLogRequest* request,
+    pb::VerifyAuditLogResponse* response) {
+  return Unary(env_, context, "SystemService/VerifyAuditLog",
+               pb::OPERATION_AUDIT_READ, std::string("*"),
+               [&](Rpc& rpc, int32_t*) -> absl::Status {
+    auto verdict = AuditLog::Verify(rpc.env().audit->path());
+    if (!verdict.ok()) return verdict.status();
+    response->set_ok(verdict->first_bad == 0);
+    response->set_records_checked(verdict->records_checked);
+    response->set_last_sequence(rpc.env().audit->last_sequence());
+    response->set_first_bad_sequence(verdict->first_bad);
+    response->set_problem(verdict->problem);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SystemServiceImpl::Seal(
+    grpc::CallbackServerContext* context, const pb::SealRequest*,
+    pb::SealResponse*) {
+  return NotServed(context, "SystemService/Seal");
+}
+
+grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
+    grpc::CallbackServerContext* context, const pb::UnsealRequest*,
+    pb::UnsealResponse*) {
+  return NotServed(context, "SystemService/Unseal");
+}
+
+}  // namespace keyward::daemon

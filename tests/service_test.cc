@@ -1,0 +1,364 @@
+// End-to-end: the real keywardd serving the data plane, key admin, access
+// control and audit over its Unix socket, driven by real gRPC stubs.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "keyward/v1/access_service.grpc.pb.h"
+#include "keyward/v1/crypto_service.grpc.pb.h"
+#include "keyward/v1/key_service.grpc.pb.h"
+#include "keyward/v1/system_service.grpc.pb.h"
+#include "tests/daemon_process.h"
+
+namespace keyward::testing {
+namespace {
+
+namespace pb = keyward::v1;
+using ::testing::HasSubstr;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start({}); }
+
+  // (Re)starts the daemon on the same data dir with `config_text`.
+  void Start(const std::string& config_text) {
+    daemon_.reset();
+    if (dir_.empty()) {
+      dir_ = NewTempDir();
+      passphrase_ = dir_ + "/passphrase";
+      std::ofstream(passphrase_) << "service test passphrase\n";
+      chmod(passphrase_.c_str(), 0600);
+      ProcessResult init = RunProcess({Runfile("daemon/keywardd"), "init",
+                                       "--data_dir", dir_, "--passphrase_file",
+                                       passphrase_});
+      ASSERT_EQ(init.exit_code, 0) << init.output;
+    }
+    std::vector<std::string> args = {"--data_dir", dir_, "--passphrase_file",
+                                     passphrase_};
+    if (!config_text.empty()) {
+      std::string config = dir_ + "/keywardd.txtpb";
+      std::ofstream(config) << config_text;
+      args.push_back("--config");
+      args.push_back(config);
+    }
+    auto daemon = DaemonProcess::Start(dir_, args);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+    auto channel = daemon_->NewChannel();
+    crypto_ = pb::CryptoService::NewStub(channel);
+    keys_ = pb::KeyService::NewStub(channel);
+    access_ = pb::AccessService::NewStub(channel);
+    system_ = pb::SystemService::NewStub(channel);
+  }
+
+  grpc::Status CreateKey(const std::string& id, pb::KeyType type,
+                         pb::KeyPurpose purpose = pb::KEY_PURPOSE_UNSPECIFIED) {
+    grpc::ClientContext ctx;
+    pb::CreateKeyRequest req;
+    req.set_key_id(id);
+    req.mutable_key()->set_key_type(type);
+    req.mutable_key()->set_purpose(purpose);
+    pb::CreateKeyResponse resp;
+    return keys_->CreateKey(&ctx, req, &resp);
+  }
+
+  grpc::Status Sign(const std::string& key, const std::string& data,
+                    pb::SignResponse* resp) {
+    grpc::ClientContext ctx;
+    pb::SignRequest req;
+    req.set_name("keys/" + key);
+    req.set_data(data);
+    return crypto_->Sign(&ctx, req, resp);
+  }
+
+  pb::VerifyResponse Verify(const std::string& key, const std::string& data,
+                            const std::string& signature,
+                            grpc::Status* status = nullptr) {
+    grpc::ClientContext ctx;
+    pb::VerifyRequest req;
+    req.set_name("keys/" + key);
+    req.set_data(data);
+    req.set_signature(signature);
+    pb::VerifyResponse resp;
+    grpc::Status s = crypto_->Verify(&ctx, req, &resp);
+    if (status) *status = s;
+    EXPECT_TRUE(status || s.ok()) << s.error_message();
+    return resp;
+  }
+
+  grpc::Status Encrypt(const std::string& key, const std::string& pt,
+                       pb::EncryptResponse* resp) {
+    grpc::ClientContext ctx;
+    pb::EncryptRequest req;
+    req.set_name("keys/" + key);
+    req.set_plaintext(pt);
+    req.set_associated_data("aad");
+    return crypto_->Encrypt(&ctx, req, resp);
+  }
+
+  grpc::Status Decrypt(const std::string& key, const std::string& ct,
+                       pb::DecryptResponse* resp) {
+    grpc::ClientContext ctx;
+    pb::DecryptRequest req;
+    req.set_name("keys/" + key);
+    req.set_ciphertext(ct);
+    req.set_associated_data("aad");
+    return crypto_->Decrypt(&ctx, req, resp);
+  }
+
+  std::string dir_, passphrase_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::unique_ptr<pb::CryptoService::Stub> crypto_;
+  std::unique_ptr<pb::KeyService::Stub> keys_;
+  std::unique_ptr<pb::AccessService::Stub> access_;
+  std::unique_ptr<pb::SystemService::Stub> system_;
+};
+
+TEST_F(ServiceTest, SignVerifyEveryAsymmetricType) {
+  for (auto [id, type] : std::vector<std::pair<std::string, pb::KeyType>>{
+           {"ed", pb::KEY_TYPE_ED25519},
+           {"p256", pb::KEY_TYPE_ECDSA_P256},
+           {"p384", pb::KEY_TYPE_ECDSA_P384},
+           {"rsa", pb::KEY_TYPE_RSA_2048}}) {
+    SCOPED_TRACE(id);
+    ASSERT_TRUE(CreateKey(id, type).ok());
+    pb::SignResponse sig;
+    grpc::Status s = Sign(id, "hello", &sig);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(sig.key_version(), "keys/" + id + "/versions/1");
+    EXPECT_TRUE(absl::StartsWith(sig.signature(), "kw:v1:"));
+    EXPECT_FALSE(sig.raw_signature().empty());
+    EXPECT_TRUE(Verify(id, "hello", sig.signature()).valid());
+    EXPECT_FALSE(Verify(id, "hellO", sig.signature()).valid());
+    std::string tampered = sig.signature();
+    tampered.back() ^= 1;
+    EXPECT_FALSE(Verify(id, "hello", tampered).valid());
+  }
+}
+
+TEST_F(ServiceTest, EncryptDecryptRotateAndRetire) {
+  ASSERT_TRUE(CreateKey("data", pb::KEY_TYPE_AES256_GCM).ok());
+  pb::EncryptResponse ct1;
+  ASSERT_TRUE(Encrypt("data", "card 4111", &ct1).ok());
+  EXPECT_EQ(ct1.key_version(), "keys/data/versions/1");
+
+  grpc::ClientContext rctx;
+  pb::RotateKeyRequest rreq;
+  rreq.set_name("keys/data");
+  pb::RotateKeyResponse rresp;
+  ASSERT_TRUE(keys_->RotateKey(&rctx, rreq, &rresp).ok());
+  EXPECT_EQ(rresp.version().number(), 2u);
+  EXPECT_EQ(rresp.key().primary_version(), 2u);
+
+  pb::EncryptResponse ct2;
+  ASSERT_TRUE(Encrypt("data", "card 5500", &ct2).ok());
+  EXPECT_EQ(ct2.key_version(), "keys/data/versions/2");
+  pb::DecryptResponse pt1;
+  ASSERT_TRUE(Decrypt("data", ct1.ciphertext(), &pt1).ok());
+  EXPECT_EQ(pt1.plaintext(), "card 4111");
+  EXPECT_FALSE(pt1.used_primary());
+
+  // Tampered ciphertext: INVALID_ARGUMENT; wrong AAD likewise.
+  std::string bad = ct1.ciphertext();
+  bad[bad.size() / 2] ^= 0x40;
+  pb::DecryptResponse ignored;
+  EXPECT_EQ(Decrypt("data", bad, &ignored).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Disable, then destroy v1: its ciphertexts fail with a clear message.
+  grpc::ClientContext dctx;
+  pb::DisableKeyVersionRequest dreq;
+  dreq.set_name("keys/data/versions/1");
+  pb::DisableKeyVersionResponse dresp;
+  ASSERT_TRUE(keys_->DisableKeyVersion(&dctx, dreq, &dresp).ok());
+  EXPECT_EQ(dresp.version().state(), pb::VERSION_STATE_DISABLED);
+  grpc::ClientContext xctx;
+  pb::DestroyKeyVersionRequest xreq;
+  xreq.set_name("keys/data/versions/1");
+  pb::DestroyKeyVersionResponse xresp;
+  ASSERT_TRUE(keys_->DestroyKeyVersion(&xctx, xreq, &xresp).ok());
+  EXPECT_EQ(xresp.version().state(), pb::VERSION_STATE_DESTROYED);
+  grpc::Status s = Decrypt("data", ct1.ciphertext(), &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("destroyed"));
+  pb::DecryptResponse pt2;
+  ASSERT_TRUE(Decrypt("data", ct2.ciphertext(), &pt2).ok());
+  EXPECT_EQ(pt2.plaintext(), "card 5500");
+}
+
+TEST_F(ServiceTest, BadInputGetsSpecificCodes) {
+  pb::SignResponse sig;
+  EXPECT_EQ(Sign("missing", "x", &sig).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx;
+  pb::SignRequest req;
+  req.set_name("not-a-key-name");
+  req.set_data("x");
+  grpc::Status s = crypto_->Sign(&ctx, req, &sig);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("keys/NAME"));
+  EXPECT_EQ(CreateKey("Bad Name", pb::KEY_TYPE_ED25519).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateKey("nokind", pb::KEY_TYPE_UNSPECIFIED).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(CreateKey("dup", pb::KEY_TYPE_ED25519).ok());
+  EXPECT_EQ(CreateKey("dup", pb::KEY_TYPE_ED25519).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  pb::EncryptResponse ct;
+  s = Encrypt("dup", "x", &ct);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Encrypt("dup", std::string(70 << 10, 'x'), &ct).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, BatchSignReportsEachItem) {
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  grpc::ClientContext ctx;
+  pb::BatchSignRequest req;
+  for (int i = 0; i < 64; ++i) {
+    auto* item = req.add_requests();
+    item->set_name(i == 7 ? "keys/absent" : "keys/ed");
+    item->set_data(absl::StrCat("item ", i));
+  }
+  pb::BatchSignResponse resp;
+  ASSERT_TRUE(crypto_->BatchSign(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.results_size(), 64);
+  for (int i = 0; i < 64; ++i) {
+    if (i == 7) {
+      EXPECT_EQ(resp.results(i).status().code(), grpc::StatusCode::NOT_FOUND);
+      EXPECT_FALSE(resp.results(i).has_response());
+    } else {
+      ASSERT_EQ(resp.results(i).status().code(), 0) << i;
+      EXPECT_TRUE(Verify("ed", absl::StrCat("item ", i),
+                         resp.results(i).response().signature())
+                      .valid());
+    }
+  }
+  grpc::ClientContext empty_ctx;
+  pb::BatchSignRequest empty;
+  EXPECT_EQ(crypto_->BatchSign(&empty_ctx, empty, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, PublicKeyFormats) {
+  ASSERT_TRUE(CreateKey("p256", pb::KEY_TYPE_ECDSA_P256).ok());
+  for (auto format : {pb::PUBLIC_KEY_FORMAT_PEM, pb::PUBLIC_KEY_FORMAT_DER,
+                      pb::PUBLIC_KEY_FORMAT_JWK}) {
+    grpc::ClientContext ctx;
+    pb::GetPublicKeyRequest req;
+    req.set_name("keys/p256");
+    req.set_format(format);
+    pb::GetPublicKeyResponse resp;
+    ASSERT_TRUE(crypto_->GetPublicKey(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.kid(), "p256:v1");
+    if (format == pb::PUBLIC_KEY_FORMAT_PEM) {
+      EXPECT_TRUE(absl::StartsWith(resp.public_key(), "-----BEGIN PUBLIC KEY-----"));
+    } else if (format == pb::PUBLIC_KEY_FORMAT_JWK) {
+      EXPECT_THAT(resp.public_key(), HasSubstr("\"kty\":\"EC\""));
+      EXPECT_THAT(resp.public_key(), HasSubstr("\"crv\":\"P-256\""));
+    } else {
+      EXPECT_EQ(resp.public_key()[0], 0x30);  // DER SEQUENCE
+    }
+  }
+}
+
+TEST_F(ServiceTest, DefaultDenyAndGrantsByPolicy) {
+  ASSERT_TRUE(CreateKey("app-signing", pb::KEY_TYPE_ED25519).ok());
+  ASSERT_TRUE(CreateKey("other", pb::KEY_TYPE_ED25519).ok());
+  const std::string me = absl::StrCat("unix:uid:", getuid());
+  {
+    grpc::ClientContext ctx;
+    pb::CreatePolicyRequest req;
+    req.set_policy_id("app-sign");
+    req.mutable_policy()->set_principal(me);
+    req.mutable_policy()->set_resource("keys/app-*");
+    req.mutable_policy()->add_operations(pb::OPERATION_SIGN);
+    req.mutable_policy()->add_operations(pb::OPERATION_VERIFY);
+    pb::CreatePolicyResponse resp;
+    grpc::Status s = access_->CreatePolicy(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Restart with someone else as the only bootstrap admin: this test's uid
+  // now holds only what the policy grants.
+  Start(absl::StrCat("bootstrap_admin_uids: ", getuid() + 4242, "\n"));
+  {
+    grpc::ClientContext ctx;
+    pb::WhoAmIResponse who;
+    ASSERT_TRUE(access_->WhoAmI(&ctx, pb::WhoAmIRequest(), &who).ok());
+    EXPECT_EQ(who.principal(), me);
+    EXPECT_FALSE(who.global_admin());
+  }
+  pb::SignResponse sig;
+  grpc::Status s = Sign("app-signing", "ok", &sig);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(Verify("app-signing", "ok", sig.signature()).valid());
+  s = Sign("other", "no", &sig);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr(me + " may not SIGN on keys/other"));
+  EXPECT_EQ(CreateKey("app-new", pb::KEY_TYPE_ED25519).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext rctx;
+  pb::RotateKeyRequest rreq;
+  rreq.set_name("keys/app-signing");
+  pb::RotateKeyResponse rresp;
+  EXPECT_EQ(keys_->RotateKey(&rctx, rreq, &rresp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Status needs only an identity.
+  grpc::ClientContext sctx;
+  pb::GetStatusResponse status;
+  ASSERT_TRUE(system_->GetStatus(&sctx, pb::GetStatusRequest(), &status).ok());
+  EXPECT_EQ(status.key_count(), 2u);
+  EXPECT_FALSE(status.sealed());
+}
+
+TEST_F(ServiceTest, EveryCallIsAuditedInAnIntactChain) {
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  pb::SignResponse sig;
+  ASSERT_TRUE(Sign("ed", "secret message", &sig).ok());
+  ASSERT_EQ(Sign("absent", "x", &sig).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx;
+  pb::VerifyAuditLogResponse verdict;
+  ASSERT_TRUE(
+      system_->VerifyAuditLog(&ctx, pb::VerifyAuditLogRequest(), &verdict).ok());
+  EXPECT_TRUE(verdict.ok()) << verdict.problem();
+  EXPECT_EQ(verdict.records_checked(), 3u);
+
+  std::ifstream in(dir_ + "/audit.log");
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_THAT(log.str(), HasSubstr("\"method\":\"CryptoService/Sign\""));
+  EXPECT_THAT(log.str(), HasSubstr("\"code\":\"NOT_FOUND\""));
+  EXPECT_THAT(log.str(), ::testing::Not(HasSubstr("secret message")));
+
+  // Alter one byte of the first record: verify names record 1.
+  daemon_.reset();
+  std::string text = log.str();
+  text[text.find("keys/ed")] = 'K';
+  std::ofstream(dir_ + "/audit.log", std::ios::trunc) << text;
+  Start("");
+  grpc::ClientContext ctx2;
+  ASSERT_TRUE(
+      system_->VerifyAuditLog(&ctx2, pb::VerifyAuditLogRequest(), &verdict).ok());
+  EXPECT_FALSE(verdict.ok());
+  EXPECT_EQ(verdict.first_bad_sequence(), 1u);
+}
+
+TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  Start(absl::StrCat("audit { path: \"/dev/full\" }\n"));
+  pb::SignResponse sig;
+  grpc::Status s = Sign("ed", "x", &sig);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("audit"));
+  EXPECT_TRUE(sig.signature().empty());
+}
+
+}  // namespace
+}  // namespace keyward::testing
