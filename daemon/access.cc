@@ -1,10 +1,15 @@
 #include "daemon/access.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "keystore/crypto/digest.h"
+#include "keystore/crypto/random.h"
 #include "absl/strings/strip.h"
 
 namespace keyward::daemon {
@@ -32,19 +37,125 @@ bool Implies(Operation granted, Operation wanted) {
 
 }  // namespace
 
-absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
-                                const PeerTable& peers) {
+std::string SessionTable::Create(const std::string& api_key_id,
+                                 absl::Time expires) {
+  std::string token = absl::StrCat(
+      "kws_", absl::WebSafeBase64Escape(crypto::RandomBytes(32)));
+  absl::MutexLock lock(&mu_);
+  by_hash_[crypto::Sha256(token)] = Session{api_key_id, expires};
+  return token;
+}
+
+std::optional<SessionTable::Session> SessionTable::Find(
+    absl::string_view token) const {
+  const std::string hash = crypto::Sha256(token);
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = by_hash_.find(hash);
+  if (it == by_hash_.end() || it->second.expires <= absl::Now()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void SessionTable::Revoke(const std::string& api_key_id) {
+  absl::MutexLock lock(&mu_);
+  absl::erase_if(by_hash_, [&](const auto& entry) {
+    return entry.second.api_key_id == api_key_id;
+  });
+}
+
+absl::Status FailureLimiter::Check(const std::string& who) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = failures_.find(who);
+  if (it == failures_.end()) return absl::OkStatus();
+  const absl::Time cutoff = absl::Now() - absl::Minutes(1);
+  int recent = 0;
+  for (absl::Time t : it->second) recent += t > cutoff;
+  if (recent < per_minute_) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "too many failed authentications from ", who,
+      " in the last minute; wait a minute and check the credentials"));
+}
+
+void FailureLimiter::RecordFailure(const std::string& who) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  std::vector<absl::Time>& times = failures_[who];
+  times.erase(std::remove_if(times.begin(), times.end(),
+                             [&](absl::Time t) { return t <= now - absl::Minutes(1); }),
+              times.end());
+  times.push_back(now);
+  // Keep memory bounded under a flood of distinct callers.
+  if (failures_.size() > 10000) failures_.clear();
+}
+
+namespace {
+
+// The transport's idea of the caller: the Unix peer or the TLS client.
+std::optional<Caller> TransportCaller(const grpc::ServerContextBase& context,
+                                      const PeerTable& peers) {
+  Caller caller;
   if (auto creds = peers.Find(context.peer())) {
-    Caller caller;
     caller.principal = absl::StrCat("unix:uid:", creds->uid);
     caller.also_matches.push_back(absl::StrCat("unix:gid:", creds->gid));
+    caller.method = keyward::v1::AUTHENTICATION_METHOD_UNIX_PEER;
     caller.unix_peer = true;
     caller.uid = creds->uid;
+  } else if (auto auth = context.auth_context();
+             auth != nullptr && auth->IsPeerAuthenticated()) {
+    auto spiffe = auth->FindPropertyValues("peer_spiffe_id");
+    auto subject = auth->FindPropertyValues("x509_subject");
+    if (!spiffe.empty()) {
+      caller.principal = std::string(spiffe[0].data(), spiffe[0].size());
+    } else if (!subject.empty()) {
+      caller.principal =
+          absl::StrCat("x509:", absl::string_view(subject[0].data(), subject[0].size()));
+    } else {
+      return std::nullopt;
+    }
+    caller.method = keyward::v1::AUTHENTICATION_METHOD_MTLS;
+  } else {
+    return std::nullopt;
+  }
+  caller.transport_principal = caller.principal;
+  return caller;
+}
+
+}  // namespace
+
+absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
+                                const PeerTable& peers,
+                                const SessionTable& sessions,
+                                FailureLimiter& failures) {
+  std::optional<Caller> transport = TransportCaller(context, peers);
+  const std::string who =
+      transport ? transport->principal : std::string(context.peer());
+  const auto& metadata = context.client_metadata();
+  auto auth = metadata.find("authorization");
+  if (auth != metadata.end()) {
+    absl::Status limited = failures.Check(who);
+    if (!limited.ok()) return limited;
+    absl::string_view value(auth->second.data(), auth->second.size());
+    std::optional<SessionTable::Session> session;
+    if (absl::ConsumePrefix(&value, "Bearer ")) session = sessions.Find(value);
+    if (!session) {
+      failures.RecordFailure(who);
+      return absl::UnauthenticatedError(
+          "the session token is unknown or expired; log in again with "
+          "`keyward login`");
+    }
+    Caller caller;
+    caller.principal = absl::StrCat("apikey:", session->api_key_id);
+    caller.transport_principal = transport ? transport->principal : who;
+    caller.method = keyward::v1::AUTHENTICATION_METHOD_SESSION_TOKEN;
+    caller.session_expires = session->expires;
     return caller;
   }
+  if (transport) return *transport;
   return absl::UnauthenticatedError(
-      "this call carries no identity Keyward accepts; connect over the Unix "
-      "socket (your uid is your identity)");
+      "this call carries no identity Keyward accepts: connect over the Unix "
+      "socket (your uid is your identity), with a client certificate, or "
+      "with a session token from `keyward login`");
 }
 
 Authorizer::Authorizer(absl::flat_hash_set<uint32_t> bootstrap_admin_uids)
@@ -93,7 +204,12 @@ std::vector<keystore::PolicyRecord> Authorizer::BuiltinPolicies() const {
     p.id = absl::StrCat("bootstrap-uid-", uid);
     p.principal = absl::StrCat("unix:uid:", uid);
     p.resource = "*";
-    p.operations = {"ALL"};
+    for (int op = keyward::v1::Operation_MIN + 1; op <= keyward::v1::Operation_MAX;
+         ++op) {
+      if (keyward::v1::Operation_IsValid(op)) {
+        p.operations.push_back(OperationName(static_cast<Operation>(op)));
+      }
+    }
     p.description = "bootstrap admin (built in)";
     p.created_by = "keywardd";
     out.push_back(std::move(p));

@@ -15,31 +15,83 @@
 #define KEYWARD_DAEMON_ACCESS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/server_context.h"
 #include "keystore/records.h"
+#include "keyward/v1/access_service.pb.h"
 #include "keyward/v1/common.pb.h"
 
 namespace keyward::daemon {
 
 // Caller is who made a call, as the daemon established it.
 struct Caller {
-  std::string principal;  // "unix:uid:1000"
+  std::string principal;  // "unix:uid:1000", "spiffe://...", "apikey:ci"
   std::vector<std::string> also_matches;  // "unix:gid:1000"
-  bool unix_peer = false;
+  // Who the transport says connected (differs from `principal` with a
+  // session token); failed logins are counted against it.
+  std::string transport_principal;
+  keyward::v1::AuthenticationMethod method =
+      keyward::v1::AUTHENTICATION_METHOD_ANONYMOUS;
+  bool unix_peer = false;  // `uid` is kernel-verified
   uint32_t uid = 0;
+  absl::Time session_expires = absl::InfiniteFuture();
 };
 
-// Identify establishes the caller of `context`. UNAUTHENTICATED, with a
-// message saying how to connect, if the call carries no identity.
+// SessionTable: live session tokens from Login, in memory only (a restart
+// ends them). Tokens are kept as SHA-256 hashes. Thread-safe.
+class SessionTable {
+ public:
+  struct Session {
+    std::string api_key_id;
+    absl::Time expires;
+  };
+  // Create returns a new random token for `api_key_id`, valid until
+  // `expires`.
+  std::string Create(const std::string& api_key_id, absl::Time expires);
+  // Find returns the live session of `token`, or nullopt.
+  std::optional<Session> Find(absl::string_view token) const;
+  // Revoke ends every session of `api_key_id`.
+  void Revoke(const std::string& api_key_id);
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Session> by_hash_ ABSL_GUARDED_BY(mu_);
+};
+
+// FailureLimiter: at most `per_minute` failed authentications per caller
+// (transport principal or peer address) in any sliding minute.
+class FailureLimiter {
+ public:
+  explicit FailureLimiter(int per_minute) : per_minute_(per_minute) {}
+  // Check: RESOURCE_EXHAUSTED if `who` is over the limit.
+  absl::Status Check(const std::string& who) const;
+  void RecordFailure(const std::string& who);
+
+ private:
+  const int per_minute_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::vector<absl::Time>> failures_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Identify establishes the caller of `context`: a session token
+// ("authorization: Bearer ...") if sent, else the Unix peer's uid, else the
+// TLS client certificate (SPIFFE URI SAN, else subject). UNAUTHENTICATED,
+// saying how to connect, if none; RESOURCE_EXHAUSTED after too many bad
+// tokens from one caller.
 absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
-                                const PeerTable& peers);
+                                const PeerTable& peers,
+                                const SessionTable& sessions,
+                                FailureLimiter& failures);
 
 // Authorizer decides, from an in-memory snapshot of the policies (no
 // storage read per call). Thread-safe; Reload swaps the snapshot.

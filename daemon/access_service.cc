@@ -5,6 +5,9 @@
 #include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "keystore/crypto/digest.h"
+#include "keystore/crypto/random.h"
+#include "keystore/crypto/secret_data.h"
 
 namespace keyward::daemon {
 namespace {
@@ -145,9 +148,17 @@ grpc::ServerUnaryReactor* AccessServiceImpl::WhoAmI(
         for (const auto& p : caller.also_matches) {
           response->add_additional_principals(p);
         }
-        response->set_authentication(pb::AUTHENTICATION_METHOD_UNIX_PEER);
-        response->set_transport_principal(caller.principal);
-        response->set_peer_address(context->peer());
+        response->set_authentication(caller.method);
+        if (caller.method == pb::AUTHENTICATION_METHOD_SESSION_TOKEN) {
+          response->set_transport_principal(caller.transport_principal);
+        }
+        if (caller.session_expires != absl::InfiniteFuture()) {
+          *response->mutable_session_expire_time() =
+              TimeUtil::MicrosecondsToTimestamp(
+                  absl::ToUnixMicros(caller.session_expires));
+        }
+        response->set_peer_address(caller.unix_peer ? "unix:"
+                                                    : context->peer());
         response->set_global_admin(
             caller.unix_peer &&
             rpc.env().authorizer->bootstrap_admin_uids().contains(caller.uid));
@@ -156,25 +167,165 @@ grpc::ServerUnaryReactor* AccessServiceImpl::WhoAmI(
       Rpc::Access::kAnyCaller);
 }
 
+namespace {
+
+void ToProto(const keystore::ApiKeyRecord& k, pb::ApiKey* out) {
+  auto ts = [](absl::Time t) {
+    return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+  };
+  out->set_name("apiKeys/" + k.id);
+  out->set_principal("apikey:" + k.id);
+  out->set_description(k.description);
+  if (k.expire_at != absl::InfiniteFuture()) {
+    *out->mutable_expire_time() = ts(k.expire_at);
+  }
+  const absl::Time now = absl::Now();
+  out->set_state(k.revoked_at != absl::InfiniteFuture() ? pb::API_KEY_STATE_REVOKED
+                 : k.expire_at <= now                 ? pb::API_KEY_STATE_EXPIRED
+                                                      : pb::API_KEY_STATE_ACTIVE);
+  *out->mutable_create_time() = ts(k.created_at);
+  out->set_created_by(k.created_by);
+  if (k.last_login_at != absl::UnixEpoch()) {
+    *out->mutable_last_login_time() = ts(k.last_login_at);
+  }
+  if (k.revoked_at != absl::InfiniteFuture()) {
+    *out->mutable_revoke_time() = ts(k.revoked_at);
+  }
+}
+
+// Secrets are "kw_ak_{id}:{43 base64url chars}"; the id finds the record,
+// the SHA-256 of the whole string must match its stored hash.
+constexpr absl::string_view kSecretPrefix = "kw_ak_";
+
+}  // namespace
+
 grpc::ServerUnaryReactor* AccessServiceImpl::CreateApiKey(
-    grpc::CallbackServerContext* context, const pb::CreateApiKeyRequest*,
-    pb::CreateApiKeyResponse*) {
-  return NotServed(context, "AccessService/CreateApiKey");
+    grpc::CallbackServerContext* context, const pb::CreateApiKeyRequest* request,
+    pb::CreateApiKeyResponse* response) {
+  return Unary(env_, context, "AccessService/CreateApiKey", pb::OPERATION_ADMIN,
+               std::string("*"), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    const pb::ApiKey& in = request->api_key();
+    if (in.description().size() > 1024) {
+      return TooLarge("description", in.description().size(), 1024);
+    }
+    keystore::ApiKeyRecord record;
+    record.id = request->api_key_id();
+    record.description = in.description();
+    record.created_by = rpc.caller().principal;
+    record.created_at = absl::Now();
+    if (in.has_expire_time()) {
+      record.expire_at = absl::FromUnixMicros(
+          TimeUtil::TimestampToMicroseconds(in.expire_time()));
+      if (record.expire_at <= record.created_at) {
+        return absl::InvalidArgumentError("expire_time is in the past");
+      }
+    }
+    std::string secret =
+        absl::StrCat(kSecretPrefix, record.id, ":",
+                     absl::WebSafeBase64Escape(crypto::RandomBytes(32)));
+    record.secret_sha256 = crypto::Sha256(secret);
+    absl::Status s = rpc.keystore().CreateApiKey(record);
+    if (!s.ok()) return s;
+    ToProto(record, response->mutable_api_key());
+    response->set_secret(std::move(secret));
+    return absl::OkStatus();
+  });
 }
+
 grpc::ServerUnaryReactor* AccessServiceImpl::RevokeApiKey(
-    grpc::CallbackServerContext* context, const pb::RevokeApiKeyRequest*,
-    pb::RevokeApiKeyResponse*) {
-  return NotServed(context, "AccessService/RevokeApiKey");
+    grpc::CallbackServerContext* context, const pb::RevokeApiKeyRequest* request,
+    pb::RevokeApiKeyResponse* response) {
+  return Unary(env_, context, "AccessService/RevokeApiKey", pb::OPERATION_ADMIN,
+               std::string("*"), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    absl::string_view id = request->name();
+    if (!absl::ConsumePrefix(&id, "apiKeys/")) {
+      return absl::InvalidArgumentError("name must be apiKeys/ID");
+    }
+    absl::Status s = rpc.keystore().RevokeApiKey(std::string(id));
+    if (!s.ok()) return s;
+    rpc.env().sessions->Revoke(std::string(id));
+    auto record = rpc.keystore().GetApiKey(std::string(id));
+    if (!record.ok()) return record.status();
+    ToProto(*record, response->mutable_api_key());
+    return absl::OkStatus();
+  });
 }
+
 grpc::ServerUnaryReactor* AccessServiceImpl::ListApiKeys(
-    grpc::CallbackServerContext* context, const pb::ListApiKeysRequest*,
-    pb::ListApiKeysResponse*) {
-  return NotServed(context, "AccessService/ListApiKeys");
+    grpc::CallbackServerContext* context, const pb::ListApiKeysRequest* request,
+    pb::ListApiKeysResponse* response) {
+  return Unary(env_, context, "AccessService/ListApiKeys", pb::OPERATION_ADMIN,
+               std::string("*"), [&](Rpc& rpc, int32_t*) -> absl::Status {
+    auto keys = rpc.keystore().ListApiKeys();
+    if (!keys.ok()) return keys.status();
+    for (const auto& k : *keys) {
+      pb::ApiKey out;
+      ToProto(k, &out);
+      if (request->state() != pb::API_KEY_STATE_UNSPECIFIED &&
+          out.state() != request->state()) {
+        continue;
+      }
+      *response->add_api_keys() = std::move(out);
+    }
+    return absl::OkStatus();
+  });
 }
+
 grpc::ServerUnaryReactor* AccessServiceImpl::Login(
-    grpc::CallbackServerContext* context, const pb::LoginRequest*,
-    pb::LoginResponse*) {
-  return NotServed(context, "AccessService/Login");
+    grpc::CallbackServerContext* context, const pb::LoginRequest* request,
+    pb::LoginResponse* response) {
+  // Anyone may try, so the transport identity is optional here; failures
+  // are counted per caller.
+  Rpc rpc(env_, context, "AccessService/Login");
+  rpc.Identify().IgnoreError();
+  const std::string who = rpc.caller().principal == "anonymous"
+                              ? std::string(context->peer())
+                              : rpc.caller().transport_principal;
+  absl::Status status = rpc.Run(
+      pb::OPERATION_READ, std::string(""),
+      [&](int32_t*) -> absl::Status {
+        absl::Status limited = env_.failures->Check(who);
+        if (!limited.ok()) return limited;
+        if (env_.keystore == nullptr) {
+          return absl::UnavailableError("keywardd is sealed");
+        }
+        absl::Duration ttl = absl::Seconds(request->ttl().seconds());
+        if (ttl < absl::ZeroDuration()) {
+          return absl::InvalidArgumentError("ttl must not be negative");
+        }
+        if (ttl == absl::ZeroDuration() || ttl > env_.session_ttl) {
+          ttl = env_.session_ttl;
+        }
+        const absl::Status refused = absl::UnauthenticatedError(
+            "the API key secret is unknown, wrong, expired or revoked");
+        absl::string_view secret = request->api_key_secret();
+        absl::string_view rest = secret;
+        if (!absl::ConsumePrefix(&rest, kSecretPrefix) ||
+            rest.find(':') == absl::string_view::npos) {
+          env_.failures->RecordFailure(who);
+          return refused;
+        }
+        std::string id(rest.substr(0, rest.find(':')));
+        auto record = env_.keystore->GetApiKey(id);
+        const absl::Time now = absl::Now();
+        if (!record.ok() ||
+            !crypto::ConstantTimeEquals(crypto::Sha256(secret),
+                                        record->secret_sha256) ||
+            record->revoked_at != absl::InfiniteFuture() ||
+            record->expire_at <= now) {
+          env_.failures->RecordFailure(who);
+          return refused;
+        }
+        env_.keystore->TouchApiKey(id).IgnoreError();
+        const absl::Time expires = std::min(now + ttl, record->expire_at);
+        response->set_session_token(env_.sessions->Create(id, expires));
+        *response->mutable_expire_time() =
+            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(expires));
+        response->set_principal("apikey:" + id);
+        return absl::OkStatus();
+      },
+      Rpc::Access::kAnyone);
+  return rpc.Finish(status);
 }
 
 }  // namespace keyward::daemon

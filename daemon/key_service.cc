@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace keyward::daemon {
 namespace {
@@ -131,7 +132,12 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
         request->page_size() == 0 ? kDefaultPageSize
                                   : std::min(request->page_size(), kMaxPageSize);
     std::string after = request->page_token();
-    const std::string& prefix = request->name_prefix();
+    absl::string_view name_prefix = request->name_prefix();
+    if (!name_prefix.empty() && !absl::ConsumePrefix(&name_prefix, "keys/")) {
+      return absl::InvalidArgumentError(
+          "name_prefix must start with \"keys/\", e.g. \"keys/payments-\"");
+    }
+    const std::string prefix(name_prefix);
     if (after.empty() && !prefix.empty()) {
       // Start just before the first id with the prefix.
       after = prefix.substr(0, prefix.size() - 1);
@@ -157,7 +163,8 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
         bool labels_match = true;
         for (const auto& [k, v] : request->labels()) {
           auto it = key.labels.find(k);
-          labels_match = labels_match && it != key.labels.end() && it->second == v;
+          labels_match = labels_match && it != key.labels.end() &&
+                         (v.empty() || it->second == v);
         }
         if (!labels_match) continue;
         if (purpose.ok() && purpose->has_value() && key.purpose != **purpose) continue;
@@ -375,9 +382,14 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
       if (!existing.ok()) return existing.status();
       type_proto = ToProto(existing->type);
     }
-    auto type = daemon::FromProto(type_proto);
-    if (!type.ok()) return type.status();
-    params.create.type = *type;
+    if (type_proto == pb::KEY_TYPE_UNSPECIFIED &&
+        request->format() != pb::KEY_MATERIAL_FORMAT_RAW_SECRET) {
+      params.type_from_material = true;  // asymmetric material names it
+    } else {
+      auto type = daemon::FromProto(type_proto);
+      if (!type.ok()) return type.status();
+      params.create.type = *type;
+    }
     auto purpose = PurposeFromProto(request->key().purpose());
     if (!purpose.ok()) return purpose.status();
     params.create.purpose = *purpose;
@@ -399,6 +411,10 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
       case pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_DER:
         params.format = keystore::ImportFormat::kPublicKey;
         break;
+      case pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_JWK:
+        return absl::UnimplementedError(
+            "importing a JWK is not served by this build yet; convert it to "
+            "PEM (SPKI) and import PUBLIC_KEY_PEM");
       default:
         return absl::InvalidArgumentError(
             "format must be PRIVATE_KEY_PEM, PRIVATE_KEY_DER, RAW_SECRET, "
@@ -434,19 +450,30 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ExportKey(
                            key->type == keystore::KeyType::kHmacSha512;
     if (format == pb::KEY_MATERIAL_FORMAT_UNSPECIFIED) {
       format = symmetric ? pb::KEY_MATERIAL_FORMAT_RAW_SECRET
-                         : pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_DER;
+                         : pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM;
     }
-    if (format != (symmetric ? pb::KEY_MATERIAL_FORMAT_RAW_SECRET
-                             : pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_DER)) {
+    const bool fits = symmetric
+                          ? format == pb::KEY_MATERIAL_FORMAT_RAW_SECRET
+                          : format == pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM ||
+                                format == pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_DER;
+    if (!fits) {
       return absl::InvalidArgumentError(
           symmetric ? "a symmetric key exports as RAW_SECRET"
-                    : "this build exports private keys as PRIVATE_KEY_DER "
-                      "(PKCS#8) only");
+                    : "a private key exports as PRIVATE_KEY_PEM or "
+                      "PRIVATE_KEY_DER (PKCS#8)");
+    }
+    if (!request->passphrase().empty()) {
+      return absl::UnimplementedError(
+          "passphrase-encrypted export is not served by this build yet; "
+          "export without a passphrase to a 0600 file");
     }
     auto material = rpc.keystore().ExportKeyMaterial(name->id, v);
     if (!material.ok()) return material.status();
     *version = v;
-    response->set_material(std::string(material->InsecureView()));
+    response->set_material(
+        format == pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM
+            ? keystore::PrivateKeyPem(*material)
+            : std::string(material->InsecureView()));
     response->set_format(format);
     response->set_key_version(VersionName(name->id, v));
     return absl::OkStatus();

@@ -30,6 +30,7 @@
 #include "daemon/passphrase.h"
 #include "daemon/server.h"
 #include "daemon/services.h"
+#include "daemon/tls.h"
 #include "keystore/keystore.h"
 
 ABSL_FLAG(std::string, config, "", "Config file (text-format DaemonConfig).");
@@ -151,10 +152,23 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   }
 
   PeerTable peers;
-  ServiceEnv env{ks.get(), &authorizer, audit->get(), &peers};
+  SessionTable sessions;
+  FailureLimiter failures(config.rate_limits().auth_failures_per_minute() == 0
+                              ? 10
+                              : config.rate_limits().auth_failures_per_minute());
+  ServiceEnv env{ks.get(), &authorizer, audit->get(), &peers, &sessions,
+                 &failures,
+                 absl::Seconds(config.session_token_ttl().seconds())};
   Services services(env);
   ServerOptions options;
-  options.unix_socket_path = config.unix_socket().path();
+  if (!config.unix_socket().disabled()) {
+    options.unix_socket_path = config.unix_socket().path();
+  }
+  for (const auto& tcp : config.tcp_listeners()) {
+    auto credentials = ListenerCredentials(tcp);
+    if (!credentials.ok()) return Fail(credentials.status());
+    options.tcp.push_back({tcp.address(), *credentials});
+  }
   options.unix_socket_mode = config.unix_socket().mode();
   options.services = services.List();
   options.peers = &peers;

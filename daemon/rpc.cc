@@ -19,7 +19,8 @@ std::string RequestId(const grpc::CallbackServerContext& context) {
 }  // namespace
 
 absl::Status Rpc::Identify() {
-  auto caller = daemon::Identify(*context_, *env_.peers);
+  auto caller = daemon::Identify(*context_, *env_.peers, *env_.sessions,
+                                 *env_.failures);
   if (!caller.ok()) {
     caller_.principal = "anonymous";
     identified_ = caller.status();

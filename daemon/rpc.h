@@ -29,6 +29,10 @@ struct ServiceEnv {
   Authorizer* authorizer = nullptr;
   AuditLog* audit = nullptr;
   const PeerTable* peers = nullptr;
+  SessionTable* sessions = nullptr;
+  FailureLimiter* failures = nullptr;
+  // Longest session a Login may ask for.
+  absl::Duration session_ttl = absl::Minutes(15);
 };
 
 // One authorized, audited unit of work: a call, or one item of a batch.
@@ -47,16 +51,18 @@ class Rpc {
   // `version` for the audit record), and audits the outcome. `body` is not
   // run if anything before it failed. Returns the answer.
   // kAnyCaller: any identified caller, sealed or not (status, whoami).
-  enum class Access { kGranted, kAnyCaller };
+  // kAnyone: even unidentified callers (Login, which is how they get an
+  // identity).
+  enum class Access { kGranted, kAnyCaller, kAnyone };
 
   template <typename Body>
   absl::Status Run(keyward::v1::Operation operation,
                    const absl::StatusOr<std::string>& resource, Body body,
                    Access access = Access::kGranted) {
     int32_t version = 0;
-    absl::Status status = access == Access::kGranted
-                              ? Prepare(operation, resource)
-                              : identified_;
+    absl::Status status = access == Access::kGranted    ? Prepare(operation, resource)
+                          : access == Access::kAnyCaller ? identified_
+                                                         : absl::OkStatus();
     if (status.ok()) status = body(&version);
     return Audit(operation, resource.ok() ? *resource : "", version, status);
   }

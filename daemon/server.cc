@@ -25,8 +25,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  // No listening port: UnixListener accepts connections itself and hands
-  // them over with their kernel credentials recorded.
+  // The Unix socket is not a gRPC port: UnixListener accepts connections
+  // itself and hands them over with their kernel credentials recorded.
+  std::vector<int> bound(options.tcp.size(), 0);
+  for (size_t i = 0; i < options.tcp.size(); ++i) {
+    builder.AddListeningPort(options.tcp[i].address,
+                             options.tcp[i].credentials, &bound[i]);
+  }
   for (const auto& served : options.services) {
     builder.RegisterService(served.service);
   }
@@ -34,8 +39,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.RegisterCallbackGenericService(&server->unimplemented_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr) {
-    return absl::InternalError("the gRPC server did not start");
+    return absl::UnavailableError(
+        "the gRPC server did not start; check the tcp listener addresses");
   }
+  for (size_t i = 0; i < options.tcp.size(); ++i) {
+    if (bound[i] == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on tcp ", options.tcp[i].address,
+          "; is the address in use or not local?"));
+    }
+  }
+  if (options.unix_socket_path.empty()) return server;
   auto listener =
       UnixListener::Listen(options.unix_socket_path, options.unix_socket_mode,
                            server->server_.get(), options.peers);

@@ -12,12 +12,13 @@
 #include "daemon/reflection.h"
 #include "daemon/unimplemented_service.h"
 #include "daemon/unix_listener.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 
 namespace keyward::daemon {
 
 struct ServerOptions {
-  // Path of the Unix socket to listen on; required.
+  // Path of the Unix socket to listen on; empty for none.
   std::string unix_socket_path;
   // Permission bits of the socket file.
   unsigned unix_socket_mode = 0660;
@@ -28,6 +29,13 @@ struct ServerOptions {
     grpc::Service* service;
   };
   std::vector<Service> services;
+  // TCP listeners, each with its credentials (TLS, mTLS, or plaintext on
+  // loopback; see tls.h).
+  struct Tcp {
+    std::string address;
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+  };
+  std::vector<Tcp> tcp;
   // Where the listener records each connection's kernel credentials; owned
   // by the caller and outliving the Server.
   PeerTable* peers = nullptr;

@@ -138,6 +138,17 @@ std::vector<SignatureAlgorithm> SignatureAlgorithmsFor(KeyType type) {
   }
 }
 
+std::string PrivateKeyPem(const SecretData& pkcs8_der) {
+  std::string b64 = absl::Base64Escape(pkcs8_der.InsecureView());
+  std::string pem = "-----BEGIN PRIVATE KEY-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) {
+    absl::StrAppend(&pem, absl::string_view(b64).substr(i, 64), "\n");
+  }
+  pem += "-----END PRIVATE KEY-----\n";
+  std::fill(b64.begin(), b64.end(), '\0');
+  return pem;
+}
+
 std::string SignResult::Enveloped() const {
   return EncodeEnvelope(version, signature);
 }
@@ -283,9 +294,12 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   switch (params.format) {
     case ImportFormat::kPrivateKeyPem:
     case ImportFormat::kPrivateKeyDer: {
+      // DER goes through the same parser, wrapped as a PEM block.
+      SecretData pem(params.format == ImportFormat::kPrivateKeyDer
+                         ? PrivateKeyPem(params.material)
+                         : std::string(params.material.InsecureView()));
       auto parsed = crypto::ParsePrivateKeyPem(
-          params.material.InsecureView(),
-          params.passphrase ? &*params.passphrase : nullptr);
+          pem.InsecureView(), params.passphrase ? &*params.passphrase : nullptr);
       if (!parsed.ok()) return parsed.status();
       // An EC P-256 key may serve ECDSA or ECDH: the caller's type decides.
       type = parsed->type == KeyType::kEcdsaP256 &&
@@ -327,7 +341,8 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
       break;
     }
   }
-  if (params.format != ImportFormat::kRawSecret && create.type != type &&
+  if (params.format != ImportFormat::kRawSecret && !params.type_from_material &&
+      create.type != type &&
       !(create.type == KeyType::kEcdsaP256 && type == KeyType::kEcdhP256)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the imported key is ", crypto::KeyTypeName(type), ", not ",
@@ -570,6 +585,33 @@ absl::Status Keystore::DeletePolicy(const std::string& id) {
 
 absl::StatusOr<std::vector<PolicyRecord>> Keystore::ListPolicies() {
   return storage_->ListPolicies();
+}
+
+absl::Status Keystore::CreateApiKey(const ApiKeyRecord& key) {
+  if (!ValidateKeyId(key.id).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "API key name '", absl::CHexEscape(key.id),
+        "' is not valid: use 1 to 63 of a-z 0-9 . _ -"));
+  }
+  absl::MutexLock lock(&admin_mu_);
+  return storage_->CreateApiKey(key);
+}
+
+absl::StatusOr<ApiKeyRecord> Keystore::GetApiKey(const std::string& id) {
+  return storage_->GetApiKey(id);
+}
+
+absl::StatusOr<std::vector<ApiKeyRecord>> Keystore::ListApiKeys() {
+  return storage_->ListApiKeys();
+}
+
+absl::Status Keystore::RevokeApiKey(const std::string& id) {
+  absl::MutexLock lock(&admin_mu_);
+  return storage_->RevokeApiKey(id, options_.now());
+}
+
+absl::Status Keystore::TouchApiKey(const std::string& id) {
+  return storage_->TouchApiKey(id, options_.now());
 }
 
 absl::StatusOr<SecretData> Keystore::ExportKeyMaterial(const std::string& id,

@@ -83,7 +83,13 @@ struct ImportKeyParams {
   crypto::SecretData material;
   // For an encrypted PEM private key.
   std::optional<crypto::SecretData> passphrase;
+  // Take the type from asymmetric material instead of create.type.
+  bool type_from_material = false;
 };
+
+// PrivateKeyPem wraps PKCS#8 DER as a "PRIVATE KEY" PEM block. The result
+// holds the key: treat it as a secret.
+std::string PrivateKeyPem(const crypto::SecretData& pkcs8_der);
 
 // KeyUpdate: the mutable fields; unset members are left as they are.
 struct KeyUpdate {
@@ -181,6 +187,12 @@ class Keystore {
   absl::Status CreatePolicy(const PolicyRecord& policy);
   absl::Status DeletePolicy(const std::string& id);
   absl::StatusOr<std::vector<PolicyRecord>> ListPolicies();
+  // API keys, stored with the keys (the daemon makes and checks secrets).
+  absl::Status CreateApiKey(const ApiKeyRecord& key);
+  absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id);
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys();
+  absl::Status RevokeApiKey(const std::string& id);
+  absl::Status TouchApiKey(const std::string& id);
   // ExportPrivateKey returns a version's PKCS#8 DER (asymmetric) or raw
   // secret; FAILED_PRECONDITION unless the key was made exportable.
   absl::StatusOr<crypto::SecretData> ExportKeyMaterial(const std::string& id,

@@ -78,6 +78,18 @@ struct PolicyRecord {
   absl::Time created_at = absl::UnixEpoch();
 };
 
+// ApiKeyRecord is one row of `api_keys`. Only a hash of the secret is kept.
+struct ApiKeyRecord {
+  std::string id;  // [a-z0-9][a-z0-9._-]{0,62}; never reused
+  std::string description;
+  std::string secret_sha256;  // SHA-256 of the whole secret string
+  std::string created_by;
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time expire_at = absl::InfiniteFuture();  // InfiniteFuture: never
+  absl::Time revoked_at = absl::InfiniteFuture();  // InfiniteFuture: active
+  absl::Time last_login_at = absl::UnixEpoch();
+};
+
 // KeystoreMeta is the keystore-wide row: the key hierarchy's parameters.
 struct KeystoreMeta {
   std::string kdf_salt;  // 16 random bytes

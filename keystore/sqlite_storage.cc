@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -76,6 +77,19 @@ CREATE TABLE policies (
   created_at_us INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 3: API keys (secrets stored only as SHA-256 hashes).
+    R"sql(
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  secret_sha256 BLOB NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  expire_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER NOT NULL,
+  last_login_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -96,8 +110,13 @@ bool ParseKeyType(absl::string_view name, KeyType* type) {
   return false;
 }
 
-int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
-absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+// Times are microseconds since the epoch; INT64_MAX stands for "never".
+int64_t ToMicros(absl::Time t) {
+  return t == absl::InfiniteFuture() ? INT64_MAX : absl::ToUnixMicros(t);
+}
+absl::Time FromMicros(int64_t us) {
+  return us == INT64_MAX ? absl::InfiniteFuture() : absl::FromUnixMicros(us);
+}
 
 absl::Status StatusFromSqlite(int rc, absl::string_view what,
                               const char* detail) {
@@ -713,6 +732,89 @@ absl::StatusOr<std::vector<PolicyRecord>> SqliteStorage::ListPolicies() {
   absl::Status s = q.status("list policies");
   if (!s.ok()) return s;
   return policies;
+}
+
+namespace {
+constexpr const char* kApiKeyColumns =
+    "id, description, secret_sha256, created_by, created_at_us, "
+    "expire_at_us, revoked_at_us, last_login_at_us";
+}  // namespace
+
+absl::Status SqliteStorage::CreateApiKey(const ApiKeyRecord& k) {
+  absl::MutexLock lock(&mu_);
+  absl::Status s =
+      Statement(db_, absl::StrCat("INSERT INTO api_keys (", kApiKeyColumns,
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                         .c_str())
+          .Bind(1, k.id)
+          .Bind(2, k.description)
+          .BindBlob(3, k.secret_sha256)
+          .Bind(4, k.created_by)
+          .Bind(5, ToMicros(k.created_at))
+          .Bind(6, ToMicros(k.expire_at))
+          .Bind(7, ToMicros(k.revoked_at))
+          .Bind(8, ToMicros(k.last_login_at))
+          .Run("create an API key");
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "an API key named '", k.id, "' exists or existed; ids are not reused"));
+  }
+  return s;
+}
+
+absl::StatusOr<std::vector<ApiKeyRecord>> SqliteStorage::ListApiKeys() {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kApiKeyColumns,
+                                " FROM api_keys ORDER BY id").c_str());
+  std::vector<ApiKeyRecord> keys;
+  while (q.Step()) {
+    ApiKeyRecord k;
+    k.id = q.Text(0);
+    k.description = q.Text(1);
+    k.secret_sha256 = q.Text(2);
+    k.created_by = q.Text(3);
+    k.created_at = FromMicros(q.Int(4));
+    k.expire_at = FromMicros(q.Int(5));
+    k.revoked_at = FromMicros(q.Int(6));
+    k.last_login_at = FromMicros(q.Int(7));
+    keys.push_back(std::move(k));
+  }
+  absl::Status s = q.status("list API keys");
+  if (!s.ok()) return s;
+  return keys;
+}
+
+absl::StatusOr<ApiKeyRecord> SqliteStorage::GetApiKey(const std::string& id) {
+  auto all = ListApiKeys();
+  if (!all.ok()) return all.status();
+  for (ApiKeyRecord& k : *all) {
+    if (k.id == id) return std::move(k);
+  }
+  return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+}
+
+absl::Status SqliteStorage::RevokeApiKey(const std::string& id, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  absl::Status s =
+      Statement(db_,
+                "UPDATE api_keys SET revoked_at_us = min(revoked_at_us, ?) "
+                "WHERE id = ?")
+          .Bind(1, ToMicros(now))
+          .Bind(2, id)
+          .Run("revoke an API key");
+  if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::TouchApiKey(const std::string& id, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  return Statement(db_, "UPDATE api_keys SET last_login_at_us = ? WHERE id = ?")
+      .Bind(1, ToMicros(now))
+      .Bind(2, id)
+      .Run("record a login");
 }
 
 }  // namespace keyward::keystore

@@ -54,6 +54,11 @@ class SqliteStorage final : public Storage {
   absl::Status CreatePolicy(const PolicyRecord& policy) override;
   absl::Status DeletePolicy(const std::string& id) override;
   absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override;
+  absl::Status CreateApiKey(const ApiKeyRecord& key) override;
+  absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id) override;
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override;
+  absl::Status RevokeApiKey(const std::string& id, absl::Time now) override;
+  absl::Status TouchApiKey(const std::string& id, absl::Time now) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.

@@ -68,6 +68,15 @@ class Storage {
   virtual absl::Status CreatePolicy(const PolicyRecord& policy) = 0;
   virtual absl::Status DeletePolicy(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() = 0;
+
+  // API keys. CreateApiKey: ALREADY_EXISTS for an id ever used. GetApiKey:
+  // NOT_FOUND. RevokeApiKey sets revoked_at (NOT_FOUND if absent; a second
+  // revoke keeps the first time). TouchApiKey records a login.
+  virtual absl::Status CreateApiKey(const ApiKeyRecord& key) = 0;
+  virtual absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() = 0;
+  virtual absl::Status RevokeApiKey(const std::string& id, absl::Time now) = 0;
+  virtual absl::Status TouchApiKey(const std::string& id, absl::Time now) = 0;
 };
 
 }  // namespace keyward::keystore

@@ -1,0 +1,638 @@
+#include "client/client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace keyward {
+namespace {
+
+// Longest Unix socket path the kernel takes (sun_path less the NUL).
+constexpr size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
+
+absl::StatusOr<Target> UnixTarget(absl::string_view path,
+                                  absl::string_view original) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target \"", original, "\" names no socket path; use unix:///path"));
+  }
+  if (path.size() > kMaxUnixPath) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("socket path \"", path, "\" is ", path.size(),
+                     " bytes; Unix sockets allow at most ", kMaxUnixPath));
+  }
+  Target t;
+  t.kind = Target::Kind::kUnix;
+  t.unix_path = std::string(path);
+  t.grpc_target = absl::StrCat("unix:", path);
+  return t;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  if (absl::AsciiStrToLower(host) == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+absl::StatusOr<Target> TcpTarget(absl::string_view hostport,
+                                 absl::string_view original) {
+  std::string host;
+  absl::string_view port_text;
+  if (absl::StartsWith(hostport, "[")) {
+    size_t close = hostport.find(']');
+    if (close == absl::string_view::npos || close + 1 >= hostport.size() ||
+        hostport[close + 1] != ':') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target \"", original, "\" is not [ipv6]:port"));
+    }
+    host = std::string(hostport.substr(1, close - 1));
+    port_text = hostport.substr(close + 2);
+  } else {
+    size_t colon = hostport.rfind(':');
+    if (colon == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target \"", original,
+          "\" is neither unix:///path nor host:port (no port)"));
+    }
+    host = std::string(hostport.substr(0, colon));
+    port_text = hostport.substr(colon + 1);
+    if (absl::StrContains(host, ':')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target \"", original, "\": write IPv6 hosts as [addr]:port"));
+    }
+  }
+  int port = 0;
+  if (host.empty() || !absl::SimpleAtoi(port_text, &port) || port < 1 ||
+      port > 65535 || port_text.empty() ||
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return absl::ascii_isdigit(c); })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target \"", original, "\" needs a host and a port from 1 to 65535"));
+  }
+  Target t;
+  t.kind = Target::Kind::kTcp;
+  t.host = host;
+  t.port = port;
+  t.loopback = IsLoopbackHost(host);
+  t.grpc_target = absl::StrContains(host, ':')
+                      ? absl::StrCat("[", host, "]:", port)
+                      : absl::StrCat(host, ":", port);
+  return t;
+}
+
+const char* EnvOrEmpty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+absl::StatusOr<Target> ParseTarget(absl::string_view target) {
+  absl::string_view t = absl::StripAsciiWhitespace(target);
+  if (t.empty()) return absl::InvalidArgumentError("empty target");
+  if (absl::StartsWith(t, "unix://")) {
+    absl::string_view path = t.substr(strlen("unix://"));
+    if (!path.empty() && path[0] != '/') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target \"", target,
+          "\": unix:// takes an absolute path (unix:///run/x.sock); use "
+          "unix:rel/path for a relative one"));
+    }
+    return UnixTarget(path, target);
+  }
+  if (absl::StartsWith(t, "unix:")) {
+    return UnixTarget(t.substr(strlen("unix:")), target);
+  }
+  if (t[0] == '/') return UnixTarget(t, target);
+  if (absl::StartsWith(t, "dns:///")) {
+    return TcpTarget(t.substr(strlen("dns:///")), target);
+  }
+  size_t scheme = t.find("://");
+  if (scheme != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target \"", target, "\" has an unsupported scheme \"",
+        t.substr(0, scheme), "\"; use unix:///path or host:port"));
+  }
+  return TcpTarget(t, target);
+}
+
+std::string SelectTarget(absl::string_view explicit_target,
+                         absl::string_view keyward_addr_env,
+                         absl::string_view xdg_runtime_dir_env) {
+  if (!explicit_target.empty()) return std::string(explicit_target);
+  if (!keyward_addr_env.empty()) return std::string(keyward_addr_env);
+  if (!xdg_runtime_dir_env.empty()) {
+    return absl::StrCat("unix://", xdg_runtime_dir_env,
+                        "/keyward/keyward.sock");
+  }
+  return absl::StrCat("unix://", kDefaultSystemSocket);
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+bool ShouldRetry(Idempotency idempotency, absl::StatusCode code, int attempt,
+                 const RetryPolicy& policy) {
+  return idempotency == Idempotency::kIdempotent &&
+         code == absl::StatusCode::kUnavailable &&
+         attempt < policy.max_attempts;
+}
+
+absl::Duration BackoffDelay(const RetryPolicy& policy, int attempt) {
+  double factor = std::pow(policy.multiplier, std::max(0, attempt - 1));
+  absl::Duration d = policy.initial_backoff * factor;
+  return std::min(d, policy.max_backoff);
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  if (options.tls.has_value()) {
+    return absl::UnimplementedError(
+        "TLS targets arrive with the mTLS listener");
+  }
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("timeout must be positive");
+  }
+  if (options.stream_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("stream timeout must be positive");
+  }
+  if (options.retry.max_attempts < 1) {
+    return absl::InvalidArgumentError("retry.max_attempts must be at least 1");
+  }
+  std::string chosen = SelectTarget(options.target, EnvOrEmpty("KEYWARD_ADDR"),
+                                    EnvOrEmpty("XDG_RUNTIME_DIR"));
+  absl::StatusOr<Target> target = ParseTarget(chosen);
+  if (!target.ok()) return target.status();
+  if (target->kind == Target::Kind::kTcp && !target->loopback) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plaintext TCP is allowed only to loopback hosts; ", target->host,
+        " needs TLS, and TLS targets arrive with the mTLS listener"));
+  }
+  options.target = chosen;
+  grpc::ChannelArguments args;
+  // The API's own message limit (common.proto); the default receive limit.
+  args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      target->grpc_target, grpc::InsecureChannelCredentials(), args);
+  return std::unique_ptr<Client>(
+      new Client(std::move(options), *std::move(target), std::move(channel)));
+}
+
+Client::Client(ClientOptions options, Target target,
+               std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)),
+      target_(std::move(target)),
+      channel_(std::move(channel)),
+      health_(grpc::health::v1::Health::NewStub(channel_)),
+      system_(v1::SystemService::NewStub(channel_)),
+      keys_(v1::KeyService::NewStub(channel_)),
+      crypto_(v1::CryptoService::NewStub(channel_)),
+      jwt_(v1::JwtService::NewStub(channel_)),
+      access_(v1::AccessService::NewStub(channel_)) {}
+
+Client::~Client() = default;
+
+void Client::PrepareContext(grpc::ClientContext* context,
+                            absl::Time deadline) const {
+  if (deadline != absl::InfiniteFuture()) {
+    context->set_deadline(absl::ToChronoTime(deadline));
+  }
+  if (!options_.session_token.empty()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", options_.session_token));
+  }
+}
+
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> Client::Unary(
+    Stub* stub,
+    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                 Response*),
+    const Request& request, Idempotency idempotency) {
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  for (int attempt = 1;; ++attempt) {
+    grpc::ClientContext context;
+    PrepareContext(&context, deadline);
+    Response response;
+    absl::Status status =
+        FromGrpcStatus((stub->*method)(&context, request, &response));
+    if (status.ok()) return response;
+    if (!ShouldRetry(idempotency, status.code(), attempt, options_.retry)) {
+      return status;
+    }
+    absl::Duration pause = BackoffDelay(options_.retry, attempt);
+    if (absl::Now() + pause >= deadline) return status;
+    absl::SleepFor(pause);
+  }
+}
+
+// --- health ---
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse> Client::CheckHealth(
+    const std::string& service) {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  return Unary(health_.get(), &grpc::health::v1::Health::Stub::Check, request,
+               Idempotency::kIdempotent);
+}
+
+// --- SystemService ---
+
+absl::StatusOr<v1::GetStatusResponse> Client::GetStatus() {
+  return Unary(system_.get(), &v1::SystemService::Stub::GetStatus,
+               v1::GetStatusRequest(), Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::SealResponse> Client::Seal() {
+  return Unary(system_.get(), &v1::SystemService::Stub::Seal,
+               v1::SealRequest(), Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::UnsealResponse> Client::Unseal(
+    const v1::UnsealRequest& request) {
+  // Not retried: failures count against the auth-failure rate limit.
+  return Unary(system_.get(), &v1::SystemService::Stub::Unseal, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ChangePassphraseResponse> Client::ChangePassphrase(
+    const v1::ChangePassphraseRequest& request) {
+  return Unary(system_.get(), &v1::SystemService::Stub::ChangePassphrase,
+               request, Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::BackupInfo> Client::CreateBackup(
+    const std::function<absl::Status(absl::string_view chunk)>& sink) {
+  grpc::ClientContext context;
+  PrepareContext(&context, absl::Now() + options_.stream_timeout);
+  std::unique_ptr<grpc::ClientReader<v1::CreateBackupResponse>> reader =
+      system_->CreateBackup(&context, v1::CreateBackupRequest());
+  v1::CreateBackupResponse message;
+  v1::BackupInfo info;
+  bool first = true;
+  while (reader->Read(&message)) {
+    if (first) {
+      info = message.info();
+      first = false;
+    }
+    absl::Status s = sink(message.data());
+    if (!s.ok()) {
+      context.TryCancel();
+      reader->Finish();
+      return s;
+    }
+  }
+  absl::Status status = FromGrpcStatus(reader->Finish());
+  if (!status.ok()) return status;
+  if (first) {
+    return absl::DataLossError("the daemon sent an empty backup stream");
+  }
+  return info;
+}
+
+absl::StatusOr<v1::RestoreBackupResponse> Client::RestoreBackup(
+    const std::string& passphrase, bool replace_existing,
+    const std::function<absl::StatusOr<std::string>()>& next_chunk) {
+  grpc::ClientContext context;
+  PrepareContext(&context, absl::Now() + options_.stream_timeout);
+  v1::RestoreBackupResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::RestoreBackupRequest>> writer =
+      system_->RestoreBackup(&context, &response);
+  v1::RestoreBackupRequest message;
+  message.set_passphrase(passphrase);
+  message.set_replace_existing(replace_existing);
+  bool first = true;
+  while (true) {
+    absl::StatusOr<std::string> chunk = next_chunk();
+    if (!chunk.ok()) {
+      context.TryCancel();
+      writer->Finish();
+      return chunk.status();
+    }
+    if (chunk->empty() && !first) break;
+    *message.mutable_data() = *std::move(chunk);
+    bool written = writer->Write(message);
+    if (first) {
+      // The passphrase goes in the first message only; wipe our copy.
+      std::string* p = message.mutable_passphrase();
+      explicit_bzero(p->data(), p->size());
+      message.clear_passphrase();
+      message.clear_replace_existing();
+      first = false;
+    }
+    if (!written || message.data().empty()) break;  // stream broken, or EOF
+  }
+  writer->WritesDone();
+  absl::Status status = FromGrpcStatus(writer->Finish());
+  if (!status.ok()) return status;
+  return response;
+}
+
+absl::Status Client::ReadAuditLog(
+    const v1::ReadAuditLogRequest& request,
+    const std::function<bool(const v1::ReadAuditLogResponse&)>& on_records) {
+  grpc::ClientContext context;
+  PrepareContext(&context, request.follow()
+                               ? absl::InfiniteFuture()
+                               : absl::Now() + options_.stream_timeout);
+  std::unique_ptr<grpc::ClientReader<v1::ReadAuditLogResponse>> reader =
+      system_->ReadAuditLog(&context, request);
+  v1::ReadAuditLogResponse message;
+  while (reader->Read(&message)) {
+    if (!on_records(message)) {
+      context.TryCancel();
+      reader->Finish();
+      return absl::OkStatus();
+    }
+  }
+  return FromGrpcStatus(reader->Finish());
+}
+
+absl::StatusOr<v1::VerifyAuditLogResponse> Client::VerifyAuditLog(
+    const v1::VerifyAuditLogRequest& request) {
+  return Unary(system_.get(), &v1::SystemService::Stub::VerifyAuditLog,
+               request, Idempotency::kIdempotent);
+}
+
+// --- KeyService ---
+
+absl::StatusOr<v1::CreateKeyResponse> Client::CreateKey(
+    const v1::CreateKeyRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::CreateKey, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::GetKeyResponse> Client::GetKey(
+    const v1::GetKeyRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::GetKey, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::ListKeysResponse> Client::ListKeys(
+    const v1::ListKeysRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::ListKeys, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::UpdateKeyResponse> Client::UpdateKey(
+    const v1::UpdateKeyRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::UpdateKey, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::RotateKeyResponse> Client::RotateKey(
+    const v1::RotateKeyRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::RotateKey, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ListKeyVersionsResponse> Client::ListKeyVersions(
+    const v1::ListKeyVersionsRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::ListKeyVersions, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::GetKeyVersionResponse> Client::GetKeyVersion(
+    const v1::GetKeyVersionRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::GetKeyVersion, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::DisableKeyVersionResponse> Client::DisableKeyVersion(
+    const v1::DisableKeyVersionRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::DisableKeyVersion, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::EnableKeyVersionResponse> Client::EnableKeyVersion(
+    const v1::EnableKeyVersionRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::EnableKeyVersion, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::DestroyKeyVersionResponse> Client::DestroyKeyVersion(
+    const v1::DestroyKeyVersionRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::DestroyKeyVersion, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ImportKeyResponse> Client::ImportKey(
+    const v1::ImportKeyRequest& request) {
+  return Unary(keys_.get(), &v1::KeyService::Stub::ImportKey, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ExportKeyResponse> Client::ExportKey(
+    const v1::ExportKeyRequest& request) {
+  // Changes no key, but each export is an audited disclosure: do it once.
+  return Unary(keys_.get(), &v1::KeyService::Stub::ExportKey, request,
+               Idempotency::kStateChanging);
+}
+
+// --- CryptoService ---
+
+absl::StatusOr<v1::SignResponse> Client::Sign(const v1::SignRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::Sign, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::VerifyResponse> Client::Verify(
+    const v1::VerifyRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::Verify, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::EncryptResponse> Client::Encrypt(
+    const v1::EncryptRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::Encrypt, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::DecryptResponse> Client::Decrypt(
+    const v1::DecryptRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::Decrypt, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::MacResponse> Client::Mac(const v1::MacRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::Mac, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::VerifyMacResponse> Client::VerifyMac(
+    const v1::VerifyMacRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::VerifyMac, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::GenerateDataKeyResponse> Client::GenerateDataKey(
+    const v1::GenerateDataKeyRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::GenerateDataKey,
+               request, Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::ReEncryptResponse> Client::ReEncrypt(
+    const v1::ReEncryptRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::ReEncrypt, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::GetPublicKeyResponse> Client::GetPublicKey(
+    const v1::GetPublicKeyRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::GetPublicKey, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::BatchSignResponse> Client::BatchSign(
+    const v1::BatchSignRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchSign, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::BatchVerifyResponse> Client::BatchVerify(
+    const v1::BatchVerifyRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchVerify, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::BatchEncryptResponse> Client::BatchEncrypt(
+    const v1::BatchEncryptRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchEncrypt, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::BatchDecryptResponse> Client::BatchDecrypt(
+    const v1::BatchDecryptRequest& request) {
+  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchDecrypt, request,
+               Idempotency::kIdempotent);
+}
+
+// --- JwtService ---
+
+absl::StatusOr<v1::SignJwtResponse> Client::SignJwt(
+    const v1::SignJwtRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::SignJwt, request,
+               request.has_record() ? Idempotency::kStateChanging
+                                    : Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::VerifyJwtResponse> Client::VerifyJwt(
+    const v1::VerifyJwtRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::VerifyJwt, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::GetJwksResponse> Client::GetJwks(
+    const v1::GetJwksRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::GetJwks, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::EncryptJweResponse> Client::EncryptJwe(
+    const v1::EncryptJweRequest& request) {
+  bool records = request.has_nested_jwt() && request.nested_jwt().has_record();
+  return Unary(jwt_.get(), &v1::JwtService::Stub::EncryptJwe, request,
+               records ? Idempotency::kStateChanging
+                       : Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::DecryptJweResponse> Client::DecryptJwe(
+    const v1::DecryptJweRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::DecryptJwe, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::GetTokenRecordResponse> Client::GetTokenRecord(
+    const v1::GetTokenRecordRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::GetTokenRecord, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::RevokeTokenResponse> Client::RevokeToken(
+    const v1::RevokeTokenRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::RevokeToken, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ListTokenRecordsResponse> Client::ListTokenRecords(
+    const v1::ListTokenRecordsRequest& request) {
+  return Unary(jwt_.get(), &v1::JwtService::Stub::ListTokenRecords, request,
+               Idempotency::kIdempotent);
+}
+
+// --- AccessService ---
+
+absl::StatusOr<v1::CreatePolicyResponse> Client::CreatePolicy(
+    const v1::CreatePolicyRequest& request) {
+  return Unary(access_.get(), &v1::AccessService::Stub::CreatePolicy, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::DeletePolicyResponse> Client::DeletePolicy(
+    const v1::DeletePolicyRequest& request) {
+  return Unary(access_.get(), &v1::AccessService::Stub::DeletePolicy, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ListPoliciesResponse> Client::ListPolicies(
+    const v1::ListPoliciesRequest& request) {
+  return Unary(access_.get(), &v1::AccessService::Stub::ListPolicies, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::CreateApiKeyResponse> Client::CreateApiKey(
+    const v1::CreateApiKeyRequest& request) {
+  return Unary(access_.get(), &v1::AccessService::Stub::CreateApiKey, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::RevokeApiKeyResponse> Client::RevokeApiKey(
+    const v1::RevokeApiKeyRequest& request) {
+  return Unary(access_.get(), &v1::AccessService::Stub::RevokeApiKey, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::ListApiKeysResponse> Client::ListApiKeys(
+    const v1::ListApiKeysRequest& request) {
+  return Unary(access_.get(), &v1::AccessService::Stub::ListApiKeys, request,
+               Idempotency::kIdempotent);
+}
+
+absl::StatusOr<v1::LoginResponse> Client::Login(
+    const v1::LoginRequest& request) {
+  // Not retried: it makes a session, and failures are rate-limited.
+  return Unary(access_.get(), &v1::AccessService::Stub::Login, request,
+               Idempotency::kStateChanging);
+}
+
+absl::StatusOr<v1::WhoAmIResponse> Client::WhoAmI() {
+  return Unary(access_.get(), &v1::AccessService::Stub::WhoAmI,
+               v1::WhoAmIRequest(), Idempotency::kIdempotent);
+}
+
+}  // namespace keyward

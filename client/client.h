@@ -1,0 +1,334 @@
+// keyward::Client: the C++ client library of Keyward, a thin, thread-safe
+// layer over the generated keyward.v1 gRPC stubs.
+//
+// What it adds to the stubs, and nothing more:
+//   - target resolution (explicit target, else $KEYWARD_ADDR, else the
+//     default socket), with plaintext allowed only on a Unix socket or
+//     loopback TCP;
+//   - a deadline on every call (10 s by default);
+//   - retries with exponential backoff, only on UNAVAILABLE and only for
+//     calls that change no state (reads and pure crypto: Sign, Verify,
+//     Encrypt, Decrypt, Mac, ...); never for CreateKey, RotateKey, version
+//     state changes, policies, API keys, Login, Unseal or anything else that
+//     changes state;
+//   - grpc::Status converted to absl::Status with the same code and message.
+//
+// It holds no key material: requests and responses pass through, nothing is
+// cached. Secrets a caller passes in (passphrases, API key secrets, imported
+// key material) live only in the request messages the caller owns.
+//
+// Usage:
+//
+//   keyward::ClientOptions options;           // target from $KEYWARD_ADDR or
+//   options.target = "unix:///run/kw.sock";   // the default socket if empty
+//   auto client = keyward::Client::Create(options);
+//   if (!client.ok()) return client.status();
+//
+//   keyward::v1::SignRequest req;
+//   req.set_name("keys/release-signing");
+//   req.set_data(artifact_bytes);
+//   absl::StatusOr<keyward::v1::SignResponse> sig = (*client)->Sign(req);
+//   if (!sig.ok()) return sig.status();       // e.g. NOT_FOUND, PERMISSION_DENIED
+//   Store(sig->signature());                  // self-describing; pass to Verify
+//
+// Thread safety: a Client is safe to use from many threads at once; calls
+// share one gRPC channel.
+#ifndef KEYWARD_CLIENT_CLIENT_H_
+#define KEYWARD_CLIENT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/support/status.h"
+#include "keyward/v1/access_service.grpc.pb.h"
+#include "keyward/v1/crypto_service.grpc.pb.h"
+#include "keyward/v1/jwt_service.grpc.pb.h"
+#include "keyward/v1/key_service.grpc.pb.h"
+#include "keyward/v1/system_service.grpc.pb.h"
+
+namespace keyward {
+
+// kDefaultSystemSocket is the socket used when no target is given, neither
+// $KEYWARD_ADDR nor $XDG_RUNTIME_DIR is set.
+inline constexpr char kDefaultSystemSocket[] = "/var/lib/keyward/keyward.sock";
+
+// TlsOptions configure TLS / mutual TLS to a remote daemon over TCP.
+//
+// NOT YET SUPPORTED: Client::Create returns UNIMPLEMENTED ("TLS targets
+// arrive with the mTLS listener") whenever ClientOptions.tls is set. The
+// fields are the contract the mTLS listener will honour.
+struct TlsOptions {
+  // PEM file of the CA certificates that sign the daemon's certificate.
+  // Empty: the system roots.
+  std::string ca_file;
+  // PEM file of the client certificate chain, for mTLS (the daemon takes
+  // the identity from its spiffe:// URI SAN or subject). Empty: server-only
+  // TLS, and the caller is anonymous unless it logs in.
+  std::string cert_file;
+  // PEM file of the client certificate's private key; required with
+  // cert_file.
+  std::string key_file;
+  // Name to check the daemon's certificate against instead of the target's
+  // host. Empty: the host.
+  std::string server_name;
+};
+
+// RetryPolicy is how idempotent calls are retried on UNAVAILABLE. The delay
+// before attempt n+1 is initial_backoff * multiplier^(n-1), capped at
+// max_backoff; no retry is started that could not finish before the call's
+// deadline.
+struct RetryPolicy {
+  // Total attempts, first one included; 1 disables retries.
+  int max_attempts = 3;
+  absl::Duration initial_backoff = absl::Milliseconds(50);
+  double multiplier = 2.0;
+  absl::Duration max_backoff = absl::Seconds(1);
+};
+
+// ClientOptions configure Client::Create.
+struct ClientOptions {
+  // Where the daemon listens: "unix:///abs/path", "unix:/abs/path",
+  // "unix:rel/path", an absolute path "/abs/path" (a Unix socket), or
+  // "host:port" ("[::1]:port" for IPv6). Empty: $KEYWARD_ADDR, else
+  // $XDG_RUNTIME_DIR/keyward/keyward.sock if XDG_RUNTIME_DIR is set, else
+  // kDefaultSystemSocket. Plaintext TCP is allowed to loopback hosts only
+  // (localhost, 127.0.0.0/8, ::1).
+  std::string target;
+  // Deadline of each unary call, retries included. Must be positive.
+  absl::Duration timeout = absl::Seconds(10);
+  // Deadline of CreateBackup and RestoreBackup streams, and of
+  // ReadAuditLog unless it follows (a following read has none).
+  absl::Duration stream_timeout = absl::Minutes(10);
+  RetryPolicy retry;
+  // TLS for TCP targets; see TlsOptions (not yet supported).
+  std::optional<TlsOptions> tls;
+  // A session token from Login, sent as "authorization: Bearer <token>" on
+  // every call; calls then run as "apikey:{id}". Empty: none.
+  std::string session_token;
+};
+
+// Target is a parsed, validated daemon address.
+struct Target {
+  enum class Kind { kUnix, kTcp };
+  Kind kind = Kind::kUnix;
+  // The address as handed to gRPC, e.g. "unix:/run/kw.sock" or
+  // "127.0.0.1:7443".
+  std::string grpc_target;
+  // Unix: the socket path. TCP: empty.
+  std::string unix_path;
+  // TCP: the host (without IPv6 brackets) and port. Unix: empty and 0.
+  std::string host;
+  int port = 0;
+  // TCP: true if host is loopback.
+  bool loopback = false;
+};
+
+// ParseTarget parses and validates `target` (forms as ClientOptions.target,
+// which must be non-empty here). Returns INVALID_ARGUMENT naming what is
+// wrong (empty path, bad port, unknown scheme).
+absl::StatusOr<Target> ParseTarget(absl::string_view target);
+
+// SelectTarget picks the target string: `explicit_target` if non-empty,
+// else `keyward_addr_env` if non-empty, else
+// "unix://{xdg_runtime_dir_env}/keyward/keyward.sock" if that is non-empty,
+// else "unix://" + kDefaultSystemSocket. Pure, for tests; Create passes the
+// environment.
+std::string SelectTarget(absl::string_view explicit_target,
+                         absl::string_view keyward_addr_env,
+                         absl::string_view xdg_runtime_dir_env);
+
+// FromGrpcStatus converts a gRPC status to an absl::Status with the same
+// code and message (OK stays OK).
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Idempotency says whether a call may be repeated without changing state.
+enum class Idempotency { kIdempotent, kStateChanging };
+
+// ShouldRetry reports whether attempt number `attempt` (from 1) that failed
+// with `code` is retried under `policy`: only idempotent calls, only on
+// UNAVAILABLE, and only while attempt < policy.max_attempts.
+bool ShouldRetry(Idempotency idempotency, absl::StatusCode code, int attempt,
+                 const RetryPolicy& policy);
+
+// BackoffDelay is the pause after failed attempt `attempt` (from 1):
+// initial_backoff * multiplier^(attempt-1), capped at max_backoff.
+absl::Duration BackoffDelay(const RetryPolicy& policy, int attempt);
+
+// Client talks to one keywardd. Every method makes one RPC of the same name
+// (see proto/keyward/v1/*.proto for requests, responses and error codes)
+// and returns the response, or the daemon's status converted by
+// FromGrpcStatus. Transport failures are UNAVAILABLE (daemon not running,
+// wrong socket path) or DEADLINE_EXCEEDED (no answer within the timeout).
+class Client {
+ public:
+  // Create validates `options` and builds the channel; it does not connect
+  // (the first call does). Errors: INVALID_ARGUMENT (bad target, timeout not
+  // positive, max_attempts < 1); FAILED_PRECONDITION (plaintext TCP to a
+  // non-loopback host); UNIMPLEMENTED (options.tls set).
+  static absl::StatusOr<std::unique_ptr<Client>> Create(
+      ClientOptions options = ClientOptions());
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();
+
+  // target is where this client connects.
+  const Target& target() const { return target_; }
+  const ClientOptions& options() const { return options_; }
+
+  // --- grpc.health.v1 (retried) ---
+  // CheckHealth asks the standard health service about `service` ("" = the
+  // whole server).
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse> CheckHealth(
+      const std::string& service = "");
+
+  // --- SystemService ---
+  absl::StatusOr<v1::GetStatusResponse> GetStatus();  // retried
+  absl::StatusOr<v1::SealResponse> Seal();
+  absl::StatusOr<v1::UnsealResponse> Unseal(const v1::UnsealRequest& request);
+  absl::StatusOr<v1::ChangePassphraseResponse> ChangePassphrase(
+      const v1::ChangePassphraseRequest& request);
+  // CreateBackup streams the backup to `sink`, chunk by chunk in order, and
+  // returns the BackupInfo of the first message. A non-OK status from
+  // `sink` cancels the stream and is returned.
+  absl::StatusOr<v1::BackupInfo> CreateBackup(
+      const std::function<absl::Status(absl::string_view chunk)>& sink);
+  // RestoreBackup sends `passphrase` and `replace_existing` in the first
+  // message, then the chunks `next_chunk` returns until it returns an empty
+  // string (end of input). A non-OK status from `next_chunk` cancels the
+  // stream (the daemon changes nothing) and is returned.
+  absl::StatusOr<v1::RestoreBackupResponse> RestoreBackup(
+      const std::string& passphrase, bool replace_existing,
+      const std::function<absl::StatusOr<std::string>()>& next_chunk);
+  // ReadAuditLog calls `on_records` for each streamed batch until the
+  // stream ends or `on_records` returns false (then the stream is cancelled
+  // and OK returned). With request.follow() it has no deadline.
+  absl::Status ReadAuditLog(
+      const v1::ReadAuditLogRequest& request,
+      const std::function<bool(const v1::ReadAuditLogResponse&)>& on_records);
+  absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
+      const v1::VerifyAuditLogRequest& request);  // retried
+
+  // --- KeyService (reads retried; changes never) ---
+  absl::StatusOr<v1::CreateKeyResponse> CreateKey(
+      const v1::CreateKeyRequest& request);
+  absl::StatusOr<v1::GetKeyResponse> GetKey(const v1::GetKeyRequest& request);
+  absl::StatusOr<v1::ListKeysResponse> ListKeys(
+      const v1::ListKeysRequest& request);
+  absl::StatusOr<v1::UpdateKeyResponse> UpdateKey(
+      const v1::UpdateKeyRequest& request);
+  absl::StatusOr<v1::RotateKeyResponse> RotateKey(
+      const v1::RotateKeyRequest& request);
+  absl::StatusOr<v1::ListKeyVersionsResponse> ListKeyVersions(
+      const v1::ListKeyVersionsRequest& request);
+  absl::StatusOr<v1::GetKeyVersionResponse> GetKeyVersion(
+      const v1::GetKeyVersionRequest& request);
+  absl::StatusOr<v1::DisableKeyVersionResponse> DisableKeyVersion(
+      const v1::DisableKeyVersionRequest& request);
+  absl::StatusOr<v1::EnableKeyVersionResponse> EnableKeyVersion(
+      const v1::EnableKeyVersionRequest& request);
+  absl::StatusOr<v1::DestroyKeyVersionResponse> DestroyKeyVersion(
+      const v1::DestroyKeyVersionRequest& request);
+  absl::StatusOr<v1::ImportKeyResponse> ImportKey(
+      const v1::ImportKeyRequest& request);
+  absl::StatusOr<v1::ExportKeyResponse> ExportKey(
+      const v1::ExportKeyRequest& request);
+
+  // --- CryptoService (all retried: none changes state) ---
+  absl::StatusOr<v1::SignResponse> Sign(const v1::SignRequest& request);
+  absl::StatusOr<v1::VerifyResponse> Verify(const v1::VerifyRequest& request);
+  absl::StatusOr<v1::EncryptResponse> Encrypt(
+      const v1::EncryptRequest& request);
+  absl::StatusOr<v1::DecryptResponse> Decrypt(
+      const v1::DecryptRequest& request);
+  absl::StatusOr<v1::MacResponse> Mac(const v1::MacRequest& request);
+  absl::StatusOr<v1::VerifyMacResponse> VerifyMac(
+      const v1::VerifyMacRequest& request);
+  absl::StatusOr<v1::GenerateDataKeyResponse> GenerateDataKey(
+      const v1::GenerateDataKeyRequest& request);
+  absl::StatusOr<v1::ReEncryptResponse> ReEncrypt(
+      const v1::ReEncryptRequest& request);
+  absl::StatusOr<v1::GetPublicKeyResponse> GetPublicKey(
+      const v1::GetPublicKeyRequest& request);
+  absl::StatusOr<v1::BatchSignResponse> BatchSign(
+      const v1::BatchSignRequest& request);
+  absl::StatusOr<v1::BatchVerifyResponse> BatchVerify(
+      const v1::BatchVerifyRequest& request);
+  absl::StatusOr<v1::BatchEncryptResponse> BatchEncrypt(
+      const v1::BatchEncryptRequest& request);
+  absl::StatusOr<v1::BatchDecryptResponse> BatchDecrypt(
+      const v1::BatchDecryptRequest& request);
+
+  // --- JwtService (SignJwt/EncryptJwe retried only without a token
+  // record, which is state) ---
+  absl::StatusOr<v1::SignJwtResponse> SignJwt(
+      const v1::SignJwtRequest& request);
+  absl::StatusOr<v1::VerifyJwtResponse> VerifyJwt(
+      const v1::VerifyJwtRequest& request);
+  absl::StatusOr<v1::GetJwksResponse> GetJwks(
+      const v1::GetJwksRequest& request);
+  absl::StatusOr<v1::EncryptJweResponse> EncryptJwe(
+      const v1::EncryptJweRequest& request);
+  absl::StatusOr<v1::DecryptJweResponse> DecryptJwe(
+      const v1::DecryptJweRequest& request);
+  absl::StatusOr<v1::GetTokenRecordResponse> GetTokenRecord(
+      const v1::GetTokenRecordRequest& request);
+  absl::StatusOr<v1::RevokeTokenResponse> RevokeToken(
+      const v1::RevokeTokenRequest& request);
+  absl::StatusOr<v1::ListTokenRecordsResponse> ListTokenRecords(
+      const v1::ListTokenRecordsRequest& request);
+
+  // --- AccessService (lists and WhoAmI retried) ---
+  absl::StatusOr<v1::CreatePolicyResponse> CreatePolicy(
+      const v1::CreatePolicyRequest& request);
+  absl::StatusOr<v1::DeletePolicyResponse> DeletePolicy(
+      const v1::DeletePolicyRequest& request);
+  absl::StatusOr<v1::ListPoliciesResponse> ListPolicies(
+      const v1::ListPoliciesRequest& request);
+  absl::StatusOr<v1::CreateApiKeyResponse> CreateApiKey(
+      const v1::CreateApiKeyRequest& request);
+  absl::StatusOr<v1::RevokeApiKeyResponse> RevokeApiKey(
+      const v1::RevokeApiKeyRequest& request);
+  absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys(
+      const v1::ListApiKeysRequest& request);
+  absl::StatusOr<v1::LoginResponse> Login(const v1::LoginRequest& request);
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI();
+
+ private:
+  Client(ClientOptions options, Target target,
+         std::shared_ptr<grpc::Channel> channel);
+
+  // Unary makes one unary call through `method` of `stub`, with the
+  // deadline, metadata and retry policy above.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> Unary(
+      Stub* stub,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                   Response*),
+      const Request& request, Idempotency idempotency);
+
+  // PrepareContext sets the deadline and the session token on `context`.
+  void PrepareContext(grpc::ClientContext* context, absl::Time deadline) const;
+
+  const ClientOptions options_;
+  const Target target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::unique_ptr<v1::SystemService::Stub> system_;
+  std::unique_ptr<v1::KeyService::Stub> keys_;
+  std::unique_ptr<v1::CryptoService::Stub> crypto_;
+  std::unique_ptr<v1::JwtService::Stub> jwt_;
+  std::unique_ptr<v1::AccessService::Stub> access_;
+};
+
+}  // namespace keyward
+
+#endif  // KEYWARD_CLIENT_CLIENT_H_

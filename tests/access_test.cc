@@ -1,0 +1,186 @@
+// End-to-end: API keys, Login, session tokens over loopback TCP, and the
+// per-caller limit on failed authentication, against the real daemon.
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "keyward/v1/access_service.grpc.pb.h"
+#include "keyward/v1/crypto_service.grpc.pb.h"
+#include "keyward/v1/key_service.grpc.pb.h"
+#include "tests/daemon_process.h"
+#include "tests/free_port.h"
+
+namespace keyward::testing {
+namespace {
+
+namespace pb = keyward::v1;
+using ::testing::HasSubstr;
+
+class AccessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir();
+    std::string pass = dir_ + "/passphrase";
+    std::ofstream(pass) << "access test\n";
+    chmod(pass.c_str(), 0600);
+    ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir",
+                          dir_, "--passphrase_file", pass})
+                  .exit_code,
+              0);
+    port_ = FreePort();
+    std::string config = dir_ + "/k.txtpb";
+    std::ofstream(config) << "tcp_listeners { address: \"127.0.0.1:" << port_
+                          << "\" }\nrate_limits { auth_failures_per_minute: 3 }\n";
+    auto daemon = DaemonProcess::Start(
+        dir_, {"--data_dir", dir_, "--passphrase_file", pass, "--config", config});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+    unix_ = daemon_->NewChannel();
+    tcp_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                               grpc::InsecureChannelCredentials());
+  }
+
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<DaemonProcess> daemon_;
+  std::shared_ptr<grpc::Channel> unix_, tcp_;
+};
+
+TEST_F(AccessTest, ApiKeyLoginGrantsExactlyWhatPoliciesSay) {
+  auto admin_keys = pb::KeyService::NewStub(unix_);
+  auto admin_access = pb::AccessService::NewStub(unix_);
+  {
+    grpc::ClientContext ctx;
+    pb::CreateKeyRequest req;
+    req.set_key_id("ci-signing");
+    req.mutable_key()->set_key_type(pb::KEY_TYPE_ED25519);
+    pb::CreateKeyResponse resp;
+    ASSERT_TRUE(admin_keys->CreateKey(&ctx, req, &resp).ok());
+  }
+  std::string secret;
+  {
+    grpc::ClientContext ctx;
+    pb::CreateApiKeyRequest req;
+    req.set_api_key_id("ci");
+    req.mutable_api_key()->set_description("release pipeline");
+    pb::CreateApiKeyResponse resp;
+    grpc::Status s = admin_access->CreateApiKey(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    secret = resp.secret();
+    EXPECT_THAT(secret, ::testing::StartsWith("kw_ak_ci:"));
+    EXPECT_EQ(resp.api_key().principal(), "apikey:ci");
+  }
+  // The secret is stored only as a hash.
+  {
+    std::ifstream db(dir_ + "/keystore.db", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(db)), {});
+    std::ifstream wal(dir_ + "/keystore.db-wal", std::ios::binary);
+    bytes.append((std::istreambuf_iterator<char>(wal)), {});
+    EXPECT_EQ(bytes.find(secret.substr(9)), std::string::npos);
+  }
+  // Over plaintext loopback TCP, with no identity, nothing is allowed.
+  auto tcp_crypto = pb::CryptoService::NewStub(tcp_);
+  {
+    grpc::ClientContext ctx;
+    pb::SignRequest req;
+    req.set_name("keys/ci-signing");
+    req.set_data("x");
+    pb::SignResponse resp;
+    EXPECT_EQ(tcp_crypto->Sign(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Login over TCP.
+  auto tcp_access = pb::AccessService::NewStub(tcp_);
+  std::string token;
+  {
+    grpc::ClientContext ctx;
+    pb::LoginRequest req;
+    req.set_api_key_secret(secret);
+    pb::LoginResponse resp;
+    grpc::Status s = tcp_access->Login(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    token = resp.session_token();
+    EXPECT_EQ(resp.principal(), "apikey:ci");
+  }
+  auto sign = [&](const std::string& bearer) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + bearer);
+    pb::SignRequest req;
+    req.set_name("keys/ci-signing");
+    req.set_data("release.tar.gz");
+    pb::SignResponse resp;
+    return tcp_crypto->Sign(&ctx, req, &resp);
+  };
+  grpc::Status s = sign(token);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("apikey:ci may not SIGN on keys/ci-signing"));
+  {
+    grpc::ClientContext ctx;
+    pb::CreatePolicyRequest req;
+    req.set_policy_id("ci-sign");
+    req.mutable_policy()->set_principal("apikey:ci");
+    req.mutable_policy()->set_resource("keys/ci-signing");
+    req.mutable_policy()->add_operations(pb::OPERATION_SIGN);
+    pb::CreatePolicyResponse resp;
+    ASSERT_TRUE(admin_access->CreatePolicy(&ctx, req, &resp).ok());
+  }
+  EXPECT_TRUE(sign(token).ok());
+  // Revoking the key ends its sessions at once.
+  {
+    grpc::ClientContext ctx;
+    pb::RevokeApiKeyRequest req;
+    req.set_name("apiKeys/ci");
+    pb::RevokeApiKeyResponse resp;
+    ASSERT_TRUE(admin_access->RevokeApiKey(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.api_key().state(), pb::API_KEY_STATE_REVOKED);
+  }
+  EXPECT_EQ(sign(token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  {
+    grpc::ClientContext ctx;
+    pb::LoginRequest req;
+    req.set_api_key_secret(secret);
+    pb::LoginResponse resp;
+    EXPECT_EQ(tcp_access->Login(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+}
+
+TEST_F(AccessTest, FailedLoginsAreRateLimited) {
+  auto tcp_access = pb::AccessService::NewStub(tcp_);
+  std::vector<grpc::StatusCode> codes;
+  for (int i = 0; i < 5; ++i) {
+    grpc::ClientContext ctx;
+    pb::LoginRequest req;
+    req.set_api_key_secret("kw_ak_nobody:guess");
+    pb::LoginResponse resp;
+    codes.push_back(tcp_access->Login(&ctx, req, &resp).error_code());
+  }
+  EXPECT_THAT(codes, ::testing::ElementsAre(
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         grpc::StatusCode::RESOURCE_EXHAUSTED));
+}
+
+TEST_F(AccessTest, BogusBearerTokenIsUnauthenticated) {
+  auto crypto = pb::CryptoService::NewStub(unix_);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer kws_forged");
+  pb::SignRequest req;
+  req.set_name("keys/x");
+  req.set_data("x");
+  pb::SignResponse resp;
+  grpc::Status s = crypto->Sign(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("log in again"));
+}
+
+}  // namespace
+}  // namespace keyward::testing

@@ -1,0 +1,91 @@
+// End-to-end (default flavor): a TCP listener with mutual TLS; the caller's
+// identity is the client certificate's SPIFFE ID.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "keyward/v1/access_service.grpc.pb.h"
+#include "keyward/v1/crypto_service.grpc.pb.h"
+#include "tests/daemon_process.h"
+#include "tests/free_port.h"
+
+namespace keyward::testing {
+namespace {
+
+namespace pb = keyward::v1;
+using ::testing::HasSubstr;
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(TlsTest, MutualTlsIdentifiesTheClientBySpiffeId) {
+  std::string dir = NewTempDir();
+  ProcessResult certs = RunProcess({Runfile("tests/tls_certs.sh"), dir});
+  ASSERT_EQ(certs.exit_code, 0) << certs.output;
+  std::string pass = dir + "/passphrase";
+  std::ofstream(pass) << "tls test\n";
+  chmod(pass.c_str(), 0600);
+  ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir", dir,
+                        "--passphrase_file", pass})
+                .exit_code,
+            0);
+  int port = FreePort();
+  std::string config = dir + "/k.txtpb";
+  std::ofstream(config) << "tcp_listeners { address: \"127.0.0.1:" << port
+                        << "\" tls { cert_file: \"" << dir
+                        << "/server.pem\" key_file: \"" << dir
+                        << "/server.key\" client_ca_file: \"" << dir
+                        << "/ca.pem\" require_client_cert: true } }\n";
+  auto daemon = DaemonProcess::Start(
+      dir, {"--data_dir", dir, "--passphrase_file", pass, "--config", config});
+  ASSERT_TRUE(daemon.ok()) << daemon.status();
+
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = Read(dir + "/ca.pem");
+  tls.pem_private_key = Read(dir + "/client.key");
+  tls.pem_cert_chain = Read(dir + "/client.pem");
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::SslCredentials(tls));
+  auto access = pb::AccessService::NewStub(channel);
+  grpc::ClientContext ctx;
+  pb::WhoAmIResponse who;
+  grpc::Status s = access->WhoAmI(&ctx, pb::WhoAmIRequest(), &who);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(who.principal(), "spiffe://example.org/ci/release");
+  EXPECT_EQ(who.authentication(), pb::AUTHENTICATION_METHOD_MTLS);
+
+  // Default deny for the remote caller.
+  auto crypto = pb::CryptoService::NewStub(channel);
+  grpc::ClientContext sctx;
+  pb::SignRequest req;
+  req.set_name("keys/any");
+  req.set_data("x");
+  pb::SignResponse resp;
+  s = crypto->Sign(&sctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("spiffe://example.org/ci/release"));
+
+  // A client without a certificate does not get through the handshake.
+  grpc::SslCredentialsOptions anonymous;
+  anonymous.pem_root_certs = Read(dir + "/ca.pem");
+  auto bare = pb::AccessService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(anonymous)));
+  grpc::ClientContext bctx;
+  bctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  EXPECT_EQ(bare->WhoAmI(&bctx, pb::WhoAmIRequest(), &who).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace keyward::testing
