@@ -7,9 +7,10 @@ public key, with python3-cryptography).
     PYTHONPATH=client/python:bazel-bin/proto \
     /usr/bin/python3 client/python/example.py [KEY_ID]
 
-(bazel build //proto:keyward_py first, for the generated stubs; or
-bazel run //client/python:example -- KEY_ID with KEYWARD_ADDR set.) The
-key is created as an Ed25519 signing key if it does not exist.
+(bazel build //proto:keyward_py first, for the generated stubs; the
+bazel-bin symlink must point at that build.) The key is created as an
+Ed25519 signing key if it does not exist. //tests/interop:python_interop_test
+runs this example against a real daemon.
 """
 
 import sys

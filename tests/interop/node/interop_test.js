@@ -1,0 +1,339 @@
+// Interop: the real keywardd driven by Node's gRPC stack (@grpc/grpc-js with
+// @grpc/proto-loader reading proto/keyward/v1/*.proto), its raw signatures
+// checked independently with Node's crypto.
+//
+// Run by //tests/interop:node_interop_test (after `npm ci` here), or by hand:
+//   node tests/interop/node/interop_test.js --keywardd=bazel-bin/daemon/keywardd
+// Options: --keywardd=PATH (required), --proto_root=DIR (default: the repo's
+// proto/). Exits 0 only if every check passed.
+'use strict';
+
+const assert = require('node:assert/strict');
+const childProcess = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const MESSAGE = Buffer.from(
+    'interop: signed by keywardd, verified by node:crypto');
+
+function parseArgs(argv) {
+  const args = {proto_root: path.resolve(__dirname, '..', '..', '..', 'proto')};
+  for (const arg of argv) {
+    const m = /^--([a-z_]+)=(.*)$/.exec(arg);
+    if (!m) throw new Error(`unknown argument ${arg}`);
+    args[m[1]] = m[2];
+  }
+  if (!args.keywardd) throw new Error('--keywardd=PATH is required');
+  return args;
+}
+
+function loadServices(protoRoot) {
+  // google/protobuf/{duration,timestamp}.proto come from libprotobuf-dev.
+  const includeDirs = [protoRoot, '/usr/include'];
+  const files = ['common', 'crypto_service', 'key_service'].map(
+      (f) => `keyward/v1/${f}.proto`);
+  const definition = protoLoader.loadSync(files, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs,
+  });
+  return grpc.loadPackageDefinition(definition).keyward.v1;
+}
+
+// Promisified unary call with a 10 s deadline.
+function call(stub, method, request) {
+  return new Promise((resolve, reject) => {
+    stub[method](request, {deadline: Date.now() + 10000}, (err, resp) => {
+      if (err) reject(err); else resolve(resp);
+    });
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// grpc.health.v1.Health/Check("") == SERVING, by hand: the request is empty,
+// HealthCheckResponse{status: SERVING} is 08 01.
+function healthServing(target) {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+        '/grpc.health.v1.Health/Check', (b) => b, (b) => b, Buffer.alloc(0),
+        {deadline: Date.now() + 2000}, (err, resp) => {
+          client.close();
+          resolve(!err && Buffer.compare(resp, Buffer.from([8, 1])) === 0);
+        });
+  });
+}
+
+class Daemon {
+  // keywardd on a fresh data dir under /tmp (a socket path must fit in 108
+  // bytes).
+  constructor(binary) {
+    this.binary = path.resolve(binary);
+    this.dir = fs.mkdtempSync(path.join('/tmp', 'kwjs'));
+    this.socket = path.join(this.dir, 'k.sock');
+    this.target = `unix://${this.socket}`;
+    this.passphrase = path.join(this.dir, 'passphrase');
+    fs.writeFileSync(this.passphrase, 'node interop test passphrase\n',
+                     {mode: 0o600, flag: 'wx'});
+    this.dataDir = path.join(this.dir, 'data');
+    fs.mkdirSync(this.dataDir, {mode: 0o700});
+    this.logPath = path.join(this.dir, 'keywardd.log');
+  }
+
+  output() {
+    try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; }
+  }
+
+  async start() {
+    const init = childProcess.spawnSync(
+        this.binary,
+        ['init', '--data_dir', this.dataDir, '--passphrase_file',
+         this.passphrase],
+        {encoding: 'utf8', timeout: 120000});
+    if (init.status !== 0) {
+      throw new Error(`keywardd init exited ${init.status} ` +
+                      `(${init.signal || init.error || ''}):\n` +
+                      `${init.stdout}${init.stderr}`);
+    }
+    const log = fs.openSync(this.logPath, 'w');
+    this.proc = childProcess.spawn(
+        this.binary,
+        ['--data_dir', this.dataDir, '--passphrase_file', this.passphrase,
+         '--socket', this.socket],
+        {stdio: ['ignore', log, log]});
+    fs.closeSync(log);
+    this.exited = new Promise((resolve) => {
+      this.proc.on('exit', (code, signal) => resolve({code, signal}));
+    });
+    this.exit = null;
+    this.exited.then((e) => { this.exit = e; });
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      if (this.exit) {
+        throw new Error(`keywardd exited ${JSON.stringify(this.exit)} ` +
+                        `before serving:\n${this.output()}`);
+      }
+      if (fs.existsSync(this.socket) && await healthServing(this.target)) {
+        return;
+      }
+      await sleep(100);
+    }
+    throw new Error(`keywardd not SERVING after 60 s:\n${this.output()}`);
+  }
+
+  // SIGTERM; resolves to {code, signal}.
+  async terminate() {
+    if (!this.exit) this.proc.kill('SIGTERM');
+    const timeout = sleep(30000).then(() => null);
+    const result = await Promise.race([this.exited, timeout]);
+    if (!result) {
+      this.proc.kill('SIGKILL');
+      throw new Error('keywardd ignored SIGTERM for 30 s');
+    }
+    return result;
+  }
+
+  cleanup() {
+    if (this.proc && !this.exit) this.proc.kill('SIGKILL');
+    fs.rmSync(this.dir, {recursive: true, force: true});
+  }
+}
+
+function flip(buf) {
+  const t = Buffer.from(buf);
+  t[t.length >> 1] ^= 0x80;
+  return t;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const v1 = loadServices(args.proto_root);
+  const daemon = new Daemon(args.keywardd);
+  let failures = 0;
+  let crypt;
+  let keys;
+
+  async function test(name, fn) {
+    try {
+      await fn();
+      console.log(`ok   ${name}`);
+    } catch (e) {
+      failures++;
+      console.log(`FAIL ${name}\n${e && e.stack || e}`);
+    }
+  }
+
+  async function signAndFetch(keyId, keyType, wantAlgorithm) {
+    const created = await call(keys, 'CreateKey', {
+      key_id: keyId,
+      key: {key_type: keyType, purpose: 'KEY_PURPOSE_SIGN_VERIFY'},
+    });
+    assert.equal(created.key.name, `keys/${keyId}`);
+    assert.equal(created.key.key_type, keyType);
+    assert.equal(created.key.signature_algorithms[0], wantAlgorithm);
+    const signed = await call(crypt, 'Sign', {name: `keys/${keyId}`,
+                                               data: MESSAGE});
+    assert.equal(signed.key_version, `keys/${keyId}/versions/1`);
+    assert.equal(signed.algorithm, wantAlgorithm);
+    assert.ok(Buffer.isBuffer(signed.raw_signature));
+    assert.ok(signed.raw_signature.length > 0);
+    const got = await call(crypt, 'GetPublicKey', {
+      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_PEM'});
+    assert.equal(got.format, 'PUBLIC_KEY_FORMAT_PEM');
+    assert.equal(got.key_type, keyType);
+    const pem = got.public_key.toString('utf8');
+    assert.match(pem, /^-----BEGIN PUBLIC KEY-----\n/);
+    const publicKey = crypto.createPublicKey(pem);
+    // The JWK and DER forms are the same key.
+    const spki = publicKey.export({type: 'spki', format: 'der'});
+    const der = await call(crypt, 'GetPublicKey', {
+      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_DER'});
+    assert.deepEqual(der.public_key, spki);
+    const jwk = await call(crypt, 'GetPublicKey', {
+      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_JWK'});
+    const fromJwk = crypto.createPublicKey({
+      key: JSON.parse(jwk.public_key.toString('utf8')), format: 'jwk'});
+    assert.deepEqual(fromJwk.export({type: 'spki', format: 'der'}), spki);
+    return {signed, publicKey};
+  }
+
+  async function daemonVerify(keyId, data, signature) {
+    const resp = await call(crypt, 'Verify', {name: `keys/${keyId}`, data,
+                                              signature});
+    return resp.valid;
+  }
+
+  async function checkDaemonVerify(keyId, signature) {
+    assert.equal(await daemonVerify(keyId, MESSAGE, signature), true,
+                 'Verify rejects a genuine signature');
+    assert.equal(
+        await daemonVerify(keyId, Buffer.concat([MESSAGE, Buffer.from('x')]),
+                           signature),
+        false, 'Verify accepts a signature over other data');
+    const tampered = Buffer.from(signature);
+    tampered[tampered.length - 1] ^= 0x01;
+    assert.equal(await daemonVerify(keyId, MESSAGE, tampered), false,
+                 'Verify accepts a tampered signature');
+  }
+
+  try {
+    await daemon.start();
+    const creds = grpc.credentials.createInsecure();
+    crypt = new v1.CryptoService(daemon.target, creds);
+    keys = new v1.KeyService(daemon.target, creds);
+    const other = Buffer.concat([MESSAGE, Buffer.from('x')]);
+
+    await test('ed25519', async () => {
+      const {signed, publicKey} = await signAndFetch(
+          'js-ed25519', 'KEY_TYPE_ED25519', 'SIGNATURE_ALGORITHM_ED25519');
+      assert.equal(publicKey.asymmetricKeyType, 'ed25519');
+      const raw = signed.raw_signature;
+      assert.equal(raw.length, 64);
+      assert.equal(crypto.verify(null, MESSAGE, publicKey, raw), true,
+                   'node:crypto rejects the raw Ed25519 signature');
+      assert.equal(crypto.verify(null, MESSAGE, publicKey, flip(raw)), false);
+      assert.equal(crypto.verify(null, other, publicKey, raw), false);
+      await checkDaemonVerify('js-ed25519', signed.signature);
+    });
+
+    await test('ecdsa p-256', async () => {
+      const {signed, publicKey} = await signAndFetch(
+          'js-p256', 'KEY_TYPE_ECDSA_P256',
+          'SIGNATURE_ALGORITHM_ECDSA_SHA256_DER');
+      assert.equal(publicKey.asymmetricKeyType, 'ec');
+      assert.equal(publicKey.asymmetricKeyDetails.namedCurve, 'prime256v1');
+      const raw = signed.raw_signature;
+      assert.equal(raw[0], 0x30);  // DER SEQUENCE
+      assert.equal(crypto.verify('sha256', MESSAGE, publicKey, raw), true,
+                   'node:crypto rejects the raw ECDSA P-256 signature');
+      assert.equal(crypto.verify('sha256', MESSAGE, publicKey, flip(raw)),
+                   false);
+      assert.equal(crypto.verify('sha256', other, publicKey, raw), false);
+      await checkDaemonVerify('js-p256', signed.signature);
+    });
+
+    await test('rsa-2048 pss', async () => {
+      const {signed, publicKey} = await signAndFetch(
+          'js-rsa', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PSS_SHA256');
+      assert.equal(publicKey.asymmetricKeyType, 'rsa');
+      assert.equal(publicKey.asymmetricKeyDetails.modulusLength, 2048);
+      const raw = signed.raw_signature;
+      assert.equal(raw.length, 256);
+      const pss = {key: publicKey,
+                   padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+                   saltLength: 32};
+      assert.equal(crypto.verify('sha256', MESSAGE, pss, raw), true,
+                   'node:crypto rejects the raw RSA-PSS (salt 32) signature');
+      assert.equal(crypto.verify('sha256', MESSAGE, pss, flip(raw)), false);
+      assert.equal(crypto.verify('sha256', other, pss, raw), false);
+      // The salt is 32 bytes: a verifier demanding 20 fails.
+      assert.equal(crypto.verify('sha256', MESSAGE, {...pss, saltLength: 20},
+                                 raw),
+                   false);
+      await checkDaemonVerify('js-rsa', signed.signature);
+    });
+
+    await test('encrypt/decrypt aes-256-gcm', async () => {
+      await call(keys, 'CreateKey', {
+        key_id: 'js-aes',
+        key: {key_type: 'KEY_TYPE_AES256_GCM',
+              purpose: 'KEY_PURPOSE_ENCRYPT_DECRYPT'},
+      });
+      const plaintext = Buffer.from('interop plaintext \u0000\u00ff');
+      const aad = Buffer.from('record-17');
+      const enc = await call(crypt, 'Encrypt', {
+        name: 'keys/js-aes', plaintext, associated_data: aad});
+      assert.equal(enc.key_version, 'keys/js-aes/versions/1');
+      assert.equal(enc.ciphertext.includes(plaintext), false);
+      const dec = await call(crypt, 'Decrypt', {
+        name: 'keys/js-aes', ciphertext: enc.ciphertext,
+        associated_data: aad});
+      assert.deepEqual(dec.plaintext, plaintext);
+      assert.equal(dec.used_primary, true);
+      const tampered = Buffer.from(enc.ciphertext);
+      tampered[tampered.length - 1] ^= 0x01;
+      for (const [ciphertext, ad] of [[tampered, aad],
+                                      [enc.ciphertext,
+                                       Buffer.from('record-18')]]) {
+        await assert.rejects(
+            call(crypt, 'Decrypt', {name: 'keys/js-aes', ciphertext,
+                                    associated_data: ad}),
+            (err) => err.code === grpc.status.INVALID_ARGUMENT);
+      }
+    });
+
+    await test('errors carry gRPC codes', async () => {
+      await assert.rejects(
+          call(crypt, 'Sign', {name: 'keys/js-missing', data: MESSAGE}),
+          (err) => err.code === grpc.status.NOT_FOUND);
+    });
+
+    crypt.close();
+    keys.close();
+    await test('SIGTERM exits 0', async () => {
+      const exit = await daemon.terminate();
+      assert.deepEqual(exit, {code: 0, signal: null},
+                       `keywardd output:\n${daemon.output()}`);
+    });
+  } catch (e) {
+    failures++;
+    console.log(`FAIL setup\n${e && e.stack || e}`);
+  } finally {
+    daemon.cleanup();
+  }
+  console.log(failures ? `${failures} FAILED` : 'PASS');
+  process.exit(failures ? 1 : 0);
+}
+
+main();

@@ -1,0 +1,10 @@
+#!/bin/bash
+# Runs a Python test on Debian's /usr/bin/python3 (it has python3-grpcio,
+# python3-protobuf and python3-cryptography) with the Python client and the
+# generated stubs from the runfiles on PYTHONPATH.
+# Usage: run_python_test.sh TEST.py [ARGS...]
+set -euo pipefail
+root="${TEST_SRCDIR:?run me with bazel test}/${TEST_WORKSPACE:-keyward}"
+export PYTHONPATH="$root/client/python:$root/proto"
+export PYTHONDONTWRITEBYTECODE=1
+exec /usr/bin/python3 "$@"
