@@ -68,7 +68,10 @@ grpc::ServerUnaryReactor* AccessServiceImpl::CreatePolicy(
           "operations is empty: grant at least one, e.g. SIGN");
     }
     keystore::PolicyRecord record;
-    record.id = request->policy_id();
+    record.id = request->policy_id().empty()
+                    ? absl::StrCat("p-", absl::BytesToHexString(
+                                             crypto::RandomBytes(6)))
+                    : request->policy_id();
     record.principal = in.principal();
     record.resource = in.resource();
     for (int op : in.operations()) {
