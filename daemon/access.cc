@@ -64,6 +64,11 @@ void SessionTable::Revoke(const std::string& api_key_id) {
   });
 }
 
+void SessionTable::Clear() {
+  absl::MutexLock lock(&mu_);
+  by_hash_.clear();
+}
+
 absl::Status FailureLimiter::Check(const std::string& who) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = failures_.find(who);

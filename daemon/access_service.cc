@@ -289,8 +289,9 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
       [&](int32_t*) -> absl::Status {
         absl::Status limited = env_.failures->Check(who);
         if (!limited.ok()) return limited;
-        if (env_.keystore == nullptr) {
-          return absl::UnavailableError("keywardd is sealed");
+        if (env_.keystore->sealed()) {
+          return absl::UnavailableError(
+              "keywardd is sealed; unseal it before logging in");
         }
         absl::Duration ttl = absl::Seconds(request->ttl().seconds());
         if (ttl < absl::ZeroDuration()) {

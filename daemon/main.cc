@@ -121,15 +121,19 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   absl::Status s = MakeDataDir(config.data_dir());
   if (!s.ok()) return Fail(s);
 
-  std::unique_ptr<keystore::Keystore> ks;
+  // With no passphrase file (or start_sealed), serve sealed: Unseal with
+  // the passphrase unlocks the keys.
+  absl::StatusOr<std::unique_ptr<keystore::Keystore>> ks;
   if (!config.passphrase_file().empty() && !config.start_sealed()) {
     auto passphrase = ReadPassphraseFile(config.passphrase_file());
     if (!passphrase.ok()) return Fail(passphrase.status());
-    auto opened = keystore::Keystore::Open(KeystorePath(config), *passphrase,
-                                           KeystoreOptionsFrom(config));
-    if (!opened.ok()) return Fail(opened.status());
-    ks = std::move(*opened);
+    ks = keystore::Keystore::Open(KeystorePath(config), *passphrase,
+                                  KeystoreOptionsFrom(config));
+  } else {
+    ks = keystore::Keystore::OpenSealed(KeystorePath(config),
+                                        KeystoreOptionsFrom(config));
   }
+  if (!ks.ok()) return Fail(ks.status());
 
   auto audit = AuditLog::Open(config.audit().path());
   if (!audit.ok()) return Fail(audit.status());
@@ -145,18 +149,16 @@ int Serve(const keyward::v1::DaemonConfig& config) {
     if (stat(config.data_dir().c_str(), &dir) == 0) admins.insert(dir.st_uid);
   }
   Authorizer authorizer(std::move(admins));
-  if (ks != nullptr) {
-    auto policies = ks->ListPolicies();
-    if (!policies.ok()) return Fail(policies.status());
-    authorizer.Reload(std::move(*policies));
-  }
+  auto policies = (*ks)->ListPolicies();
+  if (!policies.ok()) return Fail(policies.status());
+  authorizer.Reload(std::move(*policies));
 
   PeerTable peers;
   SessionTable sessions;
   FailureLimiter failures(config.rate_limits().auth_failures_per_minute() == 0
                               ? 10
                               : config.rate_limits().auth_failures_per_minute());
-  ServiceEnv env{ks.get(), &authorizer, audit->get(), &peers, &sessions,
+  ServiceEnv env{ks->get(), &authorizer, audit->get(), &peers, &sessions,
                  &failures,
                  absl::Seconds(config.session_token_ttl().seconds())};
   Services services(env);
@@ -175,7 +177,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   auto server = Server::Start(options);
   if (!server.ok()) return Fail(server.status());
   LogInfo("serving", {{"socket", options.unix_socket_path},
-                      {"sealed", ks ? "false" : "true"},
+                      {"sealed", (*ks)->sealed() ? "true" : "false"},
                       {"flavor", BuildFlavor()}});
 
   while (true) {

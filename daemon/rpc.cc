@@ -41,10 +41,10 @@ absl::Status Rpc::Prepare(keyward::v1::Operation operation,
                           const absl::StatusOr<std::string>& resource) {
   if (!identified_.ok()) return identified_;
   if (!resource.ok()) return resource.status();
-  if (env_.keystore == nullptr) {
+  if (env_.keystore->sealed()) {
     return absl::UnavailableError(
         "keywardd is sealed: it holds no keys until it is unsealed with the "
-        "passphrase");
+        "passphrase (`keyward unseal`)");
   }
   return env_.authorizer->Check(caller_, operation, *resource);
 }

@@ -22,8 +22,7 @@
 
 namespace keyward::daemon {
 
-// What the services share. All pointers outlive the services; `keystore` is
-// null while the daemon is sealed.
+// What the services share. All pointers outlive the services.
 struct ServiceEnv {
   keystore::Keystore* keystore = nullptr;
   Authorizer* authorizer = nullptr;

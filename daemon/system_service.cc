@@ -23,12 +23,10 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
         response->set_crypto_library(BuildFlavor() == "boringssl"
                                          ? "BoringSSL"
                                          : "OpenSSL 3");
-        response->set_sealed(rpc.env().keystore == nullptr);
+        response->set_sealed(rpc.keystore().sealed());
         response->set_initialized(true);
-        if (rpc.env().keystore != nullptr) {
-          auto count = rpc.keystore().CountKeys();
-          if (count.ok()) response->set_key_count(*count);
-        }
+        auto count = rpc.keystore().CountKeys();
+        if (count.ok()) response->set_key_count(*count);
         *response->mutable_uptime() = TimeUtil::MicrosecondsToDuration(
             absl::ToInt64Microseconds(absl::Now() - start_));
         *response->mutable_start_time() =
@@ -76,15 +74,57 @@ grpc::ServerUnaryReactor* SystemServiceImpl::VerifyAuditLog(
 }
 
 grpc::ServerUnaryReactor* SystemServiceImpl::Seal(
-    grpc::CallbackServerContext* context, const pb::SealRequest*,
-    pb::SealResponse*) {
-  return NotServed(context, "SystemService/Seal");
+    grpc::CallbackServerContext* context, const pb::SealRequest* request,
+    pb::SealResponse* response) {
+  // Sealing an already sealed daemon is fine, so this skips the usual
+  // "refuse while sealed" step but still needs global ADMIN.
+  return Unary(
+      env_, context, "SystemService/Seal", pb::OPERATION_ADMIN,
+      std::string("*"),
+      [&](Rpc& rpc, int32_t*) -> absl::Status {
+        absl::Status allowed = rpc.Authorize(pb::OPERATION_ADMIN, "*");
+        if (!allowed.ok()) return allowed;
+        rpc.keystore().Seal();
+        rpc.env().sessions->Clear();
+        LogInfo("sealed", {{"by", rpc.caller().principal}});
+        return absl::OkStatus();
+      },
+      Rpc::Access::kAnyCaller);
 }
 
 grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
-    grpc::CallbackServerContext* context, const pb::UnsealRequest*,
-    pb::UnsealResponse*) {
-  return NotServed(context, "SystemService/Unseal");
+    grpc::CallbackServerContext* context, const pb::UnsealRequest* request,
+    pb::UnsealResponse* response) {
+  return Unary(
+      env_, context, "SystemService/Unseal", pb::OPERATION_ADMIN,
+      std::string("*"),
+      [&](Rpc& rpc, int32_t*) -> absl::Status {
+        const std::string& who = rpc.caller().transport_principal;
+        absl::Status limited = rpc.env().failures->Check(who);
+        if (!limited.ok()) return limited;
+        if (request->initialize()) {
+          return absl::FailedPreconditionError(
+              "this daemon already has a keystore; `keywardd init` creates "
+              "new ones");
+        }
+        if (request->passphrase().empty() ||
+            request->passphrase().size() > 1024) {
+          return absl::InvalidArgumentError("passphrase must be 1 to 1024 bytes");
+        }
+        const bool was_sealed = rpc.keystore().sealed();
+        absl::Status s =
+            rpc.keystore().Unseal(crypto::SecretData(request->passphrase()));
+        if (absl::IsUnauthenticated(s)) rpc.env().failures->RecordFailure(who);
+        if (!s.ok()) return s;
+        if (was_sealed) {
+          auto policies = rpc.keystore().ListPolicies();
+          if (policies.ok()) rpc.env().authorizer->Reload(std::move(*policies));
+          LogInfo("unsealed", {{"by", rpc.caller().principal}});
+        }
+        response->set_already_unsealed(!was_sealed);
+        return absl::OkStatus();
+      },
+      Rpc::Access::kAnyCaller);
 }
 
 }  // namespace keyward::daemon

@@ -1,6 +1,6 @@
-// SystemService (proto/keyward/v1/system_service.proto): status, passphrase
-// change and audit verification. Seal/Unseal, backup/restore and audit
-// streaming are not served by this build yet (UNIMPLEMENTED, saying so).
+// SystemService (proto/keyward/v1/system_service.proto): status, seal and
+// unseal, passphrase change and audit verification. Backup/restore and audit
+// streaming are not served by this build yet.
 #ifndef KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 #define KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 

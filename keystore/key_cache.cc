@@ -10,8 +10,8 @@
 namespace keyward::keystore {
 
 LoadedVersion::LoadedVersion(VersionRecord record, KeyType type,
-                             const crypto::Aead* root)
-    : record_(std::move(record)), type_(type), root_(root) {}
+                             std::shared_ptr<const crypto::Aead> root)
+    : record_(std::move(record)), type_(type), root_(std::move(root)) {}
 
 LoadedVersion::~LoadedVersion() = default;
 

@@ -33,8 +33,10 @@ namespace keyward::keystore {
 // DATA_LOSS naming the key and version, every time. Thread-safe.
 class LoadedVersion {
  public:
-  // `root` unwraps `record.wrapped_material`; it must outlive this object.
-  LoadedVersion(VersionRecord record, KeyType type, const crypto::Aead* root);
+  // `root` unwraps `record.wrapped_material`; shared so that sealing the
+  // keystore never pulls it from under a call in flight.
+  LoadedVersion(VersionRecord record, KeyType type,
+                std::shared_ptr<const crypto::Aead> root);
   ~LoadedVersion();
 
   const VersionRecord& record() const { return record_; }
@@ -65,7 +67,7 @@ class LoadedVersion {
 
   const VersionRecord record_;
   const KeyType type_;
-  const crypto::Aead* const root_;
+  const std::shared_ptr<const crypto::Aead> root_;
   mutable Lazy<crypto::SecretData> material_;
   mutable std::array<Lazy<crypto::Signer>, kAlgorithms> signers_;
   mutable std::array<Lazy<crypto::Verifier>, kAlgorithms> verifiers_;

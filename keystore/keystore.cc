@@ -154,11 +154,57 @@ std::string SignResult::Enveloped() const {
 }
 
 Keystore::Keystore(std::unique_ptr<Storage> storage, KeystoreOptions options,
-                   std::unique_ptr<crypto::Aead> root)
+                   std::shared_ptr<const crypto::Aead> root)
     : storage_(std::move(storage)),
       options_(std::move(options)),
       root_(std::move(root)),
+      sealed_(root_ == nullptr),
       cache_(std::max<size_t>(1, options_.cache_size)) {}
+
+absl::StatusOr<std::shared_ptr<const crypto::Aead>> Keystore::Root() const {
+  absl::MutexLock lock(&root_mu_);
+  if (root_ == nullptr) {
+    return absl::UnavailableError(
+        "keywardd is sealed: it holds no keys until it is unsealed with the "
+        "passphrase (`keyward unseal`)");
+  }
+  return root_;
+}
+
+absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenSealed(
+    const std::string& path, KeystoreOptions options) {
+  auto storage = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
+  if (!storage.ok()) return storage.status();
+  auto meta = (*storage)->ReadMeta();
+  if (!meta.ok()) return meta.status();
+  return std::unique_ptr<Keystore>(
+      new Keystore(std::move(*storage), std::move(options), nullptr));
+}
+
+void Keystore::Seal() {
+  std::shared_ptr<const crypto::Aead> root;  // released after the lock
+  {
+    absl::MutexLock lock(&root_mu_);
+    sealed_.store(true, std::memory_order_release);
+    root = std::move(root_);
+    root_ = nullptr;
+  }
+  cache_.Clear();
+}
+
+absl::Status Keystore::Unseal(const SecretData& passphrase) {
+  absl::MutexLock admin(&admin_mu_);
+  auto meta = storage_->ReadMeta();
+  if (!meta.ok()) return meta.status();
+  auto root = UnlockRoot(*meta, passphrase);
+  if (!root.ok()) return root.status();
+  auto aead = crypto::AesGcm::Create(*root);
+  if (!aead.ok()) return aead.status();
+  absl::MutexLock lock(&root_mu_);
+  root_ = std::move(*aead);
+  sealed_.store(false, std::memory_order_release);
+  return absl::OkStatus();
+}
 
 Keystore::~Keystore() { cache_.Clear(); }
 
@@ -227,7 +273,9 @@ absl::StatusOr<VersionRecord> Keystore::NewVersion(const KeyRecord& key,
   v.created_at = options_.now();
   v.public_key = std::move(public_key);
   if (!material.empty()) {
-    auto wrapped = root_->Encrypt(material.InsecureView(),
+    auto root = Root();
+    if (!root.ok()) return root.status();
+    auto wrapped = (*root)->Encrypt(material.InsecureView(),
                                   MaterialAad(key.id, version, key.type));
     if (!wrapped.ok()) return wrapped.status();
     v.wrapped_material = std::move(*wrapped);
@@ -634,10 +682,13 @@ absl::StatusOr<SecretData> Keystore::ExportKeyMaterial(const std::string& id,
 
 absl::StatusOr<std::shared_ptr<const KeyEntry>> Keystore::Entry(
     const std::string& id) {
+  if (sealed()) return Root().status();
   if (auto cached = cache_.Find(id)) return cached;
   absl::Status valid = ValidateKeyId(id);
   if (!valid.ok()) return valid;
   absl::ReaderMutexLock lock(&admin_mu_);
+  auto root = Root();
+  if (!root.ok()) return root.status();
   auto key = storage_->GetKey(id);
   if (!key.ok()) return key.status();
   auto versions = storage_->ListVersions(id);
@@ -647,7 +698,7 @@ absl::StatusOr<std::shared_ptr<const KeyEntry>> Keystore::Entry(
   for (VersionRecord& v : *versions) {
     int32_t n = v.version;
     entry->versions[n] = std::make_unique<LoadedVersion>(
-        std::move(v), entry->record.type, root_.get());
+        std::move(v), entry->record.type, *root);
   }
   cache_.Insert(entry);
   return std::shared_ptr<const KeyEntry>(std::move(entry));

@@ -23,6 +23,7 @@
 #ifndef KEYWARD_KEYSTORE_KEYSTORE_H_
 #define KEYWARD_KEYSTORE_KEYSTORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -148,6 +149,18 @@ class Keystore {
       std::unique_ptr<Storage> storage, const crypto::SecretData& passphrase,
       KeystoreOptions options, bool init);
 
+  // OpenSealed opens the keystore at `path` without its passphrase: every
+  // call that needs key material is UNAVAILABLE until Unseal.
+  static absl::StatusOr<std::unique_ptr<Keystore>> OpenSealed(
+      const std::string& path, KeystoreOptions options = {});
+
+  // Seal forgets the root key and wipes every decrypted key (calls already
+  // running finish with what they hold). Unseal unlocks again:
+  // UNAUTHENTICATED for a wrong passphrase; OK if already unsealed with it.
+  void Seal();
+  absl::Status Unseal(const crypto::SecretData& passphrase);
+  bool sealed() const { return sealed_.load(std::memory_order_acquire); }
+
   ~Keystore();
 
   // --- Admin ---------------------------------------------------------------
@@ -244,7 +257,9 @@ class Keystore {
 
  private:
   Keystore(std::unique_ptr<Storage> storage, KeystoreOptions options,
-           std::unique_ptr<crypto::Aead> root);
+           std::shared_ptr<const crypto::Aead> root);
+  // The root key, or UNAVAILABLE while sealed.
+  absl::StatusOr<std::shared_ptr<const crypto::Aead>> Root() const;
 
   // The cached entry of key `id`, loaded from storage on a miss.
   absl::StatusOr<std::shared_ptr<const KeyEntry>> Entry(const std::string& id);
@@ -261,8 +276,11 @@ class Keystore {
 
   const std::unique_ptr<Storage> storage_;
   const KeystoreOptions options_;
-  // The root key as an AEAD; wraps and unwraps version material.
-  const std::unique_ptr<crypto::Aead> root_;
+  // The root key as an AEAD; wraps and unwraps version material. Null while
+  // sealed.
+  mutable absl::Mutex root_mu_;
+  std::shared_ptr<const crypto::Aead> root_ ABSL_GUARDED_BY(root_mu_);
+  std::atomic<bool> sealed_{false};
   KeyCache cache_;
   // Serializes admin changes with cache loads, so that a load never puts a
   // stale entry back after a change invalidated it. Data plane calls on a

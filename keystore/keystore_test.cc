@@ -427,6 +427,32 @@ TEST_F(KeystoreTest, ChangePassphraseRewrapsOnlyTheRoot) {
   EXPECT_EQ((*ks)->Decrypt("aes", *ct, "")->InsecureView(), "kept");
 }
 
+TEST_F(KeystoreTest, SealForgetsKeysUntilUnsealed) {
+  Create("aes", KeyType::kAes256Gcm);
+  auto ct = ks_->Encrypt("aes", "kept", "");
+  ASSERT_TRUE(ct.ok());
+  ks_->Seal();
+  EXPECT_TRUE(ks_->sealed());
+  EXPECT_EQ(ks_->Decrypt("aes", *ct, "").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ks_->RotateKey("aes").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ks_->Unseal(SecretData("wrong")).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(ks_->sealed());
+  ASSERT_TRUE(ks_->Unseal(Passphrase()).ok());
+  EXPECT_EQ(ks_->Decrypt("aes", *ct, "")->InsecureView(), "kept");
+
+  ks_.reset();
+  auto sealed = Keystore::OpenSealed(path_);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_TRUE((*sealed)->sealed());
+  EXPECT_EQ((*sealed)->Encrypt("aes", "x", "").status().code(),
+            absl::StatusCode::kUnavailable);
+  ASSERT_TRUE((*sealed)->Unseal(Passphrase()).ok());
+  EXPECT_EQ((*sealed)->Decrypt("aes", *ct, "")->InsecureView(), "kept");
+}
+
 TEST_F(KeystoreTest, PublicKeysForEveryAsymmetricType) {
   for (KeyType type : {KeyType::kEd25519, KeyType::kEcdsaP256,
                        KeyType::kEcdsaP384, KeyType::kRsa2048}) {

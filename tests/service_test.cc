@@ -350,6 +350,44 @@ TEST_F(ServiceTest, EveryCallIsAuditedInAnIntactChain) {
   EXPECT_EQ(verdict.first_bad_sequence(), 1u);
 }
 
+TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  Start("start_sealed: true\n");
+  grpc::ClientContext sctx;
+  pb::GetStatusResponse status;
+  ASSERT_TRUE(system_->GetStatus(&sctx, pb::GetStatusRequest(), &status).ok());
+  EXPECT_TRUE(status.sealed());
+  pb::SignResponse sig;
+  grpc::Status s = Sign("ed", "x", &sig);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("sealed"));
+  {
+    grpc::ClientContext ctx;
+    pb::UnsealRequest req;
+    req.set_passphrase("not the passphrase");
+    pb::UnsealResponse resp;
+    s = system_->Unseal(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(s.error_message(), HasSubstr("wrong passphrase"));
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::UnsealRequest req;
+    req.set_passphrase("service test passphrase");
+    pb::UnsealResponse resp;
+    s = system_->Unseal(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(resp.already_unsealed());
+  }
+  ASSERT_TRUE(Sign("ed", "x", &sig).ok());
+  {
+    grpc::ClientContext ctx;
+    pb::SealResponse resp;
+    ASSERT_TRUE(system_->Seal(&ctx, pb::SealRequest(), &resp).ok());
+  }
+  EXPECT_EQ(Sign("ed", "x", &sig).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   Start(absl::StrCat("audit { path: \"/dev/full\" }\n"));
