@@ -1,8 +1,10 @@
 // keywardd: the Keyward daemon.
 //
-//   keywardd init  --data_dir DIR --passphrase_file FILE   create a keystore
-//   keywardd [--config FILE] [--data_dir DIR] [--passphrase_file FILE]
-//            [--socket PATH]                               serve
+//   keywardd init  --data-dir DIR --passphrase-file FILE   create a keystore
+//   keywardd [--config FILE] [--data-dir DIR] [--passphrase-file FILE]
+//            [--socket PATH] [--listen-tcp HOST:PORT --tls-cert-file F
+//            --tls-key-file F [--tls-client-ca-file F]]    serve
+// (Flags may be spelled with dashes or underscores.)
 //
 // Flags override the config file (a text-format keyward.v1.DaemonConfig).
 // SIGTERM or SIGINT drains calls in flight and exits 0.
@@ -43,6 +45,13 @@ ABSL_FLAG(std::string, socket, "",
           "{data_dir}/keyward.sock).");
 ABSL_FLAG(int32_t, key_cache_size, 0,
           "Keys held decrypted in memory (overrides the config).");
+ABSL_FLAG(std::string, listen_tcp, "",
+          "Also listen on HOST:PORT (TLS with --tls_cert_file/--tls_key_file; "
+          "plaintext only on loopback).");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate for --listen_tcp.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for --listen_tcp.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA that client certificates must chain to (mutual TLS).");
 
 namespace keyward::daemon {
 namespace {
@@ -202,7 +211,18 @@ int Main(int argc, char** argv) {
       "  keywardd init --data_dir DIR --passphrase_file FILE\n"
       "  keywardd [--config FILE] [--data_dir DIR] [--passphrase_file FILE] "
       "[--socket PATH]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  // Accept --data-dir as well as --data_dir.
+  std::vector<std::string> spelled(argv, argv + argc);
+  for (std::string& arg : spelled) {
+    if (arg.rfind("--", 0) != 0) continue;
+    for (size_t i = 2; i < arg.size() && arg[i] != '='; ++i) {
+      if (arg[i] == '-') arg[i] = '_';
+    }
+  }
+  std::vector<char*> respelled;
+  for (std::string& arg : spelled) respelled.push_back(arg.data());
+  std::vector<char*> args =
+      absl::ParseCommandLine(static_cast<int>(respelled.size()), respelled.data());
   bool init = false;
   if (args.size() == 2 && std::string(args[1]) == "init") {
     init = true;
@@ -227,6 +247,18 @@ int Main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_socket).empty()) {
     config.mutable_unix_socket()->set_path(absl::GetFlag(FLAGS_socket));
+  }
+  if (!absl::GetFlag(FLAGS_listen_tcp).empty()) {
+    auto* tcp = config.add_tcp_listeners();
+    tcp->set_address(absl::GetFlag(FLAGS_listen_tcp));
+    if (!absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+      tcp->mutable_tls()->set_cert_file(absl::GetFlag(FLAGS_tls_cert_file));
+      tcp->mutable_tls()->set_key_file(absl::GetFlag(FLAGS_tls_key_file));
+      tcp->mutable_tls()->set_client_ca_file(
+          absl::GetFlag(FLAGS_tls_client_ca_file));
+      tcp->mutable_tls()->set_require_client_cert(
+          !absl::GetFlag(FLAGS_tls_client_ca_file).empty());
+    }
   }
   if (absl::GetFlag(FLAGS_key_cache_size) < 0) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(

@@ -43,7 +43,9 @@ absl::StatusOr<const crypto::SecretData*> LoadedVersion::Material() const {
           " fails its integrity check (damaged or moved between rows); "
           "restore the keystore from a backup"));
     }
-    auto material = std::make_unique<crypto::SecretData>(*plain);
+    // Cached material lives in pages kept out of core dumps and swap.
+    auto material =
+        std::make_unique<crypto::SecretData>(crypto::SecretData::Pinned(*plain));
     std::fill(plain->begin(), plain->end(), '\0');
     return material;
   });

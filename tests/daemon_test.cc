@@ -69,7 +69,9 @@ TEST(DaemonTest, HealthIsServingAndSigtermExitsZero) {
 
 TEST(DaemonTest, SigintAlsoDrainsAndExitsZero) {
   DataDir d = InitDataDir();
-  auto daemon = DaemonProcess::Start(d.dir, ServeArgs(d));
+  // Flags may be spelled with dashes, as in the README.
+  auto daemon = DaemonProcess::Start(
+      d.dir, {"--data-dir", d.dir, "--passphrase-file", d.passphrase_file});
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   EXPECT_EQ((*daemon)->Signal(SIGINT).exit_code, 0);
 }

@@ -32,6 +32,11 @@ class SecretData {
   // Random returns |size| bytes from the libcrypto CSPRNG. Aborts if the
   // CSPRNG fails (an impossible state on a working system).
   static SecretData Random(size_t size);
+  // Pinned copies |bytes| into memory kept out of core dumps
+  // (MADV_DONTDUMP) and, where the RLIMIT_MEMLOCK allows, out of swap
+  // (mlock). Costs a page-sized mapping: for long-lived secrets such as
+  // cached key material, not per-call data.
+  static SecretData Pinned(absl::string_view bytes);
   // Zeroed returns |size| zero bytes, to be filled in place through
   // InsecureMutableData() (for example by a KDF), so that no secret passes
   // through an unwiped temporary.
@@ -51,17 +56,17 @@ class SecretData {
   // secret leaves its wrapper: do not log it, copy it into a std::string, or
   // keep it longer than the operation that needs it.
   absl::string_view InsecureView() const {
-    return absl::string_view(reinterpret_cast<const char*>(data_.get()),
-                             size_);
+    return absl::string_view(reinterpret_cast<const char*>(data_), size_);
   }
   // InsecureMutableData is InsecureView for writing, e.g. for a KDF's output.
-  uint8_t* InsecureMutableData() { return data_.get(); }
+  uint8_t* InsecureMutableData() { return data_; }
 
  private:
   void Wipe();
 
-  std::unique_ptr<uint8_t[]> data_;
+  uint8_t* data_ = nullptr;  // owned: new[] or, if pinned_, mmap
   size_t size_ = 0;
+  bool pinned_ = false;
 };
 
 // operator<< prints only the size ("SecretData(32 bytes)"), never the bytes,

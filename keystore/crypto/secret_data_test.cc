@@ -1,5 +1,8 @@
 #include "keystore/crypto/secret_data.h"
 
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -70,6 +73,41 @@ TEST(RandomBytesTest, SizeAndVariety) {
   EXPECT_EQ(RandomBytes(0), "");
   EXPECT_EQ(RandomBytes(17).size(), 17u);
   EXPECT_NE(RandomBytes(16), RandomBytes(16));
+}
+
+}  // namespace
+}  // namespace keyward::crypto
+
+namespace keyward::crypto {
+namespace {
+
+// The VmFlags line of the /proc/self/smaps mapping that holds `p`.
+std::string VmFlagsOf(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  while (std::getline(smaps, line)) {
+    unsigned long start, end;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &start, &end) == 2) {
+      inside = addr >= start && addr < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+TEST(SecretDataPinnedTest, KeepsBytesAndIsExcludedFromCoreDumps) {
+  SecretData pinned = SecretData::Pinned("root key material, 32 bytes long");
+  EXPECT_EQ(pinned.InsecureView(), "root key material, 32 bytes long");
+  std::string flags = VmFlagsOf(pinned.InsecureView().data());
+  ASSERT_FALSE(flags.empty());
+  EXPECT_NE(flags.find(" dd"), std::string::npos) << flags;  // MADV_DONTDUMP
+  SecretData moved = std::move(pinned);
+  EXPECT_TRUE(pinned.empty());
+  EXPECT_EQ(moved.InsecureView(), "root key material, 32 bytes long");
+  EXPECT_TRUE(SecretData::Pinned("").empty());
 }
 
 }  // namespace

@@ -1,0 +1,200 @@
+#include "keystore/jose/jwt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "keystore/crypto/random.h"
+#include "keystore/jose/base64url.h"
+#include "keystore/jose/failure.h"
+
+namespace keyward::jose {
+namespace {
+
+constexpr absl::string_view kTimeClaims[] = {"iat", "nbf", "exp"};
+
+absl::string_view StripApplication(absl::string_view typ) {
+  if (typ.size() >= 12 &&
+      absl::EqualsIgnoreCase(typ.substr(0, 12), "application/")) {
+    typ.remove_prefix(12);
+  }
+  return typ;
+}
+
+int64_t Seconds(absl::Duration d) {
+  return absl::ToInt64Seconds(absl::Trunc(d, absl::Seconds(1)));
+}
+
+}  // namespace
+
+bool TypMatches(absl::string_view a, absl::string_view b) {
+  return absl::EqualsIgnoreCase(StripApplication(a), StripApplication(b));
+}
+
+absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
+                                  const JwsSigningKey& key,
+                                  const JwtSignOptions& options) {
+  if (!claims.is_object()) {
+    return absl::InvalidArgumentError("JWT claims must be a JSON object");
+  }
+  if (options.ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the token lifetime must be positive");
+  }
+  JsonValue payload = claims;
+  if (!options.keep_given_registered_claims) {
+    for (absl::string_view name : {"iat", "nbf", "exp", "jti"}) {
+      if (claims.Find(name) != nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("claim \"", name, "\" is set by the issuer"));
+      }
+    }
+  }
+  if (const JsonValue* iss = claims.Find("iss");
+      iss != nullptr && !options.issuer.empty() &&
+      (!iss->is_string() || iss->string_value() != options.issuer)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "claim \"iss\" must be the key's issuer \"", options.issuer, "\""));
+  }
+  if (!options.issuer.empty() && claims.Find("iss") == nullptr) {
+    payload.Set("iss", JsonValue::String(options.issuer));
+  }
+  const int64_t iat = absl::ToUnixSeconds(options.now);
+  const int64_t exp = iat + std::max<int64_t>(1, Seconds(options.ttl));
+  SignedJwt out;
+  if (payload.Find("iat") == nullptr) payload.Set("iat", JsonValue::Int(iat));
+  if (payload.Find("nbf") == nullptr) payload.Set("nbf", JsonValue::Int(iat));
+  if (payload.Find("exp") == nullptr) payload.Set("exp", JsonValue::Int(exp));
+  if (const JsonValue* jti = payload.Find("jti"); jti != nullptr) {
+    out.jti = jti->string_value();
+  } else {
+    out.jti = Base64UrlEncode(crypto::RandomBytes(16));
+    payload.Set("jti", JsonValue::String(out.jti));
+  }
+  out.issued_at = absl::FromUnixSeconds(
+      payload.Find("iat")->AsInt64().value_or(iat));
+  out.expires_at = absl::FromUnixSeconds(
+      payload.Find("exp")->AsInt64().value_or(exp));
+  JsonValue header = JsonValue::Object();
+  if (!options.typ.empty()) header.Set("typ", JsonValue::String(options.typ));
+  out.claims_json = payload.Serialize();
+  JwsSignOptions sign;
+  sign.max_token_bytes = options.max_token_bytes;
+  absl::StatusOr<std::string> token =
+      SignCompact(header, out.claims_json, key, sign);
+  if (!token.ok()) return token.status();
+  out.token = *std::move(token);
+  return out;
+}
+
+absl::StatusOr<JsonValue> CheckJwtClaims(const JsonValue& header,
+                                         absl::string_view claims_json,
+                                         const JwtVerifyOptions& options) {
+  absl::StatusOr<JsonValue> claims = ParseJsonObject(claims_json);
+  if (!claims.ok()) {
+    return TokenError(TokenFailure::kMalformed,
+                      absl::StrCat("claims: ", claims.status().message()));
+  }
+  for (absl::string_view name : kTimeClaims) {
+    const JsonValue* v = claims->Find(name);
+    if (v != nullptr && !v->is_number()) {
+      return TokenError(TokenFailure::kMalformed,
+                        absl::StrCat("claim \"", name, "\" is not a number"));
+    }
+  }
+  const double now = absl::ToDoubleSeconds(options.now - absl::UnixEpoch());
+  const double leeway = absl::ToDoubleSeconds(options.leeway);
+  const JsonValue* exp = claims->Find("exp");
+  if (exp == nullptr && options.require_exp) {
+    return TokenError(TokenFailure::kMissingExpiry, "the token has no \"exp\"");
+  }
+  if (exp != nullptr && exp->number_value() <= now - leeway) {
+    return TokenError(
+        TokenFailure::kExpired,
+        absl::StrCat("expired ",
+                     static_cast<int64_t>(std::floor(now - exp->number_value())),
+                     " s ago"));
+  }
+  for (absl::string_view name : {"nbf", "iat"}) {
+    const JsonValue* v = claims->Find(name);
+    if (v != nullptr && v->number_value() > now + leeway) {
+      return TokenError(
+          TokenFailure::kNotYetValid,
+          absl::StrCat("\"", name, "\" is ",
+                       static_cast<int64_t>(std::ceil(v->number_value() - now)),
+                       " s in the future"));
+    }
+  }
+  if (!options.issuer.empty()) {
+    const JsonValue* iss = claims->Find("iss");
+    if (iss == nullptr || !iss->is_string() ||
+        iss->string_value() != options.issuer) {
+      return TokenError(TokenFailure::kIssuerMismatch,
+                        "\"iss\" is not the required issuer");
+    }
+  }
+  const JsonValue* aud = claims->Find("aud");
+  if (options.audience.empty()) {
+    if (aud != nullptr) {
+      return TokenError(TokenFailure::kAudienceMismatch,
+                        "the token has \"aud\" but no audience was required");
+    }
+  } else {
+    bool found = aud != nullptr && aud->is_string() &&
+                 aud->string_value() == options.audience;
+    if (aud != nullptr && aud->is_array()) {
+      for (const JsonValue& a : aud->elements()) {
+        found |= a.is_string() && a.string_value() == options.audience;
+      }
+    }
+    if (!found) {
+      return TokenError(TokenFailure::kAudienceMismatch,
+                        "the required audience is not in \"aud\"");
+    }
+  }
+  if (!options.typ.empty()) {
+    const JsonValue* typ = header.Find("typ");
+    if (typ == nullptr || !typ->is_string() ||
+        !TypMatches(typ->string_value(), options.typ)) {
+      return TokenError(TokenFailure::kTypeMismatch,
+                        absl::StrCat("header \"typ\" is not \"", options.typ, "\""));
+    }
+  }
+  return claims;
+}
+
+namespace {
+
+absl::StatusOr<VerifiedJwt> Finish(absl::StatusOr<VerifiedJws> jws,
+                                   const JwtVerifyOptions& options) {
+  if (!jws.ok()) return jws.status();
+  absl::StatusOr<JsonValue> claims =
+      CheckJwtClaims(jws->header, jws->payload, options);
+  if (!claims.ok()) return claims.status();
+  VerifiedJwt out;
+  out.header = std::move(jws->header);
+  out.header_json = std::move(jws->header_json);
+  out.claims = *std::move(claims);
+  out.claims_json = std::move(jws->payload);
+  out.kid = std::move(jws->kid);
+  out.key_index = jws->key_index;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view token,
+                                      const JwsKeyResolver& resolve,
+                                      const JwtVerifyOptions& options) {
+  return Finish(VerifyCompact(token, resolve, options.jws), options);
+}
+
+absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view token,
+                                      const JwsVerificationKey& key,
+                                      const JwtVerifyOptions& options) {
+  return Finish(VerifyCompact(token, key, options.jws), options);
+}
+
+}  // namespace keyward::jose
