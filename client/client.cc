@@ -1,4 +1,5 @@
 #include "client/client.h"
+#include "client/tls_credentials.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -171,10 +172,6 @@ absl::Duration BackoffDelay(const RetryPolicy& policy, int attempt) {
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
-  if (options.tls.has_value()) {
-    return absl::UnimplementedError(
-        "TLS targets arrive with the mTLS listener");
-  }
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("timeout must be positive");
   }
@@ -188,17 +185,30 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
                                     EnvOrEmpty("XDG_RUNTIME_DIR"));
   absl::StatusOr<Target> target = ParseTarget(chosen);
   if (!target.ok()) return target.status();
-  if (target->kind == Target::Kind::kTcp && !target->loopback) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plaintext TCP is allowed only to loopback hosts; ", target->host,
-        " needs TLS, and TLS targets arrive with the mTLS listener"));
-  }
-  options.target = chosen;
   grpc::ChannelArguments args;
   // The API's own message limit (common.proto); the default receive limit.
   args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      target->grpc_target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls.has_value()) {
+    if (target->kind != Target::Kind::kTcp) {
+      return absl::InvalidArgumentError(
+          "TLS options apply to host:port targets, not Unix sockets");
+    }
+    auto tls = TlsChannelCredentials(*options.tls);
+    if (!tls.ok()) return tls.status();
+    credentials = *tls;
+    if (!options.tls->server_name.empty()) {
+      args.SetSslTargetNameOverride(options.tls->server_name);
+    }
+  } else if (target->kind == Target::Kind::kTcp && !target->loopback) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plaintext TCP is allowed only to loopback hosts; ", target->host,
+        " needs TLS (--tls-ca, and --tls-cert/--tls-key for mutual TLS)"));
+  }
+  options.target = chosen;
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(target->grpc_target, credentials, args);
   return std::unique_ptr<Client>(
       new Client(std::move(options), *std::move(target), std::move(channel)));
 }

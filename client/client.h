@@ -60,11 +60,8 @@ namespace keyward {
 // $KEYWARD_ADDR nor $XDG_RUNTIME_DIR is set.
 inline constexpr char kDefaultSystemSocket[] = "/var/lib/keyward/keyward.sock";
 
-// TlsOptions configure TLS / mutual TLS to a remote daemon over TCP.
-//
-// NOT YET SUPPORTED: Client::Create returns UNIMPLEMENTED ("TLS targets
-// arrive with the mTLS listener") whenever ClientOptions.tls is set. The
-// fields are the contract the mTLS listener will honour.
+// TlsOptions configure TLS / mutual TLS to a remote daemon over TCP (the
+// default build; the BoringSSL build answers UNIMPLEMENTED).
 struct TlsOptions {
   // PEM file of the CA certificates that sign the daemon's certificate.
   // Empty: the system roots.
@@ -108,7 +105,7 @@ struct ClientOptions {
   // ReadAuditLog unless it follows (a following read has none).
   absl::Duration stream_timeout = absl::Minutes(10);
   RetryPolicy retry;
-  // TLS for TCP targets; see TlsOptions (not yet supported).
+  // TLS for TCP targets; see TlsOptions.
   std::optional<TlsOptions> tls;
   // A session token from Login, sent as "authorization: Bearer <token>" on
   // every call; calls then run as "apikey:{id}". Empty: none.

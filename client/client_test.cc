@@ -92,13 +92,12 @@ TEST(SelectTargetTest, ExplicitThenEnvThenXdgThenSystemDefault) {
 
 // --- Create ---
 
-TEST(CreateTest, TlsIsNotYetAvailable) {
+TEST(CreateTest, TlsAppliesToTcpTargetsOnly) {
   ClientOptions options;
-  options.target = "keyward.example.com:7443";
+  options.target = "unix:///run/keyward.sock";
   options.tls = TlsOptions{};
   absl::StatusOr<std::unique_ptr<Client>> c = Client::Create(options);
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(c.status().message(), "TLS targets arrive with the mTLS listener");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CreateTest, PlaintextOnlyToLoopback) {

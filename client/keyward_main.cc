@@ -77,6 +77,13 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"token-file", Kind::kValue, "FILE",
        "session token from `keyward login` (mode 0600); default "
        "$KEYWARD_TOKEN_FILE"},
+      {"tls-ca", Kind::kValue, "FILE",
+       "PEM CA for a host:port target's certificate (turns on TLS)"},
+      {"tls-cert", Kind::kValue, "FILE",
+       "PEM client certificate, for mutual TLS (with --tls-key)"},
+      {"tls-key", Kind::kValue, "FILE", "PEM key of --tls-cert (mode 0600)"},
+      {"tls-server-name", Kind::kValue, "NAME",
+       "name to check the daemon's certificate against (default: the host)"},
       {"help", Kind::kBool, "", "show help"},
   };
   return *flags;
@@ -112,6 +119,14 @@ class Ctx {
         return nullptr;
       }
       options.timeout = *d;
+    }
+    if (args_.Has("tls-ca") || args_.Has("tls-cert")) {
+      TlsOptions tls;
+      tls.ca_file = args_.Get("tls-ca");
+      tls.cert_file = args_.Get("tls-cert");
+      tls.key_file = args_.Get("tls-key");
+      tls.server_name = args_.Get("tls-server-name");
+      options.tls = tls;
     }
     std::string token_file = args_.Get("token-file");
     if (token_file.empty()) {

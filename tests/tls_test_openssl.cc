@@ -76,6 +76,14 @@ TEST(TlsTest, MutualTlsIdentifiesTheClientBySpiffeId) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("spiffe://example.org/ci/release"));
 
+  // The CLI over mutual TLS.
+  ProcessResult cli = RunProcess(
+      {Runfile("client/keyward"), "whoami", "--addr",
+       absl::StrCat("127.0.0.1:", port), "--tls-ca", dir + "/ca.pem",
+       "--tls-cert", dir + "/client.pem", "--tls-key", dir + "/client.key"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_THAT(cli.output, HasSubstr("spiffe://example.org/ci/release"));
+
   // A client without a certificate does not get through the handshake.
   grpc::SslCredentialsOptions anonymous;
   anonymous.pem_root_certs = Read(dir + "/ca.pem");
