@@ -167,9 +167,11 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   FailureLimiter failures(config.rate_limits().auth_failures_per_minute() == 0
                               ? 10
                               : config.rate_limits().auth_failures_per_minute());
+  std::function<void(bool)> on_seal_change;  // bound once the server runs
   ServiceEnv env{ks->get(), &authorizer, audit->get(), &peers, &sessions,
                  &failures,
-                 absl::Seconds(config.session_token_ttl().seconds())};
+                 absl::Seconds(config.session_token_ttl().seconds()),
+                 &on_seal_change};
   Services services(env);
   ServerOptions options;
   if (!config.unix_socket().disabled()) {
@@ -185,6 +187,8 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   options.peers = &peers;
   auto server = Server::Start(options);
   if (!server.ok()) return Fail(server.status());
+  on_seal_change = [&server](bool unsealed) { (*server)->SetServing(unsealed); };
+  (*server)->SetServing(!(*ks)->sealed());
   LogInfo("serving", {{"socket", options.unix_socket_path},
                       {"sealed", (*ks)->sealed() ? "true" : "false"},
                       {"flavor", BuildFlavor()}});

@@ -5,6 +5,7 @@
 #ifndef KEYWARD_DAEMON_RPC_H_
 #define KEYWARD_DAEMON_RPC_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +33,9 @@ struct ServiceEnv {
   FailureLimiter* failures = nullptr;
   // Longest session a Login may ask for.
   absl::Duration session_ttl = absl::Minutes(15);
+  // Told when the daemon is sealed (false) or unsealed (true), so that
+  // health reports NOT_SERVING while sealed. May be empty.
+  std::function<void(bool unsealed)>* on_seal_change = nullptr;
 };
 
 // One authorized, audited unit of work: a call, or one item of a batch.

@@ -58,6 +58,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   return server;
 }
 
+void Server::SetServing(bool serving) {
+  if (server_ == nullptr) return;
+  if (auto* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
+}
+
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;

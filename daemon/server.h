@@ -53,6 +53,9 @@ class Server {
 
   ~Server();
 
+  // SetServing sets the overall health status (NOT_SERVING while sealed).
+  void SetServing(bool serving);
+
   // Shutdown marks health NOT_SERVING, stops accepting calls, waits up to
   // `grace` for calls in flight, then cancels the rest. Idempotent.
   void Shutdown(absl::Duration grace);

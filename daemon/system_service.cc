@@ -86,6 +86,9 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Seal(
         if (!allowed.ok()) return allowed;
         rpc.keystore().Seal();
         rpc.env().sessions->Clear();
+        if (rpc.env().on_seal_change && *rpc.env().on_seal_change) {
+          (*rpc.env().on_seal_change)(false);
+        }
         LogInfo("sealed", {{"by", rpc.caller().principal}});
         return absl::OkStatus();
       },
@@ -119,6 +122,9 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
         if (was_sealed) {
           auto policies = rpc.keystore().ListPolicies();
           if (policies.ok()) rpc.env().authorizer->Reload(std::move(*policies));
+          if (rpc.env().on_seal_change && *rpc.env().on_seal_change) {
+            (*rpc.env().on_seal_change)(true);
+          }
           LogInfo("unsealed", {{"by", rpc.caller().principal}});
         }
         response->set_already_unsealed(!was_sealed);

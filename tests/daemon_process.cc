@@ -114,10 +114,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
       grpc::health::v1::HealthCheckRequest req;
       grpc::health::v1::HealthCheckResponse resp;
-      if (stub->Check(&ctx, req, &resp).ok() &&
-          resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
-        return daemon;
-      }
+      if (stub->Check(&ctx, req, &resp).ok()) return daemon;
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

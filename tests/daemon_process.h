@@ -35,7 +35,8 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
 class DaemonProcess {
  public:
   // Start runs `keywardd --socket <dir>/keywardd.sock <extra_args...>` and
-  // waits until its health check answers SERVING (or it exits, or `timeout`).
+  // waits until its health check answers (SERVING, or NOT_SERVING while
+  // sealed), or it exits, or `timeout` passes.
   static absl::StatusOr<std::unique_ptr<DaemonProcess>> Start(
       const std::string& dir, const std::vector<std::string>& extra_args,
       absl::Duration timeout = absl::Seconds(30));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
@@ -353,6 +354,15 @@ TEST_F(ServiceTest, EveryCallIsAuditedInAnIntactChain) {
 TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   Start("start_sealed: true\n");
+  auto health_status = [&] {
+    auto health = grpc::health::v1::Health::NewStub(daemon_->NewChannel());
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    EXPECT_TRUE(
+        health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
+    return resp.status();
+  };
+  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   grpc::ClientContext sctx;
   pb::GetStatusResponse status;
   ASSERT_TRUE(system_->GetStatus(&sctx, pb::GetStatusRequest(), &status).ok());
@@ -380,12 +390,14 @@ TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
     EXPECT_FALSE(resp.already_unsealed());
   }
   ASSERT_TRUE(Sign("ed", "x", &sig).ok());
+  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::SERVING);
   {
     grpc::ClientContext ctx;
     pb::SealResponse resp;
     ASSERT_TRUE(system_->Seal(&ctx, pb::SealRequest(), &resp).ok());
   }
   EXPECT_EQ(Sign("ed", "x", &sig).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 }
 
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {

@@ -1,0 +1,165 @@
+// keyward-bench against the real keywardd: each run's --json output parses,
+// counts operations, and reports no error. Nothing here asserts a speed.
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/daemon_process.h"
+
+namespace keyward::testing {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+struct BenchRun {
+  int exit_code = -1;
+  std::string stdout_text;
+};
+
+// Runs keyward-bench with `args`; stderr goes to the test log.
+BenchRun RunBench(const std::vector<std::string>& args) {
+  std::string command = "'" + Runfile("tools/keyward-bench") + "'";
+  for (const std::string& a : args) absl::StrAppend(&command, " '", a, "'");
+  BenchRun run;
+  FILE* out = popen(command.c_str(), "r");
+  if (out == nullptr) return run;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), out)) > 0) run.stdout_text.append(buf, n);
+  int status = pclose(out);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+// The JSON object keyward-bench printed (its last line).
+Struct ParseJson(const std::string& text) {
+  std::string line = text;
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  size_t nl = line.rfind('\n');
+  if (nl != std::string::npos) line = line.substr(nl + 1);
+  Struct parsed;
+  auto status = google::protobuf::util::JsonStringToMessage(line, &parsed);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << text;
+  return parsed;
+}
+
+const Value& Field(const Struct& s, const std::string& name) {
+  static const Value* missing = new Value();
+  auto it = s.fields().find(name);
+  EXPECT_NE(it, s.fields().end()) << "no field " << name;
+  return it == s.fields().end() ? *missing : it->second;
+}
+
+class BenchSmokeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir();
+    const std::string passphrase = dir_ + "/passphrase";
+    std::ofstream(passphrase) << "bench smoke test passphrase\n";
+    chmod(passphrase.c_str(), 0600);
+    ProcessResult init = RunProcess({Runfile("daemon/keywardd"), "init",
+                                     "--data_dir", dir_, "--passphrase_file",
+                                     passphrase});
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+    auto daemon = DaemonProcess::Start(
+        dir_, {"--data_dir", dir_, "--passphrase_file", passphrase});
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+  }
+
+  std::vector<std::string> Common() const {
+    return {"--target", "unix://" + daemon_->socket_path(), "--daemon-pid",
+            absl::StrCat(daemon_->pid()), "--json"};
+  }
+
+  std::string dir_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(BenchSmokeTest, SignRunCountsOpsWithoutErrors) {
+  std::vector<std::string> args = Common();
+  for (const char* a : {"--op", "sign", "--duration", "1s", "--warmup", "0s"}) {
+    args.push_back(a);
+  }
+  BenchRun run = RunBench(args);
+  ASSERT_EQ(run.exit_code, 0) << run.stdout_text;
+  Struct out = ParseJson(run.stdout_text);
+  EXPECT_EQ(Field(out, "op").string_value(), "sign");
+  EXPECT_GT(Field(out, "ops").number_value(), 0);
+  EXPECT_EQ(Field(out, "errors").number_value(), 0);
+  const Struct& result = Field(out, "result").struct_value();
+  EXPECT_GT(Field(result, "calls").number_value(), 0);
+  const Struct& latency = Field(result, "latency_us").struct_value();
+  EXPECT_GT(Field(latency, "p50").number_value(), 0);
+  EXPECT_GE(Field(latency, "p99.9").number_value(),
+            Field(latency, "p50").number_value());
+  EXPECT_GE(Field(result, "client_cpu_s").number_value(), 0);
+  EXPECT_EQ(Field(result, "daemon_cpu_s").kind_case(), Value::kNumberValue);
+  const Struct& machine = Field(out, "machine").struct_value();
+  EXPECT_GE(Field(machine, "cores").number_value(), 1);
+  EXPECT_FALSE(Field(machine, "flavor").string_value().empty());
+}
+
+TEST_F(BenchSmokeTest, NoopAndBatchRuns) {
+  for (const std::vector<std::string>& op :
+       {std::vector<std::string>{"--op", "noop"},
+        std::vector<std::string>{"--op", "sign-batch", "--batch", "8"},
+        std::vector<std::string>{"--op", "decrypt", "--rate", "200"}}) {
+    std::vector<std::string> args = Common();
+    args.insert(args.end(), op.begin(), op.end());
+    for (const char* a : {"--duration", "500ms", "--warmup", "0s"}) args.push_back(a);
+    BenchRun run = RunBench(args);
+    ASSERT_EQ(run.exit_code, 0) << absl::StrJoin(op, " ") << "\n" << run.stdout_text;
+    Struct out = ParseJson(run.stdout_text);
+    EXPECT_GT(Field(out, "ops").number_value(), 0) << absl::StrJoin(op, " ");
+    EXPECT_EQ(Field(out, "errors").number_value(), 0) << absl::StrJoin(op, " ");
+  }
+}
+
+TEST_F(BenchSmokeTest, CompareReportsTheRatios) {
+  std::vector<std::string> args = Common();
+  for (const char* a : {"--op", "encrypt", "--compare", "--runs", "1",
+                        "--duration", "300ms", "--warmup", "0s"}) {
+    args.push_back(a);
+  }
+  BenchRun run = RunBench(args);
+  ASSERT_EQ(run.exit_code, 0) << run.stdout_text;
+  Struct out = ParseJson(run.stdout_text);
+  const Struct& median = Field(out, "median").struct_value();
+  EXPECT_GT(Field(median, "raw").number_value(), 0);
+  EXPECT_GT(Field(median, "noop").number_value(), 0);
+  EXPECT_GT(Field(median, "op").number_value(), 0);
+  EXPECT_GT(Field(out, "ratio_to_ideal").number_value(), 0);
+  EXPECT_GT(Field(out, "ratio_to_noop").number_value(), 0);
+  EXPECT_EQ(Field(out, "errors").number_value(), 0);
+}
+
+// JWT is not served by every build: the bench then says so and succeeds.
+TEST_F(BenchSmokeTest, JwtSignRunsOrIsReportedAsNotServed) {
+  std::vector<std::string> args = Common();
+  for (const char* a : {"--op", "jwt-sign", "--duration", "300ms", "--warmup", "0s"}) {
+    args.push_back(a);
+  }
+  BenchRun run = RunBench(args);
+  ASSERT_EQ(run.exit_code, 0) << run.stdout_text;
+  Struct out = ParseJson(run.stdout_text);
+  if (out.fields().count("skipped")) {
+    EXPECT_EQ(Field(out, "skipped").string_value(), "UNIMPLEMENTED");
+  } else {
+    EXPECT_GT(Field(out, "ops").number_value(), 0);
+    EXPECT_EQ(Field(out, "errors").number_value(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace keyward::testing
