@@ -1,6 +1,7 @@
 // keywardd: the Keyward daemon.
 //
 //   keywardd init  --data-dir DIR --passphrase-file FILE   create a keystore
+//   keywardd restore --data-dir DIR --passphrase-file FILE --in BACKUP
 //   keywardd [--config FILE] [--data-dir DIR] [--passphrase-file FILE]
 //            [--socket PATH] [--listen-tcp HOST:PORT --tls-cert-file F
 //            --tls-key-file F [--tls-client-ca-file F]]    serve
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,7 @@
 #include "daemon/server.h"
 #include "daemon/services.h"
 #include "daemon/tls.h"
+#include "keystore/backup.h"
 #include "keystore/keystore.h"
 
 ABSL_FLAG(std::string, config, "", "Config file (text-format DaemonConfig).");
@@ -45,6 +49,7 @@ ABSL_FLAG(std::string, socket, "",
           "{data_dir}/keyward.sock).");
 ABSL_FLAG(int32_t, key_cache_size, 0,
           "Keys held decrypted in memory (overrides the config).");
+ABSL_FLAG(std::string, in, "", "Backup file, for `keywardd restore`.");
 ABSL_FLAG(std::string, listen_tcp, "",
           "Also listen on HOST:PORT (TLS with --tls_cert_file/--tls_key_file; "
           "plaintext only on loopback).");
@@ -117,6 +122,28 @@ int Init(const keyward::v1::DaemonConfig& config) {
   return 0;
 }
 
+// Restore writes the keystore held by the backup file `in` into the data
+// dir, which must not hold one; the daemon must not be running on it.
+int Restore(const keyward::v1::DaemonConfig& config, const std::string& in) {
+  if (config.passphrase_file().empty() || in.empty()) {
+    return Fail(absl::InvalidArgumentError(
+                    "restore needs --in BACKUP and --passphrase-file FILE (the "
+                    "passphrase current when the backup was made)"),
+                kExitUsage);
+  }
+  absl::Status s = MakeDataDir(config.data_dir());
+  if (!s.ok()) return Fail(s);
+  auto passphrase = ReadPassphraseFile(config.passphrase_file());
+  if (!passphrase.ok()) return Fail(passphrase.status());
+  std::ifstream file(in, std::ios::binary);
+  if (!file) return Fail(absl::NotFoundError(absl::StrCat("cannot read '", in, "'")));
+  std::string backup((std::istreambuf_iterator<char>(file)), {});
+  s = keystore::RestoreBackup(backup, *passphrase, KeystorePath(config));
+  if (!s.ok()) return Fail(s);
+  std::printf("keywardd: restored keystore %s\n", KeystorePath(config).c_str());
+  return 0;
+}
+
 int Serve(const keyward::v1::DaemonConfig& config) {
   // Signals go to the thread that waits for them, not to gRPC's threads.
   sigset_t signals;
@@ -172,7 +199,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                  &failures,
                  absl::Seconds(config.session_token_ttl().seconds()),
                  &on_seal_change};
-  Services services(env);
+  Services services(env, config.data_dir());
   ServerOptions options;
   if (!config.unix_socket().disabled()) {
     options.unix_socket_path = config.unix_socket().path();
@@ -227,13 +254,14 @@ int Main(int argc, char** argv) {
   for (std::string& arg : spelled) respelled.push_back(arg.data());
   std::vector<char*> args =
       absl::ParseCommandLine(static_cast<int>(respelled.size()), respelled.data());
-  bool init = false;
-  if (args.size() == 2 && std::string(args[1]) == "init") {
-    init = true;
+  std::string command;
+  if (args.size() == 2 && (std::string(args[1]) == "init" ||
+                           std::string(args[1]) == "restore")) {
+    command = args[1];
   } else if (args.size() > 1) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
                     "unexpected argument '", args[1],
-                    "'; the only command is `init` (see --help)")),
+                    "'; the commands are `init` and `restore` (see --help)")),
                 kExitUsage);
   }
 
@@ -277,7 +305,9 @@ int Main(int argc, char** argv) {
   if (!s.ok()) return Fail(s, kExitUsage);
 
   HardenProcess();
-  return init ? Init(config) : Serve(config);
+  if (command == "init") return Init(config);
+  if (command == "restore") return Restore(config, absl::GetFlag(FLAGS_in));
+  return Serve(config);
 }
 
 }  // namespace

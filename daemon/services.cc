@@ -2,12 +2,12 @@
 
 namespace keyward::daemon {
 
-Services::Services(ServiceEnv env)
+Services::Services(ServiceEnv env, const std::string& data_dir)
     : env_(env),
       crypto_(&env_),
       keys_(&env_),
       access_(&env_),
-      system_(&env_) {}
+      system_(&env_, data_dir) {}
 
 std::vector<ServerOptions::Service> Services::List() {
   return {

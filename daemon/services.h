@@ -19,7 +19,8 @@ namespace keyward::daemon {
 // must outlive it).
 class Services {
  public:
-  explicit Services(ServiceEnv env);
+  // `data_dir` is where backups are staged.
+  Services(ServiceEnv env, const std::string& data_dir);
 
   // List returns the services to register, with their names.
   std::vector<ServerOptions::Service> List();

@@ -1,6 +1,8 @@
 #include "daemon/system_service.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "keystore/crypto/random.h"
 #include "daemon/log.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -131,6 +133,96 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
         return absl::OkStatus();
       },
       Rpc::Access::kAnyCaller);
+}
+
+namespace {
+
+// Streams a finished backup in 1 MiB chunks, the first with its info.
+class BackupWriter final
+    : public grpc::ServerWriteReactor<pb::CreateBackupResponse> {
+ public:
+  BackupWriter(const absl::Status& status, std::string data,
+               pb::BackupInfo info)
+      : data_(std::move(data)) {
+    if (!status.ok()) {
+      Finish(ToGrpc(status));
+      return;
+    }
+    *response_.mutable_info() = std::move(info);
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    constexpr size_t kChunk = 1 << 20;
+    if (offset_ >= data_.size() && offset_ > 0) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.set_data(data_.substr(offset_, kChunk));
+    offset_ += kChunk;
+    StartWrite(&response_);
+    response_.clear_info();
+  }
+
+  const std::string data_;
+  size_t offset_ = 0;
+  pb::CreateBackupResponse response_;
+};
+
+// Answers a client-streaming call at once.
+class RefuseRestore final
+    : public grpc::ServerReadReactor<pb::RestoreBackupRequest> {
+ public:
+  RefuseRestore() {
+    Finish(grpc::Status(
+        grpc::StatusCode::UNIMPLEMENTED,
+        "online restore is not served by this build; stop keywardd and run "
+        "`keywardd restore --data-dir DIR --passphrase-file FILE --in BACKUP`"));
+  }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<pb::CreateBackupResponse>*
+SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
+                                const pb::CreateBackupRequest* request) {
+  Rpc rpc(env_, context, "SystemService/CreateBackup");
+  rpc.Identify().IgnoreError();
+  std::string data;
+  pb::BackupInfo info;
+  absl::Status status = rpc.Run(
+      pb::OPERATION_ADMIN, std::string("*"), [&](int32_t*) -> absl::Status {
+        const std::string id = absl::BytesToHexString(crypto::RandomBytes(8));
+        auto backup = rpc.keystore().CreateBackup(
+            absl::StrCat(scratch_dir_, "/backup-", id, ".tmp"));
+        if (!backup.ok()) return backup.status();
+        data = std::move(*backup);
+        info.set_format_version(1);
+        info.set_backup_id(id);
+        *info.mutable_create_time() =
+            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+        info.set_daemon_version("0.1.0");
+        auto count = rpc.keystore().CountKeys();
+        if (count.ok()) info.set_key_count(*count);
+        return absl::OkStatus();
+      });
+  return new BackupWriter(status, std::move(data), std::move(info));
+}
+
+grpc::ServerReadReactor<pb::RestoreBackupRequest>*
+SystemServiceImpl::RestoreBackup(grpc::CallbackServerContext* context,
+                                 pb::RestoreBackupResponse* response) {
+  return new RefuseRestore();
 }
 
 }  // namespace keyward::daemon

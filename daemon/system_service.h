@@ -1,6 +1,7 @@
 // SystemService (proto/keyward/v1/system_service.proto): status, seal and
-// unseal, passphrase change and audit verification. Backup/restore and audit
-// streaming are not served by this build yet.
+// unseal, passphrase change, backups and audit verification. Restoring is
+// offline (`keywardd restore`, daemon stopped); audit streaming is not served
+// by this build yet.
 #ifndef KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 #define KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 
@@ -13,8 +14,9 @@ namespace keyward::daemon {
 class SystemServiceImpl final
     : public keyward::v1::SystemService::CallbackService {
  public:
-  explicit SystemServiceImpl(const ServiceEnv* env)
-      : env_(*env), start_(absl::Now()) {}
+  // Backups are staged in `scratch_dir` (the data dir).
+  SystemServiceImpl(const ServiceEnv* env, std::string scratch_dir)
+      : env_(*env), scratch_dir_(std::move(scratch_dir)), start_(absl::Now()) {}
 
 #define KEYWARD_RPC(Name)                                                  \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,     \
@@ -27,8 +29,16 @@ class SystemServiceImpl final
   KEYWARD_RPC(VerifyAuditLog)
 #undef KEYWARD_RPC
 
+  grpc::ServerWriteReactor<keyward::v1::CreateBackupResponse>* CreateBackup(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::CreateBackupRequest* request) override;
+  grpc::ServerReadReactor<keyward::v1::RestoreBackupRequest>* RestoreBackup(
+      grpc::CallbackServerContext* context,
+      keyward::v1::RestoreBackupResponse* response) override;
+
  private:
   const ServiceEnv& env_;
+  const std::string scratch_dir_;
   const absl::Time start_;
 };
 

@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "keystore/backup.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/format.h"
 #include "keystore/sqlite_storage.h"
@@ -614,6 +617,25 @@ absl::Status Keystore::ChangePassphrase(const SecretData& old_passphrase,
 }
 
 absl::StatusOr<int64_t> Keystore::CountKeys() { return storage_->CountKeys(); }
+
+absl::StatusOr<std::string> Keystore::CreateBackup(
+    const std::string& scratch_path) {
+  auto root = Root();
+  if (!root.ok()) return root.status();
+  absl::MutexLock lock(&admin_mu_);  // no passphrase change in between
+  auto meta = storage_->ReadMeta();
+  if (!meta.ok()) return meta.status();
+  absl::Status s = storage_->SnapshotTo(scratch_path);
+  if (!s.ok()) return s;
+  std::string db;
+  {
+    std::ifstream in(scratch_path, std::ios::binary);
+    db.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  unlink(scratch_path.c_str());
+  if (db.empty()) return absl::UnavailableError("the snapshot came out empty");
+  return EncodeBackup(*meta, db, **root);
+}
 
 absl::Status Keystore::CreatePolicy(const PolicyRecord& policy) {
   absl::Status s = ValidateKeyId(policy.id);

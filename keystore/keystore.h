@@ -196,6 +196,9 @@ class Keystore {
   absl::Status ChangePassphrase(const crypto::SecretData& old_passphrase,
                                 const crypto::SecretData& new_passphrase);
   absl::StatusOr<int64_t> CountKeys();
+  // CreateBackup returns an encrypted snapshot of the whole keystore
+  // (backup.h), staging the SQLite copy at `scratch_path` (removed after).
+  absl::StatusOr<std::string> CreateBackup(const std::string& scratch_path);
   // Access policies, stored with the keys (interpreted by the daemon).
   absl::Status CreatePolicy(const PolicyRecord& policy);
   absl::Status DeletePolicy(const std::string& id);

@@ -817,4 +817,24 @@ absl::Status SqliteStorage::TouchApiKey(const std::string& id, absl::Time now) {
       .Run("record a login");
 }
 
+absl::Status SqliteStorage::SnapshotTo(const std::string& path) {
+  // Create the file first so that its mode is 0600 from the start.
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat("'", path, "' exists"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot create '", path, "': ", strerror(errno)));
+  }
+  close(fd);
+  unlink(path.c_str());  // VACUUM INTO wants to create it; the name is ours
+  mode_t old_umask = umask(0077);
+  absl::MutexLock lock(&mu_);
+  absl::Status s = Statement(db_, "VACUUM INTO ?").Bind(1, path).Run("snapshot");
+  umask(old_umask);
+  if (!s.ok()) unlink(path.c_str());
+  return s;
+}
+
 }  // namespace keyward::keystore

@@ -59,6 +59,7 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override;
   absl::Status RevokeApiKey(const std::string& id, absl::Time now) override;
   absl::Status TouchApiKey(const std::string& id, absl::Time now) override;
+  absl::Status SnapshotTo(const std::string& path) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.

@@ -77,6 +77,10 @@ class Storage {
   virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() = 0;
   virtual absl::Status RevokeApiKey(const std::string& id, absl::Time now) = 0;
   virtual absl::Status TouchApiKey(const std::string& id, absl::Time now) = 0;
+
+  // SnapshotTo writes a consistent copy of the whole store to the new file
+  // `path` (mode 0600). ALREADY_EXISTS if `path` exists.
+  virtual absl::Status SnapshotTo(const std::string& path) = 0;
 };
 
 }  // namespace keyward::keystore

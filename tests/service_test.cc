@@ -400,6 +400,76 @@ TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
   EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 }
 
+TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
+  ASSERT_TRUE(CreateKey("data", pb::KEY_TYPE_AES256_GCM).ok());
+  ASSERT_TRUE(CreateKey("sig", pb::KEY_TYPE_ECDSA_P256).ok());
+  pb::EncryptResponse ct;
+  ASSERT_TRUE(Encrypt("data", "kept across restore", &ct).ok());
+  {
+    grpc::ClientContext ctx;
+    pb::RotateKeyRequest req;
+    req.set_name("keys/data");
+    pb::RotateKeyResponse resp;
+    ASSERT_TRUE(keys_->RotateKey(&ctx, req, &resp).ok());
+  }
+  pb::SignResponse sig;
+  ASSERT_TRUE(Sign("sig", "signed before", &sig).ok());
+
+  std::string backup;
+  {
+    grpc::ClientContext ctx;
+    auto reader = system_->CreateBackup(&ctx, pb::CreateBackupRequest());
+    pb::CreateBackupResponse chunk;
+    while (reader->Read(&chunk)) backup += chunk.data();
+    grpc::Status s = reader->Finish();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_GT(backup.size(), 100u);
+  EXPECT_EQ(backup.substr(0, 10), "KWBACKUP1\n");
+  EXPECT_EQ(backup.find("kept across restore"), std::string::npos);
+
+  // Lose the data dir.
+  daemon_.reset();
+  for (const char* f : {"/keystore.db", "/keystore.db-wal", "/keystore.db-shm"}) {
+    unlink((dir_ + f).c_str());
+  }
+  const std::string file = dir_ + "/backup.kw";
+  std::ofstream(file, std::ios::binary) << backup;
+  std::string wrong = dir_ + "/wrong";
+  std::ofstream(wrong) << "not the passphrase\n";
+  chmod(wrong.c_str(), 0600);
+  ProcessResult r = RunProcess({Runfile("daemon/keywardd"), "restore",
+                                "--data-dir", dir_, "--passphrase-file", wrong,
+                                "--in", file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("wrong passphrase"));
+  EXPECT_NE(access((dir_ + "/keystore.db").c_str(), F_OK), 0) << "nothing written";
+
+  std::string tampered = backup;
+  tampered[tampered.size() - 40] ^= 1;
+  std::ofstream(dir_ + "/tampered.kw", std::ios::binary) << tampered;
+  r = RunProcess({Runfile("daemon/keywardd"), "restore", "--data-dir", dir_,
+                  "--passphrase-file", passphrase_, "--in", dir_ + "/tampered.kw"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("integrity"));
+  EXPECT_NE(access((dir_ + "/keystore.db").c_str(), F_OK), 0) << "nothing written";
+
+  r = RunProcess({Runfile("daemon/keywardd"), "restore", "--data-dir", dir_,
+                  "--passphrase-file", passphrase_, "--in", file});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Start("");
+  pb::DecryptResponse pt;
+  ASSERT_TRUE(Decrypt("data", ct.ciphertext(), &pt).ok());
+  EXPECT_EQ(pt.plaintext(), "kept across restore");
+  EXPECT_TRUE(Verify("sig", "signed before", sig.signature()).valid());
+  grpc::ClientContext ctx;
+  pb::GetKeyRequest req;
+  req.set_name("keys/data");
+  pb::GetKeyResponse key;
+  ASSERT_TRUE(keys_->GetKey(&ctx, req, &key).ok());
+  EXPECT_EQ(key.key().primary_version(), 2u);
+}
+
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   Start(absl::StrCat("audit { path: \"/dev/full\" }\n"));
