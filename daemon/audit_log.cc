@@ -188,6 +188,22 @@ absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
   return seq;
 }
 
+absl::StatusOr<std::vector<std::string>> AuditLog::Read(const std::string& path,
+                                                       uint64_t start,
+                                                       size_t max) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
+  }
+  std::vector<std::string> lines;
+  std::string line;
+  while (lines.size() < max && std::getline(in, line)) {
+    uint64_t seq = 0;
+    if (ReadSeq(line, &seq) && seq >= start) lines.push_back(line);
+  }
+  return lines;
+}
+
 absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -57,6 +58,12 @@ class AuditLog {
     std::string problem;           // what is wrong with record first_bad
   };
   static absl::StatusOr<Verdict> Verify(const std::string& path);
+
+  // Read returns up to `max` records with sequence >= `start`, each as its
+  // JSON line (without the newline). NOT_FOUND if the log cannot be read.
+  static absl::StatusOr<std::vector<std::string>> Read(const std::string& path,
+                                                       uint64_t start,
+                                                       size_t max);
 
   const std::string& path() const { return path_; }
 

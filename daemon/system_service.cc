@@ -1,9 +1,12 @@
 #include "daemon/system_service.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/random.h"
 #include "daemon/log.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace keyward::daemon {
@@ -178,6 +181,84 @@ class BackupWriter final
   pb::CreateBackupResponse response_;
 };
 
+// Parses one audit line into the API's record.
+bool ToRecord(const std::string& line, pb::AuditRecord* out) {
+  google::protobuf::Struct json;
+  if (!google::protobuf::util::JsonStringToMessage(line, &json).ok()) {
+    return false;
+  }
+  const auto& f = json.fields();
+  auto str = [&](const char* name) {
+    auto it = f.find(name);
+    return it == f.end() ? std::string() : it->second.string_value();
+  };
+  auto num = [&](const char* name) {
+    auto it = f.find(name);
+    return it == f.end() ? 0.0 : it->second.number_value();
+  };
+  out->set_sequence(static_cast<uint64_t>(num("seq")));
+  google::protobuf::Timestamp time;
+  if (TimeUtil::FromString(str("time"), &time)) *out->mutable_time() = time;
+  out->set_principal(str("principal"));
+  out->set_method(str("method"));
+  pb::Operation op;
+  if (ParseOperation(str("operation"), &op)) out->set_operation(op);
+  out->set_resource(str("resource"));
+  const std::string code = str("code");
+  for (int c = 0; c <= 16; ++c) {
+    if (absl::StatusCodeToString(static_cast<absl::StatusCode>(c)) == code) {
+      out->set_code(c);
+    }
+  }
+  if (num("version") > 0) {
+    (*out->mutable_details())["version"] =
+        absl::StrCat(static_cast<int64_t>(num("version")));
+  }
+  (*out->mutable_details())["request_id"] = str("request_id");
+  out->set_prev_hash(absl::HexStringToBytes(str("prev")));
+  out->set_hash(absl::HexStringToBytes(str("hash")));
+  return true;
+}
+
+// Sends records in batches of 100.
+class AuditWriter final
+    : public grpc::ServerWriteReactor<pb::ReadAuditLogResponse> {
+ public:
+  AuditWriter(const absl::Status& status, std::vector<pb::AuditRecord> records)
+      : records_(std::move(records)) {
+    if (!status.ok()) {
+      Finish(ToGrpc(status));
+      return;
+    }
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (next_ >= records_.size()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.Clear();
+    for (size_t end = std::min(records_.size(), next_ + 100); next_ < end; ++next_) {
+      *response_.add_records() = std::move(records_[next_]);
+    }
+    StartWrite(&response_);
+  }
+
+  std::vector<pb::AuditRecord> records_;
+  size_t next_ = 0;
+  pb::ReadAuditLogResponse response_;
+};
+
 // Answers a client-streaming call at once.
 class RefuseRestore final
     : public grpc::ServerReadReactor<pb::RestoreBackupRequest> {
@@ -217,6 +298,47 @@ SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
         return absl::OkStatus();
       });
   return new BackupWriter(status, std::move(data), std::move(info));
+}
+
+grpc::ServerWriteReactor<pb::ReadAuditLogResponse>*
+SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
+                                const pb::ReadAuditLogRequest* request) {
+  Rpc rpc(env_, context, "SystemService/ReadAuditLog");
+  rpc.Identify().IgnoreError();
+  std::vector<pb::AuditRecord> records;
+  absl::Status status = rpc.Run(
+      pb::OPERATION_AUDIT_READ, std::string("*"), [&](int32_t*) -> absl::Status {
+        if (request->follow()) {
+          return absl::UnimplementedError(
+              "follow is not served by this build yet; poll with "
+              "start_sequence instead");
+        }
+        const size_t max = request->max_records() == 0
+                               ? 10000
+                               : std::min<uint64_t>(request->max_records(), 100000);
+        auto lines = AuditLog::Read(rpc.env().audit->path(),
+                                    std::max<uint64_t>(1, request->start_sequence()),
+                                    max * 4);
+        if (!lines.ok()) return lines.status();
+        for (const std::string& line : *lines) {
+          pb::AuditRecord record;
+          if (!ToRecord(line, &record)) {
+            return absl::DataLossError(
+                "an audit record cannot be parsed; run `keyward audit verify`");
+          }
+          if (!request->principal().empty() &&
+              record.principal() != request->principal()) {
+            continue;
+          }
+          if (!absl::StartsWith(record.resource(), request->resource_prefix())) {
+            continue;
+          }
+          records.push_back(std::move(record));
+          if (records.size() == max) break;
+        }
+        return absl::OkStatus();
+      });
+  return new AuditWriter(status, std::move(records));
 }
 
 grpc::ServerReadReactor<pb::RestoreBackupRequest>*

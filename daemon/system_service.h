@@ -1,7 +1,7 @@
 // SystemService (proto/keyward/v1/system_service.proto): status, seal and
 // unseal, passphrase change, backups and audit verification. Restoring is
-// offline (`keywardd restore`, daemon stopped); audit streaming is not served
-// by this build yet.
+// offline (`keywardd restore`, daemon stopped); ReadAuditLog sends the
+// records present when it is called (no `follow` yet).
 #ifndef KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 #define KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 
@@ -32,6 +32,9 @@ class SystemServiceImpl final
   grpc::ServerWriteReactor<keyward::v1::CreateBackupResponse>* CreateBackup(
       grpc::CallbackServerContext* context,
       const keyward::v1::CreateBackupRequest* request) override;
+  grpc::ServerWriteReactor<keyward::v1::ReadAuditLogResponse>* ReadAuditLog(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::ReadAuditLogRequest* request) override;
   grpc::ServerReadReactor<keyward::v1::RestoreBackupRequest>* RestoreBackup(
       grpc::CallbackServerContext* context,
       keyward::v1::RestoreBackupResponse* response) override;

@@ -330,6 +330,27 @@ TEST_F(ServiceTest, EveryCallIsAuditedInAnIntactChain) {
       system_->VerifyAuditLog(&ctx, pb::VerifyAuditLogRequest(), &verdict).ok());
   EXPECT_TRUE(verdict.ok()) << verdict.problem();
   EXPECT_EQ(verdict.records_checked(), 3u);
+  {
+    grpc::ClientContext rctx;
+    pb::ReadAuditLogRequest req;
+    req.set_start_sequence(2);
+    auto reader = system_->ReadAuditLog(&rctx, req);
+    std::vector<pb::AuditRecord> records;
+    pb::ReadAuditLogResponse batch;
+    while (reader->Read(&batch)) {
+      for (const auto& r : batch.records()) records.push_back(r);
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    ASSERT_GE(records.size(), 2u);
+    EXPECT_EQ(records[0].sequence(), 2u);
+    EXPECT_EQ(records[0].method(), "CryptoService/Sign");
+    EXPECT_EQ(records[0].operation(), pb::OPERATION_SIGN);
+    EXPECT_EQ(records[0].resource(), "keys/ed");
+    EXPECT_EQ(records[0].code(), 0);
+    EXPECT_EQ(records[1].code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(records[1].hash().size(), 32u);
+    EXPECT_EQ(records[1].prev_hash(), records[0].hash());
+  }
 
   std::ifstream in(dir_ + "/audit.log");
   std::stringstream log;
