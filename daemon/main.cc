@@ -224,7 +224,15 @@ int Serve(const keyward::v1::DaemonConfig& config) {
     int signo = 0;
     sigwait(&signals, &signo);
     if (signo == SIGHUP) {
-      LogInfo("sighup", {{"action", "nothing to reload yet"}});
+      // Policies are re-read from the keystore; TLS certificates are
+      // watched and reload by themselves (tls_openssl.cc).
+      auto reloaded = (*ks)->ListPolicies();
+      if (reloaded.ok()) {
+        authorizer.Reload(std::move(*reloaded));
+        LogInfo("reloaded", {{"what", "policies"}});
+      } else {
+        LogWarning("reload_failed", {{"error", reloaded.status().message()}});
+      }
       continue;
     }
     LogInfo("shutting_down", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -16,3 +16,8 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 printf 'subjectAltName=URI:spiffe://example.org/ci/release\n' > client.ext
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
   -days 2 -extfile client.ext -out client.pem 2>/dev/null
+# A renewed server certificate, for the reload test.
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/CN=keywardd-renewed" -keyout server2.key -out server2.csr 2>/dev/null
+openssl x509 -req -in server2.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -days 2 -extfile server.ext -out server2.pem 2>/dev/null

@@ -84,6 +84,29 @@ TEST(TlsTest, MutualTlsIdentifiesTheClientBySpiffeId) {
   EXPECT_EQ(cli.exit_code, 0) << cli.output;
   EXPECT_THAT(cli.output, HasSubstr("spiffe://example.org/ci/release"));
 
+  // Renewed certificate files take effect for new connections without a
+  // restart, while the existing connection keeps working.
+  auto server_cn = [&](const std::shared_ptr<grpc::Channel>& ch) {
+    grpc::ClientContext c;
+    pb::WhoAmIResponse w;
+    EXPECT_TRUE(pb::AccessService::NewStub(ch)->WhoAmI(&c, pb::WhoAmIRequest(), &w).ok());
+    auto cn = c.auth_context()->FindPropertyValues("x509_common_name");
+    return cn.empty() ? std::string() : std::string(cn[0].data(), cn[0].size());
+  };
+  EXPECT_EQ(server_cn(channel), "keywardd");
+  ASSERT_EQ(rename((dir + "/server2.key").c_str(), (dir + "/server.key").c_str()), 0);
+  ASSERT_EQ(rename((dir + "/server2.pem").c_str(), (dir + "/server.pem").c_str()), 0);
+  std::string renewed;
+  for (int i = 0; i < 30 && renewed != "keywardd-renewed"; ++i) {
+    absl::SleepFor(absl::Milliseconds(500));
+    grpc::ChannelArguments fresh;
+    fresh.SetInt("keyward-test-fresh-connection", i);  // a new subchannel
+    renewed = server_cn(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(tls), fresh));
+  }
+  EXPECT_EQ(renewed, "keywardd-renewed");
+  EXPECT_EQ(server_cn(channel), "keywardd") << "the old connection stays up";
+
   // A client without a certificate does not get through the handshake.
   grpc::SslCredentialsOptions anonymous;
   anonymous.pem_root_certs = Read(dir + "/ca.pem");
