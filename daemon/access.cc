@@ -94,6 +94,25 @@ void FailureLimiter::RecordFailure(const std::string& who) {
   if (failures_.size() > 10000) failures_.clear();
 }
 
+absl::Status RequestLimiter::Allow(const std::string& principal) {
+  if (per_second_ == 0) return absl::OkStatus();
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  if (buckets_.size() > 100000) buckets_.clear();  // bound memory
+  auto [it, fresh] = buckets_.try_emplace(principal, Bucket{double(burst_), now});
+  Bucket& b = it->second;
+  b.tokens = std::min<double>(
+      burst_, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * per_second_);
+  b.refilled = now;
+  if (b.tokens < 1) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        principal, " is over its limit of ", per_second_,
+        " requests per second; slow down and retry"));
+  }
+  b.tokens -= 1;
+  return absl::OkStatus();
+}
+
 namespace {
 
 // The transport's idea of the caller: the Unix peer or the TLS client.

@@ -84,6 +84,26 @@ class FailureLimiter {
       ABSL_GUARDED_BY(mu_);
 };
 
+// RequestLimiter: a token bucket per principal, `per_second` refill and
+// `burst` capacity; per_second 0 disables it (no lock taken). Thread-safe.
+class RequestLimiter {
+ public:
+  RequestLimiter(uint32_t per_second, uint32_t burst)
+      : per_second_(per_second), burst_(burst == 0 ? per_second : burst) {}
+  // Allow takes one token for `principal`: RESOURCE_EXHAUSTED if none.
+  absl::Status Allow(const std::string& principal);
+
+ private:
+  struct Bucket {
+    double tokens;
+    absl::Time refilled;
+  };
+  const uint32_t per_second_;
+  const uint32_t burst_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
 // Identify establishes the caller of `context`: a session token
 // ("authorization: Bearer ...") if sent, else the Unix peer's uid, else the
 // TLS client certificate (SPIFFE URI SAN, else subject). UNAUTHENTICATED,

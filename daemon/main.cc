@@ -195,8 +195,10 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                               ? 10
                               : config.rate_limits().auth_failures_per_minute());
   std::function<void(bool)> on_seal_change;  // bound once the server runs
+  RequestLimiter requests(config.rate_limits().requests_per_second(),
+                          config.rate_limits().burst());
   ServiceEnv env{ks->get(), &authorizer, audit->get(), &peers, &sessions,
-                 &failures,
+                 &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
                  &on_seal_change};
   Services services(env, config.data_dir());

@@ -40,6 +40,8 @@ absl::Status Rpc::Identify() {
 absl::Status Rpc::Prepare(keyward::v1::Operation operation,
                           const absl::StatusOr<std::string>& resource) {
   if (!identified_.ok()) return identified_;
+  absl::Status allowed = env_.requests->Allow(caller_.principal);
+  if (!allowed.ok()) return allowed;
   if (!resource.ok()) return resource.status();
   if (env_.keystore->sealed()) {
     return absl::UnavailableError(

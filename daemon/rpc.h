@@ -31,6 +31,7 @@ struct ServiceEnv {
   const PeerTable* peers = nullptr;
   SessionTable* sessions = nullptr;
   FailureLimiter* failures = nullptr;
+  RequestLimiter* requests = nullptr;
   // Longest session a Login may ask for.
   absl::Duration session_ttl = absl::Minutes(15);
   // Told when the daemon is sealed (false) or unsealed (true), so that

@@ -36,7 +36,8 @@ class AccessTest : public ::testing::Test {
     port_ = FreePort();
     std::string config = dir_ + "/k.txtpb";
     std::ofstream(config) << "tcp_listeners { address: \"127.0.0.1:" << port_
-                          << "\" }\nrate_limits { auth_failures_per_minute: 3 }\n";
+                          << "\" }\nrate_limits { auth_failures_per_minute: 3 "
+                             "requests_per_second: 1 burst: 20 }\n";
     auto daemon = DaemonProcess::Start(
         dir_, {"--data_dir", dir_, "--passphrase_file", pass, "--config", config});
     ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -167,6 +168,23 @@ TEST_F(AccessTest, FailedLoginsAreRateLimited) {
                          grpc::StatusCode::UNAUTHENTICATED,
                          grpc::StatusCode::RESOURCE_EXHAUSTED,
                          grpc::StatusCode::RESOURCE_EXHAUSTED));
+}
+
+TEST_F(AccessTest, RequestsPerPrincipalAreRateLimited) {
+  auto keys = pb::KeyService::NewStub(unix_);
+  int ok = 0, exhausted = 0;
+  for (int i = 0; i < 100; ++i) {  // far more than the burst of 20 at 1/s
+    grpc::ClientContext ctx;
+    pb::GetKeyRequest req;
+    req.set_name("keys/absent");
+    pb::GetKeyResponse resp;
+    grpc::StatusCode code = keys->GetKey(&ctx, req, &resp).error_code();
+    ok += code == grpc::StatusCode::NOT_FOUND;
+    exhausted += code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+  }
+  EXPECT_GE(ok, 20);
+  EXPECT_GT(exhausted, 0);
+  EXPECT_EQ(ok + exhausted, 100);
 }
 
 TEST_F(AccessTest, BogusBearerTokenIsUnauthenticated) {
