@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -195,12 +197,14 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                               ? 10
                               : config.rate_limits().auth_failures_per_minute());
   std::function<void(bool)> on_seal_change;  // bound once the server runs
+  std::atomic<bool> draining{false};
+  std::atomic<int> in_flight{0};
   RequestLimiter requests(config.rate_limits().requests_per_second(),
                           config.rate_limits().burst());
   ServiceEnv env{ks->get(), &authorizer, audit->get(), &peers, &sessions,
                  &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
-                 &on_seal_change};
+                 &on_seal_change, &draining, &in_flight};
   Services services(env, config.data_dir());
   ServerOptions options;
   if (!config.unix_socket().disabled()) {
@@ -238,9 +242,19 @@ int Serve(const keyward::v1::DaemonConfig& config) {
       continue;
     }
     LogInfo("shutting_down", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    const auto& grace = config.shutdown_grace_period();
-    (*server)->Shutdown(absl::Seconds(grace.seconds()) +
-                        absl::Nanoseconds(grace.nanos()));
+    // Refuse new calls with UNAVAILABLE and let those in flight finish,
+    // then stop gRPC (which waits out the rest of the grace period).
+    const auto& grace_pb = config.shutdown_grace_period();
+    const absl::Duration grace =
+        absl::Seconds(grace_pb.seconds()) + absl::Nanoseconds(grace_pb.nanos());
+    const absl::Time deadline = absl::Now() + grace;
+    (*server)->SetServing(false);
+    draining = true;
+    absl::SleepFor(absl::Milliseconds(200));  // let queued calls be refused
+    while (in_flight.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
     LogInfo("stopped", {});
     return 0;
   }

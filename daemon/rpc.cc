@@ -40,6 +40,11 @@ absl::Status Rpc::Identify() {
 absl::Status Rpc::Prepare(keyward::v1::Operation operation,
                           const absl::StatusOr<std::string>& resource) {
   if (!identified_.ok()) return identified_;
+  if (env_.draining && env_.draining->load(std::memory_order_relaxed)) {
+    return absl::UnavailableError(
+        "keywardd is shutting down; retry in a moment or against another "
+        "instance");
+  }
   absl::Status allowed = env_.requests->Allow(caller_.principal);
   if (!allowed.ok()) return allowed;
   if (!resource.ok()) return resource.status();

@@ -5,6 +5,7 @@
 #ifndef KEYWARD_DAEMON_RPC_H_
 #define KEYWARD_DAEMON_RPC_H_
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -37,6 +38,10 @@ struct ServiceEnv {
   // Told when the daemon is sealed (false) or unsealed (true), so that
   // health reports NOT_SERVING while sealed. May be empty.
   std::function<void(bool unsealed)>* on_seal_change = nullptr;
+  // Set on SIGTERM: new calls get UNAVAILABLE while those in flight
+  // (counted in `in_flight`) finish, before gRPC itself shuts down.
+  std::atomic<bool>* draining = nullptr;
+  std::atomic<int>* in_flight = nullptr;
 };
 
 // One authorized, audited unit of work: a call, or one item of a batch.
@@ -45,7 +50,14 @@ class Rpc {
   // `method` names the call in audit records, e.g. "CryptoService/Sign".
   Rpc(const ServiceEnv& env, grpc::CallbackServerContext* context,
       absl::string_view method)
-      : env_(env), context_(context), method_(method) {}
+      : env_(env), context_(context), method_(method) {
+    if (env_.in_flight) env_.in_flight->fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Rpc() {
+    if (env_.in_flight) env_.in_flight->fetch_sub(1, std::memory_order_release);
+  }
+  Rpc(const Rpc&) = delete;
+  Rpc& operator=(const Rpc&) = delete;
 
   // Identify establishes the caller; call first. Later steps use it.
   absl::Status Identify();
