@@ -329,6 +329,30 @@ TEST(KeyComponentsTest, RsaExponentChecks) {
       KeyType::kEcdsaP256, *GenerateKeyMaterial(KeyType::kEcdsaP256))).ok());
 }
 
+// A 2048-bit modulus n = k * M + 1, M the product of the ROCA test's primes:
+// n is 1 modulo each of them, a power of 65537, so it has the fingerprint.
+// (Wycheproof's ROCA key is 2049 bits and is refused by size first.)
+TEST(KeyComponentsTest, RocaFingerprintIsRefused) {
+  const std::string n = Unhex(
+      "865f1a01316cbe684d3da1b5b097767ceb3e33e13cf5e55d9cc8899721aa0f1f"
+      "bdb8870be903b244660ac0e5ceff51338df3ae5b1db4f0b0f7deaf9fc6ea9c30"
+      "70213e5ed2c5a942202d7ae85e1d4b5f1349d84ae1ade48cdcdd1768d08506f3"
+      "e1f002400fdccac6f8084700cf46d98caf1232f751d2021de58aed6bb6b1fadf"
+      "fa98afdc44c57757ed38cf294db943c4ec8de1afa51a47f04d91deb9251ba746"
+      "b9d7cd77013eb5387273fcb922ad64f3fa0430cf3ad1eaf419683c84ddb547f9"
+      "8f96a760ad76a7746e7523781b831f1216489fdbb243d3bdc8e962acc8171cac"
+      "a98ef4662fa87ac687ce6cd83ba5bfc6a4a4f465c93cfd632d4228fb1254d01b");
+  auto r = RsaPublicKeyFromComponents(n, std::string("\x01\x00\x01", 3));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("ROCA"), absl::string_view::npos)
+      << r.status();
+  // n + 2 has no fingerprint: it is 3 modulo 11, where the powers of 65537
+  // are only 1 and 10.
+  std::string other = n;
+  other.back() = static_cast<char>(other.back() + 2);
+  EXPECT_TRUE(RsaPublicKeyFromComponents(other, std::string("\x01\x00\x01", 3)).ok());
+}
+
 TEST(KeyComponentsTest, EcAndEd25519RoundTrip) {
   for (KeyType type : {KeyType::kEcdsaP256, KeyType::kEcdsaP384}) {
     const SecretData pkcs8 = *GenerateKeyMaterial(type);
@@ -358,7 +382,9 @@ TEST(KeyComponentsTest, EcAndEd25519RoundTrip) {
   std::string other_pub = pub;
   other_pub[0] ^= 1;
   auto other_spki = Ed25519PublicKeyFromRaw(other_pub);
-  if (other_spki.ok()) EXPECT_FALSE(Ed25519PrivateKeyFromSeed(seed, *other_spki).ok());
+  if (other_spki.ok()) {
+    EXPECT_FALSE(Ed25519PrivateKeyFromSeed(seed, *other_spki).ok());
+  }
 }
 
 // --- Wycheproof ---------------------------------------------------------------

@@ -515,7 +515,10 @@ absl::StatusOr<DecryptedJwe> JweCodec::Decrypt(absl::string_view token,
       if (!apu.ok()) return apu.status();
       if (!apv.ok()) return apv.status();
       absl::StatusOr<SecretData> z = key.ecdh_->ComputeSharedSecret(*epk);
-      if (!z.ok()) return z.status();
+      if (!z.ok()) {
+        return TokenError(TokenFailure::kMalformed,
+                          absl::StrCat("header \"epk\": ", z.status().message()));
+      }
       absl::StatusOr<SecretData> derived = EcdhEsKey(*z, a, e, *apu, *apv);
       if (!derived.ok()) return derived.status();
       if (a.family == Family::kEcdhEs) {

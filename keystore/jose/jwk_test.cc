@@ -85,7 +85,9 @@ TEST(JwkTest, ParseJwkRefusals) {
     ASSERT_TRUE(json.ok()) << text;
     absl::StatusOr<ParsedJwk> jwk = ParseJwk(*json);
     EXPECT_FALSE(jwk.ok()) << text;
-    if (!jwk.ok()) EXPECT_EQ(jwk.status().code(), absl::StatusCode::kInvalidArgument);
+    if (!jwk.ok()) {
+      EXPECT_EQ(jwk.status().code(), absl::StatusCode::kInvalidArgument);
+    }
   }
   // A key without "alg" parses but cannot verify: no algorithm is guessed.
   absl::StatusOr<ParsedJwk> no_alg = ParseJwk(*ParseJson(

@@ -201,11 +201,21 @@ absl::StatusOr<JwsSigningKey> JwsSigningKey::ForMac(
   return key;
 }
 
+absl::StatusOr<JwsSigningKey> JwsSigningKey::ForFunction(JwsAlgorithm alg,
+                                                         SignFunction sign,
+                                                         std::string kid) {
+  if (!sign) return absl::InvalidArgumentError("null sign function");
+  JwsSigningKey key(alg, std::move(kid));
+  key.function_ = std::move(sign);
+  return key;
+}
+
 absl::StatusOr<std::string> JwsSigningKey::Sign(
     absl::string_view signing_input) const {
-  absl::StatusOr<std::string> sig = signer_ != nullptr
-                                        ? signer_->Sign(signing_input)
-                                        : mac_->ComputeMac(signing_input);
+  absl::StatusOr<std::string> sig =
+      function_    ? function_(signing_input)
+      : signer_ != nullptr ? signer_->Sign(signing_input)
+                           : mac_->ComputeMac(signing_input);
   if (sig.ok() && !SignatureSizeOk(alg_, sig->size())) {
     return absl::InternalError(
         absl::StrCat("the signing object made a ", sig->size(),
@@ -233,14 +243,21 @@ absl::StatusOr<JwsVerificationKey> JwsVerificationKey::ForMac(
   return key;
 }
 
+absl::StatusOr<JwsVerificationKey> JwsVerificationKey::ForFunction(
+    JwsAlgorithm alg, VerifyFunction verify) {
+  if (!verify) return absl::InvalidArgumentError("null verify function");
+  JwsVerificationKey key(alg);
+  key.function_ = std::move(verify);
+  return key;
+}
+
 absl::Status JwsVerificationKey::Check(absl::string_view signature,
                                        absl::string_view signing_input) const {
-  const absl::Status status = verifier_ != nullptr
-                                  ? verifier_->Verify(signature, signing_input)
-                                  : mac_->VerifyMac(signature, signing_input);
-  if (status.ok() || status.code() == absl::StatusCode::kInternal) {
-    return status;
-  }
+  const absl::Status status =
+      function_            ? function_(signature, signing_input)
+      : verifier_ != nullptr ? verifier_->Verify(signature, signing_input)
+                             : mac_->VerifyMac(signature, signing_input);
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
   return TokenError(TokenFailure::kBadSignature, "signature is not valid");
 }
 

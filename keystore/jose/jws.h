@@ -18,6 +18,8 @@
 //   JsonValue header = JsonValue::Object();
 //   header.Set("typ", JsonValue::String("JWT"));
 //   absl::StatusOr<std::string> token = SignCompact(header, payload, *key);
+//   // Or through the keystore: JwsSigningKey::ForFunction(alg, [&](auto d) {
+//   //   auto r = keystore.Sign(id, d, algorithm); ... return r->signature; });
 //
 //   // Verification: the resolver maps the token's kid to candidate keys.
 //   JwsKeyResolver resolve = [&](const ParsedJws& jws)
@@ -104,6 +106,17 @@ class JwsSigningKey {
       JwsAlgorithm alg, std::shared_ptr<const crypto::Mac> mac,
       std::string kid = "");
 
+  // SignFunction signs |data| (e.g. through Keystore::Sign or Mac with the
+  // key's algorithm) and returns the raw signature in JWS form.
+  using SignFunction =
+      std::function<absl::StatusOr<std::string>(absl::string_view data)>;
+  // ForFunction binds |alg| to |sign|. The caller guarantees |alg| is the
+  // key's; Sign still checks each signature's size. INVALID_ARGUMENT for a
+  // null |sign|.
+  static absl::StatusOr<JwsSigningKey> ForFunction(JwsAlgorithm alg,
+                                                   SignFunction sign,
+                                                   std::string kid = "");
+
   JwsAlgorithm alg() const { return alg_; }
   const std::string& kid() const { return kid_; }
 
@@ -118,6 +131,7 @@ class JwsSigningKey {
   std::string kid_;
   std::shared_ptr<const crypto::Signer> signer_;
   std::shared_ptr<const crypto::Mac> mac_;
+  SignFunction function_;
 };
 
 // JwsVerificationKey is one algorithm bound to one verifying object.
@@ -127,11 +141,21 @@ class JwsVerificationKey {
       JwsAlgorithm alg, std::shared_ptr<const crypto::Verifier> verifier);
   static absl::StatusOr<JwsVerificationKey> ForMac(
       JwsAlgorithm alg, std::shared_ptr<const crypto::Mac> mac);
+  // VerifyFunction checks |signature| over |data| (e.g. through
+  // Keystore::Verify or VerifyMac, raw signature, the key's algorithm):
+  // OK if valid, INVALID_ARGUMENT if not, another code for other failures.
+  using VerifyFunction = std::function<absl::Status(
+      absl::string_view signature, absl::string_view data)>;
+  // ForFunction binds |alg| to |verify|; the caller guarantees |alg| is the
+  // key's (HMAC algorithms only for HMAC keys).
+  static absl::StatusOr<JwsVerificationKey> ForFunction(JwsAlgorithm alg,
+                                                        VerifyFunction verify);
 
   JwsAlgorithm alg() const { return alg_; }
 
-  // Check returns OK if |signature| is valid for |signing_input|, else
-  // TokenError(kBadSignature).
+  // Check returns OK if |signature| is valid for |signing_input|,
+  // TokenError(kBadSignature) if the check says INVALID_ARGUMENT, and any
+  // other error unchanged.
   absl::Status Check(absl::string_view signature,
                      absl::string_view signing_input) const;
 
@@ -140,6 +164,7 @@ class JwsVerificationKey {
   JwsAlgorithm alg_;
   std::shared_ptr<const crypto::Verifier> verifier_;
   std::shared_ptr<const crypto::Mac> mac_;
+  VerifyFunction function_;
 };
 
 struct JwsSignOptions {

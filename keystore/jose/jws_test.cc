@@ -370,6 +370,49 @@ TEST(JwsTest, ResolverPicksCandidatesAndReportsItsErrors) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// The daemon may sign and verify through Keystore calls instead of holding
+// crypto objects.
+TEST(JwsTest, FunctionKeys) {
+  KeyPair es = MakeKeys(JwsAlgorithm::kEs256, "k:v3");
+  int signs = 0;
+  JwsSigningKey by_call = *JwsSigningKey::ForFunction(
+      JwsAlgorithm::kEs256,
+      [&](absl::string_view data) {
+        ++signs;
+        return es.signer.Sign(data);
+      },
+      "k:v3");
+  JwsVerificationKey check_by_call = *JwsVerificationKey::ForFunction(
+      JwsAlgorithm::kEs256, [&](absl::string_view sig, absl::string_view data) {
+        return es.verifier.Check(sig, data).ok()
+                   ? absl::OkStatus()
+                   : absl::InvalidArgumentError("signature is not valid");
+      });
+  const std::string token = *SignCompact(JsonValue::Object(), "p", by_call);
+  EXPECT_EQ(signs, 1);
+  EXPECT_TRUE(VerifyCompact(token, check_by_call).ok());
+  EXPECT_TRUE(VerifyCompact(token, es.verifier).ok());
+  std::string bad = token;
+  bad.back() = bad.back() == 'A' ? 'Q' : 'A';
+  ExpectRefused(VerifyCompact(bad, check_by_call), TokenFailure::kBadSignature);
+  // Other errors of the call pass through as they are.
+  JwsVerificationKey unavailable = *JwsVerificationKey::ForFunction(
+      JwsAlgorithm::kEs256, [](absl::string_view, absl::string_view) {
+        return absl::UnavailableError("sealed");
+      });
+  EXPECT_EQ(VerifyCompact(token, unavailable).status().code(),
+            absl::StatusCode::kUnavailable);
+  // A function that returns the wrong form (DER, 70 bytes) is caught.
+  JwsSigningKey wrong = *JwsSigningKey::ForFunction(
+      JwsAlgorithm::kEs256,
+      [](absl::string_view) -> absl::StatusOr<std::string> {
+        return std::string(70, 'x');
+      });
+  EXPECT_EQ(SignCompact(JsonValue::Object(), "p", wrong).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_FALSE(JwsSigningKey::ForFunction(JwsAlgorithm::kEs256, nullptr).ok());
+}
+
 TEST(JwsTest, EmptyPayloadAndJweLookalikes) {
   KeyPair keys = MakeKeys(JwsAlgorithm::kHs256);
   const std::string token = *SignCompact(JsonValue::Object(), "", keys.signer);
