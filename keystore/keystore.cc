@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "keystore/backup.h"
+#include "keystore/crypto/key_components.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/format.h"
 #include "keystore/sqlite_storage.h"
@@ -391,6 +392,12 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
       material = SecretData(params.material.InsecureView());
       break;
     }
+  }
+  // OpenSSL 3 parses RSA keys that no one should trust (e = 1 makes every
+  // signature verify); refuse them whichever library parsed the key.
+  if (IsRsa(type)) {
+    absl::Status sane = crypto::CheckRsaPublicKey(public_key);
+    if (!sane.ok()) return sane;
   }
   if (params.format != ImportFormat::kRawSecret && !params.type_from_material &&
       create.type != type &&

@@ -547,6 +547,38 @@ TEST_F(KeystoreTest, ImportPrivatePublicAndRawKeys) {
   EXPECT_EQ(ks_->Sign("imported", "m")->version, 2);
 }
 
+// DER TLV with a definite length.
+std::string Der(uint8_t tag, const std::string& body) {
+  std::string out(1, static_cast<char>(tag));
+  if (body.size() < 128) {
+    out += static_cast<char>(body.size());
+  } else {
+    out += '\x82';
+    out += static_cast<char>(body.size() >> 8);
+    out += static_cast<char>(body.size() & 0xff);
+  }
+  return out + body;
+}
+
+TEST_F(KeystoreTest, RsaPublicKeyWithExponentOneIsRefused) {
+  // e = 1 makes every "signature" verify: OpenSSL 3 parses such a key, so
+  // the keystore must refuse it itself.
+  std::string modulus = std::string(1, '\0') + std::string(1, '\xc1') +
+                        std::string(255, '\x35');
+  std::string rsa_key = Der(0x30, Der(0x02, modulus) + Der(0x02, "\x01"));
+  std::string algorithm = Der(0x30, Der(0x06, "\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01") +
+                                        Der(0x05, ""));
+  std::string spki = Der(0x30, algorithm + Der(0x03, std::string(1, '\0') + rsa_key));
+  ImportKeyParams pub;
+  pub.create.id = "e-one";
+  pub.create.type = KeyType::kRsa2048;
+  pub.format = ImportFormat::kPublicKey;
+  pub.material = SecretData(spki);
+  absl::Status s = ks_->ImportKey(std::move(pub)).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_EQ(ks_->GetKey("e-one").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(KeystoreTest, ExportOnlyWhenExportable) {
   Create("locked", KeyType::kEd25519);
   EXPECT_EQ(ks_->ExportKeyMaterial("locked", 1).status().code(),
