@@ -151,6 +151,12 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
     case keystore::KeyPurpose::kKeyAgreement:
       out->set_purpose(pb::KEY_PURPOSE_JWE);
       break;
+    case keystore::KeyPurpose::kJwt:
+      out->set_purpose(pb::KEY_PURPOSE_JWT);
+      if (auto alg = keystore::JwsSignatureAlgorithm(key.type)) {
+        out->add_signature_algorithms(ToProto(*alg));
+      }
+      break;
   }
   out->set_description(key.description);
   for (const auto& [k, v] : key.labels) (*out->mutable_labels())[k] = v;

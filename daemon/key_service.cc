@@ -34,10 +34,12 @@ absl::StatusOr<std::optional<keystore::KeyPurpose>> PurposeFromProto(
       return keystore::KeyPurpose::kSignVerify;
     case pb::KEY_PURPOSE_MAC:
       return keystore::KeyPurpose::kMac;
+    case pb::KEY_PURPOSE_JWT:
+      return keystore::KeyPurpose::kJwt;
     default:
       return absl::UnimplementedError(absl::StrCat(
           "purpose ", pb::KeyPurpose_Name(purpose),
-          " arrives with the JWT service; use SIGN_VERIFY or MAC keys for now"));
+          " is not served by this build yet"));
   }
 }
 

@@ -205,7 +205,9 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                  &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
                  &on_seal_change, &draining, &in_flight};
-  Services services(env, config.data_dir());
+  Services services(env, config.data_dir(),
+                    absl::Seconds(config.jwt().default_leeway().seconds()),
+                    config.jwt().max_token_bytes());
   ServerOptions options;
   if (!config.unix_socket().disabled()) {
     options.unix_socket_path = config.unix_socket().path();

@@ -8,6 +8,7 @@
 
 #include "daemon/access_service.h"
 #include "daemon/crypto_service.h"
+#include "daemon/jwt_service.h"
 #include "daemon/key_service.h"
 #include "daemon/rpc.h"
 #include "daemon/server.h"
@@ -19,8 +20,10 @@ namespace keyward::daemon {
 // must outlive it).
 class Services {
  public:
-  // `data_dir` is where backups are staged.
-  Services(ServiceEnv env, const std::string& data_dir);
+  // `data_dir` is where backups are staged; `jwt_leeway` and
+  // `max_token_bytes` configure JWT verification.
+  Services(ServiceEnv env, const std::string& data_dir,
+           absl::Duration jwt_leeway, size_t max_token_bytes);
 
   // List returns the services to register, with their names.
   std::vector<ServerOptions::Service> List();
@@ -29,6 +32,7 @@ class Services {
   const ServiceEnv env_;
   CryptoServiceImpl crypto_;
   KeyServiceImpl keys_;
+  JwtServiceImpl jwt_;
   AccessServiceImpl access_;
   SystemServiceImpl system_;
 };

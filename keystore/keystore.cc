@@ -67,6 +67,8 @@ absl::string_view PurposeName(KeyPurpose purpose) {
       return "MAC";
     case KeyPurpose::kKeyAgreement:
       return "key agreement";
+    case KeyPurpose::kJwt:
+      return "JWT";
   }
   return "unknown";
 }
@@ -96,6 +98,22 @@ absl::Status PrimitiveError(const absl::Status& status, absl::string_view id,
   return absl::DataLossError(absl::StrCat("the stored material of ",
                                           Where(id, version),
                                           " cannot be used: ", status.message()));
+}
+
+// ValidatePurpose: each type has its default purpose; RSA keys may instead
+// encrypt; signing and HMAC keys may instead be JWT keys.
+absl::Status ValidatePurpose(KeyType type, KeyPurpose purpose) {
+  const bool jwt_capable =
+      type != KeyType::kAes256Gcm && type != KeyType::kEcdhP256;
+  if (purpose == DefaultPurpose(type) ||
+      (IsRsa(type) && purpose == KeyPurpose::kEncryptDecrypt) ||
+      (jwt_capable && purpose == KeyPurpose::kJwt)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "a ", crypto::KeyTypeName(type), " key cannot be for ",
+      PurposeName(purpose), "; RSA keys may choose encrypt/decrypt, and "
+      "signing and HMAC keys may be JWT keys"));
 }
 
 absl::Status CheckPurpose(const KeyRecord& key, KeyPurpose wanted,
@@ -294,13 +312,8 @@ absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
   key.id = params.id;
   key.type = params.type;
   key.purpose = params.purpose.value_or(DefaultPurpose(params.type));
-  if (key.purpose != DefaultPurpose(params.type) &&
-      !(IsRsa(params.type) && key.purpose == KeyPurpose::kEncryptDecrypt)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a ", crypto::KeyTypeName(params.type), " key cannot be for ",
-        PurposeName(key.purpose), "; only RSA keys may choose between "
-        "sign/verify and encrypt/decrypt"));
-  }
+  s = ValidatePurpose(key.type, key.purpose);
+  if (!s.ok()) return s;
   if (params.rotation_period != absl::ZeroDuration() &&
       params.rotation_period < kMinRotationPeriod) {
     return absl::InvalidArgumentError(
@@ -431,6 +444,8 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   key.id = create.id;
   key.type = type;
   key.purpose = create.purpose.value_or(DefaultPurpose(type));
+  s = ValidatePurpose(key.type, key.purpose);
+  if (!s.ok()) return s;
   key.description = create.description;
   key.labels = create.labels;
   key.exportable = create.exportable && !public_only;
@@ -946,6 +961,73 @@ absl::Status Keystore::VerifyMac(const std::string& id, absl::string_view data,
   s = (*primitive)->VerifyMac(envelope->payload, data);
   if (s.ok() && used_version != nullptr) *used_version = envelope->version;
   return s;
+}
+
+std::optional<SignatureAlgorithm> JwsSignatureAlgorithm(KeyType type) {
+  switch (type) {
+    case KeyType::kEd25519:
+      return SignatureAlgorithm::kEd25519;
+    case KeyType::kEcdsaP256:
+      return SignatureAlgorithm::kEcdsaP256Sha256P1363;
+    case KeyType::kEcdsaP384:
+      return SignatureAlgorithm::kEcdsaP384Sha384P1363;
+    case KeyType::kRsa2048:
+    case KeyType::kRsa3072:
+    case KeyType::kRsa4096:
+      return SignatureAlgorithm::kRsaPkcs1Sha256;
+    default:
+      return std::nullopt;
+  }
+}
+
+absl::StatusOr<SignResult> Keystore::SignJws(const std::string& id,
+                                             int32_t version,
+                                             absl::string_view signing_input) {
+  auto entry = Entry(id);
+  if (!entry.ok()) return entry.status();
+  const KeyRecord& key = (*entry)->record;
+  absl::Status s = CheckPurpose(key, KeyPurpose::kJwt, "sign a JWT");
+  if (!s.ok()) return s;
+  auto loaded = Usable(**entry, version, "sign");
+  if (!loaded.ok()) return loaded.status();
+  const int32_t used = (*loaded)->record().version;
+  SignResult result;
+  result.version = used;
+  if (auto alg = JwsSignatureAlgorithm(key.type)) {
+    auto signer = (*loaded)->Signer(*alg);
+    if (!signer.ok()) return PrimitiveError(signer.status(), id, used);
+    auto sig = (*signer)->Sign(signing_input);
+    if (!sig.ok()) return sig.status();
+    result.algorithm = *alg;
+    result.signature = std::move(*sig);
+  } else {
+    auto mac = (*loaded)->Mac();
+    if (!mac.ok()) return PrimitiveError(mac.status(), id, used);
+    auto tag = (*mac)->ComputeMac(signing_input);
+    if (!tag.ok()) return tag.status();
+    result.signature = std::move(*tag);
+  }
+  return result;
+}
+
+absl::Status Keystore::VerifyJws(const std::string& id, int32_t version,
+                                 absl::string_view signing_input,
+                                 absl::string_view signature) {
+  auto entry = Entry(id);
+  if (!entry.ok()) return entry.status();
+  const KeyRecord& key = (*entry)->record;
+  absl::Status s = CheckPurpose(key, KeyPurpose::kJwt, "verify a JWT");
+  if (!s.ok()) return s;
+  auto loaded = Usable(**entry, version, "verify");
+  if (!loaded.ok()) return loaded.status();
+  if (auto alg = JwsSignatureAlgorithm(key.type)) {
+    auto verifier = (*loaded)->Verifier(*alg);
+    if (!verifier.ok()) return PrimitiveError(verifier.status(), id, version);
+    return (*verifier)->Verify(signature, signing_input);
+  }
+  auto mac = (*loaded)->Mac();
+  if (!mac.ok()) return PrimitiveError(mac.status(), id, version);
+  return (*mac)->VerifyMac(signature, signing_input);
 }
 
 absl::StatusOr<PublicKeyInfo> Keystore::GetPublicKey(const std::string& id,

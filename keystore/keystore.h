@@ -125,6 +125,10 @@ struct PublicKeyInfo {
 // the default first; empty for keys that do not sign.
 std::vector<crypto::SignatureAlgorithm> SignatureAlgorithmsFor(KeyType type);
 
+// JwsSignatureAlgorithm: the algorithm a JWT key of `type` signs with
+// (nullopt for HMAC types, which MAC).
+std::optional<crypto::SignatureAlgorithm> JwsSignatureAlgorithm(KeyType type);
+
 // ValidateKeyId: OK for [a-z0-9][a-z0-9._-]{0,62}, else INVALID_ARGUMENT.
 absl::Status ValidateKeyId(absl::string_view id);
 
@@ -254,6 +258,16 @@ class Keystore {
   absl::Status VerifyMac(const std::string& id, absl::string_view data,
                          absl::string_view mac,
                          int32_t* used_version = nullptr);
+  // JWT keys (purpose kJwt). SignJws signs a JWS signing input with
+  // `version` (0: the primary) in the key's one JWS algorithm (Ed25519;
+  // ECDSA r||s; RSA PKCS#1 v1.5 SHA-256; HMAC), returning the raw signature.
+  // VerifyJws: OK if valid, INVALID_ARGUMENT if not.
+  absl::StatusOr<SignResult> SignJws(const std::string& id, int32_t version,
+                                     absl::string_view signing_input);
+  absl::Status VerifyJws(const std::string& id, int32_t version,
+                         absl::string_view signing_input,
+                         absl::string_view signature);
+
   // GetPublicKey returns a version's (0: the primary's) public key.
   absl::StatusOr<PublicKeyInfo> GetPublicKey(const std::string& id,
                                              int32_t version = 0);

@@ -24,6 +24,9 @@ enum class KeyPurpose : int {
   kSignVerify = 2,
   kMac = 3,
   kKeyAgreement = 4,
+  // Signs and verifies JWTs only (JwtService): a caller allowed raw Sign on
+  // other keys cannot forge tokens with this one.
+  kJwt = 5,
 };
 
 // The states of a key version. Values are stored: never renumber.

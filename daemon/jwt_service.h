@@ -1,0 +1,43 @@
+// JwtService (proto/keyward/v1/jwt_service.proto): SignJwt, VerifyJwt and
+// GetJwks over JWT keys (purpose JWT) in the keystore, with the JOSE rules of
+// keystore/jose (alg from the key, never from the token). JWE, token records
+// and revocation are not served by this build yet.
+#ifndef KEYWARD_DAEMON_JWT_SERVICE_H_
+#define KEYWARD_DAEMON_JWT_SERVICE_H_
+
+#include "daemon/rpc.h"
+#include "keyward/v1/jwt_service.grpc.pb.h"
+
+namespace keyward::daemon {
+
+class JwtServiceImpl final : public keyward::v1::JwtService::CallbackService {
+ public:
+  // `leeway`: the default clock leeway of VerifyJwt; `max_token_bytes`:
+  // the largest token accepted.
+  JwtServiceImpl(const ServiceEnv* env, absl::Duration leeway,
+                 size_t max_token_bytes)
+      : env_(*env), leeway_(leeway), max_token_bytes_(max_token_bytes) {}
+
+#define KEYWARD_RPC(Name)                                                  \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,     \
+                                 const keyward::v1::Name##Request* request, \
+                                 keyward::v1::Name##Response* response) override;
+  KEYWARD_RPC(SignJwt)
+  KEYWARD_RPC(VerifyJwt)
+  KEYWARD_RPC(GetJwks)
+  KEYWARD_RPC(EncryptJwe)
+  KEYWARD_RPC(DecryptJwe)
+  KEYWARD_RPC(GetTokenRecord)
+  KEYWARD_RPC(RevokeToken)
+  KEYWARD_RPC(ListTokenRecords)
+#undef KEYWARD_RPC
+
+ private:
+  const ServiceEnv& env_;
+  const absl::Duration leeway_;
+  const size_t max_token_bytes_;
+};
+
+}  // namespace keyward::daemon
+
+#endif  // KEYWARD_DAEMON_JWT_SERVICE_H_
