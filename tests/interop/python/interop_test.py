@@ -221,6 +221,41 @@ class InteropTest(unittest.TestCase):
                 hashes.SHA256())
         self.check_daemon_verify("py-rsa", signature)
 
+    def test_jwt_verified_by_pyjwt(self):
+        """Tokens from SignJwt verify with PyJWT against the JWKS, for ES256,
+        EdDSA and RS256; a token signed for another audience does not."""
+        import json
+        import jwt  # Debian's python3-jwt (PyJWT)
+        from keyward.v1 import jwt_service_pb2, jwt_service_pb2_grpc
+        stub = jwt_service_pb2_grpc.JwtServiceStub(self.client._channel)
+        for key_id, key_type, alg in (("jwt-es", "ECDSA_P256", "ES256"),
+                                      ("jwt-ed", "ED25519", "EdDSA"),
+                                      ("jwt-rs", "RSA_2048", "RS256")):
+            with self.subTest(alg=alg):
+                self.client.create_key(key_id, key_type,
+                                       purpose=common_pb2.KEY_PURPOSE_JWT)
+                req = jwt_service_pb2.SignJwtRequest(
+                    name="keys/" + key_id,
+                    claims_json='{"sub":"alice","aud":"api"}')
+                req.ttl.seconds = 90
+                token = stub.SignJwt(req).token
+                jwks = json.loads(stub.GetJwks(jwt_service_pb2.GetJwksRequest(
+                    names=["keys/" + key_id])).jwks_json)
+                self.assertEqual(len(jwks["keys"]), 1)
+                key = jwt.PyJWK(jwks["keys"][0])
+                self.assertEqual(jwt.get_unverified_header(token)["kid"],
+                                 key_id + ":v1")
+                claims = jwt.decode(token, key.key, algorithms=[alg],
+                                    audience="api")
+                self.assertEqual(claims["sub"], "alice")
+                self.assertEqual(claims["exp"] - claims["iat"], 90)
+                with self.assertRaises(jwt.InvalidAudienceError):
+                    jwt.decode(token, key.key, algorithms=[alg], audience="web")
+                head, payload, sig = token.split(".")
+                forged = ".".join([head, payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1], sig])
+                with self.assertRaises(jwt.InvalidTokenError):
+                    jwt.decode(forged, key.key, algorithms=[alg], audience="api")
+
     def test_encrypt_decrypt(self):
         self.client.create_key("py-aes", "AES256_GCM")
         plaintext = b"interop plaintext \x00\xff"
