@@ -1,10 +1,13 @@
 #include "daemon/jwt_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "keystore/jose/failure.h"
 #include "keystore/jose/json.h"
+#include "keystore/jose/jwe.h"
 #include "keystore/jose/jwk.h"
 #include "keystore/jose/jws.h"
 #include "keystore/jose/jwt.h"
@@ -284,16 +287,190 @@ grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
       Rpc::Access::kAnyCaller);
 }
 
+namespace {
+
+// The JWE algorithms a JWE key offers, its default first.
+std::vector<jose::JweAlgorithm> JweAlgorithmsOf(keystore::KeyType type) {
+  switch (type) {
+    case keystore::KeyType::kRsa2048:
+    case keystore::KeyType::kRsa3072:
+    case keystore::KeyType::kRsa4096:
+      return {jose::JweAlgorithm::kRsaOaep256, jose::JweAlgorithm::kRsaOaep};
+    case keystore::KeyType::kEcdhP256:
+      return {jose::JweAlgorithm::kEcdhEsA256Kw, jose::JweAlgorithm::kEcdhEs};
+    case keystore::KeyType::kAes256Gcm:
+      return {jose::JweAlgorithm::kA256GcmKw, jose::JweAlgorithm::kDir};
+    default:
+      return {};
+  }
+}
+
+absl::StatusOr<std::optional<jose::JweAlgorithm>> FromProto(pb::JweAlgorithm a) {
+  switch (a) {
+    case pb::JWE_ALGORITHM_UNSPECIFIED: return std::nullopt;
+    case pb::JWE_ALGORITHM_RSA_OAEP: return jose::JweAlgorithm::kRsaOaep;
+    case pb::JWE_ALGORITHM_RSA_OAEP_256: return jose::JweAlgorithm::kRsaOaep256;
+    case pb::JWE_ALGORITHM_DIR: return jose::JweAlgorithm::kDir;
+    case pb::JWE_ALGORITHM_A256GCMKW: return jose::JweAlgorithm::kA256GcmKw;
+    case pb::JWE_ALGORITHM_ECDH_ES: return jose::JweAlgorithm::kEcdhEs;
+    case pb::JWE_ALGORITHM_ECDH_ES_A256KW: return jose::JweAlgorithm::kEcdhEsA256Kw;
+    default: return absl::InvalidArgumentError("algorithm is not a known JWE alg");
+  }
+}
+
+absl::StatusOr<jose::JweEncryption> FromProto(pb::JweEncryption e) {
+  switch (e) {
+    case pb::JWE_ENCRYPTION_UNSPECIFIED:
+    case pb::JWE_ENCRYPTION_A256GCM: return jose::JweEncryption::kA256Gcm;
+    case pb::JWE_ENCRYPTION_A128GCM: return jose::JweEncryption::kA128Gcm;
+    case pb::JWE_ENCRYPTION_A128CBC_HS256: return jose::JweEncryption::kA128CbcHs256;
+    case pb::JWE_ENCRYPTION_A256CBC_HS512: return jose::JweEncryption::kA256CbcHs512;
+    default: return absl::InvalidArgumentError("encryption is not a known JWE enc");
+  }
+}
+
+bool Offers(const std::vector<jose::JweAlgorithm>& algs, jose::JweAlgorithm a) {
+  return std::find(algs.begin(), algs.end(), a) != algs.end();
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* JwtServiceImpl::EncryptJwe(
-    grpc::CallbackServerContext* context, const pb::EncryptJweRequest*,
-    pb::EncryptJweResponse*) {
-  return NotServed(context, "JwtService/EncryptJwe");
+    grpc::CallbackServerContext* context, const pb::EncryptJweRequest* request,
+    pb::EncryptJweResponse* response) {
+  auto name = ParseKeyName(request->name());
+  return Unary(env_, context, "JwtService/EncryptJwe",
+               pb::OPERATION_JWE_ENCRYPT, ResourceOf(name),
+               [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    if (name->version != 0) {
+      return absl::InvalidArgumentError(
+          "EncryptJwe uses the primary version: name the key, not a version");
+    }
+    if (request->content_case() != pb::EncryptJweRequest::kPayload) {
+      return absl::UnimplementedError(
+          "nested_jwt is not served by this build yet: sign with SignJwt and "
+          "pass the token as payload with content_type \"JWT\"");
+    }
+    if (request->payload().size() > max_token_bytes_) {
+      return TooLarge("payload", request->payload().size(), max_token_bytes_);
+    }
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    const std::vector<jose::JweAlgorithm> offered = JweAlgorithmsOf(key->type);
+    if (key->purpose != keystore::KeyPurpose::kKeyAgreement || offered.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key '", name->id, "' is not a JWE key; create one with purpose JWE "
+          "(RSA, AES-256 or ECDH P-256)"));
+    }
+    auto alg = FromProto(request->algorithm());
+    if (!alg.ok()) return alg.status();
+    const jose::JweAlgorithm chosen = alg->value_or(offered.front());
+    if (!Offers(offered, chosen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          jose::JweAlgorithmName(chosen), " does not suit key '", name->id,
+          "'; it offers ", jose::JweAlgorithmName(offered.front())));
+    }
+    auto enc = FromProto(request->encryption());
+    if (!enc.ok()) return enc.status();
+    const int32_t v = key->primary_version;
+    const std::string kid = absl::StrCat(name->id, ":v", v);
+    absl::StatusOr<jose::JweEncryptionKey> jwe_key =
+        absl::InternalError("unset");
+    if (key->type == keystore::KeyType::kAes256Gcm) {
+      auto secret = rpc.keystore().JweKeyMaterial(name->id, v, nullptr);
+      if (!secret.ok()) return secret.status();
+      jwe_key = jose::JweEncryptionKey::ForSymmetric(chosen, *secret, kid);
+    } else {
+      auto pub = rpc.keystore().GetPublicKey(name->id, v);
+      if (!pub.ok()) return pub.status();
+      jwe_key = key->type == keystore::KeyType::kEcdhP256
+                    ? jose::JweEncryptionKey::ForEcdhP256(chosen, pub->spki_der, kid)
+                    : jose::JweEncryptionKey::ForRsa(chosen, pub->spki_der, kid);
+    }
+    if (!jwe_key.ok()) return jwe_key.status();
+    jose::JweEncryptOptions options;
+    options.typ = request->typ();
+    options.cty = request->content_type();
+    options.max_token_bytes = max_token_bytes_;
+    auto token = jose::EncryptCompact(request->payload(), *jwe_key, *enc, options);
+    if (!token.ok()) return token.status();
+    *version = v;
+    response->set_token(*token);
+    response->set_key_version(VersionName(name->id, v));
+    return absl::OkStatus();
+  });
 }
+
 grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
-    grpc::CallbackServerContext* context, const pb::DecryptJweRequest*,
-    pb::DecryptJweResponse*) {
-  return NotServed(context, "JwtService/DecryptJwe");
+    grpc::CallbackServerContext* context, const pb::DecryptJweRequest* request,
+    pb::DecryptJweResponse* response) {
+  jose::JweDecryptOptions options;
+  options.max_token_bytes = max_token_bytes_;
+  // The key: the pinned one, else the one the (unauthenticated) kid names.
+  absl::StatusOr<KeyName> name = absl::InvalidArgumentError(
+      "name the key, or send a token whose kid is NAME:vN");
+  int32_t kid_version = 0;
+  auto header = jose::ParseCompactJweHeader(request->token(), options);
+  if (!request->name().empty()) {
+    name = ParseKeyName(request->name());
+  } else if (header.ok() && header->kid) {
+    std::string id;
+    if (ParseKid(*header->kid, &id, &kid_version)) name = KeyName{id, 0};
+  }
+  return Unary(env_, context, "JwtService/DecryptJwe",
+               pb::OPERATION_JWE_DECRYPT, ResourceOf(name),
+               [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    if (request->has_verify_nested()) {
+      return absl::UnimplementedError(
+          "verify_nested is not served by this build yet: decrypt, then "
+          "VerifyJwt the payload");
+    }
+    const absl::Status refused = absl::InvalidArgumentError(
+        "the JWE cannot be decrypted with this key (malformed, altered, or "
+        "made for another key or algorithm)");
+    if (!header.ok()) return refused;
+    int32_t v = name->version != 0 ? name->version : kid_version;
+    if (header->kid) {
+      std::string id;
+      int32_t kv = 0;
+      if (ParseKid(*header->kid, &id, &kv) && (id != name->id || (v != 0 && kv != v))) {
+        return refused;
+      }
+      if (v == 0) v = kv;
+    }
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    if (key->purpose != keystore::KeyPurpose::kKeyAgreement) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key '", name->id, "' is not a JWE key"));
+    }
+    if (!Offers(JweAlgorithmsOf(key->type), header->alg)) return refused;
+    int32_t used = 0;
+    auto material = rpc.keystore().JweKeyMaterial(
+        name->id, v == 0 ? key->primary_version : v, &used);
+    if (!material.ok()) return material.status();
+    absl::StatusOr<jose::JweDecryptionKey> jwe_key =
+        key->type == keystore::KeyType::kAes256Gcm
+            ? jose::JweDecryptionKey::ForSymmetric(header->alg, *material)
+        : key->type == keystore::KeyType::kEcdhP256
+            ? jose::JweDecryptionKey::ForEcdhP256(header->alg, *material)
+            : jose::JweDecryptionKey::ForRsa(header->alg, *material);
+    if (!jwe_key.ok()) return jwe_key.status();
+    auto decrypted = jose::DecryptCompact(request->token(), *jwe_key, options);
+    if (!decrypted.ok()) {
+      if (jose::FailureOf(decrypted.status()) == jose::TokenFailure::kNone) {
+        return decrypted.status();
+      }
+      return refused;
+    }
+    *version = used;
+    response->set_payload(decrypted->plaintext);
+    response->set_header_json(decrypted->header_json);
+    response->set_key_version(VersionName(name->id, used));
+    return absl::OkStatus();
+  });
 }
+
 grpc::ServerUnaryReactor* JwtServiceImpl::GetTokenRecord(
     grpc::CallbackServerContext* context, const pb::GetTokenRecordRequest*,
     pb::GetTokenRecordResponse*) {

@@ -1,7 +1,8 @@
 // JwtService (proto/keyward/v1/jwt_service.proto): SignJwt, VerifyJwt and
-// GetJwks over JWT keys (purpose JWT) in the keystore, with the JOSE rules of
-// keystore/jose (alg from the key, never from the token). JWE, token records
-// and revocation are not served by this build yet.
+// GetJwks over JWT keys (purpose JWT), EncryptJwe/DecryptJwe over JWE keys
+// (purpose JWE), with the JOSE rules of keystore/jose (alg from the key,
+// never from the token). Token records and revocation, and the nested forms,
+// are not served by this build yet.
 #ifndef KEYWARD_DAEMON_JWT_SERVICE_H_
 #define KEYWARD_DAEMON_JWT_SERVICE_H_
 

@@ -36,6 +36,8 @@ absl::StatusOr<std::optional<keystore::KeyPurpose>> PurposeFromProto(
       return keystore::KeyPurpose::kMac;
     case pb::KEY_PURPOSE_JWT:
       return keystore::KeyPurpose::kJwt;
+    case pb::KEY_PURPOSE_JWE:
+      return keystore::KeyPurpose::kKeyAgreement;
     default:
       return absl::UnimplementedError(absl::StrCat(
           "purpose ", pb::KeyPurpose_Name(purpose),

@@ -66,7 +66,7 @@ absl::string_view PurposeName(KeyPurpose purpose) {
     case KeyPurpose::kMac:
       return "MAC";
     case KeyPurpose::kKeyAgreement:
-      return "key agreement";
+      return "JWE";
     case KeyPurpose::kJwt:
       return "JWT";
   }
@@ -105,15 +105,18 @@ absl::Status PrimitiveError(const absl::Status& status, absl::string_view id,
 absl::Status ValidatePurpose(KeyType type, KeyPurpose purpose) {
   const bool jwt_capable =
       type != KeyType::kAes256Gcm && type != KeyType::kEcdhP256;
+  const bool jwe_capable = IsRsa(type) || type == KeyType::kAes256Gcm ||
+                           type == KeyType::kEcdhP256;
   if (purpose == DefaultPurpose(type) ||
       (IsRsa(type) && purpose == KeyPurpose::kEncryptDecrypt) ||
-      (jwt_capable && purpose == KeyPurpose::kJwt)) {
+      (jwt_capable && purpose == KeyPurpose::kJwt) ||
+      (jwe_capable && purpose == KeyPurpose::kKeyAgreement)) {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "a ", crypto::KeyTypeName(type), " key cannot be for ",
-      PurposeName(purpose), "; RSA keys may choose encrypt/decrypt, and "
-      "signing and HMAC keys may be JWT keys"));
+      PurposeName(purpose), "; RSA keys may choose encrypt/decrypt, signing "
+      "and HMAC keys may be JWT keys, and RSA, AES and ECDH keys JWE keys"));
 }
 
 absl::Status CheckPurpose(const KeyRecord& key, KeyPurpose wanted,
@@ -1028,6 +1031,22 @@ absl::Status Keystore::VerifyJws(const std::string& id, int32_t version,
   auto mac = (*loaded)->Mac();
   if (!mac.ok()) return PrimitiveError(mac.status(), id, version);
   return (*mac)->VerifyMac(signature, signing_input);
+}
+
+absl::StatusOr<SecretData> Keystore::JweKeyMaterial(const std::string& id,
+                                                    int32_t version,
+                                                    int32_t* used_version) {
+  auto entry = Entry(id);
+  if (!entry.ok()) return entry.status();
+  const KeyRecord& key = (*entry)->record;
+  absl::Status s = CheckPurpose(key, KeyPurpose::kKeyAgreement, "do JWE");
+  if (!s.ok()) return s;
+  auto loaded = Usable(**entry, version, version == 0 ? "encrypt" : "decrypt");
+  if (!loaded.ok()) return loaded.status();
+  auto material = (*loaded)->Material();
+  if (!material.ok()) return material.status();
+  if (used_version != nullptr) *used_version = (*loaded)->record().version;
+  return SecretData((*material)->InsecureView());
 }
 
 absl::StatusOr<PublicKeyInfo> Keystore::GetPublicKey(const std::string& id,

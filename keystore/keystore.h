@@ -268,6 +268,14 @@ class Keystore {
                          absl::string_view signing_input,
                          absl::string_view signature);
 
+  // JweKeyMaterial returns a copy of a JWE key's (purpose kKeyAgreement)
+  // material: version 0 is the primary (for encryption), otherwise the
+  // version must be usable for decryption. The JWE codec needs the key
+  // itself (content keys are derived or unwrapped with it).
+  absl::StatusOr<crypto::SecretData> JweKeyMaterial(const std::string& id,
+                                                    int32_t version,
+                                                    int32_t* used_version);
+
   // GetPublicKey returns a version's (0: the primary's) public key.
   absl::StatusOr<PublicKeyInfo> GetPublicKey(const std::string& id,
                                              int32_t version = 0);

@@ -18,7 +18,8 @@ using crypto::KeyType;
 
 // What a key is for. AES keys encrypt, HMAC keys MAC, Ed25519/ECDSA keys sign;
 // RSA keys either sign or encrypt, chosen when the key is made (never both,
-// as in AWS KMS); ECDH P-256 keys agree keys (JWE ECDH-ES).
+// as in AWS KMS); ECDH P-256 keys agree keys (JWE ECDH-ES). kKeyAgreement is
+// the JWE purpose: RSA, AES and ECDH keys made for it only wrap JWEs.
 enum class KeyPurpose : int {
   kEncryptDecrypt = 1,
   kSignVerify = 2,

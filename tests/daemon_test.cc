@@ -82,11 +82,11 @@ TEST(DaemonTest, ContractMethodsNotYetServedSayUnimplementedClearly) {
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   auto stub = keyward::v1::JwtService::NewStub((*daemon)->NewChannel());
   grpc::ClientContext ctx;
-  keyward::v1::EncryptJweRequest req;
-  keyward::v1::EncryptJweResponse resp;
-  grpc::Status s = stub->EncryptJwe(&ctx, req, &resp);
+  keyward::v1::GetTokenRecordRequest req;
+  keyward::v1::GetTokenRecordResponse resp;
+  grpc::Status s = stub->GetTokenRecord(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(s.error_message(), HasSubstr("/keyward.v1.JwtService/EncryptJwe"));
+  EXPECT_THAT(s.error_message(), HasSubstr("/keyward.v1.JwtService/GetTokenRecord"));
   EXPECT_THAT(s.error_message(), HasSubstr("part of the Keyward API"));
 }
 

@@ -2,10 +2,12 @@
 // algorithm comes from the key, never from the token.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
@@ -222,6 +224,79 @@ TEST_F(JwtTest, ExpiryRotationAndSeparationFromRawSigning) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   Sign("es", "[1,2]", 60, &s);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(JwtTest, JweRoundTripsForEveryKeyKind) {
+  struct Case {
+    std::string id;
+    pb::KeyType type;
+    pb::JweAlgorithm alg;
+    pb::JweEncryption enc;
+  } cases[] = {
+      {"jwe-rsa", pb::KEY_TYPE_RSA_2048, pb::JWE_ALGORITHM_RSA_OAEP_256,
+       pb::JWE_ENCRYPTION_A256GCM},
+      {"jwe-rsa1", pb::KEY_TYPE_RSA_2048, pb::JWE_ALGORITHM_RSA_OAEP,
+       pb::JWE_ENCRYPTION_A128CBC_HS256},
+      {"jwe-ecdh", pb::KEY_TYPE_ECDH_P256, pb::JWE_ALGORITHM_ECDH_ES_A256KW,
+       pb::JWE_ENCRYPTION_A256CBC_HS512},
+      {"jwe-ecdh-direct", pb::KEY_TYPE_ECDH_P256, pb::JWE_ALGORITHM_ECDH_ES,
+       pb::JWE_ENCRYPTION_A128GCM},
+      {"jwe-aes", pb::KEY_TYPE_AES256_GCM, pb::JWE_ALGORITHM_A256GCMKW,
+       pb::JWE_ENCRYPTION_A256GCM},
+      {"jwe-dir", pb::KEY_TYPE_AES256_GCM, pb::JWE_ALGORITHM_DIR,
+       pb::JWE_ENCRYPTION_A256GCM},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.id);
+    {
+      grpc::ClientContext ctx;
+      pb::CreateKeyRequest req;
+      req.set_key_id(c.id);
+      req.mutable_key()->set_key_type(c.type);
+      req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWE);
+      pb::CreateKeyResponse resp;
+      grpc::Status s = keys_->CreateKey(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    pb::EncryptJweResponse enc;
+    {
+      grpc::ClientContext ctx;
+      pb::EncryptJweRequest req;
+      req.set_name("keys/" + c.id);
+      req.set_algorithm(c.alg);
+      req.set_encryption(c.enc);
+      req.set_payload("card 4111 1111 1111 1111");
+      grpc::Status s = jwt_->EncryptJwe(&ctx, req, &enc);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    EXPECT_EQ(std::count(enc.token().begin(), enc.token().end(), '.'), 4);
+    EXPECT_EQ(enc.token().find("4111"), std::string::npos);
+    auto decrypt = [&](const std::string& token, pb::DecryptJweResponse* out) {
+      grpc::ClientContext ctx;
+      pb::DecryptJweRequest req;
+      req.set_token(token);
+      return jwt_->DecryptJwe(&ctx, req, out);
+    };
+    pb::DecryptJweResponse dec;
+    grpc::Status s = decrypt(enc.token(), &dec);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(dec.payload(), "card 4111 1111 1111 1111");
+    EXPECT_EQ(dec.key_version(), "keys/" + c.id + "/versions/1");
+    // Alter the ciphertext part.
+    std::vector<std::string> parts = absl::StrSplit(enc.token(), '.');
+    parts[3][parts[3].size() / 2] = parts[3][parts[3].size() / 2] == 'A' ? 'B' : 'A';
+    EXPECT_EQ(decrypt(absl::StrJoin(parts, "."), &dec).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // An algorithm the key does not offer.
+  grpc::ClientContext ctx;
+  pb::EncryptJweRequest req;
+  req.set_name("keys/jwe-rsa");
+  req.set_algorithm(pb::JWE_ALGORITHM_DIR);
+  req.set_payload("x");
+  pb::EncryptJweResponse resp;
+  EXPECT_EQ(jwt_->EncryptJwe(&ctx, req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(JwtTest, JwksListsEveryEnabledVersion) {

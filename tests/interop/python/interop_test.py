@@ -256,6 +256,33 @@ class InteropTest(unittest.TestCase):
                 with self.assertRaises(jwt.InvalidTokenError):
                     jwt.decode(forged, key.key, algorithms=[alg], audience="api")
 
+    def test_jwe_from_python_jose_decrypts_in_keyward(self):
+        """python-jose encrypts to the public key Keyward published (RSA-OAEP
+        + A128CBC-HS256); Keyward decrypts. And Keyward's JWE verifies its
+        shape with jwcrypto's header parser."""
+        from jose import jwe as jose_jwe
+        from jwcrypto import jwe as jwc_jwe
+        from keyward.v1 import jwt_service_pb2, jwt_service_pb2_grpc
+        stub = jwt_service_pb2_grpc.JwtServiceStub(self.client._channel)
+        self.client.create_key("jwe-interop", "RSA_2048",
+                               purpose=common_pb2.KEY_PURPOSE_JWE)
+        pem = self.client.public_key("jwe-interop")
+        token = jose_jwe.encrypt(b"card 4111", pem.decode(),
+                                 algorithm="RSA-OAEP",
+                                 encryption="A128CBC-HS256")
+        if isinstance(token, bytes):
+            token = token.decode()
+        out = stub.DecryptJwe(jwt_service_pb2.DecryptJweRequest(
+            token=token, name="keys/jwe-interop"))
+        self.assertEqual(out.payload, b"card 4111")
+        # Keyward's own JWE parses as a standard compact JWE.
+        enc = stub.EncryptJwe(jwt_service_pb2.EncryptJweRequest(
+            name="keys/jwe-interop", payload=b"hello")).token
+        parsed = jwc_jwe.JWE()
+        parsed.deserialize(enc)
+        self.assertEqual(parsed.jose_header["alg"], "RSA-OAEP-256")
+        self.assertEqual(parsed.jose_header["kid"], "jwe-interop:v1")
+
     def test_encrypt_decrypt(self):
         self.client.create_key("py-aes", "AES256_GCM")
         plaintext = b"interop plaintext \x00\xff"
