@@ -1,0 +1,88 @@
+#!/bin/sh
+# keyward_bench_suite.sh: the measurements of BENCHMARKS.md against a running
+# keywardd, each case preceded by the machine's load (uptime).
+#
+#   tools/keyward_bench_suite.sh SOCKET OUTDIR [DAEMON_PID]
+#
+# Env: KEYWARD_BENCH (the binary; default bazel-out/k8-opt/bin/tools/keyward-bench),
+#      DURATION (10s), WARMUP (2s), RUNS (3), MAX_LOAD (3: wait up to
+#      WAIT_MAX seconds, default 600, for the 1-minute load to drop below it),
+#      FSYNC_DIR (the daemon's audit log directory: each daemon run is then
+#      preceded by a timing of fdatasync there; default the socket's directory).
+# Writes OUTDIR/<case>.txt and prints each to stdout as it goes.
+set -eu
+
+SOCK=${1:?usage: keyward_bench_suite.sh SOCKET OUTDIR [DAEMON_PID]}
+OUT=${2:?usage: keyward_bench_suite.sh SOCKET OUTDIR [DAEMON_PID]}
+PID_ARGS=""
+if [ $# -ge 3 ]; then PID_ARGS="--daemon-pid $3"; fi
+FSYNC_DIR=${FSYNC_DIR:-$(dirname "$SOCK")}
+PID_ARGS="$PID_ARGS --fsync-probe $FSYNC_DIR"
+BENCH=${KEYWARD_BENCH:-bazel-out/k8-opt/bin/tools/keyward-bench}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+RUNS=${RUNS:-3}
+MAX_LOAD=${MAX_LOAD:-3}
+WAIT_MAX=${WAIT_MAX:-600}
+mkdir -p "$OUT"
+
+# Waits (up to WAIT_MAX s) for the 1-minute load average to fall below
+# MAX_LOAD, so that the figures are not taken while others build.
+quiet() {
+  waited=0
+  while [ "$waited" -lt "$WAIT_MAX" ]; do
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    if awk "BEGIN{exit !($load < $MAX_LOAD)}"; then return 0; fi
+    sleep 15
+    waited=$((waited + 15))
+  done
+  echo "(load still $(cut -d' ' -f1 /proc/loadavg) after ${WAIT_MAX}s; measuring anyway)"
+}
+
+# run NAME ARGS...: one keyward-bench invocation, load recorded first.
+run() {
+  name=$1
+  shift
+  quiet
+  {
+    echo "\$ uptime"
+    uptime
+    echo "\$ keyward-bench --target unix://$SOCK $PID_ARGS $*"
+    # shellcheck disable=SC2086
+    "$BENCH" --target "unix://$SOCK" $PID_ARGS "$@" 2>&1
+  } | tee "$OUT/$name.txt"
+  echo
+}
+
+COMMON="--payload 1024 --inflight 32 --duration $DURATION --warmup $WARMUP"
+
+# Which call is the cheapest noop: WhoAmI or GetStatus (SQLite COUNT).
+for i in $(seq "$RUNS"); do
+  run "noop-whoami-$i" --op noop --noop-call whoami $COMMON
+  run "noop-status-$i" --op noop --noop-call status $COMMON
+done
+
+# The --compare cases of issue 7.
+run compare-sign-ed25519 --op sign --key-type ed25519 $COMMON --compare --runs "$RUNS"
+run compare-sign-ecdsa-p256 --op sign --key-type ecdsa-p256 $COMMON --compare --runs "$RUNS"
+run compare-sign-rsa-2048 --op sign --key-type rsa-2048 $COMMON --compare --runs "$RUNS"
+run compare-encrypt-aes256-gcm --op encrypt --key-type aes256-gcm $COMMON --compare --runs "$RUNS"
+run compare-decrypt-aes256-gcm --op decrypt --key-type aes256-gcm $COMMON --compare --runs "$RUNS"
+run compare-sign-batch-ed25519-x64 --op sign-batch --key-type ed25519 --batch 64 $COMMON --compare --runs "$RUNS"
+
+# Latency at half the maximum load: open loop at half of (c)'s median rate.
+for c in sign-ed25519 encrypt-aes256-gcm; do
+  max=$(awk '/^  \(c\)/ {print $(NF-7)}' "$OUT/compare-$c.txt")
+  half=$(awk "BEGIN{printf \"%d\", $max / 2}")
+  op=${c%%-*}
+  kt=${c#*-}
+  for i in $(seq "$RUNS"); do
+    run "half-load-$c-$i" --op "$op" --key-type "$kt" --payload 1024 \
+      --rate "$half" --duration "$DURATION" --warmup "$WARMUP"
+  done
+  # And closed loop with few in flight, for reference.
+  run "inflight4-$c" --op "$op" --key-type "$kt" --payload 1024 --inflight 4 \
+    --duration "$DURATION" --warmup "$WARMUP"
+  run "inflight1-$c" --op "$op" --key-type "$kt" --payload 1024 --inflight 1 \
+    --duration "$DURATION" --warmup "$WARMUP"
+done
