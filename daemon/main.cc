@@ -34,6 +34,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
 #include "daemon/passphrase.h"
 #include "daemon/server.h"
 #include "daemon/services.h"
@@ -52,6 +53,9 @@ ABSL_FLAG(std::string, socket, "",
 ABSL_FLAG(int32_t, key_cache_size, 0,
           "Keys held decrypted in memory (overrides the config).");
 ABSL_FLAG(std::string, in, "", "Backup file, for `keywardd restore`.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve Prometheus metrics on HOST:PORT (loopback advised; off by "
+          "default).");
 ABSL_FLAG(std::string, listen_tcp, "",
           "Also listen on HOST:PORT (TLS with --tls_cert_file/--tls_key_file; "
           "plaintext only on loopback).");
@@ -74,6 +78,7 @@ int Fail(const absl::Status& status, int code = 1) {
 // file, no ptrace by other processes of the same uid, and pages locked as
 // they are touched where the limit permits (root or CAP_IPC_LOCK).
 void HardenProcess() {
+  umask(077);  // files the daemon makes are its own
   rlimit none{0, 0};
   setrlimit(RLIMIT_CORE, &none);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -191,6 +196,13 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   if (!policies.ok()) return Fail(policies.status());
   authorizer.Reload(std::move(*policies));
 
+  std::unique_ptr<Metrics> metrics;
+  if (!config.metrics_address().empty()) {
+    auto started = Metrics::Start(config.metrics_address());
+    if (!started.ok()) return Fail(started.status());
+    metrics = std::move(*started);
+  }
+
   PeerTable peers;
   SessionTable sessions;
   FailureLimiter failures(config.rate_limits().auth_failures_per_minute() == 0
@@ -204,7 +216,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   ServiceEnv env{ks->get(), &authorizer, audit->get(), &peers, &sessions,
                  &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
-                 &on_seal_change, &draining, &in_flight};
+                 &on_seal_change, &draining, &in_flight, metrics.get()};
   Services services(env, config.data_dir(),
                     absl::Seconds(config.jwt().default_leeway().seconds()),
                     config.jwt().max_token_bytes());
@@ -305,6 +317,9 @@ int Main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_socket).empty()) {
     config.mutable_unix_socket()->set_path(absl::GetFlag(FLAGS_socket));
+  }
+  if (!absl::GetFlag(FLAGS_metrics_address).empty()) {
+    config.set_metrics_address(absl::GetFlag(FLAGS_metrics_address));
   }
   if (!absl::GetFlag(FLAGS_listen_tcp).empty()) {
     auto* tcp = config.add_tcp_listeners();

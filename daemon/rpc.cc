@@ -73,6 +73,7 @@ absl::Status Rpc::Audit(keyward::v1::Operation operation,
 }
 
 grpc::ServerUnaryReactor* Rpc::Finish(const absl::Status& status) {
+  answer_ = status;
   grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
   reactor->Finish(ToGrpc(status));
   return reactor;

@@ -16,6 +16,7 @@
 #include "daemon/access.h"
 #include "daemon/audit_log.h"
 #include "daemon/convert.h"
+#include "daemon/metrics.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -42,6 +43,8 @@ struct ServiceEnv {
   // (counted in `in_flight`) finish, before gRPC itself shuts down.
   std::atomic<bool>* draining = nullptr;
   std::atomic<int>* in_flight = nullptr;
+  // Prometheus metrics; null when off.
+  Metrics* metrics = nullptr;
 };
 
 // One authorized, audited unit of work: a call, or one item of a batch.
@@ -54,6 +57,9 @@ class Rpc {
     if (env_.in_flight) env_.in_flight->fetch_add(1, std::memory_order_relaxed);
   }
   ~Rpc() {
+    if (env_.metrics) {
+      env_.metrics->Record(method_, answer_.code(), absl::Now() - start_);
+    }
     if (env_.in_flight) env_.in_flight->fetch_sub(1, std::memory_order_release);
   }
   Rpc(const Rpc&) = delete;
@@ -80,7 +86,8 @@ class Rpc {
                           : access == Access::kAnyCaller ? identified_
                                                          : absl::OkStatus();
     if (status.ok()) status = body(&version);
-    return Audit(operation, resource.ok() ? *resource : "", version, status);
+    answer_ = Audit(operation, resource.ok() ? *resource : "", version, status);
+    return answer_;
   }
 
   // Authorize checks a further operation on another resource, for calls
@@ -107,6 +114,8 @@ class Rpc {
   const ServiceEnv& env_;
   grpc::CallbackServerContext* const context_;
   const absl::string_view method_;
+  const absl::Time start_ = absl::Now();
+  absl::Status answer_;  // the last answer, for metrics
   absl::Status identified_ = absl::UnknownError("caller not identified");
   Caller caller_;
 };

@@ -152,6 +152,39 @@ TEST_F(AccessTest, ApiKeyLoginGrantsExactlyWhatPoliciesSay) {
   }
 }
 
+TEST_F(AccessTest, SessionTokensExpire) {
+  auto admin_access = pb::AccessService::NewStub(unix_);
+  std::string secret;
+  {
+    grpc::ClientContext ctx;
+    pb::CreateApiKeyRequest req;
+    req.set_api_key_id("short");
+    pb::CreateApiKeyResponse resp;
+    ASSERT_TRUE(admin_access->CreateApiKey(&ctx, req, &resp).ok());
+    secret = resp.secret();
+  }
+  auto tcp_access = pb::AccessService::NewStub(tcp_);
+  std::string token;
+  {
+    grpc::ClientContext ctx;
+    pb::LoginRequest req;
+    req.set_api_key_secret(secret);
+    req.mutable_ttl()->set_seconds(1);
+    pb::LoginResponse resp;
+    ASSERT_TRUE(tcp_access->Login(&ctx, req, &resp).ok());
+    token = resp.session_token();
+  }
+  auto whoami = [&] {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    pb::WhoAmIResponse who;
+    return tcp_access->WhoAmI(&ctx, pb::WhoAmIRequest(), &who).error_code();
+  };
+  EXPECT_EQ(whoami(), grpc::StatusCode::OK);
+  absl::SleepFor(absl::Milliseconds(1500));
+  EXPECT_EQ(whoami(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(AccessTest, FailedLoginsAreRateLimited) {
   auto tcp_access = pb::AccessService::NewStub(tcp_);
   std::vector<grpc::StatusCode> codes;

@@ -18,6 +18,7 @@
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/free_port.h"
 
 namespace keyward::testing {
 namespace {
@@ -493,12 +494,40 @@ TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
 
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  ASSERT_TRUE(CreateKey("aes", pb::KEY_TYPE_AES256_GCM).ok());
+  pb::EncryptResponse ct;
+  ASSERT_TRUE(Encrypt("aes", "secret plaintext", &ct).ok());
   Start(absl::StrCat("audit { path: \"/dev/full\" }\n"));
   pb::SignResponse sig;
   grpc::Status s = Sign("ed", "x", &sig);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("audit"));
   EXPECT_TRUE(sig.signature().empty());
+  pb::DecryptResponse pt;
+  s = Decrypt("aes", ct.ciphertext(), &pt);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(pt.plaintext().empty());
+}
+
+TEST_F(ServiceTest, PrometheusMetricsCountCallsByMethodAndCode) {
+  int port = FreePort();
+  Start(absl::StrCat("metrics_address: \"127.0.0.1:", port, "\"\n"));
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  pb::SignResponse sig;
+  ASSERT_TRUE(Sign("ed", "x", &sig).ok());
+  ASSERT_TRUE(Sign("ed", "y", &sig).ok());
+  ASSERT_EQ(Sign("absent", "x", &sig).error_code(), grpc::StatusCode::NOT_FOUND);
+  ProcessResult r = RunProcess(
+      {"/usr/bin/python3", "-c",
+       absl::StrCat("import urllib.request; print(urllib.request.urlopen("
+                    "'http://127.0.0.1:", port, "/metrics').read().decode())")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(
+      "keyward_rpc_total{code=\"OK\",method=\"CryptoService/Sign\"} 2"));
+  EXPECT_THAT(r.output, HasSubstr(
+      "keyward_rpc_total{code=\"NOT_FOUND\",method=\"CryptoService/Sign\"} 1"));
+  EXPECT_THAT(r.output, HasSubstr("keyward_rpc_latency_seconds_bucket"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("keys/ed")));
 }
 
 }  // namespace

@@ -21,3 +21,10 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
   -subj "/CN=keywardd-renewed" -keyout server2.key -out server2.csr 2>/dev/null
 openssl x509 -req -in server2.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
   -days 2 -extfile server.ext -out server2.pem 2>/dev/null
+# A client certificate from a CA the daemon does not trust.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=other CA" -keyout other-ca.key -out other-ca.pem 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/CN=intruder" -keyout other.key -out other.csr 2>/dev/null
+openssl x509 -req -in other.csr -CA other-ca.pem -CAkey other-ca.key \
+  -CAcreateserial -days 2 -extfile client.ext -out other.pem 2>/dev/null

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
+#include "keyward/v1/key_service.grpc.pb.h"
 #include "tests/daemon_process.h"
 #include "tests/free_port.h"
 
@@ -76,6 +77,29 @@ TEST(TlsTest, MutualTlsIdentifiesTheClientBySpiffeId) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("spiffe://example.org/ci/release"));
 
+  // Once a policy grants the SPIFFE ID, the same remote caller may sign.
+  {
+    auto admin_keys = pb::KeyService::NewStub((*daemon)->NewChannel());
+    grpc::ClientContext c1;
+    pb::CreateKeyRequest kreq;
+    kreq.set_key_id("any");
+    kreq.mutable_key()->set_key_type(pb::KEY_TYPE_ED25519);
+    pb::CreateKeyResponse kresp;
+    ASSERT_TRUE(admin_keys->CreateKey(&c1, kreq, &kresp).ok());
+    auto admin_access = pb::AccessService::NewStub((*daemon)->NewChannel());
+    grpc::ClientContext c2;
+    pb::CreatePolicyRequest preq;
+    preq.mutable_policy()->set_principal("spiffe://example.org/ci/release");
+    preq.mutable_policy()->set_resource("keys/any");
+    preq.mutable_policy()->add_operations(pb::OPERATION_SIGN);
+    pb::CreatePolicyResponse presp;
+    ASSERT_TRUE(admin_access->CreatePolicy(&c2, preq, &presp).ok());
+    grpc::ClientContext c3;
+    s = crypto->Sign(&c3, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(resp.signature().empty());
+  }
+
   // The CLI over mutual TLS.
   ProcessResult cli = RunProcess(
       {Runfile("client/keyward"), "whoami", "--addr",
@@ -115,6 +139,18 @@ TEST(TlsTest, MutualTlsIdentifiesTheClientBySpiffeId) {
   grpc::ClientContext bctx;
   bctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   EXPECT_EQ(bare->WhoAmI(&bctx, pb::WhoAmIRequest(), &who).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  // Nor does one whose certificate comes from another CA.
+  grpc::SslCredentialsOptions intruder;
+  intruder.pem_root_certs = Read(dir + "/ca.pem");
+  intruder.pem_private_key = Read(dir + "/other.key");
+  intruder.pem_cert_chain = Read(dir + "/other.pem");
+  auto other = pb::AccessService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(intruder)));
+  grpc::ClientContext octx;
+  octx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  EXPECT_EQ(other->WhoAmI(&octx, pb::WhoAmIRequest(), &who).error_code(),
             grpc::StatusCode::UNAVAILABLE);
 }
 

@@ -1,0 +1,59 @@
+// Metrics: Prometheus counters of calls by method and status code and a
+// latency histogram by method, served as text on GET /metrics by their own
+// HTTP listener (Debian's prometheus-cpp). Off unless an address is set.
+// Labels carry method names and codes only: no key names, no principals.
+#ifndef KEYWARD_DAEMON_METRICS_H_
+#define KEYWARD_DAEMON_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace keyward::daemon {
+
+class Metrics {
+ public:
+  // Start listens on `address` ("127.0.0.1:9464"). UNAVAILABLE, naming the
+  // address, if it cannot.
+  static absl::StatusOr<std::unique_ptr<Metrics>> Start(
+      const std::string& address);
+  ~Metrics();
+
+  // Record counts one finished call. Thread-safe; after the first call for
+  // a (method, code) pair it takes only a shared lock and atomic adds.
+  void Record(absl::string_view method, absl::StatusCode code,
+              absl::Duration latency);
+
+ private:
+  Metrics();
+  struct Series {
+    prometheus::Counter* calls;
+    prometheus::Histogram* latency;
+  };
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* calls_;
+  prometheus::Family<prometheus::Histogram>* latency_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace keyward::daemon
+
+#endif  // KEYWARD_DAEMON_METRICS_H_
