@@ -195,12 +195,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
       return absl::InvalidArgumentError(
           "TLS options apply to host:port targets, not Unix sockets");
     }
-    auto tls = TlsChannelCredentials(*options.tls);
+    auto tls = TlsChannelCredentials(*options.tls, &args);
     if (!tls.ok()) return tls.status();
     credentials = *tls;
-    if (!options.tls->server_name.empty()) {
-      args.SetSslTargetNameOverride(options.tls->server_name);
-    }
   } else if (target->kind == Target::Kind::kTcp && !target->loopback) {
     return absl::FailedPreconditionError(absl::StrCat(
         "plaintext TCP is allowed only to loopback hosts; ", target->host,

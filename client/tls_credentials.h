@@ -9,14 +9,16 @@
 #include "absl/status/statusor.h"
 #include "client/client.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace keyward {
 
-// TlsChannelCredentials reads the PEM files `tls` names. FAILED_PRECONDITION
-// naming a file that cannot be read, or cert_file without key_file;
-// UNIMPLEMENTED in a build without TLS.
+// TlsChannelCredentials reads the PEM files `tls` names and sets the
+// server-name override in `args`. FAILED_PRECONDITION naming a file that
+// cannot be read, or cert_file without key_file; UNIMPLEMENTED in a build
+// without TLS.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsChannelCredentials(
-    const TlsOptions& tls);
+    const TlsOptions& tls, grpc::ChannelArguments* args);
 
 }  // namespace keyward
 

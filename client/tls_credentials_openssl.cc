@@ -22,7 +22,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> TlsChannelCredentials(
-    const TlsOptions& tls) {
+    const TlsOptions& tls, grpc::ChannelArguments* args) {
+  if (!tls.server_name.empty()) args->SetSslTargetNameOverride(tls.server_name);
   grpc::SslCredentialsOptions options;
   if (!tls.ca_file.empty()) {
     auto ca = ReadPem(tls.ca_file, "CA");
