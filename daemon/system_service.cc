@@ -140,23 +140,21 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
 
 namespace {
 
-// Streams a finished backup in 1 MiB chunks, the first with its info.
-class BackupWriter final
-    : public grpc::ServerWriteReactor<pb::CreateBackupResponse> {
+// Streams responses made in advance, one by one, or answers with `status`.
+template <typename Response>
+class ResponseStream final : public grpc::ServerWriteReactor<Response> {
  public:
-  BackupWriter(const absl::Status& status, std::string data,
-               pb::BackupInfo info)
-      : data_(std::move(data)) {
+  ResponseStream(const absl::Status& status, std::vector<Response> responses)
+      : responses_(std::move(responses)) {
     if (!status.ok()) {
-      Finish(ToGrpc(status));
+      this->Finish(ToGrpc(status));
       return;
     }
-    *response_.mutable_info() = std::move(info);
     Next();
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      this->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
       return;
     }
     Next();
@@ -165,20 +163,15 @@ class BackupWriter final
 
  private:
   void Next() {
-    constexpr size_t kChunk = 1 << 20;
-    if (offset_ >= data_.size() && offset_ > 0) {
-      Finish(grpc::Status::OK);
+    if (next_ == responses_.size()) {
+      this->Finish(grpc::Status::OK);
       return;
     }
-    response_.set_data(data_.substr(offset_, kChunk));
-    offset_ += kChunk;
-    StartWrite(&response_);
-    response_.clear_info();
+    this->StartWrite(&responses_[next_++]);
   }
 
-  const std::string data_;
-  size_t offset_ = 0;
-  pb::CreateBackupResponse response_;
+  std::vector<Response> responses_;
+  size_t next_ = 0;
 };
 
 // Parses one audit line into the API's record.
@@ -220,45 +213,6 @@ bool ToRecord(const std::string& line, pb::AuditRecord* out) {
   return true;
 }
 
-// Sends records in batches of 100.
-class AuditWriter final
-    : public grpc::ServerWriteReactor<pb::ReadAuditLogResponse> {
- public:
-  AuditWriter(const absl::Status& status, std::vector<pb::AuditRecord> records)
-      : records_(std::move(records)) {
-    if (!status.ok()) {
-      Finish(ToGrpc(status));
-      return;
-    }
-    Next();
-  }
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
-      return;
-    }
-    Next();
-  }
-  void OnDone() override { delete this; }
-
- private:
-  void Next() {
-    if (next_ >= records_.size()) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    response_.Clear();
-    for (size_t end = std::min(records_.size(), next_ + 100); next_ < end; ++next_) {
-      *response_.add_records() = std::move(records_[next_]);
-    }
-    StartWrite(&response_);
-  }
-
-  std::vector<pb::AuditRecord> records_;
-  size_t next_ = 0;
-  pb::ReadAuditLogResponse response_;
-};
-
 // Answers a client-streaming call at once.
 class RefuseRestore final
     : public grpc::ServerReadReactor<pb::RestoreBackupRequest> {
@@ -279,15 +233,18 @@ SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
                                 const pb::CreateBackupRequest* request) {
   Rpc rpc(env_, context, "SystemService/CreateBackup");
   rpc.Identify().IgnoreError();
-  std::string data;
-  pb::BackupInfo info;
+  std::vector<pb::CreateBackupResponse> chunks;
   absl::Status status = rpc.Run(
       pb::OPERATION_ADMIN, std::string("*"), [&](int32_t*) -> absl::Status {
         const std::string id = absl::BytesToHexString(crypto::RandomBytes(8));
         auto backup = rpc.keystore().CreateBackup(
             absl::StrCat(scratch_dir_, "/backup-", id, ".tmp"));
         if (!backup.ok()) return backup.status();
-        data = std::move(*backup);
+        constexpr size_t kChunk = 1 << 20;
+        for (size_t at = 0; at < backup->size(); at += kChunk) {
+          chunks.emplace_back().set_data(backup->substr(at, kChunk));
+        }
+        pb::BackupInfo& info = *chunks.front().mutable_info();
         info.set_format_version(1);
         info.set_backup_id(id);
         *info.mutable_create_time() =
@@ -297,7 +254,7 @@ SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
         if (count.ok()) info.set_key_count(*count);
         return absl::OkStatus();
       });
-  return new BackupWriter(status, std::move(data), std::move(info));
+  return new ResponseStream<pb::CreateBackupResponse>(status, std::move(chunks));
 }
 
 grpc::ServerWriteReactor<pb::ReadAuditLogResponse>*
@@ -305,7 +262,7 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
                                 const pb::ReadAuditLogRequest* request) {
   Rpc rpc(env_, context, "SystemService/ReadAuditLog");
   rpc.Identify().IgnoreError();
-  std::vector<pb::AuditRecord> records;
+  std::vector<pb::ReadAuditLogResponse> batches;
   absl::Status status = rpc.Run(
       pb::OPERATION_AUDIT_READ, std::string("*"), [&](int32_t*) -> absl::Status {
         if (request->follow()) {
@@ -320,6 +277,7 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
                                     std::max<uint64_t>(1, request->start_sequence()),
                                     max * 4);
         if (!lines.ok()) return lines.status();
+        size_t sent = 0;
         for (const std::string& line : *lines) {
           pb::AuditRecord record;
           if (!ToRecord(line, &record)) {
@@ -333,12 +291,15 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
           if (!absl::StartsWith(record.resource(), request->resource_prefix())) {
             continue;
           }
-          records.push_back(std::move(record));
-          if (records.size() == max) break;
+          if (batches.empty() || batches.back().records_size() == 100) {
+            batches.emplace_back();
+          }
+          *batches.back().add_records() = std::move(record);
+          if (++sent == max) break;
         }
         return absl::OkStatus();
       });
-  return new AuditWriter(status, std::move(records));
+  return new ResponseStream<pb::ReadAuditLogResponse>(status, std::move(batches));
 }
 
 grpc::ServerReadReactor<pb::RestoreBackupRequest>*
