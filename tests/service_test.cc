@@ -175,6 +175,29 @@ TEST_F(ServiceTest, EncryptDecryptRotateAndRetire) {
   EXPECT_EQ(Decrypt("data", bad, &ignored).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
+  // Raising the minimum decryption version retires v1's ciphertexts.
+  {
+    grpc::ClientContext ctx;
+    pb::UpdateKeyRequest req;
+    req.mutable_key()->set_name("keys/data");
+    req.mutable_key()->set_min_decryption_version(2);
+    req.add_update_mask("min_decryption_version");
+    pb::UpdateKeyResponse resp;
+    ASSERT_TRUE(keys_->UpdateKey(&ctx, req, &resp).ok());
+  }
+  grpc::Status retired = Decrypt("data", ct1.ciphertext(), &ignored);
+  EXPECT_EQ(retired.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(retired.error_message(), HasSubstr("minimum decryption version"));
+  {
+    grpc::ClientContext ctx;
+    pb::UpdateKeyRequest req;
+    req.mutable_key()->set_name("keys/data");
+    req.mutable_key()->set_min_decryption_version(1);
+    req.add_update_mask("min_decryption_version");
+    pb::UpdateKeyResponse resp;
+    ASSERT_TRUE(keys_->UpdateKey(&ctx, req, &resp).ok());
+  }
+
   // Disable, then destroy v1: its ciphertexts fail with a clear message.
   grpc::ClientContext dctx;
   pb::DisableKeyVersionRequest dreq;

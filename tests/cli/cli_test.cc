@@ -532,6 +532,30 @@ TEST_F(CliTest, JwtSignVerifyAndJwks) {
   EXPECT_THAT(r.output, HasSubstr("\"kid\":\"cli-jwt:v1\""));
 }
 
+TEST_F(CliTest, JweEncryptDecrypt) {
+  Create("cli-jwe", "rsa-2048", {"--purpose", "jwe"});
+  ProcessResult r = Sh("printf 'card 4111' | \"$KW\" jwe encrypt cli-jwe --enc A128CBC-HS256 > " +
+                       P("cli.jwe"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Kw({"jwe", "decrypt", "--in", P("cli.jwe")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("card 4111"));
+}
+
+TEST_F(CliTest, PassphraseChangeAndBack) {
+  WriteFile(P("new-pass"), "a brand new passphrase\n", 0600);
+  ProcessResult r = Kw({"passphrase", "change", "--old-file", P("passphrase"),
+                        "--new-file", P("new-pass")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Kw({"passphrase", "change", "--old-file", P("passphrase"), "--new-file",
+          P("new-pass")});
+  EXPECT_EQ(r.exit_code, 2) << "the old passphrase no longer works";
+  EXPECT_THAT(r.output, HasSubstr("wrong passphrase"));
+  r = Kw({"passphrase", "change", "--old-file", P("new-pass"), "--new-file",
+          P("passphrase")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
 TEST_F(CliTest, ApiKeyLoginAndTokenFile) {
   Create("cli-ak-target", "ed25519");
   ProcessResult r = Kw({"apikey", "create", "cli-ak", "--out", P("cli-ak.key")});
