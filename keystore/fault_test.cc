@@ -1,0 +1,161 @@
+// Faults injected through the Storage interface: a write that fails leaves
+// no partial state in the keystore and no stale entry in its cache.
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "keystore/keystore.h"
+#include "keystore/sqlite_storage.h"
+
+namespace keyward::keystore {
+namespace {
+
+// FaultyStorage forwards to SqliteStorage, except that while `fail` is set
+// every change answers UNAVAILABLE without touching the database.
+class FaultyStorage final : public Storage {
+ public:
+  FaultyStorage(std::unique_ptr<SqliteStorage> real, std::atomic<bool>* fail)
+      : real_(std::move(real)), fail_(fail) {}
+
+  absl::StatusOr<KeystoreMeta> ReadMeta() override { return real_->ReadMeta(); }
+  absl::Status InitMeta(const KeystoreMeta& m) override {
+    return Fault() ? Down() : real_->InitMeta(m);
+  }
+  absl::Status ReplaceMeta(const std::string& e, const KeystoreMeta& m) override {
+    return Fault() ? Down() : real_->ReplaceMeta(e, m);
+  }
+  absl::Status CreateKey(const KeyRecord& k,
+                         const std::vector<VersionRecord>& v) override {
+    return Fault() ? Down() : real_->CreateKey(k, v);
+  }
+  absl::Status AddVersion(const VersionRecord& v, bool p) override {
+    return Fault() ? Down() : real_->AddVersion(v, p);
+  }
+  absl::StatusOr<KeyRecord> GetKey(const std::string& id) override {
+    return real_->GetKey(id);
+  }
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& a,
+                                                  int l) override {
+    return real_->ListKeys(a, l);
+  }
+  absl::Status UpdateKey(const KeyRecord& k) override {
+    return Fault() ? Down() : real_->UpdateKey(k);
+  }
+  absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
+                                           int32_t v) override {
+    return real_->GetVersion(id, v);
+  }
+  absl::StatusOr<std::vector<VersionRecord>> ListVersions(
+      const std::string& id) override {
+    return real_->ListVersions(id);
+  }
+  absl::Status SetVersionState(const std::string& id, int32_t v,
+                               VersionState s, absl::Time t) override {
+    return Fault() ? Down() : real_->SetVersionState(id, v, s, t);
+  }
+  absl::StatusOr<int64_t> CountKeys() override { return real_->CountKeys(); }
+  absl::Status CreatePolicy(const PolicyRecord& p) override {
+    return Fault() ? Down() : real_->CreatePolicy(p);
+  }
+  absl::Status DeletePolicy(const std::string& id) override {
+    return Fault() ? Down() : real_->DeletePolicy(id);
+  }
+  absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override {
+    return real_->ListPolicies();
+  }
+  absl::Status CreateApiKey(const ApiKeyRecord& k) override {
+    return Fault() ? Down() : real_->CreateApiKey(k);
+  }
+  absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id) override {
+    return real_->GetApiKey(id);
+  }
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override {
+    return real_->ListApiKeys();
+  }
+  absl::Status RevokeApiKey(const std::string& id, absl::Time t) override {
+    return Fault() ? Down() : real_->RevokeApiKey(id, t);
+  }
+  absl::Status TouchApiKey(const std::string& id, absl::Time t) override {
+    return Fault() ? Down() : real_->TouchApiKey(id, t);
+  }
+  absl::Status SnapshotTo(const std::string& path) override {
+    return Fault() ? Down() : real_->SnapshotTo(path);
+  }
+
+ private:
+  bool Fault() const { return fail_->load(); }
+  static absl::Status Down() {
+    return absl::UnavailableError("injected fault: the disk is gone");
+  }
+  std::unique_ptr<SqliteStorage> real_;
+  std::atomic<bool>* fail_;
+};
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int n = 0;
+    path_ = absl::StrCat(getenv("TEST_TMPDIR"), "/fault", n++, ".db");
+    auto real = SqliteStorage::Open(path_, SqliteStorage::Mode::kCreateNew);
+    ASSERT_TRUE(real.ok()) << real.status();
+    auto ks = Keystore::OpenStorage(
+        std::make_unique<FaultyStorage>(std::move(*real), &fail_),
+        crypto::SecretData("fault test passphrase"), {}, /*init=*/true);
+    ASSERT_TRUE(ks.ok()) << ks.status();
+    ks_ = std::move(*ks);
+  }
+
+  std::string path_;
+  std::atomic<bool> fail_{false};
+  std::unique_ptr<Keystore> ks_;
+};
+
+TEST_F(FaultTest, FailedWritesChangeNothing) {
+  CreateKeyParams params;
+  params.id = "k";
+  params.type = KeyType::kAes256Gcm;
+  ASSERT_TRUE(ks_->CreateKey(params).ok());
+  auto ct = ks_->Encrypt("k", "before", "");
+  ASSERT_TRUE(ct.ok());
+
+  fail_ = true;
+  EXPECT_EQ(ks_->RotateKey("k").status().code(), absl::StatusCode::kUnavailable);
+  params.id = "k2";
+  EXPECT_EQ(ks_->CreateKey(params).status().code(),
+            absl::StatusCode::kUnavailable);
+  KeyUpdate update;
+  update.description = "changed";
+  EXPECT_EQ(ks_->UpdateKey("k", update).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ks_->ChangePassphrase(crypto::SecretData("fault test passphrase"),
+                                  crypto::SecretData("new one"))
+                .code(),
+            absl::StatusCode::kUnavailable);
+  // Nothing moved: same primary, same description, no k2; reads still work.
+  EXPECT_EQ(ks_->GetKey("k")->primary_version, 1);
+  EXPECT_EQ(ks_->GetKey("k")->description, "");
+  EXPECT_EQ(ks_->GetKey("k2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ks_->Decrypt("k", *ct, "")->InsecureView(), "before");
+  auto during = ks_->Encrypt("k", "during", "");
+  ASSERT_TRUE(during.ok());
+  EXPECT_TRUE(absl::StartsWith(*during, "kw:v1:"));
+
+  // The disk comes back: the same operations succeed, and everything made
+  // before, during and after is readable.
+  fail_ = false;
+  auto rotated = ks_->RotateKey("k");
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(rotated->version, 2);
+  EXPECT_EQ(ks_->Decrypt("k", *during, "")->InsecureView(), "during");
+  auto after = ks_->Encrypt("k", "after", "");
+  EXPECT_TRUE(absl::StartsWith(*after, "kw:v2:"));
+  ks_.reset();
+  auto reopened = Keystore::Open(path_, crypto::SecretData("fault test passphrase"));
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->Decrypt("k", *ct, "")->InsecureView(), "before");
+  EXPECT_EQ((*reopened)->GetKey("k")->primary_version, 2);
+}
+
+}  // namespace
+}  // namespace keyward::keystore
