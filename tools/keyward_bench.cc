@@ -39,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -67,6 +68,9 @@
 #include "keystore/crypto/mac.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/crypto/signature.h"
+#include "keystore/jose/json.h"
+#include "keystore/jose/jws.h"
+#include "keystore/jose/jwt.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/jwt_service.grpc.pb.h"
@@ -979,37 +983,115 @@ double RawRate(const std::function<void()>& op, int threads,
   return (n1 - n0) / Seconds(t1 - t0);
 }
 
+std::string Payload(size_t n) {
+  std::string p(n, '\0');
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<char>('a' + i % 26);
+  return p;
+}
+
+// The claims of jwt-sign: a JSON object of about `size` bytes.
+std::string JwtClaims(size_t size) {
+  return absl::StrCat("{\"sub\":\"keyward-bench\",\"data\":\"",
+                      Payload(size > 40 ? size - 40 : 1), "\"}");
+}
+
+// The raw jwt-sign / jwt-verify of (a): keystore/jose issuing (parse the
+// claims, add iat/nbf/exp/jti, sign, encode) or verifying (parse, check
+// the signature and the claims) the same token, with the algorithm the
+// daemon gives a JWT key of `type`.
+absl::StatusOr<std::function<void()>> RawJwt(Op op, const KeyTypeInfo& type,
+                                             size_t payload) {
+  std::optional<jose::JwsSigningKey> signing;
+  std::optional<jose::JwsVerificationKey> verification;
+  if (type.type == crypto::KeyType::kHmacSha256) {
+    std::shared_ptr<const crypto::Mac> mac;
+    auto made = crypto::Hmac::Create(crypto::HashType::kSha256,
+                                     crypto::SecretData::Random(32));
+    if (!made.ok()) return made.status();
+    mac = std::move(*made);
+    const jose::JwsAlgorithm alg = jose::JwsAlgorithm::kHs256;
+    auto s = jose::JwsSigningKey::ForMac(alg, mac);
+    if (!s.ok()) return s.status();
+    auto v = jose::JwsVerificationKey::ForMac(alg, mac);
+    if (!v.ok()) return v.status();
+    signing = *s;
+    verification = *v;
+  } else {
+    crypto::SignatureAlgorithm alg =
+        type.type == crypto::KeyType::kEd25519     ? crypto::SignatureAlgorithm::kEd25519
+        : type.type == crypto::KeyType::kEcdsaP256 ? crypto::SignatureAlgorithm::kEcdsaP256Sha256P1363
+                                                   : crypto::SignatureAlgorithm::kRsaPkcs1Sha256;
+    auto jws_alg = jose::JwsAlgorithmForSignature(alg);
+    if (!jws_alg) return absl::InternalError("no JWS algorithm");
+    auto material = crypto::GenerateKeyMaterial(type.type);
+    if (!material.ok()) return material.status();
+    auto signer = crypto::NewSigner(alg, *material);
+    if (!signer.ok()) return signer.status();
+    auto spki = crypto::PublicKeyFromPrivate(type.type, *material);
+    if (!spki.ok()) return spki.status();
+    auto verifier = crypto::NewVerifier(alg, *spki);
+    if (!verifier.ok()) return verifier.status();
+    auto s = jose::JwsSigningKey::ForSigner(
+        *jws_alg, std::shared_ptr<const crypto::Signer>(std::move(*signer)),
+        "bench:v1");
+    if (!s.ok()) return s.status();
+    auto v = jose::JwsVerificationKey::ForVerifier(
+        *jws_alg, std::shared_ptr<const crypto::Verifier>(std::move(*verifier)));
+    if (!v.ok()) return v.status();
+    signing = *s;
+    verification = *v;
+  }
+  const std::string claims = JwtClaims(payload);
+  auto sign = [signing = *signing, claims]() -> absl::StatusOr<std::string> {
+    auto parsed = jose::ParseJsonObject(claims);
+    if (!parsed.ok()) return parsed.status();
+    jose::JwtSignOptions options;
+    options.now = absl::Now();
+    options.ttl = absl::Hours(1);
+    auto jwt = jose::SignJwt(*parsed, signing, options);
+    if (!jwt.ok()) return jwt.status();
+    return jwt->token;
+  };
+  if (op == Op::kJwtSign) {
+    return std::function<void()>([sign]() {
+      if (!sign().ok()) Die("raw SignJwt failed");
+    });
+  }
+  auto token = sign();
+  if (!token.ok()) return token.status();
+  return std::function<void()>([verification = *verification, token = *token]() {
+    jose::JwtVerifyOptions options;
+    options.now = absl::Now();
+    if (!jose::VerifyJwt(token, verification, options).ok()) {
+      Die("raw VerifyJwt failed");
+    }
+  });
+}
+
 // The raw operation (a) for `op` with a fresh key of `type`, or null if
 // there is none to compare with (noop).
 absl::StatusOr<std::function<void()>> RawOp(Op op, const KeyTypeInfo& type,
                                             const std::string& payload) {
   const std::string data = payload;
   switch (op) {
+    case Op::kJwtSign:
+    case Op::kJwtVerify:
+      return RawJwt(op, type, payload.size());
     case Op::kSign:
     case Op::kSignBatch:
-    case Op::kVerify:
-    case Op::kJwtSign:
-    case Op::kJwtVerify: {
+    case Op::kVerify: {
       if (!IsSigning(type)) {
         return absl::UnimplementedError(absl::StrCat(
             "no raw baseline for ", NameOf(op), " with ", type.name));
       }
       auto material = crypto::GenerateKeyMaterial(type.type);
       if (!material.ok()) return material.status();
-      crypto::SignatureAlgorithm alg = type.algorithm;
-      std::string message = data;
-      if (op == Op::kJwtSign || op == Op::kJwtVerify) {
-        // A JWS signs its header.payload in base64url (about 4/3 of the
-        // claims plus a header); ES256 uses the fixed-width r||s form.
-        message = std::string(40 + data.size() * 4 / 3, 'e');
-        if (type.type == crypto::KeyType::kEcdsaP256) {
-          alg = crypto::SignatureAlgorithm::kEcdsaP256Sha256P1363;
-        }
-      }
+      const crypto::SignatureAlgorithm alg = type.algorithm;
+      const std::string message = data;
       auto signer = crypto::NewSigner(alg, *material);
       if (!signer.ok()) return signer.status();
       std::shared_ptr<crypto::Signer> s(std::move(*signer));
-      if (op == Op::kVerify || op == Op::kJwtVerify) {
+      if (op == Op::kVerify) {
         auto spki = crypto::PublicKeyFromPrivate(type.type, *material);
         if (!spki.ok()) return spki.status();
         auto verifier = crypto::NewVerifier(alg, *spki);
@@ -1217,12 +1299,6 @@ bool JwtServed(Stubs& stubs, Op op) {
   return s.error_code() != grpc::StatusCode::UNIMPLEMENTED;
 }
 
-std::string Payload(size_t n) {
-  std::string p(n, '\0');
-  for (size_t i = 0; i < n; ++i) p[i] = static_cast<char>('a' + i % 26);
-  return p;
-}
-
 // MakeWorkload prepares the requests of `op` (creating the key unless
 // --key names one) and returns the workload.
 std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
@@ -1315,10 +1391,7 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
     case Op::kJwtVerify: {
       pb::SignJwtRequest req;
       req.set_name(name);
-      // Claims of about --payload bytes.
-      std::string filler = Payload(payload.size() > 40 ? payload.size() - 40 : 1);
-      req.set_claims_json(
-          absl::StrCat("{\"sub\":\"keyward-bench\",\"data\":\"", filler, "\"}"));
+      req.set_claims_json(JwtClaims(payload.size()));  // about --payload bytes
       req.mutable_ttl()->set_seconds(3600);
       pb::SignJwtResponse resp;
       once([&](grpc::ClientContext* c) { return stubs.jwt[0]->SignJwt(c, req, &resp); });

@@ -69,6 +69,10 @@ run compare-sign-rsa-2048 --op sign --key-type rsa-2048 $COMMON --compare --runs
 run compare-encrypt-aes256-gcm --op encrypt --key-type aes256-gcm $COMMON --compare --runs "$RUNS"
 run compare-decrypt-aes256-gcm --op decrypt --key-type aes256-gcm $COMMON --compare --runs "$RUNS"
 run compare-sign-batch-ed25519-x64 --op sign-batch --key-type ed25519 --batch 64 $COMMON --compare --runs "$RUNS"
+# JWT ES256 with a typical token's claims (about 256 bytes).
+JWT="--payload 256 --inflight 32 --duration $DURATION --warmup $WARMUP"
+run compare-jwt-sign-es256 --op jwt-sign --key-type ecdsa-p256 $JWT --compare --runs "$RUNS"
+run compare-jwt-verify-es256 --op jwt-verify --key-type ecdsa-p256 $JWT --compare --runs "$RUNS"
 
 # Latency at half the maximum load: open loop at half of (c)'s median rate.
 for c in sign-ed25519 encrypt-aes256-gcm; do
