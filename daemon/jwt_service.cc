@@ -1,6 +1,14 @@
 #include "daemon/jwt_service.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -65,171 +73,393 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+bool ValidJti(absl::string_view jti) {
+  if (jti.empty() || jti.size() > 128) return false;
+  return std::all_of(jti.begin(), jti.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '-' || c == '_';
+  });
+}
+
+// "tokens/{jti}" -> jti.
+absl::StatusOr<std::string> ParseTokenName(absl::string_view name) {
+  absl::string_view jti = name;
+  if (!absl::ConsumePrefix(&jti, "tokens/") || !ValidJti(jti)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name '", absl::CHexEscape(name.substr(0, 160)),
+        "' is not a token record name, tokens/{jti}"));
+  }
+  return std::string(jti);
+}
+
+// "" or "keys/{id}" -> "" or id.
+absl::StatusOr<std::string> KeyFilter(absl::string_view key) {
+  if (key.empty()) return std::string();
+  auto name = ParseKeyName(key, "key");
+  if (!name.ok()) return name.status();
+  if (name->version != 0) {
+    return absl::InvalidArgumentError("key names a key, not a version");
+  }
+  return name->id;
+}
+
+// SignJwtRequest.record checked: nullopt if no record is asked for, else the
+// retention after expiry.
+absl::StatusOr<std::optional<absl::Duration>> ParseRecordOptions(
+    const pb::SignJwtRequest& request) {
+  if (!request.has_record()) return std::nullopt;
+  const pb::TokenRecordOptions& o = request.record();
+  if (o.external_id().size() > 128 ||
+      !std::all_of(o.external_id().begin(), o.external_id().end(),
+                   [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+    return absl::InvalidArgumentError(
+        "record.external_id must be at most 128 printable ASCII characters");
+  }
+  if (o.metadata_size() > 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record.metadata has ", o.metadata_size(),
+                     " entries; at most 16"));
+  }
+  for (const auto& [k, v] : o.metadata()) {
+    if (k.empty() || k.size() > 64 ||
+        !std::all_of(k.begin(), k.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+        })) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "record.metadata key '", absl::CHexEscape(k.substr(0, 80)),
+          "' must be 1 to 64 characters of [A-Za-z0-9._-]"));
+    }
+    if (v.size() > 256) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "record.metadata['", k, "'] is ", v.size(), " bytes; at most 256"));
+    }
+  }
+  absl::Duration retention = absl::Hours(24 * 7);
+  if (o.has_retention()) {
+    retention = FromProto(o.retention());
+    if (retention == absl::ZeroDuration()) retention = absl::Hours(24 * 7);
+  }
+  // At least the longest leeway, so that a revoked token cannot outlive its
+  // record within the leeway.
+  if (retention < absl::Minutes(5) || retention > absl::Hours(24 * 400)) {
+    return absl::InvalidArgumentError(
+        "record.retention must be 5 minutes to 400 days (0: 7 days)");
+  }
+  return retention;
+}
+
+// A ListTokenRecords page token: where the last page ended.
+std::string PageToken(const keystore::TokenCursor& cursor) {
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      "t1:", absl::ToUnixMicros(cursor.issued_at), ":", cursor.jti));
+}
+
+absl::StatusOr<keystore::TokenCursor> ParsePageToken(absl::string_view token) {
+  std::string raw;
+  std::vector<std::string> parts;
+  int64_t micros = 0;
+  if (absl::WebSafeBase64Unescape(token, &raw)) {
+    parts = absl::StrSplit(raw, absl::MaxSplits(':', 2));
+  }
+  if (parts.size() != 3 || parts[0] != "t1" ||
+      !absl::SimpleAtoi(parts[1], &micros) || !ValidJti(parts[2])) {
+    return absl::InvalidArgumentError(
+        "page_token is not one this server gave; start again without it");
+  }
+  return keystore::TokenCursor{absl::FromUnixMicros(micros), parts[2]};
+}
+
 }  // namespace
+
+absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
+                                  pb::SignJwtResponse* response,
+                                  int32_t* version) const {
+  auto name = ParseKeyName(request.name());
+  if (!name.ok()) return name.status();
+  if (name->version != 0) {
+    return absl::InvalidArgumentError(
+        "SignJwt signs with the primary version: name the key, not a version");
+  }
+  auto record_options = ParseRecordOptions(request);
+  if (!record_options.ok()) return record_options.status();
+  if (request.claims_json().size() > max_token_bytes_) {
+    return TooLarge("claims_json", request.claims_json().size(),
+                    max_token_bytes_);
+  }
+  auto claims = jose::ParseJsonObject(
+      request.claims_json().empty() ? "{}" : request.claims_json());
+  if (!claims.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("claims_json: ", claims.status().message()));
+  }
+  auto key = rpc.keystore().GetKey(name->id);
+  if (!key.ok()) return key.status();
+  auto alg = JwsAlgorithmOf(*key);
+  if (!alg.ok()) return alg.status();
+
+  absl::Duration ttl = request.has_ttl() ? FromProto(request.ttl()) : kDefaultTtl;
+  if (ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ttl must be positive");
+  }
+  if (key->jwt_max_ttl > absl::ZeroDuration()) {
+    ttl = std::min(ttl, key->jwt_max_ttl);
+  }
+  const absl::Time now = absl::Now();
+  if (const jose::JsonValue* exp = claims->Find("exp");
+      exp != nullptr && key->jwt_max_ttl > absl::ZeroDuration() &&
+      exp->is_number() &&
+      absl::FromUnixSeconds(static_cast<int64_t>(exp->number_value())) >
+          now + key->jwt_max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "exp is past the key's maximum token lifetime of ",
+        absl::FormatDuration(key->jwt_max_ttl)));
+  }
+  if (const jose::JsonValue* jti = claims->Find("jti");
+      jti != nullptr && record_options->has_value() &&
+      (!jti->is_string() || !ValidJti(jti->string_value()))) {
+    return absl::InvalidArgumentError(
+        "a recorded token's jti must be 1 to 128 characters of "
+        "[A-Za-z0-9_-]; leave it out and the daemon makes one");
+  }
+  const int32_t v = key->primary_version;
+  auto signing_key = jose::JwsSigningKey::ForFunction(
+      *alg,
+      [&](absl::string_view input) -> absl::StatusOr<std::string> {
+        auto sig = rpc.keystore().SignJws(name->id, v, input);
+        if (!sig.ok()) return sig.status();
+        return std::move(sig->signature);
+      },
+      absl::StrCat(name->id, ":v", v));
+  if (!signing_key.ok()) return signing_key.status();
+  jose::JwtSignOptions options;
+  options.now = now;
+  options.ttl = ttl;
+  options.typ = request.typ().empty() ? "JWT" : request.typ();
+  options.keep_given_registered_claims = true;
+  options.max_token_bytes = max_token_bytes_;
+  auto token = jose::SignJwt(*claims, *signing_key, options);
+  if (!token.ok()) return token.status();
+  if (record_options->has_value()) {
+    const pb::TokenRecordOptions& o = request.record();
+    keystore::TokenRecord record;
+    record.jti = token->jti;
+    record.key_id = name->id;
+    record.version = v;
+    record.external_id = o.external_id();
+    record.metadata.insert(o.metadata().begin(), o.metadata().end());
+    if (const jose::JsonValue* sub = claims->Find("sub");
+        sub != nullptr && sub->is_string()) {
+      record.subject = sub->string_value();
+    }
+    record.claims_json = token->claims_json;
+    record.issued_by = rpc.caller().principal;
+    record.issued_at = token->issued_at;
+    record.expire_at = token->expires_at;
+    record.purge_at = token->expires_at + **record_options;
+    absl::Status kept = rpc.keystore().RecordToken(
+        std::move(record), o.store_token() ? token->token : "");
+    if (absl::IsAlreadyExists(kept)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a token record with jti '", token->jti,
+          "' exists; recorded tokens need a fresh jti"));
+    }
+    if (!kept.ok()) return kept;
+    response->set_record_name(absl::StrCat("tokens/", token->jti));
+  }
+  *version = v;
+  response->set_token(token->token);
+  response->set_jti(token->jti);
+  response->set_key_version(VersionName(name->id, v));
+  *response->mutable_issue_time() = Ts(token->issued_at);
+  *response->mutable_expire_time() = Ts(token->expires_at);
+  return absl::OkStatus();
+}
 
 grpc::ServerUnaryReactor* JwtServiceImpl::SignJwt(
     grpc::CallbackServerContext* context, const pb::SignJwtRequest* request,
     pb::SignJwtResponse* response) {
   auto name = ParseKeyName(request->name());
   return Unary(env_, context, "JwtService/SignJwt", pb::OPERATION_JWT_SIGN,
-               ResourceOf(name), [&](Rpc& rpc, int32_t* version) -> absl::Status {
-    if (name->version != 0) {
-      return absl::InvalidArgumentError(
-          "SignJwt signs with the primary version: name the key, not a version");
-    }
-    if (request->has_record()) {
-      return absl::UnimplementedError(
-          "token records are not served by this build yet; sign without "
-          "`record`");
-    }
-    if (request->claims_json().size() > max_token_bytes_) {
-      return TooLarge("claims_json", request->claims_json().size(),
-                      max_token_bytes_);
-    }
-    auto claims = jose::ParseJsonObject(
-        request->claims_json().empty() ? "{}" : request->claims_json());
-    if (!claims.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("claims_json: ", claims.status().message()));
-    }
-    auto key = rpc.keystore().GetKey(name->id);
-    if (!key.ok()) return key.status();
-    auto alg = JwsAlgorithmOf(*key);
-    if (!alg.ok()) return alg.status();
-
-    absl::Duration ttl = request->has_ttl() ? FromProto(request->ttl()) : kDefaultTtl;
-    if (ttl <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("ttl must be positive");
-    }
-    if (key->jwt_max_ttl > absl::ZeroDuration()) {
-      ttl = std::min(ttl, key->jwt_max_ttl);
-    }
-    const absl::Time now = absl::Now();
-    if (const jose::JsonValue* exp = claims->Find("exp");
-        exp != nullptr && key->jwt_max_ttl > absl::ZeroDuration() &&
-        exp->is_number() &&
-        absl::FromUnixSeconds(static_cast<int64_t>(exp->number_value())) >
-            now + key->jwt_max_ttl) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "exp is past the key's maximum token lifetime of ",
-          absl::FormatDuration(key->jwt_max_ttl)));
-    }
-    const int32_t v = key->primary_version;
-    auto signing_key = jose::JwsSigningKey::ForFunction(
-        *alg,
-        [&](absl::string_view input) -> absl::StatusOr<std::string> {
-          auto sig = rpc.keystore().SignJws(name->id, v, input);
-          if (!sig.ok()) return sig.status();
-          return std::move(sig->signature);
-        },
-        absl::StrCat(name->id, ":v", v));
-    if (!signing_key.ok()) return signing_key.status();
-    jose::JwtSignOptions options;
-    options.now = now;
-    options.ttl = ttl;
-    options.typ = request->typ().empty() ? "JWT" : request->typ();
-    options.keep_given_registered_claims = true;
-    options.max_token_bytes = max_token_bytes_;
-    auto token = jose::SignJwt(*claims, *signing_key, options);
-    if (!token.ok()) return token.status();
-    *version = v;
-    response->set_token(token->token);
-    response->set_jti(token->jti);
-    response->set_key_version(VersionName(name->id, v));
-    *response->mutable_issue_time() = Ts(token->issued_at);
-    *response->mutable_expire_time() = Ts(token->expires_at);
-    return absl::OkStatus();
-  });
+               ResourceOf(name), [&](Rpc& rpc, int32_t* version) {
+                 return Sign(rpc, *request, response, version);
+               });
 }
 
-grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
-    grpc::CallbackServerContext* context, const pb::VerifyJwtRequest* request,
-    pb::VerifyJwtResponse* response) {
+absl::Status JwtServiceImpl::Verify(Rpc& rpc,
+                                    const pb::VerifyJwtRequest& request,
+                                    absl::string_view token, bool authorize,
+                                    pb::VerifyJwtResponse* response,
+                                    int32_t* version) const {
+  absl::StatusOr<KeyName> pinned = absl::InvalidArgumentError("not pinned");
+  if (!request.name().empty()) {
+    pinned = ParseKeyName(request.name());
+    if (!pinned.ok()) return pinned.status();
+  }
+  if (request.has_leeway() &&
+      (FromProto(request.leeway()) < absl::ZeroDuration() ||
+       FromProto(request.leeway()) > absl::Minutes(5))) {
+    return absl::InvalidArgumentError("leeway must be 0 to 5 minutes");
+  }
+  for (const std::string* field :
+       {&request.issuer(), &request.audience(), &request.typ()}) {
+    if (field->size() > 256) {
+      return absl::InvalidArgumentError(
+          "issuer, audience and typ are at most 256 bytes each");
+    }
+  }
   jose::JwsVerifyOptions parse_options;
   parse_options.max_token_bytes = max_token_bytes_;
-  // The key to authorize against: the pinned one, else the one the token's
-  // (unverified) kid names. A token naming none gets a verdict, not access.
-  absl::StatusOr<KeyName> pinned;
-  std::optional<std::string> resource;
-  if (!request->name().empty()) {
-    pinned = ParseKeyName(request->name());
-    if (pinned.ok()) resource = pinned->Resource();
-  } else if (auto parsed = jose::ParseCompactJws(request->token(), parse_options);
-             parsed.ok() && parsed->kid) {
+  std::string used_id;
+  int32_t used_version = 0;
+  jose::JwsKeyResolver resolve = [&](const jose::ParsedJws& jws)
+      -> absl::StatusOr<std::vector<jose::JwsVerificationKey>> {
     std::string id;
-    int32_t v;
-    if (ParseKid(*parsed->kid, &id, &v)) resource = "keys/" + id;
-  }
-  auto body = [&](Rpc& rpc, int32_t* version) -> absl::Status {
-    if (!request->name().empty() && !pinned.ok()) return pinned.status();
-    std::string used_id;
-    int32_t used_version = 0;
-    jose::JwsKeyResolver resolve = [&](const jose::ParsedJws& jws)
-        -> absl::StatusOr<std::vector<jose::JwsVerificationKey>> {
-      std::string id;
-      int32_t v = 0;
-      if (!jws.kid || !ParseKid(*jws.kid, &id, &v)) {
-        return jose::TokenError(jose::TokenFailure::kKeyNotFound,
-                                "the token's kid does not name a Keyward key "
-                                "version (NAME:vN)");
-      }
-      if (pinned.ok() && !request->name().empty() && id != pinned->id) {
+    int32_t v = 0;
+    const bool keyward_kid = jws.kid && ParseKid(*jws.kid, &id, &v);
+    const bool is_pinned = !request.name().empty();
+    if (!keyward_kid && !is_pinned) {
+      return jose::TokenError(jose::TokenFailure::kKeyNotFound,
+                              "the token's kid does not name a Keyward key "
+                              "version (NAME:vN); pin the key (`name`) to "
+                              "verify tokens without one");
+    }
+    if (is_pinned && keyward_kid && id != pinned->id) {
+      return jose::TokenError(
+          jose::TokenFailure::kKeyNotFound,
+          absl::StrCat("the token's kid names key '", id, "', not '",
+                       pinned->id, "'"));
+    }
+    if (is_pinned) id = pinned->id;
+    if (authorize) {
+      absl::Status allowed = rpc.Authorize(pb::OPERATION_JWT_VERIFY, "keys/" + id);
+      if (!allowed.ok()) {
+        if (is_pinned) return allowed;
         return jose::TokenError(
             jose::TokenFailure::kKeyNotFound,
-            absl::StrCat("the token's kid names key '", id, "', not '",
-                         pinned->id, "'"));
+            absl::StrCat("the token's kid names key '", id,
+                         "', on which the caller may not verify"));
       }
-      auto key = rpc.keystore().GetKey(id);
-      if (!key.ok()) {
-        if (!absl::IsNotFound(key.status())) return key.status();
-        return jose::TokenError(jose::TokenFailure::kKeyNotFound,
-                                absl::StrCat("no key named '", id, "'"));
-      }
-      auto alg = JwsAlgorithmOf(*key);
-      if (!alg.ok()) {
-        return jose::TokenError(jose::TokenFailure::kKeyUnusable,
-                                alg.status().message());
-      }
+    }
+    auto key = rpc.keystore().GetKey(id);
+    if (!key.ok()) {
+      if (!absl::IsNotFound(key.status()) || is_pinned) return key.status();
+      return jose::TokenError(jose::TokenFailure::kKeyNotFound,
+                              absl::StrCat("no key named '", id, "'"));
+    }
+    auto alg = JwsAlgorithmOf(*key);
+    if (!alg.ok()) {
+      return jose::TokenError(jose::TokenFailure::kKeyUnusable,
+                              alg.status().message());
+    }
+    auto usable = [&](const keystore::VersionRecord& r) {
+      return r.state == keystore::VersionState::kEnabled &&
+             r.version >= key->min_decrypt_version;
+    };
+    // The candidates: the version a Keyward kid names; for a pinned key and
+    // a token without one (issued before the key moved into Keyward), each
+    // usable version, newest first.
+    std::vector<int32_t> candidates;
+    if (keyward_kid) {
       auto version_record = rpc.keystore().GetVersion(id, v);
-      if (!version_record.ok() ||
-          version_record->state != keystore::VersionState::kEnabled ||
-          v < key->min_decrypt_version) {
+      if (!version_record.ok() || !usable(*version_record)) {
         return jose::TokenError(
             jose::TokenFailure::kKeyUnusable,
             absl::StrCat("version ", v, " of key '", id,
                          "' is missing, disabled, destroyed or retired"));
       }
-      used_id = id;
-      used_version = v;
+      candidates.push_back(v);
+    } else {
+      auto versions = rpc.keystore().ListVersions(id);
+      if (!versions.ok()) return versions.status();
+      for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
+        if (usable(*it)) candidates.push_back(it->version);
+      }
+      if (candidates.empty()) {
+        return jose::TokenError(
+            jose::TokenFailure::kKeyUnusable,
+            absl::StrCat("key '", id, "' has no usable version"));
+      }
+    }
+    used_id = id;
+    used_version = candidates.front();
+    std::vector<jose::JwsVerificationKey> keys;
+    for (int32_t c : candidates) {
       auto vk = jose::JwsVerificationKey::ForFunction(
-          *alg, [&rpc, id, v](absl::string_view sig, absl::string_view input) {
-            return rpc.keystore().VerifyJws(id, v, input, sig);
+          *alg, [&rpc, &used_version, id, c](absl::string_view sig,
+                                              absl::string_view input) {
+            absl::Status s = rpc.keystore().VerifyJws(id, c, input, sig);
+            if (s.ok()) used_version = c;
+            return s;
           });
       if (!vk.ok()) return vk.status();
-      return std::vector<jose::JwsVerificationKey>{std::move(*vk)};
-    };
-    jose::JwtVerifyOptions options;
-    options.now = absl::Now();
-    options.leeway = request->has_leeway() ? FromProto(request->leeway()) : leeway_;
-    options.issuer = request->issuer();
-    options.audience = request->audience();
-    options.typ = request->typ();
-    options.jws = parse_options;
-    auto verified = jose::VerifyJwt(request->token(), resolve, options);
-    if (!verified.ok()) {
-      jose::TokenFailure why = jose::FailureOf(verified.status());
-      if (why == jose::TokenFailure::kNone) return verified.status();
+      keys.push_back(std::move(*vk));
+    }
+    return keys;
+  };
+  jose::JwtVerifyOptions options;
+  options.now = absl::Now();
+  options.leeway = request.has_leeway() ? FromProto(request.leeway()) : leeway_;
+  options.issuer = request.issuer();
+  options.audience = request.audience();
+  options.typ = request.typ();
+  options.jws = parse_options;
+  auto verified = jose::VerifyJwt(token, resolve, options);
+  if (!used_id.empty()) {
+    response->set_key_version(VersionName(used_id, used_version));
+  }
+  if (!verified.ok()) {
+    jose::TokenFailure why = jose::FailureOf(verified.status());
+    if (why == jose::TokenFailure::kNone) return verified.status();
+    response->set_valid(false);
+    response->set_failure(static_cast<pb::JwtFailure>(why));
+    response->set_failure_detail(std::string(verified.status().message()));
+    return absl::OkStatus();
+  }
+  *version = used_version;
+  // Revocation: a memory look-up; the record is read only for a jti that
+  // some record revoked, to check it is this key's.
+  if (const jose::JsonValue* jti = verified->claims.Find("jti");
+      jti != nullptr && jti->is_string() &&
+      rpc.keystore().IsTokenRevoked(jti->string_value())) {
+    auto record = rpc.keystore().GetTokenRecord(jti->string_value());
+    if (!record.ok() && !absl::IsNotFound(record.status())) {
+      return record.status();
+    }
+    if (record.ok() && record->key_id == used_id) {
       response->set_valid(false);
-      response->set_failure(static_cast<pb::JwtFailure>(why));
-      response->set_failure_detail(std::string(verified.status().message()));
+      response->set_failure(pb::JWT_FAILURE_REVOKED);
+      response->set_failure_detail(absl::StrCat(
+          "the token was revoked at ", absl::FormatTime(record->revoked_at),
+          record->revoke_reason.empty() ? "" : ": ", record->revoke_reason));
       return absl::OkStatus();
     }
-    *version = used_version;
-    response->set_valid(true);
-    response->set_header_json(verified->header_json);
-    response->set_claims_json(verified->claims_json);
-    response->set_key_version(VersionName(used_id, used_version));
-    return absl::OkStatus();
+  }
+  response->set_valid(true);
+  response->set_header_json(verified->header_json);
+  response->set_claims_json(verified->claims_json);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
+    grpc::CallbackServerContext* context, const pb::VerifyJwtRequest* request,
+    pb::VerifyJwtResponse* response) {
+  // The key to authorize against: the pinned one, else the one the token's
+  // (unverified) kid names. A token naming none gets a verdict, not access.
+  std::optional<absl::StatusOr<std::string>> resource;
+  if (!request->name().empty()) {
+    resource = ResourceOf(ParseKeyName(request->name()));
+  } else {
+    jose::JwsVerifyOptions parse_options;
+    parse_options.max_token_bytes = max_token_bytes_;
+    std::string id;
+    int32_t v;
+    if (auto parsed = jose::ParseCompactJws(request->token(), parse_options);
+        parsed.ok() && parsed->kid && ParseKid(*parsed->kid, &id, &v)) {
+      resource = "keys/" + id;
+    }
+  }
+  auto body = [&](Rpc& rpc, int32_t* version) {
+    return Verify(rpc, *request, request->token(), /*authorize=*/false,
+                  response, version);
   };
   if (resource) {
     return Unary(env_, context, "JwtService/VerifyJwt",
@@ -238,7 +468,7 @@ grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
   // No key to authorize against: the token is refused before any key is
   // touched, which needs no grant.
   return Unary(env_, context, "JwtService/VerifyJwt", pb::OPERATION_JWT_VERIFY,
-               std::string(""), body, Rpc::Access::kAnyCaller);
+               std::string(""), body, Rpc::Access::kInBody);
 }
 
 grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
@@ -346,13 +576,35 @@ grpc::ServerUnaryReactor* JwtServiceImpl::EncryptJwe(
       return absl::InvalidArgumentError(
           "EncryptJwe uses the primary version: name the key, not a version");
     }
-    if (request->content_case() != pb::EncryptJweRequest::kPayload) {
-      return absl::UnimplementedError(
-          "nested_jwt is not served by this build yet: sign with SignJwt and "
-          "pass the token as payload with content_type \"JWT\"");
+    // The plaintext: the payload, or a JWT signed first (nested).
+    std::string nested_token;
+    if (request->content_case() == pb::EncryptJweRequest::kNestedJwt) {
+      if (!request->content_type().empty()) {
+        return absl::InvalidArgumentError(
+            "content_type must be empty with nested_jwt (the JWE says "
+            "\"cty\": \"JWT\")");
+      }
+      auto nested = ParseKeyName(request->nested_jwt().name(), "nested_jwt.name");
+      if (!nested.ok()) return nested.status();
+      absl::Status allowed =
+          rpc.Authorize(pb::OPERATION_JWT_SIGN, nested->Resource());
+      if (!allowed.ok()) return allowed;
+      int32_t signed_with = 0;
+      absl::Status signed_ok = Sign(rpc, request->nested_jwt(),
+                                    response->mutable_nested(), &signed_with);
+      if (!signed_ok.ok()) {
+        return absl::Status(signed_ok.code(),
+                            absl::StrCat("nested_jwt: ", signed_ok.message()));
+      }
+      nested_token = response->nested().token();
+    } else if (request->payload().empty()) {
+      return absl::InvalidArgumentError(
+          "give a payload (1 byte or more) or a nested_jwt to sign");
     }
-    if (request->payload().size() > max_token_bytes_) {
-      return TooLarge("payload", request->payload().size(), max_token_bytes_);
+    const std::string& plaintext =
+        nested_token.empty() ? request->payload() : nested_token;
+    if (plaintext.size() > max_token_bytes_) {
+      return TooLarge("payload", plaintext.size(), max_token_bytes_);
     }
     auto key = rpc.keystore().GetKey(name->id);
     if (!key.ok()) return key.status();
@@ -390,9 +642,9 @@ grpc::ServerUnaryReactor* JwtServiceImpl::EncryptJwe(
     if (!jwe_key.ok()) return jwe_key.status();
     jose::JweEncryptOptions options;
     options.typ = request->typ();
-    options.cty = request->content_type();
+    options.cty = nested_token.empty() ? request->content_type() : "JWT";
     options.max_token_bytes = max_token_bytes_;
-    auto token = jose::EncryptCompact(request->payload(), *jwe_key, *enc, options);
+    auto token = jose::EncryptCompact(plaintext, *jwe_key, *enc, options);
     if (!token.ok()) return token.status();
     *version = v;
     response->set_token(*token);
@@ -420,10 +672,9 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
   return Unary(env_, context, "JwtService/DecryptJwe",
                pb::OPERATION_JWE_DECRYPT, ResourceOf(name),
                [&](Rpc& rpc, int32_t* version) -> absl::Status {
-    if (request->has_verify_nested()) {
-      return absl::UnimplementedError(
-          "verify_nested is not served by this build yet: decrypt, then "
-          "VerifyJwt the payload");
+    if (request->has_verify_nested() && !request->verify_nested().token().empty()) {
+      return absl::InvalidArgumentError(
+          "verify_nested.token must be empty: the JWE's plaintext is verified");
     }
     const absl::Status refused = absl::InvalidArgumentError(
         "the JWE cannot be decrypted with this key (malformed, altered, or "
@@ -464,27 +715,228 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
       return refused;
     }
     *version = used;
-    response->set_payload(decrypted->plaintext);
     response->set_header_json(decrypted->header_json);
     response->set_key_version(VersionName(name->id, used));
+    if (request->has_verify_nested()) {
+      int32_t verified_with = 0;
+      absl::Status checked =
+          Verify(rpc, request->verify_nested(), decrypted->plaintext,
+                 /*authorize=*/true, response->mutable_nested(), &verified_with);
+      if (!checked.ok()) {
+        response->Clear();
+        return absl::Status(checked.code(),
+                            absl::StrCat("verify_nested: ", checked.message()));
+      }
+      if (!response->nested().valid()) return absl::OkStatus();
+    }
+    response->set_payload(decrypted->plaintext);
     return absl::OkStatus();
   });
 }
 
 grpc::ServerUnaryReactor* JwtServiceImpl::GetTokenRecord(
-    grpc::CallbackServerContext* context, const pb::GetTokenRecordRequest*,
-    pb::GetTokenRecordResponse*) {
-  return NotServed(context, "JwtService/GetTokenRecord");
+    grpc::CallbackServerContext* context,
+    const pb::GetTokenRecordRequest* request,
+    pb::GetTokenRecordResponse* response) {
+  absl::StatusOr<std::string> jti = absl::InvalidArgumentError(
+      "give the record's name (tokens/{jti}) or an external_id");
+  std::string resource;
+  if (request->lookup_case() == pb::GetTokenRecordRequest::kName) {
+    jti = ParseTokenName(request->name());
+    if (jti.ok()) resource = "tokens/" + *jti;
+  } else if (request->lookup_case() == pb::GetTokenRecordRequest::kExternalId) {
+    resource = "tokens?external_id=" + request->external_id();
+  }
+  return Unary(
+      env_, context, "JwtService/GetTokenRecord", pb::OPERATION_TOKEN_READ,
+      resource,
+      [&](Rpc& rpc, int32_t* version) -> absl::Status {
+        absl::StatusOr<keystore::TokenRecord> record =
+            absl::NotFoundError("no token record has that external_id");
+        if (request->lookup_case() == pb::GetTokenRecordRequest::kExternalId) {
+          // The most recent record with that id among readable keys.
+          auto key = KeyFilter(request->key());
+          if (!key.ok()) return key.status();
+          keystore::TokenFilter filter;
+          filter.key_id = *key;
+          filter.external_id = request->external_id();
+          filter.now = absl::Now();
+          auto found = NextReadable(rpc, filter, {}, 1);
+          if (!found.ok()) return found.status();
+          if (!found->records.empty()) record = std::move(found->records[0]);
+        } else {
+          if (!jti.ok()) return jti.status();
+          record = rpc.keystore().GetTokenRecord(*jti);
+          if (record.ok() &&
+              !rpc.Authorize(pb::OPERATION_TOKEN_READ, "keys/" + record->key_id)
+                   .ok()) {
+            record = absl::NotFoundError(
+                absl::StrCat("no token record named tokens/", *jti));
+          }
+        }
+        if (!record.ok()) return record.status();
+        *version = record->version;
+        return ToProto(rpc, *record, response->mutable_record());
+      },
+      Rpc::Access::kInBody);
 }
+
 grpc::ServerUnaryReactor* JwtServiceImpl::RevokeToken(
-    grpc::CallbackServerContext* context, const pb::RevokeTokenRequest*,
-    pb::RevokeTokenResponse*) {
-  return NotServed(context, "JwtService/RevokeToken");
+    grpc::CallbackServerContext* context, const pb::RevokeTokenRequest* request,
+    pb::RevokeTokenResponse* response) {
+  auto jti = ParseTokenName(request->name());
+  return Unary(
+      env_, context, "JwtService/RevokeToken", pb::OPERATION_TOKEN_REVOKE,
+      jti.ok() ? absl::StatusOr<std::string>("tokens/" + *jti) : jti.status(),
+      [&](Rpc& rpc, int32_t* version) -> absl::Status {
+        if (request->reason().size() > 256) {
+          return TooLarge("reason", request->reason().size(), 256);
+        }
+        auto record = rpc.keystore().GetTokenRecord(*jti);
+        if (!record.ok()) return record.status();
+        // Holders of TOKEN_READ learn that it exists; others do not.
+        absl::Status allowed =
+            rpc.Authorize(pb::OPERATION_TOKEN_REVOKE, "keys/" + record->key_id);
+        if (!allowed.ok()) {
+          if (rpc.Authorize(pb::OPERATION_TOKEN_READ, "keys/" + record->key_id)
+                  .ok()) {
+            return allowed;
+          }
+          return absl::NotFoundError(
+              absl::StrCat("no token record named tokens/", *jti));
+        }
+        auto revoked = rpc.keystore().RevokeToken(*jti, request->reason(),
+                                                  rpc.caller().principal);
+        if (!revoked.ok()) return revoked.status();
+        *version = revoked->version;
+        return ToProto(rpc, *revoked, response->mutable_record());
+      },
+      Rpc::Access::kInBody);
 }
+
 grpc::ServerUnaryReactor* JwtServiceImpl::ListTokenRecords(
-    grpc::CallbackServerContext* context, const pb::ListTokenRecordsRequest*,
-    pb::ListTokenRecordsResponse*) {
-  return NotServed(context, "JwtService/ListTokenRecords");
+    grpc::CallbackServerContext* context,
+    const pb::ListTokenRecordsRequest* request,
+    pb::ListTokenRecordsResponse* response) {
+  return Unary(
+      env_, context, "JwtService/ListTokenRecords", pb::OPERATION_TOKEN_READ,
+      request->key().empty() ? std::string("tokens") : request->key(),
+      [&](Rpc& rpc, int32_t*) -> absl::Status {
+        auto key = KeyFilter(request->key());
+        if (!key.ok()) return key.status();
+        if (!key->empty()) {
+          auto exists = rpc.keystore().GetKey(*key);
+          if (!exists.ok()) return exists.status();
+          absl::Status allowed =
+              rpc.Authorize(pb::OPERATION_TOKEN_READ, "keys/" + *key);
+          if (!allowed.ok()) return allowed;
+        }
+        if (request->external_id().size() > 128) {
+          return absl::InvalidArgumentError(
+              "external_id is at most 128 characters");
+        }
+        keystore::TokenFilter filter;
+        filter.key_id = *key;
+        filter.external_id = request->external_id();
+        filter.now = absl::Now();
+        switch (request->state()) {
+          case pb::TOKEN_STATE_UNSPECIFIED:
+            break;
+          case pb::TOKEN_STATE_ACTIVE:
+            filter.state = keystore::TokenFilter::State::kActive;
+            break;
+          case pb::TOKEN_STATE_EXPIRED:
+            filter.state = keystore::TokenFilter::State::kExpired;
+            break;
+          case pb::TOKEN_STATE_REVOKED:
+            filter.state = keystore::TokenFilter::State::kRevoked;
+            break;
+          default:
+            return absl::InvalidArgumentError("state is not a TokenState");
+        }
+        keystore::TokenCursor cursor;
+        if (!request->page_token().empty()) {
+          auto parsed = ParsePageToken(request->page_token());
+          if (!parsed.ok()) return parsed.status();
+          cursor = *parsed;
+        }
+        const int page_size = request->page_size() <= 0
+                                  ? 100
+                                  : std::min(request->page_size(), 1000);
+        auto page = NextReadable(rpc, filter, cursor, page_size);
+        if (!page.ok()) return page.status();
+        for (const keystore::TokenRecord& r : page->records) {
+          absl::Status s = ToProto(rpc, r, response->add_records());
+          if (!s.ok()) return s;
+        }
+        if (page->more) response->set_next_page_token(PageToken(page->last));
+        return absl::OkStatus();
+      },
+      Rpc::Access::kInBody);
+}
+
+absl::StatusOr<JwtServiceImpl::ReadablePage> JwtServiceImpl::NextReadable(
+    Rpc& rpc, const keystore::TokenFilter& filter, keystore::TokenCursor cursor,
+    int limit) const {
+  // Records of keys the caller may not read are skipped. A page scans at
+  // most 10 times its size, so that a caller who may read few records gets
+  // short pages rather than one long scan.
+  ReadablePage page;
+  absl::flat_hash_map<std::string, bool> readable;
+  for (int scanned = 0; scanned < 10 * limit;) {
+    const int batch = std::min(limit * 2, 1000);
+    auto rows = rpc.keystore().ListTokenRecords(filter, cursor, batch);
+    if (!rows.ok()) return rows.status();
+    for (keystore::TokenRecord& r : *rows) {
+      ++scanned;
+      cursor = {r.issued_at, r.jti};
+      page.last = cursor;
+      auto [it, added] = readable.try_emplace(r.key_id, false);
+      if (added) {
+        it->second =
+            rpc.Authorize(pb::OPERATION_TOKEN_READ, "keys/" + r.key_id).ok();
+      }
+      if (!it->second) continue;
+      page.records.push_back(std::move(r));
+      if (static_cast<int>(page.records.size()) == limit) {
+        page.more = true;  // perhaps: the next page may be empty
+        return page;
+      }
+    }
+    if (static_cast<int>(rows->size()) < batch) return page;  // the end
+  }
+  page.more = true;
+  return page;
+}
+
+absl::Status JwtServiceImpl::ToProto(Rpc& rpc, const keystore::TokenRecord& r,
+                                     pb::TokenRecord* out) const {
+  out->set_name("tokens/" + r.jti);
+  out->set_jti(r.jti);
+  out->set_key_version(VersionName(r.key_id, r.version));
+  out->set_external_id(r.external_id);
+  out->mutable_metadata()->insert(r.metadata.begin(), r.metadata.end());
+  out->set_subject(r.subject);
+  out->set_claims_json(r.claims_json);
+  *out->mutable_issue_time() = Ts(r.issued_at);
+  *out->mutable_expire_time() = Ts(r.expire_at);
+  *out->mutable_purge_time() = Ts(r.purge_at);
+  out->set_issued_by(r.issued_by);
+  if (r.revoked()) {
+    out->set_state(pb::TOKEN_STATE_REVOKED);
+    *out->mutable_revoke_time() = Ts(r.revoked_at);
+    out->set_revoke_reason(r.revoke_reason);
+    out->set_revoked_by(r.revoked_by);
+  } else {
+    out->set_state(r.expire_at <= absl::Now() ? pb::TOKEN_STATE_EXPIRED
+                                              : pb::TOKEN_STATE_ACTIVE);
+  }
+  if (!r.sealed_token.empty()) {
+    auto token = rpc.keystore().OpenToken(r);
+    if (!token.ok()) return token.status();
+    out->set_token(*token);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace keyward::daemon

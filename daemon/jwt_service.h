@@ -34,6 +34,31 @@ class JwtServiceImpl final : public keyward::v1::JwtService::CallbackService {
 #undef KEYWARD_RPC
 
  private:
+  // Sign is SignJwt's body, also run for EncryptJwe's nested_jwt (whose
+  // JWT_SIGN grant the caller checks first).
+  absl::Status Sign(Rpc& rpc, const keyward::v1::SignJwtRequest& request,
+                    keyward::v1::SignJwtResponse* response,
+                    int32_t* version) const;
+  // Verify is VerifyJwt's body for `token` with `request`'s settings, also
+  // run for DecryptJwe's verify_nested. With `authorize`, JWT_VERIFY on the
+  // key is checked here (VerifyJwt checks it before).
+  absl::Status Verify(Rpc& rpc, const keyward::v1::VerifyJwtRequest& request,
+                      absl::string_view token, bool authorize,
+                      keyward::v1::VerifyJwtResponse* response,
+                      int32_t* version) const;
+  // Up to `limit` records matching `filter` after `cursor` among those the
+  // caller holds TOKEN_READ on; `more` if a next page may hold more.
+  struct ReadablePage {
+    std::vector<keystore::TokenRecord> records;
+    keystore::TokenCursor last;
+    bool more = false;
+  };
+  absl::StatusOr<ReadablePage> NextReadable(
+      Rpc& rpc, const keystore::TokenFilter& filter,
+      keystore::TokenCursor cursor, int limit) const;
+  absl::Status ToProto(Rpc& rpc, const keystore::TokenRecord& record,
+                       keyward::v1::TokenRecord* out) const;
+
   const ServiceEnv& env_;
   const absl::Duration leeway_;
   const size_t max_token_bytes_;

@@ -74,17 +74,20 @@ class Rpc {
   // run if anything before it failed. Returns the answer.
   // kAnyCaller: any identified caller, sealed or not (status, whoami).
   // kAnyone: even unidentified callers (Login, which is how they get an
-  // identity).
-  enum class Access { kGranted, kAnyCaller, kAnyone };
+  // identity). kInBody: every check but the grant, which `body` makes with
+  // Authorize once it knows the key (token records name theirs).
+  enum class Access { kGranted, kAnyCaller, kAnyone, kInBody };
 
   template <typename Body>
   absl::Status Run(keyward::v1::Operation operation,
                    const absl::StatusOr<std::string>& resource, Body body,
                    Access access = Access::kGranted) {
     int32_t version = 0;
-    absl::Status status = access == Access::kGranted    ? Prepare(operation, resource)
-                          : access == Access::kAnyCaller ? identified_
-                                                         : absl::OkStatus();
+    absl::Status status =
+        access == Access::kGranted     ? Prepare(operation, resource, true)
+        : access == Access::kInBody    ? Prepare(operation, resource, false)
+        : access == Access::kAnyCaller ? identified_
+                                       : absl::OkStatus();
     if (status.ok()) status = body(&version);
     answer_ = Audit(operation, resource.ok() ? *resource : "", version, status);
     return answer_;
@@ -106,7 +109,8 @@ class Rpc {
 
  private:
   absl::Status Prepare(keyward::v1::Operation operation,
-                       const absl::StatusOr<std::string>& resource);
+                       const absl::StatusOr<std::string>& resource,
+                       bool authorize);
   absl::Status Audit(keyward::v1::Operation operation,
                      const std::string& resource, int32_t version,
                      absl::Status status);

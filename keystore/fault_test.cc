@@ -79,6 +79,27 @@ class FaultyStorage final : public Storage {
   absl::Status TouchApiKey(const std::string& id, absl::Time t) override {
     return Fault() ? Down() : real_->TouchApiKey(id, t);
   }
+  absl::Status CreateTokenRecord(const TokenRecord& r) override {
+    return Fault() ? Down() : real_->CreateTokenRecord(r);
+  }
+  absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti) override {
+    return real_->GetTokenRecord(jti);
+  }
+  absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(
+      const TokenFilter& f, const TokenCursor& c, int l) override {
+    return real_->ListTokenRecords(f, c, l);
+  }
+  absl::StatusOr<TokenRecord> RevokeTokenRecord(const std::string& jti,
+                                                absl::Time t,
+                                                const std::string& reason,
+                                                const std::string& by) override {
+    if (Fault()) return Down();
+    return real_->RevokeTokenRecord(jti, t, reason, by);
+  }
+  absl::StatusOr<int> PurgeTokenRecords(absl::Time t, int l) override {
+    if (Fault()) return Down();
+    return real_->PurgeTokenRecords(t, l);
+  }
   absl::Status SnapshotTo(const std::string& path) override {
     return Fault() ? Down() : real_->SnapshotTo(path);
   }

@@ -202,8 +202,11 @@ absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenSealed(
   if (!storage.ok()) return storage.status();
   auto meta = (*storage)->ReadMeta();
   if (!meta.ok()) return meta.status();
-  return std::unique_ptr<Keystore>(
+  std::unique_ptr<Keystore> keystore(
       new Keystore(std::move(*storage), std::move(options), nullptr));
+  absl::Status s = keystore->LoadRevokedTokens();
+  if (!s.ok()) return s;
+  return keystore;
 }
 
 void Keystore::Seal() {
@@ -283,8 +286,11 @@ absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenStorage(
   }
   auto aead = crypto::AesGcm::Create(root);
   if (!aead.ok()) return aead.status();
-  return std::unique_ptr<Keystore>(
+  std::unique_ptr<Keystore> keystore(
       new Keystore(std::move(storage), std::move(options), std::move(*aead)));
+  absl::Status s = keystore->LoadRevokedTokens();
+  if (!s.ok()) return s;
+  return keystore;
 }
 
 absl::StatusOr<VersionRecord> Keystore::NewVersion(const KeyRecord& key,
@@ -1063,6 +1069,88 @@ absl::StatusOr<PublicKeyInfo> Keystore::GetPublicKey(const std::string& id,
   if (!loaded.ok()) return loaded.status();
   return PublicKeyInfo{(*loaded)->record().version, key.type,
                        (*loaded)->record().public_key};
+}
+
+// --- Token records ---------------------------------------------------------
+
+namespace {
+std::string TokenAad(absl::string_view jti) {
+  return absl::StrCat("keyward token v1:", jti);
+}
+}  // namespace
+
+absl::Status Keystore::LoadRevokedTokens() {
+  TokenFilter filter;
+  filter.state = TokenFilter::State::kRevoked;
+  TokenCursor cursor;
+  absl::flat_hash_set<std::string> revoked;
+  while (true) {
+    auto page = storage_->ListTokenRecords(filter, cursor, 1000);
+    if (!page.ok()) return page.status();
+    for (const TokenRecord& r : *page) revoked.insert(r.jti);
+    if (page->size() < 1000) break;
+    cursor = {page->back().issued_at, page->back().jti};
+  }
+  absl::MutexLock lock(&revoked_mu_);
+  revoked_ = std::move(revoked);
+  any_revoked_.store(!revoked_.empty(), std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Keystore::RecordToken(TokenRecord record, absl::string_view token) {
+  record.sealed_token.clear();
+  if (!token.empty()) {
+    auto root = Root();
+    if (!root.ok()) return root.status();
+    auto sealed = (*root)->Encrypt(token, TokenAad(record.jti));
+    if (!sealed.ok()) return sealed.status();
+    record.sealed_token = std::move(*sealed);
+  }
+  // Records past their retention go a few at a time, so that no call pays
+  // for a large purge.
+  auto purged = storage_->PurgeTokenRecords(options_.now(), 64);
+  if (!purged.ok()) return purged.status();
+  return storage_->CreateTokenRecord(record);
+}
+
+absl::StatusOr<TokenRecord> Keystore::GetTokenRecord(const std::string& jti) {
+  return storage_->GetTokenRecord(jti);
+}
+
+absl::StatusOr<std::vector<TokenRecord>> Keystore::ListTokenRecords(
+    const TokenFilter& filter, const TokenCursor& cursor, int limit) {
+  return storage_->ListTokenRecords(filter, cursor, limit);
+}
+
+absl::StatusOr<TokenRecord> Keystore::RevokeToken(const std::string& jti,
+                                                  const std::string& reason,
+                                                  const std::string& revoked_by) {
+  auto record =
+      storage_->RevokeTokenRecord(jti, options_.now(), reason, revoked_by);
+  if (!record.ok()) return record.status();
+  absl::MutexLock lock(&revoked_mu_);
+  revoked_.insert(jti);
+  any_revoked_.store(true, std::memory_order_release);
+  return record;
+}
+
+absl::StatusOr<std::string> Keystore::OpenToken(const TokenRecord& record) {
+  if (record.sealed_token.empty()) return std::string();
+  auto root = Root();
+  if (!root.ok()) return root.status();
+  auto token = (*root)->Decrypt(record.sealed_token, TokenAad(record.jti));
+  if (!token.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the stored token of record '", record.jti,
+        "' failed its integrity check; restore the keystore from a backup"));
+  }
+  return token;
+}
+
+bool Keystore::IsTokenRevoked(const std::string& jti) const {
+  if (!any_revoked_.load(std::memory_order_acquire)) return false;
+  absl::MutexLock lock(&revoked_mu_);
+  return revoked_.contains(jti);
 }
 
 }  // namespace keyward::keystore

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -276,6 +277,26 @@ class Keystore {
                                                     int32_t version,
                                                     int32_t* used_version);
 
+  // --- Token records (JwtService) -----------------------------------------
+  // RecordToken stores `record`, with `token` (if not empty) sealed under
+  // the root key (AAD binds the jti), and purges up to 64 records whose
+  // purge time has passed. ALREADY_EXISTS for a jti in use.
+  absl::Status RecordToken(TokenRecord record, absl::string_view token);
+  absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti);
+  absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(
+      const TokenFilter& filter, const TokenCursor& cursor, int limit);
+  // RevokeToken marks a record revoked (the first revocation's time and
+  // reason are kept); NOT_FOUND if there is no record.
+  absl::StatusOr<TokenRecord> RevokeToken(const std::string& jti,
+                                          const std::string& reason,
+                                          const std::string& revoked_by);
+  // OpenToken returns the compact token kept in `record` ("" if none);
+  // UNAVAILABLE while sealed, DATA_LOSS if the sealed token is damaged.
+  absl::StatusOr<std::string> OpenToken(const TokenRecord& record);
+  // IsTokenRevoked: whether `jti` has a revoked record. Memory only: no
+  // SQLite read on the verification path.
+  bool IsTokenRevoked(const std::string& jti) const;
+
   // GetPublicKey returns a version's (0: the primary's) public key.
   absl::StatusOr<PublicKeyInfo> GetPublicKey(const std::string& id,
                                              int32_t version = 0);
@@ -298,6 +319,8 @@ class Keystore {
                                            std::string public_key);
   absl::Status SetState(const std::string& id, int32_t version,
                         VersionState state);
+  // LoadRevokedTokens fills revoked_ from storage (at open).
+  absl::Status LoadRevokedTokens();
 
   const std::unique_ptr<Storage> storage_;
   const KeystoreOptions options_;
@@ -311,6 +334,10 @@ class Keystore {
   // stale entry back after a change invalidated it. Data plane calls on a
   // cached key never take it.
   absl::Mutex admin_mu_;
+  // The jtis of revoked token records, so that VerifyJwt reads no row.
+  mutable absl::Mutex revoked_mu_;
+  absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(revoked_mu_);
+  std::atomic<bool> any_revoked_{false};
 };
 
 }  // namespace keyward::keystore

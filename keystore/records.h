@@ -94,6 +94,47 @@ struct ApiKeyRecord {
   absl::Time last_login_at = absl::UnixEpoch();
 };
 
+// TokenRecord is one row of `token_records` (and its `token_metadata`): what
+// is kept about a JWT issued with a record, for look-up and revocation.
+struct TokenRecord {
+  std::string jti;     // the token's "jti"; unique
+  std::string key_id;  // the signing key
+  int32_t version = 0;
+  std::string external_id;  // the caller's id (e.g. a transaction); may repeat
+  std::map<std::string, std::string> metadata;  // not secret
+  std::string subject;      // "sub", if any
+  std::string claims_json;  // as signed
+  // The compact token under the root key (Keystore::OpenToken); empty when
+  // the token was not kept.
+  std::string sealed_token;
+  std::string issued_by;
+  absl::Time issued_at = absl::UnixEpoch();
+  absl::Time expire_at = absl::UnixEpoch();
+  absl::Time purge_at = absl::UnixEpoch();  // the row is deleted after this
+  absl::Time revoked_at = absl::InfiniteFuture();  // InfiniteFuture: not
+  std::string revoke_reason;
+  std::string revoked_by;
+
+  bool revoked() const { return revoked_at != absl::InfiniteFuture(); }
+};
+
+// TokenFilter selects token records; empty fields match anything.
+struct TokenFilter {
+  enum class State { kAny, kActive, kExpired, kRevoked };
+  std::string key_id;
+  std::string external_id;
+  State state = State::kAny;
+  absl::Time now = absl::UnixEpoch();  // what "expired" is relative to
+};
+
+// TokenCursor is a position in the newest-first order of token records
+// (issued_at descending, then jti descending): a listing returns records
+// strictly after it. The default is the start.
+struct TokenCursor {
+  absl::Time issued_at = absl::InfiniteFuture();
+  std::string jti;
+};
+
 // KeystoreMeta is the keystore-wide row: the key hierarchy's parameters.
 struct KeystoreMeta {
   std::string kdf_salt;  // 16 random bytes

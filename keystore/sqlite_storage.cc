@@ -90,6 +90,35 @@ CREATE TABLE api_keys (
   last_login_at_us INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 4: records of issued JWTs, for look-up and revocation.
+    R"sql(
+CREATE TABLE token_records (
+  jti TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  external_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  claims_json TEXT NOT NULL,
+  sealed_token BLOB NOT NULL,
+  issued_by TEXT NOT NULL,
+  issued_at_us INTEGER NOT NULL,
+  expire_at_us INTEGER NOT NULL,
+  purge_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER NOT NULL,
+  revoke_reason TEXT NOT NULL,
+  revoked_by TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX token_records_by_time ON token_records (issued_at_us, jti);
+CREATE INDEX token_records_by_external_id
+  ON token_records (external_id, issued_at_us);
+CREATE INDEX token_records_by_purge ON token_records (purge_at_us);
+CREATE TABLE token_metadata (
+  jti TEXT NOT NULL REFERENCES token_records(jti) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (jti, name)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -815,6 +844,177 @@ absl::Status SqliteStorage::TouchApiKey(const std::string& id, absl::Time now) {
       .Bind(1, ToMicros(now))
       .Bind(2, id)
       .Run("record a login");
+}
+
+namespace {
+constexpr const char* kTokenColumns =
+    "jti, key_id, version, external_id, subject, claims_json, sealed_token, "
+    "issued_by, issued_at_us, expire_at_us, purge_at_us, revoked_at_us, "
+    "revoke_reason, revoked_by";
+}  // namespace
+
+absl::Status SqliteStorage::CreateTokenRecord(const TokenRecord& r) {
+  absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
+  absl::Status s =
+      Statement(db_, absl::StrCat("INSERT INTO token_records (", kTokenColumns,
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                  "?, ?, ?)")
+                         .c_str())
+          .Bind(1, r.jti)
+          .Bind(2, r.key_id)
+          .Bind(3, r.version)
+          .Bind(4, r.external_id)
+          .Bind(5, r.subject)
+          .Bind(6, r.claims_json)
+          .BindBlob(7, r.sealed_token)
+          .Bind(8, r.issued_by)
+          .Bind(9, ToMicros(r.issued_at))
+          .Bind(10, ToMicros(r.expire_at))
+          .Bind(11, ToMicros(r.purge_at))
+          .Bind(12, ToMicros(r.revoked_at))
+          .Bind(13, r.revoke_reason)
+          .Bind(14, r.revoked_by)
+          .Run("record a token");
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("a token record with jti '", r.jti, "' exists"));
+  }
+  if (!s.ok()) return s;
+  for (const auto& [name, value] : r.metadata) {
+    s = Statement(db_,
+                  "INSERT INTO token_metadata (jti, name, value) "
+                  "VALUES (?, ?, ?)")
+            .Bind(1, r.jti)
+            .Bind(2, name)
+            .Bind(3, value)
+            .Run("record token metadata");
+    if (!s.ok()) return s;
+  }
+  return txn.Commit();
+}
+
+absl::Status SqliteStorage::ReadTokenRows(Statement& q,
+                                          std::vector<TokenRecord>* out) {
+  while (q.Step()) {
+    TokenRecord r;
+    r.jti = q.Text(0);
+    r.key_id = q.Text(1);
+    r.version = static_cast<int32_t>(q.Int(2));
+    r.external_id = q.Text(3);
+    r.subject = q.Text(4);
+    r.claims_json = q.Text(5);
+    r.sealed_token = q.Text(6);
+    r.issued_by = q.Text(7);
+    r.issued_at = FromMicros(q.Int(8));
+    r.expire_at = FromMicros(q.Int(9));
+    r.purge_at = FromMicros(q.Int(10));
+    r.revoked_at = FromMicros(q.Int(11));
+    r.revoke_reason = q.Text(12);
+    r.revoked_by = q.Text(13);
+    out->push_back(std::move(r));
+  }
+  absl::Status s = q.status("read token records");
+  if (!s.ok()) return s;
+  for (TokenRecord& r : *out) {
+    Statement m(db_, "SELECT name, value FROM token_metadata WHERE jti = ?");
+    m.Bind(1, r.jti);
+    while (m.Step()) r.metadata[m.Text(0)] = m.Text(1);
+    s = m.status("read token metadata");
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TokenRecord> SqliteStorage::GetTokenRecord(
+    const std::string& jti) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kTokenColumns,
+                                " FROM token_records WHERE jti = ?")
+                       .c_str());
+  q.Bind(1, jti);
+  std::vector<TokenRecord> rows;
+  absl::Status s = ReadTokenRows(q, &rows);
+  if (!s.ok()) return s;
+  if (rows.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no token record for jti '", jti, "'"));
+  }
+  return std::move(rows.front());
+}
+
+absl::StatusOr<std::vector<TokenRecord>> SqliteStorage::ListTokenRecords(
+    const TokenFilter& filter, const TokenCursor& cursor, int limit) {
+  constexpr int64_t kNever = INT64_MAX;
+  std::string sql = absl::StrCat(
+      "SELECT ", kTokenColumns,
+      " FROM token_records WHERE (issued_at_us < ?1 OR (issued_at_us = ?1 AND "
+      "jti < ?2)) AND (?3 = '' OR key_id = ?3) AND (?4 = '' OR external_id = "
+      "?4)");
+  switch (filter.state) {
+    case TokenFilter::State::kAny:
+      break;
+    case TokenFilter::State::kActive:
+      absl::StrAppend(&sql, " AND revoked_at_us = ", kNever,
+                      " AND expire_at_us > ?5");
+      break;
+    case TokenFilter::State::kExpired:
+      absl::StrAppend(&sql, " AND revoked_at_us = ", kNever,
+                      " AND expire_at_us <= ?5");
+      break;
+    case TokenFilter::State::kRevoked:
+      absl::StrAppend(&sql, " AND revoked_at_us != ", kNever);
+      break;
+  }
+  absl::StrAppend(&sql, " ORDER BY issued_at_us DESC, jti DESC LIMIT ?6");
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, sql.c_str());
+  q.Bind(1, ToMicros(cursor.issued_at))
+      .Bind(2, cursor.jti)
+      .Bind(3, filter.key_id)
+      .Bind(4, filter.external_id)
+      .Bind(5, ToMicros(filter.now))
+      .Bind(6, static_cast<int64_t>(limit));
+  std::vector<TokenRecord> rows;
+  absl::Status s = ReadTokenRows(q, &rows);
+  if (!s.ok()) return s;
+  return rows;
+}
+
+absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
+    const std::string& jti, absl::Time now, const std::string& reason,
+    const std::string& revoked_by) {
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status s =
+        Statement(db_,
+                  "UPDATE token_records SET revoked_at_us = ?1, "
+                  "revoke_reason = ?2, revoked_by = ?3 "
+                  "WHERE jti = ?4 AND revoked_at_us = ?5")
+            .Bind(1, ToMicros(now))
+            .Bind(2, reason)
+            .Bind(3, revoked_by)
+            .Bind(4, jti)
+            .Bind(5, INT64_MAX)
+            .Run("revoke a token");
+    if (!s.ok()) return s;
+  }
+  return GetTokenRecord(jti);
+}
+
+absl::StatusOr<int> SqliteStorage::PurgeTokenRecords(absl::Time now,
+                                                     int limit) {
+  absl::MutexLock lock(&mu_);
+  absl::Status s =
+      Statement(db_,
+                "DELETE FROM token_records WHERE jti IN (SELECT jti FROM "
+                "token_records WHERE purge_at_us < ? LIMIT ?)")
+          .Bind(1, ToMicros(now))
+          .Bind(2, static_cast<int64_t>(limit))
+          .Run("purge token records");
+  if (!s.ok()) return s;
+  return sqlite3_changes(db_);
 }
 
 absl::Status SqliteStorage::SnapshotTo(const std::string& path) {

@@ -59,6 +59,15 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override;
   absl::Status RevokeApiKey(const std::string& id, absl::Time now) override;
   absl::Status TouchApiKey(const std::string& id, absl::Time now) override;
+  absl::Status CreateTokenRecord(const TokenRecord& record) override;
+  absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti) override;
+  absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(
+      const TokenFilter& filter, const TokenCursor& cursor,
+      int limit) override;
+  absl::StatusOr<TokenRecord> RevokeTokenRecord(
+      const std::string& jti, absl::Time now, const std::string& reason,
+      const std::string& revoked_by) override;
+  absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;
   absl::Status SnapshotTo(const std::string& path) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
@@ -78,6 +87,8 @@ class SqliteStorage final : public Storage {
   absl::Status InsertVersion(const VersionRecord& version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadLabels(KeyRecord* key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadTokenRows(Statement& q, std::vector<TokenRecord>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;

@@ -78,6 +78,22 @@ class Storage {
   virtual absl::Status RevokeApiKey(const std::string& id, absl::Time now) = 0;
   virtual absl::Status TouchApiKey(const std::string& id, absl::Time now) = 0;
 
+  // Token records. CreateTokenRecord: ALREADY_EXISTS for a jti in use.
+  // GetTokenRecord: NOT_FOUND. ListTokenRecords returns up to `limit`
+  // records matching `filter` after `cursor`, newest first. RevokeTokenRecord
+  // sets revoked_at/reason/by unless already revoked (the first revocation
+  // is kept) and returns the record; NOT_FOUND if absent. PurgeTokenRecords
+  // deletes up to `limit` records whose purge_at has passed, returning how
+  // many it deleted.
+  virtual absl::Status CreateTokenRecord(const TokenRecord& record) = 0;
+  virtual absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti) = 0;
+  virtual absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(
+      const TokenFilter& filter, const TokenCursor& cursor, int limit) = 0;
+  virtual absl::StatusOr<TokenRecord> RevokeTokenRecord(
+      const std::string& jti, absl::Time now, const std::string& reason,
+      const std::string& revoked_by) = 0;
+  virtual absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) = 0;
+
   // SnapshotTo writes a consistent copy of the whole store to the new file
   // `path` (mode 0600). ALREADY_EXISTS if `path` exists.
   virtual absl::Status SnapshotTo(const std::string& path) = 0;

@@ -1,5 +1,6 @@
 // End-to-end: JWT issuing and verification through the real daemon: the
 // algorithm comes from the key, never from the token.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,6 +13,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "keystore/crypto/mac.h"
+#include "keystore/jose/json.h"
+#include "keystore/jose/jws.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/jwt_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
@@ -329,6 +333,346 @@ TEST_F(JwtTest, JwksListsEveryEnabledVersion) {
   hreq.add_names("keys/hs");
   EXPECT_EQ(jwt_->GetJwks(&hctx, hreq, &resp).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+pb::TokenRecord GetRecord(pb::JwtService::Stub* jwt, const std::string& name,
+                          grpc::Status* status, const std::string& external_id = "") {
+  grpc::ClientContext ctx;
+  pb::GetTokenRecordRequest req;
+  if (external_id.empty()) req.set_name(name);
+  else req.set_external_id(external_id);
+  pb::GetTokenRecordResponse resp;
+  *status = jwt->GetTokenRecord(&ctx, req, &resp);
+  return resp.record();
+}
+
+TEST_F(JwtTest, TokenRecordsCanBeLookedUpRevokedAndListed) {
+  CreateJwtKey("otp", pb::KEY_TYPE_ECDSA_P256);
+  auto sign_recorded = [&](const std::string& external_id, bool store,
+                           grpc::Status* status) {
+    grpc::ClientContext ctx;
+    pb::SignJwtRequest req;
+    req.set_name("keys/otp");
+    req.set_claims_json(R"({"sub":"u-7"})");
+    req.mutable_ttl()->set_seconds(90);
+    req.mutable_record()->set_external_id(external_id);
+    (*req.mutable_record()->mutable_metadata())["channel"] = "sms";
+    req.mutable_record()->set_store_token(store);
+    pb::SignJwtResponse resp;
+    *status = jwt_->SignJwt(&ctx, req, &resp);
+    return resp;
+  };
+  grpc::Status s;
+  pb::SignJwtResponse first = sign_recorded("txn-42", true, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(first.record_name(), "tokens/" + first.jti());
+  pb::SignJwtResponse second = sign_recorded("txn-42", false, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  pb::SignJwtResponse other = sign_recorded("txn-43", false, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // By name: everything kept, the token itself because it was asked for.
+  pb::TokenRecord r = GetRecord(jwt_.get(), first.record_name(), &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(r.jti(), first.jti());
+  EXPECT_EQ(r.external_id(), "txn-42");
+  EXPECT_EQ(r.metadata().at("channel"), "sms");
+  EXPECT_EQ(r.subject(), "u-7");
+  EXPECT_EQ(r.token(), first.token());
+  EXPECT_EQ(r.key_version(), "keys/otp/versions/1");
+  EXPECT_EQ(r.state(), pb::TOKEN_STATE_ACTIVE);
+  EXPECT_EQ(r.expire_time().seconds(), first.expire_time().seconds());
+  EXPECT_EQ(r.purge_time().seconds(),
+            first.expire_time().seconds() + 7 * 24 * 3600);
+  EXPECT_THAT(r.issued_by(), HasSubstr("unix:uid:"));
+  // By external id: the most recent with it, which kept no token.
+  r = GetRecord(jwt_.get(), "", &s, "txn-42");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(r.jti(), second.jti());
+  EXPECT_TRUE(r.token().empty());
+  GetRecord(jwt_.get(), "tokens/no-such-jti", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  GetRecord(jwt_.get(), "", &s, "txn-none");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  GetRecord(jwt_.get(), "tokens/bad jti", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Revocation: VerifyJwt says REVOKED; a second revoke keeps the first.
+  ASSERT_TRUE(Verify(first.token()).valid());
+  auto revoke = [&](const std::string& name, const std::string& reason,
+                    grpc::Status* status) {
+    grpc::ClientContext ctx;
+    pb::RevokeTokenRequest req;
+    req.set_name(name);
+    req.set_reason(reason);
+    pb::RevokeTokenResponse resp;
+    *status = jwt_->RevokeToken(&ctx, req, &resp);
+    return resp.record();
+  };
+  r = revoke(first.record_name(), "phone reported stolen", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(r.state(), pb::TOKEN_STATE_REVOKED);
+  EXPECT_EQ(r.revoke_reason(), "phone reported stolen");
+  pb::VerifyJwtResponse v = Verify(first.token());
+  EXPECT_FALSE(v.valid());
+  EXPECT_EQ(v.failure(), pb::JWT_FAILURE_REVOKED);
+  EXPECT_THAT(v.failure_detail(), HasSubstr("phone reported stolen"));
+  EXPECT_TRUE(v.claims_json().empty());
+  EXPECT_TRUE(Verify(second.token()).valid());  // same txn, not revoked
+  r = revoke(first.record_name(), "again", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(r.revoke_reason(), "phone reported stolen");
+  revoke("tokens/unknown", "", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  revoke(second.record_name(), std::string(300, 'x'), &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Listing: newest first, paged, filtered by state and external id.
+  auto list = [&](pb::ListTokenRecordsRequest req, grpc::Status* status) {
+    grpc::ClientContext ctx;
+    pb::ListTokenRecordsResponse resp;
+    *status = jwt_->ListTokenRecords(&ctx, req, &resp);
+    return resp;
+  };
+  pb::ListTokenRecordsRequest req;
+  req.set_page_size(2);
+  pb::ListTokenRecordsResponse page = list(req, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(page.records_size(), 2);
+  EXPECT_EQ(page.records(0).jti(), other.jti());
+  EXPECT_EQ(page.records(1).jti(), second.jti());
+  ASSERT_FALSE(page.next_page_token().empty());
+  req.set_page_token(page.next_page_token());
+  page = list(req, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(page.records_size(), 1);
+  EXPECT_EQ(page.records(0).jti(), first.jti());
+  EXPECT_EQ(page.records(0).state(), pb::TOKEN_STATE_REVOKED);
+
+  pb::ListTokenRecordsRequest revoked_only;
+  revoked_only.set_state(pb::TOKEN_STATE_REVOKED);
+  page = list(revoked_only, &s);
+  ASSERT_EQ(page.records_size(), 1);
+  EXPECT_EQ(page.records(0).jti(), first.jti());
+  pb::ListTokenRecordsRequest by_txn;
+  by_txn.set_external_id("txn-43");
+  by_txn.set_key("keys/otp");
+  page = list(by_txn, &s);
+  ASSERT_EQ(page.records_size(), 1);
+  EXPECT_EQ(page.records(0).jti(), other.jti());
+  pb::ListTokenRecordsRequest bad;
+  bad.set_page_token("not-a-token");
+  list(bad, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  pb::ListTokenRecordsRequest missing_key;
+  missing_key.set_key("keys/nope");
+  list(missing_key, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // Bad record options are refused, and nothing is signed.
+  {
+    grpc::ClientContext ctx;
+    pb::SignJwtRequest req;
+    req.set_name("keys/otp");
+    (*req.mutable_record()->mutable_metadata())["bad key!"] = "v";
+    pb::SignJwtResponse resp;
+    grpc::Status st = jwt_->SignJwt(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("metadata"));
+    EXPECT_TRUE(resp.token().empty());
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::SignJwtRequest req;
+    req.set_name("keys/otp");
+    req.mutable_record()->mutable_retention()->set_seconds(10);
+    pb::SignJwtResponse resp;
+    EXPECT_EQ(jwt_->SignJwt(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(JwtTest, RevocationSurvivesARestart) {
+  CreateJwtKey("sess", pb::KEY_TYPE_ED25519);
+  grpc::ClientContext ctx;
+  pb::SignJwtRequest req;
+  req.set_name("keys/sess");
+  req.mutable_record();
+  pb::SignJwtResponse t;
+  ASSERT_TRUE(jwt_->SignJwt(&ctx, req, &t).ok());
+  grpc::ClientContext rctx;
+  pb::RevokeTokenRequest revoke;
+  revoke.set_name(t.record_name());
+  pb::RevokeTokenResponse revoked;
+  ASSERT_TRUE(jwt_->RevokeToken(&rctx, revoke, &revoked).ok());
+
+  std::string dir = daemon_->socket_path().substr(
+      0, daemon_->socket_path().rfind('/'));
+  ASSERT_EQ(daemon_->Signal(SIGTERM).exit_code, 0);
+  auto again = DaemonProcess::Start(
+      dir, {"--data-dir", dir, "--passphrase-file", dir + "/passphrase"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  daemon_ = std::move(*again);
+  jwt_ = pb::JwtService::NewStub(daemon_->NewChannel());
+  EXPECT_EQ(Verify(t.token()).failure(), pb::JWT_FAILURE_REVOKED);
+}
+
+TEST_F(JwtTest, NestedSignedThenEncryptedInOneCallEachWay) {
+  CreateJwtKey("signer", pb::KEY_TYPE_ECDSA_P256);
+  {
+    grpc::ClientContext ctx;
+    pb::CreateKeyRequest req;
+    req.set_key_id("partner");
+    req.mutable_key()->set_key_type(pb::KEY_TYPE_RSA_2048);
+    req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWE);
+    pb::CreateKeyResponse resp;
+    ASSERT_TRUE(keys_->CreateKey(&ctx, req, &resp).ok());
+  }
+  auto encrypt = [&](pb::EncryptJweRequest req, grpc::Status* status) {
+    grpc::ClientContext ctx;
+    pb::EncryptJweResponse resp;
+    *status = jwt_->EncryptJwe(&ctx, req, &resp);
+    return resp;
+  };
+  pb::EncryptJweRequest req;
+  req.set_name("keys/partner");
+  req.set_encryption(pb::JWE_ENCRYPTION_A128CBC_HS256);
+  req.mutable_nested_jwt()->set_name("keys/signer");
+  req.mutable_nested_jwt()->set_claims_json(R"({"sub":"card-1","aud":"bank"})");
+  req.mutable_nested_jwt()->mutable_record()->set_external_id("pay-9");
+  grpc::Status s;
+  pb::EncryptJweResponse jwe = encrypt(req, &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(jwe.key_version(), "keys/partner/versions/1");
+  EXPECT_EQ(jwe.nested().key_version(), "keys/signer/versions/1");
+  EXPECT_EQ(jwe.nested().record_name(), "tokens/" + jwe.nested().jti());
+  std::vector<std::string> parts = absl::StrSplit(jwe.token(), '.');
+  ASSERT_EQ(parts.size(), 5u);
+  std::string header;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[0], &header));
+  EXPECT_THAT(header, HasSubstr("\"cty\":\"JWT\""));
+
+  auto decrypt = [&](const std::string& token, const std::string& audience,
+                     grpc::Status* status) {
+    grpc::ClientContext ctx;
+    pb::DecryptJweRequest req;
+    req.set_token(token);
+    req.set_name("keys/partner");
+    req.mutable_verify_nested()->set_audience(audience);
+    pb::DecryptJweResponse resp;
+    *status = jwt_->DecryptJwe(&ctx, req, &resp);
+    return resp;
+  };
+  pb::DecryptJweResponse out = decrypt(jwe.token(), "bank", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(out.nested().valid()) << out.nested().failure_detail();
+  EXPECT_EQ(out.payload(), jwe.nested().token());
+  EXPECT_THAT(out.nested().claims_json(), HasSubstr("card-1"));
+  EXPECT_EQ(out.nested().key_version(), "keys/signer/versions/1");
+  // The nested verdict is a verdict: a wrong audience gives no payload.
+  out = decrypt(jwe.token(), "other", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(out.nested().valid());
+  EXPECT_EQ(out.nested().failure(), pb::JWT_FAILURE_AUDIENCE_MISMATCH);
+  EXPECT_TRUE(out.payload().empty());
+  // A revoked nested token is refused inside the JWE too.
+  {
+    grpc::ClientContext ctx;
+    pb::RevokeTokenRequest revoke;
+    revoke.set_name(jwe.nested().record_name());
+    pb::RevokeTokenResponse revoked;
+    ASSERT_TRUE(jwt_->RevokeToken(&ctx, revoke, &revoked).ok());
+  }
+  out = decrypt(jwe.token(), "bank", &s);
+  EXPECT_EQ(out.nested().failure(), pb::JWT_FAILURE_REVOKED);
+
+  // Refusals: a content type with nested_jwt; a token in verify_nested;
+  // a nested key that does not exist.
+  pb::EncryptJweRequest with_cty = req;
+  with_cty.set_content_type("JWT");
+  encrypt(with_cty, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  pb::EncryptJweRequest missing = req;
+  missing.mutable_nested_jwt()->set_name("keys/nope");
+  missing.mutable_nested_jwt()->clear_record();
+  encrypt(missing, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  {
+    grpc::ClientContext ctx;
+    pb::DecryptJweRequest d;
+    d.set_token(jwe.token());
+    d.mutable_verify_nested()->set_token("x.y.z");
+    pb::DecryptJweResponse resp;
+    EXPECT_EQ(jwt_->DecryptJwe(&ctx, d, &resp).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(JwtTest, PinnedKeyVerifiesTokensWithoutAKeywardKid) {
+  // A service moves its HS256 secret into Keyward; the tokens it issued
+  // before (no kid, or its own kid) keep verifying with the key pinned.
+  const std::string secret = "an existing HS256 signing secret, 32+ bytes";
+  {
+    grpc::ClientContext ctx;
+    pb::ImportKeyRequest req;
+    req.set_key_id("legacy");
+    req.mutable_key()->set_key_type(pb::KEY_TYPE_HMAC_SHA256);
+    req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWT);
+    req.set_format(pb::KEY_MATERIAL_FORMAT_RAW_SECRET);
+    req.set_material(secret);
+    pb::ImportKeyResponse resp;
+    grpc::Status s = keys_->ImportKey(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  auto mac = crypto::Hmac::Create(crypto::HashType::kSha256,
+                                  crypto::SecretData(secret));
+  ASSERT_TRUE(mac.ok()) << mac.status();
+  auto key = jose::JwsSigningKey::ForMac(jose::JwsAlgorithm::kHs256,
+                                         std::move(*mac));
+  ASSERT_TRUE(key.ok()) << key.status();
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const std::string claims =
+      absl::StrCat(R"({"sub":"old-session","exp":)", now + 60, "}");
+  auto header = jose::ParseJsonObject(R"({"typ":"JWT"})");
+  auto token = jose::SignCompact(*header, claims, *key);
+  ASSERT_TRUE(token.ok()) << token.status();
+
+  auto verify = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::VerifyJwtRequest req;
+    req.set_token(*token);
+    req.set_name(name);
+    pb::VerifyJwtResponse resp;
+    grpc::Status s = jwt_->VerifyJwt(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  };
+  pb::VerifyJwtResponse pinned = verify("keys/legacy");
+  EXPECT_TRUE(pinned.valid()) << pinned.failure_detail();
+  EXPECT_EQ(pinned.key_version(), "keys/legacy/versions/1");
+  // Unpinned, a token without a Keyward kid finds no key.
+  EXPECT_EQ(verify("").failure(), pb::JWT_FAILURE_KEY_NOT_FOUND);
+  // After a rotation the old version still verifies it.
+  {
+    grpc::ClientContext ctx;
+    pb::RotateKeyRequest req;
+    req.set_name("keys/legacy");
+    pb::RotateKeyResponse resp;
+    ASSERT_TRUE(keys_->RotateKey(&ctx, req, &resp).ok());
+  }
+  pinned = verify("keys/legacy");
+  EXPECT_TRUE(pinned.valid()) << pinned.failure_detail();
+  EXPECT_EQ(pinned.key_version(), "keys/legacy/versions/1");
+  // A pinned key that does not exist is an error, not a verdict.
+  {
+    grpc::ClientContext ctx;
+    pb::VerifyJwtRequest req;
+    req.set_token(*token);
+    req.set_name("keys/nope");
+    pb::VerifyJwtResponse resp;
+    EXPECT_EQ(jwt_->VerifyJwt(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
 }
 
 }  // namespace
