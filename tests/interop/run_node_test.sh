@@ -7,7 +7,8 @@ set -euo pipefail
 root="${TEST_SRCDIR:?run me with bazel test}/${TEST_WORKSPACE:-keyward}"
 node_dir="$root/tests/interop/node"
 if [[ ! -f "$node_dir/node_modules/@grpc/grpc-js/package.json" ||
-      ! -f "$node_dir/node_modules/@grpc/proto-loader/package.json" ]]; then
+      ! -f "$node_dir/node_modules/@grpc/proto-loader/package.json" ||
+      ! -f "$node_dir/node_modules/jose/package.json" ]]; then
   echo "node_interop_test: tests/interop/node/node_modules is missing;" \
        "run 'npm ci' in tests/interop/node first (tools/test does)" >&2
   exit 1

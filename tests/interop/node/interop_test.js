@@ -32,11 +32,11 @@ function parseArgs(argv) {
   return args;
 }
 
-function loadServices(protoRoot) {
+function loadServices(
+    protoRoot, names = ['common', 'crypto_service', 'key_service']) {
   // google/protobuf/{duration,timestamp}.proto come from libprotobuf-dev.
   const includeDirs = [protoRoot, '/usr/include'];
-  const files = ['common', 'crypto_service', 'key_service'].map(
-      (f) => `keyward/v1/${f}.proto`);
+  const files = names.map((f) => `keyward/v1/${f}.proto`);
   const definition = protoLoader.loadSync(files, {
     keepCase: true,
     longs: String,
@@ -336,4 +336,7 @@ async function main() {
   process.exit(failures ? 1 : 0);
 }
 
-main();
+// jose_interop_test.js reuses the daemon fixture and helpers.
+module.exports = {Daemon, call, flip, loadServices, parseArgs, sleep};
+
+if (require.main === module) main();

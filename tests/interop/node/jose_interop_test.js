@@ -1,0 +1,395 @@
+// Interop, JOSE: the real keywardd against the npm package `jose` (panva,
+// pinned in package.json), over @grpc/grpc-js.
+// - Keyward-signed ES256/RS256/EdDSA tokens verify in jose using only the
+//   JWK Set from GetJwks (createLocalJWKSet), also across a rotation.
+// - jose-signed tokens (HS256/ES256/RS256/EdDSA, keys made in Node and
+//   imported with ImportKey) verify in Keyward's VerifyJwt, with and without
+//   a kid.
+// - jose's JWEs (RSA-OAEP-256 + A256GCM, RSA-OAEP + A128CBC-HS256) decrypt
+//   in Keyward (DecryptJwe), and Keyward's EncryptJwe output decrypts in jose
+//   with a private key Node made and imported.
+//
+// Run by //tests/interop:node_jose_interop_test (after `npm ci` here), or:
+//   node tests/interop/node/jose_interop_test.js --keywardd=bazel-bin/daemon/keywardd
+// Exits 0 only if every check passed.
+'use strict';
+
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+
+const grpc = require('@grpc/grpc-js');
+
+const {Daemon, call, loadServices, parseArgs} = require('./interop_test.js');
+
+const PAYLOAD = Buffer.from('{"card":"4111 1111 1111 1111","exp_month":12}');
+
+function b64u(buf) {
+  return Buffer.from(buf).toString('base64url');
+}
+
+function headerOf(token) {
+  return JSON.parse(Buffer.from(token.split('.')[0], 'base64url'));
+}
+
+// One bit of a compact token's part `index` flipped, decoded and re-encoded
+// (editing a base64url character could touch only padding bits).
+function tamperPart(token, index) {
+  const parts = token.split('.');
+  const raw = Buffer.from(parts[index], 'base64url');
+  raw[raw.length >> 1] ^= 0x01;
+  parts[index] = b64u(raw);
+  return parts.join('.');
+}
+
+// The JWS with "sub" changed in its payload, signature kept.
+function tamperClaims(token) {
+  const [head, payload, sig] = token.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url'));
+  claims.sub = 'mallory';
+  return [head, b64u(JSON.stringify(claims)), sig].join('.');
+}
+
+// Rejects with a jose error of this code.
+function joseCode(code) {
+  return (err) => {
+    assert.equal(err && err.code, code, `want ${code}, got ${err && err.stack}`);
+    return true;
+  };
+}
+
+function grpcCode(code) {
+  return (err) => {
+    assert.equal(err && err.code, code,
+                 `want gRPC ${code}, got ${err && (err.code + ' ' + err.details)}`);
+    return true;
+  };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  // jose 6 is an ES module; import() works from CommonJS on Node 18+.
+  const jose = await import('jose');
+  const v1 = loadServices(
+      args.proto_root, ['common', 'crypto_service', 'key_service', 'jwt_service']);
+  const daemon = new Daemon(args.keywardd);
+  let failures = 0;
+  let crypt;
+  let keys;
+  let jwts;
+
+  async function test(name, fn) {
+    try {
+      await fn();
+      console.log(`ok   ${name}`);
+    } catch (e) {
+      failures++;
+      console.log(`FAIL ${name}\n${e && e.stack || e}`);
+    }
+  }
+
+  async function createJwtKey(keyId, keyType) {
+    const created = await call(keys, 'CreateKey', {
+      key_id: keyId, key: {key_type: keyType, purpose: 'KEY_PURPOSE_JWT'}});
+    assert.equal(created.key.name, `keys/${keyId}`);
+    assert.equal(created.version.kid, `${keyId}:v1`);
+  }
+
+  async function importKey(keyId, keyType, purpose, format, material,
+                           jweAlgorithm = 'JWE_ALGORITHM_UNSPECIFIED') {
+    const resp = await call(keys, 'ImportKey', {
+      key_id: keyId,
+      key: {key_type: keyType, purpose, jwe_algorithm: jweAlgorithm},
+      format,
+      material: Buffer.from(material),
+    });
+    assert.equal(resp.key.name, `keys/${keyId}`);
+    assert.equal(resp.key.key_type, keyType);
+    assert.equal(resp.key.purpose, purpose);
+    assert.equal(resp.version.kid, `${keyId}:v1`);
+    return resp;
+  }
+
+  async function getJwks(names) {
+    const resp = await call(jwts, 'GetJwks', {names});
+    return JSON.parse(resp.jwks_json);
+  }
+
+  function verifyJwt(token, name = '', audience = 'api') {
+    return call(jwts, 'VerifyJwt', {token, name, audience});
+  }
+
+  function assertValid(resp, keyId, claims, kid) {
+    assert.deepEqual([resp.valid, resp.failure],
+                     [true, 'JWT_FAILURE_UNSPECIFIED'], resp.failure_detail);
+    assert.deepEqual(JSON.parse(resp.claims_json), claims);
+    assert.equal(JSON.parse(resp.header_json).kid, kid);
+    assert.equal(resp.key_version, `keys/${keyId}/versions/1`);
+  }
+
+  function assertInvalid(resp, failure) {
+    assert.deepEqual([resp.valid, resp.failure], [false, failure],
+                     resp.failure_detail);
+    assert.ok(resp.failure_detail);
+    assert.equal(resp.claims_json, '');
+  }
+
+  try {
+    await daemon.start();
+    const creds = grpc.credentials.createInsecure();
+    crypt = new v1.CryptoService(daemon.target, creds);
+    keys = new v1.KeyService(daemon.target, creds);
+    jwts = new v1.JwtService(daemon.target, creds);
+
+    // --- Keyward signs, jose verifies with the published JWKS ---
+
+    const keywardSigners = [
+      ['js-jwt-es', 'KEY_TYPE_ECDSA_P256', 'ES256', 'EC'],
+      ['js-jwt-rs', 'KEY_TYPE_RSA_2048', 'RS256', 'RSA'],
+      ['js-jwt-ed', 'KEY_TYPE_ED25519', 'EdDSA', 'OKP'],
+    ];
+    await test('keyward JWTs verify in jose with only GetJwks', async () => {
+      for (const [keyId, keyType] of keywardSigners) {
+        await createJwtKey(keyId, keyType);
+      }
+      const jwks = await getJwks(keywardSigners.map(([id]) => `keys/${id}`));
+      assert.equal(jwks.keys.length, 3);
+      for (const [i, [keyId, , alg, kty]] of keywardSigners.entries()) {
+        const jwk = jwks.keys[i];
+        assert.deepEqual([jwk.kid, jwk.alg, jwk.use, jwk.kty],
+                         [`${keyId}:v1`, alg, 'sig', kty]);
+        for (const priv of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
+          assert.equal(priv in jwk, false, `JWKS member ${priv} in ${keyId}`);
+        }
+      }
+      const JWKS = jose.createLocalJWKSet(jwks);
+      for (const [keyId, , alg] of keywardSigners) {
+        const signed = await call(jwts, 'SignJwt', {
+          name: `keys/${keyId}`,
+          claims_json: JSON.stringify({sub: 'alice', aud: 'api', n: 17}),
+          ttl: {seconds: 120},
+        });
+        const {payload, protectedHeader} = await jose.jwtVerify(
+            signed.token, JWKS, {audience: 'api', algorithms: [alg]});
+        assert.deepEqual(protectedHeader,
+                         {alg, kid: `${keyId}:v1`, typ: 'JWT'});
+        assert.equal(payload.sub, 'alice');
+        assert.equal(payload.n, 17);
+        assert.equal(payload.jti, signed.jti);
+        assert.equal(payload.exp - payload.iat, 120);
+        await assert.rejects(
+            jose.jwtVerify(tamperPart(signed.token, 2), JWKS,
+                           {audience: 'api', algorithms: [alg]}),
+            joseCode('ERR_JWS_SIGNATURE_VERIFICATION_FAILED'));
+        await assert.rejects(
+            jose.jwtVerify(tamperClaims(signed.token), JWKS,
+                           {audience: 'api', algorithms: [alg]}),
+            joseCode('ERR_JWS_SIGNATURE_VERIFICATION_FAILED'));
+        await assert.rejects(
+            jose.jwtVerify(signed.token, JWKS,
+                           {audience: 'web', algorithms: [alg]}),
+            joseCode('ERR_JWT_CLAIM_VALIDATION_FAILED'));
+        // Only the key's own JWK verifies it: the set of the others has no
+        // key with this kid.
+        const others = jose.createLocalJWKSet(
+            {keys: jwks.keys.filter((k) => k.kid !== `${keyId}:v1`)});
+        await assert.rejects(
+            jose.jwtVerify(signed.token, others, {audience: 'api'}),
+            joseCode('ERR_JWKS_NO_MATCHING_KEY'));
+      }
+    });
+
+    await test('keyward JWTs verify in jose across a rotation', async () => {
+      const name = 'keys/js-jwt-es';
+      const sign = async () => (await call(jwts, 'SignJwt', {
+        name, claims_json: '{"sub":"bob"}', ttl: {seconds: 60}})).token;
+      const before = await sign();
+      const oldSet = jose.createLocalJWKSet(await getJwks([name]));
+      const rotated = await call(keys, 'RotateKey', {name});
+      assert.equal(rotated.version.kid, 'js-jwt-es:v2');
+      const after = await sign();
+      assert.equal(headerOf(after).kid, 'js-jwt-es:v2');
+      const jwks = await getJwks([name]);
+      // Both versions are published (jose picks by kid; order is not
+      // checked here).
+      assert.deepEqual(jwks.keys.map((k) => k.kid).sort(),
+                       ['js-jwt-es:v1', 'js-jwt-es:v2']);
+      const newSet = jose.createLocalJWKSet(jwks);
+      for (const token of [before, after]) {
+        const {payload} = await jose.jwtVerify(token, newSet,
+                                               {algorithms: ['ES256']});
+        assert.equal(payload.sub, 'bob');
+      }
+      // A relying party still holding the old set cannot find v2.
+      await assert.rejects(jose.jwtVerify(after, oldSet),
+                           joseCode('ERR_JWKS_NO_MATCHING_KEY'));
+    });
+
+    // --- jose signs with keys made in Node, Keyward verifies ---
+
+    const nodeSigners = [
+      ['js-imp-hs', 'KEY_TYPE_HMAC_SHA256', 'HS256'],
+      ['js-imp-es', 'KEY_TYPE_ECDSA_P256', 'ES256'],
+      ['js-imp-rs', 'KEY_TYPE_RSA_2048', 'RS256'],
+      ['js-imp-ed', 'KEY_TYPE_ED25519', 'EdDSA'],
+    ];
+    for (const [keyId, keyType, alg] of nodeSigners) {
+      const kid = `${keyId}:v1`;
+      const name = `keys/${keyId}`;
+      let signingKey = null;
+      const mint = async (header) => {
+        const now = Math.floor(Date.now() / 1000);
+        const claims = {sub: 'alice', aud: 'api', iss: 'node-login',
+                        iat: now, nbf: now, exp: now + 300,
+                        roles: ['admin'], alg};
+        const token = await new jose.SignJWT(claims)
+            .setProtectedHeader(header).sign(signingKey);
+        return {token, claims};
+      };
+
+      await test(`jose ${alg} tokens verify in keyward`, async () => {
+        if (alg === 'HS256') {
+          const secret = crypto.randomBytes(32);
+          await importKey(keyId, keyType, 'KEY_PURPOSE_JWT',
+                          'KEY_MATERIAL_FORMAT_RAW_SECRET', secret);
+          signingKey = secret;
+        } else {
+          const pair = await jose.generateKeyPair(
+              alg, {extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined});
+          await importKey(keyId, keyType, 'KEY_PURPOSE_JWT',
+                          'KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM',
+                          await jose.exportPKCS8(pair.privateKey));
+          signingKey = pair.privateKey;
+        }
+        const {token, claims} = await mint({alg, kid, typ: 'JWT'});
+        // Found by kid, and pinned.
+        assertValid(await verifyJwt(token), keyId, claims, kid);
+        assertValid(await verifyJwt(token, name), keyId, claims, kid);
+        assertInvalid(await verifyJwt(token, '', 'web'),
+                      'JWT_FAILURE_AUDIENCE_MISMATCH');
+        assertInvalid(await verifyJwt(tamperPart(token, 2)),
+                      'JWT_FAILURE_BAD_SIGNATURE');
+        assertInvalid(await verifyJwt(tamperClaims(token)),
+                      'JWT_FAILURE_BAD_SIGNATURE');
+        assertInvalid(await verifyJwt(tamperPart(token, 2), name),
+                      'JWT_FAILURE_BAD_SIGNATURE');
+      });
+
+      await test(`jose ${alg} tokens without kid verify in keyward pinned`,
+                 async () => {
+        assert.ok(signingKey, 'the key was not imported (see above)');
+        // Issued before the service moved its key into Keyward: no kid.
+        // Verifies with the key pinned; unpinned, nothing names a key.
+        const {token, claims} = await mint({alg, typ: 'JWT'});
+        assert.equal('kid' in headerOf(token), false);
+        assertValid(await verifyJwt(token, name), keyId, claims, undefined);
+        assertInvalid(await verifyJwt(tamperPart(token, 2), name),
+                      'JWT_FAILURE_BAD_SIGNATURE');
+        assertInvalid(await verifyJwt(token), 'JWT_FAILURE_KEY_NOT_FOUND');
+      });
+    }
+
+    // --- JWE both ways ---
+
+    const jweCases = [
+      ['RSA-OAEP-256', 'A256GCM', 'JWE_ALGORITHM_RSA_OAEP_256',
+       'JWE_ENCRYPTION_A256GCM', 'oaep256'],
+      ['RSA-OAEP', 'A128CBC-HS256', 'JWE_ALGORITHM_RSA_OAEP',
+       'JWE_ENCRYPTION_A128CBC_HS256', 'oaep'],
+    ];
+    for (const [alg, enc, algorithm, encryption, tag] of jweCases) {
+      await test(`jose JWE ${alg} + ${enc} decrypts in keyward`, async () => {
+        // Keyward makes the key; Node encrypts to its published public JWK.
+        const keyId = `js-jwe-${tag}`;
+        const created = await call(keys, 'CreateKey', {
+          key_id: keyId,
+          key: {key_type: 'KEY_TYPE_RSA_2048', purpose: 'KEY_PURPOSE_JWE',
+                jwe_algorithm: algorithm}});
+        assert.equal(created.version.kid, `${keyId}:v1`);
+        const pub = await call(crypt, 'GetPublicKey', {
+          name: `keys/${keyId}`, format: 'PUBLIC_KEY_FORMAT_JWK'});
+        const jwk = JSON.parse(pub.public_key.toString('utf8'));
+        assert.equal(jwk.kty, 'RSA');
+        assert.equal('d' in jwk, false);
+        const publicKey = await jose.importJWK(jwk, alg);
+        const token = await new jose.CompactEncrypt(PAYLOAD)
+            .setProtectedHeader({alg, enc, kid: `${keyId}:v1`})
+            .encrypt(publicKey);
+        // Pinned, and found by kid.
+        for (const name of [`keys/${keyId}`, '']) {
+          const out = await call(jwts, 'DecryptJwe', {token, name});
+          assert.deepEqual(out.payload, PAYLOAD);
+          assert.equal(out.key_version, `keys/${keyId}/versions/1`);
+          const header = JSON.parse(out.header_json);
+          assert.deepEqual([header.alg, header.enc], [alg, enc]);
+        }
+        for (const part of [3, 4, 2]) {  // ciphertext, tag, iv
+          await assert.rejects(
+              call(jwts, 'DecryptJwe', {token: tamperPart(token, part),
+                                        name: `keys/${keyId}`}),
+              grpcCode(grpc.status.INVALID_ARGUMENT));
+        }
+        // Encrypted to another RSA key (made in Node): refused.
+        const stranger = await jose.generateKeyPair(alg, {extractable: true});
+        const foreign = await new jose.CompactEncrypt(PAYLOAD)
+            .setProtectedHeader({alg, enc}).encrypt(stranger.publicKey);
+        await assert.rejects(
+            call(jwts, 'DecryptJwe', {token: foreign, name: `keys/${keyId}`}),
+            grpcCode(grpc.status.INVALID_ARGUMENT));
+      });
+
+      await test(`keyward JWE ${alg} + ${enc} decrypts in jose`, async () => {
+        // Node makes the key pair and imports the private key into Keyward
+        // as a JWE key; Keyward encrypts, Node decrypts.
+        const keyId = `js-jwe-imp-${tag}`;
+        const pair = await jose.generateKeyPair(
+            alg, {extractable: true, modulusLength: 2048});
+        await importKey(keyId, 'KEY_TYPE_RSA_2048', 'KEY_PURPOSE_JWE',
+                        'KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM',
+                        await jose.exportPKCS8(pair.privateKey), algorithm);
+        const out = await call(jwts, 'EncryptJwe', {
+          name: `keys/${keyId}`, algorithm, encryption, payload: PAYLOAD});
+        assert.equal(out.key_version, `keys/${keyId}/versions/1`);
+        assert.equal(out.token.split('.').length, 5);
+        const {plaintext, protectedHeader} = await jose.compactDecrypt(
+            out.token, pair.privateKey);
+        assert.deepEqual(Buffer.from(plaintext), PAYLOAD);
+        assert.equal(protectedHeader.alg, alg);
+        assert.equal(protectedHeader.enc, enc);
+        assert.equal(protectedHeader.kid, `${keyId}:v1`);
+        // jose refuses it with another private key, or altered.
+        const stranger = await jose.generateKeyPair(alg, {extractable: true});
+        await assert.rejects(jose.compactDecrypt(out.token, stranger.privateKey),
+                             joseCode('ERR_JWE_DECRYPTION_FAILED'));
+        await assert.rejects(
+            jose.compactDecrypt(tamperPart(out.token, 3), pair.privateKey),
+            joseCode('ERR_JWE_DECRYPTION_FAILED'));
+        // Each EncryptJwe is fresh (new content key and IV).
+        const again = await call(jwts, 'EncryptJwe', {
+          name: `keys/${keyId}`, algorithm, encryption, payload: PAYLOAD});
+        assert.notEqual(again.token, out.token);
+        assert.deepEqual(
+            Buffer.from((await jose.compactDecrypt(again.token,
+                                                   pair.privateKey)).plaintext),
+            PAYLOAD);
+      });
+    }
+
+    crypt.close();
+    keys.close();
+    jwts.close();
+    await test('SIGTERM exits 0', async () => {
+      const exit = await daemon.terminate();
+      assert.deepEqual(exit, {code: 0, signal: null},
+                       `keywardd output:\n${daemon.output()}`);
+    });
+  } catch (e) {
+    failures++;
+    console.log(`FAIL setup\n${e && e.stack || e}`);
+  } finally {
+    daemon.cleanup();
+  }
+  console.log(failures ? `${failures} FAILED` : 'PASS');
+  process.exit(failures ? 1 : 0);
+}
+
+main();

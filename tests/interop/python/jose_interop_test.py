@@ -1,0 +1,517 @@
+"""Interop, JOSE directions that start outside Keyward: keys made in Python
+and imported into the real keywardd (KeyService.ImportKey), tokens signed
+by PyJWT, python-jose and jwcrypto verified by Keyward's VerifyJwt, and
+Keyward's EncryptJwe output decrypted by python-jose and jwcrypto with the
+private key Python kept. (interop_test.py covers the other way round:
+Keyward's JWTs verified with PyJWT, python-jose's JWE decrypted in Keyward.)
+
+Libraries are Debian's python3-jwt (PyJWT 2.6), python3-jose (3.3) and
+python3-jwcrypto (1.1). python-jose 3.3 has no EdDSA, no A256GCMKW and no
+ECDH-ES; those cases use the libraries that do.
+
+Run by //tests/interop:python_jose_interop_test:
+    jose_interop_test.py --keywardd=PATH [unittest args]
+"""
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+import unittest
+
+import grpc
+import jwt as pyjwt  # python3-jwt (PyJWT)
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding, NoEncryption, PrivateFormat)
+from jose import exceptions as jose_exceptions
+from jose import jwe as jose_jwe
+from jose import jwt as jose_jwt
+from jwcrypto import jwe as jwc_jwe
+from jwcrypto import jwk as jwc_jwk
+from jwcrypto import jwt as jwc_jwt
+
+from keyward.v1 import common_pb2
+from keyward.v1 import jwt_service_pb2 as jwt_pb2
+from keyward.v1 import jwt_service_pb2_grpc
+from keyward.v1 import key_service_pb2
+from keyward.v1 import key_service_pb2_grpc
+
+# The keywardd fixture of the main Python interop test (same directory).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from interop_test import Daemon  # noqa: E402
+
+ARGS = None  # set in main()
+TIMEOUT = 10
+PAYLOAD = b'{"card":"4111 1111 1111 1111","exp_month":12}'
+
+OK = jwt_pb2.JWT_FAILURE_UNSPECIFIED
+BAD_SIGNATURE = jwt_pb2.JWT_FAILURE_BAD_SIGNATURE
+KEY_NOT_FOUND = jwt_pb2.JWT_FAILURE_KEY_NOT_FOUND
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def as_str(token):
+    return token.decode() if isinstance(token, bytes) else token
+
+
+def tamper_signature(token):
+    """The token with one bit of its signature flipped (decoded, flipped,
+    re-encoded: editing a base64url character could touch only padding
+    bits)."""
+    head, payload, sig = token.split(".")
+    raw = bytearray(unb64u(sig))
+    raw[len(raw) // 2] ^= 0x01
+    return ".".join([head, payload, b64u(bytes(raw))])
+
+
+def tamper_claims(token):
+    """The token with "sub" changed in the payload, signature kept."""
+    head, payload, sig = token.split(".")
+    claims = json.loads(unb64u(payload))
+    claims["sub"] = "mallory"
+    forged = b64u(json.dumps(claims, separators=(",", ":")).encode())
+    return ".".join([head, forged, sig])
+
+
+def jwe_header(token):
+    return json.loads(unb64u(token.split(".")[0]))
+
+
+def pkcs8_pem(private_key):
+    return private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                     NoEncryption())
+
+
+class JoseInteropTest(unittest.TestCase):
+    daemon = None
+    channel = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(ARGS.keywardd)
+        cls.channel = grpc.insecure_channel(cls.daemon.target)
+        cls.keys = key_service_pb2_grpc.KeyServiceStub(cls.channel)
+        cls.jwts = jwt_service_pb2_grpc.JwtServiceStub(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        try:
+            code = cls.daemon.terminate()
+            if code != 0:
+                raise AssertionError("keywardd exited %d after SIGTERM, want "
+                                     "0:\n%s" % (code, cls.daemon.output()))
+        finally:
+            cls.daemon.cleanup()
+
+    # --- helpers ---
+
+    def import_key(self, key_id, key_type, purpose, fmt, material,
+                   jwe_algorithm=common_pb2.JWE_ALGORITHM_UNSPECIFIED):
+        """ImportKey as version 1 of a new key; checks what comes back."""
+        req = key_service_pb2.ImportKeyRequest(
+            key_id=key_id, format=fmt, material=material)
+        req.key.key_type = key_type
+        req.key.purpose = purpose
+        req.key.jwe_algorithm = jwe_algorithm
+        try:
+            resp = self.keys.ImportKey(req, timeout=TIMEOUT)
+        except grpc.RpcError as e:
+            self.fail("ImportKey(%s, %s, %s) failed: %s %s" % (
+                key_id, common_pb2.KeyType.Name(key_type),
+                common_pb2.KeyPurpose.Name(purpose), e.code(), e.details()))
+        self.assertEqual(resp.key.name, "keys/" + key_id)
+        self.assertEqual(resp.key.key_type, key_type)
+        self.assertEqual(resp.key.purpose, purpose)
+        self.assertEqual(resp.key.primary_version, 1)
+        self.assertEqual(resp.version.name, "keys/%s/versions/1" % key_id)
+        self.assertEqual(resp.version.kid, key_id + ":v1")
+        return resp
+
+    def verify(self, token, name="", audience="api"):
+        return self.jwts.VerifyJwt(jwt_pb2.VerifyJwtRequest(
+            token=as_str(token), name=name, audience=audience),
+            timeout=TIMEOUT)
+
+    def assert_valid(self, resp, key_id, claims, kid):
+        self.assertEqual(
+            (resp.valid, jwt_pb2.JwtFailure.Name(resp.failure)),
+            (True, "JWT_FAILURE_UNSPECIFIED"), resp.failure_detail)
+        self.assertEqual(resp.failure_detail, "")
+        self.assertEqual(json.loads(resp.claims_json), claims)
+        header = json.loads(resp.header_json)
+        if kid is None:
+            self.assertNotIn("kid", header)
+        else:
+            self.assertEqual(header["kid"], kid)
+        self.assertEqual(resp.key_version, "keys/%s/versions/1" % key_id)
+
+    def assert_invalid(self, resp, failure):
+        self.assertEqual(
+            (resp.valid, jwt_pb2.JwtFailure.Name(resp.failure)),
+            (False, jwt_pb2.JwtFailure.Name(failure)), resp.failure_detail)
+        self.assertTrue(resp.failure_detail)
+        # Claims of an invalid token are never handed out.
+        self.assertEqual(resp.claims_json, "")
+        self.assertEqual(resp.header_json, "")
+
+    @staticmethod
+    def claims():
+        now = int(time.time())
+        return {"sub": "alice", "aud": "api", "iss": "https://login.example",
+                "iat": now, "nbf": now, "exp": now + 300,
+                "scope": ["read", "write"], "n": 17}
+
+    def check_foreign_tokens(self, key_id, alg, signers):
+        """signers: (library, sign(claims, kid or None) -> token). Each
+        library's token verifies in Keyward by kid and pinned; tampered ones
+        fail BAD_SIGNATURE; without a kid it verifies only pinned."""
+        kid = key_id + ":v1"
+        name = "keys/" + key_id
+        for library, sign in signers:
+            with self.subTest(alg=alg, library=library):
+                claims = self.claims()
+                claims["lib"] = library
+                token = as_str(sign(claims, kid))
+                self.assertEqual(jwe_header(token)["alg"], alg)
+                self.assertEqual(jwe_header(token)["kid"], kid)
+                # Found by kid among the daemon's JWT keys.
+                self.assert_valid(self.verify(token), key_id, claims, kid)
+                # Pinned to the key as well.
+                self.assert_valid(self.verify(token, name=name), key_id,
+                                  claims, kid)
+                # Keyward checks the audience of foreign tokens too.
+                self.assert_invalid(self.verify(token, audience="web"),
+                                    jwt_pb2.JWT_FAILURE_AUDIENCE_MISMATCH)
+                self.assert_invalid(self.verify(tamper_signature(token)),
+                                    BAD_SIGNATURE)
+                self.assert_invalid(self.verify(tamper_claims(token)),
+                                    BAD_SIGNATURE)
+                self.assert_invalid(
+                    self.verify(tamper_signature(token), name=name),
+                    BAD_SIGNATURE)
+
+            with self.subTest(alg=alg, library=library, kid="none"):
+                # A token minted before the service moved its secret into
+                # Keyward: no kid. It verifies when the key is pinned...
+                claims = self.claims()
+                claims["lib"] = library
+                token = as_str(sign(claims, None))
+                self.assertNotIn("kid", jwe_header(token))
+                self.assert_valid(self.verify(token, name=name), key_id,
+                                  claims, None)
+                self.assert_invalid(
+                    self.verify(tamper_signature(token), name=name),
+                    BAD_SIGNATURE)
+                # ...and without a pinned key nothing names one.
+                self.assert_invalid(self.verify(token), KEY_NOT_FOUND)
+
+    # --- JWS: foreign-signed tokens verified by Keyward ---
+
+    def test_hs256_foreign_tokens(self):
+        secret = os.urandom(32)
+        self.import_key("py-hs256", common_pb2.KEY_TYPE_HMAC_SHA256,
+                        common_pb2.KEY_PURPOSE_JWT,
+                        key_service_pb2.KEY_MATERIAL_FORMAT_RAW_SECRET, secret)
+        oct_jwk = jwc_jwk.JWK(kty="oct", k=b64u(secret))
+
+        def jwcrypto_sign(claims, kid):
+            header = {"alg": "HS256", "typ": "JWT"}
+            if kid:
+                header["kid"] = kid
+            token = jwc_jwt.JWT(header=header, claims=claims)
+            token.make_signed_token(oct_jwk)
+            return token.serialize()
+
+        self.check_foreign_tokens("py-hs256", "HS256", [
+            ("pyjwt", lambda c, kid: pyjwt.encode(
+                c, secret, algorithm="HS256",
+                headers={"kid": kid} if kid else None)),
+            ("python-jose", lambda c, kid: jose_jwt.encode(
+                c, secret, algorithm="HS256",
+                headers={"kid": kid} if kid else None)),
+            ("jwcrypto", jwcrypto_sign),
+        ])
+        # Another secret's token names the same kid: the signature fails.
+        other = pyjwt.encode(self.claims(), os.urandom(32), algorithm="HS256",
+                             headers={"kid": "py-hs256:v1"})
+        self.assert_invalid(self.verify(other), BAD_SIGNATURE)
+
+    def check_asymmetric(self, key_id, key_type, alg, private_key,
+                         with_python_jose=True):
+        pem = pkcs8_pem(private_key)
+        self.import_key(key_id, key_type, common_pb2.KEY_PURPOSE_JWT,
+                        key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM,
+                        pem)
+        jwc_key = jwc_jwk.JWK.from_pem(pem)
+
+        def jwcrypto_sign(claims, kid):
+            header = {"alg": alg, "typ": "JWT"}
+            if kid:
+                header["kid"] = kid
+            token = jwc_jwt.JWT(header=header, claims=claims)
+            token.make_signed_token(jwc_key)
+            return token.serialize()
+
+        signers = [
+            ("pyjwt", lambda c, kid: pyjwt.encode(
+                c, private_key, algorithm=alg,
+                headers={"kid": kid} if kid else None)),
+            ("jwcrypto", jwcrypto_sign),
+        ]
+        if with_python_jose:
+            signers.append(("python-jose", lambda c, kid: jose_jwt.encode(
+                c, pem.decode(), algorithm=alg,
+                headers={"kid": kid} if kid else None)))
+        self.check_foreign_tokens(key_id, alg, signers)
+        return pem
+
+    def test_rs256_foreign_tokens(self):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.check_asymmetric("py-rs256", common_pb2.KEY_TYPE_RSA_2048,
+                              "RS256", key)
+        # PS256 is not the key's algorithm: refused before the signature.
+        token = pyjwt.encode(self.claims(), key, algorithm="PS256",
+                             headers={"kid": "py-rs256:v1"})
+        self.assert_invalid(self.verify(token),
+                            jwt_pb2.JWT_FAILURE_ALGORITHM_MISMATCH)
+
+    def test_es256_foreign_tokens(self):
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.check_asymmetric("py-es256", common_pb2.KEY_TYPE_ECDSA_P256,
+                              "ES256", key)
+        # A different P-256 key claiming the same kid.
+        other = pyjwt.encode(self.claims(),
+                             ec.generate_private_key(ec.SECP256R1()),
+                             algorithm="ES256",
+                             headers={"kid": "py-es256:v1"})
+        self.assert_invalid(self.verify(other), BAD_SIGNATURE)
+
+    def test_eddsa_foreign_tokens(self):
+        # python-jose 3.3 cannot sign EdDSA (jose.constants has no EdDSA).
+        self.assertNotIn("EdDSA", jose_jwt.ALGORITHMS.SUPPORTED)
+        key = ed25519.Ed25519PrivateKey.generate()
+        self.check_asymmetric("py-eddsa", common_pb2.KEY_TYPE_ED25519,
+                              "EdDSA", key, with_python_jose=False)
+
+    # --- JWE: Keyward encrypts to a key Python holds ---
+
+    ALG_NAMES = {
+        common_pb2.JWE_ALGORITHM_RSA_OAEP: "RSA-OAEP",
+        common_pb2.JWE_ALGORITHM_RSA_OAEP_256: "RSA-OAEP-256",
+        common_pb2.JWE_ALGORITHM_DIR: "dir",
+        common_pb2.JWE_ALGORITHM_A256GCMKW: "A256GCMKW",
+        common_pb2.JWE_ALGORITHM_ECDH_ES: "ECDH-ES",
+        common_pb2.JWE_ALGORITHM_ECDH_ES_A256KW: "ECDH-ES+A256KW",
+    }
+    ENC_NAMES = {
+        common_pb2.JWE_ENCRYPTION_A128CBC_HS256: "A128CBC-HS256",
+        common_pb2.JWE_ENCRYPTION_A256GCM: "A256GCM",
+    }
+
+    def encrypt_jwe(self, key_id, algorithm, encryption, payload=PAYLOAD):
+        """EncryptJwe to keys/KEY_ID; checks the compact form and header."""
+        resp = self.jwts.EncryptJwe(jwt_pb2.EncryptJweRequest(
+            name="keys/" + key_id, algorithm=algorithm, encryption=encryption,
+            payload=payload), timeout=TIMEOUT)
+        self.assertEqual(resp.key_version, "keys/%s/versions/1" % key_id)
+        self.assertEqual(len(resp.token.split(".")), 5)
+        header = jwe_header(resp.token)
+        self.assertEqual(header["alg"], self.ALG_NAMES[algorithm])
+        self.assertEqual(header["enc"], self.ENC_NAMES[encryption])
+        self.assertEqual(header["kid"], key_id + ":v1")
+        self.assertNotIn(payload, resp.token.encode())
+        return resp.token
+
+    def decrypt_in_keyward(self, key_id, token):
+        resp = self.jwts.DecryptJwe(jwt_pb2.DecryptJweRequest(
+            token=as_str(token), name="keys/" + key_id), timeout=TIMEOUT)
+        self.assertEqual(resp.key_version, "keys/%s/versions/1" % key_id)
+        return resp.payload
+
+    def assert_decrypt_refused(self, key_id, token):
+        with self.assertRaises(grpc.RpcError) as cm:
+            self.jwts.DecryptJwe(jwt_pb2.DecryptJweRequest(
+                token=as_str(token), name="keys/" + key_id), timeout=TIMEOUT)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT,
+                         cm.exception.details())
+
+    @staticmethod
+    def tamper_jwe(token):
+        """Flips a bit of the JWE ciphertext (4th part)."""
+        parts = token.split(".")
+        raw = bytearray(unb64u(parts[3]))
+        raw[0] ^= 0x01
+        parts[3] = b64u(bytes(raw))
+        return ".".join(parts)
+
+    def jwcrypto_decrypt(self, token, key):
+        obj = jwc_jwe.JWE()
+        obj.deserialize(token, key=key)
+        return obj.payload
+
+    def test_rsa_jwe_decrypted_by_python(self):
+        """RSA-OAEP and RSA-OAEP-256, each with A128CBC-HS256 and A256GCM:
+        Keyward encrypts to an RSA key imported from Python; python-jose
+        and jwcrypto decrypt with the Python-held private key."""
+        wrong = jwc_jwk.JWK.generate(kty="RSA", size=2048)
+        for key_id, algorithm, alg in (
+                ("py-jwe-oaep", common_pb2.JWE_ALGORITHM_RSA_OAEP,
+                 "RSA-OAEP"),
+                ("py-jwe-oaep256", common_pb2.JWE_ALGORITHM_RSA_OAEP_256,
+                 "RSA-OAEP-256")):
+            private_key = rsa.generate_private_key(public_exponent=65537,
+                                                   key_size=2048)
+            pem = pkcs8_pem(private_key)
+            self.import_key(
+                key_id, common_pb2.KEY_TYPE_RSA_2048,
+                common_pb2.KEY_PURPOSE_JWE,
+                key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM, pem,
+                jwe_algorithm=algorithm)
+            jwc_key = jwc_jwk.JWK.from_pem(pem)
+            for encryption, enc in (
+                    (common_pb2.JWE_ENCRYPTION_A128CBC_HS256, "A128CBC-HS256"),
+                    (common_pb2.JWE_ENCRYPTION_A256GCM, "A256GCM")):
+                with self.subTest(alg=alg, enc=enc):
+                    token = self.encrypt_jwe(key_id, algorithm, encryption)
+                    self.assertEqual(jose_jwe.decrypt(token, pem.decode()),
+                                     PAYLOAD)
+                    self.assertEqual(self.jwcrypto_decrypt(token, jwc_key),
+                                     PAYLOAD)
+                    # The key matters: another RSA key cannot open it.
+                    with self.assertRaises(jwc_jwe.InvalidJWEData):
+                        self.jwcrypto_decrypt(token, wrong)
+                    with self.assertRaises(jose_exceptions.JWEError):
+                        jose_jwe.decrypt(token, wrong.export_to_pem(
+                            private_key=True, password=None).decode())
+                    # Integrity: a flipped ciphertext bit is refused.
+                    with self.assertRaises(jwc_jwe.InvalidJWEData):
+                        self.jwcrypto_decrypt(self.tamper_jwe(token), jwc_key)
+                    with self.assertRaises(jose_exceptions.JWEError):
+                        jose_jwe.decrypt(self.tamper_jwe(token), pem.decode())
+                with self.subTest(alg=alg, enc=enc, direction="to keyward"):
+                    # And back: jwcrypto encrypts to the same key, Keyward
+                    # decrypts with the imported private key.
+                    protected = {"alg": alg, "enc": enc,
+                                 "kid": key_id + ":v1"}
+                    obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
+                    obj.add_recipient(jwc_key)
+                    token = obj.serialize(compact=True)
+                    self.assertEqual(self.decrypt_in_keyward(key_id, token),
+                                     PAYLOAD)
+                    self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+
+    def test_aes_jwe_decrypted_by_python(self):
+        """dir (A256GCM) and A256GCMKW with an AES-256 key imported as raw
+        bytes: Keyward's JWE decrypts in jwcrypto (and, for dir, in
+        python-jose, which has no A256GCMKW); jwcrypto's JWE decrypts in
+        Keyward."""
+        self.assertNotIn("A256GCMKW", jose_jwe.ALGORITHMS.SUPPORTED)
+        for key_id, algorithm, alg in (
+                ("py-jwe-dir", common_pb2.JWE_ALGORITHM_DIR, "dir"),
+                ("py-jwe-gcmkw", common_pb2.JWE_ALGORITHM_A256GCMKW,
+                 "A256GCMKW")):
+            secret = os.urandom(32)
+            self.import_key(key_id, common_pb2.KEY_TYPE_AES256_GCM,
+                            common_pb2.KEY_PURPOSE_JWE,
+                            key_service_pb2.KEY_MATERIAL_FORMAT_RAW_SECRET,
+                            secret, jwe_algorithm=algorithm)
+            jwc_key = jwc_jwk.JWK(kty="oct", k=b64u(secret))
+            wrong = jwc_jwk.JWK(kty="oct", k=b64u(os.urandom(32)))
+            with self.subTest(alg=alg):
+                token = self.encrypt_jwe(key_id, algorithm,
+                                         common_pb2.JWE_ENCRYPTION_A256GCM)
+                self.assertEqual(self.jwcrypto_decrypt(token, jwc_key),
+                                 PAYLOAD)
+                if alg == "dir":
+                    self.assertEqual(token.split(".")[1], "")  # no wrapped key
+                    self.assertEqual(jose_jwe.decrypt(token, secret), PAYLOAD)
+                    with self.assertRaises(jose_exceptions.JWEError):
+                        jose_jwe.decrypt(token, os.urandom(32))
+                else:
+                    header = jwe_header(token)
+                    self.assertEqual(len(unb64u(header["iv"])), 12)
+                    self.assertEqual(len(unb64u(header["tag"])), 16)
+                    self.assertEqual(len(unb64u(token.split(".")[1])), 32)
+                with self.assertRaises(jwc_jwe.InvalidJWEData):
+                    self.jwcrypto_decrypt(token, wrong)
+                with self.assertRaises(jwc_jwe.InvalidJWEData):
+                    self.jwcrypto_decrypt(self.tamper_jwe(token), jwc_key)
+            with self.subTest(alg=alg, direction="to keyward"):
+                protected = {"alg": alg, "enc": "A256GCM",
+                             "kid": key_id + ":v1"}
+                obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
+                obj.add_recipient(jwc_key)
+                token = obj.serialize(compact=True)
+                self.assertEqual(self.decrypt_in_keyward(key_id, token),
+                                 PAYLOAD)
+                self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+                # Made with another secret: refused, same status.
+                obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
+                obj.add_recipient(wrong)
+                self.assert_decrypt_refused(key_id,
+                                            obj.serialize(compact=True))
+
+    def test_ecdh_es_jwe_decrypted_by_python(self):
+        """ECDH-ES and ECDH-ES+A256KW on P-256 with a key imported from
+        Python: Keyward's JWE (fresh "epk") decrypts in jwcrypto, and
+        jwcrypto's decrypts in Keyward."""
+        for key_id, algorithm, alg in (
+                ("py-jwe-ecdh", common_pb2.JWE_ALGORITHM_ECDH_ES, "ECDH-ES"),
+                ("py-jwe-ecdhkw", common_pb2.JWE_ALGORITHM_ECDH_ES_A256KW,
+                 "ECDH-ES+A256KW")):
+            private_key = ec.generate_private_key(ec.SECP256R1())
+            pem = pkcs8_pem(private_key)
+            self.import_key(
+                key_id, common_pb2.KEY_TYPE_ECDH_P256,
+                common_pb2.KEY_PURPOSE_JWE,
+                key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM, pem,
+                jwe_algorithm=algorithm)
+            jwc_key = jwc_jwk.JWK.from_pem(pem)
+            wrong = jwc_jwk.JWK.generate(kty="EC", crv="P-256")
+            with self.subTest(alg=alg):
+                token = self.encrypt_jwe(key_id, algorithm,
+                                         common_pb2.JWE_ENCRYPTION_A256GCM)
+                epk = jwe_header(token)["epk"]
+                self.assertEqual((epk["kty"], epk["crv"]), ("EC", "P-256"))
+                self.assertNotIn("d", epk)
+                self.assertEqual(token.split(".")[1] == "", alg == "ECDH-ES")
+                self.assertEqual(self.jwcrypto_decrypt(token, jwc_key),
+                                 PAYLOAD)
+                with self.assertRaises(jwc_jwe.InvalidJWEData):
+                    self.jwcrypto_decrypt(token, wrong)
+                with self.assertRaises(jwc_jwe.InvalidJWEData):
+                    self.jwcrypto_decrypt(self.tamper_jwe(token), jwc_key)
+            with self.subTest(alg=alg, direction="to keyward"):
+                protected = {"alg": alg, "enc": "A256GCM",
+                             "kid": key_id + ":v1"}
+                public = jwc_jwk.JWK()
+                public.import_key(**json.loads(jwc_key.export_public()))
+                obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
+                obj.add_recipient(public)
+                token = obj.serialize(compact=True)
+                self.assertEqual(self.decrypt_in_keyward(key_id, token),
+                                 PAYLOAD)
+                self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--keywardd", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
