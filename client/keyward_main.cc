@@ -1637,8 +1637,7 @@ int RunRestore(Ctx& ctx) {
   if (ctx.json()) {
     ctx.PrintJson(*resp);
   } else {
-    ctx.Print(absl::StrCat("restored backup ", resp->info().backup_id(), " (",
-                           resp->info().key_count(),
+    ctx.Print(absl::StrCat("restored the backup (", resp->info().key_count(),
                            " keys); the daemon is sealed: run `keyward unseal` with "
                            "the backup's passphrase\n"));
   }

@@ -1,5 +1,7 @@
 #include "daemon/system_service.h"
 
+#include <string.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -213,17 +215,125 @@ bool ToRecord(const std::string& line, pb::AuditRecord* out) {
   return true;
 }
 
-// Answers a client-streaming call at once.
-class RefuseRestore final
+// RestoreReactor stages a RestoreBackup stream in memory, then has the
+// keystore check it and swap it in (Keystore::Restore), all or nothing.
+class RestoreReactor final
     : public grpc::ServerReadReactor<pb::RestoreBackupRequest> {
  public:
-  RefuseRestore() {
-    Finish(grpc::Status(
-        grpc::StatusCode::UNIMPLEMENTED,
-        "online restore is not served by this build; stop keywardd and run "
-        "`keywardd restore --data-dir DIR --passphrase-file FILE --in BACKUP`"));
+  static constexpr size_t kMaxChunk = 1 << 20;
+  static constexpr uint64_t kMaxTotal = uint64_t{4} << 30;
+
+  RestoreReactor(const ServiceEnv& env, grpc::CallbackServerContext* context,
+                 std::string scratch_dir, pb::RestoreBackupResponse* response)
+      : env_(env),
+        context_(context),
+        scratch_dir_(std::move(scratch_dir)),
+        response_(response) {
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      refused_ = Take();
+      if (refused_.ok()) {
+        StartRead(&message_);
+        return;
+      }
+    }
+    // The stream ended (or was refused): answer once, audited.
+    Rpc rpc(env_, context_, "SystemService/RestoreBackup");
+    rpc.Identify().IgnoreError();
+    absl::Status status = rpc.Run(
+        pb::OPERATION_ADMIN, std::string("*"),
+        [&](int32_t*) { return Restore(rpc); }, Rpc::Access::kAnyCaller);
+    backup_.clear();
+    backup_.shrink_to_fit();
+    Finish(ToGrpc(status));
   }
   void OnDone() override { delete this; }
+
+ private:
+  // Take adds one message to the staged backup.
+  absl::Status Take() {
+    if (first_) {
+      if (message_.passphrase().empty() || message_.passphrase().size() > 1024) {
+        return absl::InvalidArgumentError(
+            "the first message must carry the backup's passphrase (1 to 1024 "
+            "bytes)");
+      }
+      passphrase_ = crypto::SecretData(message_.passphrase());
+      replace_existing_ = message_.replace_existing();
+      first_ = false;
+    } else if (!message_.passphrase().empty()) {
+      return absl::InvalidArgumentError(
+          "the passphrase goes in the first message only");
+    }
+    if (message_.data().size() > kMaxChunk) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a message carries at most ", kMaxChunk, " bytes of data"));
+    }
+    if (backup_.size() + message_.data().size() > kMaxTotal) {
+      return absl::ResourceExhaustedError("a backup is at most 4 GiB");
+    }
+    backup_.append(message_.data());
+    std::string* passphrase = message_.mutable_passphrase();
+    explicit_bzero(passphrase->data(), passphrase->size());
+    message_.Clear();
+    return absl::OkStatus();
+  }
+
+  absl::Status Restore(Rpc& rpc) {
+    absl::Status allowed = rpc.Authorize(pb::OPERATION_ADMIN, "*");
+    if (!allowed.ok()) return allowed;
+    if (!refused_.ok()) return refused_;
+    if (context_->IsCancelled()) {
+      return absl::CancelledError("the client cancelled; nothing changed");
+    }
+    if (first_) {
+      return absl::InvalidArgumentError(
+          "the stream was empty: send the passphrase and the backup's bytes");
+    }
+    if (!replace_existing_) {
+      return absl::FailedPreconditionError(
+          "this daemon has a keystore: set replace_existing to replace it "
+          "with the backup (`keyward restore --replace`)");
+    }
+    const std::string scratch = absl::StrCat(
+        scratch_dir_, "/restore-",
+        absl::BytesToHexString(crypto::RandomBytes(8)), ".db");
+    absl::Status restored =
+        rpc.keystore().Restore(backup_, passphrase_, scratch);
+    if (absl::IsUnauthenticated(restored)) {
+      // The caller is who they say; the backup's passphrase is wrong.
+      return absl::InvalidArgumentError(restored.message());
+    }
+    if (!restored.ok()) return restored;
+    // The keystore is sealed now: sessions end, policies are the backup's.
+    rpc.env().sessions->Clear();
+    auto policies = rpc.keystore().ListPolicies();
+    if (policies.ok()) rpc.env().authorizer->Reload(std::move(*policies));
+    if (rpc.env().on_seal_change && *rpc.env().on_seal_change) {
+      (*rpc.env().on_seal_change)(false);
+    }
+    pb::BackupInfo& info = *response_->mutable_info();
+    info.set_format_version(1);
+    auto count = rpc.keystore().CountKeys();
+    if (count.ok()) info.set_key_count(*count);
+    LogInfo("restored a backup; sealed until unsealed with its passphrase",
+            {{"by", rpc.caller().principal}});
+    return absl::OkStatus();
+  }
+
+  const ServiceEnv& env_;
+  grpc::CallbackServerContext* const context_;
+  const std::string scratch_dir_;
+  pb::RestoreBackupResponse* const response_;
+  pb::RestoreBackupRequest message_;
+  bool first_ = true;
+  bool replace_existing_ = false;
+  crypto::SecretData passphrase_;
+  std::string backup_;
+  absl::Status refused_;
 };
 
 }  // namespace
@@ -305,7 +415,7 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
 grpc::ServerReadReactor<pb::RestoreBackupRequest>*
 SystemServiceImpl::RestoreBackup(grpc::CallbackServerContext* context,
                                  pb::RestoreBackupResponse* response) {
-  return new RefuseRestore();
+  return new RestoreReactor(env_, context, scratch_dir_, response);
 }
 
 }  // namespace keyward::daemon

@@ -100,6 +100,9 @@ class FaultyStorage final : public Storage {
     if (Fault()) return Down();
     return real_->PurgeTokenRecords(t, l);
   }
+  absl::Status ReplaceWith(const std::string& path) override {
+    return Fault() ? Down() : real_->ReplaceWith(path);
+  }
   absl::Status SnapshotTo(const std::string& path) override {
     return Fault() ? Down() : real_->SnapshotTo(path);
   }

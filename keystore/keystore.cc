@@ -1071,6 +1071,24 @@ absl::StatusOr<PublicKeyInfo> Keystore::GetPublicKey(const std::string& id,
                        (*loaded)->record().public_key};
 }
 
+absl::Status Keystore::Restore(absl::string_view backup,
+                               const SecretData& passphrase,
+                               const std::string& scratch_path) {
+  absl::Status s = RestoreBackup(backup, passphrase, scratch_path);
+  if (s.ok()) {
+    // No cache load or admin change runs until the new rows are in and the
+    // old root key and cached keys are gone.
+    absl::MutexLock admin(&admin_mu_);
+    s = storage_->ReplaceWith(scratch_path);
+    if (s.ok()) Seal();
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    unlink(absl::StrCat(scratch_path, suffix).c_str());
+  }
+  if (!s.ok()) return s;
+  return LoadRevokedTokens();
+}
+
 // --- Token records ---------------------------------------------------------
 
 namespace {

@@ -204,6 +204,14 @@ class Keystore {
   // CreateBackup returns an encrypted snapshot of the whole keystore
   // (backup.h), staging the SQLite copy at `scratch_path` (removed after).
   absl::StatusOr<std::string> CreateBackup(const std::string& scratch_path);
+  // Restore replaces the whole keystore, in place and atomically, with the
+  // one `backup` holds, staged at `scratch_path` (removed after). Errors as
+  // RestoreBackup (backup.h); nothing changes unless every check passed.
+  // Afterwards the keystore is sealed: unseal it with the backup's
+  // passphrase.
+  absl::Status Restore(absl::string_view backup,
+                       const crypto::SecretData& passphrase,
+                       const std::string& scratch_path);
   // Access policies, stored with the keys (interpreted by the daemon).
   absl::Status CreatePolicy(const PolicyRecord& policy);
   absl::Status DeletePolicy(const std::string& id);

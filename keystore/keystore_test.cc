@@ -810,5 +810,51 @@ TEST_F(KeystoreTest, RecordsArePurgedAfterTheirRetention) {
   Sql(path_, "SELECT 1");  // the file is still a sound database
 }
 
+TEST_F(KeystoreTest, RestoreReplacesEverythingInPlaceAndSeals) {
+  Create("kept", KeyType::kAes256Gcm);
+  auto ct = ks_->Encrypt("kept", "made before the backup", "");
+  ASSERT_TRUE(ct.ok());
+  ASSERT_TRUE(ks_->RecordToken(Token("before", now_), "").ok());
+  auto backup = ks_->CreateBackup(TempPath("snapshot"));
+  ASSERT_TRUE(backup.ok()) << backup.status();
+
+  // After the backup: a new key, a rotation, a revocation, a new passphrase.
+  Create("later", KeyType::kEd25519);
+  ASSERT_TRUE(ks_->RotateKey("kept").ok());
+  ASSERT_TRUE(ks_->RevokeToken("before", "r", "x").ok());
+  const SecretData new_pass("a passphrase set after the backup");
+  ASSERT_TRUE(ks_->ChangePassphrase(Passphrase(), new_pass).ok());
+
+  // Refused restores change nothing and leave the keystore unsealed.
+  const std::string scratch = TempPath("restore");
+  EXPECT_EQ(ks_->Restore(*backup, new_pass, scratch).code(),
+            absl::StatusCode::kUnauthenticated);
+  std::string tampered = *backup;
+  tampered[tampered.size() - 5] ^= 1;
+  EXPECT_EQ(ks_->Restore(tampered, Passphrase(), scratch).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ks_->Restore("not a backup", Passphrase(), scratch).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ks_->sealed());
+  EXPECT_TRUE(ks_->GetKey("later").ok());
+  EXPECT_EQ(access(scratch.c_str(), F_OK), -1);
+
+  absl::Status restored = ks_->Restore(*backup, Passphrase(), scratch);
+  ASSERT_TRUE(restored.ok()) << restored;
+  EXPECT_TRUE(ks_->sealed());
+  EXPECT_EQ(access(scratch.c_str(), F_OK), -1) << "the staged copy is gone";
+  EXPECT_EQ(ks_->Unseal(new_pass).code(), absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(ks_->Unseal(Passphrase()).ok());
+  EXPECT_EQ(ks_->GetKey("later").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ks_->GetKey("kept")->primary_version, 1);
+  EXPECT_EQ(ks_->Decrypt("kept", *ct, "")->InsecureView(),
+            "made before the backup");
+  EXPECT_FALSE(ks_->IsTokenRevoked("before"));
+  EXPECT_TRUE(ks_->GetTokenRecord("before").ok());
+  // The file on disk is the restored one: it reopens with the old passphrase.
+  Reopen();
+  EXPECT_EQ(ks_->GetKey("later").status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace keyward::keystore

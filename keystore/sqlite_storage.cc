@@ -1017,6 +1017,49 @@ absl::StatusOr<int> SqliteStorage::PurgeTokenRecords(absl::Time now,
   return sqlite3_changes(db_);
 }
 
+absl::Status SqliteStorage::ReplaceWith(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  absl::Status s = Statement(db_, "ATTACH DATABASE ? AS restored")
+                       .Bind(1, path)
+                       .Run("open the restored keystore");
+  if (!s.ok()) return s;
+  s = [&]() -> absl::Status {
+    Statement version(db_, "PRAGMA restored.user_version");
+    int64_t v = version.Step() ? version.Int(0) : -1;
+    if (v != kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the restored keystore has schema version ", v, ", not ",
+          kSchemaVersion, "; open it once with this keywardd to migrate it"));
+    }
+    // In creation order, which puts every parent table before its children.
+    std::vector<std::string> tables;
+    Statement list(db_,
+                   "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+                   "AND name NOT LIKE 'sqlite_%' ORDER BY rowid");
+    while (list.Step()) tables.push_back(list.Text(0));
+    absl::Status listed = list.status("list tables");
+    if (!listed.ok()) return listed;
+    Transaction txn(db_);
+    if (!txn.status().ok()) return txn.status();
+    // Children go first and come back last.
+    absl::Status r = absl::OkStatus();
+    for (auto t = tables.rbegin(); t != tables.rend(); ++t) {
+      if (r.ok()) r = Exec(absl::StrCat("DELETE FROM main.", *t).c_str());
+    }
+    for (const std::string& t : tables) {
+      if (r.ok()) {
+        r = Exec(absl::StrCat("INSERT INTO main.", t, " SELECT * FROM restored.",
+                              t).c_str());
+      }
+    }
+    if (!r.ok()) return r;
+    return txn.Commit();
+  }();
+  Statement(db_, "DETACH DATABASE restored").Run("close the restored keystore")
+      .IgnoreError();
+  return s;
+}
+
 absl::Status SqliteStorage::SnapshotTo(const std::string& path) {
   // Create the file first so that its mode is 0600 from the start.
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -69,6 +69,7 @@ class SqliteStorage final : public Storage {
       const std::string& revoked_by) override;
   absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;
   absl::Status SnapshotTo(const std::string& path) override;
+  absl::Status ReplaceWith(const std::string& path) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.

@@ -94,6 +94,11 @@ class Storage {
       const std::string& revoked_by) = 0;
   virtual absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) = 0;
 
+  // ReplaceWith replaces every row of the store with those of the keystore
+  // file at `path` (same schema version: FAILED_PRECONDITION otherwise), in
+  // one transaction: readers see the old store or the new one, never a mix.
+  virtual absl::Status ReplaceWith(const std::string& path) = 0;
+
   // SnapshotTo writes a consistent copy of the whole store to the new file
   // `path` (mode 0600). ALREADY_EXISTS if `path` exists.
   virtual absl::Status SnapshotTo(const std::string& path) = 0;

@@ -515,6 +515,99 @@ TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
   EXPECT_EQ(key.key().primary_version(), 2u);
 }
 
+TEST_F(ServiceTest, OnlineRestoreSwapsTheKeystoreAndSeals) {
+  const std::string kPass = "service test passphrase";  // as in Start
+  auto health_status = [&] {
+    auto health = grpc::health::v1::Health::NewStub(daemon_->NewChannel());
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    EXPECT_TRUE(
+        health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
+    return resp.status();
+  };
+  ASSERT_TRUE(CreateKey("data", pb::KEY_TYPE_AES256_GCM).ok());
+  pb::EncryptResponse ct;
+  ASSERT_TRUE(Encrypt("data", "made before the backup", &ct).ok());
+  std::string backup;
+  {
+    grpc::ClientContext ctx;
+    auto reader = system_->CreateBackup(&ctx, pb::CreateBackupRequest());
+    pb::CreateBackupResponse chunk;
+    while (reader->Read(&chunk)) backup += chunk.data();
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  ASSERT_TRUE(CreateKey("later", pb::KEY_TYPE_ED25519).ok());
+
+  // Streams the backup in 4 KiB messages.
+  auto restore = [&](const std::string& bytes, const std::string& passphrase,
+                     bool replace) {
+    grpc::ClientContext ctx;
+    pb::RestoreBackupResponse resp;
+    auto writer = system_->RestoreBackup(&ctx, &resp);
+    pb::RestoreBackupRequest msg;
+    msg.set_passphrase(passphrase);
+    msg.set_replace_existing(replace);
+    for (size_t at = 0; at < bytes.size(); at += 4096) {
+      msg.set_data(bytes.substr(at, 4096));
+      if (!writer->Write(msg)) break;
+      msg.clear_passphrase();
+      msg.clear_replace_existing();
+    }
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
+    return std::make_pair(s, resp);
+  };
+  auto still_unsealed_with_later = [&] {
+    pb::SignResponse sig;
+    return Sign("later", "x", &sig).ok();
+  };
+  EXPECT_EQ(restore(backup, kPass, false).first.error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  auto wrong = restore(backup, "not the passphrase", true).first;
+  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(wrong.error_message(), HasSubstr("passphrase"));
+  std::string tampered = backup;
+  tampered[tampered.size() - 40] ^= 1;
+  EXPECT_EQ(restore(tampered, kPass, true).first.error_code(),
+            grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(restore(backup.substr(0, backup.size() / 2), kPass, true)
+                .first.error_code(),
+            grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(restore("GIF89a not a backup", kPass, true)
+                .first.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(restore(backup, "", true).first.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(still_unsealed_with_later()) << "refused restores change nothing";
+
+  auto [status, resp] = restore(backup, kPass, true);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.info().key_count(), 1u);
+  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  pb::DecryptResponse pt;
+  EXPECT_EQ(Decrypt("data", ct.ciphertext(), &pt).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  {
+    grpc::ClientContext ctx;
+    pb::UnsealRequest req;
+    req.set_passphrase(kPass);
+    pb::UnsealResponse unsealed;
+    grpc::Status s = system_->Unseal(&ctx, req, &unsealed);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  ASSERT_TRUE(Decrypt("data", ct.ciphertext(), &pt).ok());
+  EXPECT_EQ(pt.plaintext(), "made before the backup");
+  grpc::ClientContext ctx;
+  pb::GetKeyRequest req;
+  req.set_name("keys/later");
+  pb::GetKeyResponse key;
+  EXPECT_EQ(keys_->GetKey(&ctx, req, &key).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // No staged copy is left in the data dir.
+  ProcessResult ls = RunProcess({"/bin/sh", "-c", "ls " + dir_});
+  EXPECT_THAT(ls.output, ::testing::Not(HasSubstr("restore-")));
+}
+
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   ASSERT_TRUE(CreateKey("aes", pb::KEY_TYPE_AES256_GCM).ok());

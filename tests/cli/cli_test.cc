@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "keyward/v1/crypto_service.pb.h"
+#include "keyward/v1/jwt_service.pb.h"
 #include "keyward/v1/key_service.pb.h"
 #include "keyward/v1/access_service.pb.h"
 #include "keyward/v1/system_service.pb.h"
@@ -599,16 +601,79 @@ TEST_F(CliTest, AuditTailBackupSealAndUnseal) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
-TEST_F(CliTest, FormsTheDaemonDoesNotServeYetExitTwoWithItsMessage) {
-  // Whatever is not served answers UNIMPLEMENTED naming the method; the CLI
-  // prints that as one line and exits 2. Served ones must not crash either.
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"jwe", "encrypt", "nokey"},
-           {"jwt", "records"}}) {
-    ProcessResult r = Kw(args);
-    SCOPED_TRACE(absl::StrJoin(args, " "));
-    if (r.exit_code != 0) ExpectOneErrorLine(r);
-  }
+TEST_F(CliTest, JwtRecordsRevokeAndList) {
+  Create("cli-otp", "ed25519", {"--purpose", "jwt"});
+  ProcessResult r = Sh("\"$KW\" --json jwt sign cli-otp --claims '{\"sub\":\"u9\"}' "
+                       "--record --external-id txn-77 --metadata channel=sms "
+                       "--store-token > " + P("otp.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(P("otp.json"));
+  std::string json((std::istreambuf_iterator<char>(in)), {});
+  auto signed_jwt = ParseJson<keyward::v1::SignJwtResponse>(json);
+  ASSERT_FALSE(signed_jwt.jti().empty());
+  EXPECT_EQ(signed_jwt.record_name(), "tokens/" + signed_jwt.jti());
+  WriteFile(P("otp.jwt"), signed_jwt.token(), 0600);
+
+  r = Kw({"--json", "jwt", "record", "--external-id", "txn-77"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto record = ParseJson<keyward::v1::GetTokenRecordResponse>(r.output).record();
+  EXPECT_EQ(record.jti(), signed_jwt.jti());
+  EXPECT_EQ(record.metadata().at("channel"), "sms");
+  EXPECT_EQ(record.token(), signed_jwt.token());
+  EXPECT_EQ(record.state(), keyward::v1::TOKEN_STATE_ACTIVE);
+
+  r = Kw({"jwt", "verify", "--in", P("otp.jwt")});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Kw({"jwt", "revoke", signed_jwt.jti(), "--reason", "user logged out"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("revoked"));
+  r = Kw({"jwt", "verify", "--in", P("otp.jwt")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("revoked"));
+
+  r = Kw({"jwt", "records", "--key", "cli-otp"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(signed_jwt.jti()));
+  EXPECT_THAT(r.output, HasSubstr("revoked"));
+  r = Kw({"--json", "jwt", "records", "--external-id", "txn-77"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ParseJson<keyward::v1::ListTokenRecordsResponse>(r.output).records_size(), 1);
+  ExpectOneErrorLine(Kw({"jwt", "revoke", "no-such-jti"}));
+  ExpectOneErrorLine(Kw({"jwt", "record", "--external-id", "txn-none"}));
+}
+
+// Last: it puts the keystore back as it was when the backup was made.
+TEST_F(CliTest, RestoreReplacesTheKeystoreOnline) {
+  Create("cli-before-backup", "aes256-gcm");
+  ProcessResult r = Sh("printf 'kept' | \"$KW\" encrypt cli-before-backup > " +
+                       P("kept.ct"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Kw({"backup", "--out", P("restore.backup")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Create("cli-after-backup", "ed25519");
+
+  r = Kw({"restore", "--in", P("restore.backup"), "--passphrase-file",
+          P("passphrase")});
+  ExpectOneErrorLine(r);
+  EXPECT_THAT(r.output, HasSubstr("--replace"));
+  WriteFile(P("wrong-pass"), "not it\n", 0600);
+  r = Kw({"restore", "--in", P("restore.backup"), "--passphrase-file",
+          P("wrong-pass"), "--replace"});
+  ExpectOneErrorLine(r);
+  EXPECT_THAT(r.output, HasSubstr("passphrase"));
+
+  r = Kw({"restore", "--in", P("restore.backup"), "--passphrase-file",
+          P("passphrase"), "--replace"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("sealed"));
+  r = Kw({"status"});
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("sealed: *yes"));
+  r = Kw({"unseal", "--passphrase-file", P("passphrase")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Kw({"decrypt", "cli-before-backup", "--in", P("kept.ct")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "kept");
+  ExpectOneErrorLine(Kw({"key", "show", "cli-after-backup"}));
 }
 
 }  // namespace
