@@ -26,7 +26,9 @@ namespace {
 namespace pb = keyward::v1;
 using google::protobuf::util::TimeUtil;
 
-constexpr absl::Duration kDefaultTtl = absl::Minutes(5);
+// SignJwt's lifetimes when the key sets none (JwtKeySettings).
+constexpr absl::Duration kDefaultTtl = absl::Minutes(15);
+constexpr absl::Duration kDefaultMaxTtl = absl::Hours(24);
 
 absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
   if (!name.ok()) return name.status();
@@ -196,22 +198,31 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
   auto alg = JwsAlgorithmOf(*key);
   if (!alg.ok()) return alg.status();
 
-  absl::Duration ttl = request.has_ttl() ? FromProto(request.ttl()) : kDefaultTtl;
-  if (ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("ttl must be positive");
+  // The lifetime: asked for, or the default; never past the key's maximum
+  // (refused, not silently shortened).
+  const absl::Duration max_ttl = key->jwt_max_ttl > absl::ZeroDuration()
+                                     ? key->jwt_max_ttl
+                                     : kDefaultMaxTtl;
+  absl::Duration ttl = request.has_ttl() ? FromProto(request.ttl())
+                                         : absl::ZeroDuration();
+  if (ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("ttl must not be negative");
   }
-  if (key->jwt_max_ttl > absl::ZeroDuration()) {
-    ttl = std::min(ttl, key->jwt_max_ttl);
+  if (ttl == absl::ZeroDuration()) ttl = std::min(kDefaultTtl, max_ttl);
+  if (ttl > max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ttl ", absl::FormatDuration(ttl), " is over key '", name->id,
+        "''s maximum token lifetime of ", absl::FormatDuration(max_ttl),
+        "; ask for less, or raise the key's jwt.max_ttl"));
   }
   const absl::Time now = absl::Now();
   if (const jose::JsonValue* exp = claims->Find("exp");
-      exp != nullptr && key->jwt_max_ttl > absl::ZeroDuration() &&
-      exp->is_number() &&
+      exp != nullptr && exp->is_number() &&
       absl::FromUnixSeconds(static_cast<int64_t>(exp->number_value())) >
-          now + key->jwt_max_ttl) {
+          now + max_ttl) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "exp is past the key's maximum token lifetime of ",
-        absl::FormatDuration(key->jwt_max_ttl)));
+        "exp is past key '", name->id, "''s maximum token lifetime of ",
+        absl::FormatDuration(max_ttl)));
   }
   if (const jose::JsonValue* jti = claims->Find("jti");
       jti != nullptr && record_options->has_value() &&
@@ -471,6 +482,10 @@ grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
                std::string(""), body, Rpc::Access::kInBody);
 }
 
+namespace {
+std::vector<jose::JweAlgorithm> JweAlgorithmsOf(keystore::KeyType type);
+}  // namespace
+
 grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
     grpc::CallbackServerContext* context, const pb::GetJwksRequest* request,
     pb::GetJwksResponse* response) {
@@ -488,23 +503,36 @@ grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
           if (!allowed.ok()) return allowed;
           auto key = rpc.keystore().GetKey(name->id);
           if (!key.ok()) return key.status();
-          auto alg = JwsAlgorithmOf(*key);
-          if (!alg.ok()) return alg.status();
-          if (jose::IsHmac(*alg)) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "key '", name->id, "' is an HMAC key: its JWTs are verified by "
-                "Keyward (VerifyJwt), and it has no public key to publish"));
+          // JWT keys publish their JWS alg for "sig", JWE keys their JWE
+          // alg for "enc"; secret keys have nothing to publish.
+          std::string alg, use;
+          if (key->purpose == keystore::KeyPurpose::kKeyAgreement &&
+              key->type != keystore::KeyType::kAes256Gcm &&
+              !JweAlgorithmsOf(key->type).empty()) {
+            alg = std::string(
+                jose::JweAlgorithmName(JweAlgorithmsOf(key->type).front()));
+            use = "enc";
+          } else {
+            auto jws = JwsAlgorithmOf(*key);
+            if (!jws.ok()) return jws.status();
+            if (jose::IsHmac(*jws)) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "key '", name->id, "' is an HMAC key: its JWTs are verified "
+                  "by Keyward (VerifyJwt), and it has no public key to publish"));
+            }
+            alg = std::string(jose::JwsAlgorithmName(*jws));
+            use = "sig";
           }
           auto versions = rpc.keystore().ListVersions(name->id);
           if (!versions.ok()) return versions.status();
-          for (const keystore::VersionRecord& v : *versions) {
-            if (v.state != keystore::VersionState::kEnabled ||
-                v.version < key->min_decrypt_version) {
+          for (auto v = versions->rbegin(); v != versions->rend(); ++v) {
+            if (v->state != keystore::VersionState::kEnabled ||
+                v->version < key->min_decrypt_version) {
               continue;
             }
-            auto jwk = jose::PublicJwk(key->type, v.public_key,
-                                       absl::StrCat(name->id, ":v", v.version),
-                                       jose::JwsAlgorithmName(*alg), "sig");
+            auto jwk = jose::PublicJwk(key->type, v->public_key,
+                                       absl::StrCat(name->id, ":v", v->version),
+                                       alg, use);
             if (!jwk.ok()) return jwk.status();
             jwks.push_back(std::move(*jwk));
           }

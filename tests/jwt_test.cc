@@ -326,6 +326,39 @@ TEST_F(JwtTest, JwksListsEveryEnabledVersion) {
   EXPECT_THAT(resp.jwks_json(), HasSubstr("\"alg\":\"ES256\""));
   EXPECT_THAT(resp.jwks_json(), HasSubstr("\"alg\":\"EdDSA\""));
   EXPECT_THAT(resp.jwks_json(), ::testing::Not(HasSubstr("\"d\"")));
+  // Versions newest first, keys in the order named.
+  const size_t v2 = resp.jwks_json().find("es:v2");
+  const size_t v1 = resp.jwks_json().find("es:v1");
+  const size_t ed = resp.jwks_json().find("ed:v1");
+  EXPECT_LT(v2, v1);
+  EXPECT_LT(v1, ed);
+
+  // A JWE key publishes its JWE alg for "enc"; a secret one has nothing.
+  for (auto [id, type] : {std::make_pair("rsa-enc", pb::KEY_TYPE_RSA_2048),
+                          std::make_pair("aes-enc", pb::KEY_TYPE_AES256_GCM)}) {
+    grpc::ClientContext cctx;
+    pb::CreateKeyRequest create;
+    create.set_key_id(id);
+    create.mutable_key()->set_key_type(type);
+    create.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWE);
+    pb::CreateKeyResponse created;
+    ASSERT_TRUE(keys_->CreateKey(&cctx, create, &created).ok());
+  }
+  {
+    grpc::ClientContext ectx;
+    pb::GetJwksRequest ereq;
+    ereq.add_names("keys/rsa-enc");
+    pb::GetJwksResponse eresp;
+    ASSERT_TRUE(jwt_->GetJwks(&ectx, ereq, &eresp).ok());
+    EXPECT_THAT(eresp.jwks_json(), HasSubstr("\"use\":\"enc\""));
+    EXPECT_THAT(eresp.jwks_json(), HasSubstr("\"alg\":\"RSA-OAEP-256\""));
+    EXPECT_THAT(eresp.jwks_json(), HasSubstr("\"kid\":\"rsa-enc:v1\""));
+    grpc::ClientContext actx;
+    pb::GetJwksRequest areq;
+    areq.add_names("keys/aes-enc");
+    EXPECT_EQ(jwt_->GetJwks(&actx, areq, &eresp).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
 
   CreateJwtKey("hs", pb::KEY_TYPE_HMAC_SHA256);
   grpc::ClientContext hctx;
@@ -673,6 +706,34 @@ TEST_F(JwtTest, PinnedKeyVerifiesTokensWithoutAKeywardKid) {
     EXPECT_EQ(jwt_->VerifyJwt(&ctx, req, &resp).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
+}
+
+TEST_F(JwtTest, LifetimesDefaultAndAreNeverSilentlyShortened) {
+  CreateJwtKey("life", pb::KEY_TYPE_ED25519);
+  grpc::Status s;
+  // No ttl: 15 minutes.
+  {
+    grpc::ClientContext ctx;
+    pb::SignJwtRequest req;
+    req.set_name("keys/life");
+    pb::SignJwtResponse resp;
+    ASSERT_TRUE(jwt_->SignJwt(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.expire_time().seconds() - resp.issue_time().seconds(), 900);
+  }
+  // Over the default maximum of 24 h: refused, naming the limit.
+  Sign("life", "{}", 25 * 3600, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("maximum token lifetime"));
+  Sign("life", "{}", -5, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A given exp past the maximum is refused too.
+  Sign("life", absl::StrCat(R"({"exp":)", absl::ToUnixSeconds(absl::Now()) +
+                                               48 * 3600, "}"),
+       60, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Sign("life", "{}", 24 * 3600, &s).expire_time().seconds() -
+                Sign("life", "{}", 24 * 3600, &s).issue_time().seconds(),
+            24 * 3600);
 }
 
 }  // namespace
