@@ -263,7 +263,9 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
     }
     record.claims_json = token->claims_json;
     record.issued_by = rpc.caller().principal;
-    record.issued_at = token->issued_at;
+    // Precise, so that records list in the order they were made ("iat" is
+    // this time in whole seconds).
+    record.issued_at = now;
     record.expire_at = token->expires_at;
     record.purge_at = token->expires_at + **record_options;
     absl::Status kept = rpc.keystore().RecordToken(

@@ -81,17 +81,6 @@ grpc::ServerUnaryReactor* Rpc::Finish(const absl::Status& status) {
   return reactor;
 }
 
-grpc::ServerUnaryReactor* NotServed(grpc::CallbackServerContext* context,
-                                    absl::string_view method) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
-      absl::StrCat("/keyward.v1.", method,
-                   " is part of the Keyward API but this daemon build does "
-                   "not serve it yet; see the README for what is served")));
-  return reactor;
-}
-
 absl::Status TooLarge(absl::string_view field, size_t size, size_t limit) {
   return absl::InvalidArgumentError(
       absl::StrCat(field, " is ", size, " bytes; at most ", limit, " allowed"));

@@ -140,10 +140,6 @@ grpc::ServerUnaryReactor* Unary(const ServiceEnv& env,
       [&](int32_t* version) { return body(rpc, version); }, access));
 }
 
-// NotServed answers a method of the contract this build does not serve.
-grpc::ServerUnaryReactor* NotServed(grpc::CallbackServerContext* context,
-                                    absl::string_view method);
-
 inline constexpr size_t kMaxBatchItems = 1000;
 
 // Batch runs each item of a batch call through its own Rpc::Run (one audit
