@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "daemon/log.h"
 #include "keystore/crypto/digest.h"
 
 namespace keyward::daemon {
@@ -84,7 +85,26 @@ bool WriteAll(int fd, absl::string_view data) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
+AuditLog::AuditLog(std::string path, int fd, uint64_t seq,
+                   std::string last_hash, AuditLogOptions options)
+    : path_(std::move(path)),
+      fd_(fd),
+      options_(std::move(options)),
+      next_seq_(seq + 1),
+      last_hash_(std::move(last_hash)),
+      written_(seq),
+      durable_(seq),
+      last_sync_(absl::Now()) {}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
+    const std::string& path, AuditLogOptions options) {
+  if (options.fsync == AuditFsyncMode::kInterval &&
+      options.fsync_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit fsync_interval = ",
+                     absl::FormatDuration(options.fsync_interval),
+                     " is not valid: it must be positive"));
+  }
   int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::UnavailableError(absl::StrCat("cannot open the audit log '",
@@ -127,11 +147,86 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path
       last_hash = absl::HexStringToBytes(hash_hex);
     }
   }
-  return std::unique_ptr<AuditLog>(
-      new AuditLog(path, fd, seq, std::move(last_hash)));
+  std::unique_ptr<AuditLog> log(
+      new AuditLog(path, fd, seq, std::move(last_hash), std::move(options)));
+  if (log->options_.fsync == AuditFsyncMode::kInterval) {
+    log->sync_thread_ = std::thread(&AuditLog::SyncThread, log.get());
+  }
+  return log;
 }
 
-AuditLog::~AuditLog() { close(fd_); }
+AuditLog::~AuditLog() {
+  if (sync_thread_.joinable()) {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    sync_thread_.join();
+    // Shutdown: make what was acknowledged durable.
+    absl::MutexLock lock(&mu_);
+    if (written_ > durable_ || !sync_error_.empty()) SyncWritten();
+    if (!sync_error_.empty()) {
+      LogWarning("audit_sync_failed_at_shutdown",
+                 {{"path", path_},
+                  {"error", sync_error_},
+                  {"unsynced_after", absl::StrCat(durable_)}});
+    }
+  }
+  close(fd_);
+}
+
+int AuditLog::Sync() const {
+  return options_.sync ? options_.sync(fd_) : fdatasync(fd_);
+}
+
+void AuditLog::SyncThread() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    // Sleep until there is something to sync (or a failed sync to retry),
+    // then until one interval has passed since the last sync.
+    mu_.Await(absl::Condition(this, &AuditLog::SyncWanted));
+    if (stopping_) return;
+    mu_.AwaitWithDeadline(absl::Condition(&stopping_),
+                          last_sync_ + options_.fsync_interval);
+    if (stopping_) return;
+    SyncWritten();
+  }
+}
+
+void AuditLog::SyncWritten() {
+  // Everything up to `upto` was written before the sync starts, so the
+  // sync covers it. Appends go on (writing) meanwhile.
+  const uint64_t upto = written_;
+  mu_.Unlock();
+  const int rc = Sync();
+  const int error = errno;
+  mu_.Lock();
+  last_sync_ = absl::Now();
+  if (rc == 0) {
+    if (!sync_error_.empty()) {
+      // After a failed fdatasync Linux may have dropped the pages it could
+      // not write; a later success does not prove they reached the disk.
+      LogWarning("audit_sync_recovered",
+                 {{"path", path_},
+                  {"failed_attempts", absl::StrCat(sync_failures_)},
+                  {"note", "records written before the failure may be "
+                           "missing from the disk; run `keyward audit verify`"}});
+      sync_error_.clear();
+      sync_failures_ = 0;
+    }
+    durable_ = std::max(durable_, upto);
+    return;
+  }
+  ++sync_failures_;
+  if (sync_error_.empty()) {
+    sync_error_ = strerror(error);
+    LogWarning("audit_sync_failed",
+               {{"path", path_},
+                {"error", sync_error_},
+                {"unsynced_after", absl::StrCat(durable_)},
+                {"effect", "refusing every operation until a retry succeeds"}});
+  }
+}
 
 uint64_t AuditLog::last_sequence() const {
   absl::MutexLock lock(&mu_);
@@ -145,6 +240,13 @@ absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
         "the audit log cannot be written; refusing every operation until "
         "keywardd is restarted with a writable audit log");
   }
+  if (!sync_error_.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the audit log could not be flushed to disk (fdatasync: ", sync_error_,
+        "); refusing every operation until a retry succeeds; check the audit "
+        "log's disk"));
+  }
+  const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
   const uint64_t seq = next_seq_++;
   std::string body = absl::StrCat(
       "{\"seq\":", seq, ",\"time\":\"",
@@ -159,10 +261,13 @@ absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
                   absl::BytesToHexString(last_hash_), "\"}\n");
   pending_last_ = seq;
 
-  while (durable_ < seq) {
+  // One caller at a time (the leader) writes everything pending, and with
+  // kEveryRecord syncs it: concurrent callers share one write and sync.
+  uint64_t& done = every_record ? durable_ : written_;
+  while (done < seq) {
     if (failed_) break;
     if (flushing_) {
-      // Another caller is syncing; it or the next leader will cover us.
+      // Another caller is writing; it or the next leader will cover us.
       mu_.Await(absl::Condition(this, &AuditLog::NotFlushing));
       continue;
     }
@@ -171,16 +276,28 @@ absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
     batch.swap(pending_);
     const uint64_t upto = pending_last_;
     mu_.Unlock();
-    bool ok = WriteAll(fd_, batch) && fdatasync(fd_) == 0;
+    const char* failed_call = nullptr;
+    if (!WriteAll(fd_, batch)) {
+      failed_call = "write";
+    } else if (every_record && Sync() != 0) {
+      failed_call = "fdatasync";
+    }
+    const int error = errno;
     mu_.Lock();
     flushing_ = false;
-    if (!ok) {
+    if (failed_call != nullptr) {
       failed_ = true;
+      LogWarning("audit_write_failed",
+                 {{"path", path_},
+                  {"call", failed_call},
+                  {"error", strerror(error)},
+                  {"effect", "refusing every operation until restarted"}});
       break;
     }
-    durable_ = upto;
+    written_ = upto;
+    if (every_record) durable_ = upto;
   }
-  if (durable_ < seq) {
+  if (done < seq) {
     return absl::UnavailableError(
         "the audit record could not be written, so the operation was not "
         "done; check the audit log's disk");

@@ -9,21 +9,33 @@
 // `,"hash":...`); the first record's prev is 32 zero bytes. Records never
 // hold plaintext, signatures, MACs or key material.
 //
-// Durability: Append returns only after the record is written and
-// fdatasync'ed. Concurrent appends share one fdatasync (group commit). If a
-// record cannot be made durable, Append fails and the caller must fail the
-// operation (UNAVAILABLE): no audit record, no result.
+// Durability (AuditLogOptions::fsync, config.proto's AuditFsync):
+// - kEveryRecord (the default): Append returns only after the record is
+//   written and fdatasync'ed. Concurrent appends share one fdatasync (group
+//   commit). A failed fdatasync is final, as a failed write is (below).
+// - kInterval: Append returns once the record is written (write(2)); a
+//   background thread fdatasyncs at most once per fsync_interval, and the
+//   destructor syncs what is left. A power loss can lose up to one interval
+//   of acknowledged records. A failed fdatasync is logged, and every Append
+//   fails until a retry (one per interval) succeeds.
+// In both modes, if a record cannot be written, Append fails and the caller
+// must fail the operation (UNAVAILABLE): no audit record, no result. A
+// failed write is final: the log refuses every later Append (until the
+// daemon restarts), since the file may now end in a torn record.
 #ifndef KEYWARD_DAEMON_AUDIT_LOG_H_
 #define KEYWARD_DAEMON_AUDIT_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace keyward::daemon {
 
@@ -37,15 +49,37 @@ struct AuditEntry {
   std::string request_id;
 };
 
+// AuditFsyncMode is when records are flushed to stable storage (see the
+// file comment).
+enum class AuditFsyncMode { kEveryRecord, kInterval };
+
+struct AuditLogOptions {
+  AuditFsyncMode fsync = AuditFsyncMode::kEveryRecord;
+  // With kInterval: two fdatasyncs are at least this far apart, and a
+  // written record is synced about this long after the previous sync (the
+  // sync thread sleeps while nothing is written). Must be positive.
+  // Ignored with kEveryRecord.
+  absl::Duration fsync_interval = absl::Seconds(1);
+  // sync flushes `fd` to stable storage and returns 0, or -1 with errno set,
+  // as fdatasync(2) does (the default when empty). Tests inject faults here.
+  std::function<int(int fd)> sync;
+};
+
 class AuditLog {
  public:
-  // Open opens (creating 0600) the log at `path` and finds its last record.
-  // DATA_LOSS if the last record cannot be read back.
-  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& path);
+  // Open opens (creating 0600) the log at `path` and finds its last record;
+  // with kInterval it starts the sync thread. DATA_LOSS if the last record
+  // cannot be read back; INVALID_ARGUMENT if fsync_interval is not positive.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(
+      const std::string& path, AuditLogOptions options = AuditLogOptions());
+  // The destructor syncs records not yet synced (kInterval; a failure is
+  // logged) and closes the file. No Append may be running.
   ~AuditLog();
 
-  // Append adds `entry` and returns its sequence number once durable.
-  // UNAVAILABLE if it could not be written or synced. Thread-safe.
+  // Append adds `entry` and returns its sequence number once it is durable
+  // (kEveryRecord) or written (kInterval). UNAVAILABLE if it could not be
+  // written or synced, or (kInterval) while the last fdatasync has failed;
+  // a refused entry takes no sequence number. Thread-safe.
   absl::StatusOr<uint64_t> Append(const AuditEntry& entry);
 
   uint64_t last_sequence() const;
@@ -68,26 +102,40 @@ class AuditLog {
   const std::string& path() const { return path_; }
 
  private:
-  AuditLog(std::string path, int fd, uint64_t seq, std::string last_hash)
-      : path_(std::move(path)),
-        fd_(fd),
-        next_seq_(seq + 1),
-        last_hash_(std::move(last_hash)) {}
+  AuditLog(std::string path, int fd, uint64_t seq, std::string last_hash,
+           AuditLogOptions options);
 
   bool NotFlushing() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !flushing_;
   }
+  bool SyncWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || written_ > durable_ || !sync_error_.empty();
+  }
+  int Sync() const;  // options_.sync or fdatasync; keeps errno
+  // SyncThread is the kInterval background loop; SyncWritten syncs what is
+  // written, records the outcome and logs failures and recovery.
+  void SyncThread();
+  void SyncWritten() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   const int fd_;
+  const AuditLogOptions options_;
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
   std::string last_hash_ ABSL_GUARDED_BY(mu_);
   std::string pending_ ABSL_GUARDED_BY(mu_);  // lines not yet written
   uint64_t pending_last_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;  // last durable sequence
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;  // last written sequence
+  uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;  // last synced sequence
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;
+  // A write (or a kEveryRecord fdatasync) failed: final.
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  // kInterval only: the sync thread's state.
+  std::string sync_error_ ABSL_GUARDED_BY(mu_);  // last fdatasync failed
+  uint64_t sync_failures_ ABSL_GUARDED_BY(mu_) = 0;  // since the last success
+  absl::Time last_sync_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sync_thread_;
 };
 
 }  // namespace keyward::daemon

@@ -131,9 +131,26 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
                     absl::ZeroDuration(), absl::Minutes(10));
   if (!s.ok()) return s;
   if (jwt->max_token_bytes() == 0) jwt->set_max_token_bytes(16 * 1024);
-  if (config->audit().path().empty()) {
-    config->mutable_audit()->set_path(
-        absl::StrCat(config->data_dir(), "/audit.log"));
+  auto* audit = config->mutable_audit();
+  if (audit->path().empty()) {
+    audit->set_path(absl::StrCat(config->data_dir(), "/audit.log"));
+  }
+  if (audit->fsync() == keyward::v1::AUDIT_FSYNC_UNSPECIFIED) {
+    audit->set_fsync(keyward::v1::AUDIT_FSYNC_EVERY_RECORD);
+  }
+  if (audit->fsync() != keyward::v1::AUDIT_FSYNC_EVERY_RECORD &&
+      audit->fsync() != keyward::v1::AUDIT_FSYNC_INTERVAL) {
+    return Bad("audit.fsync", absl::StrCat(audit->fsync()),
+               "use AUDIT_FSYNC_EVERY_RECORD or AUDIT_FSYNC_INTERVAL");
+  }
+  if (!audit->has_fsync_interval()) {
+    *audit->mutable_fsync_interval() = TimeUtil::SecondsToDuration(1);
+  }
+  // config.proto: the interval is ignored unless fsync is INTERVAL.
+  if (audit->fsync() == keyward::v1::AUDIT_FSYNC_INTERVAL) {
+    s = CheckDuration("audit.fsync_interval", audit->fsync_interval(),
+                      absl::Milliseconds(1), absl::Minutes(1));
+    if (!s.ok()) return s;
   }
   if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
     config->set_log_level(keyward::v1::LOG_LEVEL_INFO);

@@ -42,6 +42,29 @@ TEST(ConfigTest, DefaultsWithNothingSet) {
   EXPECT_EQ(config.key_cache_size(), 1024u);
 }
 
+TEST(ConfigTest, AuditFsync) {
+  keyward::v1::DaemonConfig config;
+  ASSERT_TRUE(FinalizeConfig(&config).ok());
+  EXPECT_EQ(config.audit().fsync(), keyward::v1::AUDIT_FSYNC_EVERY_RECORD);
+
+  auto interval = LoadConfigFile(WriteFile("audit { fsync: AUDIT_FSYNC_INTERVAL }"));
+  ASSERT_TRUE(interval.ok()) << interval.status();
+  ASSERT_TRUE(FinalizeConfig(&*interval).ok());
+  EXPECT_EQ(interval->audit().fsync(), keyward::v1::AUDIT_FSYNC_INTERVAL);
+  EXPECT_EQ(interval->audit().fsync_interval().seconds(), 1);  // the default
+
+  for (const char* text :
+       {"audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval { nanos: 1000000 } }",
+        "audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval { seconds: 60 } }",
+        // Ignored unless fsync is INTERVAL.
+        "audit { fsync: AUDIT_FSYNC_EVERY_RECORD fsync_interval { seconds: 0 } }"}) {
+    auto loaded = LoadConfigFile(WriteFile(text));
+    ASSERT_TRUE(loaded.ok()) << text;
+    absl::Status s = FinalizeConfig(&*loaded);
+    EXPECT_TRUE(s.ok()) << text << ": " << s;
+  }
+}
+
 TEST(ConfigTest, SyntaxErrorsNameFileLineAndColumn) {
   std::string path = WriteFile("data_dir: \"/x\"\nno_such_field: 3\n");
   auto config = LoadConfigFile(path);
@@ -67,6 +90,13 @@ TEST(ConfigTest, BadValuesNameTheField) {
       {"shutdown_grace_period { seconds: -1 }", "shutdown_grace_period"},
       {"tcp_listeners { address: \"nohostport\" }", "tcp_listeners[0].address"},
       {"unix_socket { disabled: true }", "unix_socket.disabled"},
+      {"audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval {} }",
+       "audit.fsync_interval"},
+      {"audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval { seconds: -1 } }",
+       "audit.fsync_interval"},
+      {"audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval { seconds: 61 } }",
+       "audit.fsync_interval"},
+      {"audit { fsync: 7 }", "audit.fsync"},
   };
   for (const Case& c : cases) {
     auto config = LoadConfigFile(WriteFile(c.text));

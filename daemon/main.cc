@@ -111,6 +111,17 @@ keystore::KeystoreOptions KeystoreOptionsFrom(
   return options;
 }
 
+AuditLogOptions AuditLogOptionsFrom(const keyward::v1::DaemonConfig& config) {
+  AuditLogOptions options;
+  if (config.audit().fsync() == keyward::v1::AUDIT_FSYNC_INTERVAL) {
+    const auto& interval = config.audit().fsync_interval();
+    options.fsync = AuditFsyncMode::kInterval;
+    options.fsync_interval = absl::Seconds(interval.seconds()) +
+                             absl::Nanoseconds(interval.nanos());
+  }
+  return options;
+}
+
 int Init(const keyward::v1::DaemonConfig& config) {
   if (config.passphrase_file().empty()) {
     return Fail(absl::InvalidArgumentError(
@@ -178,7 +189,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   }
   if (!ks.ok()) return Fail(ks.status());
 
-  auto audit = AuditLog::Open(config.audit().path());
+  auto audit = AuditLog::Open(config.audit().path(), AuditLogOptionsFrom(config));
   if (!audit.ok()) return Fail(audit.status());
 
   // Bootstrap admins: the config's list if it has one; else root, the
