@@ -1,9 +1,12 @@
 #include "daemon/convert.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "keystore/crypto/digest.h"
@@ -150,6 +153,9 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
       break;
     case keystore::KeyPurpose::kKeyAgreement:
       out->set_purpose(pb::KEY_PURPOSE_JWE);
+      if (auto alg = JweAlgorithmOf(key); alg.ok()) {
+        out->set_jwe_algorithm(ToProto(*alg));
+      }
       break;
     case keystore::KeyPurpose::kJwt:
       out->set_purpose(pb::KEY_PURPOSE_JWT);
@@ -180,6 +186,99 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
   *out->mutable_update_time() = Ts(key.rotated_at);
 }
 
+std::vector<jose::JweAlgorithm> JweAlgorithmsFor(keystore::KeyType type) {
+  switch (type) {
+    case keystore::KeyType::kRsa2048:
+    case keystore::KeyType::kRsa3072:
+    case keystore::KeyType::kRsa4096:
+      return {jose::JweAlgorithm::kRsaOaep256, jose::JweAlgorithm::kRsaOaep};
+    case keystore::KeyType::kEcdhP256:
+      return {jose::JweAlgorithm::kEcdhEsA256Kw, jose::JweAlgorithm::kEcdhEs};
+    case keystore::KeyType::kAes256Gcm:
+      return {jose::JweAlgorithm::kA256GcmKw, jose::JweAlgorithm::kDir};
+    default:
+      return {};
+  }
+}
+
+absl::StatusOr<jose::JweAlgorithm> JweAlgorithmOf(const keystore::KeyRecord& key) {
+  const std::vector<jose::JweAlgorithm> offered = JweAlgorithmsFor(key.type);
+  if (key.purpose != keystore::KeyPurpose::kKeyAgreement || offered.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key '", key.id, "' is not a JWE key; create one with purpose JWE "
+        "(RSA, AES-256 or ECDH P-256)"));
+  }
+  if (key.jwe_algorithm.empty()) return offered.front();
+  auto alg = jose::JweAlgorithmFromName(key.jwe_algorithm);
+  if (!alg || std::find(offered.begin(), offered.end(), *alg) == offered.end()) {
+    return absl::DataLossError(absl::StrCat(
+        "key '", key.id, "' has an unusable stored JWE alg '",
+        key.jwe_algorithm, "'"));
+  }
+  return *alg;
+}
+
+absl::StatusOr<std::string> ChooseJweAlgorithm(pb::JweAlgorithm requested,
+                                               keystore::KeyType type,
+                                               keystore::KeyPurpose purpose) {
+  if (purpose != keystore::KeyPurpose::kKeyAgreement) {
+    if (requested != pb::JWE_ALGORITHM_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          "jwe_algorithm is for keys of purpose JWE only");
+    }
+    return std::string();
+  }
+  auto alg = FromProto(requested);
+  if (!alg.ok()) return alg.status();
+  const std::vector<jose::JweAlgorithm> offered = JweAlgorithmsFor(type);
+  if (offered.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        crypto::KeyTypeName(type), " keys cannot be JWE keys; use RSA, "
+        "AES-256 or ECDH P-256"));
+  }
+  const jose::JweAlgorithm chosen = alg->value_or(offered.front());
+  if (std::find(offered.begin(), offered.end(), chosen) == offered.end()) {
+    std::vector<std::string> names;
+    for (jose::JweAlgorithm a : offered) {
+      names.push_back(std::string(jose::JweAlgorithmName(a)));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "jwe_algorithm ", jose::JweAlgorithmName(chosen), " does not suit a ",
+        crypto::KeyTypeName(type), " key; use one of ",
+        absl::StrJoin(names, ", ")));
+  }
+  return std::string(jose::JweAlgorithmName(chosen));
+}
+
+absl::StatusOr<std::optional<jose::JweAlgorithm>> FromProto(pb::JweAlgorithm a) {
+  switch (a) {
+    case pb::JWE_ALGORITHM_UNSPECIFIED: return std::nullopt;
+    case pb::JWE_ALGORITHM_RSA_OAEP: return jose::JweAlgorithm::kRsaOaep;
+    case pb::JWE_ALGORITHM_RSA_OAEP_256: return jose::JweAlgorithm::kRsaOaep256;
+    case pb::JWE_ALGORITHM_DIR: return jose::JweAlgorithm::kDir;
+    case pb::JWE_ALGORITHM_A256GCMKW: return jose::JweAlgorithm::kA256GcmKw;
+    case pb::JWE_ALGORITHM_ECDH_ES: return jose::JweAlgorithm::kEcdhEs;
+    case pb::JWE_ALGORITHM_ECDH_ES_A256KW: return jose::JweAlgorithm::kEcdhEsA256Kw;
+    default: return absl::InvalidArgumentError("algorithm is not a known JWE alg");
+  }
+}
+
+pb::JweAlgorithm ToProto(jose::JweAlgorithm a) {
+  switch (a) {
+    case jose::JweAlgorithm::kRsaOaep: return pb::JWE_ALGORITHM_RSA_OAEP;
+    case jose::JweAlgorithm::kRsaOaep256: return pb::JWE_ALGORITHM_RSA_OAEP_256;
+    case jose::JweAlgorithm::kDir: return pb::JWE_ALGORITHM_DIR;
+    case jose::JweAlgorithm::kA256GcmKw: return pb::JWE_ALGORITHM_A256GCMKW;
+    case jose::JweAlgorithm::kEcdhEs: return pb::JWE_ALGORITHM_ECDH_ES;
+    case jose::JweAlgorithm::kEcdhEsA256Kw: return pb::JWE_ALGORITHM_ECDH_ES_A256KW;
+    default: return pb::JWE_ALGORITHM_UNSPECIFIED;
+  }
+}
+
+std::string KidOf(const keystore::VersionRecord& v) {
+  return v.kid.empty() ? absl::StrCat(v.key_id, ":v", v.version) : v.kid;
+}
+
 void ToProto(const keystore::VersionRecord& v, int32_t primary,
              pb::KeyVersion* out) {
   out->set_name(VersionName(v.key_id, v.version));
@@ -197,7 +296,9 @@ void ToProto(const keystore::VersionRecord& v, int32_t primary,
       break;
   }
   out->set_primary(v.version == primary);
-  out->set_kid(absl::StrCat(v.key_id, ":v", v.version));
+  out->set_kid(KidOf(v));
+  out->set_origin(v.imported ? pb::VERSION_ORIGIN_IMPORTED
+                             : pb::VERSION_ORIGIN_GENERATED);
   if (!v.public_key.empty()) {
     out->set_public_key_sha256(crypto::Sha256(v.public_key));
   }

@@ -4,11 +4,14 @@
 #ifndef KEYWARD_DAEMON_CONVERT_H_
 #define KEYWARD_DAEMON_CONVERT_H_
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/support/status.h"
+#include "keystore/jose/jwe.h"
 #include "keystore/keystore.h"
 #include "keyward/v1/common.pb.h"
 
@@ -35,6 +38,26 @@ keyward::v1::KeyType ToProto(keystore::KeyType type);
 absl::StatusOr<std::optional<crypto::SignatureAlgorithm>> FromProto(
     keyward::v1::SignatureAlgorithm algorithm);
 keyward::v1::SignatureAlgorithm ToProto(crypto::SignatureAlgorithm algorithm);
+
+// JWE keys (purpose JWE) have one "alg" each.
+// JweAlgorithmsFor: the algs a key type may be given, its default first
+// (empty for types that make no JWE keys).
+std::vector<jose::JweAlgorithm> JweAlgorithmsFor(keystore::KeyType type);
+// JweAlgorithmOf: a JWE key's alg (stored, else its type's default);
+// FAILED_PRECONDITION for a key of another purpose.
+absl::StatusOr<jose::JweAlgorithm> JweAlgorithmOf(const keystore::KeyRecord& key);
+// ChooseJweAlgorithm checks Key.jwe_algorithm for a new key and returns
+// the name to store ("" for keys of other purposes).
+absl::StatusOr<std::string> ChooseJweAlgorithm(keyward::v1::JweAlgorithm alg,
+                                               keystore::KeyType type,
+                                               keystore::KeyPurpose purpose);
+// UNSPECIFIED maps to nullopt.
+absl::StatusOr<std::optional<jose::JweAlgorithm>> FromProto(
+    keyward::v1::JweAlgorithm alg);
+keyward::v1::JweAlgorithm ToProto(jose::JweAlgorithm alg);
+
+// KidOf: a version's JOSE kid, its own or "{key_id}:v{n}".
+std::string KidOf(const keystore::VersionRecord& version);
 
 void ToProto(const keystore::KeyRecord& key, keyward::v1::Key* out);
 void ToProto(const keystore::VersionRecord& version, int32_t primary,

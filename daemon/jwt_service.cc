@@ -67,6 +67,18 @@ bool ParseKid(absl::string_view kid, std::string* id, int32_t* version) {
          absl::SimpleAtoi(kid.substr(colon + 2), version) && *version > 0;
 }
 
+// ResolveKid finds the key version a kid names: Keyward's own form, or a
+// version's own kid (imported keys; that look-up reads storage).
+bool ResolveKid(keystore::Keystore& keystore, absl::string_view kid,
+                std::string* id, int32_t* version) {
+  if (ParseKid(kid, id, version)) return true;
+  auto found = keystore.FindVersionByKid(std::string(kid));
+  if (!found.ok()) return false;
+  *id = found->key_id;
+  *version = found->version;
+  return true;
+}
+
 google::protobuf::Timestamp Ts(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
@@ -232,6 +244,8 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
         "[A-Za-z0-9_-]; leave it out and the daemon makes one");
   }
   const int32_t v = key->primary_version;
+  auto signing_version = rpc.keystore().GetVersion(name->id, v);
+  if (!signing_version.ok()) return signing_version.status();
   auto signing_key = jose::JwsSigningKey::ForFunction(
       *alg,
       [&](absl::string_view input) -> absl::StatusOr<std::string> {
@@ -239,7 +253,7 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
         if (!sig.ok()) return sig.status();
         return std::move(sig->signature);
       },
-      absl::StrCat(name->id, ":v", v));
+      KidOf(*signing_version));
   if (!signing_key.ok()) return signing_key.status();
   jose::JwtSignOptions options;
   options.now = now;
@@ -327,13 +341,14 @@ absl::Status JwtServiceImpl::Verify(Rpc& rpc,
       -> absl::StatusOr<std::vector<jose::JwsVerificationKey>> {
     std::string id;
     int32_t v = 0;
-    const bool keyward_kid = jws.kid && ParseKid(*jws.kid, &id, &v);
+    const bool keyward_kid =
+        jws.kid && ResolveKid(rpc.keystore(), *jws.kid, &id, &v);
     const bool is_pinned = !request.name().empty();
     if (!keyward_kid && !is_pinned) {
       return jose::TokenError(jose::TokenFailure::kKeyNotFound,
-                              "the token's kid does not name a Keyward key "
-                              "version (NAME:vN); pin the key (`name`) to "
-                              "verify tokens without one");
+                              "the token's kid names no key version here; "
+                              "pin the key (`name`) to verify tokens without "
+                              "one");
     }
     if (is_pinned && keyward_kid && id != pinned->id) {
       return jose::TokenError(
@@ -466,13 +481,17 @@ grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
     std::string id;
     int32_t v;
     if (auto parsed = jose::ParseCompactJws(request->token(), parse_options);
-        parsed.ok() && parsed->kid && ParseKid(*parsed->kid, &id, &v)) {
+        parsed.ok() && parsed->kid &&
+        ResolveKid(*env_.keystore, *parsed->kid, &id, &v)) {
       resource = "keys/" + id;
     }
   }
+  // Without a key to authorize first, the key found is authorized as it is
+  // found (a token naming none gets a verdict, not access).
+  const bool authorize_found = !resource.has_value();
   auto body = [&](Rpc& rpc, int32_t* version) {
-    return Verify(rpc, *request, request->token(), /*authorize=*/false,
-                  response, version);
+    return Verify(rpc, *request, request->token(), authorize_found, response,
+                  version);
   };
   if (resource) {
     return Unary(env_, context, "JwtService/VerifyJwt",
@@ -483,10 +502,6 @@ grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
   return Unary(env_, context, "JwtService/VerifyJwt", pb::OPERATION_JWT_VERIFY,
                std::string(""), body, Rpc::Access::kInBody);
 }
-
-namespace {
-std::vector<jose::JweAlgorithm> JweAlgorithmsOf(keystore::KeyType type);
-}  // namespace
 
 grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
     grpc::CallbackServerContext* context, const pb::GetJwksRequest* request,
@@ -508,11 +523,15 @@ grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
           // JWT keys publish their JWS alg for "sig", JWE keys their JWE
           // alg for "enc"; secret keys have nothing to publish.
           std::string alg, use;
-          if (key->purpose == keystore::KeyPurpose::kKeyAgreement &&
-              key->type != keystore::KeyType::kAes256Gcm &&
-              !JweAlgorithmsOf(key->type).empty()) {
-            alg = std::string(
-                jose::JweAlgorithmName(JweAlgorithmsOf(key->type).front()));
+          if (key->purpose == keystore::KeyPurpose::kKeyAgreement) {
+            if (key->type == keystore::KeyType::kAes256Gcm) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "key '", name->id, "' is a secret JWE key: it has no public "
+                  "key to publish"));
+            }
+            auto jwe = JweAlgorithmOf(*key);
+            if (!jwe.ok()) return jwe.status();
+            alg = std::string(jose::JweAlgorithmName(*jwe));
             use = "enc";
           } else {
             auto jws = JwsAlgorithmOf(*key);
@@ -533,7 +552,7 @@ grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
               continue;
             }
             auto jwk = jose::PublicJwk(key->type, v->public_key,
-                                       absl::StrCat(name->id, ":v", v->version),
+                                       KidOf(*v),
                                        alg, use);
             if (!jwk.ok()) return jwk.status();
             jwks.push_back(std::move(*jwk));
@@ -549,35 +568,6 @@ grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(
 
 namespace {
 
-// The JWE algorithms a JWE key offers, its default first.
-std::vector<jose::JweAlgorithm> JweAlgorithmsOf(keystore::KeyType type) {
-  switch (type) {
-    case keystore::KeyType::kRsa2048:
-    case keystore::KeyType::kRsa3072:
-    case keystore::KeyType::kRsa4096:
-      return {jose::JweAlgorithm::kRsaOaep256, jose::JweAlgorithm::kRsaOaep};
-    case keystore::KeyType::kEcdhP256:
-      return {jose::JweAlgorithm::kEcdhEsA256Kw, jose::JweAlgorithm::kEcdhEs};
-    case keystore::KeyType::kAes256Gcm:
-      return {jose::JweAlgorithm::kA256GcmKw, jose::JweAlgorithm::kDir};
-    default:
-      return {};
-  }
-}
-
-absl::StatusOr<std::optional<jose::JweAlgorithm>> FromProto(pb::JweAlgorithm a) {
-  switch (a) {
-    case pb::JWE_ALGORITHM_UNSPECIFIED: return std::nullopt;
-    case pb::JWE_ALGORITHM_RSA_OAEP: return jose::JweAlgorithm::kRsaOaep;
-    case pb::JWE_ALGORITHM_RSA_OAEP_256: return jose::JweAlgorithm::kRsaOaep256;
-    case pb::JWE_ALGORITHM_DIR: return jose::JweAlgorithm::kDir;
-    case pb::JWE_ALGORITHM_A256GCMKW: return jose::JweAlgorithm::kA256GcmKw;
-    case pb::JWE_ALGORITHM_ECDH_ES: return jose::JweAlgorithm::kEcdhEs;
-    case pb::JWE_ALGORITHM_ECDH_ES_A256KW: return jose::JweAlgorithm::kEcdhEsA256Kw;
-    default: return absl::InvalidArgumentError("algorithm is not a known JWE alg");
-  }
-}
-
 absl::StatusOr<jose::JweEncryption> FromProto(pb::JweEncryption e) {
   switch (e) {
     case pb::JWE_ENCRYPTION_UNSPECIFIED:
@@ -589,9 +579,6 @@ absl::StatusOr<jose::JweEncryption> FromProto(pb::JweEncryption e) {
   }
 }
 
-bool Offers(const std::vector<jose::JweAlgorithm>& algs, jose::JweAlgorithm a) {
-  return std::find(algs.begin(), algs.end(), a) != algs.end();
-}
 
 }  // namespace
 
@@ -638,24 +625,22 @@ grpc::ServerUnaryReactor* JwtServiceImpl::EncryptJwe(
     }
     auto key = rpc.keystore().GetKey(name->id);
     if (!key.ok()) return key.status();
-    const std::vector<jose::JweAlgorithm> offered = JweAlgorithmsOf(key->type);
-    if (key->purpose != keystore::KeyPurpose::kKeyAgreement || offered.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "key '", name->id, "' is not a JWE key; create one with purpose JWE "
-          "(RSA, AES-256 or ECDH P-256)"));
-    }
-    auto alg = FromProto(request->algorithm());
-    if (!alg.ok()) return alg.status();
-    const jose::JweAlgorithm chosen = alg->value_or(offered.front());
-    if (!Offers(offered, chosen)) {
+    auto key_alg = JweAlgorithmOf(*key);
+    if (!key_alg.ok()) return key_alg.status();
+    auto asked = FromProto(request->algorithm());
+    if (!asked.ok()) return asked.status();
+    const jose::JweAlgorithm chosen = *key_alg;
+    if (asked->has_value() && **asked != chosen) {
       return absl::InvalidArgumentError(absl::StrCat(
-          jose::JweAlgorithmName(chosen), " does not suit key '", name->id,
-          "'; it offers ", jose::JweAlgorithmName(offered.front())));
+          "key '", name->id, "' encrypts with ", jose::JweAlgorithmName(chosen),
+          " only, not ", jose::JweAlgorithmName(**asked)));
     }
     auto enc = FromProto(request->encryption());
     if (!enc.ok()) return enc.status();
     const int32_t v = key->primary_version;
-    const std::string kid = absl::StrCat(name->id, ":v", v);
+    auto recipient = rpc.keystore().GetVersion(name->id, v);
+    if (!recipient.ok()) return recipient.status();
+    const std::string kid = KidOf(*recipient);
     absl::StatusOr<jose::JweEncryptionKey> jwe_key =
         absl::InternalError("unset");
     if (key->type == keystore::KeyType::kAes256Gcm) {
@@ -697,7 +682,9 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
     name = ParseKeyName(request->name());
   } else if (header.ok() && header->kid) {
     std::string id;
-    if (ParseKid(*header->kid, &id, &kid_version)) name = KeyName{id, 0};
+    if (ResolveKid(*env_.keystore, *header->kid, &id, &kid_version)) {
+      name = KeyName{id, 0};
+    }
   }
   return Unary(env_, context, "JwtService/DecryptJwe",
                pb::OPERATION_JWE_DECRYPT, ResourceOf(name),
@@ -714,18 +701,17 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
     if (header->kid) {
       std::string id;
       int32_t kv = 0;
-      if (ParseKid(*header->kid, &id, &kv) && (id != name->id || (v != 0 && kv != v))) {
+      if (ResolveKid(rpc.keystore(), *header->kid, &id, &kv) &&
+          (id != name->id || (v != 0 && kv != v))) {
         return refused;
       }
       if (v == 0) v = kv;
     }
     auto key = rpc.keystore().GetKey(name->id);
     if (!key.ok()) return key.status();
-    if (key->purpose != keystore::KeyPurpose::kKeyAgreement) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "key '", name->id, "' is not a JWE key"));
-    }
-    if (!Offers(JweAlgorithmsOf(key->type), header->alg)) return refused;
+    auto key_alg = JweAlgorithmOf(*key);
+    if (!key_alg.ok()) return key_alg.status();
+    if (header->alg != *key_alg) return refused;
     int32_t used = 0;
     auto material = rpc.keystore().JweKeyMaterial(
         name->id, v == 0 ? key->primary_version : v, &used);

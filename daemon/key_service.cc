@@ -99,6 +99,11 @@ grpc::ServerUnaryReactor* KeyServiceImpl::CreateKey(
     params.exportable = key.exportable();
     params.rotation_period = FromProto(key.rotation_period());
     params.jwt_max_ttl = FromProto(key.jwt().max_ttl());
+    auto jwe = ChooseJweAlgorithm(
+        key.jwe_algorithm(), params.type,
+        params.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
+    if (!jwe.ok()) return jwe.status();
+    params.jwe_algorithm = *jwe;
     auto created = rpc.keystore().CreateKey(params);
     if (!created.ok()) return created.status();
     *version = 1;
@@ -370,10 +375,6 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
   }
   return Unary(env_, context, "KeyService/ImportKey", pb::OPERATION_ADMIN,
                ResourceOf(target), [&](Rpc& rpc, int32_t* version) -> absl::Status {
-    if (!request->kid().empty()) {
-      return absl::UnimplementedError(
-          "custom kids arrive with the JWT service; leave kid empty");
-    }
     if (request->material().size() > (64 << 10)) {
       return TooLarge("material", request->material().size(), 64 << 10);
     }
@@ -401,6 +402,26 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
     params.create.labels.insert(request->key().labels().begin(),
                                 request->key().labels().end());
     params.create.exportable = request->key().exportable();
+    params.kid = request->kid();
+    if (!new_version && params.create.purpose ==
+                            keystore::KeyPurpose::kKeyAgreement) {
+      if (params.type_from_material &&
+          request->key().jwe_algorithm() != pb::JWE_ALGORITHM_UNSPECIFIED) {
+        return absl::InvalidArgumentError(
+            "give key_type along with jwe_algorithm");
+      }
+      if (!params.type_from_material) {
+        auto jwe = ChooseJweAlgorithm(request->key().jwe_algorithm(),
+                                      params.create.type,
+                                      *params.create.purpose);
+        if (!jwe.ok()) return jwe.status();
+        params.create.jwe_algorithm = *jwe;
+      }
+    } else if (request->key().jwe_algorithm() != pb::JWE_ALGORITHM_UNSPECIFIED &&
+               !new_version) {
+      return absl::InvalidArgumentError(
+          "jwe_algorithm is for keys of purpose JWE only");
+    }
     switch (request->format()) {
       case pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM:
         params.format = keystore::ImportFormat::kPrivateKeyPem;

@@ -50,6 +50,9 @@ class FaultyStorage final : public Storage {
       const std::string& id) override {
     return real_->ListVersions(id);
   }
+  absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override {
+    return real_->FindVersionByKid(kid);
+  }
   absl::Status SetVersionState(const std::string& id, int32_t v,
                                VersionState s, absl::Time t) override {
     return Fault() ? Down() : real_->SetVersionState(id, v, s, t);

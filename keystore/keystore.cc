@@ -129,6 +129,23 @@ absl::Status CheckPurpose(const KeyRecord& key, KeyPurpose wanted,
 
 }  // namespace
 
+absl::Status ValidateKid(absl::string_view kid) {
+  bool ok = !kid.empty() && kid.size() <= 256;
+  for (char c : kid) ok = ok && c >= 0x20 && c <= 0x7e;
+  // "...:v<digits>" is the default form, reserved for Keyward's own kids.
+  size_t colon = kid.rfind(":v");
+  if (ok && colon != absl::string_view::npos && colon + 2 < kid.size()) {
+    absl::string_view digits = kid.substr(colon + 2);
+    ok = !std::all_of(digits.begin(), digits.end(),
+                      [](char c) { return absl::ascii_isdigit(c); });
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "kid '", absl::CHexEscape(kid.substr(0, 80)),
+      "' is not valid: use 1 to 256 printable ASCII characters, not ending in "
+      "\":v\" and digits (Keyward's own form)"));
+}
+
 absl::Status ValidateKeyId(absl::string_view id) {
   bool ok = !id.empty() && id.size() <= kMaxKeyIdLength &&
             (absl::ascii_islower(id[0]) || absl::ascii_isdigit(id[0]));
@@ -336,6 +353,7 @@ absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
   key.latest_version = 1;
   key.rotation_period = params.rotation_period;
   key.jwt_max_ttl = params.jwt_max_ttl;
+  key.jwe_algorithm = params.jwe_algorithm;
   key.created_at = options_.now();
   key.rotated_at = key.created_at;
 
@@ -429,6 +447,15 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
         crypto::KeyTypeName(create.type), " as asked"));
   }
 
+  if (!params.kid.empty()) {
+    absl::Status valid = ValidateKid(params.kid);
+    if (!valid.ok()) return valid;
+    if (storage_->FindVersionByKid(params.kid).ok()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "kid '", params.kid, "' is in use by another key version; kids are "
+          "unique in the keystore"));
+    }
+  }
   absl::MutexLock lock(&admin_mu_);
   if (params.new_version) {
     auto key = storage_->GetKey(create.id);
@@ -443,6 +470,8 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
     auto version =
         NewVersion(*key, key->latest_version + 1, material, std::move(public_key));
     if (!version.ok()) return version.status();
+    version->imported = true;
+    version->kid = params.kid;
     s = storage_->AddVersion(*version, /*make_primary=*/true);
     if (!s.ok()) return s;
     cache_.Erase(key->id);
@@ -463,10 +492,13 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   key.latest_version = 1;
   key.rotation_period = absl::ZeroDuration();  // imported: rotate by import
   key.jwt_max_ttl = create.jwt_max_ttl;
+  key.jwe_algorithm = create.jwe_algorithm;
   key.created_at = options_.now();
   key.rotated_at = key.created_at;
   auto version = NewVersion(key, 1, material, std::move(public_key));
   if (!version.ok()) return version.status();
+  version->imported = true;
+  version->kid = params.kid;
   s = storage_->CreateKey(key, {*version});
   if (!s.ok()) return s;
   return key;
@@ -1069,6 +1101,11 @@ absl::StatusOr<PublicKeyInfo> Keystore::GetPublicKey(const std::string& id,
   if (!loaded.ok()) return loaded.status();
   return PublicKeyInfo{(*loaded)->record().version, key.type,
                        (*loaded)->record().public_key};
+}
+
+absl::StatusOr<VersionRecord> Keystore::FindVersionByKid(
+    const std::string& kid) {
+  return storage_->FindVersionByKid(kid);
 }
 
 absl::Status Keystore::Restore(absl::string_view backup,

@@ -67,6 +67,8 @@ struct CreateKeyParams {
   bool exportable = false;
   absl::Duration rotation_period = absl::ZeroDuration();
   absl::Duration jwt_max_ttl = absl::ZeroDuration();
+  // JWE keys: the one JWE "alg" (the daemon checks it suits the type).
+  std::string jwe_algorithm;
 };
 
 enum class ImportFormat {
@@ -87,6 +89,9 @@ struct ImportKeyParams {
   std::optional<crypto::SecretData> passphrase;
   // Take the type from asymmetric material instead of create.type.
   bool type_from_material = false;
+  // The new version's own JOSE kid: 1 to 256 printable ASCII characters,
+  // unique, not of the default form "...:vN". Empty: the default.
+  std::string kid;
 };
 
 // PrivateKeyPem wraps PKCS#8 DER as a "PRIVATE KEY" PEM block. The result
@@ -132,6 +137,9 @@ std::optional<crypto::SignatureAlgorithm> JwsSignatureAlgorithm(KeyType type);
 
 // ValidateKeyId: OK for [a-z0-9][a-z0-9._-]{0,62}, else INVALID_ARGUMENT.
 absl::Status ValidateKeyId(absl::string_view id);
+// ValidateKid: OK for a custom JOSE kid (ImportKeyParams::kid), else
+// INVALID_ARGUMENT.
+absl::Status ValidateKid(absl::string_view kid);
 
 class Keystore {
  public:
@@ -187,6 +195,9 @@ class Keystore {
       const std::string& id);
   absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
                                            int32_t version);
+  // FindVersionByKid returns the version with its own kid `kid` (imported
+  // with one); NOT_FOUND if none. Reads storage.
+  absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid);
   // Version state changes. The primary cannot be disabled (rotate first);
   // only a disabled version can be destroyed; a destroyed version stays
   // destroyed. Changing to the current state is OK (idempotent).

@@ -52,6 +52,9 @@ struct KeyRecord {
   int32_t min_encrypt_version = 0;  // 0: the primary (the only choice today)
   absl::Duration rotation_period = absl::ZeroDuration();  // 0: never
   absl::Duration jwt_max_ttl = absl::ZeroDuration();      // 0: the default
+  // A JWE key's (purpose kKeyAgreement) one JWE "alg", e.g. "RSA-OAEP-256";
+  // empty: the type's default. Immutable.
+  std::string jwe_algorithm;
   absl::Time created_at = absl::UnixEpoch();
   absl::Time rotated_at = absl::UnixEpoch();  // when the primary was made
 };
@@ -68,6 +71,10 @@ struct VersionRecord {
   std::string wrapped_material;
   // SPKI DER of an asymmetric version (not secret); empty for symmetric keys.
   std::string public_key;
+  bool imported = false;  // made from caller material (ImportKey)
+  // The version's own JOSE kid (imported keys keep the one their tokens
+  // carry); empty: the default "{key_id}:v{version}". Unique.
+  std::string kid;
 };
 
 // PolicyRecord is one row of `policies`: a grant of operations to a

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -118,6 +119,14 @@ CREATE TABLE token_metadata (
   value TEXT NOT NULL,
   PRIMARY KEY (jti, name)
 ) WITHOUT ROWID;
+)sql",
+    // 5: a JWE key's one algorithm; where a version came from and its own
+    // JOSE kid (imported keys keep the kid their tokens carry).
+    R"sql(
+ALTER TABLE keys ADD COLUMN jwe_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE key_versions ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE key_versions ADD COLUMN kid TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX key_versions_by_kid ON key_versions (kid) WHERE kid != '';
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -425,7 +434,8 @@ absl::Status SqliteStorage::InsertVersion(const VersionRecord& v) {
   return Statement(db_,
                    "INSERT INTO key_versions (key_id, version, state, "
                    "created_at_us, destroyed_at_us, wrapped_material, "
-                   "public_key) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                   "public_key, imported, kid) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .Bind(1, v.key_id)
       .Bind(2, v.version)
       .Bind(3, static_cast<int64_t>(v.state))
@@ -433,6 +443,8 @@ absl::Status SqliteStorage::InsertVersion(const VersionRecord& v) {
       .Bind(5, ToMicros(v.destroyed_at))
       .BindBlob(6, v.wrapped_material)
       .BindBlob(7, v.public_key)
+      .Bind(8, v.imported ? 1 : 0)
+      .Bind(9, v.kid)
       .Run("write a key version");
 }
 
@@ -445,8 +457,8 @@ absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
               "INSERT INTO keys (id, type, purpose, description, exportable, "
               "public_only, primary_version, latest_version, "
               "min_decrypt_version, min_encrypt_version, rotation_period_s, "
-              "jwt_max_ttl_s, created_at_us, rotated_at_us) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "jwt_max_ttl_s, created_at_us, rotated_at_us, jwe_algorithm) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.Bind(1, key.id)
       .Bind(2, crypto::KeyTypeName(key.type))
       .Bind(3, static_cast<int64_t>(key.purpose))
@@ -460,7 +472,8 @@ absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
       .Bind(11, absl::ToInt64Seconds(key.rotation_period))
       .Bind(12, absl::ToInt64Seconds(key.jwt_max_ttl))
       .Bind(13, ToMicros(key.created_at))
-      .Bind(14, ToMicros(key.rotated_at));
+      .Bind(14, ToMicros(key.rotated_at))
+      .Bind(15, key.jwe_algorithm);
   absl::Status s = q.Run("create a key");
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -514,7 +527,7 @@ constexpr const char* kKeyColumns =
     "id, type, purpose, description, exportable, public_only, "
     "primary_version, latest_version, min_decrypt_version, "
     "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, created_at_us, "
-    "rotated_at_us";
+    "rotated_at_us, jwe_algorithm";
 }  // namespace
 
 absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const Statement& q) {
@@ -537,6 +550,7 @@ absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const Statement& q) {
   key.jwt_max_ttl = absl::Seconds(q.Int(11));
   key.created_at = FromMicros(q.Int(12));
   key.rotated_at = FromMicros(q.Int(13));
+  key.jwe_algorithm = q.Text(14);
   return key;
 }
 
@@ -607,22 +621,22 @@ absl::Status SqliteStorage::UpdateKey(const KeyRecord& key) {
 namespace {
 constexpr const char* kVersionColumns =
     "key_id, version, state, created_at_us, destroyed_at_us, "
-    "wrapped_material, public_key";
+    "wrapped_material, public_key, imported, kid";
+}  // namespace
 
-VersionRecord ReadVersionRow(const std::string& key_id, int32_t version,
-                             int64_t state, int64_t created, int64_t destroyed,
-                             std::string wrapped, std::string public_key) {
+VersionRecord SqliteStorage::ReadVersionRow(const Statement& q) {
   VersionRecord v;
-  v.key_id = key_id;
-  v.version = version;
-  v.state = static_cast<VersionState>(state);
-  v.created_at = FromMicros(created);
-  v.destroyed_at = FromMicros(destroyed);
-  v.wrapped_material = std::move(wrapped);
-  v.public_key = std::move(public_key);
+  v.key_id = q.Text(0);
+  v.version = static_cast<int32_t>(q.Int(1));
+  v.state = static_cast<VersionState>(q.Int(2));
+  v.created_at = FromMicros(q.Int(3));
+  v.destroyed_at = FromMicros(q.Int(4));
+  v.wrapped_material = q.Text(5);
+  v.public_key = q.Text(6);
+  v.imported = q.Int(7) != 0;
+  v.kid = q.Text(8);
   return v;
 }
-}  // namespace
 
 absl::StatusOr<VersionRecord> SqliteStorage::GetVersion(
     const std::string& key_id, int32_t version) {
@@ -638,8 +652,23 @@ absl::StatusOr<VersionRecord> SqliteStorage::GetVersion(
     return absl::NotFoundError(absl::StrCat("key '", key_id,
                                             "' has no version ", version));
   }
-  return ReadVersionRow(q.Text(0), q.Int(1), q.Int(2), q.Int(3), q.Int(4),
-                        q.Text(5), q.Text(6));
+  return ReadVersionRow(q);
+}
+
+absl::StatusOr<VersionRecord> SqliteStorage::FindVersionByKid(
+    const std::string& kid) {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, absl::StrCat("SELECT ", kVersionColumns,
+                                " FROM key_versions WHERE kid = ? AND kid != ''")
+                       .c_str());
+  q.Bind(1, kid);
+  if (!q.Step()) {
+    absl::Status s = q.status("find a kid");
+    if (!s.ok()) return s;
+    return absl::NotFoundError(absl::StrCat("no key version has kid '",
+                                            absl::CHexEscape(kid), "'"));
+  }
+  return ReadVersionRow(q);
 }
 
 absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersions(
@@ -652,8 +681,7 @@ absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersions(
   q.Bind(1, key_id);
   std::vector<VersionRecord> versions;
   while (q.Step()) {
-    versions.push_back(ReadVersionRow(q.Text(0), q.Int(1), q.Int(2), q.Int(3),
-                                      q.Int(4), q.Text(5), q.Text(6)));
+    versions.push_back(ReadVersionRow(q));
   }
   absl::Status s = q.status("list key versions");
   if (!s.ok()) return s;

@@ -48,6 +48,7 @@ class SqliteStorage final : public Storage {
                                            int32_t version) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
       const std::string& key_id) override;
+  absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override;
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
                                VersionState state, absl::Time now) override;
   absl::StatusOr<int64_t> CountKeys() override;
@@ -81,6 +82,7 @@ class SqliteStorage final : public Storage {
 
   explicit SqliteStorage(sqlite3* db) : db_(db) {}
   static absl::StatusOr<KeyRecord> ReadKeyRow(const Statement& q);
+  static VersionRecord ReadVersionRow(const Statement& q);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteLabels(const KeyRecord& key)

@@ -65,7 +65,7 @@ TEST(SqliteStorageTest, SchemaPragmasAndMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 4);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 5);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }

@@ -56,6 +56,10 @@ class Storage {
                                                    int32_t version) = 0;
   virtual absl::StatusOr<std::vector<VersionRecord>> ListVersions(
       const std::string& key_id) = 0;
+  // FindVersionByKid returns the version whose own kid (VersionRecord::kid)
+  // is `kid`; NOT_FOUND if none.
+  virtual absl::StatusOr<VersionRecord> FindVersionByKid(
+      const std::string& kid) = 0;
   // SetVersionState changes a version's state; moving to kDestroyed also
   // empties its wrapped material and sets destroyed_at, in one statement.
   virtual absl::Status SetVersionState(const std::string& key_id,

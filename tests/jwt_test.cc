@@ -258,9 +258,11 @@ TEST_F(JwtTest, JweRoundTripsForEveryKeyKind) {
       req.set_key_id(c.id);
       req.mutable_key()->set_key_type(c.type);
       req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWE);
+      req.mutable_key()->set_jwe_algorithm(c.alg);
       pb::CreateKeyResponse resp;
       grpc::Status s = keys_->CreateKey(&ctx, req, &resp);
       ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_EQ(resp.key().jwe_algorithm(), c.alg);
     }
     pb::EncryptJweResponse enc;
     {
@@ -734,6 +736,93 @@ TEST_F(JwtTest, LifetimesDefaultAndAreNeverSilentlyShortened) {
   EXPECT_EQ(Sign("life", "{}", 24 * 3600, &s).expire_time().seconds() -
                 Sign("life", "{}", 24 * 3600, &s).issue_time().seconds(),
             24 * 3600);
+}
+
+TEST_F(JwtTest, AJweKeyHasOneAlgorithm) {
+  auto create = [&](const std::string& id, pb::KeyType type,
+                    pb::KeyPurpose purpose, pb::JweAlgorithm alg,
+                    pb::CreateKeyResponse* out) {
+    grpc::ClientContext ctx;
+    pb::CreateKeyRequest req;
+    req.set_key_id(id);
+    req.mutable_key()->set_key_type(type);
+    req.mutable_key()->set_purpose(purpose);
+    req.mutable_key()->set_jwe_algorithm(alg);
+    return keys_->CreateKey(&ctx, req, out);
+  };
+  pb::CreateKeyResponse created;
+  ASSERT_TRUE(create("one-alg", pb::KEY_TYPE_RSA_2048, pb::KEY_PURPOSE_JWE,
+                     pb::JWE_ALGORITHM_UNSPECIFIED, &created)
+                  .ok());
+  EXPECT_EQ(created.key().jwe_algorithm(), pb::JWE_ALGORITHM_RSA_OAEP_256);
+  EXPECT_EQ(create("bad-alg", pb::KEY_TYPE_RSA_2048, pb::KEY_PURPOSE_JWE,
+                   pb::JWE_ALGORITHM_ECDH_ES, &created)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create("not-jwe", pb::KEY_TYPE_ED25519, pb::KEY_PURPOSE_JWT,
+                   pb::JWE_ALGORITHM_RSA_OAEP, &created)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx;
+  pb::EncryptJweRequest req;
+  req.set_name("keys/one-alg");
+  req.set_algorithm(pb::JWE_ALGORITHM_RSA_OAEP);
+  req.set_payload("x");
+  pb::EncryptJweResponse resp;
+  grpc::Status s = jwt_->EncryptJwe(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("RSA-OAEP-256 only"));
+}
+
+TEST_F(JwtTest, ImportedKeysKeepTheirOwnKid) {
+  const std::string secret = "the HS256 secret a service used until today";
+  auto import = [&](const std::string& id, const std::string& kid,
+                    pb::ImportKeyResponse* out) {
+    grpc::ClientContext ctx;
+    pb::ImportKeyRequest req;
+    req.set_key_id(id);
+    req.mutable_key()->set_key_type(pb::KEY_TYPE_HMAC_SHA256);
+    req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWT);
+    req.set_format(pb::KEY_MATERIAL_FORMAT_RAW_SECRET);
+    req.set_material(secret);
+    req.set_kid(kid);
+    return keys_->ImportKey(&ctx, req, out);
+  };
+  pb::ImportKeyResponse imported;
+  grpc::Status s = import("moved", "auth-2024-01", &imported);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(imported.version().kid(), "auth-2024-01");
+  EXPECT_EQ(imported.version().origin(), pb::VERSION_ORIGIN_IMPORTED);
+  EXPECT_EQ(import("again", "auth-2024-01", &imported).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(import("reserved", "other:v3", &imported).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A token the service issued before the move, with its own kid, verifies
+  // without pinning the key.
+  auto mac = crypto::Hmac::Create(crypto::HashType::kSha256,
+                                  crypto::SecretData(secret));
+  ASSERT_TRUE(mac.ok());
+  auto key = jose::JwsSigningKey::ForMac(jose::JwsAlgorithm::kHs256,
+                                         std::move(*mac), "auth-2024-01");
+  ASSERT_TRUE(key.ok());
+  auto header = jose::ParseJsonObject(R"({"typ":"JWT"})");
+  auto token = jose::SignCompact(
+      *header,
+      absl::StrCat(R"({"sub":"s1","exp":)", absl::ToUnixSeconds(absl::Now()) + 60,
+                   "}"),
+      *key);
+  ASSERT_TRUE(token.ok());
+  pb::VerifyJwtResponse v = Verify(*token);
+  EXPECT_TRUE(v.valid()) << v.failure_detail();
+  EXPECT_EQ(v.key_version(), "keys/moved/versions/1");
+  // And Keyward's own tokens from that version carry the same kid.
+  pb::SignJwtResponse issued = Sign("moved", "{}");
+  std::vector<std::string> parts = absl::StrSplit(issued.token(), '.');
+  std::string issued_header;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[0], &issued_header));
+  EXPECT_THAT(issued_header, HasSubstr("\"kid\":\"auth-2024-01\""));
+  EXPECT_TRUE(Verify(issued.token()).valid());
 }
 
 }  // namespace

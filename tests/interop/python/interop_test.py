@@ -264,17 +264,37 @@ class InteropTest(unittest.TestCase):
         from jwcrypto import jwe as jwc_jwe
         from keyward.v1 import jwt_service_pb2, jwt_service_pb2_grpc
         stub = jwt_service_pb2_grpc.JwtServiceStub(self.client._channel)
+        from keyward.v1 import key_service_pb2
         self.client.create_key("jwe-interop", "RSA_2048",
                                purpose=common_pb2.KEY_PURPOSE_JWE)
-        pem = self.client.public_key("jwe-interop")
+        # A JWE key has one alg: this one is made for RSA-OAEP (SHA-1).
+        self.client._keys.CreateKey(key_service_pb2.CreateKeyRequest(
+            key_id="jwe-oaep1", key=common_pb2.Key(
+                key_type=common_pb2.KEY_TYPE_RSA_2048,
+                purpose=common_pb2.KEY_PURPOSE_JWE,
+                jwe_algorithm=common_pb2.JWE_ALGORITHM_RSA_OAEP)))
+        pem = self.client.public_key("jwe-oaep1")
         token = jose_jwe.encrypt(b"card 4111", pem.decode(),
                                  algorithm="RSA-OAEP",
                                  encryption="A128CBC-HS256")
         if isinstance(token, bytes):
             token = token.decode()
         out = stub.DecryptJwe(jwt_service_pb2.DecryptJweRequest(
-            token=token, name="keys/jwe-interop"))
+            token=token, name="keys/jwe-oaep1"))
         self.assertEqual(out.payload, b"card 4111")
+        # The other key takes RSA-OAEP-256 only: the same kind of token is
+        # refused, with one message for every cause.
+        token256 = jose_jwe.encrypt(b"card 4111",
+                                    self.client.public_key("jwe-interop").decode(),
+                                    algorithm="RSA-OAEP",
+                                    encryption="A128CBC-HS256")
+        if isinstance(token256, bytes):
+            token256 = token256.decode()
+        with self.assertRaises(grpc.RpcError) as refused:
+            stub.DecryptJwe(jwt_service_pb2.DecryptJweRequest(
+                token=token256, name="keys/jwe-interop"))
+        self.assertEqual(refused.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT)
         # Keyward's own JWE parses as a standard compact JWE.
         enc = stub.EncryptJwe(jwt_service_pb2.EncryptJweRequest(
             name="keys/jwe-interop", payload=b"hello")).token
