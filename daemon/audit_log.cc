@@ -234,6 +234,23 @@ uint64_t AuditLog::last_sequence() const {
 }
 
 absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
+  return AppendAll(absl::MakeConstSpan(&e, 1));
+}
+
+absl::StatusOr<uint64_t> AuditLog::AppendAll(
+    absl::Span<const AuditEntry> entries) {
+  if (entries.empty()) return absl::InvalidArgumentError("no audit entries");
+  // What does not depend on the chain is made before taking the lock.
+  std::vector<std::string> middles;
+  middles.reserve(entries.size());
+  for (const AuditEntry& e : entries) {
+    middles.push_back(absl::StrCat(
+        "\",\"principal\":\"", Json(e.principal), "\",\"method\":\"",
+        Json(e.method), "\",\"operation\":\"", Json(e.operation),
+        "\",\"resource\":\"", Json(e.resource), "\",\"version\":", e.version,
+        ",\"code\":\"", Json(e.code), "\",\"request_id\":\"",
+        Json(e.request_id), "\",\"prev\":\""));
+  }
   absl::MutexLock lock(&mu_);
   if (failed_) {
     return absl::UnavailableError(
@@ -247,18 +264,18 @@ absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
         "log's disk"));
   }
   const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
-  const uint64_t seq = next_seq_++;
-  std::string body = absl::StrCat(
-      "{\"seq\":", seq, ",\"time\":\"",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"principal\":\"", Json(e.principal), "\",\"method\":\"",
-      Json(e.method), "\",\"operation\":\"", Json(e.operation),
-      "\",\"resource\":\"", Json(e.resource), "\",\"version\":", e.version,
-      ",\"code\":\"", Json(e.code), "\",\"request_id\":\"", Json(e.request_id),
-      "\",\"prev\":\"", absl::BytesToHexString(last_hash_), "\"");
-  last_hash_ = crypto::Sha256(absl::StrCat(last_hash_, body));
-  absl::StrAppend(&pending_, body, kHashField,
-                  absl::BytesToHexString(last_hash_), "\"}\n");
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  uint64_t seq = 0;
+  for (const std::string& middle : middles) {
+    seq = next_seq_++;
+    std::string body =
+        absl::StrCat("{\"seq\":", seq, ",\"time\":\"", time, middle,
+                     absl::BytesToHexString(last_hash_), "\"");
+    last_hash_ = crypto::Sha256(absl::StrCat(last_hash_, body));
+    absl::StrAppend(&pending_, body, kHashField,
+                    absl::BytesToHexString(last_hash_), "\"}\n");
+  }
   pending_last_ = seq;
 
   // One caller at a time (the leader) writes everything pending, and with

@@ -34,6 +34,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -81,6 +82,10 @@ class AuditLog {
   // written or synced, or (kInterval) while the last fdatasync has failed;
   // a refused entry takes no sequence number. Thread-safe.
   absl::StatusOr<uint64_t> Append(const AuditEntry& entry);
+  // AppendAll adds `entries` in order, consecutively, with one write (and
+  // with kEveryRecord one fdatasync) for all, and returns the last one's
+  // sequence number; all or none are accepted. For batch calls.
+  absl::StatusOr<uint64_t> AppendAll(absl::Span<const AuditEntry> entries);
 
   uint64_t last_sequence() const;
 

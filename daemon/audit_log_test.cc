@@ -104,6 +104,41 @@ TEST(AuditLogTest, EveryRecordSyncsEachSequentialAppend) {
   EXPECT_EQ(sync.calls(), 5);  // nothing left to sync at close
 }
 
+TEST(AuditLogTest, AppendAllWritesConsecutiveRecordsWithOneSync) {
+  FakeSync sync;
+  AuditLogOptions options;
+  options.sync = sync.Function();
+  const std::string path = TempPath("all");
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append(Entry(0)).ok());
+  std::vector<AuditEntry> batch;
+  for (int i = 1; i <= 64; ++i) batch.push_back(Entry(i));
+  auto last = (*log)->AppendAll(batch);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 65u);
+  EXPECT_EQ(sync.calls(), 2) << "one fdatasync for the single record, one "
+                                "for the batch";
+  EXPECT_EQ((*log)->AppendAll({}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  log->reset();
+  auto verdict = AuditLog::Verify(path);
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict->records_checked, 65u);
+  EXPECT_EQ(verdict->first_bad, 0u);
+  auto lines = AuditLog::Read(path, 30, 1);
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_THAT((*lines)[0], HasSubstr("\"resource\":\"keys/k29\""));
+}
+
+TEST(AuditLogTest, AppendAllFailsAsAWhole) {
+  auto log = AuditLog::Open("/dev/full");
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::vector<AuditEntry> batch = {Entry(1), Entry(2)};
+  EXPECT_EQ((*log)->AppendAll(batch).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST(AuditLogTest, IntervalRecordsAreWrittenBeforeAppendReturnsAndVerify) {
   FakeSync sync;
   const std::string path = TempPath("interval");

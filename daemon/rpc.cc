@@ -68,7 +68,13 @@ absl::Status Rpc::Audit(keyward::v1::Operation operation,
   entry.resource = resource;
   entry.version = version;
   entry.code = absl::StatusCodeToString(status.code());
-  entry.request_id = RequestId(*context_);
+  // One id for the call: the items of a batch share it.
+  if (request_id_.empty()) request_id_ = RequestId(*context_);
+  entry.request_id = request_id_;
+  if (deferred_ != nullptr) {
+    deferred_->push_back(std::move(entry));
+    return status;
+  }
   auto appended = env_.audit->Append(entry);
   if (!appended.ok()) return appended.status();
   return status;

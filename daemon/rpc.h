@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -100,6 +101,11 @@ class Rpc {
     return env_.authorizer->Check(caller_, operation, resource);
   }
 
+  // DeferAudit makes later Runs collect their audit records in `records`
+  // instead of appending each; the caller appends them all (AppendAll)
+  // before answering, and answers nothing if that fails (Batch does).
+  void DeferAudit(std::vector<AuditEntry>* records) { deferred_ = records; }
+
   // Finish answers the call with `status` and returns its reactor.
   grpc::ServerUnaryReactor* Finish(const absl::Status& status);
 
@@ -122,6 +128,8 @@ class Rpc {
   absl::Status answer_;  // the last answer, for metrics
   absl::Status identified_ = absl::UnknownError("caller not identified");
   Caller caller_;
+  std::vector<AuditEntry>* deferred_ = nullptr;
+  std::string request_id_;
 };
 
 // Unary runs a whole single-item call: Identify, then Run, then Finish.
@@ -158,13 +166,22 @@ grpc::ServerUnaryReactor* Batch(const ServiceEnv& env,
     status = absl::InvalidArgumentError(absl::StrCat(
         "a batch holds 1 to ", kMaxBatchItems, " items, not ", n));
   }
+  // One audit append (one write, one fdatasync) for the whole batch, made
+  // before anything is answered.
+  std::vector<AuditEntry> records;
+  records.reserve(n);
+  rpc.DeferAudit(&records);
   for (size_t i = 0; status.ok() && i < n; ++i) {
     auto* result = response->add_results();
     absl::Status s = item(rpc, request.requests(i), result->mutable_response());
-    if (absl::IsUnavailable(s)) status = s;  // sealed, or audit failed
+    if (absl::IsUnavailable(s)) status = s;  // sealed
     result->mutable_status()->set_code(static_cast<int>(s.code()));
     result->mutable_status()->set_message(std::string(s.message()));
     if (!s.ok()) result->clear_response();
+  }
+  if (!records.empty()) {
+    auto appended = env.audit->AppendAll(records);
+    if (!appended.ok()) status = appended.status();
   }
   if (!status.ok()) response->Clear();
   return rpc.Finish(status);

@@ -623,6 +623,17 @@ TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
   s = Decrypt("aes", ct.ciphertext(), &pt);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(pt.plaintext().empty());
+  // A batch answers nothing: its records are written together, or none.
+  grpc::ClientContext ctx;
+  pb::BatchSignRequest batch;
+  for (int i = 0; i < 3; ++i) {
+    batch.add_requests()->set_name("keys/ed");
+    batch.mutable_requests(i)->set_data("x");
+  }
+  pb::BatchSignResponse signed_batch;
+  s = crypto_->BatchSign(&ctx, batch, &signed_batch);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(signed_batch.results_size(), 0);
 }
 
 TEST_F(ServiceTest, PrometheusMetricsCountCallsByMethodAndCode) {
