@@ -1558,8 +1558,23 @@ int RunPassphraseChange(Ctx& ctx) {
   return kExitOk;
 }
 
+// The file a command names positionally or with `flag` (not both).
+absl::StatusOr<std::string> FileArg(Ctx& ctx, absl::string_view flag) {
+  std::string file = ctx.Flag(flag);
+  if (!ctx.pos().empty()) {
+    if (!file.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("give the file once: FILE or --", flag, " FILE"));
+    }
+    file = ctx.pos()[0];
+  }
+  return file;
+}
+
 int RunBackup(Ctx& ctx) {
-  std::string out = ctx.Flag("out");
+  absl::StatusOr<std::string> out_arg = FileArg(ctx, "out");
+  if (!out_arg.ok()) return ctx.Usage(out_arg.status().message());
+  std::string out = *out_arg;
   if (out.empty() || out == "-") {
     if (StdoutIsTerminal()) {
       return ctx.Usage("refusing to write a backup to a terminal; give --out FILE");
@@ -1604,8 +1619,10 @@ int RunBackup(Ctx& ctx) {
 }
 
 int RunRestore(Ctx& ctx) {
-  std::string in = ctx.Flag("in");
-  if (in.empty() || in == "-") return ctx.Usage("give the backup file with --in FILE");
+  absl::StatusOr<std::string> in_arg = FileArg(ctx, "in");
+  if (!in_arg.ok()) return ctx.Usage(in_arg.status().message());
+  std::string in = *in_arg;
+  if (in.empty() || in == "-") return ctx.Usage("give the backup file: keyward restore FILE");
   absl::StatusOr<std::string> pass = ReadSecret(
       ctx.Flag("passphrase-file"), "passphrase of the backup", "--passphrase-file");
   if (!pass.ok()) return ctx.Fail("cannot read the passphrase", pass.status());
@@ -1943,14 +1960,14 @@ const std::vector<Command>& Commands() {
        {{"old-file", Kind::kValue, "FILE", "current passphrase (default: prompt)"},
         {"new-file", Kind::kValue, "FILE", "new passphrase (default: prompt twice)"}},
        0, 0, RunPassphraseChange},
-      {"backup", "--out FILE", "write an encrypted backup of the keystore", {Out()}, 0, 0,
-       RunBackup},
-      {"restore", "--in FILE", "replace the keystore with a backup (seals the daemon)",
+      {"backup", "FILE", "write an encrypted backup of the keystore (or --out FILE)",
+       {Out()}, 0, 1, RunBackup},
+      {"restore", "FILE", "replace the keystore with a backup (seals the daemon)",
        {{"in", Kind::kValue, "FILE", "the backup (required)"},
         {"passphrase-file", Kind::kValue, "FILE",
          "passphrase the backup was made under (default: prompt)"},
         {"replace", Kind::kBool, "", "replace an existing keystore"}},
-       0, 0, RunRestore},
+       0, 1, RunRestore},
       {"audit tail", "", "print audit records",
        {{"follow", Kind::kBool, "", "keep printing new records"},
         {"from", Kind::kValue, "SEQ", "first sequence number"},

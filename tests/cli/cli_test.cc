@@ -648,7 +648,7 @@ TEST_F(CliTest, RestoreReplacesTheKeystoreOnline) {
   ProcessResult r = Sh("printf 'kept' | \"$KW\" encrypt cli-before-backup > " +
                        P("kept.ct"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Kw({"backup", "--out", P("restore.backup")});
+  r = Kw({"backup", P("restore.backup")});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Create("cli-after-backup", "ed25519");
 
@@ -662,8 +662,8 @@ TEST_F(CliTest, RestoreReplacesTheKeystoreOnline) {
   ExpectOneErrorLine(r);
   EXPECT_THAT(r.output, HasSubstr("passphrase"));
 
-  r = Kw({"restore", "--in", P("restore.backup"), "--passphrase-file",
-          P("passphrase"), "--replace"});
+  r = Kw({"restore", P("restore.backup"), "--passphrase-file", P("passphrase"),
+          "--replace"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("sealed"));
   r = Kw({"status"});
