@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "keystore/jose/json.h"
+#include "keystore/jose/jwk.h"
 
 namespace keyward::daemon {
 namespace {
@@ -437,15 +439,34 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
         params.format = keystore::ImportFormat::kPublicKey;
         break;
       case pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_JWK:
-        return absl::UnimplementedError(
-            "importing a JWK is not served by this build yet; convert it to "
-            "PEM (SPKI) and import PUBLIC_KEY_PEM");
+        params.format = keystore::ImportFormat::kPublicKey;
+        break;
       default:
         return absl::InvalidArgumentError(
             "format must be PRIVATE_KEY_PEM, PRIVATE_KEY_DER, RAW_SECRET, "
             "PUBLIC_KEY_PEM or PUBLIC_KEY_DER");
     }
     params.material = crypto::SecretData(request->material());
+    if (request->format() == pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_JWK) {
+      // A partner's public JWK, with every check a verifier makes; its kid
+      // comes along unless one is given (or it has Keyward's own form).
+      auto object = jose::ParseJsonObject(request->material());
+      if (!object.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("material is not a JWK: ", object.status().message()));
+      }
+      auto jwk = jose::ParseJwk(*object);
+      if (!jwk.ok()) return jwk.status();
+      if (jwk->kind != jose::ParsedJwk::Kind::kPublic) {
+        return absl::InvalidArgumentError(
+            "the JWK holds a private or secret key; PUBLIC_KEY_JWK imports "
+            "public keys only (import private keys as PKCS#8 PEM or DER)");
+      }
+      params.material = crypto::SecretData(jwk->spki_der);
+      if (params.kid.empty() && keystore::ValidateKid(jwk->kid).ok()) {
+        params.kid = jwk->kid;
+      }
+    }
     if (!request->passphrase().empty()) {
       params.passphrase = crypto::SecretData(request->passphrase());
     }

@@ -13,7 +13,10 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "keystore/crypto/keys.h"
 #include "keystore/crypto/mac.h"
+#include "keystore/crypto/signature.h"
+#include "keystore/jose/jwk.h"
 #include "keystore/jose/json.h"
 #include "keystore/jose/jws.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
@@ -823,6 +826,60 @@ TEST_F(JwtTest, ImportedKeysKeepTheirOwnKid) {
   ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[0], &issued_header));
   EXPECT_THAT(issued_header, HasSubstr("\"kid\":\"auth-2024-01\""));
   EXPECT_TRUE(Verify(issued.token()).valid());
+}
+
+TEST_F(JwtTest, APartnersPublicJwkImportsWithItsKid) {
+  // The partner's key, made here; Keyward gets only its public JWK.
+  auto pkcs8 = crypto::GenerateKeyMaterial(crypto::KeyType::kEd25519);
+  ASSERT_TRUE(pkcs8.ok());
+  auto spki = crypto::PublicKeyFromPrivate(crypto::KeyType::kEd25519, *pkcs8);
+  ASSERT_TRUE(spki.ok());
+  auto jwk = jose::PublicJwk(crypto::KeyType::kEd25519, *spki, "partner-2025",
+                             "EdDSA", "sig");
+  ASSERT_TRUE(jwk.ok()) << jwk.status();
+  auto import = [&](const std::string& id, const std::string& material) {
+    grpc::ClientContext ctx;
+    pb::ImportKeyRequest req;
+    req.set_key_id(id);
+    req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWT);
+    req.set_format(pb::KEY_MATERIAL_FORMAT_PUBLIC_KEY_JWK);
+    req.set_material(material);
+    pb::ImportKeyResponse resp;
+    grpc::Status s = keys_->ImportKey(&ctx, req, &resp);
+    return std::make_pair(s, resp);
+  };
+  auto [s, imported] = import("partner", jwk->Serialize());
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(imported.key().key_type(), pb::KEY_TYPE_ED25519);
+  EXPECT_TRUE(imported.key().public_only());
+  EXPECT_EQ(imported.version().kid(), "partner-2025");
+
+  auto signer = crypto::NewSigner(crypto::SignatureAlgorithm::kEd25519, *pkcs8);
+  ASSERT_TRUE(signer.ok());
+  auto key = jose::JwsSigningKey::ForSigner(jose::JwsAlgorithm::kEdDsa,
+                                            std::move(*signer), "partner-2025");
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto token = jose::SignCompact(
+      *jose::ParseJsonObject(R"({"typ":"JWT"})"),
+      absl::StrCat(R"({"sub":"from-partner","exp":)",
+                   absl::ToUnixSeconds(absl::Now()) + 60, "}"),
+      *key);
+  ASSERT_TRUE(token.ok());
+  pb::VerifyJwtResponse v = Verify(*token);
+  EXPECT_TRUE(v.valid()) << v.failure_detail();
+  EXPECT_EQ(v.key_version(), "keys/partner/versions/1");
+  // Keyward cannot sign with a public key.
+  grpc::Status st;
+  Sign("partner", "{}", 60, &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Refused: not JSON; a JWK with its private half.
+  EXPECT_EQ(import("bad1", "not json").first.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  auto private_jwk = *jwk;
+  private_jwk.Set("d", jose::JsonValue::String("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"));
+  EXPECT_EQ(import("bad2", private_jwk.Serialize()).first.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace
