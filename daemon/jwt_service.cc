@@ -637,6 +637,12 @@ grpc::ServerUnaryReactor* JwtServiceImpl::EncryptJwe(
     }
     auto enc = FromProto(request->encryption());
     if (!enc.ok()) return enc.status();
+    if (chosen == jose::JweAlgorithm::kDir &&
+        *enc != jose::JweEncryption::kA256Gcm) {
+      // dir uses the 256-bit key itself as the content key.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key '", name->id, "' (dir) encrypts with A256GCM only"));
+    }
     const int32_t v = key->primary_version;
     auto recipient = rpc.keystore().GetVersion(name->id, v);
     if (!recipient.ok()) return recipient.status();

@@ -775,6 +775,17 @@ TEST_F(JwtTest, AJweKeyHasOneAlgorithm) {
   grpc::Status s = jwt_->EncryptJwe(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("RSA-OAEP-256 only"));
+  // dir: the key is the content key, for A256GCM only.
+  ASSERT_TRUE(create("dir-key", pb::KEY_TYPE_AES256_GCM, pb::KEY_PURPOSE_JWE,
+                     pb::JWE_ALGORITHM_DIR, &created)
+                  .ok());
+  grpc::ClientContext dctx;
+  pb::EncryptJweRequest dreq;
+  dreq.set_name("keys/dir-key");
+  dreq.set_encryption(pb::JWE_ENCRYPTION_A128CBC_HS256);
+  dreq.set_payload("x");
+  EXPECT_EQ(jwt_->EncryptJwe(&dctx, dreq, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(JwtTest, ImportedKeysKeepTheirOwnKid) {
