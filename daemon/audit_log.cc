@@ -228,6 +228,48 @@ void AuditLog::SyncWritten() {
   }
 }
 
+uint64_t AuditLog::WaitForNew(uint64_t seq, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
+  auto ready = [this, seq, every_record]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (every_record ? durable_ : written_) > seq || stopping_ || failed_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return every_record ? durable_ : written_;
+}
+
+AuditTail::~AuditTail() {
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max) {
+  if (fd_ < 0) {
+    fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read the audit log '", path_, "'"));
+    }
+  }
+  std::vector<std::string> lines;
+  size_t at = 0;  // the first byte of buffer_ not returned
+  while (lines.size() < max) {
+    size_t newline = buffer_.find('\n', at);
+    if (newline == std::string::npos) {
+      buffer_.erase(0, at);
+      at = 0;
+      char chunk[64 << 10];
+      ssize_t n = read(fd_, chunk, sizeof(chunk));
+      if (n <= 0) break;  // nothing more for now
+      buffer_.append(chunk, n);
+      continue;
+    }
+    lines.push_back(buffer_.substr(at, newline - at));
+    at = newline + 1;
+  }
+  buffer_.erase(0, at);
+  return lines;
+}
+
 uint64_t AuditLog::last_sequence() const {
   absl::MutexLock lock(&mu_);
   return next_seq_ - 1;

@@ -50,6 +50,25 @@ struct AuditEntry {
   std::string request_id;
 };
 
+// AuditTail reads the complete lines appended to a log file since its last
+// call, from the start (tail -f for followers). Not thread-safe.
+class AuditTail {
+ public:
+  explicit AuditTail(std::string path) : path_(std::move(path)) {}
+  ~AuditTail();
+  AuditTail(const AuditTail&) = delete;
+  AuditTail& operator=(const AuditTail&) = delete;
+  // Next returns up to `max` whole lines (without newlines) not returned
+  // before; a line still being written waits for a later call. NOT_FOUND
+  // if the file cannot be opened.
+  absl::StatusOr<std::vector<std::string>> Next(size_t max);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::string buffer_;  // read, not yet returned
+};
+
 // AuditFsyncMode is when records are flushed to stable storage (see the
 // file comment).
 enum class AuditFsyncMode { kEveryRecord, kInterval };
@@ -88,6 +107,11 @@ class AuditLog {
   absl::StatusOr<uint64_t> AppendAll(absl::Span<const AuditEntry> entries);
 
   uint64_t last_sequence() const;
+
+  // WaitForNew waits until a record after `seq` is written (or, with
+  // kEveryRecord, durable), `timeout` passes, or the log is closing, and
+  // returns the last written sequence. For followers (ReadAuditLog follow).
+  uint64_t WaitForNew(uint64_t seq, absl::Duration timeout);
 
   // Verify reads the log at `path` from the start and checks the chain.
   // NOT_FOUND if it cannot be read.

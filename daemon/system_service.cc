@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -367,18 +370,123 @@ SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
   return new ResponseStream<pb::CreateBackupResponse>(status, std::move(chunks));
 }
 
+// FollowStream sends the audit records from a start sequence, then each new
+// one as it is written, until the client cancels, max_records are sent, or
+// the daemon shuts down. Each follower has its own thread, which waits on
+// the log (AuditLog::WaitForNew) between batches.
+class FollowStream final
+    : public grpc::ServerWriteReactor<pb::ReadAuditLogResponse> {
+ public:
+  FollowStream(const ServiceEnv& env, pb::ReadAuditLogRequest request,
+               std::atomic<int>* followers)
+      : env_(env), request_(std::move(request)), followers_(followers) {
+    thread_ = std::thread([this] { Finish(Loop()); });
+  }
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    write_ok_ = ok;
+    writing_ = false;
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+  void OnDone() override {
+    thread_.join();  // it has called Finish, its last act
+    followers_->fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  bool Cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
+  }
+
+  grpc::Status Loop() {
+    constexpr size_t kBatch = 100;
+    AuditTail tail(env_.audit->path());
+    const uint64_t start = std::max<uint64_t>(1, request_.start_sequence());
+    uint64_t seen = 0;  // the last sequence read from the file
+    uint64_t sent = 0;
+    while (true) {
+      if (Cancelled()) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled");
+      }
+      if (env_.draining && env_.draining->load(std::memory_order_relaxed)) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "keywardd is shutting down; follow again from "
+                            "the next sequence number");
+      }
+      auto lines = tail.Next(kBatch);
+      if (!lines.ok()) return ToGrpc(lines.status());
+      pb::ReadAuditLogResponse batch;
+      for (const std::string& line : *lines) {
+        pb::AuditRecord record;
+        if (!ToRecord(line, &record)) {
+          return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                              "an audit record cannot be parsed; run "
+                              "`keyward audit verify`");
+        }
+        seen = record.sequence();
+        if (record.sequence() < start ||
+            (!request_.principal().empty() &&
+             record.principal() != request_.principal()) ||
+            !absl::StartsWith(record.resource(), request_.resource_prefix())) {
+          continue;
+        }
+        *batch.add_records() = std::move(record);
+        if (++sent == request_.max_records()) break;
+      }
+      if (batch.records_size() > 0) {
+        absl::MutexLock lock(&mu_);
+        writing_ = true;
+        StartWrite(&batch);
+        mu_.Await(absl::Condition(
+            +[](bool* writing) { return !*writing; }, &writing_));
+        if (!write_ok_) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+        }
+      }
+      if (request_.max_records() != 0 && sent >= request_.max_records()) {
+        return grpc::Status::OK;
+      }
+      if (lines->size() < kBatch) {
+        // Caught up: wait for the next record (or, each second, look again
+        // at cancellation and shutdown).
+        env_.audit->WaitForNew(seen, absl::Seconds(1));
+      }
+    }
+  }
+
+  const ServiceEnv& env_;
+  const pb::ReadAuditLogRequest request_;
+  std::atomic<int>* const followers_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_ok_ ABSL_GUARDED_BY(mu_) = true;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 grpc::ServerWriteReactor<pb::ReadAuditLogResponse>*
 SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
                                 const pb::ReadAuditLogRequest* request) {
   Rpc rpc(env_, context, "SystemService/ReadAuditLog");
   rpc.Identify().IgnoreError();
   std::vector<pb::ReadAuditLogResponse> batches;
+  bool follow = false;
   absl::Status status = rpc.Run(
       pb::OPERATION_AUDIT_READ, std::string("*"), [&](int32_t*) -> absl::Status {
         if (request->follow()) {
-          return absl::UnimplementedError(
-              "follow is not served by this build yet; poll with "
-              "start_sequence instead");
+          if (followers_.fetch_add(1) >= kMaxFollowers) {
+            followers_.fetch_sub(1);
+            return absl::ResourceExhaustedError(absl::StrCat(
+                kMaxFollowers, " callers already follow the audit log; "
+                "follow from one place and fan out"));
+          }
+          follow = true;
+          return absl::OkStatus();
         }
         const size_t max = request->max_records() == 0
                                ? 10000
@@ -409,6 +517,9 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
         }
         return absl::OkStatus();
       });
+  if (status.ok() && follow) {
+    return new FollowStream(env_, *request, &followers_);
+  }
   return new ResponseStream<pb::ReadAuditLogResponse>(status, std::move(batches));
 }
 

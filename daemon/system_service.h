@@ -6,6 +6,8 @@
 #define KEYWARD_DAEMON_SYSTEM_SERVICE_H_
 
 #include "absl/time/time.h"
+#include <atomic>
+
 #include "daemon/rpc.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 
@@ -42,6 +44,10 @@ class SystemServiceImpl final
  private:
   const ServiceEnv& env_;
   const std::string scratch_dir_;
+  // Callers following the audit log (ReadAuditLog follow), each with a
+  // thread: at most kMaxFollowers.
+  static constexpr int kMaxFollowers = 16;
+  std::atomic<int> followers_{0};
   const absl::Time start_;
 };
 

@@ -608,6 +608,62 @@ TEST_F(ServiceTest, OnlineRestoreSwapsTheKeystoreAndSeals) {
   EXPECT_THAT(ls.output, ::testing::Not(HasSubstr("restore-")));
 }
 
+TEST_F(ServiceTest, AuditFollowStreamsNewRecordsAsTheyAreWritten) {
+  ASSERT_TRUE(CreateKey("followed", pb::KEY_TYPE_ED25519).ok());
+  uint64_t last = 0;
+  {
+    grpc::ClientContext ctx;
+    pb::VerifyAuditLogResponse resp;
+    ASSERT_TRUE(
+        system_->VerifyAuditLog(&ctx, pb::VerifyAuditLogRequest(), &resp).ok());
+    last = resp.last_sequence();
+  }
+  // The VerifyAuditLog call above is record last + 1; follow from there.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  pb::ReadAuditLogRequest req;
+  req.set_start_sequence(last + 1);
+  req.set_follow(true);
+  req.set_max_records(5);
+  auto reader = system_->ReadAuditLog(&ctx, req);
+  std::vector<pb::AuditRecord> got;
+  pb::ReadAuditLogResponse batch;
+  // First what is there already: VerifyAuditLog and this call.
+  while (got.size() < 2 && reader->Read(&batch)) {
+    for (const auto& r : batch.records()) got.push_back(r);
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].sequence(), last + 1);
+  EXPECT_THAT(got[1].method(), HasSubstr("ReadAuditLog"));
+  // Then records written after the stream started arrive on it.
+  for (int i = 0; i < 3; ++i) {
+    pb::SignResponse sig;
+    ASSERT_TRUE(Sign("followed", "x", &sig).ok());
+  }
+  while (reader->Read(&batch)) {
+    for (const auto& r : batch.records()) got.push_back(r);
+  }
+  grpc::Status s = reader->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 2; i < 5; ++i) {
+    EXPECT_THAT(got[i].method(), HasSubstr("CryptoService/Sign"));
+    EXPECT_EQ(got[i].resource(), "keys/followed");
+    EXPECT_EQ(got[i].details().at("version"), "1");
+    EXPECT_EQ(got[i].sequence(), got[i - 1].sequence() + 1);
+  }
+
+  // A follower that cancels is let go.
+  grpc::ClientContext cancelled;
+  pb::ReadAuditLogRequest open_ended;
+  open_ended.set_follow(true);
+  open_ended.set_start_sequence(got.back().sequence() + 100);
+  auto idle = system_->ReadAuditLog(&cancelled, open_ended);
+  cancelled.TryCancel();
+  EXPECT_FALSE(idle->Read(&batch));
+  EXPECT_EQ(idle->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   ASSERT_TRUE(CreateKey("aes", pb::KEY_TYPE_AES256_GCM).ok());

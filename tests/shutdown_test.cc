@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
+#include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
 
 namespace keyward::testing {
@@ -86,11 +87,28 @@ TEST(ShutdownTest, SigtermUnderLoadLosesNothingAcknowledged) {
       }
     });
   }
+  // A caller following the audit log does not hold the shutdown up.
+  auto system = pb::SystemService::NewStub(channel);
+  grpc::ClientContext follow_ctx;
+  pb::ReadAuditLogRequest follow;
+  follow.set_follow(true);
+  auto follower = system->ReadAuditLog(&follow_ctx, follow);
+  uint64_t followed = 0;
+  grpc::Status follow_status;
+  std::thread follow_thread([&] {
+    pb::ReadAuditLogResponse batch;
+    while (follower->Read(&batch)) followed += batch.records_size();
+    follow_status = follower->Finish();
+  });
   absl::SleepFor(absl::Milliseconds(700));
   ProcessResult exit = (*daemon)->Signal(SIGTERM);
   stop = true;
   for (auto& t : threads) t.join();
+  follow_thread.join();
   EXPECT_EQ(exit.exit_code, 0) << exit.output;
+  EXPECT_GT(followed, 0u);
+  EXPECT_EQ(follow_status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << follow_status.error_message();
   for (grpc::StatusCode code : codes) {
     EXPECT_TRUE(code == grpc::StatusCode::OK ||
                 code == grpc::StatusCode::UNAVAILABLE)
