@@ -90,16 +90,8 @@ absl::Status CheckKey(const Params& params, const EVP_PKEY* pkey) {
                             " key (RSA keys must be 2048, 3072 or 4096 bits)"));
 }
 
-// InitDigest starts a sign or verify operation on |ctx| with |params|' hash
-// and padding.
-bool InitDigest(const Params& params, EVP_MD_CTX* ctx, EVP_PKEY* pkey,
-                bool sign) {
-  EVP_PKEY_CTX* pctx = nullptr;  // Owned by |ctx|.
-  const EVP_MD* md = params.md == nullptr ? nullptr : params.md();
-  if ((sign ? EVP_DigestSignInit(ctx, &pctx, md, nullptr, pkey)
-            : EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, pkey)) != 1) {
-    return false;
-  }
+// SetPadding sets |params|' RSA padding on |pctx| (nothing for other keys).
+bool SetPadding(const Params& params, EVP_PKEY_CTX* pctx) {
   switch (params.family) {
     case Family::kRsaPss:
       return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
@@ -110,6 +102,47 @@ bool InitDigest(const Params& params, EVP_MD_CTX* ctx, EVP_PKEY* pkey,
     default:
       return true;
   }
+}
+
+// InitDigest starts a sign or verify operation on |ctx| with |params|' hash
+// and padding.
+bool InitDigest(const Params& params, EVP_MD_CTX* ctx, EVP_PKEY* pkey,
+                bool sign) {
+  EVP_PKEY_CTX* pctx = nullptr;  // Owned by |ctx|.
+  const EVP_MD* md = params.md == nullptr ? nullptr : params.md();
+  if ((sign ? EVP_DigestSignInit(ctx, &pctx, md, nullptr, pkey)
+            : EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, pkey)) != 1) {
+    return false;
+  }
+  return SetPadding(params, pctx);
+}
+
+// CheckDigest: OK if |params| signs digests and |digest| has its hash's size.
+absl::Status CheckDigest(const Params& params, absl::string_view digest) {
+  if (params.family == Family::kEd25519 || params.md == nullptr) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 "Ed25519 signs whole messages, not digests; send the data");
+  }
+  const size_t want = EVP_MD_size(params.md());
+  if (digest.size() != want) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 absl::StrCat("the digest is ", digest.size(), " bytes; ",
+                              params.name, " takes a ", want, "-byte digest"));
+  }
+  return absl::OkStatus();
+}
+
+// InitPkey starts a sign or verify operation over a digest.
+internal::EvpPkeyCtxPtr InitPkey(const Params& params, EVP_PKEY* pkey,
+                                 bool sign) {
+  internal::EvpPkeyCtxPtr pctx(EVP_PKEY_CTX_new(pkey, nullptr));
+  if (pctx == nullptr ||
+      (sign ? EVP_PKEY_sign_init(pctx.get()) : EVP_PKEY_verify_init(pctx.get())) != 1 ||
+      !SetPadding(params, pctx.get()) ||
+      EVP_PKEY_CTX_set_signature_md(pctx.get(), params.md()) != 1) {
+    return nullptr;
+  }
+  return pctx;
 }
 
 // EncodeEcdsaSig writes |sig| as DER to |out|.
@@ -182,6 +215,27 @@ class SignerImpl final : public Signer {
                        Bytes(data), data.size()) != 1) {
       return Error(absl::StatusCode::kInternal, "signing failed");
     }
+    return Encode(std::move(sig), len);
+  }
+
+  absl::StatusOr<std::string> SignDigest(
+      absl::string_view digest) const override {
+    absl::Status fits = CheckDigest(params_, digest);
+    if (!fits.ok()) return fits;
+    internal::EvpPkeyCtxPtr pctx = InitPkey(params_, pkey_.get(), true);
+    std::string sig(max_size_, '\0');
+    size_t len = sig.size();
+    if (pctx == nullptr ||
+        EVP_PKEY_sign(pctx.get(), reinterpret_cast<uint8_t*>(sig.data()), &len,
+                      Bytes(digest), digest.size()) != 1) {
+      return Error(absl::StatusCode::kInternal, "signing failed");
+    }
+    return Encode(std::move(sig), len);
+  }
+
+ private:
+  // Encode trims |sig| to |len| and converts ECDSA DER to P1363 if asked.
+  absl::StatusOr<std::string> Encode(std::string sig, size_t len) const {
     sig.resize(len);
     if (params_.p1363_width == 0) return sig;
     std::string p1363;
@@ -191,7 +245,6 @@ class SignerImpl final : public Signer {
     return p1363;
   }
 
- private:
   const Params params_;
   const size_t max_size_;
   const EvpPkeyPtr pkey_;
@@ -207,6 +260,19 @@ class VerifierImpl final : public Verifier {
 
   absl::Status Verify(absl::string_view signature,
                       absl::string_view data) const override {
+    return Check(signature, data, /*is_digest=*/false);
+  }
+
+  absl::Status VerifyDigest(absl::string_view signature,
+                            absl::string_view digest) const override {
+    absl::Status fits = CheckDigest(params_, digest);
+    if (!fits.ok()) return fits;
+    return Check(signature, digest, /*is_digest=*/true);
+  }
+
+ private:
+  absl::Status Check(absl::string_view signature, absl::string_view input,
+                     bool is_digest) const {
     // Encoding checks first: libcrypto is lenient about some of them.
     std::string der;
     switch (params_.family) {
@@ -228,19 +294,29 @@ class VerifierImpl final : public Verifier {
         if (signature.size() != max_size_) return Invalid();
         break;
     }
+    if (is_digest) {
+      internal::EvpPkeyCtxPtr pctx = InitPkey(params_, pkey_.get(), false);
+      if (pctx == nullptr) {
+        return Error(absl::StatusCode::kInternal, "verification failed");
+      }
+      if (EVP_PKEY_verify(pctx.get(), Bytes(signature), signature.size(),
+                          Bytes(input), input.size()) != 1) {
+        return Invalid();
+      }
+      return absl::OkStatus();
+    }
     EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     if (ctx == nullptr ||
         !InitDigest(params_, ctx.get(), pkey_.get(), false)) {
       return Error(absl::StatusCode::kInternal, "verification failed");
     }
     if (EVP_DigestVerify(ctx.get(), Bytes(signature), signature.size(),
-                         Bytes(data), data.size()) != 1) {
+                         Bytes(input), input.size()) != 1) {
       return Invalid();
     }
     return absl::OkStatus();
   }
 
- private:
   static absl::Status Invalid() {
     return Error(absl::StatusCode::kInvalidArgument, kInvalidSignature);
   }

@@ -50,6 +50,13 @@ class Signer {
   // Sign returns the signature of |data| (the message itself, not a digest).
   // INTERNAL only if libcrypto fails, which is not expected.
   virtual absl::StatusOr<std::string> Sign(absl::string_view data) const = 0;
+  // SignDigest signs a digest the caller made with the algorithm's hash
+  // (ECDSA and RSA only). INVALID_ARGUMENT for a digest of another length
+  // or an Ed25519 signer, which signs whole messages.
+  virtual absl::StatusOr<std::string> SignDigest(
+      absl::string_view /*digest*/) const {
+    return absl::InvalidArgumentError("this algorithm does not sign digests");
+  }
 };
 
 // Verifier checks signatures. Implementations are immutable once made and
@@ -63,6 +70,13 @@ class Verifier {
   // non-minimal integers are refused.
   virtual absl::Status Verify(absl::string_view signature,
                               absl::string_view data) const = 0;
+  // VerifyDigest is Verify over a digest made with the algorithm's hash
+  // (ECDSA and RSA only; INVALID_ARGUMENT otherwise, as for a bad
+  // signature, but with a message saying why).
+  virtual absl::Status VerifyDigest(absl::string_view /*signature*/,
+                                    absl::string_view /*digest*/) const {
+    return absl::InvalidArgumentError("this algorithm does not verify digests");
+  }
 };
 
 // NewSigner returns a Signer for |algorithm| over the PKCS#8 DER private key

@@ -97,6 +97,70 @@ TEST_P(SignatureTest, RoundTrip) {
   }
 }
 
+// HashOf returns |data|'s digest with the algorithm's hash (empty for
+// Ed25519, which has none).
+std::string HashOf(SignatureAlgorithm algorithm, absl::string_view data) {
+  const EVP_MD* md = nullptr;
+  switch (algorithm) {
+    case SignatureAlgorithm::kEd25519:
+      return "";
+    case SignatureAlgorithm::kEcdsaP384Sha384Der:
+    case SignatureAlgorithm::kEcdsaP384Sha384P1363:
+    case SignatureAlgorithm::kRsaPkcs1Sha384:
+      md = EVP_sha384();
+      break;
+    case SignatureAlgorithm::kRsaPkcs1Sha512:
+      md = EVP_sha512();
+      break;
+    default:
+      md = EVP_sha256();
+  }
+  std::string out(EVP_MD_size(md), '\0');
+  unsigned int len = 0;
+  EXPECT_EQ(EVP_Digest(data.data(), data.size(),
+                       reinterpret_cast<uint8_t*>(out.data()), &len, md,
+                       nullptr),
+            1);
+  return out;
+}
+
+TEST_P(SignatureTest, DigestsSignAndVerifyLikeTheirMessages) {
+  const std::string message = "a large file, hashed by the caller";
+  const std::string digest = HashOf(GetParam().algorithm, message);
+  if (digest.empty()) {
+    // Ed25519 signs whole messages.
+    EXPECT_EQ(signer_->SignDigest(std::string(32, 'd')).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(verifier_->VerifyDigest(std::string(64, 's'), std::string(32, 'd'))
+                  .code(),
+              absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  // A digest's signature verifies over the message, and the other way.
+  absl::StatusOr<std::string> by_digest = signer_->SignDigest(digest);
+  ASSERT_TRUE(by_digest.ok()) << by_digest.status();
+  if (GetParam().fixed_size != 0) {
+    EXPECT_EQ(by_digest->size(), GetParam().fixed_size);
+  }
+  EXPECT_TRUE(verifier_->Verify(*by_digest, message).ok());
+  absl::StatusOr<std::string> by_message = signer_->Sign(message);
+  ASSERT_TRUE(by_message.ok());
+  EXPECT_TRUE(verifier_->VerifyDigest(*by_message, digest).ok());
+  // Another digest, a flipped bit, or the wrong length do not pass.
+  std::string other = digest;
+  other[0] ^= 1;
+  ExpectInvalid(verifier_->VerifyDigest(*by_digest, other));
+  std::string bad_sig = *by_digest;
+  bad_sig[bad_sig.size() / 2] ^= 1;
+  ExpectInvalid(verifier_->VerifyDigest(bad_sig, digest));
+  absl::Status short_digest = signer_->SignDigest(digest.substr(1)).status();
+  EXPECT_EQ(short_digest.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(short_digest.message().find("-byte digest"), std::string::npos)
+      << short_digest;
+  EXPECT_EQ(verifier_->VerifyDigest(*by_digest, digest + "x").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(SignatureTest, EveryBitFlipOfSignatureFails) {
   const std::string data = "message";
   const std::string sig = *signer_->Sign(data);
