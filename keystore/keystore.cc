@@ -828,7 +828,7 @@ absl::StatusOr<const LoadedVersion*> Keystore::Usable(const KeyEntry& entry,
 
 absl::StatusOr<SignResult> Keystore::Sign(
     const std::string& id, absl::string_view data,
-    std::optional<SignatureAlgorithm> algorithm) {
+    std::optional<SignatureAlgorithm> algorithm, bool is_digest) {
   auto entry = Entry(id);
   if (!entry.ok()) return entry.status();
   const KeyRecord& key = (*entry)->record;
@@ -844,7 +844,8 @@ absl::StatusOr<SignResult> Keystore::Sign(
   if (!loaded.ok()) return loaded.status();
   auto signer = (*loaded)->Signer(alg);
   if (!signer.ok()) return PrimitiveError(signer.status(), id, key.primary_version);
-  auto signature = (*signer)->Sign(data);
+  auto signature =
+      is_digest ? (*signer)->SignDigest(data) : (*signer)->Sign(data);
   if (!signature.ok()) return signature.status();
   return SignResult{key.primary_version, alg, std::move(*signature)};
 }
@@ -853,7 +854,7 @@ absl::Status Keystore::Verify(const std::string& id, absl::string_view data,
                               absl::string_view signature,
                               std::optional<SignatureAlgorithm> algorithm,
                               std::optional<int32_t> version,
-                              int32_t* used_version) {
+                              int32_t* used_version, bool is_digest) {
   auto entry = Entry(id);
   if (!entry.ok()) return entry.status();
   const KeyRecord& key = (*entry)->record;
@@ -875,7 +876,8 @@ absl::Status Keystore::Verify(const std::string& id, absl::string_view data,
   if (!loaded.ok()) return loaded.status();
   auto verifier = (*loaded)->Verifier(alg);
   if (!verifier.ok()) return PrimitiveError(verifier.status(), id, envelope.version);
-  s = (*verifier)->Verify(envelope.payload, data);
+  s = is_digest ? (*verifier)->VerifyDigest(envelope.payload, data)
+                : (*verifier)->Verify(envelope.payload, data);
   if (s.ok() && used_version != nullptr) *used_version = envelope.version;
   return s;
 }

@@ -241,9 +241,12 @@ class Keystore {
   // --- Data plane ----------------------------------------------------------
   // Sign signs `data` with the primary version. `algorithm` defaults to the
   // key's (Ed25519; ECDSA DER; RSA-PSS-SHA256) and must suit the key.
+  // With `is_digest`, `data` is a digest made with the algorithm's hash
+  // (ECDSA and RSA keys; INVALID_ARGUMENT for Ed25519 or a wrong length).
   absl::StatusOr<SignResult> Sign(
       const std::string& id, absl::string_view data,
-      std::optional<crypto::SignatureAlgorithm> algorithm = std::nullopt);
+      std::optional<crypto::SignatureAlgorithm> algorithm = std::nullopt,
+      bool is_digest = false);
   // Verify checks an enveloped signature (or, with `version`, a raw one).
   // OK if valid; INVALID_ARGUMENT if the signature is not valid, however
   // malformed; other codes for a key that cannot verify.
@@ -252,7 +255,7 @@ class Keystore {
       absl::string_view signature,
       std::optional<crypto::SignatureAlgorithm> algorithm = std::nullopt,
       std::optional<int32_t> version = std::nullopt,
-      int32_t* used_version = nullptr);
+      int32_t* used_version = nullptr, bool is_digest = false);
   // Encrypt seals `plaintext` with the primary version (AES-256-GCM, or
   // RSA-OAEP-SHA256 with `associated_data` as the OAEP label).
   absl::StatusOr<std::string> Encrypt(const std::string& id,

@@ -1,4 +1,5 @@
 #include "keystore/keystore.h"
+#include "keystore/crypto/digest.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -854,6 +855,25 @@ TEST_F(KeystoreTest, RestoreReplacesEverythingInPlaceAndSeals) {
   // The file on disk is the restored one: it reopens with the old passphrase.
   Reopen();
   EXPECT_EQ(ks_->GetKey("later").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(KeystoreTest, DigestsSignLikeTheirMessages) {
+  Create("ec", KeyType::kEcdsaP256);
+  Create("ed", KeyType::kEd25519);
+  const std::string message = "a file too large to send";
+  const std::string digest = crypto::Sha256(message);
+  auto sig = ks_->Sign("ec", digest, std::nullopt, /*is_digest=*/true);
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  EXPECT_TRUE(ks_->Verify("ec", message, sig->Enveloped()).ok());
+  auto by_message = ks_->Sign("ec", message);
+  ASSERT_TRUE(by_message.ok());
+  EXPECT_TRUE(ks_->Verify("ec", digest, by_message->Enveloped(), std::nullopt,
+                          std::nullopt, nullptr, /*is_digest=*/true)
+                  .ok());
+  EXPECT_EQ(ks_->Sign("ec", digest.substr(1), std::nullopt, true).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ks_->Sign("ed", digest, std::nullopt, true).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
