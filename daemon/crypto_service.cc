@@ -27,26 +27,63 @@ bool PinnedMismatch(const KeyName& name, int32_t used) {
   return name.version != 0 && name.version != used;
 }
 
+// CheckDigest: a digest request's shape (an error, not a verdict): the key
+// must sign digests (not Ed25519) and the digest have its hash's length.
+absl::Status CheckDigest(Rpc& rpc, const std::string& id,
+                         std::optional<crypto::SignatureAlgorithm> algorithm,
+                         absl::string_view digest) {
+  auto key = rpc.keystore().GetKey(id);
+  if (!key.ok()) return key.status();
+  const std::vector<crypto::SignatureAlgorithm> offered =
+      keystore::SignatureAlgorithmsFor(key->type);
+  if (offered.empty()) return absl::OkStatus();  // the keystore says why
+  size_t want = 32;
+  switch (algorithm.value_or(offered.front())) {
+    case crypto::SignatureAlgorithm::kEd25519:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key '", id, "' is Ed25519, which signs whole messages: send data, "
+          "not a digest"));
+    case crypto::SignatureAlgorithm::kEcdsaP384Sha384Der:
+    case crypto::SignatureAlgorithm::kEcdsaP384Sha384P1363:
+    case crypto::SignatureAlgorithm::kRsaPkcs1Sha384:
+      want = 48;
+      break;
+    case crypto::SignatureAlgorithm::kRsaPkcs1Sha512:
+      want = 64;
+      break;
+    default:
+      break;
+  }
+  if (digest.size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "digest is ", digest.size(), " bytes; this algorithm takes a ", want,
+        "-byte digest of the message"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status DoSign(Rpc& rpc, const pb::SignRequest& req,
                     pb::SignResponse* resp) {
   auto name = ParseKeyName(req.name());
   return rpc.Run(pb::OPERATION_SIGN, ResourceOf(name), [&](int32_t* version) {
     absl::Status s = KeyNotVersion(*name, "Sign");
     if (!s.ok()) return s;
-    if (req.input_case() == pb::SignRequest::kDigest) {
-      return absl::UnimplementedError(
-          "signing a precomputed digest is not served by this build yet; "
-          "send the data");
-    }
-    if (req.input_case() != pb::SignRequest::kData) {
-      return absl::InvalidArgumentError("set data: the message to sign");
+    const bool is_digest = req.input_case() == pb::SignRequest::kDigest;
+    if (!is_digest && req.input_case() != pb::SignRequest::kData) {
+      return absl::InvalidArgumentError(
+          "set data (the message to sign) or digest (its hash)");
     }
     if (req.data().size() > kMaxDataBytes) {
       return TooLarge("data", req.data().size(), kMaxDataBytes);
     }
     auto alg = FromProto(req.algorithm());
     if (!alg.ok()) return alg.status();
-    auto signed_ = rpc.keystore().Sign(name->id, req.data(), *alg);
+    if (is_digest) {
+      absl::Status shape = CheckDigest(rpc, name->id, *alg, req.digest());
+      if (!shape.ok()) return shape;
+    }
+    auto signed_ = rpc.keystore().Sign(
+        name->id, is_digest ? req.digest() : req.data(), *alg, is_digest);
     if (!signed_.ok()) return signed_.status();
     *version = signed_->version;
     resp->set_signature(signed_->Enveloped());
@@ -61,13 +98,10 @@ absl::Status DoVerify(Rpc& rpc, const pb::VerifyRequest& req,
                       pb::VerifyResponse* resp) {
   auto name = ParseKeyName(req.name());
   return rpc.Run(pb::OPERATION_VERIFY, ResourceOf(name), [&](int32_t* version) {
-    if (req.input_case() == pb::VerifyRequest::kDigest) {
-      return absl::UnimplementedError(
-          "verifying a precomputed digest is not served by this build yet; "
-          "send the data");
-    }
-    if (req.input_case() != pb::VerifyRequest::kData) {
-      return absl::InvalidArgumentError("set data: the message that was signed");
+    const bool is_digest = req.input_case() == pb::VerifyRequest::kDigest;
+    if (!is_digest && req.input_case() != pb::VerifyRequest::kData) {
+      return absl::InvalidArgumentError(
+          "set data (the message that was signed) or digest (its hash)");
     }
     if (req.data().size() > kMaxDataBytes) {
       return TooLarge("data", req.data().size(), kMaxDataBytes);
@@ -94,9 +128,14 @@ absl::Status DoVerify(Rpc& rpc, const pb::VerifyRequest& req,
     }
     auto alg = FromProto(req.algorithm());
     if (!alg.ok()) return alg.status();
+    if (is_digest) {
+      absl::Status shape = CheckDigest(rpc, name->id, *alg, req.digest());
+      if (!shape.ok()) return shape;
+    }
     int32_t used = 0;
-    absl::Status v = rpc.keystore().Verify(name->id, req.data(), signature,
-                                           *alg, raw_version, &used);
+    absl::Status v = rpc.keystore().Verify(
+        name->id, is_digest ? req.digest() : req.data(), signature, *alg,
+        raw_version, &used, is_digest);
     // INVALID_ARGUMENT from the keystore's Verify means "not valid".
     if (!v.ok() && !absl::IsInvalidArgument(v)) return v;
     bool valid = v.ok() && !PinnedMismatch(*name, used);

@@ -13,6 +13,7 @@
 #include "grpcpp/client_context.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "keystore/crypto/digest.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
@@ -662,6 +663,53 @@ TEST_F(ServiceTest, AuditFollowStreamsNewRecordsAsTheyAreWritten) {
   cancelled.TryCancel();
   EXPECT_FALSE(idle->Read(&batch));
   EXPECT_EQ(idle->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(ServiceTest, PrecomputedDigestsSignAndVerify) {
+  ASSERT_TRUE(CreateKey("ec", pb::KEY_TYPE_ECDSA_P256).ok());
+  ASSERT_TRUE(CreateKey("rsa", pb::KEY_TYPE_RSA_2048).ok());
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  const std::string message = "a release tarball, hashed where it is";
+  const std::string digest = crypto::Sha256(message);
+  auto sign_digest = [&](const std::string& key, const std::string& d,
+                         pb::SignResponse* resp) {
+    grpc::ClientContext ctx;
+    pb::SignRequest req;
+    req.set_name("keys/" + key);
+    req.set_digest(d);
+    return crypto_->Sign(&ctx, req, resp);
+  };
+  for (const char* key : {"ec", "rsa"}) {
+    SCOPED_TRACE(key);
+    pb::SignResponse by_digest;
+    grpc::Status s = sign_digest(key, digest, &by_digest);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    // The signature is over the message: it verifies with the data...
+    EXPECT_TRUE(Verify(key, message, by_digest.signature()).valid());
+    // ...and a data signature verifies against the digest.
+    pb::SignResponse by_data;
+    ASSERT_TRUE(Sign(key, message, &by_data).ok());
+    grpc::ClientContext ctx;
+    pb::VerifyRequest req;
+    req.set_name(std::string("keys/") + key);
+    req.set_digest(digest);
+    req.set_signature(by_data.signature());
+    pb::VerifyResponse verdict;
+    ASSERT_TRUE(crypto_->Verify(&ctx, req, &verdict).ok());
+    EXPECT_TRUE(verdict.valid());
+    grpc::ClientContext ctx2;
+    req.set_digest(crypto::Sha256("another message"));
+    ASSERT_TRUE(crypto_->Verify(&ctx2, req, &verdict).ok());
+    EXPECT_FALSE(verdict.valid());
+  }
+  pb::SignResponse refused;
+  grpc::Status s = sign_digest("ec", digest.substr(0, 20), &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("32-byte digest"));
+  s = sign_digest("ed", digest, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("Ed25519"));
+  EXPECT_TRUE(refused.signature().empty());
 }
 
 TEST_F(ServiceTest, UnwritableAuditLogFailsClosed) {

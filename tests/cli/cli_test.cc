@@ -642,6 +642,19 @@ TEST_F(CliTest, JwtRecordsRevokeAndList) {
   ExpectOneErrorLine(Kw({"jwt", "record", "--external-id", "txn-none"}));
 }
 
+TEST_F(CliTest, SignADigestVerifyTheMessage) {
+  Create("cli-digest", "ecdsa-p256");
+  ProcessResult r = Sh("printf 'big file' | openssl dgst -sha256 -binary | "
+                       "\"$KW\" sign cli-digest --digest > " + P("digest.sig"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Sh("printf 'big file' | \"$KW\" verify cli-digest --signature " +
+         P("digest.sig"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Sh("printf 'other file' | \"$KW\" verify cli-digest --signature " +
+         P("digest.sig"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+}
+
 // Last: it puts the keystore back as it was when the backup was made.
 TEST_F(CliTest, RestoreReplacesTheKeystoreOnline) {
   Create("cli-before-backup", "aes256-gcm");
