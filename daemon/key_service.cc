@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "keystore/crypto/pkcs8_encrypt.h"
 #include "keystore/jose/json.h"
 #include "keystore/jose/jwk.h"
 
@@ -508,13 +509,29 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ExportKey(
                     : "a private key exports as PRIVATE_KEY_PEM or "
                       "PRIVATE_KEY_DER (PKCS#8)");
     }
-    if (!request->passphrase().empty()) {
-      return absl::UnimplementedError(
-          "passphrase-encrypted export is not served by this build yet; "
-          "export without a passphrase to a 0600 file");
+    const bool encrypt = !request->passphrase().empty();
+    if (encrypt && (symmetric || request->passphrase().size() < 12 ||
+                    request->passphrase().size() > 1024)) {
+      return absl::InvalidArgumentError(
+          symmetric ? "a raw secret cannot be passphrase-encrypted; export it "
+                      "without a passphrase to a 0600 file"
+                    : "the export passphrase must be 12 to 1024 bytes");
     }
     auto material = rpc.keystore().ExportKeyMaterial(name->id, v);
     if (!material.ok()) return material.status();
+    if (encrypt) {
+      // EncryptedPrivateKeyInfo (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC).
+      auto der = crypto::EncryptPkcs8(*material,
+                                      crypto::SecretData(request->passphrase()));
+      if (!der.ok()) return der.status();
+      *version = v;
+      response->set_material(format == pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM
+                                 ? crypto::EncryptedPkcs8Pem(*der)
+                                 : *der);
+      response->set_format(format);
+      response->set_key_version(VersionName(name->id, v));
+      return absl::OkStatus();
+    }
     *version = v;
     response->set_material(
         format == pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM

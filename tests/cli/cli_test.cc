@@ -489,6 +489,35 @@ TEST_F(CliTest, ExportedKeyImportsBackWithTheSamePublicKey) {
   EXPECT_EQ(Kw({"key", "public", "rt-src"}).output, Kw({"key", "public", "rt-dst"}).output);
 }
 
+// A passphrase-encrypted export is standard PKCS#8: the openssl CLI opens
+// it, and it imports back with the same passphrase.
+TEST_F(CliTest, EncryptedExportOpensInOpensslAndImportsBack) {
+  Create("enc-src", "ecdsa-p256", {"--exportable"});
+  WriteFile(P("export-pass"), "an export passphrase\n", 0600);
+  ProcessResult r = Kw({"key", "export", "enc-src", "--passphrase-file",
+                        P("export-pass"), "--out", P("enc.key")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(P("enc.key"));
+  std::string pem((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(pem, StartsWith("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+  r = Sh("openssl pkey -in " + P("enc.key") + " -passin file:" +
+         P("export-pass") + " -pubout");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, Kw({"key", "public", "enc-src"}).output);
+  r = Sh("openssl asn1parse -in " + P("enc.key"));
+  EXPECT_THAT(r.output, HasSubstr("PBES2"));
+  EXPECT_THAT(r.output, HasSubstr("hmacWithSHA256"));
+  EXPECT_THAT(r.output, HasSubstr("aes-256-cbc"));
+  r = Kw({"key", "import", "enc-dst", "--in", P("enc.key"), "--type",
+          "ecdsa-p256", "--passphrase-file", P("export-pass")});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Kw({"key", "public", "enc-src"}).output,
+            Kw({"key", "public", "enc-dst"}).output);
+  WriteFile(P("short-pass"), "short\n", 0600);
+  ExpectOneErrorLine(Kw({"key", "export", "enc-src", "--passphrase-file",
+                         P("short-pass"), "--out", P("enc2.key")}));
+}
+
 TEST_F(CliTest, PolicyGrantListRevoke) {
   Create("pol-key", "ed25519");
   ProcessResult r = Kw({"policy", "grant", "unix:uid:4242", "sign", "verify", "--key",
