@@ -123,6 +123,12 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
   s = CheckDuration("shutdown_grace_period", config->shutdown_grace_period(),
                     absl::ZeroDuration(), absl::Minutes(5));
   if (!s.ok()) return s;
+  if (!config->has_maintenance_interval()) {
+    *config->mutable_maintenance_interval() = TimeUtil::SecondsToDuration(60);
+  }
+  s = CheckDuration("maintenance_interval", config->maintenance_interval(),
+                    absl::Seconds(1), absl::Hours(24));
+  if (!s.ok()) return s;
   auto* jwt = config->mutable_jwt();
   if (!jwt->has_default_leeway()) {
     *jwt->mutable_default_leeway() = TimeUtil::SecondsToDuration(60);

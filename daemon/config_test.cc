@@ -88,6 +88,8 @@ TEST(ConfigTest, BadValuesNameTheField) {
       {"scrypt { log2_n: 10 }", "scrypt.log2_n"},
       {"session_token_ttl { seconds: 5 }", "session_token_ttl"},
       {"shutdown_grace_period { seconds: -1 }", "shutdown_grace_period"},
+      {"maintenance_interval { nanos: 1000 }", "maintenance_interval"},
+      {"maintenance_interval { seconds: 90000 }", "maintenance_interval"},
       {"tcp_listeners { address: \"nohostport\" }", "tcp_listeners[0].address"},
       {"unix_socket { disabled: true }", "unix_socket.disabled"},
       {"audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval {} }",

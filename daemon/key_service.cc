@@ -42,9 +42,8 @@ absl::StatusOr<std::optional<keystore::KeyPurpose>> PurposeFromProto(
     case pb::KEY_PURPOSE_JWE:
       return keystore::KeyPurpose::kKeyAgreement;
     default:
-      return absl::UnimplementedError(absl::StrCat(
-          "purpose ", pb::KeyPurpose_Name(purpose),
-          " is not served by this build yet"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "purpose ", static_cast<int>(purpose), " is not a KeyPurpose"));
   }
 }
 

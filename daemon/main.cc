@@ -34,6 +34,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/maintenance.h"
 #include "daemon/metrics.h"
 #include "daemon/passphrase.h"
 #include "daemon/server.h"
@@ -250,6 +251,11 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   LogInfo("serving", {{"socket", options.unix_socket_path},
                       {"sealed", (*ks)->sealed() ? "true" : "false"},
                       {"flavor", BuildFlavor()}});
+  const auto& every = config.maintenance_interval();
+  Maintenance maintenance(
+      ks->get(), audit->get(),
+      absl::Seconds(every.seconds()) + absl::Nanoseconds(every.nanos()));
+  maintenance.Start();
 
   while (true) {
     int signo = 0;
@@ -275,6 +281,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
     const absl::Time deadline = absl::Now() + grace;
     (*server)->SetServing(false);
     draining = true;
+    maintenance.Stop();
     absl::SleepFor(absl::Milliseconds(200));  // let queued calls be refused
     while (in_flight.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(10));

@@ -58,6 +58,10 @@ class FaultyStorage final : public Storage {
     return Fault() ? Down() : real_->SetVersionState(id, v, s, t);
   }
   absl::StatusOr<int64_t> CountKeys() override { return real_->CountKeys(); }
+  absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
+      absl::Time now) override {
+    return real_->ListKeysDueForRotation(now);
+  }
   absl::Status CreatePolicy(const PolicyRecord& p) override {
     return Fault() ? Down() : real_->CreatePolicy(p);
   }

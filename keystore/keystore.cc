@@ -648,23 +648,30 @@ absl::Status Keystore::DestroyVersion(const std::string& id, int32_t version) {
 
 absl::StatusOr<std::vector<std::string>> Keystore::RotateDueKeys() {
   std::vector<std::string> rotated;
-  std::string after;
-  const absl::Time now = options_.now();
-  while (true) {
-    auto keys = storage_->ListKeys(after, 500);
-    if (!keys.ok()) return keys.status();
-    if (keys->empty()) break;
-    for (const KeyRecord& key : *keys) {
-      if (key.rotation_period > absl::ZeroDuration() && !key.public_only &&
-          now >= key.rotated_at + key.rotation_period) {
-        auto v = RotateKey(key.id);
-        if (!v.ok()) return v.status();
-        rotated.push_back(key.id);
-      }
-    }
-    after = keys->back().id;
+  auto due = KeysDueForRotation();
+  if (!due.ok()) return due.status();
+  for (const std::string& id : *due) {
+    auto v = RotateKey(id);
+    if (!v.ok()) return v.status();
+    rotated.push_back(id);
   }
   return rotated;
+}
+
+absl::StatusOr<std::vector<std::string>> Keystore::KeysDueForRotation() {
+  return storage_->ListKeysDueForRotation(options_.now());
+}
+
+absl::StatusOr<int> Keystore::PurgeExpiredTokens(int limit) {
+  int purged = 0;
+  while (purged < limit) {
+    auto n = storage_->PurgeTokenRecords(options_.now(),
+                                         std::min(1000, limit - purged));
+    if (!n.ok()) return n.status();
+    purged += *n;
+    if (*n == 0) break;
+  }
+  return purged;
 }
 
 absl::Status Keystore::ChangePassphrase(const SecretData& old_passphrase,

@@ -205,8 +205,13 @@ class Keystore {
   absl::Status EnableVersion(const std::string& id, int32_t version);
   absl::Status DestroyVersion(const std::string& id, int32_t version);
   // RotateDueKeys rotates every key whose rotation period has passed and
-  // returns their ids. Scans the keys table.
+  // returns their ids. Reads only the keys that have a rotation period.
   absl::StatusOr<std::vector<std::string>> RotateDueKeys();
+  // KeysDueForRotation lists the ids RotateDueKeys would rotate now.
+  absl::StatusOr<std::vector<std::string>> KeysDueForRotation();
+  // PurgeExpiredTokens deletes token records past their purge time, up to
+  // `limit`, and returns how many.
+  absl::StatusOr<int> PurgeExpiredTokens(int limit);
   // ChangePassphrase re-wraps the root key under `new_passphrase`, atomically;
   // UNAUTHENTICATED if `old_passphrase` is wrong.
   absl::Status ChangePassphrase(const crypto::SecretData& old_passphrase,

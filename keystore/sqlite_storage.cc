@@ -881,6 +881,22 @@ constexpr const char* kTokenColumns =
     "revoke_reason, revoked_by";
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> SqliteStorage::ListKeysDueForRotation(
+    absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  // Only the few keys with a period are read, not every key.
+  Statement q(db_,
+              "SELECT id FROM keys WHERE rotation_period_s > 0 AND "
+              "public_only = 0 AND rotated_at_us + rotation_period_s * 1000000 "
+              "<= ? ORDER BY id");
+  q.Bind(1, ToMicros(now));
+  std::vector<std::string> ids;
+  while (q.Step()) ids.push_back(q.Text(0));
+  absl::Status s = q.status("list keys due for rotation");
+  if (!s.ok()) return s;
+  return ids;
+}
+
 absl::Status SqliteStorage::CreateTokenRecord(const TokenRecord& r) {
   absl::MutexLock lock(&mu_);
   Transaction txn(db_);

@@ -52,6 +52,8 @@ class SqliteStorage final : public Storage {
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
                                VersionState state, absl::Time now) override;
   absl::StatusOr<int64_t> CountKeys() override;
+  absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
+      absl::Time now) override;
   absl::Status CreatePolicy(const PolicyRecord& policy) override;
   absl::Status DeletePolicy(const std::string& id) override;
   absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override;

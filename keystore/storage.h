@@ -66,6 +66,10 @@ class Storage {
                                        int32_t version, VersionState state,
                                        absl::Time now) = 0;
   virtual absl::StatusOr<int64_t> CountKeys() = 0;
+  // ListKeysDueForRotation returns the ids of keys with a rotation period
+  // whose primary is at least that old at `now` (not public-only ones).
+  virtual absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
+      absl::Time now) = 0;
 
   // Policies. CreatePolicy: ALREADY_EXISTS for an id in use. DeletePolicy:
   // NOT_FOUND if absent. ListPolicies returns all, in id order.
