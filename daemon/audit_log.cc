@@ -21,26 +21,27 @@ namespace keyward::daemon {
 namespace {
 
 constexpr absl::string_view kHashField = ",\"hash\":\"";
+constexpr size_t kHashBytes = 32;  // SHA-256
 const std::string& ZeroHash() {
   static const std::string* zero = new std::string(32, '\0');
   return *zero;
 }
 
-std::string Json(absl::string_view s) {
-  std::string out;
+// AppendJson appends `s` escaped for a JSON string.
+void AppendJson(std::string* out, absl::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
   for (unsigned char c : s) {
     if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
     } else if (c < 0x20) {
-      absl::StrAppend(&out, "\\u00",
-                      absl::BytesToHexString(absl::string_view(
-                          reinterpret_cast<const char*>(&c), 1)));
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xf]);
     } else {
-      out += static_cast<char>(c);
+      out->push_back(static_cast<char>(c));
     }
   }
-  return out;
 }
 
 // Splits a record line into (body, hash hex): body is what the hash covers.
@@ -92,6 +93,7 @@ AuditLog::AuditLog(std::string path, int fd, uint64_t seq,
       options_(std::move(options)),
       next_seq_(seq + 1),
       last_hash_(std::move(last_hash)),
+      last_hash_hex_(absl::BytesToHexString(last_hash_)),
       written_(seq),
       durable_(seq),
       last_sync_(absl::Now()) {}
@@ -286,12 +288,23 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
   std::vector<std::string> middles;
   middles.reserve(entries.size());
   for (const AuditEntry& e : entries) {
-    middles.push_back(absl::StrCat(
-        "\",\"principal\":\"", Json(e.principal), "\",\"method\":\"",
-        Json(e.method), "\",\"operation\":\"", Json(e.operation),
-        "\",\"resource\":\"", Json(e.resource), "\",\"version\":", e.version,
-        ",\"code\":\"", Json(e.code), "\",\"request_id\":\"",
-        Json(e.request_id), "\",\"prev\":\""));
+    std::string middle;
+    middle.reserve(160 + e.principal.size() + e.method.size() +
+                   e.resource.size() + e.request_id.size());
+    absl::StrAppend(&middle, "\",\"principal\":\"");
+    AppendJson(&middle, e.principal);
+    absl::StrAppend(&middle, "\",\"method\":\"");
+    AppendJson(&middle, e.method);
+    absl::StrAppend(&middle, "\",\"operation\":\"");
+    AppendJson(&middle, e.operation);
+    absl::StrAppend(&middle, "\",\"resource\":\"");
+    AppendJson(&middle, e.resource);
+    absl::StrAppend(&middle, "\",\"version\":", e.version, ",\"code\":\"");
+    AppendJson(&middle, e.code);
+    absl::StrAppend(&middle, "\",\"request_id\":\"");
+    AppendJson(&middle, e.request_id);
+    absl::StrAppend(&middle, "\",\"prev\":\"");
+    middles.push_back(std::move(middle));
   }
   absl::MutexLock lock(&mu_);
   if (failed_) {
@@ -306,17 +319,21 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
         "log's disk"));
   }
   const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
-  const std::string time =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string& time = TimeField(absl::Now());
   uint64_t seq = 0;
+  // The hash covers the previous hash's bytes and then the record's body:
+  // both are built in one buffer, and the body is appended from it.
+  std::string chained;
   for (const std::string& middle : middles) {
     seq = next_seq_++;
-    std::string body =
-        absl::StrCat("{\"seq\":", seq, ",\"time\":\"", time, middle,
-                     absl::BytesToHexString(last_hash_), "\"");
-    last_hash_ = crypto::Sha256(absl::StrCat(last_hash_, body));
-    absl::StrAppend(&pending_, body, kHashField,
-                    absl::BytesToHexString(last_hash_), "\"}\n");
+    chained.clear();
+    absl::StrAppend(&chained, last_hash_, "{\"seq\":", seq, ",\"time\":\"",
+                    time, middle, last_hash_hex_, "\"");
+    last_hash_ = crypto::Sha256(chained);
+    last_hash_hex_ = absl::BytesToHexString(last_hash_);
+    absl::StrAppend(&pending_,
+                    absl::string_view(chained).substr(kHashBytes), kHashField,
+                    last_hash_hex_, "\"}\n");
   }
   pending_last_ = seq;
 
@@ -362,6 +379,32 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
         "done; check the audit log's disk");
   }
   return seq;
+}
+
+const std::string& AuditLog::TimeField(absl::Time now) {
+  // "%Y-%m-%dT%H:%M:%E6SZ" (what absl::FormatTime makes, truncated to the
+  // microsecond), with the part up to the second formatted once per second.
+  const int64_t micros = absl::ToUnixMicros(now);
+  if (micros < 0) {
+    time_field_ = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", now,
+                                   absl::UTCTimeZone());
+    time_second_ = -1;
+    return time_field_;
+  }
+  const int64_t second = micros / 1000000;
+  int64_t fraction = micros % 1000000;
+  if (second != time_second_) {
+    time_field_ = absl::FormatTime("%Y-%m-%dT%H:%M:%S.000000Z",
+                                   absl::FromUnixSeconds(second),
+                                   absl::UTCTimeZone());
+    time_second_ = second;
+  }
+  // Overwrite the six digits before the final 'Z'.
+  char* digits = &time_field_[time_field_.size() - 7];
+  for (int i = 5; i >= 0; --i, fraction /= 10) {
+    digits[i] = static_cast<char>('0' + fraction % 10);
+  }
+  return time_field_;
 }
 
 absl::StatusOr<std::vector<std::string>> AuditLog::Read(const std::string& path,

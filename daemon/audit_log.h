@@ -141,6 +141,9 @@ class AuditLog {
     return stopping_ || written_ > durable_ || !sync_error_.empty();
   }
   int Sync() const;  // options_.sync or fdatasync; keeps errno
+  // TimeField returns `now` as a record's "time" (RFC 3339, UTC, in
+  // microseconds), reusing the formatted second while it lasts.
+  const std::string& TimeField(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // SyncThread is the kInterval background loop; SyncWritten syncs what is
   // written, records the outcome and logs failures and recovery.
   void SyncThread();
@@ -152,11 +155,14 @@ class AuditLog {
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
   std::string last_hash_ ABSL_GUARDED_BY(mu_);
+  std::string last_hash_hex_ ABSL_GUARDED_BY(mu_);  // last_hash_ in hex
   std::string pending_ ABSL_GUARDED_BY(mu_);  // lines not yet written
   uint64_t pending_last_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;  // last written sequence
   uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;  // last synced sequence
-  bool flushing_ ABSL_GUARDED_BY(mu_) = false;
+  bool flushing_ ABSL_GUARDED_BY(mu_) = false;  // a leader is writing
+  std::string time_field_ ABSL_GUARDED_BY(mu_);    // TimeField's cache
+  int64_t time_second_ ABSL_GUARDED_BY(mu_) = -1;  // the second it shows
   // A write (or a kEveryRecord fdatasync) failed: final.
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   // kInterval only: the sync thread's state.

@@ -291,6 +291,51 @@ TEST(AuditLogTest, EveryRecordFailedWriteFailsTheAppend) {
   ExpectWritesFailClosed(AuditLogOptions());
 }
 
+TEST(AuditLogTest, RecordsCarryTheirTimeAndEscapedFields) {
+  for (AuditFsyncMode mode :
+       {AuditFsyncMode::kEveryRecord, AuditFsyncMode::kInterval}) {
+    const std::string path = TempPath("fields");
+    AuditLogOptions options;
+    options.fsync = mode;
+    auto log = AuditLog::Open(path, options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    AuditEntry e = Entry(1);
+    e.principal = std::string("a\"b\\c\x01\x1f", 7);
+    // Across several seconds' worth of records the time stays exact.
+    std::vector<std::pair<absl::Time, absl::Time>> windows;
+    for (int i = 0; i < 3; ++i) {
+      const absl::Time before = absl::Now();
+      ASSERT_TRUE((*log)->Append(e).ok());
+      windows.emplace_back(before, absl::Now());
+      absl::SleepFor(absl::Milliseconds(400));
+    }
+    auto lines = AuditLog::Read(path, 1, 10);
+    ASSERT_TRUE(lines.ok()) << lines.status();
+    ASSERT_EQ(lines->size(), 3u);
+    for (size_t i = 0; i < lines->size(); ++i) {
+      const std::string& line = (*lines)[i];
+      EXPECT_THAT(line, HasSubstr(R"("principal":"a\"b\\c\u0001\u001f")"));
+      const size_t at = line.find(R"("time":")");
+      ASSERT_NE(at, std::string::npos) << line;
+      const std::string text = line.substr(at + 8, 27);
+      absl::Time t;
+      std::string error;
+      ASSERT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E6SZ", text, &t, &error))
+          << text << ": " << error;
+      EXPECT_EQ(text, absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t,
+                                       absl::UTCTimeZone()));
+      EXPECT_GE(t, absl::FromUnixMicros(absl::ToUnixMicros(windows[i].first)))
+          << text;
+      EXPECT_LE(t, windows[i].second) << text;
+    }
+    log->reset();
+    auto verdict = AuditLog::Verify(path);
+    ASSERT_TRUE(verdict.ok()) << verdict.status();
+    EXPECT_EQ(verdict->records_checked, 3u);
+    EXPECT_EQ(verdict->first_bad, 0u);
+  }
+}
+
 TEST(AuditLogTest, IntervalMustBePositive) {
   for (absl::Duration bad : {absl::ZeroDuration(), absl::Seconds(-1)}) {
     auto log = AuditLog::Open(TempPath("bad"), Interval(bad, nullptr));
