@@ -152,11 +152,11 @@ absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
                                 const SessionTable& sessions,
                                 FailureLimiter& failures) {
   std::optional<Caller> transport = TransportCaller(context, peers);
-  const std::string who =
-      transport ? transport->principal : std::string(context.peer());
   const auto& metadata = context.client_metadata();
   auto auth = metadata.find("authorization");
   if (auth != metadata.end()) {
+    const std::string who =
+        transport ? transport->principal : std::string(context.peer());
     absl::Status limited = failures.Check(who);
     if (!limited.ok()) return limited;
     absl::string_view value(auth->second.data(), auth->second.size());
@@ -175,7 +175,7 @@ absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
     caller.session_expires = session->expires;
     return caller;
   }
-  if (transport) return *transport;
+  if (transport) return std::move(*transport);
   return absl::UnauthenticatedError(
       "this call carries no identity Keyward accepts: connect over the Unix "
       "socket (your uid is your identity), with a client certificate, or "
@@ -187,7 +187,18 @@ Authorizer::Authorizer(absl::flat_hash_set<uint32_t> bootstrap_admin_uids)
       policies_(std::make_shared<const Snapshot>()) {}
 
 void Authorizer::Reload(std::vector<keystore::PolicyRecord> policies) {
-  auto next = std::make_shared<const Snapshot>(std::move(policies));
+  Snapshot grants;
+  grants.reserve(policies.size());
+  for (keystore::PolicyRecord& p : policies) {
+    Grant grant{std::move(p.principal), std::move(p.resource), {}};
+    for (const std::string& name : p.operations) {
+      Operation operation;
+      // Unknown names grant nothing (as when they were parsed per call).
+      if (ParseOperation(name, &operation)) grant.operations.push_back(operation);
+    }
+    grants.push_back(std::move(grant));
+  }
+  auto next = std::make_shared<const Snapshot>(std::move(grants));
   absl::MutexLock lock(&mu_);
   policies_ = std::move(next);
 }
@@ -202,17 +213,14 @@ absl::Status Authorizer::Check(const Caller& caller, Operation operation,
     absl::ReaderMutexLock lock(&mu_);
     policies = policies_;
   }
-  for (const keystore::PolicyRecord& p : *policies) {
+  for (const Grant& p : *policies) {
     bool principal_matches = p.principal == caller.principal;
     for (const std::string& other : caller.also_matches) {
       principal_matches = principal_matches || p.principal == other;
     }
     if (!principal_matches || !ResourceMatches(p.resource, resource)) continue;
-    for (const std::string& name : p.operations) {
-      Operation granted;
-      if (ParseOperation(name, &granted) && Implies(granted, operation)) {
-        return absl::OkStatus();
-      }
+    for (Operation granted : p.operations) {
+      if (Implies(granted, operation)) return absl::OkStatus();
     }
   }
   return absl::PermissionDeniedError(
@@ -241,10 +249,33 @@ std::vector<keystore::PolicyRecord> Authorizer::BuiltinPolicies() const {
   return out;
 }
 
-std::string OperationName(Operation operation) {
+namespace {
+
+std::string NameOf(Operation operation) {
   absl::string_view name = keyward::v1::Operation_Name(operation);
   absl::ConsumePrefix(&name, "OPERATION_");
   return std::string(name);
+}
+
+}  // namespace
+
+std::string OperationName(Operation operation) {
+  // Every call names its operation in its audit record: the names are made
+  // once (Operation_Name goes through the enum's descriptor).
+  static const auto* names = [] {
+    auto* all = new std::vector<std::string>(keyward::v1::Operation_MAX + 1);
+    for (int op = 0; op <= keyward::v1::Operation_MAX; ++op) {
+      if (keyward::v1::Operation_IsValid(op)) {
+        (*all)[op] = NameOf(static_cast<Operation>(op));
+      }
+    }
+    return all;
+  }();
+  if (operation >= 0 && operation <= keyward::v1::Operation_MAX &&
+      !(*names)[operation].empty()) {
+    return (*names)[operation];
+  }
+  return NameOf(operation);
 }
 
 bool ParseOperation(absl::string_view name, Operation* operation) {

@@ -137,7 +137,13 @@ class Authorizer {
   }
 
  private:
-  using Snapshot = std::vector<keystore::PolicyRecord>;
+  // A policy as Check reads it: operation names parsed once, at Reload.
+  struct Grant {
+    std::string principal;
+    std::string resource;
+    std::vector<keyward::v1::Operation> operations;
+  };
+  using Snapshot = std::vector<Grant>;
   const absl::flat_hash_set<uint32_t> bootstrap_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> policies_ ABSL_GUARDED_BY(mu_);

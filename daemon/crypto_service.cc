@@ -181,7 +181,8 @@ absl::Status DoDecrypt(Rpc& rpc, const pb::DecryptRequest& req,
                        pb::DecryptResponse* resp) {
   auto name = ParseKeyName(req.name());
   return rpc.Run(pb::OPERATION_DECRYPT, ResourceOf(name), [&](int32_t* version) {
-    std::string ciphertext;
+    absl::string_view ciphertext;  // the request's, not copied
+    std::string enveloped;         // a raw_ciphertext in its envelope
     switch (req.ciphertext_input_case()) {
       case pb::DecryptRequest::kCiphertext:
         ciphertext = req.ciphertext();
@@ -191,7 +192,8 @@ absl::Status DoDecrypt(Rpc& rpc, const pb::DecryptRequest& req,
           return absl::InvalidArgumentError(
               "a raw_ciphertext needs a version name: keys/NAME/versions/N");
         }
-        ciphertext = keystore::EncodeEnvelope(name->version, req.raw_ciphertext());
+        enveloped = keystore::EncodeEnvelope(name->version, req.raw_ciphertext());
+        ciphertext = enveloped;
         break;
       default:
         return absl::InvalidArgumentError("set ciphertext or raw_ciphertext");
@@ -209,7 +211,8 @@ absl::Status DoDecrypt(Rpc& rpc, const pb::DecryptRequest& req,
           name->version, " in name"));
     }
     *version = used;
-    resp->set_plaintext(std::string(plaintext->InsecureView()));
+    const absl::string_view opened = plaintext->InsecureView();
+    resp->set_plaintext(opened.data(), opened.size());
     resp->set_key_version(VersionName(name->id, used));
     auto key = rpc.keystore().GetKey(name->id);
     resp->set_used_primary(key.ok() && key->primary_version == used);

@@ -1,11 +1,31 @@
 #include "daemon/rpc.h"
 
-#include "absl/strings/escaping.h"
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/random.h"
 
 namespace keyward::daemon {
 namespace {
+
+// A generated request id is 16 hex digits: a random 64-bit value drawn once
+// per process plus a call counter. Ids are unique within a process and
+// unlikely to repeat across restarts; they correlate records, they are not
+// secrets (a caller may choose its own with x-request-id). Drawing 8 random
+// bytes per call instead cost about 6% of the daemon's CPU per noop call
+// (OpenSSL's DRBG, its locks and its fork check).
+uint64_t NextGeneratedId() {
+  static const uint64_t base = [] {
+    const std::string seed = crypto::RandomBytes(sizeof(uint64_t));
+    uint64_t value = 0;
+    std::memcpy(&value, seed.data(), sizeof(value));
+    return value;
+  }();
+  static std::atomic<uint64_t> counter{0};
+  return base + counter.fetch_add(1, std::memory_order_relaxed);
+}
 
 std::string RequestId(const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
@@ -13,7 +33,11 @@ std::string RequestId(const grpc::CallbackServerContext& context) {
   if (it != metadata.end() && it->second.size() <= 128) {
     return std::string(it->second.data(), it->second.size());
   }
-  return absl::BytesToHexString(crypto::RandomBytes(8));
+  uint64_t id = NextGeneratedId();
+  std::string out(16, '0');
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, id >>= 4) out[i] = kHex[id & 0xf];
+  return out;
 }
 
 }  // namespace

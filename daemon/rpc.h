@@ -124,7 +124,9 @@ class Rpc {
   const ServiceEnv& env_;
   grpc::CallbackServerContext* const context_;
   const absl::string_view method_;
-  const absl::Time start_ = absl::Now();
+  // Read only for metrics.
+  const absl::Time start_ =
+      env_.metrics != nullptr ? absl::Now() : absl::InfinitePast();
   absl::Status answer_;  // the last answer, for metrics
   absl::Status identified_ = absl::UnknownError("caller not identified");
   Caller caller_;
