@@ -41,35 +41,40 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(
 
 void Metrics::Record(absl::string_view method, absl::StatusCode code,
                      absl::Duration latency) {
-  const std::string key = absl::StrCat(method, "|", static_cast<int>(code));
-  Series series{};
-  bool found = false;
+  const int c = static_cast<int>(code);
+  // Codes outside the 17 canonical ones share the last slot's label lookup.
+  const size_t slot = c >= 0 && c < kCodes ? static_cast<size_t>(c) : kCodes;
+  const Series* series = nullptr;
   {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = series_.find(key);
-    if (it != series_.end()) {
-      series = it->second;
-      found = true;
+    auto it = series_.find(method);  // string_view lookup: no allocation
+    if (it != series_.end() && it->second[slot].calls != nullptr &&
+        slot < kCodes) {
+      series = &it->second[slot];
     }
   }
-  if (!found) {
+  if (series == nullptr) {
     static const prometheus::Histogram::BucketBoundaries* buckets =
         new prometheus::Histogram::BucketBoundaries{
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
             0.01,   0.025,   0.05,   0.1,   0.25,   1};
     absl::MutexLock lock(&mu_);
-    auto [it, fresh] = series_.try_emplace(key);
-    if (fresh) {
-      it->second.calls = &calls_->Add(
-          {{"method", std::string(method)},
-           {"code", absl::StatusCodeToString(code)}});
-      it->second.latency =
-          &latency_->Add({{"method", std::string(method)}}, *buckets);
+    auto& by_code = series_[method];
+    Series& s = by_code[slot];
+    if (slot == kCodes || s.calls == nullptr) {
+      // prometheus-cpp's Add returns the existing series for known labels.
+      s.calls = &calls_->Add({{"method", std::string(method)},
+                              {"code", absl::StatusCodeToString(code)}});
+      s.latency = &latency_->Add({{"method", std::string(method)}}, *buckets);
     }
-    series = it->second;
+    s.calls->Increment();
+    s.latency->Observe(absl::ToDoubleSeconds(latency));
+    return;
   }
-  series.calls->Increment();
-  series.latency->Observe(absl::ToDoubleSeconds(latency));
+  // The handles are never removed or changed once set, so they are used
+  // after the lock is released.
+  series->calls->Increment();
+  series->latency->Observe(absl::ToDoubleSeconds(latency));
 }
 
 }  // namespace keyward::daemon

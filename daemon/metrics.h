@@ -5,11 +5,12 @@
 #ifndef KEYWARD_DAEMON_METRICS_H_
 #define KEYWARD_DAEMON_METRICS_H_
 
+#include <array>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -35,23 +36,30 @@ class Metrics {
   ~Metrics();
 
   // Record counts one finished call. Thread-safe; after the first call for
-  // a (method, code) pair it takes only a shared lock and atomic adds.
+  // a (method, code) pair it takes only a shared lock, a lookup by method
+  // (no allocation) and atomic adds.
   void Record(absl::string_view method, absl::StatusCode code,
               absl::Duration latency);
 
  private:
   Metrics();
   struct Series {
-    prometheus::Counter* calls;
-    prometheus::Histogram* latency;
+    prometheus::Counter* calls = nullptr;
+    prometheus::Histogram* latency = nullptr;
   };
+  // absl::StatusCode's canonical values are 0..16; series_ keeps one slot
+  // per code and a spare one for any other value (looked up every time).
+  static constexpr int kCodes = 17;
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* calls_;
   prometheus::Family<prometheus::Histogram>* latency_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+  // By method, then by code. node_hash_map: the Series stay put when the
+  // map grows, so Record uses them after releasing the lock.
+  absl::node_hash_map<std::string, std::array<Series, kCodes + 1>> series_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace keyward::daemon
