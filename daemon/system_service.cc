@@ -392,7 +392,13 @@ class FollowStream final
     cancelled_ = true;
   }
   void OnDone() override {
-    thread_.join();  // it has called Finish, its last act
+    // The thread has called Finish, its last act. gRPC may run OnDone on
+    // that very thread, inside Finish: then it cannot join itself.
+    if (std::this_thread::get_id() == thread_.get_id()) {
+      thread_.detach();
+    } else {
+      thread_.join();
+    }
     followers_->fetch_sub(1);
     delete this;
   }
