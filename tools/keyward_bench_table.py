@@ -112,7 +112,8 @@ def main():
         text = open(f).read()
         name = os.path.basename(f)[:-len(".txt")]
         rate = re.search(r"--rate ([0-9]+)", text)
-        inflight = re.search(r"--inflight ([0-9]+)", text)
+        # What the bench itself reports (the last --inflight flag wins).
+        inflight = re.search(r", ([0-9]+) in flight,", text)
         how = ("rate %s/s" % rate.group(1)) if rate else (
             "%s in flight" % inflight.group(1) if inflight else "?")
         disk = re.search(r"^disk +(.*) \(before the run\)", text, re.M)
