@@ -214,8 +214,8 @@ absl::Status DoDecrypt(Rpc& rpc, const pb::DecryptRequest& req,
     const absl::string_view opened = plaintext->InsecureView();
     resp->set_plaintext(opened.data(), opened.size());
     resp->set_key_version(VersionName(name->id, used));
-    auto key = rpc.keystore().GetKey(name->id);
-    resp->set_used_primary(key.ok() && key->primary_version == used);
+    auto primary = rpc.keystore().PrimaryVersion(name->id);
+    resp->set_used_primary(primary.ok() && *primary == used);
     return absl::OkStatus();
   });
 }

@@ -504,6 +504,12 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   return key;
 }
 
+absl::StatusOr<int32_t> Keystore::PrimaryVersion(const std::string& id) {
+  auto entry = Entry(id);
+  if (!entry.ok()) return entry.status();
+  return (*entry)->record.primary_version;
+}
+
 absl::StatusOr<KeyRecord> Keystore::GetKey(const std::string& id) {
   auto entry = Entry(id);
   if (!entry.ok()) return entry.status();

@@ -182,6 +182,9 @@ class Keystore {
   // ImportKey makes a key (or a new version) from existing material.
   absl::StatusOr<KeyRecord> ImportKey(ImportKeyParams params);
   absl::StatusOr<KeyRecord> GetKey(const std::string& id);
+  // PrimaryVersion is GetKey(id)->primary_version without copying the
+  // record (the data plane asks it on every Decrypt).
+  absl::StatusOr<int32_t> PrimaryVersion(const std::string& id);
   // ListKeys returns up to `limit` keys with ids after `after`, in id order.
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,
                                                   int limit);
