@@ -82,6 +82,60 @@ TEST(SqliteStorageTest, NewerSchemaIsRefused) {
   EXPECT_THAT(s.status().message(), HasSubstr("newer"));
 }
 
+// A keystore made by a schema-3 build (before token records, JWE algs and
+// kids) opens in this one: the file is migrated in place, nothing is lost.
+TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
+  std::string path = TempPath();
+  {
+    auto storage = Create(path);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(storage->CreateKey(Key("old"), {Version("old", 1)}).ok());
+  }
+  // Take the file back to what schema 3 wrote.
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  for (const char* sql :
+       {"DROP TABLE token_metadata", "DROP TABLE token_records",
+        "DROP INDEX key_versions_by_kid",
+        "ALTER TABLE key_versions DROP COLUMN kid",
+        "ALTER TABLE key_versions DROP COLUMN imported",
+        "ALTER TABLE keys DROP COLUMN jwe_algorithm", "PRAGMA user_version=3"}) {
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+  }
+  sqlite3_close(db);
+
+  auto storage = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  auto key = (*storage)->GetKey("old");
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->labels.at("team"), "payments");
+  EXPECT_EQ(key->jwe_algorithm, "");
+  auto version = (*storage)->GetVersion("old", 1);
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->wrapped_material, "wrapped-1");
+  EXPECT_FALSE(version->imported);
+  EXPECT_EQ(version->kid, "");
+  // The new tables work.
+  TokenRecord record;
+  record.jti = "after-migration";
+  record.key_id = "old";
+  record.expire_at = absl::FromUnixSeconds(2000);
+  record.purge_at = absl::FromUnixSeconds(3000);
+  EXPECT_TRUE((*storage)->CreateTokenRecord(record).ok());
+  EXPECT_TRUE((*storage)->GetTokenRecord("after-migration").ok());
+  EXPECT_TRUE((*storage)->IntegrityCheck().ok());
+  storage->reset();
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 5);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
 TEST(SqliteStorageTest, NotADatabaseIsDataLoss) {
   std::string path = TempPath();
   FILE* f = fopen(path.c_str(), "w");
