@@ -652,18 +652,6 @@ absl::Status Keystore::DestroyVersion(const std::string& id, int32_t version) {
   return SetState(id, version, VersionState::kDestroyed);
 }
 
-absl::StatusOr<std::vector<std::string>> Keystore::RotateDueKeys() {
-  std::vector<std::string> rotated;
-  auto due = KeysDueForRotation();
-  if (!due.ok()) return due.status();
-  for (const std::string& id : *due) {
-    auto v = RotateKey(id);
-    if (!v.ok()) return v.status();
-    rotated.push_back(id);
-  }
-  return rotated;
-}
-
 absl::StatusOr<std::vector<std::string>> Keystore::KeysDueForRotation() {
   return storage_->ListKeysDueForRotation(options_.now());
 }

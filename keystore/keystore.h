@@ -207,10 +207,9 @@ class Keystore {
   absl::Status DisableVersion(const std::string& id, int32_t version);
   absl::Status EnableVersion(const std::string& id, int32_t version);
   absl::Status DestroyVersion(const std::string& id, int32_t version);
-  // RotateDueKeys rotates every key whose rotation period has passed and
-  // returns their ids. Reads only the keys that have a rotation period.
-  absl::StatusOr<std::vector<std::string>> RotateDueKeys();
-  // KeysDueForRotation lists the ids RotateDueKeys would rotate now.
+  // KeysDueForRotation lists the keys whose rotation period has passed (the
+  // daemon's maintenance rotates them with RotateKey). Reads only the keys
+  // that have a rotation period.
   absl::StatusOr<std::vector<std::string>> KeysDueForRotation();
   // PurgeExpiredTokens deletes token records past their purge time, up to
   // `limit`, and returns how many.

@@ -30,6 +30,8 @@ using ::testing::HasSubstr;
 
 class ServiceTest : public ::testing::Test {
  protected:
+  static constexpr const char* kPassphrase = "service test passphrase";
+
   void SetUp() override { Start({}); }
 
   // (Re)starts the daemon on the same data dir with `config_text`.
@@ -38,7 +40,7 @@ class ServiceTest : public ::testing::Test {
     if (dir_.empty()) {
       dir_ = NewTempDir();
       passphrase_ = dir_ + "/passphrase";
-      std::ofstream(passphrase_) << "service test passphrase\n";
+      std::ofstream(passphrase_) << kPassphrase << "\n";
       chmod(passphrase_.c_str(), 0600);
       ProcessResult init = RunProcess({Runfile("daemon/keywardd"), "init",
                                        "--data_dir", dir_, "--passphrase_file",
@@ -61,6 +63,26 @@ class ServiceTest : public ::testing::Test {
     keys_ = pb::KeyService::NewStub(channel);
     access_ = pb::AccessService::NewStub(channel);
     system_ = pb::SystemService::NewStub(channel);
+  }
+
+  // The daemon's health as grpc.health.v1 reports it.
+  grpc::health::v1::HealthCheckResponse::ServingStatus HealthStatus() {
+    auto health = grpc::health::v1::Health::NewStub(daemon_->NewChannel());
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    EXPECT_TRUE(
+        health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
+    return resp.status();
+  }
+
+  // Backup streams a CreateBackup into `out`.
+  void Backup(std::string* out) {
+    grpc::ClientContext ctx;
+    auto reader = system_->CreateBackup(&ctx, pb::CreateBackupRequest());
+    pb::CreateBackupResponse chunk;
+    while (reader->Read(&chunk)) *out += chunk.data();
+    grpc::Status s = reader->Finish();
+    ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
   grpc::Status CreateKey(const std::string& id, pb::KeyType type,
@@ -401,15 +423,7 @@ TEST_F(ServiceTest, EveryCallIsAuditedInAnIntactChain) {
 TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   Start("start_sealed: true\n");
-  auto health_status = [&] {
-    auto health = grpc::health::v1::Health::NewStub(daemon_->NewChannel());
-    grpc::ClientContext ctx;
-    grpc::health::v1::HealthCheckResponse resp;
-    EXPECT_TRUE(
-        health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
-    return resp.status();
-  };
-  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(HealthStatus(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   grpc::ClientContext sctx;
   pb::GetStatusResponse status;
   ASSERT_TRUE(system_->GetStatus(&sctx, pb::GetStatusRequest(), &status).ok());
@@ -437,14 +451,14 @@ TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
     EXPECT_FALSE(resp.already_unsealed());
   }
   ASSERT_TRUE(Sign("ed", "x", &sig).ok());
-  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(HealthStatus(), grpc::health::v1::HealthCheckResponse::SERVING);
   {
     grpc::ClientContext ctx;
     pb::SealResponse resp;
     ASSERT_TRUE(system_->Seal(&ctx, pb::SealRequest(), &resp).ok());
   }
   EXPECT_EQ(Sign("ed", "x", &sig).error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(HealthStatus(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 }
 
 TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
@@ -463,14 +477,7 @@ TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
   ASSERT_TRUE(Sign("sig", "signed before", &sig).ok());
 
   std::string backup;
-  {
-    grpc::ClientContext ctx;
-    auto reader = system_->CreateBackup(&ctx, pb::CreateBackupRequest());
-    pb::CreateBackupResponse chunk;
-    while (reader->Read(&chunk)) backup += chunk.data();
-    grpc::Status s = reader->Finish();
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
+  ASSERT_NO_FATAL_FAILURE(Backup(&backup));
   ASSERT_GT(backup.size(), 100u);
   EXPECT_EQ(backup.substr(0, 10), "KWBACKUP1\n");
   EXPECT_EQ(backup.find("kept across restore"), std::string::npos);
@@ -518,26 +525,12 @@ TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
 }
 
 TEST_F(ServiceTest, OnlineRestoreSwapsTheKeystoreAndSeals) {
-  const std::string kPass = "service test passphrase";  // as in Start
-  auto health_status = [&] {
-    auto health = grpc::health::v1::Health::NewStub(daemon_->NewChannel());
-    grpc::ClientContext ctx;
-    grpc::health::v1::HealthCheckResponse resp;
-    EXPECT_TRUE(
-        health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
-    return resp.status();
-  };
+  const std::string kPass = kPassphrase;
   ASSERT_TRUE(CreateKey("data", pb::KEY_TYPE_AES256_GCM).ok());
   pb::EncryptResponse ct;
   ASSERT_TRUE(Encrypt("data", "made before the backup", &ct).ok());
   std::string backup;
-  {
-    grpc::ClientContext ctx;
-    auto reader = system_->CreateBackup(&ctx, pb::CreateBackupRequest());
-    pb::CreateBackupResponse chunk;
-    while (reader->Read(&chunk)) backup += chunk.data();
-    ASSERT_TRUE(reader->Finish().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(Backup(&backup));
   ASSERT_TRUE(CreateKey("later", pb::KEY_TYPE_ED25519).ok());
 
   // Streams the backup in 4 KiB messages.
@@ -585,7 +578,7 @@ TEST_F(ServiceTest, OnlineRestoreSwapsTheKeystoreAndSeals) {
   auto [status, resp] = restore(backup, kPass, true);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(resp.info().key_count(), 1u);
-  EXPECT_EQ(health_status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(HealthStatus(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   pb::DecryptResponse pt;
   EXPECT_EQ(Decrypt("data", ct.ciphertext(), &pt).error_code(),
             grpc::StatusCode::UNAVAILABLE);

@@ -156,23 +156,55 @@ function flip(buf) {
   return t;
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const v1 = loadServices(args.proto_root);
-  const daemon = new Daemon(args.keywardd);
-  let failures = 0;
-  let crypt;
-  let keys;
+// Suite runs the cases of one test program against one daemon: test() runs
+// a case and counts its failure; stopDaemon() checks that SIGTERM stops the
+// daemon with exit code 0; finish() cleans up, prints PASS or the count of
+// failures and exits with 0 or 1.
+class Suite {
+  constructor(daemon) {
+    this.daemon = daemon;
+    this.failures = 0;
+  }
 
-  async function test(name, fn) {
+  async test(name, fn) {
     try {
       await fn();
       console.log(`ok   ${name}`);
     } catch (e) {
-      failures++;
+      this.failures++;
       console.log(`FAIL ${name}\n${e && e.stack || e}`);
     }
   }
+
+  async stopDaemon() {
+    await this.test('SIGTERM exits 0', async () => {
+      const exit = await this.daemon.terminate();
+      assert.deepEqual(exit, {code: 0, signal: null},
+                       `keywardd output:\n${this.daemon.output()}`);
+    });
+  }
+
+  setupFailed(e) {
+    this.failures++;
+    console.log(`FAIL setup\n${e && e.stack || e}`);
+  }
+
+  finish() {
+    this.daemon.cleanup();
+    console.log(this.failures ? `${this.failures} FAILED` : 'PASS');
+    process.exit(this.failures ? 1 : 0);
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const v1 = loadServices(args.proto_root);
+  const daemon = new Daemon(args.keywardd);
+  const suite = new Suite(daemon);
+  const test = (name, fn) => suite.test(name, fn);
+  let crypt;
+  let keys;
+
 
   async function signAndFetch(keyId, keyType, wantAlgorithm) {
     const created = await call(keys, 'CreateKey', {
@@ -321,22 +353,15 @@ async function main() {
 
     crypt.close();
     keys.close();
-    await test('SIGTERM exits 0', async () => {
-      const exit = await daemon.terminate();
-      assert.deepEqual(exit, {code: 0, signal: null},
-                       `keywardd output:\n${daemon.output()}`);
-    });
+    await suite.stopDaemon();
   } catch (e) {
-    failures++;
-    console.log(`FAIL setup\n${e && e.stack || e}`);
+    suite.setupFailed(e);
   } finally {
-    daemon.cleanup();
+    suite.finish();
   }
-  console.log(failures ? `${failures} FAILED` : 'PASS');
-  process.exit(failures ? 1 : 0);
 }
 
 // jose_interop_test.js reuses the daemon fixture and helpers.
-module.exports = {Daemon, call, flip, loadServices, parseArgs, sleep};
+module.exports = {Daemon, Suite, call, flip, loadServices, parseArgs, sleep};
 
 if (require.main === module) main();

@@ -19,7 +19,7 @@ const crypto = require('node:crypto');
 
 const grpc = require('@grpc/grpc-js');
 
-const {Daemon, call, loadServices, parseArgs} = require('./interop_test.js');
+const {Daemon, Suite, call, loadServices, parseArgs} = require('./interop_test.js');
 
 const PAYLOAD = Buffer.from('{"card":"4111 1111 1111 1111","exp_month":12}');
 
@@ -72,20 +72,12 @@ async function main() {
   const v1 = loadServices(
       args.proto_root, ['common', 'crypto_service', 'key_service', 'jwt_service']);
   const daemon = new Daemon(args.keywardd);
-  let failures = 0;
+  const suite = new Suite(daemon);
+  const test = (name, fn) => suite.test(name, fn);
   let crypt;
   let keys;
   let jwts;
 
-  async function test(name, fn) {
-    try {
-      await fn();
-      console.log(`ok   ${name}`);
-    } catch (e) {
-      failures++;
-      console.log(`FAIL ${name}\n${e && e.stack || e}`);
-    }
-  }
 
   async function createJwtKey(keyId, keyType) {
     const created = await call(keys, 'CreateKey', {
@@ -377,19 +369,12 @@ async function main() {
     crypt.close();
     keys.close();
     jwts.close();
-    await test('SIGTERM exits 0', async () => {
-      const exit = await daemon.terminate();
-      assert.deepEqual(exit, {code: 0, signal: null},
-                       `keywardd output:\n${daemon.output()}`);
-    });
+    await suite.stopDaemon();
   } catch (e) {
-    failures++;
-    console.log(`FAIL setup\n${e && e.stack || e}`);
+    suite.setupFailed(e);
   } finally {
-    daemon.cleanup();
+    suite.finish();
   }
-  console.log(failures ? `${failures} FAILED` : 'PASS');
-  process.exit(failures ? 1 : 0);
 }
 
 main();

@@ -113,6 +113,16 @@ class Daemon:
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def stop(self):
+        """SIGTERM, then cleanup; AssertionError unless keywardd exits 0."""
+        try:
+            code = self.terminate()
+            if code != 0:
+                raise AssertionError("keywardd exited %d after SIGTERM, want "
+                                     "0:\n%s" % (code, self.output()))
+        finally:
+            self.cleanup()
+
 
 class InteropTest(unittest.TestCase):
     daemon = None
@@ -126,13 +136,7 @@ class InteropTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.client.close()
-        try:
-            code = cls.daemon.terminate()
-            if code != 0:
-                raise AssertionError("keywardd exited %d after SIGTERM, want "
-                                     "0:\n%s" % (code, cls.daemon.output()))
-        finally:
-            cls.daemon.cleanup()
+        cls.daemon.stop()
 
     # --- helpers ---
 

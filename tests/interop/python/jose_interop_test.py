@@ -106,15 +106,29 @@ class JoseInteropTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.channel.close()
-        try:
-            code = cls.daemon.terminate()
-            if code != 0:
-                raise AssertionError("keywardd exited %d after SIGTERM, want "
-                                     "0:\n%s" % (code, cls.daemon.output()))
-        finally:
-            cls.daemon.cleanup()
+        cls.daemon.stop()
 
     # --- helpers ---
+
+    def assert_jwcrypto_to_keyward(self, key_id, alg, enc, recipient):
+        """jwcrypto encrypts to `recipient` (kid key_id:v1); Keyward decrypts
+        it, and refuses it altered. Returns the protected header used."""
+        protected = {"alg": alg, "enc": enc, "kid": key_id + ":v1"}
+        obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
+        obj.add_recipient(recipient)
+        token = obj.serialize(compact=True)
+        self.assertEqual(self.decrypt_in_keyward(key_id, token), PAYLOAD)
+        self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+        return protected
+
+    def import_jwe_key(self, key_id, key_type, algorithm, private_key):
+        """Imports a Python-made private key as a JWE key with `algorithm`;
+        returns its PKCS#8 PEM and the jwcrypto key."""
+        pem = pkcs8_pem(private_key)
+        self.import_key(key_id, key_type, common_pb2.KEY_PURPOSE_JWE,
+                        key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM,
+                        pem, jwe_algorithm=algorithm)
+        return pem, jwc_jwk.JWK.from_pem(pem)
 
     def import_key(self, key_id, key_type, purpose, fmt, material,
                    jwe_algorithm=common_pb2.JWE_ALGORITHM_UNSPECIFIED):
@@ -372,13 +386,8 @@ class JoseInteropTest(unittest.TestCase):
                  "RSA-OAEP-256")):
             private_key = rsa.generate_private_key(public_exponent=65537,
                                                    key_size=2048)
-            pem = pkcs8_pem(private_key)
-            self.import_key(
-                key_id, common_pb2.KEY_TYPE_RSA_2048,
-                common_pb2.KEY_PURPOSE_JWE,
-                key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM, pem,
-                jwe_algorithm=algorithm)
-            jwc_key = jwc_jwk.JWK.from_pem(pem)
+            pem, jwc_key = self.import_jwe_key(
+                key_id, common_pb2.KEY_TYPE_RSA_2048, algorithm, private_key)
             for encryption, enc in (
                     (common_pb2.JWE_ENCRYPTION_A128CBC_HS256, "A128CBC-HS256"),
                     (common_pb2.JWE_ENCRYPTION_A256GCM, "A256GCM")):
@@ -402,14 +411,7 @@ class JoseInteropTest(unittest.TestCase):
                 with self.subTest(alg=alg, enc=enc, direction="to keyward"):
                     # And back: jwcrypto encrypts to the same key, Keyward
                     # decrypts with the imported private key.
-                    protected = {"alg": alg, "enc": enc,
-                                 "kid": key_id + ":v1"}
-                    obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
-                    obj.add_recipient(jwc_key)
-                    token = obj.serialize(compact=True)
-                    self.assertEqual(self.decrypt_in_keyward(key_id, token),
-                                     PAYLOAD)
-                    self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+                    self.assert_jwcrypto_to_keyward(key_id, alg, enc, jwc_key)
 
     def test_aes_jwe_decrypted_by_python(self):
         """dir (A256GCM) and A256GCMKW with an AES-256 key imported as raw
@@ -448,14 +450,8 @@ class JoseInteropTest(unittest.TestCase):
                 with self.assertRaises(jwc_jwe.InvalidJWEData):
                     self.jwcrypto_decrypt(self.tamper_jwe(token), jwc_key)
             with self.subTest(alg=alg, direction="to keyward"):
-                protected = {"alg": alg, "enc": "A256GCM",
-                             "kid": key_id + ":v1"}
-                obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
-                obj.add_recipient(jwc_key)
-                token = obj.serialize(compact=True)
-                self.assertEqual(self.decrypt_in_keyward(key_id, token),
-                                 PAYLOAD)
-                self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+                protected = self.assert_jwcrypto_to_keyward(
+                    key_id, alg, "A256GCM", jwc_key)
                 # Made with another secret: refused, same status.
                 obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
                 obj.add_recipient(wrong)
@@ -471,13 +467,8 @@ class JoseInteropTest(unittest.TestCase):
                 ("py-jwe-ecdhkw", common_pb2.JWE_ALGORITHM_ECDH_ES_A256KW,
                  "ECDH-ES+A256KW")):
             private_key = ec.generate_private_key(ec.SECP256R1())
-            pem = pkcs8_pem(private_key)
-            self.import_key(
-                key_id, common_pb2.KEY_TYPE_ECDH_P256,
-                common_pb2.KEY_PURPOSE_JWE,
-                key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM, pem,
-                jwe_algorithm=algorithm)
-            jwc_key = jwc_jwk.JWK.from_pem(pem)
+            pem, jwc_key = self.import_jwe_key(
+                key_id, common_pb2.KEY_TYPE_ECDH_P256, algorithm, private_key)
             wrong = jwc_jwk.JWK.generate(kty="EC", crv="P-256")
             with self.subTest(alg=alg):
                 token = self.encrypt_jwe(key_id, algorithm,
@@ -493,16 +484,9 @@ class JoseInteropTest(unittest.TestCase):
                 with self.assertRaises(jwc_jwe.InvalidJWEData):
                     self.jwcrypto_decrypt(self.tamper_jwe(token), jwc_key)
             with self.subTest(alg=alg, direction="to keyward"):
-                protected = {"alg": alg, "enc": "A256GCM",
-                             "kid": key_id + ":v1"}
                 public = jwc_jwk.JWK()
                 public.import_key(**json.loads(jwc_key.export_public()))
-                obj = jwc_jwe.JWE(PAYLOAD, json.dumps(protected))
-                obj.add_recipient(public)
-                token = obj.serialize(compact=True)
-                self.assertEqual(self.decrypt_in_keyward(key_id, token),
-                                 PAYLOAD)
-                self.assert_decrypt_refused(key_id, self.tamper_jwe(token))
+                self.assert_jwcrypto_to_keyward(key_id, alg, "A256GCM", public)
 
 
 def main():
