@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -92,10 +93,16 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
 absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     const std::string& dir, const std::vector<std::string>& extra_args,
     absl::Duration timeout) {
-  std::string socket = dir + "/keywardd.sock";
-  std::string log = dir + "/keywardd.log";
-  std::vector<std::string> argv = {Runfile("daemon/keywardd"), "--socket",
-                                   socket};
+  return StartBinary("daemon/keywardd", dir, extra_args, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::StartBinary(
+    const std::string& runfile, const std::string& dir,
+    const std::vector<std::string>& extra_args, absl::Duration timeout) {
+  const std::string name(absl::string_view(runfile).substr(runfile.rfind('/') + 1));
+  std::string socket = absl::StrCat(dir, "/", name, ".sock");
+  std::string log = absl::StrCat(dir, "/", name, ".log");
+  std::vector<std::string> argv = {Runfile(runfile), "--socket", socket};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::unique_ptr<DaemonProcess> daemon(
       new DaemonProcess(Spawn(argv, log), socket, log));
@@ -105,8 +112,8 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     int status;
     if (waitpid(daemon->pid_, &status, WNOHANG) == daemon->pid_) {
       daemon->exited_ = true;
-      return absl::FailedPreconditionError(
-          absl::StrCat("keywardd exited during start:\n", daemon->Output()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          name, " exited during start:\n", daemon->Output()));
     }
     if (access(socket.c_str(), F_OK) == 0) {
       auto stub = grpc::health::v1::Health::NewStub(daemon->NewChannel());
@@ -119,7 +126,7 @@ absl::StatusOr<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(
     absl::SleepFor(absl::Milliseconds(20));
   }
   return absl::DeadlineExceededError(absl::StrCat(
-      "keywardd did not become healthy in time:\n", daemon->Output()));
+      name, " did not become healthy in time:\n", daemon->Output()));
 }
 
 DaemonProcess::~DaemonProcess() {

@@ -41,6 +41,13 @@ class DaemonProcess {
       const std::string& dir, const std::vector<std::string>& extra_args,
       absl::Duration timeout = absl::Seconds(30));
 
+  // StartBinary is Start for another server with keywardd's --socket flag
+  // and health service (`runfile`, e.g. "tools/keyward-bare").
+  static absl::StatusOr<std::unique_ptr<DaemonProcess>> StartBinary(
+      const std::string& runfile, const std::string& dir,
+      const std::vector<std::string>& extra_args,
+      absl::Duration timeout = absl::Seconds(30));
+
   // The destructor kills the daemon if it still runs.
   ~DaemonProcess();
 
