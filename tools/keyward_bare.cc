@@ -20,10 +20,13 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
@@ -49,6 +52,10 @@
 #include "openssl/crypto.h"
 
 ABSL_FLAG(std::string, socket, "", "the Unix socket to listen on");
+ABSL_FLAG(int, async_threads, 0,
+          "serve AccessService/WhoAmI and CryptoService/Sign on gRPC's async "
+          "API instead, with this many threads, one completion queue each "
+          "(the other methods stay on the callback API); 0: callback API");
 
 namespace {
 
@@ -275,6 +282,84 @@ class Jwt final : public pb::JwtService::CallbackService {
   const Keys* keys_;
 };
 
+// --- the async-API variant (--async_threads) ---------------------------------
+
+// Whole services on the async API: gRPC cannot turn one method of a
+// callback service into an async one (the callback handler stays). Their
+// other methods are never requested, so the async variant serves WhoAmI and
+// Sign only.
+using AsyncAccess = pb::AccessService::AsyncService;
+using AsyncCrypto = pb::CryptoService::AsyncService;
+
+// One call in flight on a completion queue: requested, then answered, then
+// done. Each call asks for the next before it is handled.
+class AsyncCall {
+ public:
+  virtual ~AsyncCall() = default;
+  // Proceed handles the queue's event for this call; false: delete it.
+  virtual bool Proceed(bool ok) = 0;
+};
+
+template <typename Request, typename Response>
+class AsyncUnary final : public AsyncCall {
+ public:
+  using Handler = std::function<grpc::Status(const Request&, Response*)>;
+  using Requester = std::function<void(grpc::ServerContext*, Request*,
+                                       grpc::ServerAsyncResponseWriter<Response>*,
+                                       grpc::ServerCompletionQueue*, void*)>;
+  AsyncUnary(Requester request, Handler handle, grpc::ServerCompletionQueue* cq)
+      : request_(std::move(request)), handle_(std::move(handle)), cq_(cq) {
+    request_(&context_, &request_message_, &responder_, cq_, this);
+  }
+  bool Proceed(bool ok) override {
+    if (answered_ || !ok) return false;
+    new AsyncUnary(request_, handle_, cq_);
+    answered_ = true;
+    Response response;
+    grpc::Status status = handle_(request_message_, &response);
+    responder_.Finish(response, status, this);
+    return true;
+  }
+
+ private:
+  Requester request_;
+  Handler handle_;
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext context_;
+  Request request_message_;
+  grpc::ServerAsyncResponseWriter<Response> responder_{&context_};
+  bool answered_ = false;
+};
+
+void ServeQueue(grpc::ServerCompletionQueue* cq, AsyncAccess* access,
+                AsyncCrypto* crypto, const Keys* keys) {
+  for (int i = 0; i < 64; ++i) {
+    new AsyncUnary<pb::WhoAmIRequest, pb::WhoAmIResponse>(
+        [access](auto* ctx, auto* req, auto* resp, auto* q, void* tag) {
+          access->RequestWhoAmI(ctx, req, resp, q, q, tag);
+        },
+        [](const pb::WhoAmIRequest&, pb::WhoAmIResponse* r) {
+          r->set_principal("bare");
+          return grpc::Status::OK;
+        },
+        cq);
+    new AsyncUnary<pb::SignRequest, pb::SignResponse>(
+        [crypto](auto* ctx, auto* req, auto* resp, auto* q, void* tag) {
+          crypto->RequestSign(ctx, req, resp, q, q, tag);
+        },
+        [keys](const pb::SignRequest& req, pb::SignResponse* r) {
+          return SignWith(*keys, req, r);
+        },
+        cq);
+  }
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq->Next(&tag, &ok)) {
+    auto* call = static_cast<AsyncCall*>(tag);
+    if (!call->Proceed(ok)) delete call;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,19 +378,37 @@ int main(int argc, char** argv) {
   Keys keys;
   System system;
   KeyAdmin admin(&keys);
-  Access access;
-  Crypto crypto(&keys);
   Jwt jwt(&keys);
+  const int async_threads = absl::GetFlag(FLAGS_async_threads);
+  AsyncAccess async_access;
+  AsyncCrypto async_crypto;
+  Access callback_access;
+  Crypto callback_crypto(&keys);
+  grpc::Service* access = &callback_access;
+  grpc::Service* crypto = &callback_crypto;
+  if (async_threads > 0) {
+    access = &async_access;
+    crypto = &async_crypto;
+  }
   // As in keywardd: the health service (tests wait for it) and the same
   // gRPC server; only the handlers differ.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.RegisterService(&system);
   builder.RegisterService(&admin);
-  builder.RegisterService(&access);
-  builder.RegisterService(&crypto);
+  builder.RegisterService(access);
+  builder.RegisterService(crypto);
   builder.RegisterService(&jwt);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
+  for (int i = 0; i < async_threads; ++i) {
+    queues.push_back(builder.AddCompletionQueue());
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::vector<std::thread> threads;
+  for (auto& cq : queues) {
+    threads.emplace_back(ServeQueue, cq.get(), &async_access, &async_crypto,
+                         &keys);
+  }
   keyward::daemon::PeerTable peers;
   auto listener =
       keyward::daemon::UnixListener::Listen(path, 0600, server.get(), &peers);
@@ -321,5 +424,7 @@ int main(int argc, char** argv) {
   listener->reset();
   server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
+  for (auto& cq : queues) cq->Shutdown();
+  for (std::thread& t : threads) t.join();
   return 0;
 }

@@ -1,30 +1,33 @@
 #!/bin/sh
-# keyward_bench_suite.sh: the measurements of BENCHMARKS.md against a running
-# keywardd, each case preceded by the machine's load (uptime).
+# keyward_bench_suite.sh: the measurements of BENCHMARKS.md against one or
+# more running servers (keywardd, and keyward-bare for the floor), case by
+# case: each case runs against every target back to back, so that targets
+# are compared within minutes of each other on a machine that drifts. Each
+# run is preceded by the machine's load (uptime).
 #
-#   tools/keyward_bench_suite.sh SOCKET OUTDIR [DAEMON_PID]
+#   tools/keyward_bench_suite.sh OUTDIR LABEL=SOCKET [LABEL=SOCKET ...]
+#   e.g. tools/keyward_bench_suite.sh /tmp/out keywardd=/tmp/kw/k.sock bare=/tmp/bare.sock
 #
 # Env: KEYWARD_BENCH (the binary; default bazel-out/k8-opt/bin/tools/keyward-bench),
 #      DURATION (10s), WARMUP (2s), RUNS (3), MAX_LOAD (3: wait up to
-#      WAIT_MAX seconds, default 600, for the 1-minute load to drop below it),
-#      FSYNC_DIR (the daemon's audit log directory: each daemon run is then
-#      preceded by a timing of fdatasync there; default the socket's directory).
-# Writes OUTDIR/<case>.txt and prints each to stdout as it goes.
+#      WAIT_MAX seconds, default 600, for the 1-minute load to drop below it).
+# The server's pid (for its CPU time) is found from the socket's listener.
+# Writes OUTDIR/LABEL/<case>.txt and prints each to stdout as it goes. The
+# half-load cases run every target at half of the first target's (c) rate.
 set -eu
 
-SOCK=${1:?usage: keyward_bench_suite.sh SOCKET OUTDIR [DAEMON_PID]}
-OUT=${2:?usage: keyward_bench_suite.sh SOCKET OUTDIR [DAEMON_PID]}
-PID_ARGS=""
-if [ $# -ge 3 ]; then PID_ARGS="--daemon-pid $3"; fi
-FSYNC_DIR=${FSYNC_DIR:-$(dirname "$SOCK")}
-PID_ARGS="$PID_ARGS --fsync-probe $FSYNC_DIR"
+USAGE="usage: keyward_bench_suite.sh OUTDIR LABEL=SOCKET [LABEL=SOCKET ...]"
+OUT=${1:?$USAGE}
+shift
+[ $# -ge 1 ] || { echo "$USAGE" >&2; exit 2; }
+TARGETS="$*"
+FIRST=${1%%=*}
 BENCH=${KEYWARD_BENCH:-bazel-out/k8-opt/bin/tools/keyward-bench}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 RUNS=${RUNS:-3}
 MAX_LOAD=${MAX_LOAD:-3}
 WAIT_MAX=${WAIT_MAX:-600}
-mkdir -p "$OUT"
 
 # Waits (up to WAIT_MAX s) for the 1-minute load average to fall below
 # MAX_LOAD, so that the figures are not taken while others build.
@@ -39,28 +42,27 @@ quiet() {
   echo "(load still $(cut -d' ' -f1 /proc/loadavg) after ${WAIT_MAX}s; measuring anyway)"
 }
 
-# run NAME ARGS...: one keyward-bench invocation, load recorded first.
+# run NAME ARGS...: one keyward-bench invocation per target, load first.
 run() {
   name=$1
   shift
-  quiet
-  {
-    echo "\$ uptime"
-    uptime
-    echo "\$ keyward-bench --target unix://$SOCK $PID_ARGS $*"
-    # shellcheck disable=SC2086
-    "$BENCH" --target "unix://$SOCK" $PID_ARGS "$@" 2>&1
-  } | tee "$OUT/$name.txt"
-  echo
+  for target in $TARGETS; do
+    label=${target%%=*}
+    sock=${target#*=}
+    mkdir -p "$OUT/$label"
+    quiet
+    {
+      echo "\$ uptime"
+      uptime
+      echo "\$ keyward-bench --target unix://$sock $*"
+      # shellcheck disable=SC2086
+      "$BENCH" --target "unix://$sock" "$@" 2>&1
+    } | tee "$OUT/$label/$name.txt"
+    echo
+  done
 }
 
 COMMON="--payload 1024 --inflight 32 --duration $DURATION --warmup $WARMUP"
-
-# Which call is the cheapest noop: WhoAmI or GetStatus (SQLite COUNT).
-for i in $(seq "$RUNS"); do
-  run "noop-whoami-$i" --op noop --noop-call whoami $COMMON
-  run "noop-status-$i" --op noop --noop-call status $COMMON
-done
 
 # The --compare cases of issue 7.
 run compare-sign-ed25519 --op sign --key-type ed25519 $COMMON --compare --runs "$RUNS"
@@ -72,11 +74,11 @@ run compare-sign-batch-ed25519-x64 --op sign-batch --key-type ed25519 --batch 64
 # JWT ES256 with a typical token's claims (about 256 bytes).
 JWT="--payload 256 --inflight 32 --duration $DURATION --warmup $WARMUP"
 run compare-jwt-sign-es256 --op jwt-sign --key-type ecdsa-p256 $JWT --compare --runs "$RUNS"
-run compare-jwt-verify-es256 --op jwt-verify --key-type ecdsa-p256 $JWT --compare --runs "$RUNS"
 
-# Latency at half the maximum load: open loop at half of (c)'s median rate.
+# Latency at half the maximum load: open loop at half of the first target's
+# (c) median rate, the same rate for every target.
 for c in sign-ed25519 encrypt-aes256-gcm; do
-  max=$(awk '/^  \(c\)/ {print $(NF-7)}' "$OUT/compare-$c.txt")
+  max=$(awk '/^  \(c\)/ {print $(NF-7)}' "$OUT/$FIRST/compare-$c.txt")
   half=$(awk "BEGIN{printf \"%d\", $max / 2}")
   op=${c%%-*}
   kt=${c#*-}
@@ -86,7 +88,5 @@ for c in sign-ed25519 encrypt-aes256-gcm; do
   done
   # And closed loop with few in flight, for reference.
   run "inflight4-$c" --op "$op" --key-type "$kt" --payload 1024 --inflight 4 \
-    --duration "$DURATION" --warmup "$WARMUP"
-  run "inflight1-$c" --op "$op" --key-type "$kt" --payload 1024 --inflight 1 \
     --duration "$DURATION" --warmup "$WARMUP"
 done

@@ -189,5 +189,23 @@ TEST(BareServerBenchTest, CompareRunsAgainstTheBareServer) {
   }
 }
 
+// Its async-API variant (BENCHMARKS.md compares the two) serves the noop and
+// Sign.
+TEST(BareServerBenchTest, AsyncVariantServesNoopAndSign) {
+  const std::string dir = NewTempDir();
+  auto bare = DaemonProcess::StartBinary("tools/keyward-bare", dir,
+                                         {"--async_threads", "2"});
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  for (const char* op : {"noop", "sign"}) {
+    BenchRun run = RunBench({"--target", "unix://" + (*bare)->socket_path(),
+                             "--json", "--op", op, "--duration", "300ms",
+                             "--warmup", "0s"});
+    ASSERT_EQ(run.exit_code, 0) << op << "\n" << run.stdout_text;
+    Struct out = ParseJson(run.stdout_text);
+    EXPECT_GT(Field(out, "ops").number_value(), 0) << op;
+    EXPECT_EQ(Field(out, "errors").number_value(), 0) << op;
+  }
+}
+
 }  // namespace
 }  // namespace keyward::testing
