@@ -4,6 +4,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/internal/ossl_compat.h"
 
@@ -14,7 +15,34 @@ absl::Status Error(absl::StatusCode code, absl::string_view message) {
   return absl::Status(code, message);
 }
 
+namespace {
+
+// The PKCS#8 (RFC 8410) encoding of an Ed25519 private key without the
+// optional attributes and public key, as both libraries write it: this
+// prefix, then the 32-byte seed.
+constexpr unsigned char kEd25519Pkcs8Prefix[] = {
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+    0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+constexpr size_t kEd25519SeedBytes = 32;
+
+}  // namespace
+
 absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(absl::string_view der) {
+  // The keystore decodes a key on its first use. OpenSSL 3's generic PKCS#8
+  // path builds a decoder chain per call (about 0.35 ms here); an Ed25519
+  // key in the form above needs only its seed (about 0.03 ms).
+  const absl::string_view prefix(reinterpret_cast<const char*>(kEd25519Pkcs8Prefix),
+                                 sizeof(kEd25519Pkcs8Prefix));
+  if (der.size() == prefix.size() + kEd25519SeedBytes &&
+      absl::StartsWith(der, prefix)) {
+    EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(
+        EVP_PKEY_ED25519, nullptr, Bytes(der) + prefix.size(), kEd25519SeedBytes));
+    if (pkey == nullptr) {
+      return Error(absl::StatusCode::kInvalidArgument,
+                   "the PKCS#8 Ed25519 private key is damaged");
+    }
+    return pkey;
+  }
   const uint8_t* p = Bytes(der);
   Pkcs8Ptr p8(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
   if (p8 == nullptr || p != Bytes(der) + der.size()) {
