@@ -13,8 +13,10 @@
 // Served: SystemService/GetStatus, KeyService/CreateKey (ed25519,
 // ecdsa-p256, rsa-2048, aes256-gcm), AccessService/WhoAmI (noop),
 // CryptoService/Sign, Encrypt, Decrypt, BatchSign, JwtService/SignJwt, and
-// grpc.health.v1.Health.
-// Everything else answers UNIMPLEMENTED.
+// grpc.health.v1.Health. Everything else answers UNIMPLEMENTED. With
+// --async_threads, of AccessService and CryptoService only WhoAmI and Sign.
+// SignResponse.signature holds the raw signature (keywardd's holds its
+// envelope).
 
 #include <pthread.h>
 #include <unistd.h>
@@ -53,9 +55,10 @@
 
 ABSL_FLAG(std::string, socket, "", "the Unix socket to listen on");
 ABSL_FLAG(int, async_threads, 0,
-          "serve AccessService/WhoAmI and CryptoService/Sign on gRPC's async "
-          "API instead, with this many threads, one completion queue each "
-          "(the other methods stay on the callback API); 0: callback API");
+          "serve AccessService and CryptoService on gRPC's async API instead, "
+          "with this many threads, one completion queue each: WhoAmI and Sign "
+          "only (their other methods are never answered: calls wait for their "
+          "deadline); 0: the callback API, as keywardd");
 
 namespace {
 
@@ -291,6 +294,16 @@ class Jwt final : public pb::JwtService::CallbackService {
 using AsyncAccess = pb::AccessService::AsyncService;
 using AsyncCrypto = pb::CryptoService::AsyncService;
 
+// A completion queue and the thread that serves it. Nothing may be added to
+// a queue after its Shutdown: calls add work only under `mu` with
+// `shutting_down` false, and main sets it under `mu` before the Shutdown.
+struct Queue {
+  std::unique_ptr<grpc::ServerCompletionQueue> cq;
+  absl::Mutex mu;
+  bool shutting_down ABSL_GUARDED_BY(mu) = false;
+  std::thread thread;
+};
+
 // One call in flight on a completion queue: requested, then answered, then
 // done. Each call asks for the next before it is handled.
 class AsyncCall {
@@ -307,13 +320,16 @@ class AsyncUnary final : public AsyncCall {
   using Requester = std::function<void(grpc::ServerContext*, Request*,
                                        grpc::ServerAsyncResponseWriter<Response>*,
                                        grpc::ServerCompletionQueue*, void*)>;
-  AsyncUnary(Requester request, Handler handle, grpc::ServerCompletionQueue* cq)
-      : request_(std::move(request)), handle_(std::move(handle)), cq_(cq) {
-    request_(&context_, &request_message_, &responder_, cq_, this);
+  // Requests the call on `queue`; the caller holds queue->mu.
+  AsyncUnary(Requester request, Handler handle, Queue* queue)
+      : request_(std::move(request)), handle_(std::move(handle)), queue_(queue) {
+    request_(&context_, &request_message_, &responder_, queue_->cq.get(), this);
   }
   bool Proceed(bool ok) override {
     if (answered_ || !ok) return false;
-    new AsyncUnary(request_, handle_, cq_);
+    absl::MutexLock lock(&queue_->mu);
+    if (queue_->shutting_down) return false;
+    new AsyncUnary(request_, handle_, queue_);
     answered_ = true;
     Response response;
     grpc::Status status = handle_(request_message_, &response);
@@ -324,16 +340,17 @@ class AsyncUnary final : public AsyncCall {
  private:
   Requester request_;
   Handler handle_;
-  grpc::ServerCompletionQueue* cq_;
+  Queue* queue_;
   grpc::ServerContext context_;
   Request request_message_;
   grpc::ServerAsyncResponseWriter<Response> responder_{&context_};
   bool answered_ = false;
 };
 
-void ServeQueue(grpc::ServerCompletionQueue* cq, AsyncAccess* access,
-                AsyncCrypto* crypto, const Keys* keys) {
-  for (int i = 0; i < 64; ++i) {
+void ServeQueue(Queue* queue, AsyncAccess* access, AsyncCrypto* crypto,
+                const Keys* keys) {
+  absl::MutexLock lock(&queue->mu);
+  for (int i = 0; i < 64 && !queue->shutting_down; ++i) {
     new AsyncUnary<pb::WhoAmIRequest, pb::WhoAmIResponse>(
         [access](auto* ctx, auto* req, auto* resp, auto* q, void* tag) {
           access->RequestWhoAmI(ctx, req, resp, q, q, tag);
@@ -342,7 +359,7 @@ void ServeQueue(grpc::ServerCompletionQueue* cq, AsyncAccess* access,
           r->set_principal("bare");
           return grpc::Status::OK;
         },
-        cq);
+        queue);
     new AsyncUnary<pb::SignRequest, pb::SignResponse>(
         [crypto](auto* ctx, auto* req, auto* resp, auto* q, void* tag) {
           crypto->RequestSign(ctx, req, resp, q, q, tag);
@@ -350,8 +367,12 @@ void ServeQueue(grpc::ServerCompletionQueue* cq, AsyncAccess* access,
         [keys](const pb::SignRequest& req, pb::SignResponse* r) {
           return SignWith(*keys, req, r);
         },
-        cq);
+        queue);
   }
+}
+
+// Handles `cq`'s events until it is shut down and drained.
+void Drain(grpc::ServerCompletionQueue* cq) {
   void* tag = nullptr;
   bool ok = false;
   while (cq->Next(&tag, &ok)) {
@@ -399,32 +420,53 @@ int main(int argc, char** argv) {
   builder.RegisterService(access);
   builder.RegisterService(crypto);
   builder.RegisterService(&jwt);
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
+  std::vector<std::unique_ptr<Queue>> queues;
   for (int i = 0; i < async_threads; ++i) {
-    queues.push_back(builder.AddCompletionQueue());
+    queues.push_back(std::make_unique<Queue>());
+    queues.back()->cq = builder.AddCompletionQueue();
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  std::vector<std::thread> threads;
-  for (auto& cq : queues) {
-    threads.emplace_back(ServeQueue, cq.get(), &async_access, &async_crypto,
-                         &keys);
+  if (server == nullptr) {
+    fprintf(stderr, "keyward-bare: the gRPC server did not start\n");
+    return 1;
   }
+  // Stops the server, then the queues (after the server, as gRPC requires).
+  auto stop = [&]() {
+    server->Shutdown(std::chrono::system_clock::now());
+    server->Wait();
+    for (auto& queue : queues) {
+      {
+        absl::MutexLock lock(&queue->mu);
+        queue->shutting_down = true;
+      }
+      queue->cq->Shutdown();
+      if (queue->thread.joinable()) {
+        queue->thread.join();
+      } else {
+        Drain(queue->cq.get());
+      }
+    }
+  };
   keyward::daemon::PeerTable peers;
   auto listener =
       keyward::daemon::UnixListener::Listen(path, 0600, server.get(), &peers);
   if (!listener.ok()) {
     fprintf(stderr, "keyward-bare: %s\n",
             std::string(listener.status().message()).c_str());
+    stop();
     return 1;
+  }
+  for (auto& queue : queues) {
+    queue->thread = std::thread([&, q = queue.get()]() {
+      ServeQueue(q, &async_access, &async_crypto, &keys);
+      Drain(q->cq.get());
+    });
   }
   fprintf(stderr, "keyward-bare: serving on %s (pid %d)\n", path.c_str(),
           getpid());
   int signal = 0;
   sigwait(&signals, &signal);
   listener->reset();
-  server->Shutdown(std::chrono::system_clock::now());
-  server->Wait();
-  for (auto& cq : queues) cq->Shutdown();
-  for (std::thread& t : threads) t.join();
+  stop();
   return 0;
 }

@@ -20,7 +20,12 @@ USAGE="usage: keyward_bench_suite.sh OUTDIR LABEL=SOCKET [LABEL=SOCKET ...]"
 OUT=${1:?$USAGE}
 shift
 [ $# -ge 1 ] || { echo "$USAGE" >&2; exit 2; }
-TARGETS="$*"
+for target do
+  case $target in
+    ?*=?*) ;;
+    *) echo "not LABEL=SOCKET: $target; $USAGE" >&2; exit 2 ;;
+  esac
+done
 FIRST=${1%%=*}
 BENCH=${KEYWARD_BENCH:-bazel-out/k8-opt/bin/tools/keyward-bench}
 DURATION=${DURATION:-10s}
@@ -43,23 +48,30 @@ quiet() {
 }
 
 # run NAME ARGS...: one keyward-bench invocation per target, load first.
+# The targets are this script's arguments, kept in TARGETS_FILE (one per line)
+# so that socket paths are never split or globbed.
+TARGETS_FILE=$(mktemp)
+trap 'rm -f "$TARGETS_FILE"' EXIT
+printf '%s\n' "$@" > "$TARGETS_FILE"
 run() {
   name=$1
   shift
-  for target in $TARGETS; do
+  while IFS= read -r target; do
     label=${target%%=*}
     sock=${target#*=}
     mkdir -p "$OUT/$label"
     quiet
+    # unix:PATH takes relative and absolute paths alike.
     {
       echo "\$ uptime"
       uptime
-      echo "\$ keyward-bench --target unix://$sock $*"
-      # shellcheck disable=SC2086
-      "$BENCH" --target "unix://$sock" "$@" 2>&1
+      echo "\$ keyward-bench --target unix:$sock $*"
+      rc=0
+      "$BENCH" --target "unix:$sock" "$@" 2>&1 < /dev/null || rc=$?
+      echo "(exit $rc)"
     } | tee "$OUT/$label/$name.txt"
     echo
-  done
+  done < "$TARGETS_FILE"
 }
 
 COMMON="--payload 1024 --inflight 32 --duration $DURATION --warmup $WARMUP"
@@ -79,7 +91,11 @@ run compare-jwt-sign-es256 --op jwt-sign --key-type ecdsa-p256 $JWT --compare --
 # (c) median rate, the same rate for every target.
 for c in sign-ed25519 encrypt-aes256-gcm; do
   max=$(awk '/^  \(c\)/ {print $(NF-7)}' "$OUT/$FIRST/compare-$c.txt")
-  half=$(awk "BEGIN{printf \"%d\", $max / 2}")
+  if [ -z "$max" ]; then
+    echo "no (c) rate in $OUT/$FIRST/compare-$c.txt; see that file" >&2
+    exit 1
+  fi
+  half=$(awk "BEGIN{h = int($max / 2); print (h < 1 ? 1 : h)}")
   op=${c%%-*}
   kt=${c#*-}
   for i in $(seq "$RUNS"); do

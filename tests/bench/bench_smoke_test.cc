@@ -1,5 +1,6 @@
 // keyward-bench against the real keywardd: each run's --json output parses,
 // counts operations, and reports no error. Nothing here asserts a speed.
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -187,6 +188,8 @@ TEST(BareServerBenchTest, CompareRunsAgainstTheBareServer) {
     EXPECT_GT(Field(median, "op").number_value(), 0) << what;
     EXPECT_EQ(Field(out, "errors").number_value(), 0) << what;
   }
+  ProcessResult stopped = (*bare)->Signal(SIGTERM);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
 }
 
 // Its async-API variant (BENCHMARKS.md compares the two) serves the noop and
@@ -205,6 +208,9 @@ TEST(BareServerBenchTest, AsyncVariantServesNoopAndSign) {
     EXPECT_GT(Field(out, "ops").number_value(), 0) << op;
     EXPECT_EQ(Field(out, "errors").number_value(), 0) << op;
   }
+  // SIGTERM right after load: the queues shut down after the server.
+  ProcessResult stopped = (*bare)->Signal(SIGTERM);
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
 }
 
 }  // namespace

@@ -56,6 +56,10 @@ TEST(ParsePkcs8DerTest, OtherFormsAndDamageTakeTheGenericPath) {
   // One byte short of the seed: not the seed form, and not valid DER.
   EXPECT_EQ(ParsePkcs8Der(der.substr(0, der.size() - 1)).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // The seed form with a byte more: the exact length is checked, and the
+  // generic decoder refuses trailing bytes.
+  EXPECT_EQ(ParsePkcs8Der(der + '\0').status().code(),
+            absl::StatusCode::kInvalidArgument);
   // A wrong algorithm OID (Ed448's 1.3.101.113) with a 32-byte key: the
   // generic decoder refuses it.
   std::string wrong_oid = der;
