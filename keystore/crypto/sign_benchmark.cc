@@ -3,11 +3,16 @@
 // P-256 and RSA-2048 PSS. The two should be within a few percent: the wrapper
 // adds a std::string and, for nothing here, a format conversion.
 //
+// And a key's decode on its first use: ParsePkcs8Der (which takes the
+// Ed25519 and P-256 forms from their parts) against the library's generic
+// PKCS#8 decoder (d2i_PKCS8_PRIV_KEY_INFO + EVP_PKCS82PKEY).
+//
 //   bazel run -c opt //keystore/crypto:sign_benchmark
 //   bazel run -c opt --config=boringssl //keystore/crypto:sign_benchmark
 
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -74,12 +79,40 @@ void BM_RawEvpDigestSign(benchmark::State& state, Case c) {
   }
 }
 
+void BM_ParsePkcs8Der(benchmark::State& state, Case c) {
+  const SecretData key = KeyOrDie(c.key_type);
+  for (auto _ : state) {
+    auto pkey = internal::ParsePkcs8Der(key.InsecureView());
+    if (!pkey.ok()) std::abort();
+    benchmark::DoNotOptimize(pkey);
+  }
+}
+
+void BM_GenericPkcs8Decode(benchmark::State& state, Case c) {
+  const SecretData key = KeyOrDie(c.key_type);
+  const absl::string_view der = key.InsecureView();
+  for (auto _ : state) {
+    const uint8_t* p = internal::Bytes(der);
+    internal::Pkcs8Ptr p8(
+        d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
+    internal::EvpPkeyPtr pkey(p8 == nullptr ? nullptr : EVP_PKCS82PKEY(p8.get()));
+    if (pkey == nullptr) std::abort();
+    benchmark::DoNotOptimize(pkey);
+  }
+}
+
 BENCHMARK_CAPTURE(BM_SignerSign, Ed25519, kEd25519);
 BENCHMARK_CAPTURE(BM_RawEvpDigestSign, Ed25519, kEd25519);
 BENCHMARK_CAPTURE(BM_SignerSign, EcdsaP256, kP256);
 BENCHMARK_CAPTURE(BM_RawEvpDigestSign, EcdsaP256, kP256);
 BENCHMARK_CAPTURE(BM_SignerSign, RsaPss2048, kRsa2048);
 BENCHMARK_CAPTURE(BM_RawEvpDigestSign, RsaPss2048, kRsa2048);
+BENCHMARK_CAPTURE(BM_ParsePkcs8Der, Ed25519, kEd25519);
+BENCHMARK_CAPTURE(BM_GenericPkcs8Decode, Ed25519, kEd25519);
+BENCHMARK_CAPTURE(BM_ParsePkcs8Der, EcdsaP256, kP256);
+BENCHMARK_CAPTURE(BM_GenericPkcs8Decode, EcdsaP256, kP256);
+BENCHMARK_CAPTURE(BM_ParsePkcs8Der, Rsa2048, kRsa2048);
+BENCHMARK_CAPTURE(BM_GenericPkcs8Decode, Rsa2048, kRsa2048);
 
 }  // namespace
 }  // namespace keyward::crypto

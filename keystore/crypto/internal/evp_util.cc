@@ -17,32 +17,49 @@ absl::Status Error(absl::StatusCode code, absl::string_view message) {
 
 namespace {
 
-// The PKCS#8 (RFC 8410) encoding of an Ed25519 private key without the
-// optional attributes and public key, as both libraries write it: this
-// prefix, then the 32-byte seed.
-constexpr unsigned char kEd25519Pkcs8Prefix[] = {
+// The PKCS#8 encodings of ParseFixedFormPkcs8Der: a fixed prefix, then the
+// key's parts at fixed offsets.
+// Ed25519 (RFC 8410, no attributes, no public key): prefix, 32-byte seed.
+constexpr unsigned char kEd25519Prefix[] = {
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
     0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
-constexpr size_t kEd25519SeedBytes = 32;
+// P-256 (id-ecPublicKey, prime256v1; ECPrivateKey version 1 without
+// parameters): prefix, 32-byte scalar, kP256Middle, 65-byte public point.
+constexpr unsigned char kP256Prefix[] = {
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86,
+    0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+    0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
+constexpr unsigned char kP256Middle[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
+
+absl::string_view View(const unsigned char* bytes, size_t n) {
+  return absl::string_view(reinterpret_cast<const char*>(bytes), n);
+}
 
 }  // namespace
 
-absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(absl::string_view der) {
-  // The keystore decodes a key on its first use. OpenSSL 3's generic PKCS#8
-  // path builds a decoder chain per call (about 0.35 ms here); an Ed25519
-  // key in the form above needs only its seed (about 0.03 ms).
-  const absl::string_view prefix(reinterpret_cast<const char*>(kEd25519Pkcs8Prefix),
-                                 sizeof(kEd25519Pkcs8Prefix));
-  if (der.size() == prefix.size() + kEd25519SeedBytes &&
-      absl::StartsWith(der, prefix)) {
-    EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(
-        EVP_PKEY_ED25519, nullptr, Bytes(der) + prefix.size(), kEd25519SeedBytes));
-    if (pkey == nullptr) {
-      return Error(absl::StatusCode::kInvalidArgument,
-                   "the PKCS#8 Ed25519 private key is damaged");
-    }
-    return pkey;
+EvpPkeyPtr ParseFixedFormPkcs8Der(absl::string_view der) {
+  const absl::string_view ed25519 = View(kEd25519Prefix, sizeof(kEd25519Prefix));
+  if (der.size() == ed25519.size() + 32 && absl::StartsWith(der, ed25519)) {
+    return EvpPkeyPtr(EVP_PKEY_new_raw_private_key(
+        EVP_PKEY_ED25519, nullptr, Bytes(der) + ed25519.size(), 32));
   }
+  const absl::string_view p256 = View(kP256Prefix, sizeof(kP256Prefix));
+  const absl::string_view middle = View(kP256Middle, sizeof(kP256Middle));
+  if (der.size() == p256.size() + 32 + middle.size() + 65 &&
+      absl::StartsWith(der, p256) &&
+      der.substr(p256.size() + 32, middle.size()) == middle) {
+    return EcP256FromScalar(der.substr(p256.size(), 32),
+                            der.substr(p256.size() + 32 + middle.size()));
+  }
+  return nullptr;
+}
+
+absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(absl::string_view der) {
+  // The keystore decodes a key on its first use. OpenSSL 3's generic path
+  // builds a decoder chain per call: about 0.35 ms for an Ed25519 key and
+  // 1 ms for a P-256 one here, against 0.03 ms from the parts.
+  if (EvpPkeyPtr pkey = ParseFixedFormPkcs8Der(der)) return pkey;
+  ERR_clear_error();  // what the fixed-form attempt left
   const uint8_t* p = Bytes(der);
   Pkcs8Ptr p8(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
   if (p8 == nullptr || p != Bytes(der) + der.size()) {

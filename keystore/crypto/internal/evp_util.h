@@ -33,6 +33,14 @@ inline const uint8_t* Bytes(absl::string_view s) {
 // exactly. INVALID_ARGUMENT if it is not one.
 absl::StatusOr<EvpPkeyPtr> ParsePkcs8Der(absl::string_view der);
 
+// ParseFixedFormPkcs8Der parses the PKCS#8 forms that both libraries write
+// for Ed25519 (48 bytes, RFC 8410) and P-256 (138 bytes: ECPrivateKey with
+// the public key and without parameters) from their parts, skipping OpenSSL
+// 3's decoder chain. A P-256 key is taken only if its public key is its
+// scalar times G. Returns null for anything else, which ParsePkcs8Der then
+// leaves to the library's generic decoder. (Exposed for tests.)
+EvpPkeyPtr ParseFixedFormPkcs8Der(absl::string_view der);
+
 // ParseSpkiDer parses an X.509 SubjectPublicKeyInfo in DER that fills |der|
 // exactly. INVALID_ARGUMENT if it is not one.
 absl::StatusOr<EvpPkeyPtr> ParseSpkiDer(absl::string_view der);

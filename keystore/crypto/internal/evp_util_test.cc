@@ -1,13 +1,17 @@
-// ParsePkcs8Der's Ed25519 seed path gives the key OpenSSL's (or BoringSSL's)
-// generic PKCS#8 decoder gives, and other forms still take the generic path.
+// ParsePkcs8Der's fixed-form path (Ed25519, P-256) gives the key OpenSSL's
+// (or BoringSSL's) generic PKCS#8 decoder gives, takes the keys both libraries
+// make, and leaves every other form to the generic decoder.
 #include "keystore/crypto/internal/evp_util.h"
 
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "keystore/crypto/internal/ossl_compat.h"
 #include "keystore/crypto/keys.h"
 
 namespace keyward::crypto::internal {
@@ -24,6 +28,11 @@ std::string RawPublicKey(EVP_PKEY* pkey) {
   return out;
 }
 
+std::string Spki(EVP_PKEY* pkey) {
+  auto spki = MarshalSpkiDer(pkey);
+  return spki.ok() ? *spki : "";
+}
+
 // The library's own decoding of `der`, bypassing ParsePkcs8Der.
 EvpPkeyPtr GenericParse(const std::string& der) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(der.data());
@@ -38,6 +47,8 @@ TEST(ParsePkcs8DerTest, Ed25519SeedPathMatchesTheGenericDecoder) {
     ASSERT_TRUE(material.ok()) << material.status();
     const std::string der(material->InsecureView());
     ASSERT_EQ(der.size(), 48u);  // the form the seed path takes
+    EvpPkeyPtr fixed = ParseFixedFormPkcs8Der(der);
+    ASSERT_NE(fixed, nullptr);  // the seed path takes it
     auto fast = ParsePkcs8Der(der);
     ASSERT_TRUE(fast.ok()) << fast.status();
     EvpPkeyPtr generic = GenericParse(der);
@@ -47,6 +58,50 @@ TEST(ParsePkcs8DerTest, Ed25519SeedPathMatchesTheGenericDecoder) {
     EXPECT_EQ(public_key.size(), 32u);
     EXPECT_EQ(public_key, RawPublicKey(generic.get()));
   }
+}
+
+TEST(ParsePkcs8DerTest, P256PartsPathMatchesTheGenericDecoder) {
+  for (int i = 0; i < 8; ++i) {
+    auto material = GenerateKeyMaterial(KeyType::kEcdsaP256);
+    ASSERT_TRUE(material.ok()) << material.status();
+    const std::string der(material->InsecureView());
+    ASSERT_EQ(der.size(), 138u);  // the form the parts path takes
+    EvpPkeyPtr fixed = ParseFixedFormPkcs8Der(der);
+    ASSERT_NE(fixed, nullptr);
+    EvpPkeyPtr generic = GenericParse(der);
+    ASSERT_NE(generic, nullptr);
+    EXPECT_EQ(EVP_PKEY_id(fixed.get()), EVP_PKEY_EC);
+    EXPECT_EQ(EcCurveNid(fixed.get()), NID_X9_62_prime256v1);
+    const std::string spki = Spki(fixed.get());
+    EXPECT_FALSE(spki.empty());
+    EXPECT_EQ(spki, Spki(generic.get()));
+    // The private halves agree too: the re-encoded PKCS#8 is the input.
+    auto reencoded = MarshalPkcs8Der(fixed.get());
+    ASSERT_TRUE(reencoded.ok()) << reencoded.status();
+    EXPECT_EQ(reencoded->InsecureView(), der);
+  }
+}
+
+TEST(ParsePkcs8DerTest, P256PartsPathRefusesInconsistentKeys) {
+  auto material = GenerateKeyMaterial(KeyType::kEcdsaP256);
+  ASSERT_TRUE(material.ok());
+  const std::string der(material->InsecureView());
+  constexpr size_t kScalar = 36, kPoint = 36 + 32 + 5;
+  // A public point that is not the scalar's.
+  std::string wrong_point = der;
+  wrong_point[kPoint + 10] ^= 0x01;
+  EXPECT_EQ(ParseFixedFormPkcs8Der(wrong_point), nullptr);
+  // Scalar 0, and a scalar of all ones (above the group order).
+  std::string zero = der;
+  std::fill(zero.begin() + kScalar, zero.begin() + kScalar + 32, '\0');
+  EXPECT_EQ(ParseFixedFormPkcs8Der(zero), nullptr);
+  std::string too_big = der;
+  std::fill(too_big.begin() + kScalar, too_big.begin() + kScalar + 32, '\xff');
+  EXPECT_EQ(ParseFixedFormPkcs8Der(too_big), nullptr);
+  // A compressed-point marker instead of 04: not the fixed form.
+  std::string compressed = der;
+  compressed[kPoint] = 0x02;
+  EXPECT_EQ(ParseFixedFormPkcs8Der(compressed), nullptr);
 }
 
 TEST(ParsePkcs8DerTest, OtherFormsAndDamageTakeTheGenericPath) {
@@ -66,12 +121,13 @@ TEST(ParsePkcs8DerTest, OtherFormsAndDamageTakeTheGenericPath) {
   wrong_oid[11] = 0x71;
   EXPECT_EQ(ParsePkcs8Der(wrong_oid).status().code(),
             absl::StatusCode::kInvalidArgument);
-  // A P-256 key still parses (the generic path).
-  auto ec = GenerateKeyMaterial(KeyType::kEcdsaP256);
-  ASSERT_TRUE(ec.ok());
-  auto parsed = ParsePkcs8Der(std::string(ec->InsecureView()));
+  // An RSA key is no fixed form, and parses (the generic path).
+  auto rsa = GenerateKeyMaterial(KeyType::kRsa2048);
+  ASSERT_TRUE(rsa.ok());
+  EXPECT_EQ(ParseFixedFormPkcs8Der(std::string(rsa->InsecureView())), nullptr);
+  auto parsed = ParsePkcs8Der(std::string(rsa->InsecureView()));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_EQ(EVP_PKEY_id(parsed->get()), EVP_PKEY_EC);
+  EXPECT_EQ(EVP_PKEY_id(parsed->get()), EVP_PKEY_RSA);
 }
 
 }  // namespace

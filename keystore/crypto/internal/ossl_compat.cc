@@ -4,6 +4,8 @@
 #include <openssl/ec.h>
 #include <openssl/objects.h>
 
+#include <cstring>
+
 #include "keystore/crypto/internal/ossl_ptr.h"
 
 #if defined(OPENSSL_IS_BORINGSSL)
@@ -13,6 +15,7 @@
 #else
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
+#include <openssl/param_build.h>
 #endif
 
 namespace keyward::crypto::internal {
@@ -34,9 +37,72 @@ bool BignumToString(const BIGNUM* bn, size_t width, std::string* out) {
                       static_cast<int>(width)) == static_cast<int>(width);
 }
 
+using EcPointPtr = std::unique_ptr<EC_POINT, OsslDeleter<EC_POINT, EC_POINT_free>>;
+// A private scalar: wiped when freed.
+using SecretBignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BIGNUM, BN_clear_free>>;
+
+// P256 is the curve's group, made once and only read after.
+const EC_GROUP* P256() {
+  static const EC_GROUP* const group =
+      EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  return group;
+}
+
+// P256Scalar returns |scalar| as a number if it is a private key of P-256
+// (32 bytes, in [1, n-1]) whose public point is |public_point|; else null.
+SecretBignumPtr P256Scalar(absl::string_view scalar,
+                           absl::string_view public_point) {
+  constexpr size_t kPointBytes = 65;
+  const EC_GROUP* group = P256();
+  if (group == nullptr || scalar.size() != 32 ||
+      public_point.size() != kPointBytes) {
+    return nullptr;
+  }
+  SecretBignumPtr d(
+      BN_bin2bn(Bytes(scalar), static_cast<int>(scalar.size()), nullptr));
+#if !defined(OPENSSL_IS_BORINGSSL)
+  // BoringSSL's scalar multiplication is always constant-time.
+  if (d != nullptr) BN_set_flags(d.get(), BN_FLG_CONSTTIME);
+#endif
+  if (d == nullptr || BN_is_zero(d.get()) ||
+      BN_cmp(d.get(), EC_GROUP_get0_order(group)) >= 0) {
+    return nullptr;
+  }
+  EcPointPtr q(EC_POINT_new(group));
+  uint8_t encoded[kPointBytes];
+  if (q == nullptr ||
+      EC_POINT_mul(group, q.get(), d.get(), nullptr, nullptr, nullptr) != 1 ||
+      EC_POINT_point2oct(group, q.get(), POINT_CONVERSION_UNCOMPRESSED, encoded,
+                         sizeof(encoded), nullptr) != sizeof(encoded) ||
+      std::memcmp(encoded, public_point.data(), sizeof(encoded)) != 0) {
+    return nullptr;
+  }
+  return d;
+}
+
 }  // namespace
 
 #if defined(OPENSSL_IS_BORINGSSL)
+
+EvpPkeyPtr EcP256FromScalar(absl::string_view scalar,
+                            absl::string_view public_point) {
+  SecretBignumPtr d = P256Scalar(scalar, public_point);
+  if (d == nullptr) return nullptr;
+  std::unique_ptr<EC_KEY, OsslDeleter<EC_KEY, EC_KEY_free>> key(
+      EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
+  EcPointPtr q(EC_POINT_new(P256()));
+  EvpPkeyPtr pkey(EVP_PKEY_new());
+  if (key == nullptr || q == nullptr || pkey == nullptr ||
+      EC_POINT_oct2point(P256(), q.get(), Bytes(public_point),
+                         public_point.size(), nullptr) != 1 ||
+      EC_KEY_set_private_key(key.get(), d.get()) != 1 ||
+      EC_KEY_set_public_key(key.get(), q.get()) != 1 ||
+      EVP_PKEY_assign_EC_KEY(pkey.get(), key.get()) != 1) {
+    return nullptr;
+  }
+  key.release();  // owned by pkey now
+  return pkey;
+}
 
 int EcCurveNid(const EVP_PKEY* pkey) {
   const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(pkey);
@@ -74,6 +140,41 @@ bool HkdfSha256(absl::string_view ikm, absl::string_view salt,
 }
 
 #else  // OpenSSL 3
+
+// FreeKeyParams wipes the private key's bytes, then frees |params|.
+void FreeKeyParams(OSSL_PARAM* params) {
+  if (OSSL_PARAM* priv = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PRIV_KEY)) {
+    OPENSSL_cleanse(priv->data, priv->data_size);
+  }
+  OSSL_PARAM_free(params);
+}
+
+EvpPkeyPtr EcP256FromScalar(absl::string_view scalar,
+                            absl::string_view public_point) {
+  SecretBignumPtr d = P256Scalar(scalar, public_point);
+  if (d == nullptr) return nullptr;
+  std::unique_ptr<OSSL_PARAM_BLD, OsslDeleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>
+      build(OSSL_PARAM_BLD_new());
+  if (build == nullptr ||
+      OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME,
+                                      "prime256v1", 0) != 1 ||
+      OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY,
+                                       public_point.data(),
+                                       public_point.size()) != 1) {
+    return nullptr;
+  }
+  std::unique_ptr<OSSL_PARAM, OsslDeleter<OSSL_PARAM, FreeKeyParams>> params(
+      OSSL_PARAM_BLD_to_param(build.get()));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* pkey = nullptr;
+  if (params == nullptr || ctx == nullptr ||
+      EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_KEYPAIR, params.get()) != 1) {
+    return nullptr;
+  }
+  return EvpPkeyPtr(pkey);
+}
 
 namespace {
 
