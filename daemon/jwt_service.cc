@@ -68,7 +68,7 @@ bool ParseKid(absl::string_view kid, std::string* id, int32_t* version) {
 }
 
 // ResolveKid finds the key version a kid names: Keyward's own form, or a
-// version's own kid (imported keys; that look-up reads storage).
+// version's own kid (imported keys; found in the keystore's memory).
 bool ResolveKid(keystore::Keystore& keystore, absl::string_view kid,
                 std::string* id, int32_t* version) {
   if (ParseKid(kid, id, version)) return true;

@@ -53,6 +53,9 @@ class FaultyStorage final : public Storage {
   absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override {
     return real_->FindVersionByKid(kid);
   }
+  absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() override {
+    return real_->ListVersionKids();
+  }
   absl::Status SetVersionState(const std::string& id, int32_t v,
                                VersionState s, absl::Time t) override {
     return Fault() ? Down() : real_->SetVersionState(id, v, s, t);
@@ -159,6 +162,17 @@ TEST_F(FaultTest, FailedWritesChangeNothing) {
   update.description = "changed";
   EXPECT_EQ(ks_->UpdateKey("k", update).status().code(),
             absl::StatusCode::kUnavailable);
+  ImportKeyParams import;
+  import.create.id = "imported";
+  import.create.type = KeyType::kAes256Gcm;
+  import.format = ImportFormat::kRawSecret;
+  import.material = crypto::SecretData("0123456789abcdef0123456789abcdef");
+  import.kid = "imported-kid";
+  EXPECT_EQ(ks_->ImportKey(std::move(import)).status().code(),
+            absl::StatusCode::kUnavailable);
+  // A refused import leaves its kid unknown.
+  EXPECT_EQ(ks_->FindVersionByKid("imported-kid").status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(ks_->ChangePassphrase(crypto::SecretData("fault test passphrase"),
                                   crypto::SecretData("new one"))
                 .code(),

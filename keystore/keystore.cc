@@ -221,7 +221,7 @@ absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenSealed(
   if (!meta.ok()) return meta.status();
   std::unique_ptr<Keystore> keystore(
       new Keystore(std::move(*storage), std::move(options), nullptr));
-  absl::Status s = keystore->LoadRevokedTokens();
+  absl::Status s = keystore->LoadIndexes();
   if (!s.ok()) return s;
   return keystore;
 }
@@ -305,7 +305,7 @@ absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenStorage(
   if (!aead.ok()) return aead.status();
   std::unique_ptr<Keystore> keystore(
       new Keystore(std::move(storage), std::move(options), std::move(*aead)));
-  absl::Status s = keystore->LoadRevokedTokens();
+  absl::Status s = keystore->LoadIndexes();
   if (!s.ok()) return s;
   return keystore;
 }
@@ -474,6 +474,7 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
     version->kid = params.kid;
     s = storage_->AddVersion(*version, /*make_primary=*/true);
     if (!s.ok()) return s;
+    RememberKid(*version);
     cache_.Erase(key->id);
     return storage_->GetKey(key->id);
   }
@@ -501,6 +502,7 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   version->kid = params.kid;
   s = storage_->CreateKey(key, {*version});
   if (!s.ok()) return s;
+  RememberKid(*version);
   return key;
 }
 
@@ -1108,7 +1110,23 @@ absl::StatusOr<PublicKeyInfo> Keystore::GetPublicKey(const std::string& id,
 
 absl::StatusOr<VersionRecord> Keystore::FindVersionByKid(
     const std::string& kid) {
-  return storage_->FindVersionByKid(kid);
+  std::pair<std::string, int32_t> target;
+  {
+    absl::ReaderMutexLock lock(&kids_mu_);
+    auto it = kids_.find(kid);
+    if (it == kids_.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no key version has kid '", absl::CHexEscape(kid.substr(0, 80)), "'"));
+    }
+    target = it->second;
+  }
+  return GetVersion(target.first, target.second);
+}
+
+void Keystore::RememberKid(const VersionRecord& version) {
+  if (version.kid.empty()) return;
+  absl::MutexLock lock(&kids_mu_);
+  kids_[version.kid] = {version.key_id, version.version};
 }
 
 absl::Status Keystore::Restore(absl::string_view backup,
@@ -1126,7 +1144,7 @@ absl::Status Keystore::Restore(absl::string_view backup,
     unlink(absl::StrCat(scratch_path, suffix).c_str());
   }
   if (!s.ok()) return s;
-  return LoadRevokedTokens();
+  return LoadIndexes();
 }
 
 // --- Token records ---------------------------------------------------------
@@ -1137,7 +1155,16 @@ std::string TokenAad(absl::string_view jti) {
 }
 }  // namespace
 
-absl::Status Keystore::LoadRevokedTokens() {
+absl::Status Keystore::LoadIndexes() {
+  auto kids = storage_->ListVersionKids();
+  if (!kids.ok()) return kids.status();
+  {
+    absl::MutexLock lock(&kids_mu_);
+    kids_.clear();
+    for (VersionRecord& v : *kids) {
+      kids_[v.kid] = {std::move(v.key_id), v.version};
+    }
+  }
   TokenFilter filter;
   filter.state = TokenFilter::State::kRevoked;
   TokenCursor cursor;

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -199,7 +200,9 @@ class Keystore {
   absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
                                            int32_t version);
   // FindVersionByKid returns the version with its own kid `kid` (imported
-  // with one); NOT_FOUND if none. Reads storage.
+  // with one); NOT_FOUND if none. The kid is found in memory (an index made
+  // at open and restore and kept by ImportKey), so an unknown kid reads no
+  // row; the version comes from the key cache.
   absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid);
   // Version state changes. The primary cannot be disabled (rotate first);
   // only a disabled version can be destroyed; a destroyed version stays
@@ -348,8 +351,11 @@ class Keystore {
                                            std::string public_key);
   absl::Status SetState(const std::string& id, int32_t version,
                         VersionState state);
-  // LoadRevokedTokens fills revoked_ from storage (at open).
-  absl::Status LoadRevokedTokens();
+  // LoadIndexes fills revoked_ and kids_ from storage (at open, restore).
+  absl::Status LoadIndexes();
+  // RememberKid adds `version`'s own kid, if it has one, to kids_ (after
+  // the version is stored).
+  void RememberKid(const VersionRecord& version);
 
   const std::unique_ptr<Storage> storage_;
   const KeystoreOptions options_;
@@ -367,6 +373,12 @@ class Keystore {
   mutable absl::Mutex revoked_mu_;
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(revoked_mu_);
   std::atomic<bool> any_revoked_{false};
+  // The versions' own kids (imported keys): kid -> (key id, version), so
+  // that resolving a token's kid reads no row. Kids are never removed (a
+  // destroyed version keeps its kid); only a restore replaces them all.
+  mutable absl::Mutex kids_mu_;
+  absl::flat_hash_map<std::string, std::pair<std::string, int32_t>> kids_
+      ABSL_GUARDED_BY(kids_mu_);
 };
 
 }  // namespace keyward::keystore

@@ -481,6 +481,48 @@ std::string Pem(absl::string_view label, absl::string_view der) {
   return out;
 }
 
+// Imported kids are found from memory: after the import, after a reopen
+// (the index is loaded at open), and for a new version; an unknown kid is
+// NOT_FOUND.
+TEST_F(KeystoreTest, ImportedKidsAreIndexed) {
+  auto material = crypto::GenerateKeyMaterial(KeyType::kEd25519);
+  ASSERT_TRUE(material.ok());
+  ImportKeyParams first;
+  first.create.id = "legacy";
+  first.create.type = KeyType::kEd25519;
+  first.format = ImportFormat::kPrivateKeyPem;
+  first.material = SecretData(Pem("PRIVATE KEY", material->InsecureView()));
+  first.kid = "legacy-2024";
+  ASSERT_TRUE(ks_->ImportKey(std::move(first)).ok());
+  auto found = ks_->FindVersionByKid("legacy-2024");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->key_id, "legacy");
+  EXPECT_EQ(found->version, 1);
+  EXPECT_TRUE(found->wrapped_material.empty());
+  EXPECT_EQ(ks_->FindVersionByKid("no-such-kid").status().code(),
+            absl::StatusCode::kNotFound);
+
+  Reopen();
+  found = ks_->FindVersionByKid("legacy-2024");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->key_id, "legacy");
+
+  auto second_material = crypto::GenerateKeyMaterial(KeyType::kEd25519);
+  ASSERT_TRUE(second_material.ok());
+  ImportKeyParams second;
+  second.create.id = "legacy";
+  second.create.type = KeyType::kEd25519;
+  second.format = ImportFormat::kPrivateKeyPem;
+  second.material = SecretData(Pem("PRIVATE KEY", second_material->InsecureView()));
+  second.kid = "legacy-2025";
+  second.new_version = true;
+  ASSERT_TRUE(ks_->ImportKey(std::move(second)).ok());
+  found = ks_->FindVersionByKid("legacy-2025");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->version, 2);
+  EXPECT_EQ(ks_->FindVersionByKid("legacy-2024")->version, 1);
+}
+
 TEST_F(KeystoreTest, ImportPrivatePublicAndRawKeys) {
   auto material = crypto::GenerateKeyMaterial(KeyType::kEcdsaP256);
   ASSERT_TRUE(material.ok());

@@ -671,6 +671,23 @@ absl::StatusOr<VersionRecord> SqliteStorage::FindVersionByKid(
   return ReadVersionRow(q);
 }
 
+absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersionKids() {
+  absl::MutexLock lock(&mu_);
+  Statement q(db_, "SELECT key_id, version, kid FROM key_versions "
+                   "WHERE kid != ''");
+  std::vector<VersionRecord> out;
+  while (q.Step()) {
+    VersionRecord v;
+    v.key_id = q.Text(0);
+    v.version = static_cast<int32_t>(q.Int(1));
+    v.kid = q.Text(2);
+    out.push_back(std::move(v));
+  }
+  absl::Status s = q.status("list the versions' kids");
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersions(
     const std::string& key_id) {
   absl::MutexLock lock(&mu_);

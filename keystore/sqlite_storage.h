@@ -49,6 +49,7 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
       const std::string& key_id) override;
   absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override;
+  absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() override;
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
                                VersionState state, absl::Time now) override;
   absl::StatusOr<int64_t> CountKeys() override;

@@ -60,6 +60,9 @@ class Storage {
   // is `kid`; NOT_FOUND if none.
   virtual absl::StatusOr<VersionRecord> FindVersionByKid(
       const std::string& kid) = 0;
+  // ListVersionKids returns every version that has its own kid, with only
+  // key_id, version and kid set.
+  virtual absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() = 0;
   // SetVersionState changes a version's state; moving to kDestroyed also
   // empties its wrapped material and sets destroyed_at, in one statement.
   virtual absl::Status SetVersionState(const std::string& key_id,
