@@ -485,15 +485,21 @@ std::string Pem(absl::string_view label, absl::string_view der) {
 // (the index is loaded at open), and for a new version; an unknown kid is
 // NOT_FOUND.
 TEST_F(KeystoreTest, ImportedKidsAreIndexed) {
-  auto material = crypto::GenerateKeyMaterial(KeyType::kEd25519);
-  ASSERT_TRUE(material.ok());
-  ImportKeyParams first;
-  first.create.id = "legacy";
-  first.create.type = KeyType::kEd25519;
-  first.format = ImportFormat::kPrivateKeyPem;
-  first.material = SecretData(Pem("PRIVATE KEY", material->InsecureView()));
-  first.kid = "legacy-2024";
-  ASSERT_TRUE(ks_->ImportKey(std::move(first)).ok());
+  // Imports a fresh Ed25519 key as key "legacy" (a new version of it with
+  // `new_version`) with `kid`.
+  auto import = [&](const std::string& kid, bool new_version) {
+    auto material = crypto::GenerateKeyMaterial(KeyType::kEd25519);
+    if (!material.ok()) return material.status();
+    ImportKeyParams params;
+    params.create.id = "legacy";
+    params.create.type = KeyType::kEd25519;
+    params.format = ImportFormat::kPrivateKeyPem;
+    params.material = SecretData(Pem("PRIVATE KEY", material->InsecureView()));
+    params.kid = kid;
+    params.new_version = new_version;
+    return ks_->ImportKey(std::move(params)).status();
+  };
+  ASSERT_TRUE(import("legacy-2024", false).ok());
   auto found = ks_->FindVersionByKid("legacy-2024");
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->key_id, "legacy");
@@ -507,16 +513,7 @@ TEST_F(KeystoreTest, ImportedKidsAreIndexed) {
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->key_id, "legacy");
 
-  auto second_material = crypto::GenerateKeyMaterial(KeyType::kEd25519);
-  ASSERT_TRUE(second_material.ok());
-  ImportKeyParams second;
-  second.create.id = "legacy";
-  second.create.type = KeyType::kEd25519;
-  second.format = ImportFormat::kPrivateKeyPem;
-  second.material = SecretData(Pem("PRIVATE KEY", second_material->InsecureView()));
-  second.kid = "legacy-2025";
-  second.new_version = true;
-  ASSERT_TRUE(ks_->ImportKey(std::move(second)).ok());
+  ASSERT_TRUE(import("legacy-2025", true).ok());
   found = ks_->FindVersionByKid("legacy-2025");
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->version, 2);
