@@ -40,6 +40,16 @@ AuditEntry Entry(int i) {
   return e;
 }
 
+// ExpectIntact checks that the audit log at `path` verifies with `records`
+// records and no bad one.
+void ExpectIntact(const std::string& path, uint64_t records) {
+  auto verdict = AuditLog::Verify(path);
+  ASSERT_TRUE(verdict.ok()) << verdict.status();
+  EXPECT_EQ(verdict->records_checked, records);
+  EXPECT_EQ(verdict->first_bad, 0u);
+  EXPECT_EQ(verdict->problem, "");
+}
+
 // FakeSync stands in for fdatasync: it counts calls and fails them (EIO)
 // while told to.
 class FakeSync {
@@ -122,10 +132,7 @@ TEST(AuditLogTest, AppendAllWritesConsecutiveRecordsWithOneSync) {
   EXPECT_EQ((*log)->AppendAll({}).status().code(),
             absl::StatusCode::kInvalidArgument);
   log->reset();
-  auto verdict = AuditLog::Verify(path);
-  ASSERT_TRUE(verdict.ok());
-  EXPECT_EQ(verdict->records_checked, 65u);
-  EXPECT_EQ(verdict->first_bad, 0u);
+  ExpectIntact(path, 65);
   auto lines = AuditLog::Read(path, 30, 1);
   ASSERT_EQ(lines->size(), 1u);
   EXPECT_THAT((*lines)[0], HasSubstr("\"resource\":\"keys/k29\""));
@@ -167,11 +174,7 @@ TEST(AuditLogTest, IntervalRecordsAreWrittenBeforeAppendReturnsAndVerify) {
   }
   // Closing synced once.
   EXPECT_EQ(sync.calls(), 1);
-  auto verdict = AuditLog::Verify(path);
-  ASSERT_TRUE(verdict.ok()) << verdict.status();
-  EXPECT_EQ(verdict->records_checked, uint64_t{kThreads * kPerThread});
-  EXPECT_EQ(verdict->first_bad, 0u);
-  EXPECT_EQ(verdict->problem, "");
+  ExpectIntact(path, kThreads * kPerThread);
 
   // Reopened (in either mode), the chain continues.
   auto reopened = AuditLog::Open(path, Interval(absl::Hours(1), nullptr));
@@ -180,10 +183,7 @@ TEST(AuditLogTest, IntervalRecordsAreWrittenBeforeAppendReturnsAndVerify) {
   ASSERT_TRUE(seq.ok()) << seq.status();
   EXPECT_EQ(*seq, uint64_t{kThreads * kPerThread + 1});
   reopened->reset();
-  verdict = AuditLog::Verify(path);
-  ASSERT_TRUE(verdict.ok()) << verdict.status();
-  EXPECT_EQ(verdict->records_checked, uint64_t{kThreads * kPerThread + 1});
-  EXPECT_EQ(verdict->first_bad, 0u);
+  ExpectIntact(path, kThreads * kPerThread + 1);
 }
 
 TEST(AuditLogTest, IntervalSyncsInTheBackgroundAtMostOncePerInterval) {
@@ -247,10 +247,7 @@ TEST(AuditLogTest, IntervalFailedSyncRefusesAppendsUntilARetrySucceeds) {
   EXPECT_EQ(*seq, 2u);
   log->reset();
 
-  auto verdict = AuditLog::Verify(path);
-  ASSERT_TRUE(verdict.ok()) << verdict.status();
-  EXPECT_EQ(verdict->records_checked, 2u);
-  EXPECT_EQ(verdict->first_bad, 0u);
+  ExpectIntact(path, 2);
 }
 
 TEST(AuditLogTest, IntervalFailedSyncAtCloseIsReported) {
@@ -329,10 +326,7 @@ TEST(AuditLogTest, RecordsCarryTheirTimeAndEscapedFields) {
       EXPECT_LE(t, windows[i].second) << text;
     }
     log->reset();
-    auto verdict = AuditLog::Verify(path);
-    ASSERT_TRUE(verdict.ok()) << verdict.status();
-    EXPECT_EQ(verdict->records_checked, 3u);
-    EXPECT_EQ(verdict->first_bad, 0u);
+    ExpectIntact(path, 3);
   }
 }
 

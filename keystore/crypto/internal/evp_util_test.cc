@@ -4,29 +4,16 @@
 #include "keystore/crypto/internal/evp_util.h"
 
 #include <openssl/evp.h>
-#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 #include <string>
 
 #include "gtest/gtest.h"
-#include "keystore/crypto/internal/ossl_compat.h"
 #include "keystore/crypto/keys.h"
 
 namespace keyward::crypto::internal {
 namespace {
-
-std::string RawPublicKey(EVP_PKEY* pkey) {
-  size_t n = 0;
-  if (EVP_PKEY_get_raw_public_key(pkey, nullptr, &n) != 1) return "";
-  std::string out(n, '\0');
-  if (EVP_PKEY_get_raw_public_key(
-          pkey, reinterpret_cast<uint8_t*>(&out[0]), &n) != 1) {
-    return "";
-  }
-  return out;
-}
 
 std::string Spki(EVP_PKEY* pkey) {
   auto spki = MarshalSpkiDer(pkey);
@@ -41,44 +28,36 @@ EvpPkeyPtr GenericParse(const std::string& der) {
   return EvpPkeyPtr(EVP_PKCS82PKEY(p8.get()));
 }
 
-TEST(ParsePkcs8DerTest, Ed25519SeedPathMatchesTheGenericDecoder) {
-  for (int i = 0; i < 8; ++i) {
-    auto material = GenerateKeyMaterial(KeyType::kEd25519);
-    ASSERT_TRUE(material.ok()) << material.status();
-    const std::string der(material->InsecureView());
-    ASSERT_EQ(der.size(), 48u);  // the form the seed path takes
-    EvpPkeyPtr fixed = ParseFixedFormPkcs8Der(der);
-    ASSERT_NE(fixed, nullptr);  // the seed path takes it
-    auto fast = ParsePkcs8Der(der);
-    ASSERT_TRUE(fast.ok()) << fast.status();
-    EvpPkeyPtr generic = GenericParse(der);
-    ASSERT_NE(generic, nullptr);
-    EXPECT_EQ(EVP_PKEY_id(fast->get()), EVP_PKEY_ED25519);
-    const std::string public_key = RawPublicKey(fast->get());
-    EXPECT_EQ(public_key.size(), 32u);
-    EXPECT_EQ(public_key, RawPublicKey(generic.get()));
-  }
-}
-
-TEST(ParsePkcs8DerTest, P256PartsPathMatchesTheGenericDecoder) {
-  for (int i = 0; i < 8; ++i) {
-    auto material = GenerateKeyMaterial(KeyType::kEcdsaP256);
-    ASSERT_TRUE(material.ok()) << material.status();
-    const std::string der(material->InsecureView());
-    ASSERT_EQ(der.size(), 138u);  // the form the parts path takes
-    EvpPkeyPtr fixed = ParseFixedFormPkcs8Der(der);
-    ASSERT_NE(fixed, nullptr);
-    EvpPkeyPtr generic = GenericParse(der);
-    ASSERT_NE(generic, nullptr);
-    EXPECT_EQ(EVP_PKEY_id(fixed.get()), EVP_PKEY_EC);
-    EXPECT_EQ(EcCurveNid(fixed.get()), NID_X9_62_prime256v1);
-    const std::string spki = Spki(fixed.get());
-    EXPECT_FALSE(spki.empty());
-    EXPECT_EQ(spki, Spki(generic.get()));
-    // The private halves agree too: the re-encoded PKCS#8 is the input.
-    auto reencoded = MarshalPkcs8Der(fixed.get());
-    ASSERT_TRUE(reencoded.ok()) << reencoded.status();
-    EXPECT_EQ(reencoded->InsecureView(), der);
+TEST(ParsePkcs8DerTest, FixedFormPathMatchesTheGenericDecoder) {
+  struct Case {
+    KeyType type;
+    size_t der_bytes;  // the form the fixed-form path takes
+    int pkey_id;
+  };
+  for (const Case& c : {Case{KeyType::kEd25519, 48, EVP_PKEY_ED25519},
+                        Case{KeyType::kEcdsaP256, 138, EVP_PKEY_EC}}) {
+    for (int i = 0; i < 8; ++i) {
+      auto material = GenerateKeyMaterial(c.type);
+      ASSERT_TRUE(material.ok()) << material.status();
+      const std::string der(material->InsecureView());
+      ASSERT_EQ(der.size(), c.der_bytes);
+      EvpPkeyPtr fixed = ParseFixedFormPkcs8Der(der);
+      ASSERT_NE(fixed, nullptr) << KeyTypeName(c.type);
+      EvpPkeyPtr generic = GenericParse(der);
+      ASSERT_NE(generic, nullptr);
+      EXPECT_EQ(EVP_PKEY_id(fixed.get()), c.pkey_id);
+      const std::string spki = Spki(fixed.get());
+      EXPECT_FALSE(spki.empty());
+      EXPECT_EQ(spki, Spki(generic.get()));
+      // The private halves agree too: the re-encoded PKCS#8 is the input.
+      auto reencoded = MarshalPkcs8Der(fixed.get());
+      ASSERT_TRUE(reencoded.ok()) << reencoded.status();
+      EXPECT_EQ(reencoded->InsecureView(), der) << KeyTypeName(c.type);
+      // And ParsePkcs8Der gives it.
+      auto parsed = ParsePkcs8Der(der);
+      ASSERT_TRUE(parsed.ok()) << parsed.status();
+      EXPECT_EQ(Spki(parsed->get()), spki);
+    }
   }
 }
 
