@@ -282,6 +282,28 @@ std::vector<std::string> VersionRow(const v1::KeyVersion& v) {
 // status, whoami
 // ---------------------------------------------------------------------------
 
+// AuditLogStateLine: "writable", or what the outage is, for `status`.
+std::string AuditLogStateLine(const v1::AuditLogState& audit) {
+  std::string line;
+  if (audit.writable() && !audit.has_failing_since()) {
+    line = "writable";
+  } else {
+    line = absl::StrCat(
+        audit.writable() ? "writable again, resuming" : "NOT WRITABLE",
+        audit.has_failing_since()
+            ? absl::StrCat(" since ", FormatTimestamp(audit.failing_since()))
+            : "",
+        audit.error().empty() ? "" : absl::StrCat(" (", audit.error(), ")"),
+        "; ", audit.refused_calls(),
+        " calls refused; every call is refused until it can be written "
+        "(check its disk)");
+  }
+  if (audit.outages() > 0) {
+    absl::StrAppend(&line, "; outages since start: ", audit.outages());
+  }
+  return line;
+}
+
 int RunStatus(Ctx& ctx) {
   Client* client = ctx.Connect();
   if (client == nullptr) return kExitError;
@@ -303,6 +325,7 @@ int RunStatus(Ctx& ctx) {
         {"uptime:", FormatDuration(status->uptime())},
         {"started:", FormatTimestamp(status->start_time())},
         {"audit sequence:", absl::StrCat(status->audit_last_sequence())},
+        {"audit log:", AuditLogStateLine(status->audit())},
     }));
     return kExitOk;
   }

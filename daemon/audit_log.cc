@@ -14,65 +14,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "daemon/audit_record.h"
 #include "daemon/log.h"
 #include "keystore/crypto/digest.h"
 
 namespace keyward::daemon {
 namespace {
 
-constexpr absl::string_view kHashField = ",\"hash\":\"";
-constexpr size_t kHashBytes = 32;  // SHA-256
-const std::string& ZeroHash() {
-  static const std::string* zero = new std::string(32, '\0');
-  return *zero;
-}
-
-// AppendJson appends `s` escaped for a JSON string.
-void AppendJson(std::string* out, absl::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xf]);
-    } else {
-      out->push_back(static_cast<char>(c));
-    }
-  }
-}
-
-// Splits a record line into (body, hash hex): body is what the hash covers.
-bool SplitRecord(absl::string_view line, absl::string_view* body,
-                 absl::string_view* hash_hex) {
-  size_t at = line.rfind(kHashField);
-  if (at == absl::string_view::npos || !absl::EndsWith(line, "\"}")) {
-    return false;
-  }
-  *body = line.substr(0, at);
-  *hash_hex = line.substr(at + kHashField.size(),
-                          line.size() - at - kHashField.size() - 2);
-  return hash_hex->size() == 64;
-}
-
-bool ReadSeq(absl::string_view line, uint64_t* seq) {
-  constexpr absl::string_view kSeq = "{\"seq\":";
-  if (!absl::StartsWith(line, kSeq)) return false;
-  absl::string_view rest = line.substr(kSeq.size());
-  return absl::SimpleAtoi(rest.substr(0, rest.find(',')), seq);
-}
-
-bool ReadPrev(absl::string_view body, std::string* prev) {
-  constexpr absl::string_view kPrev = ",\"prev\":\"";
-  size_t at = body.rfind(kPrev);
-  if (at == absl::string_view::npos) return false;
-  absl::string_view hex = body.substr(at + kPrev.size());
-  if (hex.size() != 65 || hex.back() != '"') return false;
-  *prev = absl::HexStringToBytes(hex.substr(0, 64));
-  return true;
-}
+using audit_internal::AppendJson;
+using audit_internal::kHashBytes;
+using audit_internal::kHashField;
+using audit_internal::ReadSeq;
+using audit_internal::SplitRecord;
+using audit_internal::ZeroHash;
 
 bool WriteAll(int fd, absl::string_view data) {
   while (!data.empty()) {
@@ -84,10 +38,65 @@ bool WriteAll(int fd, absl::string_view data) {
   return true;
 }
 
+// QuarantineTornTail copies `torn` (the bytes after the last newline, at
+// `offset`) to "<path>.torn-<unix seconds>" (mode 0600) and syncs it, so
+// that cutting them off loses nothing a person might want to look at.
+absl::Status QuarantineTornTail(const std::string& path,
+                                absl::string_view torn, off_t offset) {
+  const std::string aside =
+      absl::StrCat(path, ".torn-", absl::ToUnixSeconds(absl::Now()));
+  int fd = open(aside.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create '", aside, "': ", strerror(errno)));
+  }
+  const bool ok = WriteAll(fd, torn) && fsync(fd) == 0;
+  const int error = errno;
+  close(fd);
+  if (!ok) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write '", aside, "': ", strerror(error)));
+  }
+  LogWarning("audit_torn_tail_quarantined",
+             {{"path", path},
+              {"offset", absl::StrCat(offset)},
+              {"bytes", absl::StrCat(torn.size())},
+              {"moved_to", aside},
+              {"note", "a record cut by a crash or a failed write; it was "
+                       "never acknowledged"}});
+  return absl::OkStatus();
+}
+
+// Middle is a record's fields between "time" and "prev", escaped.
+std::string Middle(const AuditEntry& e) {
+  std::string middle;
+  middle.reserve(160 + e.principal.size() + e.method.size() +
+                 e.resource.size() + e.request_id.size() + e.note.size());
+  absl::StrAppend(&middle, "\",\"principal\":\"");
+  AppendJson(&middle, e.principal);
+  absl::StrAppend(&middle, "\",\"method\":\"");
+  AppendJson(&middle, e.method);
+  absl::StrAppend(&middle, "\",\"operation\":\"");
+  AppendJson(&middle, e.operation);
+  absl::StrAppend(&middle, "\",\"resource\":\"");
+  AppendJson(&middle, e.resource);
+  absl::StrAppend(&middle, "\",\"version\":", e.version, ",\"code\":\"");
+  AppendJson(&middle, e.code);
+  absl::StrAppend(&middle, "\",\"request_id\":\"");
+  AppendJson(&middle, e.request_id);
+  if (!e.note.empty()) {
+    absl::StrAppend(&middle, "\",\"note\":\"");
+    AppendJson(&middle, e.note);
+  }
+  absl::StrAppend(&middle, "\",\"prev\":\"");
+  return middle;
+}
+
 }  // namespace
 
 AuditLog::AuditLog(std::string path, int fd, uint64_t seq,
-                   std::string last_hash, AuditLogOptions options)
+                   std::string last_hash, uint64_t size,
+                   AuditLogOptions options)
     : path_(std::move(path)),
       fd_(fd),
       options_(std::move(options)),
@@ -96,6 +105,9 @@ AuditLog::AuditLog(std::string path, int fd, uint64_t seq,
       last_hash_hex_(absl::BytesToHexString(last_hash_)),
       written_(seq),
       durable_(seq),
+      accepted_seq_(seq),
+      accepted_hash_(last_hash_),
+      accepted_size_(size),
       last_sync_(absl::Now()) {}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
@@ -116,8 +128,10 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
   // acknowledged: cut it off.
   struct stat st;
   uint64_t seq = 0;
+  uint64_t size = 0;
   std::string last_hash = ZeroHash();
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    size = st.st_size;
     off_t tail = std::min<off_t>(st.st_size, 1 << 16);
     std::string buf(tail, '\0');
     if (pread(fd, buf.data(), tail, st.st_size - tail) != tail) {
@@ -128,10 +142,19 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     if (end != buf.size() - 1) {
       off_t keep = end == std::string::npos ? st.st_size - tail
                                             : st.st_size - tail + end + 1;
-      if (ftruncate(fd, keep) != 0) {
+      absl::Status quarantined =
+          QuarantineTornTail(path, absl::string_view(buf).substr(
+                                       keep - (st.st_size - tail)),
+                             keep);
+      if (!quarantined.ok() || ftruncate(fd, keep) != 0) {
         close(fd);
-        return absl::UnavailableError("cannot cut a torn audit record");
+        return absl::UnavailableError(absl::StrCat(
+            "the audit log '", path, "' ends in a torn record (",
+            st.st_size - keep, " bytes at offset ", keep,
+            ") that could not be set aside: ",
+            quarantined.ok() ? strerror(errno) : quarantined.message()));
       }
+      size = keep;
       buf.resize(end == std::string::npos ? 0 : end + 1);
     }
     if (!buf.empty()) {
@@ -149,8 +172,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
       last_hash = absl::HexStringToBytes(hash_hex);
     }
   }
-  std::unique_ptr<AuditLog> log(
-      new AuditLog(path, fd, seq, std::move(last_hash), std::move(options)));
+  std::unique_ptr<AuditLog> log(new AuditLog(
+      path, fd, seq, std::move(last_hash), size, std::move(options)));
   if (log->options_.fsync == AuditFsyncMode::kInterval) {
     log->sync_thread_ = std::thread(&AuditLog::SyncThread, log.get());
   }
@@ -179,6 +202,17 @@ AuditLog::~AuditLog() {
 
 int AuditLog::Sync() const {
   return options_.sync ? options_.sync(fd_) : fdatasync(fd_);
+}
+
+bool AuditLog::Write(absl::string_view data) const {
+  if (!options_.write) return WriteAll(fd_, data);
+  while (!data.empty()) {
+    ssize_t n = options_.write(fd_, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(n);
+  }
+  return true;
 }
 
 void AuditLog::SyncThread() {
@@ -240,38 +274,6 @@ uint64_t AuditLog::WaitForNew(uint64_t seq, absl::Duration timeout) {
   return every_record ? durable_ : written_;
 }
 
-AuditTail::~AuditTail() {
-  if (fd_ >= 0) close(fd_);
-}
-
-absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max) {
-  if (fd_ < 0) {
-    fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot read the audit log '", path_, "'"));
-    }
-  }
-  std::vector<std::string> lines;
-  size_t at = 0;  // the first byte of buffer_ not returned
-  while (lines.size() < max) {
-    size_t newline = buffer_.find('\n', at);
-    if (newline == std::string::npos) {
-      buffer_.erase(0, at);
-      at = 0;
-      char chunk[64 << 10];
-      ssize_t n = read(fd_, chunk, sizeof(chunk));
-      if (n <= 0) break;  // nothing more for now
-      buffer_.append(chunk, n);
-      continue;
-    }
-    lines.push_back(buffer_.substr(at, newline - at));
-    at = newline + 1;
-  }
-  buffer_.erase(0, at);
-  return lines;
-}
-
 uint64_t AuditLog::last_sequence() const {
   absl::MutexLock lock(&mu_);
   return next_seq_ - 1;
@@ -281,36 +283,89 @@ absl::StatusOr<uint64_t> AuditLog::Append(const AuditEntry& e) {
   return AppendAll(absl::MakeConstSpan(&e, 1));
 }
 
+uint64_t AuditLog::Chain(absl::string_view middle, const std::string& time) {
+  const uint64_t seq = next_seq_++;
+  // The hash covers the previous hash's bytes and then the record's body:
+  // both are built in one buffer, and the body is appended from it.
+  std::string chained;
+  absl::StrAppend(&chained, last_hash_, "{\"seq\":", seq, ",\"time\":\"",
+                  time, middle, last_hash_hex_, "\"");
+  last_hash_ = crypto::Sha256(chained);
+  last_hash_hex_ = absl::BytesToHexString(last_hash_);
+  absl::StrAppend(&pending_, absl::string_view(chained).substr(kHashBytes),
+                  kHashField, last_hash_hex_, "\"}\n");
+  pending_last_ = seq;
+  pending_last_hash_ = last_hash_;
+  return seq;
+}
+
+void AuditLog::Fail(const char* call, int error) {
+  // Every record past the accepted ones is discarded: those of the batch
+  // that failed and those queued behind it. Their Appends fail.
+  for (Ticket* ticket : tickets_) {
+    ticket->settled = true;
+    health_.refused += ticket->count;
+  }
+  tickets_.clear();
+  next_seq_ = accepted_seq_ + 1;
+  last_hash_ = accepted_hash_;
+  last_hash_hex_ = absl::BytesToHexString(last_hash_);
+  pending_.clear();
+  pending_last_ = accepted_seq_;
+  gap_seq_ = 0;
+  failed_ = true;
+  // Cut off what was written of the failed batch now (a torn record must
+  // not stay at the end); Recover does it again if this fails.
+  if (ftruncate(fd_, static_cast<off_t>(accepted_size_)) != 0) {
+    LogWarning("audit_truncate_failed",
+               {{"path", path_}, {"error", strerror(errno)}});
+  }
+  health_.writable = false;
+  health_.error = absl::StrCat(call, ": ", strerror(error));
+  if (!in_outage_) {
+    in_outage_ = true;
+    health_.failing_since = absl::Now();
+    ++health_.outages;
+    LogWarning("audit_write_failed",
+               {{"path", path_},
+                {"call", call},
+                {"error", strerror(error)},
+                {"effect", "refusing every operation until a record can be "
+                           "written again; retried on every call"}});
+  }
+}
+
+bool AuditLog::Recover() {
+  // A regular file is cut back to its accepted records (in case Fail could
+  // not) and synced; a device (tests' /dev/full) is simply tried again.
+  struct stat st;
+  const bool regular = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+  if (regular && (ftruncate(fd_, static_cast<off_t>(accepted_size_)) != 0 ||
+                  Sync() != 0)) {
+    health_.error = absl::StrCat("cutting back the log: ", strerror(errno));
+    return false;
+  }
+  failed_ = false;
+  health_.writable = true;
+  return true;
+}
+
 absl::StatusOr<uint64_t> AuditLog::AppendAll(
     absl::Span<const AuditEntry> entries) {
   if (entries.empty()) return absl::InvalidArgumentError("no audit entries");
   // What does not depend on the chain is made before taking the lock.
   std::vector<std::string> middles;
   middles.reserve(entries.size());
-  for (const AuditEntry& e : entries) {
-    std::string middle;
-    middle.reserve(160 + e.principal.size() + e.method.size() +
-                   e.resource.size() + e.request_id.size());
-    absl::StrAppend(&middle, "\",\"principal\":\"");
-    AppendJson(&middle, e.principal);
-    absl::StrAppend(&middle, "\",\"method\":\"");
-    AppendJson(&middle, e.method);
-    absl::StrAppend(&middle, "\",\"operation\":\"");
-    AppendJson(&middle, e.operation);
-    absl::StrAppend(&middle, "\",\"resource\":\"");
-    AppendJson(&middle, e.resource);
-    absl::StrAppend(&middle, "\",\"version\":", e.version, ",\"code\":\"");
-    AppendJson(&middle, e.code);
-    absl::StrAppend(&middle, "\",\"request_id\":\"");
-    AppendJson(&middle, e.request_id);
-    absl::StrAppend(&middle, "\",\"prev\":\"");
-    middles.push_back(std::move(middle));
-  }
+  for (const AuditEntry& e : entries) middles.push_back(Middle(e));
+
   absl::MutexLock lock(&mu_);
-  if (failed_) {
-    return absl::UnavailableError(
-        "the audit log cannot be written; refusing every operation until "
-        "keywardd is restarted with a writable audit log");
+  if (failed_ && (flushing_ || !Recover())) {
+    health_.refused += entries.size();
+    return absl::UnavailableError(absl::StrCat(
+        "the audit log cannot be written (", health_.error,
+        "), so the operation was not done; keywardd refuses every operation "
+        "until it can write its audit log again (it retries on every call); "
+        "check the audit log's disk"));
   }
   if (!sync_error_.empty()) {
     return absl::UnavailableError(absl::StrCat(
@@ -320,28 +375,32 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
   }
   const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
   const std::string& time = TimeField(absl::Now());
-  uint64_t seq = 0;
-  // The hash covers the previous hash's bytes and then the record's body:
-  // both are built in one buffer, and the body is appended from it.
-  std::string chained;
-  for (const std::string& middle : middles) {
-    seq = next_seq_++;
-    chained.clear();
-    absl::StrAppend(&chained, last_hash_, "{\"seq\":", seq, ",\"time\":\"",
-                    time, middle, last_hash_hex_, "\"");
-    last_hash_ = crypto::Sha256(chained);
-    last_hash_hex_ = absl::BytesToHexString(last_hash_);
-    absl::StrAppend(&pending_,
-                    absl::string_view(chained).substr(kHashBytes), kHashField,
-                    last_hash_hex_, "\"}\n");
+  if (in_outage_ && gap_seq_ == 0) {
+    // The first record after an outage says what the log is missing.
+    AuditEntry gap;
+    gap.principal = "keywardd";
+    gap.method = "daemon";
+    gap.operation = "AUDIT_RESUMED";
+    gap.resource = "audit";
+    gap.code = "OK";
+    gap.note = absl::StrCat(
+        "the audit log could not be written from ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", health_.failing_since,
+                         absl::UTCTimeZone()),
+        " until ", time, " (", health_.error, "); ", health_.refused,
+        " calls were refused and are not in this log");
+    gap_seq_ = Chain(Middle(gap), time);
   }
-  pending_last_ = seq;
+  uint64_t seq = 0;
+  for (const std::string& middle : middles) seq = Chain(middle, time);
 
   // One caller at a time (the leader) writes everything pending, and with
   // kEveryRecord syncs it: concurrent callers share one write and sync.
-  uint64_t& done = every_record ? durable_ : written_;
-  while (done < seq) {
-    if (failed_) break;
+  // Each caller waits for its ticket to be settled: accepted when its
+  // records are written (and synced), refused when a failure discards them.
+  Ticket ticket{seq, entries.size()};
+  tickets_.push_back(&ticket);
+  while (!ticket.settled) {
     if (flushing_) {
       // Another caller is writing; it or the next leader will cover us.
       mu_.Await(absl::Condition(this, &AuditLog::NotFlushing));
@@ -351,9 +410,10 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
     std::string batch;
     batch.swap(pending_);
     const uint64_t upto = pending_last_;
+    const std::string upto_hash = pending_last_hash_;
     mu_.Unlock();
     const char* failed_call = nullptr;
-    if (!WriteAll(fd_, batch)) {
+    if (!Write(batch)) {
       failed_call = "write";
     } else if (every_record && Sync() != 0) {
       failed_call = "fdatasync";
@@ -362,23 +422,48 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
     mu_.Lock();
     flushing_ = false;
     if (failed_call != nullptr) {
-      failed_ = true;
-      LogWarning("audit_write_failed",
-                 {{"path", path_},
-                  {"call", failed_call},
-                  {"error", strerror(error)},
-                  {"effect", "refusing every operation until restarted"}});
+      Fail(failed_call, error);
       break;
     }
     written_ = upto;
     if (every_record) durable_ = upto;
+    accepted_seq_ = upto;
+    accepted_hash_ = upto_hash;
+    accepted_size_ += batch.size();
+    size_t n = 0;
+    while (n < tickets_.size() && tickets_[n]->last <= upto) {
+      tickets_[n]->settled = tickets_[n]->accepted = true;
+      ++n;
+    }
+    tickets_.erase(tickets_.begin(), tickets_.begin() + n);
+    if (in_outage_ && gap_seq_ != 0 && upto >= gap_seq_) {
+      LogWarning("audit_resumed",
+                 {{"path", path_},
+                  {"refused", absl::StrCat(health_.refused)},
+                  {"gap_record", absl::StrCat(gap_seq_)}});
+      in_outage_ = false;
+      gap_seq_ = 0;
+      health_.failing_since = absl::InfinitePast();
+      health_.error.clear();
+      health_.refused = 0;
+    }
   }
-  if (done < seq) {
+  if (!ticket.accepted) {
     return absl::UnavailableError(
         "the audit record could not be written, so the operation was not "
         "done; check the audit log's disk");
   }
   return seq;
+}
+
+AuditHealth AuditLog::health() const {
+  absl::MutexLock lock(&mu_);
+  return health_;
+}
+
+uint64_t AuditLog::accepted_size() const {
+  absl::MutexLock lock(&mu_);
+  return accepted_size_;
 }
 
 const std::string& AuditLog::TimeField(absl::Time now) {
@@ -405,60 +490,6 @@ const std::string& AuditLog::TimeField(absl::Time now) {
     digits[i] = static_cast<char>('0' + fraction % 10);
   }
   return time_field_;
-}
-
-absl::StatusOr<std::vector<std::string>> AuditLog::Read(const std::string& path,
-                                                       uint64_t start,
-                                                       size_t max) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
-  }
-  std::vector<std::string> lines;
-  std::string line;
-  while (lines.size() < max && std::getline(in, line)) {
-    uint64_t seq = 0;
-    if (ReadSeq(line, &seq) && seq >= start) lines.push_back(line);
-  }
-  return lines;
-}
-
-absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
-  }
-  Verdict verdict;
-  std::string prev = ZeroHash();
-  std::string line;
-  while (std::getline(in, line)) {
-    const uint64_t expected = verdict.records_checked + 1;
-    absl::string_view body, hash_hex;
-    uint64_t seq = 0;
-    std::string stated_prev;
-    std::string problem;
-    if (!SplitRecord(line, &body, &hash_hex) || !ReadSeq(line, &seq) ||
-        !ReadPrev(body, &stated_prev)) {
-      problem = "it is not a well-formed record";
-    } else if (seq != expected) {
-      problem = absl::StrCat("it says seq ", seq, " where ", expected, " belongs");
-    } else if (stated_prev != prev) {
-      problem = "its prev hash does not match the record before it";
-    } else {
-      std::string hash = crypto::Sha256(absl::StrCat(prev, body));
-      if (absl::BytesToHexString(hash) != hash_hex) {
-        problem = "its hash does not match its contents (it was altered)";
-      }
-      prev = hash;
-    }
-    if (!problem.empty()) {
-      verdict.first_bad = expected;
-      verdict.problem = absl::StrCat("record ", expected, ": ", problem);
-      return verdict;
-    }
-    verdict.records_checked = expected;
-  }
-  return verdict;
 }
 
 }  // namespace keyward::daemon

@@ -5,6 +5,8 @@
 //    "method":"/keyward.v1.CryptoService/Sign","operation":"SIGN",
 //    "resource":"keys/payments","version":3,"code":"OK","request_id":"...",
 //    "prev":"<hex sha256>","hash":"<hex sha256>"}
+// The daemon's own records may carry a "note" (a sentence for a person)
+// between "request_id" and "prev".
 // `hash` = SHA-256(prev_hash_bytes || the line up to and excluding
 // `,"hash":...`); the first record's prev is 32 zero bytes. Records never
 // hold plaintext, signatures, MACs or key material.
@@ -19,11 +21,25 @@
 //   of acknowledged records. A failed fdatasync is logged, and every Append
 //   fails until a retry (one per interval) succeeds.
 // In both modes, if a record cannot be written, Append fails and the caller
-// must fail the operation (UNAVAILABLE): no audit record, no result. A
-// failed write is final: the log refuses every later Append (until the
-// daemon restarts), since the file may now end in a torn record.
+// must fail the operation (UNAVAILABLE): no audit record, no result.
+//
+// Outages and recovery: when a write (or a kEveryRecord fdatasync) fails,
+// the log cuts itself back to its last accepted record (a torn record, or
+// records whose calls are now refused, never stay in it), refuses every
+// Append, and counts what it refused. Each later Append first tries to
+// recover: cut the file back again, sync it, and go on. The first record
+// written after an outage is a gap record (principal "keywardd", method
+// "daemon", operation "AUDIT_RESUMED", a "note" saying how many calls were
+// refused, from when to when, and why), so the log itself shows the gap.
+// health() reports the state for GetStatus.
+//
+// Torn tails: Open quarantines bytes after the last newline (a crash
+// mid-write; never acknowledged) to "<path>.torn-<unix time>" and cuts them
+// off; Verify reports such a tail precisely.
 #ifndef KEYWARD_DAEMON_AUDIT_LOG_H_
 #define KEYWARD_DAEMON_AUDIT_LOG_H_
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -34,6 +50,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -48,6 +65,9 @@ struct AuditEntry {
   int32_t version = 0;  // 0: none
   std::string code;     // "OK", "PERMISSION_DENIED", ...
   std::string request_id;
+  // A fact for a person, never secret ("note" in the line; omitted if
+  // empty). Only the daemon's own records carry one.
+  std::string note;
 };
 
 // AuditTail reads the complete lines appended to a log file since its last
@@ -83,6 +103,19 @@ struct AuditLogOptions {
   // sync flushes `fd` to stable storage and returns 0, or -1 with errno set,
   // as fdatasync(2) does (the default when empty). Tests inject faults here.
   std::function<int(int fd)> sync;
+  // write writes to `fd` as write(2) does (the default when empty), for
+  // tests to inject short writes and ENOSPC.
+  std::function<ssize_t(int fd, const void* data, size_t size)> write;
+};
+
+// AuditHealth: whether the log accepts records, and the current outage.
+struct AuditHealth {
+  bool writable = true;
+  // Set while an outage lasts (until its gap record is written).
+  absl::Time failing_since = absl::InfinitePast();
+  std::string error;       // the last failure, e.g. "write: No space left"
+  uint64_t refused = 0;    // calls refused in this outage
+  uint64_t outages = 0;    // outages since the log was opened
 };
 
 class AuditLog {
@@ -107,20 +140,30 @@ class AuditLog {
   absl::StatusOr<uint64_t> AppendAll(absl::Span<const AuditEntry> entries);
 
   uint64_t last_sequence() const;
+  AuditHealth health() const;
+  // accepted_size: the bytes of the file that hold accepted records (durable
+  // ones with kEveryRecord); a reader of the live log stops there, since a
+  // record past it may be half-written.
+  uint64_t accepted_size() const;
 
   // WaitForNew waits until a record after `seq` is written (or, with
   // kEveryRecord, durable), `timeout` passes, or the log is closing, and
   // returns the last written sequence. For followers (ReadAuditLog follow).
   uint64_t WaitForNew(uint64_t seq, absl::Duration timeout);
 
-  // Verify reads the log at `path` from the start and checks the chain.
-  // NOT_FOUND if it cannot be read.
+  // Verify reads the first `max_bytes` of the log at `path` and checks the
+  // chain. A last line with no newline is a torn record: reported as
+  // first_bad with its offset and length. NOT_FOUND if it cannot be read.
   struct Verdict {
     uint64_t records_checked = 0;  // intact records before any break
     uint64_t first_bad = 0;        // 0 if the chain is intact
     std::string problem;           // what is wrong with record first_bad
+    // A torn tail: where it starts and how long it is (0 if none).
+    uint64_t torn_offset = 0;
+    uint64_t torn_bytes = 0;
   };
-  static absl::StatusOr<Verdict> Verify(const std::string& path);
+  static absl::StatusOr<Verdict> Verify(const std::string& path,
+                                        uint64_t max_bytes = UINT64_MAX);
 
   // Read returns up to `max` records with sequence >= `start`, each as its
   // JSON line (without the newline). NOT_FOUND if the log cannot be read.
@@ -132,7 +175,7 @@ class AuditLog {
 
  private:
   AuditLog(std::string path, int fd, uint64_t seq, std::string last_hash,
-           AuditLogOptions options);
+           uint64_t size, AuditLogOptions options);
 
   bool NotFlushing() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !flushing_;
@@ -141,6 +184,17 @@ class AuditLog {
     return stopping_ || written_ > durable_ || !sync_error_.empty();
   }
   int Sync() const;  // options_.sync or fdatasync; keeps errno
+  bool Write(absl::string_view data) const;  // all of it, or false + errno
+  // Fail handles a failed write or sync: cut the file back to the accepted
+  // records, discard every record not yet accepted (their Appends fail),
+  // and start or extend the outage.
+  void Fail(const char* call, int error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recover tries to end the failed state: cut back and sync the file.
+  bool Recover() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Chain adds the line of a record with `middle` (its fields between
+  // "time" and "prev") to pending_ and returns its sequence number.
+  uint64_t Chain(absl::string_view middle, const std::string& time)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // TimeField returns `now` as a record's "time" (RFC 3339, UTC, in
   // microseconds), reusing the formatted second while it lasts.
   const std::string& TimeField(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -163,8 +217,25 @@ class AuditLog {
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;  // a leader is writing
   std::string time_field_ ABSL_GUARDED_BY(mu_);    // TimeField's cache
   int64_t time_second_ ABSL_GUARDED_BY(mu_) = -1;  // the second it shows
-  // A write (or a kEveryRecord fdatasync) failed: final.
+  // The chain as of the last accepted record, and the file's size then.
+  uint64_t accepted_seq_ ABSL_GUARDED_BY(mu_);
+  std::string accepted_hash_ ABSL_GUARDED_BY(mu_);
+  uint64_t accepted_size_ ABSL_GUARDED_BY(mu_);
+  std::string pending_last_hash_ ABSL_GUARDED_BY(mu_);
+  // An Append waiting for its records (the last is `last`, `count` in all)
+  // to be accepted, or refused by a failure that discards them.
+  struct Ticket {
+    uint64_t last;
+    size_t count;
+    bool settled = false;
+    bool accepted = false;
+  };
+  std::vector<Ticket*> tickets_ ABSL_GUARDED_BY(mu_);  // by `last`
+  // A write (or a kEveryRecord fdatasync) failed, and no recovery since.
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  AuditHealth health_ ABSL_GUARDED_BY(mu_);
+  bool in_outage_ ABSL_GUARDED_BY(mu_) = false;  // until the gap record
+  uint64_t gap_seq_ ABSL_GUARDED_BY(mu_) = 0;    // the gap record, queued
   // kInterval only: the sync thread's state.
   std::string sync_error_ ABSL_GUARDED_BY(mu_);  // last fdatasync failed
   uint64_t sync_failures_ ABSL_GUARDED_BY(mu_) = 0;  // since the last success

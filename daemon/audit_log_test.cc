@@ -1,6 +1,7 @@
 #include "daemon/audit_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -274,7 +276,7 @@ void ExpectWritesFailClosed(AuditLogOptions options) {
   auto seq = (*log)->Append(Entry(1));
   EXPECT_EQ(seq.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(seq.status().message(), HasSubstr("could not be written"));
-  // Final: the file may end in a torn record now.
+  // Still refused: every retry fails too.
   seq = (*log)->Append(Entry(2));
   EXPECT_EQ(seq.status().code(), absl::StatusCode::kUnavailable);
 }
@@ -286,6 +288,209 @@ TEST(AuditLogTest, IntervalFailedWriteFailsTheAppend) {
 
 TEST(AuditLogTest, EveryRecordFailedWriteFailsTheAppend) {
   ExpectWritesFailClosed(AuditLogOptions());
+}
+
+// FakeDisk stands in for write(2): while full, it writes half of what it is
+// given (a torn record, as a filling disk leaves) and then fails with
+// ENOSPC.
+class FakeDisk {
+ public:
+  std::function<ssize_t(int, const void*, size_t)> Function() {
+    return [this](int fd, const void* data, size_t size) -> ssize_t {
+      if (!full_.load()) return write(fd, data, size);
+      if (size > 1 && !tore_) {
+        tore_ = true;
+        return write(fd, data, size / 2);
+      }
+      tore_ = false;
+      errno = ENOSPC;
+      return -1;
+    };
+  }
+  void set_full(bool full) { full_ = full; }
+
+ private:
+  std::atomic<bool> full_{false};
+  bool tore_ = false;  // used only by the writing thread (the leader)
+};
+
+off_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+// Finding: once an append failed, every call was refused until a restart.
+// Now the log cuts off what the failed write left, refuses while the disk
+// is full, and resumes by itself with a record of the gap.
+void ExpectRecoversAfterAFullDisk(AuditLogOptions options) {
+  const std::string path = TempPath("recover");
+  FakeDisk disk;
+  options.write = disk.Function();
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append(Entry(1)).ok());
+  const off_t before = FileSize(path);
+  EXPECT_TRUE((*log)->health().writable);
+
+  disk.set_full(true);
+  auto refused = (*log)->Append(Entry(2));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("could not be written"));
+  // The half record the failed write left is gone: no torn tail.
+  EXPECT_EQ(FileSize(path), before);
+  std::vector<AuditEntry> batch = {Entry(3), Entry(4)};
+  EXPECT_EQ((*log)->AppendAll(batch).status().code(),
+            absl::StatusCode::kUnavailable);
+  AuditHealth health = (*log)->health();
+  EXPECT_FALSE(health.writable);
+  EXPECT_EQ(health.refused, 3u);
+  EXPECT_EQ(health.outages, 1u);
+  EXPECT_THAT(health.error, HasSubstr("No space left on device"));
+  EXPECT_NE(health.failing_since, absl::InfinitePast());
+  ExpectIntact(path, 1);
+
+  disk.set_full(false);
+  auto resumed = (*log)->Append(Entry(5));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  // Record 2 says what is missing; record 3 is the call that was made.
+  EXPECT_EQ(*resumed, 3u);
+  health = (*log)->health();
+  EXPECT_TRUE(health.writable);
+  EXPECT_EQ(health.failing_since, absl::InfinitePast());
+  EXPECT_EQ(health.refused, 0u);
+  EXPECT_EQ(health.outages, 1u);
+  ExpectIntact(path, 3);
+  auto lines = AuditLog::Read(path, 2, 10);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_THAT((*lines)[0], HasSubstr("\"operation\":\"AUDIT_RESUMED\""));
+  EXPECT_THAT((*lines)[0], HasSubstr("3 calls were refused"));
+  EXPECT_THAT((*lines)[0], HasSubstr("No space left on device"));
+  EXPECT_THAT((*lines)[1], HasSubstr("keys/k5"));
+}
+
+TEST(AuditLogTest, EveryRecordRecoversAfterAFullDisk) {
+  ExpectRecoversAfterAFullDisk(AuditLogOptions());
+}
+
+TEST(AuditLogTest, IntervalRecoversAfterAFullDisk) {
+  FakeSync sync;
+  ExpectRecoversAfterAFullDisk(Interval(absl::Hours(1), &sync));
+}
+
+TEST(AuditLogTest, FailedSyncDropsTheRefusedRecordsAndRecovers) {
+  // A failed fdatasync refuses the calls whose records it was to make
+  // durable: those records must not stay in the log, since the calls are
+  // answered as not done.
+  const std::string path = TempPath("syncfail");
+  FakeSync sync;
+  AuditLogOptions options;
+  options.sync = sync.Function();
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->Append(Entry(1)).ok());
+  const off_t before = FileSize(path);
+  sync.set_fail(true);
+  EXPECT_EQ((*log)->Append(Entry(2)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(FileSize(path), before);
+  sync.set_fail(false);
+  auto resumed = (*log)->Append(Entry(3));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 3u);
+  ExpectIntact(path, 3);
+  auto lines = AuditLog::Read(path, 1, 10);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 3u);
+  EXPECT_THAT((*lines)[1], HasSubstr("AUDIT_RESUMED"));
+  EXPECT_THAT((*lines)[2], HasSubstr("keys/k3"));
+  for (const std::string& line : *lines) {
+    EXPECT_THAT(line, ::testing::Not(HasSubstr("keys/k2")));
+  }
+}
+
+TEST(AuditLogTest, ConcurrentAppendsDuringAnOutageAreAllRefusedOrAllKept) {
+  const std::string path = TempPath("concurrent");
+  FakeDisk disk;
+  AuditLogOptions options;
+  options.write = disk.Function();
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok());
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        if (i == 10 && t == 0) disk.set_full(true);
+        if (i == 30 && t == 0) disk.set_full(false);
+        if ((*log)->Append(Entry(t * 100 + i)).ok()) ++accepted;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  disk.set_full(false);
+  ASSERT_TRUE((*log)->Append(Entry(999)).ok());
+  // Every accepted record is there once, in one unbroken chain; refused
+  // ones are not (gap records come on top of the accepted ones).
+  auto verdict = AuditLog::Verify(path);
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict->first_bad, 0u) << verdict->problem;
+  auto lines = AuditLog::Read(path, 1, 1000);
+  ASSERT_TRUE(lines.ok());
+  int gaps = 0;
+  for (const std::string& line : *lines) {
+    if (absl::StrContains(line, "AUDIT_RESUMED")) ++gaps;
+  }
+  EXPECT_EQ(static_cast<int>(lines->size()), accepted.load() + 1 + gaps);
+}
+
+TEST(AuditLogTest, VerifyReportsATornLastRecord) {
+  // Finding: a full disk left `..."code":"OK"` with no newline at the end
+  // of the log, and verification reported ok.
+  const std::string path = TempPath("torn");
+  {
+    auto log = AuditLog::Open(path);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append(Entry(1)).ok());
+    ASSERT_TRUE((*log)->Append(Entry(2)).ok());
+  }
+  const off_t intact = FileSize(path);
+  {
+    int fd = open(path.c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    const std::string torn = "{\"seq\":3,\"time\":\"x\",\"code\":\"OK\"";
+    ASSERT_EQ(write(fd, torn.data(), torn.size()),
+              static_cast<ssize_t>(torn.size()));
+    close(fd);
+  }
+  auto verdict = AuditLog::Verify(path);
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict->records_checked, 2u);
+  EXPECT_EQ(verdict->first_bad, 3u);
+  EXPECT_EQ(verdict->torn_offset, static_cast<uint64_t>(intact));
+  EXPECT_EQ(verdict->torn_bytes, 31u);
+  EXPECT_THAT(verdict->problem, HasSubstr("record 3 is torn"));
+  EXPECT_THAT(verdict->problem,
+              HasSubstr(absl::StrCat("from offset ", intact)));
+  // Checked only up to the intact part (as a live log is), it is intact.
+  auto upto = AuditLog::Verify(path, intact);
+  ASSERT_TRUE(upto.ok());
+  EXPECT_EQ(upto->first_bad, 0u);
+  EXPECT_EQ(upto->records_checked, 2u);
+
+  // Opening the log sets the torn bytes aside and cuts them off.
+  auto log = AuditLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(FileSize(path), intact);
+  ASSERT_TRUE((*log)->Append(Entry(3)).ok());
+  ExpectIntact(path, 3);
+  bool found = false;
+  for (int delta = -2; delta <= 2 && !found; ++delta) {
+    const std::string aside = absl::StrCat(
+        path, ".torn-", absl::ToUnixSeconds(absl::Now()) + delta);
+    if (FileSize(aside) == 31) found = true;
+  }
+  EXPECT_TRUE(found) << "no " << path << ".torn-* file of 31 bytes";
 }
 
 TEST(AuditLogTest, RecordsCarryTheirTimeAndEscapedFields) {

@@ -173,6 +173,10 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (RLIMIT_FSIZE) reached while writing the audit log or
+  // the keystore fails that write (EFBIG), which is handled like a full disk
+  // (refused, then resumed), instead of killing the daemon.
+  signal(SIGXFSZ, SIG_IGN);
 
   absl::Status s = MakeDataDir(config.data_dir());
   if (!s.ok()) return Fail(s);

@@ -3,6 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/access.h"
+#include "daemon/audited_change.h"
 #include "daemon/log.h"
 #include "keystore/crypto/random.h"
 
@@ -47,26 +48,27 @@ std::vector<std::string> Maintenance::RunOnce() {
   const std::string request_id =
       absl::StrCat("maintenance-", absl::BytesToHexString(crypto::RandomBytes(8)));
   for (const std::string& id : *due) {
-    auto version = keystore_->RotateKey(id);
     AuditEntry entry;
     entry.principal = "keywardd";
     entry.method = "daemon";
     entry.operation = OperationName(keyward::v1::OPERATION_ROTATE);
     entry.resource = "keys/" + id;
-    entry.version = version.ok() ? version->version : 0;
-    entry.code = absl::StatusCodeToString(version.status().code());
     entry.request_id = request_id;
-    auto appended = audit_->Append(entry);
-    if (!appended.ok()) {
-      LogWarning("rotation_not_audited",
-                 {{"key", id}, {"error", appended.status().ToString()}});
-    }
-    if (!version.ok()) {
+    // The rotation and its record commit together (audited_change.h): a
+    // rotation that cannot be audited is not made.
+    absl::Status rotated_status =
+        RunAudited(*audit_, std::move(entry), [&](int32_t* version) {
+          auto rotated = keystore_->RotateKey(id);
+          if (!rotated.ok()) return rotated.status();
+          *version = rotated->version;
+          return absl::OkStatus();
+        });
+    if (!rotated_status.ok()) {
       LogWarning("rotation_failed",
-                 {{"key", id}, {"error", version.status().ToString()}});
+                 {{"key", id}, {"error", rotated_status.ToString()}});
       continue;
     }
-    LogInfo("rotated", {{"key", id}, {"version", absl::StrCat(version->version)}});
+    LogInfo("rotated", {{"key", id}});
     rotated.push_back(id);
   }
   auto purged = keystore_->PurgeExpiredTokens(100000);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/audited_change.h"
 #include "keystore/crypto/random.h"
 
 namespace keyward::daemon {
@@ -82,25 +83,45 @@ absl::Status Rpc::Prepare(keyward::v1::Operation operation,
   return env_.authorizer->Check(caller_, operation, *resource);
 }
 
-absl::Status Rpc::Audit(keyward::v1::Operation operation,
-                        const std::string& resource, int32_t version,
-                        absl::Status status) {
+AuditEntry Rpc::Entry(keyward::v1::Operation operation,
+                      const std::string& resource) {
   AuditEntry entry;
   entry.principal = caller_.principal;
   entry.method = std::string(method_);
   entry.operation = OperationName(operation);
   entry.resource = resource;
-  entry.version = version;
-  entry.code = absl::StatusCodeToString(status.code());
   // One id for the call: the items of a batch share it.
   if (request_id_.empty()) request_id_ = RequestId(*context_);
   entry.request_id = request_id_;
-  if (deferred_ != nullptr) {
-    deferred_->push_back(std::move(entry));
-    return status;
+  return entry;
+}
+
+absl::Status Rpc::Complete(keyward::v1::Operation operation,
+                           const std::string& resource, absl::Status status,
+                           absl::FunctionRef<absl::Status(int32_t*)> body,
+                           bool record_required) {
+  if (status.ok() && deferred_ == nullptr && record_required) {
+    return RunAudited(*env_.audit, Entry(operation, resource), body);
   }
-  auto appended = env_.audit->Append(entry);
-  if (!appended.ok()) return appended.status();
+  int32_t version = 0;
+  if (status.ok()) status = body(&version);
+  AuditEntry entry = Entry(operation, resource);
+  if (deferred_ == nullptr) {
+    if (!record_required) {
+      // Answered either way; not counted among refused calls in an outage.
+      if (env_.audit->health().writable) {
+        AppendOutcome(*env_.audit, std::move(entry), version, status)
+            .IgnoreError();
+      }
+      return status;
+    }
+    return AppendOutcome(*env_.audit, std::move(entry), version, status);
+  }
+  // A batch item: the data plane, which changes no storage; Batch appends
+  // every item's record before answering.
+  entry.version = version;
+  entry.code = absl::StatusCodeToString(status.code());
+  deferred_->push_back(std::move(entry));
   return status;
 }
 

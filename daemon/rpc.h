@@ -1,7 +1,10 @@
 // Rpc: what every call goes through, once, in this order: identify the
 // caller (UNAUTHENTICATED), refuse if sealed (UNAVAILABLE), authorize the
 // operation on the resource (PERMISSION_DENIED), run the body, write the
-// audit record (UNAVAILABLE and no result if that fails), answer.
+// audit record (UNAVAILABLE and no result if that fails), answer. A body
+// that changes the keystore has its record written inside the change's
+// transaction, so that a change and its record commit together or not at
+// all (audited_change.h).
 #ifndef KEYWARD_DAEMON_RPC_H_
 #define KEYWARD_DAEMON_RPC_H_
 
@@ -10,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/status/statusor.h"
 #include "daemon/access.h"
 #include "daemon/audit_log.h"
@@ -77,20 +80,30 @@ class Rpc {
   // kAnyone: even unidentified callers (Login, which is how they get an
   // identity). kInBody: every check but the grant, which `body` makes with
   // Authorize once it knows the key (token records name theirs).
-  enum class Access { kGranted, kAnyCaller, kAnyone, kInBody };
+  // kAnyCallerEvenUnaudited: as kAnyCaller, and answered even if its audit
+  // record cannot be written (GetStatus, so that an audit outage can be
+  // seen; it reads no key).
+  enum class Access {
+    kGranted,
+    kAnyCaller,
+    kAnyCallerEvenUnaudited,
+    kAnyone,
+    kInBody
+  };
 
   template <typename Body>
   absl::Status Run(keyward::v1::Operation operation,
                    const absl::StatusOr<std::string>& resource, Body body,
                    Access access = Access::kGranted) {
-    int32_t version = 0;
     absl::Status status =
         access == Access::kGranted     ? Prepare(operation, resource, true)
         : access == Access::kInBody    ? Prepare(operation, resource, false)
-        : access == Access::kAnyCaller ? identified_
-                                       : absl::OkStatus();
-    if (status.ok()) status = body(&version);
-    answer_ = Audit(operation, resource.ok() ? *resource : "", version, status);
+        : access == Access::kAnyCaller ||
+                access == Access::kAnyCallerEvenUnaudited
+            ? identified_
+            : absl::OkStatus();
+    answer_ = Complete(operation, resource.ok() ? *resource : "", status,
+                       body, access != Access::kAnyCallerEvenUnaudited);
     return answer_;
   }
 
@@ -117,9 +130,15 @@ class Rpc {
   absl::Status Prepare(keyward::v1::Operation operation,
                        const absl::StatusOr<std::string>& resource,
                        bool authorize);
-  absl::Status Audit(keyward::v1::Operation operation,
-                     const std::string& resource, int32_t version,
-                     absl::Status status);
+  // Complete runs `body` if `status` is OK and audits the outcome: a
+  // change the body commits is recorded in its transaction (RunAudited,
+  // audited_change.h); deferred (batch) items are collected instead.
+  absl::Status Complete(keyward::v1::Operation operation,
+                        const std::string& resource, absl::Status status,
+                        absl::FunctionRef<absl::Status(int32_t*)> body,
+                        bool record_required);
+  AuditEntry Entry(keyward::v1::Operation operation,
+                   const std::string& resource);
 
   const ServiceEnv& env_;
   grpc::CallbackServerContext* const context_;

@@ -42,9 +42,19 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
         *response->mutable_start_time() =
             TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start_));
         response->set_audit_last_sequence(rpc.env().audit->last_sequence());
+        const AuditHealth health = rpc.env().audit->health();
+        pb::AuditLogState* audit = response->mutable_audit();
+        audit->set_writable(health.writable);
+        if (health.failing_since != absl::InfinitePast()) {
+          *audit->mutable_failing_since() = TimeUtil::MicrosecondsToTimestamp(
+              absl::ToUnixMicros(health.failing_since));
+        }
+        audit->set_error(health.error);
+        audit->set_refused_calls(health.refused);
+        audit->set_outages(health.outages);
         return absl::OkStatus();
       },
-      Rpc::Access::kAnyCaller);
+      Rpc::Access::kAnyCallerEvenUnaudited);
 }
 
 grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
@@ -72,13 +82,17 @@ grpc::ServerUnaryReactor* SystemServiceImpl::VerifyAuditLog(
   return Unary(env_, context, "SystemService/VerifyAuditLog",
                pb::OPERATION_AUDIT_READ, std::string("*"),
                [&](Rpc& rpc, int32_t*) -> absl::Status {
-    auto verdict = AuditLog::Verify(rpc.env().audit->path());
+    // Up to the last accepted record: one being written is not torn.
+    auto verdict = AuditLog::Verify(rpc.env().audit->path(),
+                                    rpc.env().audit->accepted_size());
     if (!verdict.ok()) return verdict.status();
     response->set_ok(verdict->first_bad == 0);
     response->set_records_checked(verdict->records_checked);
     response->set_last_sequence(rpc.env().audit->last_sequence());
     response->set_first_bad_sequence(verdict->first_bad);
     response->set_problem(verdict->problem);
+    response->set_torn_offset(verdict->torn_offset);
+    response->set_torn_bytes(verdict->torn_bytes);
     return absl::OkStatus();
   });
 }
@@ -213,6 +227,7 @@ bool ToRecord(const std::string& line, pb::AuditRecord* out) {
         absl::StrCat(static_cast<int64_t>(num("version")));
   }
   (*out->mutable_details())["request_id"] = str("request_id");
+  if (!str("note").empty()) (*out->mutable_details())["note"] = str("note");
   out->set_prev_hash(absl::HexStringToBytes(str("prev")));
   out->set_hash(absl::HexStringToBytes(str("hash")));
   return true;

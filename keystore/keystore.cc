@@ -1191,11 +1191,14 @@ absl::Status Keystore::RecordToken(TokenRecord record, absl::string_view token) 
     if (!sealed.ok()) return sealed.status();
     record.sealed_token = std::move(*sealed);
   }
+  absl::Status s = storage_->CreateTokenRecord(record);
+  if (!s.ok()) return s;
   // Records past their retention go a few at a time, so that no call pays
-  // for a large purge.
-  auto purged = storage_->PurgeTokenRecords(options_.now(), 64);
-  if (!purged.ok()) return purged.status();
-  return storage_->CreateTokenRecord(record);
+  // for a large purge. After the record, which is the call's change (and
+  // takes its audit record, commit_hook.h); a failed purge is left to the
+  // next call or to maintenance.
+  storage_->PurgeTokenRecords(options_.now(), 64).IgnoreError();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TokenRecord> Keystore::GetTokenRecord(const std::string& jti) {

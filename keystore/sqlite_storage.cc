@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "keystore/commit_hook.h"
 
 namespace keyward::keystore {
 namespace {
@@ -241,6 +242,8 @@ class SqliteStorage::Statement {
 };
 
 // Transaction: BEGIN IMMEDIATE now, ROLLBACK unless Commit() succeeded.
+// Commit runs the thread's commit hook (commit_hook.h) first: a change and
+// the daemon's audit record of it are made together or not at all.
 class SqliteStorage::Transaction {
  public:
   explicit Transaction(sqlite3* db) : db_(db) {
@@ -252,9 +255,12 @@ class SqliteStorage::Transaction {
     }
   }
   const absl::Status& status() const { return status_; }
-  absl::Status Commit() {
-    absl::Status s = Statement(db_, "COMMIT").Run("commit");
+  absl::Status Commit(const CommitInfo& info = {}) {
+    absl::Status s = RunCommitHook(info);
+    if (!s.ok()) return s;
+    s = Statement(db_, "COMMIT").Run("commit");
     committed_ = s.ok();
+    NoteCommitOutcome(committed_);
     return s;
   }
 
@@ -378,6 +384,8 @@ absl::StatusOr<KeystoreMeta> SqliteStorage::ReadMeta() {
 
 absl::Status SqliteStorage::InitMeta(const KeystoreMeta& meta) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   Statement q(db_,
               "INSERT INTO meta (id, kdf_salt, scrypt_n, scrypt_r, scrypt_p, "
               "kek_check, wrapped_root_key) VALUES (1, ?, ?, ?, ?, ?, ?)");
@@ -387,12 +395,16 @@ absl::Status SqliteStorage::InitMeta(const KeystoreMeta& meta) {
       .Bind(4, static_cast<int64_t>(meta.scrypt_p))
       .BindBlob(5, meta.kek_check)
       .BindBlob(6, meta.wrapped_root_key);
-  return q.Run("write the key hierarchy");
+  absl::Status s = q.Run("write the key hierarchy");
+  if (!s.ok()) return s;
+  return txn.Commit();
 }
 
 absl::Status SqliteStorage::ReplaceMeta(const std::string& expected_wrapped_root,
                                        const KeystoreMeta& next) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   Statement q(db_,
               "UPDATE meta SET kdf_salt = ?, scrypt_n = ?, scrypt_r = ?, "
               "scrypt_p = ?, kek_check = ?, wrapped_root_key = ? "
@@ -410,7 +422,7 @@ absl::Status SqliteStorage::ReplaceMeta(const std::string& expected_wrapped_root
     return absl::AbortedError(
         "the passphrase was changed concurrently; try again");
   }
-  return absl::OkStatus();
+  return txn.Commit();
 }
 
 absl::Status SqliteStorage::WriteLabels(const KeyRecord& key) {
@@ -486,7 +498,7 @@ absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
     s = InsertVersion(v);
     if (!s.ok()) return s;
   }
-  return txn.Commit();
+  return txn.Commit({versions.empty() ? 0 : versions.back().version});
 }
 
 absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
@@ -512,7 +524,7 @@ absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
   }
   s = InsertVersion(version);
   if (!s.ok()) return s;
-  return txn.Commit();
+  return txn.Commit({version.version});
 }
 
 absl::Status SqliteStorage::ReadLabels(KeyRecord* key) {
@@ -709,6 +721,8 @@ absl::Status SqliteStorage::SetVersionState(const std::string& key_id,
                                             int32_t version, VersionState state,
                                             absl::Time now) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   const bool destroy = state == VersionState::kDestroyed;
   Statement q(db_,
               "UPDATE key_versions SET state = ?1, "
@@ -726,7 +740,7 @@ absl::Status SqliteStorage::SetVersionState(const std::string& key_id,
     return absl::NotFoundError(absl::StrCat("key '", key_id,
                                             "' has no version ", version));
   }
-  return absl::OkStatus();
+  return txn.Commit({version});
 }
 
 absl::StatusOr<int64_t> SqliteStorage::CountKeys() {
@@ -754,6 +768,8 @@ absl::Status SqliteStorage::IntegrityCheck() {
 
 absl::Status SqliteStorage::CreatePolicy(const PolicyRecord& p) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   absl::Status s =
       Statement(db_,
                 "INSERT INTO policies (id, principal, resource, operations, "
@@ -771,11 +787,14 @@ absl::Status SqliteStorage::CreatePolicy(const PolicyRecord& p) {
     return absl::AlreadyExistsError(absl::StrCat(
         "a policy named '", p.id, "' already exists; choose another name"));
   }
-  return s;
+  if (!s.ok()) return s;
+  return txn.Commit();
 }
 
 absl::Status SqliteStorage::DeletePolicy(const std::string& id) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   absl::Status s = Statement(db_, "DELETE FROM policies WHERE id = ?")
                        .Bind(1, id)
                        .Run("delete a policy");
@@ -783,7 +802,7 @@ absl::Status SqliteStorage::DeletePolicy(const std::string& id) {
   if (sqlite3_changes(db_) != 1) {
     return absl::NotFoundError(absl::StrCat("no policy named '", id, "'"));
   }
-  return absl::OkStatus();
+  return txn.Commit();
 }
 
 absl::StatusOr<std::vector<PolicyRecord>> SqliteStorage::ListPolicies() {
@@ -816,6 +835,8 @@ constexpr const char* kApiKeyColumns =
 
 absl::Status SqliteStorage::CreateApiKey(const ApiKeyRecord& k) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   absl::Status s =
       Statement(db_, absl::StrCat("INSERT INTO api_keys (", kApiKeyColumns,
                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -833,7 +854,8 @@ absl::Status SqliteStorage::CreateApiKey(const ApiKeyRecord& k) {
     return absl::AlreadyExistsError(absl::StrCat(
         "an API key named '", k.id, "' exists or existed; ids are not reused"));
   }
-  return s;
+  if (!s.ok()) return s;
+  return txn.Commit();
 }
 
 absl::StatusOr<std::vector<ApiKeyRecord>> SqliteStorage::ListApiKeys() {
@@ -869,6 +891,8 @@ absl::StatusOr<ApiKeyRecord> SqliteStorage::GetApiKey(const std::string& id) {
 
 absl::Status SqliteStorage::RevokeApiKey(const std::string& id, absl::Time now) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   absl::Status s =
       Statement(db_,
                 "UPDATE api_keys SET revoked_at_us = min(revoked_at_us, ?) "
@@ -880,15 +904,20 @@ absl::Status SqliteStorage::RevokeApiKey(const std::string& id, absl::Time now) 
   if (sqlite3_changes(db_) != 1) {
     return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
   }
-  return absl::OkStatus();
+  return txn.Commit();
 }
 
 absl::Status SqliteStorage::TouchApiKey(const std::string& id, absl::Time now) {
   absl::MutexLock lock(&mu_);
-  return Statement(db_, "UPDATE api_keys SET last_login_at_us = ? WHERE id = ?")
-      .Bind(1, ToMicros(now))
-      .Bind(2, id)
-      .Run("record a login");
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
+  absl::Status s =
+      Statement(db_, "UPDATE api_keys SET last_login_at_us = ? WHERE id = ?")
+          .Bind(1, ToMicros(now))
+          .Bind(2, id)
+          .Run("record a login");
+  if (!s.ok()) return s;
+  return txn.Commit();
 }
 
 namespace {
@@ -1048,6 +1077,8 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
     const std::string& revoked_by) {
   {
     absl::MutexLock lock(&mu_);
+    Transaction txn(db_);
+    if (!txn.status().ok()) return txn.status();
     absl::Status s =
         Statement(db_,
                   "UPDATE token_records SET revoked_at_us = ?1, "
@@ -1060,6 +1091,8 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
             .Bind(5, INT64_MAX)
             .Run("revoke a token");
     if (!s.ok()) return s;
+    s = txn.Commit();
+    if (!s.ok()) return s;
   }
   return GetTokenRecord(jti);
 }
@@ -1067,6 +1100,8 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
 absl::StatusOr<int> SqliteStorage::PurgeTokenRecords(absl::Time now,
                                                      int limit) {
   absl::MutexLock lock(&mu_);
+  Transaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
   absl::Status s =
       Statement(db_,
                 "DELETE FROM token_records WHERE jti IN (SELECT jti FROM "
@@ -1075,7 +1110,10 @@ absl::StatusOr<int> SqliteStorage::PurgeTokenRecords(absl::Time now,
           .Bind(2, static_cast<int64_t>(limit))
           .Run("purge token records");
   if (!s.ok()) return s;
-  return sqlite3_changes(db_);
+  const int purged = sqlite3_changes(db_);
+  s = txn.Commit();
+  if (!s.ok()) return s;
+  return purged;
 }
 
 absl::Status SqliteStorage::ReplaceWith(const std::string& path) {

@@ -1,9 +1,13 @@
 // Storage: where the keystore's records live. The product uses SqliteStorage
 // (sqlite_storage.h); tests wrap it to inject faults (leveldb's Env idea).
 //
-// Every method that changes more than one row does so atomically: it commits
-// all of its rows or none. A method that returns OK for a change has made it
-// durable (SQLite WAL, synchronous=FULL). Implementations are thread-safe.
+// Every method that changes rows does so in one transaction: it commits all
+// of its rows or none. Inside that transaction, after its last statement and
+// before COMMIT, it runs the calling thread's commit hook (commit_hook.h;
+// the daemon's audit record of the call) and rolls back if the hook fails,
+// returning the hook's status. A method that returns OK for a change has
+// made it durable (SQLite WAL, synchronous=FULL). Implementations are
+// thread-safe.
 //
 // Errors: NOT_FOUND for a missing key or version, ALREADY_EXISTS for a key id
 // in use, ABORTED when a conditional update lost a race (the caller may

@@ -1,0 +1,35 @@
+#include "keystore/commit_hook.h"
+
+#include <cstdlib>
+#include <utility>
+
+namespace keyward::keystore {
+namespace {
+
+thread_local ScopedCommitHook* current_hook = nullptr;
+
+}  // namespace
+
+ScopedCommitHook::ScopedCommitHook(Hook hook) : hook_(std::move(hook)) {
+  if (current_hook != nullptr) std::abort();  // scopes do not nest
+  current_hook = this;
+}
+
+ScopedCommitHook::~ScopedCommitHook() { current_hook = nullptr; }
+
+absl::Status RunCommitHook(const CommitInfo& info) {
+  ScopedCommitHook* hook = current_hook;
+  if (hook == nullptr || hook->ran_ || !hook->hook_) return absl::OkStatus();
+  absl::Status s = hook->hook_(info);
+  if (s.ok()) hook->ran_ = hook->awaiting_outcome_ = true;
+  return s;
+}
+
+void NoteCommitOutcome(bool committed) {
+  ScopedCommitHook* hook = current_hook;
+  if (hook == nullptr || !hook->awaiting_outcome_) return;
+  hook->awaiting_outcome_ = false;
+  hook->committed_ = committed;
+}
+
+}  // namespace keyward::keystore
