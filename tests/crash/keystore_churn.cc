@@ -6,12 +6,16 @@
 // file argv[3] and fsyncs it, so the side file lists only acknowledged
 // versions. argv[4] is the run number, which makes key ids unique across runs.
 //
+// Each change is audited as keywardd audits it: the record goes to the audit
+// log AUDIT_LOG inside the change's transaction (daemon/audited_change.h),
+// so the parent can check that no change was made without its record.
+//
 // It writes "ready\n" to stdout once the keystore is open, so the parent
 // times its SIGKILL from the start of the churn, not from the start of the
 // scrypt. It never exits on its own unless something fails (exit 1, with the
 // status on stderr).
 //
-//   keystore_churn KEYSTORE PASSPHRASE_FILE SIDE_FILE RUN
+//   keystore_churn KEYSTORE PASSPHRASE_FILE SIDE_FILE RUN AUDIT_LOG
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,6 +31,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/audit_log.h"
+#include "daemon/audited_change.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/keystore.h"
@@ -102,9 +108,10 @@ constexpr TypeChoice kTypes[] = {
 };
 
 int Main(int argc, char** argv) {
-  if (argc != 5) {
+  if (argc != 6) {
     std::fprintf(stderr,
-                 "usage: keystore_churn KEYSTORE PASSPHRASE_FILE SIDE_FILE RUN\n");
+                 "usage: keystore_churn KEYSTORE PASSPHRASE_FILE SIDE_FILE RUN "
+                 "AUDIT_LOG\n");
     return 2;
   }
   const std::string path = argv[1];
@@ -118,6 +125,17 @@ int Main(int argc, char** argv) {
     keystore = Keystore::Init(path, *passphrase);
   }
   if (!keystore.ok()) Die("open", keystore.status());
+  auto audit = daemon::AuditLog::Open(argv[5]);
+  if (!audit.ok()) Die("audit log", audit.status());
+  auto entry = [&](const char* method, const std::string& id, int n) {
+    daemon::AuditEntry e;
+    e.principal = "churn";
+    e.method = method;
+    e.operation = method;
+    e.resource = "keys/" + id;
+    e.request_id = absl::StrCat(run, "-", n);
+    return e;
+  };
 
   std::vector<std::string> ids = KnownIds(side_file);
   const int fd = open(side_file.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
@@ -135,9 +153,16 @@ int Main(int argc, char** argv) {
     const bool rotate = !ids.empty() && rng() % 100 < 55;
     if (rotate) {
       const std::string& id = ids[rng() % ids.size()];
-      auto version = (*keystore)->RotateKey(id);
-      if (!version.ok()) Die(absl::StrCat("rotate ", id), version.status());
-      AppendCommitted(fd, id, version->version);
+      int32_t made = 0;
+      absl::Status s = daemon::RunAudited(
+          **audit, entry("RotateKey", id, n), [&](int32_t* version) {
+            auto rotated = (*keystore)->RotateKey(id);
+            if (!rotated.ok()) return rotated.status();
+            *version = made = rotated->version;
+            return absl::OkStatus();
+          });
+      if (!s.ok()) Die(absl::StrCat("rotate ", id), s);
+      AppendCommitted(fd, id, made);
     } else {
       const TypeChoice& t = kTypes[pick_type(rng)];
       CreateKeyParams params;
@@ -145,10 +170,16 @@ int Main(int argc, char** argv) {
       params.type = t.type;
       params.exportable = true;  // lets the parent unwrap every version
       params.labels = {{"run", run}};
-      auto key = (*keystore)->CreateKey(params);
-      if (!key.ok()) Die(absl::StrCat("create ", params.id), key.status());
-      AppendCommitted(fd, key->id, key->primary_version);
-      ids.push_back(key->id);
+      absl::Status s = daemon::RunAudited(
+          **audit, entry("CreateKey", params.id, n), [&](int32_t* version) {
+            auto key = (*keystore)->CreateKey(params);
+            if (!key.ok()) return key.status();
+            *version = key->primary_version;
+            return absl::OkStatus();
+          });
+      if (!s.ok()) Die(absl::StrCat("create ", params.id), s);
+      AppendCommitted(fd, params.id, 1);
+      ids.push_back(params.id);
     }
   }
 }
