@@ -23,7 +23,7 @@ absl::Status RunAudited(AuditLog& log, AuditEntry entry,
   absl::Status status;
   bool ran = false;
   bool committed = false;
-  bool unrecordable = false;  // the hook could not write the record
+  absl::Status unrecordable;  // why the hook could not write the record
   {
     keystore::ScopedCommitHook hook(
         [&](const keystore::CommitInfo& info) -> absl::Status {
@@ -32,8 +32,8 @@ absl::Status RunAudited(AuditLog& log, AuditEntry entry,
           committing.code = absl::StatusCodeToString(absl::StatusCode::kOk);
           auto appended = log.Append(committing);
           if (!appended.ok()) {
-            unrecordable = true;
-            return appended.status();
+            unrecordable = appended.status();
+            return unrecordable;
           }
           return absl::OkStatus();
         });
@@ -42,8 +42,9 @@ absl::Status RunAudited(AuditLog& log, AuditEntry entry,
     committed = hook.committed();
   }
   // The log refused the record of the change, which was rolled back: the
-  // call is refused once (a second record would be refused too).
-  if (!ran && unrecordable) return status;
+  // call is refused (once: a second record would be refused too), even if
+  // `work` went on as if the change were optional.
+  if (!ran && !unrecordable.ok()) return unrecordable;
   if (!ran) return AppendOutcome(log, std::move(entry), version, status);
   if (committed) {
     if (status.ok()) return status;

@@ -23,7 +23,8 @@ namespace keyward::daemon {
 // - if `work` commits a storage change, the record, with code OK, is written
 //   in the change's transaction, before COMMIT (the version is the one the
 //   transaction names). If the record cannot be written, nothing is
-//   committed and the answer is `work`'s error (UNAVAILABLE).
+//   committed and the answer is UNAVAILABLE, whatever `work` returns (a
+//   body that ignores a failed change is still refused).
 // - if COMMIT then fails, a second record with the same request id and the
 //   failure's code follows; the answer is that failure.
 // - if a step of `work` after its change committed fails (reading back the
