@@ -64,6 +64,11 @@ void SessionTable::Revoke(const std::string& api_key_id) {
   });
 }
 
+void SessionTable::End(absl::string_view token) {
+  absl::MutexLock lock(&mu_);
+  by_hash_.erase(crypto::Sha256(token));
+}
+
 void SessionTable::Clear() {
   absl::MutexLock lock(&mu_);
   by_hash_.clear();

@@ -59,8 +59,10 @@ class SessionTable {
   std::string Create(const std::string& api_key_id, absl::Time expires);
   // Find returns the live session of `token`, or nullopt.
   std::optional<Session> Find(absl::string_view token) const;
-  // Revoke ends every session of `api_key_id`; Clear ends all.
+  // Revoke ends every session of `api_key_id`; End ends the one of
+  // `token`; Clear ends all.
   void Revoke(const std::string& api_key_id);
+  void End(absl::string_view token);
   void Clear();
 
  private:

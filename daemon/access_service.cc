@@ -320,9 +320,13 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
           env_.failures->RecordFailure(who);
           return refused;
         }
+        // Its commit writes the call's record (a failure refuses the call).
         env_.keystore->TouchApiKey(id).IgnoreError();
         const absl::Time expires = std::min(now + ttl, record->expire_at);
         response->set_session_token(env_.sessions->Create(id, expires));
+        rpc.OnRefused([this, token = response->session_token()] {
+          env_.sessions->End(token);
+        });
         *response->mutable_expire_time() =
             TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(expires));
         response->set_principal("apikey:" + id);

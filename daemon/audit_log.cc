@@ -139,6 +139,16 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
       return absl::DataLossError(absl::StrCat("cannot read the audit log '", path, "'"));
     }
     size_t end = buf.rfind('\n');
+    if (end == std::string::npos && tail < st.st_size) {
+      // No record ends in the last 64 KiB: not a torn record but damage
+      // (e.g. zeroes after a power loss); cutting there would cut records.
+      close(fd);
+      return absl::DataLossError(absl::StrCat(
+          "the audit log '", path, "' has no complete record in its last ",
+          tail, " bytes; it is damaged: keep a copy, check it with "
+          "`keywardd verify-audit` (same --config/--data_dir), and move it "
+          "aside to start a new log"));
+    }
     if (end != buf.size() - 1) {
       off_t keep = end == std::string::npos ? st.st_size - tail
                                             : st.st_size - tail + end + 1;
@@ -167,7 +177,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
         close(fd);
         return absl::DataLossError(absl::StrCat(
             "the last record of the audit log '", path,
-            "' is damaged; run `keyward audit verify` and keep a copy"));
+            "' is damaged; keep a copy and check it with `keywardd "
+            "verify-audit` (same --config/--data_dir)"));
       }
       last_hash = absl::HexStringToBytes(hash_hex);
     }
@@ -249,11 +260,20 @@ void AuditLog::SyncWritten() {
                            "missing from the disk; run `keyward audit verify`"}});
       sync_error_.clear();
       sync_failures_ = 0;
+      // The next Append writes the gap record that ends the outage.
+      health_.writable = !failed_;
     }
     durable_ = std::max(durable_, upto);
     return;
   }
   ++sync_failures_;
+  health_.writable = false;
+  health_.error = absl::StrCat("fdatasync: ", strerror(error));
+  if (!in_outage_) {
+    in_outage_ = true;
+    health_.failing_since = absl::Now();
+    ++health_.outages;
+  }
   if (sync_error_.empty()) {
     sync_error_ = strerror(error);
     LogWarning("audit_sync_failed",
@@ -268,7 +288,8 @@ uint64_t AuditLog::WaitForNew(uint64_t seq, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
   auto ready = [this, seq, every_record]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (every_record ? durable_ : written_) > seq || stopping_ || failed_;
+    // Not on failure: a follower waits through an outage, it does not spin.
+    return (every_record ? durable_ : written_) > seq || stopping_;
   };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   return every_record ? durable_ : written_;
@@ -346,13 +367,26 @@ bool AuditLog::Recover() {
     return false;
   }
   failed_ = false;
-  health_.writable = true;
+  health_.writable = sync_error_.empty();
   return true;
 }
 
 absl::StatusOr<uint64_t> AuditLog::AppendAll(
     absl::Span<const AuditEntry> entries) {
   if (entries.empty()) return absl::InvalidArgumentError("no audit entries");
+  return Write(entries);
+}
+
+void AuditLog::Probe() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!in_outage_) return;
+  }
+  // Writes only the gap record, if the log can be written now.
+  Write({}).IgnoreError();
+}
+
+absl::StatusOr<uint64_t> AuditLog::Write(absl::Span<const AuditEntry> entries) {
   // What does not depend on the chain is made before taking the lock.
   std::vector<std::string> middles;
   middles.reserve(entries.size());
@@ -368,6 +402,7 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
         "check the audit log's disk"));
   }
   if (!sync_error_.empty()) {
+    health_.refused += entries.size();
     return absl::UnavailableError(absl::StrCat(
         "the audit log could not be flushed to disk (fdatasync: ", sync_error_,
         "); refusing every operation until a retry succeeds; check the audit "
@@ -391,14 +426,15 @@ absl::StatusOr<uint64_t> AuditLog::AppendAll(
         " calls were refused and are not in this log");
     gap_seq_ = Chain(Middle(gap), time);
   }
-  uint64_t seq = 0;
+  uint64_t seq = gap_seq_ != 0 ? gap_seq_ : next_seq_ - 1;
   for (const std::string& middle : middles) seq = Chain(middle, time);
+  if (middles.empty() && seq <= accepted_seq_) return seq;  // a Probe: no gap
 
   // One caller at a time (the leader) writes everything pending, and with
   // kEveryRecord syncs it: concurrent callers share one write and sync.
   // Each caller waits for its ticket to be settled: accepted when its
   // records are written (and synced), refused when a failure discards them.
-  Ticket ticket{seq, entries.size()};
+  Ticket ticket{seq, entries.size()};  // seq: the gap record's, for a Probe
   tickets_.push_back(&ticket);
   while (!ticket.settled) {
     if (flushing_) {

@@ -31,7 +31,9 @@
 // written after an outage is a gap record (principal "keywardd", method
 // "daemon", operation "AUDIT_RESUMED", a "note" saying how many calls were
 // refused, from when to when, and why), so the log itself shows the gap.
-// health() reports the state for GetStatus.
+// health() reports the state for GetStatus. With kInterval, a failed
+// background fdatasync is an outage too (records already acknowledged stay:
+// they were written), with the same refusals, counts and gap record.
 //
 // Torn tails: Open quarantines bytes after the last newline (a crash
 // mid-write; never acknowledged) to "<path>.torn-<unix time>" and cuts them
@@ -79,14 +81,20 @@ class AuditTail {
   AuditTail(const AuditTail&) = delete;
   AuditTail& operator=(const AuditTail&) = delete;
   // Next returns up to `max` whole lines (without newlines) not returned
-  // before; a line still being written waits for a later call. NOT_FOUND
-  // if the file cannot be opened.
-  absl::StatusOr<std::vector<std::string>> Next(size_t max);
+  // before, from the first `limit` bytes of the file (the writer's
+  // accepted_size(): a record past it may yet be cut off); a line still
+  // being written waits for a later call. NOT_FOUND if the file cannot be
+  // opened; ABORTED if the file was cut back below what was read (records
+  // of refused calls removed after a failed write), naming where to resume.
+  absl::StatusOr<std::vector<std::string>> Next(size_t max,
+                                                uint64_t limit = UINT64_MAX);
 
  private:
   std::string path_;
   int fd_ = -1;
-  std::string buffer_;  // read, not yet returned
+  uint64_t offset_ = 0;    // bytes read from the file
+  uint64_t last_seq_ = 0;  // of the last line returned
+  std::string buffer_;     // read, not yet returned
 };
 
 // AuditFsyncMode is when records are flushed to stable storage (see the
@@ -141,6 +149,10 @@ class AuditLog {
 
   uint64_t last_sequence() const;
   AuditHealth health() const;
+  // Probe, during an outage, tries to write the gap record that ends it
+  // (and nothing else), so that GetStatus sees a recovered disk even when no
+  // other call comes. Thread-safe.
+  void Probe();
   // accepted_size: the bytes of the file that hold accepted records (durable
   // ones with kEveryRecord); a reader of the live log stops there, since a
   // record past it may be half-written.
@@ -166,10 +178,12 @@ class AuditLog {
                                         uint64_t max_bytes = UINT64_MAX);
 
   // Read returns up to `max` records with sequence >= `start`, each as its
-  // JSON line (without the newline). NOT_FOUND if the log cannot be read.
-  static absl::StatusOr<std::vector<std::string>> Read(const std::string& path,
-                                                       uint64_t start,
-                                                       size_t max);
+  // JSON line (without the newline), from the first `max_bytes` of the file
+  // (a live log passes accepted_size()); a torn last line is not returned.
+  // NOT_FOUND if the log cannot be read.
+  static absl::StatusOr<std::vector<std::string>> Read(
+      const std::string& path, uint64_t start, size_t max,
+      uint64_t max_bytes = UINT64_MAX);
 
   const std::string& path() const { return path_; }
 
@@ -185,6 +199,9 @@ class AuditLog {
   }
   int Sync() const;  // options_.sync or fdatasync; keeps errno
   bool Write(absl::string_view data) const;  // all of it, or false + errno
+  // Write appends `entries` (after the gap record, if one is due); with none,
+  // only the gap record (Probe).
+  absl::StatusOr<uint64_t> Write(absl::Span<const AuditEntry> entries);
   // Fail handles a failed write or sync: cut the file back to the accepted
   // records, discard every record not yet accepted (their Appends fail),
   // and start or extend the outage.

@@ -246,10 +246,10 @@ TEST(AuditLogTest, IntervalFailedSyncRefusesAppendsUntilARetrySucceeds) {
     }
   }
   ASSERT_TRUE(seq.ok()) << seq.status();
-  EXPECT_EQ(*seq, 2u);
+  EXPECT_EQ(*seq, 3u);  // after the gap record (2)
   log->reset();
 
-  ExpectIntact(path, 2);
+  ExpectIntact(path, 3);
 }
 
 TEST(AuditLogTest, IntervalFailedSyncAtCloseIsReported) {
@@ -442,6 +442,118 @@ TEST(AuditLogTest, ConcurrentAppendsDuringAnOutageAreAllRefusedOrAllKept) {
     if (absl::StrContains(line, "AUDIT_RESUMED")) ++gaps;
   }
   EXPECT_EQ(static_cast<int>(lines->size()), accepted.load() + 1 + gaps);
+  // The outage happened: something was refused, and its gap recorded.
+  EXPECT_GE(gaps, 1);
+  EXPECT_LT(accepted.load(), 200);
+  EXPECT_EQ((*log)->health().outages, static_cast<uint64_t>(gaps));
+}
+
+TEST(AuditLogTest, AProbeEndsAnOutageWithOnlyTheGapRecord) {
+  const std::string path = TempPath("probe");
+  FakeDisk disk;
+  AuditLogOptions options;
+  options.write = disk.Function();
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok());
+  (*log)->Probe();  // no outage: writes nothing
+  EXPECT_EQ((*log)->last_sequence(), 0u);
+  disk.set_full(true);
+  EXPECT_FALSE((*log)->Append(Entry(1)).ok());
+  (*log)->Probe();  // still full: still failing, nothing counted
+  EXPECT_FALSE((*log)->health().writable);
+  EXPECT_EQ((*log)->health().refused, 1u);
+  disk.set_full(false);
+  (*log)->Probe();
+  EXPECT_TRUE((*log)->health().writable);
+  EXPECT_EQ((*log)->health().failing_since, absl::InfinitePast());
+  ExpectIntact(path, 1);
+  auto lines = AuditLog::Read(path, 1, 10);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_THAT((*lines)[0], HasSubstr("AUDIT_RESUMED"));
+  EXPECT_THAT((*lines)[0], HasSubstr("1 calls were refused"));
+}
+
+TEST(AuditLogTest, IntervalFailedSyncIsAnOutageWithItsGapRecord) {
+  const std::string path = TempPath("intervalgap");
+  FakeSync sync;
+  auto log = AuditLog::Open(path, Interval(absl::Milliseconds(1), &sync));
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->Append(Entry(1)).ok());
+  sync.set_fail(true);
+  ASSERT_TRUE(sync.WaitForCalls(1));
+  // Bounded wait (a hang guard): the failed sync is seen by the log.
+  for (int i = 0; i < 3000 && (*log)->health().writable; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  AuditHealth health = (*log)->health();
+  EXPECT_FALSE(health.writable);
+  EXPECT_THAT(health.error, HasSubstr("fdatasync"));
+  EXPECT_EQ((*log)->Append(Entry(2)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*log)->health().refused, 1u);
+  sync.set_fail(false);
+  for (int i = 0; i < 3000 && !(*log)->health().writable; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  auto resumed = (*log)->Append(Entry(3));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 3u);  // 2 is the gap record
+  auto lines = AuditLog::Read(path, 2, 10);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_THAT((*lines)[0], HasSubstr("AUDIT_RESUMED"));
+  EXPECT_THAT((*lines)[0], HasSubstr("1 calls were refused"));
+  EXPECT_EQ((*log)->health().failing_since, absl::InfinitePast());
+}
+
+TEST(AuditLogTest, FollowersReadOnlyAcceptedRecordsAndWaitThroughAnOutage) {
+  const std::string path = TempPath("follow");
+  FakeDisk disk;
+  AuditLogOptions options;
+  options.write = disk.Function();
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->Append(Entry(1)).ok());
+  AuditTail tail(path);
+  // Bytes past the accepted size (a write in progress) are not returned.
+  auto first = tail.Next(10, (*log)->accepted_size() - 5);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->empty());
+  first = tail.Next(10, (*log)->accepted_size());
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->size(), 1u);
+  disk.set_full(true);
+  EXPECT_FALSE((*log)->Append(Entry(2)).ok());
+  // A follower waits out its timeout during an outage; it does not spin.
+  const absl::Time start = absl::Now();
+  EXPECT_EQ((*log)->WaitForNew(1, absl::Milliseconds(200)), 1u);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(190));
+  auto none = tail.Next(10, (*log)->accepted_size());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(AuditLogTest, ALongTailWithNoRecordEndIsDamageNotATornRecord) {
+  const std::string path = TempPath("zeroes");
+  {
+    auto log = AuditLog::Open(path);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append(Entry(1)).ok());
+  }
+  {
+    int fd = open(path.c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    const std::string zeroes(100 << 10, '\0');
+    ASSERT_EQ(write(fd, zeroes.data(), zeroes.size()),
+              static_cast<ssize_t>(zeroes.size()));
+    close(fd);
+  }
+  const off_t size = FileSize(path);
+  auto log = AuditLog::Open(path);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(), HasSubstr("verify-audit"));
+  EXPECT_EQ(FileSize(path), size) << "a damaged log must not be cut";
 }
 
 TEST(AuditLogTest, VerifyReportsATornLastRecord) {

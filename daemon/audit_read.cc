@@ -1,6 +1,9 @@
 // The audit log's readers: followers (AuditTail), Read and Verify.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <fstream>
 
@@ -21,13 +24,23 @@ AuditTail::~AuditTail() {
   if (fd_ >= 0) close(fd_);
 }
 
-absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max) {
+absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
+                                                         uint64_t limit) {
   if (fd_ < 0) {
     fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) {
       return absl::NotFoundError(
           absl::StrCat("cannot read the audit log '", path_, "'"));
     }
+  }
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset_) {
+    // The writer cut records off after a failed write or sync (their calls
+    // were refused); what follows is not what this follower has read past.
+    return absl::AbortedError(absl::StrCat(
+        "the audit log was cut back after a failed write (records after "
+        "sequence ", last_seq_, " were refused and removed); follow again "
+        "from sequence ", last_seq_ + 1));
   }
   std::vector<std::string> lines;
   size_t at = 0;  // the first byte of buffer_ not returned
@@ -36,13 +49,17 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max) {
     if (newline == std::string::npos) {
       buffer_.erase(0, at);
       at = 0;
+      if (offset_ >= limit) break;
       char chunk[64 << 10];
-      ssize_t n = read(fd_, chunk, sizeof(chunk));
+      const size_t want = std::min<uint64_t>(sizeof(chunk), limit - offset_);
+      ssize_t n = pread(fd_, chunk, want, static_cast<off_t>(offset_));
       if (n <= 0) break;  // nothing more for now
+      offset_ += n;
       buffer_.append(chunk, n);
       continue;
     }
     lines.push_back(buffer_.substr(at, newline - at));
+    ReadSeq(lines.back(), &last_seq_);
     at = newline + 1;
   }
   buffer_.erase(0, at);
@@ -51,14 +68,18 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max) {
 
 absl::StatusOr<std::vector<std::string>> AuditLog::Read(const std::string& path,
                                                        uint64_t start,
-                                                       size_t max) {
+                                                       size_t max,
+                                                       uint64_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
   }
   std::vector<std::string> lines;
   std::string line;
+  uint64_t read = 0;
   while (lines.size() < max && std::getline(in, line)) {
+    read += line.size() + 1;
+    if (read > max_bytes || in.eof()) break;  // past the limit, or torn
     uint64_t seq = 0;
     if (ReadSeq(line, &seq) && seq >= start) lines.push_back(line);
   }

@@ -18,17 +18,17 @@ absl::Status AppendOutcome(AuditLog& log, AuditEntry entry, int32_t version,
 }
 
 absl::Status RunAudited(AuditLog& log, AuditEntry entry,
-                        absl::FunctionRef<absl::Status(int32_t* version)> work) {
+                        absl::FunctionRef<absl::Status(int32_t* version)> work,
+                        const std::function<void()>& undo) {
   int32_t version = 0;
   absl::Status status;
   bool ran = false;
-  bool committed = false;
   absl::Status unrecordable;  // why the hook could not write the record
   {
     keystore::ScopedCommitHook hook(
         [&](const keystore::CommitInfo& info) -> absl::Status {
           AuditEntry committing = entry;
-          committing.version = info.version;
+          committing.version = info.version != 0 ? info.version : version;
           committing.code = absl::StatusCodeToString(absl::StatusCode::kOk);
           auto appended = log.Append(committing);
           if (!appended.ok()) {
@@ -39,30 +39,29 @@ absl::Status RunAudited(AuditLog& log, AuditEntry entry,
         });
     status = work(&version);
     ran = hook.ran();
-    committed = hook.committed();
   }
   // The log refused the record of the change, which was rolled back: the
   // call is refused (once: a second record would be refused too), even if
   // `work` went on as if the change were optional.
-  if (!ran && !unrecordable.ok()) return unrecordable;
-  if (!ran) return AppendOutcome(log, std::move(entry), version, status);
-  if (committed) {
-    if (status.ok()) return status;
-    // The change is made (and recorded); what failed came after it.
-    AppendOutcome(log, std::move(entry), version, status).IgnoreError();
-    return absl::Status(status.code(),
-                        absl::StrCat("the change was made, but a later step "
-                                     "failed: ",
-                                     status.message()));
+  if (!ran && !unrecordable.ok()) {
+    if (status.ok() && undo) undo();
+    return unrecordable;
   }
-  // The record of the change was written, then COMMIT failed: the change is
-  // not made. Say so in the log, under the same request id.
-  if (status.ok()) {
-    status = absl::UnavailableError(
-        "the change could not be committed; nothing was changed");
+  if (!ran) {
+    // No change was committed (if a COMMIT failed after its record was
+    // written, this record of the failure follows it, under the same
+    // request id).
+    absl::Status answer = AppendOutcome(log, std::move(entry), version, status);
+    if (!answer.ok() && status.ok() && undo) undo();
+    return answer;
   }
+  if (status.ok()) return status;
+  // The change is made (and recorded); what failed came after it.
   AppendOutcome(log, std::move(entry), version, status).IgnoreError();
-  return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("the change was made, but a later step "
+                                   "failed: ",
+                                   status.message()));
 }
 
 }  // namespace keyward::daemon

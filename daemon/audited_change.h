@@ -10,6 +10,7 @@
 #define KEYWARD_DAEMON_AUDITED_CHANGE_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -22,19 +23,22 @@ namespace keyward::daemon {
 // filled here) appended to `log`:
 // - if `work` commits a storage change, the record, with code OK, is written
 //   in the change's transaction, before COMMIT (the version is the one the
-//   transaction names). If the record cannot be written, nothing is
-//   committed and the answer is UNAVAILABLE, whatever `work` returns (a
-//   body that ignores a failed change is still refused).
-// - if COMMIT then fails, a second record with the same request id and the
-//   failure's code follows; the answer is that failure.
+//   transaction names, else *version). If the record cannot be written,
+//   nothing is committed and the answer is UNAVAILABLE, whatever `work`
+//   returns (a body that ignores a failed change is still refused).
+// - if that COMMIT then fails, a second record with the same request id and
+//   the failure's code follows; the answer is `work`'s error.
 // - if a step of `work` after its change committed fails (reading back the
 //   result), the answer keeps its code and says that the change was made.
 // - if `work` commits nothing, its outcome is appended after it; if that
-//   append fails, the answer is UNAVAILABLE (no result without its record).
+//   append fails, the answer is UNAVAILABLE (no result without its record),
+//   and `undo` (if set) reverts what `work` changed in memory (an Unseal, a
+//   Login's session), so that a refused call has changed nothing.
 // Only the first committing transaction of `work` takes the record; `work`
 // must make its one change in one storage call.
 absl::Status RunAudited(AuditLog& log, AuditEntry entry,
-                        absl::FunctionRef<absl::Status(int32_t* version)> work);
+                        absl::FunctionRef<absl::Status(int32_t* version)> work,
+                        const std::function<void()>& undo = nullptr);
 
 // AppendOutcome appends `entry` with `version` and the code of `status`, and
 // returns `status`, or UNAVAILABLE if the record could not be written.

@@ -135,6 +135,33 @@ TEST_F(AuditedChangeTest, AFailureAfterTheChangeSaysTheChangeWasMade) {
   EXPECT_THAT(Records()[1], HasSubstr("\"code\":\"UNAVAILABLE\""));
 }
 
+TEST_F(AuditedChangeTest, AnInMemoryChangeIsUndoneIfItsRecordIsRefused) {
+  // Unseal and Login change memory, not storage: their record follows the
+  // work, and if it cannot be written the work is undone.
+  full_ = true;
+  bool changed = false;
+  absl::Status s = RunAudited(
+      *log_, Entry(),
+      [&](int32_t*) {
+        changed = true;
+        return absl::OkStatus();
+      },
+      [&] { changed = false; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(changed);
+  // The same work, recorded: kept.
+  full_ = false;
+  s = RunAudited(
+      *log_, Entry(),
+      [&](int32_t*) {
+        changed = true;
+        return absl::OkStatus();
+      },
+      [&] { changed = false; });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(changed);
+}
+
 TEST_F(AuditedChangeTest, TheRecordNamesTheVersionTheChangeMade) {
   keystore::KeyRecord key;
   key.id = "k";

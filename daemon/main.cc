@@ -297,6 +297,23 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   }
 }
 
+// VerifyAudit checks the audit log offline (the daemon need not run, nor
+// be able to start): exit 0 if intact, 1 with what is wrong and where.
+int VerifyAudit(const std::string& path) {
+  auto verdict = AuditLog::Verify(path);
+  if (!verdict.ok()) return Fail(verdict.status());
+  if (verdict->first_bad == 0) {
+    std::printf("ok: %llu records, chain intact (%s)\n",
+                static_cast<unsigned long long>(verdict->records_checked),
+                path.c_str());
+    return 0;
+  }
+  std::printf("NOT OK: %llu records intact, then %s\n",
+              static_cast<unsigned long long>(verdict->records_checked),
+              verdict->problem.c_str());
+  return 1;
+}
+
 int Main(int argc, char** argv) {
 #ifdef NDEBUG
   // Debian's libabsl is built without NDEBUG, so by default every
@@ -310,6 +327,7 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the Keyward key-custody daemon.\n"
       "  keywardd init --data_dir DIR --passphrase_file FILE\n"
+      "  keywardd verify-audit [--config FILE] [--data_dir DIR]\n"
       "  keywardd [--config FILE] [--data_dir DIR] [--passphrase_file FILE] "
       "[--socket PATH]");
   // Accept --data-dir as well as --data_dir.
@@ -326,12 +344,14 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(respelled.size()), respelled.data());
   std::string command;
   if (args.size() == 2 && (std::string(args[1]) == "init" ||
-                           std::string(args[1]) == "restore")) {
+                           std::string(args[1]) == "restore" ||
+                           std::string(args[1]) == "verify-audit")) {
     command = args[1];
   } else if (args.size() > 1) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
                     "unexpected argument '", args[1],
-                    "'; the commands are `init` and `restore` (see --help)")),
+                    "'; the commands are `init`, `restore` and `verify-audit` "
+                    "(see --help)")),
                 kExitUsage);
   }
 
@@ -378,6 +398,7 @@ int Main(int argc, char** argv) {
   if (!s.ok()) return Fail(s, kExitUsage);
 
   HardenProcess();
+  if (command == "verify-audit") return VerifyAudit(config.audit().path());
   if (command == "init") return Init(config);
   if (command == "restore") return Restore(config, absl::GetFlag(FLAGS_in));
   return Serve(config);

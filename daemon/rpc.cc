@@ -101,7 +101,7 @@ absl::Status Rpc::Complete(keyward::v1::Operation operation,
                            absl::FunctionRef<absl::Status(int32_t*)> body,
                            bool record_required) {
   if (status.ok() && deferred_ == nullptr && record_required) {
-    return RunAudited(*env_.audit, Entry(operation, resource), body);
+    return RunAudited(*env_.audit, Entry(operation, resource), body, undo_);
   }
   int32_t version = 0;
   if (status.ok()) status = body(&version);

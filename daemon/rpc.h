@@ -119,6 +119,11 @@ class Rpc {
   // before answering, and answers nothing if that fails (Batch does).
   void DeferAudit(std::vector<AuditEntry>* records) { deferred_ = records; }
 
+  // OnRefused sets what reverts the body's in-memory change (an Unseal, a
+  // Login's session) if the call's record then cannot be written, so that
+  // a refused call has changed nothing (RunAudited's `undo`).
+  void OnRefused(std::function<void()> undo) { undo_ = std::move(undo); }
+
   // Finish answers the call with `status` and returns its reactor.
   grpc::ServerUnaryReactor* Finish(const absl::Status& status);
 
@@ -151,6 +156,7 @@ class Rpc {
   Caller caller_;
   std::vector<AuditEntry>* deferred_ = nullptr;
   std::string request_id_;
+  std::function<void()> undo_;
 };
 
 // Unary runs a whole single-item call: Identify, then Run, then Finish.

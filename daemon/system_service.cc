@@ -42,6 +42,9 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
         *response->mutable_start_time() =
             TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start_));
         response->set_audit_last_sequence(rpc.env().audit->last_sequence());
+        // Retry the log first, so that a freed disk shows without waiting
+        // for another call.
+        rpc.env().audit->Probe();
         const AuditHealth health = rpc.env().audit->health();
         pb::AuditLogState* audit = response->mutable_audit();
         audit->set_writable(health.writable);
@@ -144,6 +147,17 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
         if (absl::IsUnauthenticated(s)) rpc.env().failures->RecordFailure(who);
         if (!s.ok()) return s;
         if (was_sealed) {
+          // Unsealed only if the call's record is written.
+          rpc.OnRefused([&rpc] {
+            rpc.keystore().Seal();
+            rpc.env().sessions->Clear();
+            if (rpc.env().on_seal_change && *rpc.env().on_seal_change) {
+              (*rpc.env().on_seal_change)(false);
+            }
+            LogWarning("unseal_undone",
+                       {{"by", rpc.caller().principal},
+                        {"reason", "its audit record could not be written"}});
+          });
           auto policies = rpc.keystore().ListPolicies();
           if (policies.ok()) rpc.env().authorizer->Reload(std::move(*policies));
           if (rpc.env().on_seal_change && *rpc.env().on_seal_change) {
@@ -439,7 +453,8 @@ class FollowStream final
                             "keywardd is shutting down; follow again from "
                             "the next sequence number");
       }
-      auto lines = tail.Next(kBatch);
+      // Only accepted records: one past accepted_size may yet be cut off.
+      auto lines = tail.Next(kBatch, env_.audit->accepted_size());
       if (!lines.ok()) return ToGrpc(lines.status());
       pb::ReadAuditLogResponse batch;
       for (const std::string& line : *lines) {
@@ -514,7 +529,7 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
                                : std::min<uint64_t>(request->max_records(), 100000);
         auto lines = AuditLog::Read(rpc.env().audit->path(),
                                     std::max<uint64_t>(1, request->start_sequence()),
-                                    max * 4);
+                                    max * 4, rpc.env().audit->accepted_size());
         if (!lines.ok()) return lines.status();
         size_t sent = 0;
         for (const std::string& line : *lines) {

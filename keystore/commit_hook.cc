@@ -30,6 +30,9 @@ void NoteCommitOutcome(bool committed) {
   if (hook == nullptr || !hook->awaiting_outcome_) return;
   hook->awaiting_outcome_ = false;
   hook->committed_ = committed;
+  // A change that did not commit has not taken the record: a retry of it
+  // (or the call's next change) runs the hook again.
+  if (!committed) hook->ran_ = false;
 }
 
 }  // namespace keyward::keystore

@@ -14,9 +14,10 @@
 // The hook belongs to the thread that installs it (ScopedCommitHook), for the
 // scope of one call: keystore and storage calls are synchronous, so the
 // transaction that a call makes runs on the caller's thread. It runs at most
-// once with success: the first committing transaction of the call takes the
-// record, and later transactions of the same call (housekeeping such as a
-// purge) commit without running it again.
+// once per committed change: the first transaction of the call that commits
+// takes the record, and later transactions of the same call (housekeeping
+// such as a purge) commit without running it again. A transaction whose
+// COMMIT fails gives it back (a retry runs it again).
 #ifndef KEYWARD_KEYSTORE_COMMIT_HOOK_H_
 #define KEYWARD_KEYSTORE_COMMIT_HOOK_H_
 
@@ -45,9 +46,8 @@ class ScopedCommitHook {
   ScopedCommitHook(const ScopedCommitHook&) = delete;
   ScopedCommitHook& operator=(const ScopedCommitHook&) = delete;
 
-  // ran: whether the hook has run with success (a change was about to
-  // commit, with the hook's work done). committed: whether that change then
-  // committed.
+  // ran: whether the hook has run with success for a change that then
+  // committed, or is about to commit. committed: whether it committed.
   bool ran() const { return ran_; }
   bool committed() const { return committed_; }
 

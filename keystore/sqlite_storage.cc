@@ -255,6 +255,12 @@ class SqliteStorage::Transaction {
     }
   }
   const absl::Status& status() const { return status_; }
+  // CommitWithoutHook commits housekeeping that is no call's change.
+  absl::Status CommitWithoutHook() {
+    absl::Status s = Statement(db_, "COMMIT").Run("commit");
+    committed_ = s.ok();
+    return s;
+  }
   absl::Status Commit(const CommitInfo& info = {}) {
     absl::Status s = RunCommitHook(info);
     if (!s.ok()) return s;
@@ -351,7 +357,9 @@ absl::Status SqliteStorage::Migrate() {
     if (!s.ok()) return s;
     s = Exec(absl::StrCat("PRAGMA user_version=", next + 1).c_str());
     if (!s.ok()) return s;
-    s = txn.Commit();
+    // A schema migration is no call's change (it also runs on a backup
+    // being staged for restore, which must not take that call's record).
+    s = txn.CommitWithoutHook();
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -982,7 +990,7 @@ absl::Status SqliteStorage::CreateTokenRecord(const TokenRecord& r) {
             .Run("record token metadata");
     if (!s.ok()) return s;
   }
-  return txn.Commit();
+  return txn.Commit({r.version});
 }
 
 absl::Status SqliteStorage::ReadTokenRows(Statement& q,
@@ -1091,7 +1099,11 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
             .Bind(5, INT64_MAX)
             .Run("revoke a token");
     if (!s.ok()) return s;
-    s = txn.Commit();
+    // The record names the signing version, for the call's audit record.
+    Statement version(db_, "SELECT version FROM token_records WHERE jti = ?");
+    version.Bind(1, jti);
+    const int32_t v = version.Step() ? static_cast<int32_t>(version.Int(0)) : 0;
+    s = txn.Commit({v});
     if (!s.ok()) return s;
   }
   return GetTokenRecord(jti);

@@ -316,6 +316,61 @@ TEST_F(CommitHookTest, AFailingHookRollsEveryKindOfChangeBack) {
   EXPECT_TRUE(storage_->IntegrityCheck().ok());
 }
 
+TEST_F(CommitHookTest, AFailingHookRollsTheOtherChangesBackToo) {
+  // Setup without a hook: a hierarchy row, an API key, a token record.
+  KeystoreMeta meta;
+  meta.kdf_salt = "salt";
+  meta.scrypt_n = 1 << 15;
+  meta.scrypt_r = 8;
+  meta.scrypt_p = 1;
+  meta.kek_check = "check";
+  meta.wrapped_root_key = "root-1";
+  const std::string other_path = TempPath();
+  auto other = Create(other_path);
+  ASSERT_NE(other, nullptr);
+  ApiKeyRecord api;
+  api.id = "ci";
+  api.secret_sha256 = std::string(32, 'x');
+  ASSERT_TRUE(storage_->CreateApiKey(api).ok());
+  TokenRecord token;
+  token.jti = "j";
+  token.key_id = "a";
+  token.version = 1;
+  token.purge_at = absl::FromUnixSeconds(1);  // due for purging
+  ASSERT_TRUE(storage_->CreateTokenRecord(token).ok());
+  ASSERT_TRUE(storage_->InitMeta(meta).ok());
+  ASSERT_TRUE(other->SnapshotTo(other_path + ".snap").ok());
+
+  const absl::Status down = absl::UnavailableError("audit log down");
+  int calls = 0;
+  ScopedCommitHook hook([&](const CommitInfo&) {
+    ++calls;
+    return down;
+  });
+  EXPECT_EQ(other->InitMeta(meta), down);
+  KeystoreMeta next = meta;
+  next.wrapped_root_key = "root-2";
+  EXPECT_EQ(storage_->ReplaceMeta("root-1", next), down);
+  EXPECT_EQ(storage_->RevokeApiKey("ci", absl::Now()), down);
+  EXPECT_EQ(storage_->TouchApiKey("ci", absl::Now()), down);
+  EXPECT_EQ(storage_->RevokeTokenRecord("j", absl::Now(), "r", "x").status(),
+            down);
+  EXPECT_EQ(storage_->PurgeTokenRecords(absl::Now(), 10).status(), down);
+  EXPECT_EQ(storage_->ReplaceWith(other_path + ".snap"), down);
+  EXPECT_EQ(calls, 7);
+  // Nothing changed.
+  EXPECT_EQ(other->ReadMeta().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage_->ReadMeta()->wrapped_root_key, "root-1");
+  auto key = storage_->GetApiKey("ci");
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->revoked_at, absl::InfiniteFuture());
+  EXPECT_EQ(key->last_login_at, absl::UnixEpoch());
+  auto record = storage_->GetTokenRecord("j");
+  ASSERT_TRUE(record.ok()) << "purged by a refused change";
+  EXPECT_FALSE(record->revoked());
+  EXPECT_EQ(CommittedRows("keys"), 1);
+}
+
 TEST_F(CommitHookTest, TheHookRunsOnceBeforeCommitWithTheVersion) {
   std::vector<int32_t> versions;
   std::vector<int64_t> visible;  // committed versions seen from the hook
