@@ -2,6 +2,7 @@
 #ifndef KEYWARD_DAEMON_KEY_SERVICE_H_
 #define KEYWARD_DAEMON_KEY_SERVICE_H_
 
+#include "daemon/costly_work.h"
 #include "daemon/rpc.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 
@@ -9,7 +10,10 @@ namespace keyward::daemon {
 
 class KeyServiceImpl final : public keyward::v1::KeyService::CallbackService {
  public:
-  explicit KeyServiceImpl(const ServiceEnv* env) : env_(*env) {}
+  // `costly` gates key derivation (import and export with a passphrase)
+  // and RSA key generation; it must outlive the service.
+  KeyServiceImpl(const ServiceEnv* env, CostlyWork* costly)
+      : env_(*env), costly_(*costly) {}
 
 #define KEYWARD_RPC(Name)                                              \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context, \
@@ -31,6 +35,7 @@ class KeyServiceImpl final : public keyward::v1::KeyService::CallbackService {
 
  private:
   const ServiceEnv& env_;
+  CostlyWork& costly_;
 };
 
 }  // namespace keyward::daemon

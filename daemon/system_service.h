@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include <atomic>
 
+#include "daemon/costly_work.h"
 #include "daemon/rpc.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 
@@ -16,9 +17,15 @@ namespace keyward::daemon {
 class SystemServiceImpl final
     : public keyward::v1::SystemService::CallbackService {
  public:
-  // Backups are staged in `scratch_dir` (the data dir).
-  SystemServiceImpl(const ServiceEnv* env, std::string scratch_dir)
-      : env_(*env), scratch_dir_(std::move(scratch_dir)), start_(absl::Now()) {}
+  // Backups are staged in `scratch_dir` (the data dir). `costly` gates the
+  // scrypt of Unseal, ChangePassphrase and RestoreBackup; it must outlive
+  // the service.
+  SystemServiceImpl(const ServiceEnv* env, std::string scratch_dir,
+                    CostlyWork* costly)
+      : env_(*env),
+        scratch_dir_(std::move(scratch_dir)),
+        costly_(*costly),
+        start_(absl::Now()) {}
 
 #define KEYWARD_RPC(Name)                                                  \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,     \
@@ -44,6 +51,7 @@ class SystemServiceImpl final
  private:
   const ServiceEnv& env_;
   const std::string scratch_dir_;
+  CostlyWork& costly_;
   // Callers following the audit log (ReadAuditLog follow), each with a
   // thread: at most kMaxFollowers.
   static constexpr int kMaxFollowers = 16;
