@@ -48,6 +48,10 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
       Rpc::Access::kAnyCaller);
 }
 
+// The failure-throttling key of the keystore passphrase (Unseal,
+// ChangePassphrase).
+constexpr char kPassphraseCredential[] = "keystore-passphrase";
+
 grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
     grpc::CallbackServerContext* context,
     const pb::ChangePassphraseRequest* request,
@@ -60,6 +64,11 @@ grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
       return absl::InvalidArgumentError(
           "new_passphrase must be 1 to 1024 bytes");
     }
+    const std::vector<std::string> who =
+        FailureKeys(*context, *rpc.env().peers,
+                    rpc.caller().transport_principal, kPassphraseCredential);
+    absl::Status limited = rpc.env().failures->Check(who);
+    if (!limited.ok()) return limited;
     crypto::SecretData old_passphrase(request->old_passphrase());
     crypto::SecretData new_passphrase(request->new_passphrase());
     WipeRequestField(request->old_passphrase());
@@ -67,7 +76,10 @@ grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
     // Two scrypt runs at the keystore's cost, each one uninterruptible call.
     auto slot = costly_.Begin(*context);
     if (!slot.ok()) return slot.status();
-    return rpc.keystore().ChangePassphrase(old_passphrase, new_passphrase);
+    absl::Status changed =
+        rpc.keystore().ChangePassphrase(old_passphrase, new_passphrase);
+    if (absl::IsUnauthenticated(changed)) rpc.env().failures->RecordFailure(who);
+    return changed;
   });
 }
 
@@ -118,7 +130,11 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
       env_, context, "SystemService/Unseal", pb::OPERATION_ADMIN,
       std::string("*"),
       [&](Rpc& rpc, int32_t*) -> absl::Status {
-        const std::string& who = rpc.caller().transport_principal;
+        // Failures count under the peer, the caller and the passphrase
+        // itself (one secret, guessed from anywhere).
+        const std::vector<std::string> who =
+            FailureKeys(*context, *rpc.env().peers,
+                        rpc.caller().transport_principal, kPassphraseCredential);
         absl::Status limited = rpc.env().failures->Check(who);
         if (!limited.ok()) return limited;
         if (request->initialize()) {
