@@ -1,4 +1,5 @@
 #include "daemon/access.h"
+#include "daemon/wipe.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,8 +44,7 @@ bool Implies(Operation granted, Operation wanted) {
 
 std::string SessionTable::Create(const std::string& api_key_id,
                                  absl::Time expires) {
-  std::string token = absl::StrCat(
-      "kws_", absl::WebSafeBase64Escape(crypto::RandomBytes(32)));
+  std::string token = RandomSecret("kws_", 32);
   absl::MutexLock lock(&mu_);
   by_hash_[crypto::Sha256(token)] = Session{api_key_id, expires};
   return token;

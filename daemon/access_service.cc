@@ -226,8 +226,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::CreateApiKey(
       }
     }
     std::string secret =
-        absl::StrCat(kSecretPrefix, record.id, ":",
-                     absl::WebSafeBase64Escape(crypto::RandomBytes(32)));
+        RandomSecret(absl::StrCat(kSecretPrefix, record.id, ":"), 32);
     record.secret_sha256 = crypto::Sha256(secret);
     absl::Status s = rpc.keystore().CreateApiKey(record);
     if (!s.ok()) return s;

@@ -4,6 +4,7 @@
 
 #include "daemon/costly_work.h"
 #include "daemon/rpc.h"
+#include "daemon/wipe.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 
 namespace keyward::daemon {
@@ -13,7 +14,12 @@ class KeyServiceImpl final : public keyward::v1::KeyService::CallbackService {
   // `costly` gates key derivation (import and export with a passphrase)
   // and RSA key generation; it must outlive the service.
   KeyServiceImpl(const ServiceEnv* env, CostlyWork* costly)
-      : env_(*env), costly_(*costly) {}
+      : env_(*env), costly_(*costly) {
+    // Imported and exported key material and passphrases are wiped when
+    // each call is done (WipingAllocator).
+    SetMessageAllocatorFor_ImportKey(&import_messages_);
+    SetMessageAllocatorFor_ExportKey(&export_messages_);
+  }
 
 #define KEYWARD_RPC(Name)                                              \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context, \
@@ -36,6 +42,18 @@ class KeyServiceImpl final : public keyward::v1::KeyService::CallbackService {
  private:
   const ServiceEnv& env_;
   CostlyWork& costly_;
+  WipingAllocator<keyward::v1::ImportKeyRequest, keyward::v1::ImportKeyResponse>
+      import_messages_{[](keyward::v1::ImportKeyRequest* request,
+                          keyward::v1::ImportKeyResponse*) {
+        crypto::WipeString(request->mutable_material());
+        crypto::WipeString(request->mutable_passphrase());
+      }};
+  WipingAllocator<keyward::v1::ExportKeyRequest, keyward::v1::ExportKeyResponse>
+      export_messages_{[](keyward::v1::ExportKeyRequest* request,
+                          keyward::v1::ExportKeyResponse* response) {
+        crypto::WipeString(request->mutable_passphrase());
+        crypto::WipeString(response->mutable_material());
+      }};
 };
 
 }  // namespace keyward::daemon

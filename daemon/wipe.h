@@ -12,6 +12,8 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+#include "grpcpp/support/message_allocator.h"
 #include "keystore/crypto/secret_data.h"
 
 namespace keyward::daemon {
@@ -25,6 +27,48 @@ inline void WipeRequestField(const std::string& field) {
   if (field.empty()) return;  // possibly the shared default instance
   crypto::WipeString(const_cast<std::string*>(&field));
 }
+
+// WipingAllocator gives a unary method's request and response messages a
+// life the daemon controls: when gRPC is done with the call (the answer
+// sent, or the call failed), `wipe` runs on both before they are freed, so
+// that secrets in their fields (a Login's token, a Decrypt's plaintext) do
+// not stay in freed memory. Install it with the generated
+// SetMessageAllocatorFor_<Method>; it must outlive the server. Thread-safe.
+template <typename Request, typename Response>
+class WipingAllocator final : public grpc::MessageAllocator<Request, Response> {
+ public:
+  using Wipe = void (*)(Request* request, Response* response);
+  explicit WipingAllocator(Wipe wipe) : wipe_(wipe) {}
+
+  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
+    return new Holder(wipe_);
+  }
+
+ private:
+  class Holder final : public grpc::MessageHolder<Request, Response> {
+   public:
+    explicit Holder(Wipe wipe) : wipe_(wipe) {
+      this->set_request(&request_);
+      this->set_response(&response_);
+    }
+    void Release() override {
+      wipe_(&request_, &response_);
+      delete this;
+    }
+
+   private:
+    const Wipe wipe_;
+    Request request_;
+    Response response_;
+  };
+
+  const Wipe wipe_;
+};
+
+// RandomSecret returns `prefix` followed by `bytes` random bytes in
+// unpadded base64url, leaving no unwiped temporary behind (the result is
+// the caller's to wipe, e.g. by moving it into a wiped message field).
+std::string RandomSecret(absl::string_view prefix, size_t bytes);
 
 }  // namespace keyward::daemon
 
