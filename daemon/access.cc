@@ -1,6 +1,11 @@
 #include "daemon/access.h"
+#include "daemon/wipe.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -39,8 +44,7 @@ bool Implies(Operation granted, Operation wanted) {
 
 std::string SessionTable::Create(const std::string& api_key_id,
                                  absl::Time expires) {
-  std::string token = absl::StrCat(
-      "kws_", absl::WebSafeBase64Escape(crypto::RandomBytes(32)));
+  std::string token = RandomSecret("kws_", 32);
   absl::MutexLock lock(&mu_);
   by_hash_[crypto::Sha256(token)] = Session{api_key_id, expires};
   return token;
@@ -74,29 +78,94 @@ void SessionTable::Clear() {
   by_hash_.clear();
 }
 
-absl::Status FailureLimiter::Check(const std::string& who) const {
-  absl::ReaderMutexLock lock(&mu_);
-  auto it = failures_.find(who);
-  if (it == failures_.end()) return absl::OkStatus();
-  const absl::Time cutoff = absl::Now() - absl::Minutes(1);
-  int recent = 0;
-  for (absl::Time t : it->second) recent += t > cutoff;
-  if (recent < per_minute_) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "too many failed authentications from ", who,
-      " in the last minute; wait a minute and check the credentials"));
+bool FailureLimiter::Over(const Entry& entry, absl::Time now) const {
+  return entry.times.size() >= static_cast<size_t>(per_minute_) &&
+         entry.times.front() > now - absl::Minutes(1);
 }
 
-void FailureLimiter::RecordFailure(const std::string& who) {
+absl::Status FailureLimiter::Check(const std::vector<std::string>& keys) const {
+  const absl::Time now = absl::Now();
+  absl::ReaderMutexLock lock(&mu_);
+  for (const std::string& key : keys) {
+    auto it = failures_.find(key);
+    if (it == failures_.end() || !Over(it->second, now)) continue;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many failed authentications for ", key,
+        " in the last minute; wait a minute and check the credentials"));
+  }
+  return absl::OkStatus();
+}
+
+void FailureLimiter::RecordFailure(const std::vector<std::string>& keys) {
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
-  std::vector<absl::Time>& times = failures_[who];
-  times.erase(std::remove_if(times.begin(), times.end(),
-                             [&](absl::Time t) { return t <= now - absl::Minutes(1); }),
-              times.end());
-  times.push_back(now);
-  // Keep memory bounded under a flood of distinct callers.
-  if (failures_.size() > 10000) failures_.clear();
+  for (const std::string& key : keys) {
+    auto [it, fresh] = failures_.try_emplace(key);
+    Entry& entry = it->second;
+    if (fresh) {
+      lru_.push_front(key);
+    } else {
+      lru_.splice(lru_.begin(), lru_, entry.lru);
+    }
+    entry.lru = lru_.begin();
+    // Only the last per_minute_ failures matter: the oldest of them tells
+    // whether all fall within the minute.
+    if (entry.times.size() >= static_cast<size_t>(per_minute_)) {
+      entry.times.erase(entry.times.begin());
+    }
+    entry.times.push_back(now);
+  }
+  // Bounded memory under a flood of distinct peers: forget the keys whose
+  // last failure is oldest (never the ones just recorded).
+  while (failures_.size() > max_keys_ && failures_.size() > keys.size()) {
+    failures_.erase(lru_.back());
+    lru_.pop_back();
+  }
+}
+
+size_t FailureLimiter::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return failures_.size();
+}
+
+std::string PeerKey(const grpc::ServerContextBase& context,
+                    const PeerTable& peers) {
+  const std::string peer = context.peer();
+  if (auto creds = peers.Find(peer)) return absl::StrCat("unix:uid:", creds->uid);
+  absl::string_view address = peer;
+  if (absl::StartsWith(address, "ipv4:")) {
+    const size_t colon = address.rfind(':');
+    if (colon > 4) address = address.substr(0, colon);
+    return std::string(address);
+  }
+  if (absl::ConsumePrefix(&address, "ipv6:[")) {
+    const size_t end = address.find(']');
+    in6_addr ip;
+    if (end != absl::string_view::npos &&
+        inet_pton(AF_INET6, std::string(address.substr(0, end)).c_str(), &ip) == 1) {
+      std::memset(ip.s6_addr + 8, 0, 8);  // the /64
+      char text[INET6_ADDRSTRLEN];
+      if (inet_ntop(AF_INET6, &ip, text, sizeof(text)) != nullptr) {
+        return absl::StrCat("ipv6:[", text, "]/64");
+      }
+    }
+  }
+  return peer;  // unix-abstract:, or a form we do not know: as it is
+}
+
+std::vector<std::string> FailureKeys(const grpc::ServerContextBase& context,
+                                     const PeerTable& peers,
+                                     absl::string_view transport_principal,
+                                     absl::string_view credential) {
+  std::vector<std::string> keys = {PeerKey(context, peers)};
+  // A session caller's transport principal may be the raw peer string
+  // (with its port): PeerKey covers it.
+  if (!transport_principal.empty() && transport_principal != keys[0] &&
+      transport_principal != context.peer()) {
+    keys.push_back(absl::StrCat("principal:", transport_principal));
+  }
+  if (!credential.empty()) keys.push_back(absl::StrCat("credential:", credential));
+  return keys;
 }
 
 absl::Status RequestLimiter::Allow(const std::string& principal) {
@@ -162,13 +231,16 @@ absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
   if (auth != metadata.end()) {
     const std::string who =
         transport ? transport->principal : std::string(context.peer());
-    absl::Status limited = failures.Check(who);
+    // A session token names nothing to count under: peer and transport.
+    const std::vector<std::string> keys = FailureKeys(
+        context, peers, transport ? transport->principal : "", "");
+    absl::Status limited = failures.Check(keys);
     if (!limited.ok()) return limited;
     absl::string_view value(auth->second.data(), auth->second.size());
     std::optional<SessionTable::Session> session;
     if (absl::ConsumePrefix(&value, "Bearer ")) session = sessions.Find(value);
     if (!session) {
-      failures.RecordFailure(who);
+      failures.RecordFailure(keys);
       return absl::UnauthenticatedError(
           "the session token is unknown or expired; log in again with "
           "`keyward login`");

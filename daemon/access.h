@@ -14,6 +14,7 @@
 #ifndef KEYWARD_DAEMON_ACCESS_H_
 #define KEYWARD_DAEMON_ACCESS_H_
 
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,21 +71,60 @@ class SessionTable {
   absl::flat_hash_map<std::string, Session> by_hash_ ABSL_GUARDED_BY(mu_);
 };
 
-// FailureLimiter: at most `per_minute` failed authentications per caller
-// (transport principal or peer address) in any sliding minute.
+// FailureLimiter: at most `per_minute` failed authentications per key in
+// any sliding minute. A failure is counted under several keys at once (see
+// FailureKeys): the peer (its address without the port, or its uid), the
+// transport identity if any, and the credential being guessed (an API key
+// id, the keystore passphrase). A call is refused while ANY of its keys is
+// over the limit, so that many connections from one host and one key
+// attacked from many hosts are both throttled, and a right secret from a
+// throttled peer is refused too. Memory is bounded: at most `max_keys`
+// keys are tracked; beyond that the key whose last failure is oldest is
+// forgotten first. Thread-safe.
 class FailureLimiter {
  public:
-  explicit FailureLimiter(int per_minute) : per_minute_(per_minute) {}
-  // Check: RESOURCE_EXHAUSTED if `who` is over the limit.
-  absl::Status Check(const std::string& who) const;
-  void RecordFailure(const std::string& who);
+  explicit FailureLimiter(int per_minute, size_t max_keys = 65536)
+      : per_minute_(per_minute < 1 ? 1 : per_minute),
+        max_keys_(max_keys < 1 ? 1 : max_keys) {}
+  // Check: RESOURCE_EXHAUSTED naming the first of `keys` that is over the
+  // limit, else OK.
+  absl::Status Check(const std::vector<std::string>& keys) const;
+  // RecordFailure counts one failure under each of `keys`.
+  void RecordFailure(const std::vector<std::string>& keys);
+  // Tracked keys, for tests.
+  size_t size() const;
 
  private:
+  struct Entry {
+    // The last (at most per_minute_) failures, oldest first.
+    std::vector<absl::Time> times;
+    std::list<std::string>::iterator lru;
+  };
+  bool Over(const Entry& entry, absl::Time now) const;
+
   const int per_minute_;
+  const size_t max_keys_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::vector<absl::Time>> failures_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Entry> failures_ ABSL_GUARDED_BY(mu_);
+  // Keys, most recently failed first.
+  std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);
 };
+
+// PeerKey is the throttling key of the peer of `context`: "unix:uid:N" on
+// the Unix socket; over TCP the address without the port ("ipv4:10.0.0.7";
+// for IPv6 its /64 prefix, "ipv6:[2001:db8:1:2::]/64", since one host
+// commonly holds a whole /64).
+std::string PeerKey(const grpc::ServerContextBase& context,
+                    const PeerTable& peers);
+
+// FailureKeys: the keys a failed authentication of `context` counts under:
+// PeerKey, then "principal:<transport principal>" for an identified
+// transport (mTLS, Unix uid), then "credential:<credential>" unless
+// `credential` is empty.
+std::vector<std::string> FailureKeys(const grpc::ServerContextBase& context,
+                                     const PeerTable& peers,
+                                     absl::string_view transport_principal,
+                                     absl::string_view credential);
 
 // RequestLimiter: a token bucket per principal, `per_second` refill and
 // `burst` capacity; per_second 0 disables it (no lock taken). Thread-safe.

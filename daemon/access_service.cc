@@ -1,5 +1,7 @@
 #include "daemon/access_service.h"
 
+#include "daemon/wipe.h"
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
@@ -224,8 +226,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::CreateApiKey(
       }
     }
     std::string secret =
-        absl::StrCat(kSecretPrefix, record.id, ":",
-                     absl::WebSafeBase64Escape(crypto::RandomBytes(32)));
+        RandomSecret(absl::StrCat(kSecretPrefix, record.id, ":"), 32);
     record.secret_sha256 = crypto::Sha256(secret);
     absl::Status s = rpc.keystore().CreateApiKey(record);
     if (!s.ok()) return s;
@@ -281,9 +282,20 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
   // are counted per caller.
   Rpc rpc(env_, context, "AccessService/Login");
   rpc.Identify().IgnoreError();
-  const std::string who = rpc.caller().principal == "anonymous"
-                              ? std::string(context->peer())
-                              : rpc.caller().transport_principal;
+  // Failures count under the peer (address without port, or uid), the
+  // transport identity, and the API key id being tried (see FailureKeys).
+  absl::string_view tried = request->api_key_secret();
+  std::string key_id;
+  if (absl::ConsumePrefix(&tried, kSecretPrefix)) {
+    key_id = std::string(tried.substr(0, tried.find(':')));
+  }
+  // An id no key can have protects nothing; it must not grow the table.
+  if (key_id.empty() || key_id.size() > 64) key_id.clear();
+  const std::vector<std::string> who = FailureKeys(
+      *context, *env_.peers,
+      rpc.caller().principal == "anonymous" ? ""
+                                            : rpc.caller().transport_principal,
+      key_id.empty() ? "" : absl::StrCat("apikey:", key_id));
   absl::Status status = rpc.Run(
       pb::OPERATION_READ, std::string(""),
       [&](int32_t*) -> absl::Status {
@@ -333,6 +345,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
         return absl::OkStatus();
       },
       Rpc::Access::kAnyone);
+  WipeRequestField(request->api_key_secret());
   return rpc.Finish(status);
 }
 

@@ -5,6 +5,7 @@
 #define KEYWARD_DAEMON_ACCESS_SERVICE_H_
 
 #include "daemon/rpc.h"
+#include "daemon/wipe.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 
 namespace keyward::daemon {
@@ -12,7 +13,12 @@ namespace keyward::daemon {
 class AccessServiceImpl final
     : public keyward::v1::AccessService::CallbackService {
  public:
-  explicit AccessServiceImpl(const ServiceEnv* env) : env_(*env) {}
+  // API key secrets and session tokens in requests and answers are wiped
+  // when each call is done (WipingAllocator).
+  explicit AccessServiceImpl(const ServiceEnv* env) : env_(*env) {
+    SetMessageAllocatorFor_Login(&login_messages_);
+    SetMessageAllocatorFor_CreateApiKey(&create_api_key_messages_);
+  }
 
 #define KEYWARD_RPC(Name)                                                  \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,     \
@@ -30,6 +36,18 @@ class AccessServiceImpl final
 
  private:
   const ServiceEnv& env_;
+  WipingAllocator<keyward::v1::LoginRequest, keyward::v1::LoginResponse>
+      login_messages_{[](keyward::v1::LoginRequest* request,
+                         keyward::v1::LoginResponse* response) {
+        crypto::WipeString(request->mutable_api_key_secret());
+        crypto::WipeString(response->mutable_session_token());
+      }};
+  WipingAllocator<keyward::v1::CreateApiKeyRequest,
+                  keyward::v1::CreateApiKeyResponse>
+      create_api_key_messages_{[](keyward::v1::CreateApiKeyRequest*,
+                                  keyward::v1::CreateApiKeyResponse* response) {
+        crypto::WipeString(response->mutable_secret());
+      }};
 };
 
 }  // namespace keyward::daemon

@@ -1,7 +1,9 @@
 #include "daemon/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -157,6 +159,55 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
     s = CheckDuration("audit.fsync_interval", audit->fsync_interval(),
                       absl::Milliseconds(1), absl::Minutes(1));
     if (!s.ok()) return s;
+  }
+  auto* limits = config->mutable_limits();
+  if (limits->pbkdf2_max_iterations() == 0) {
+    limits->set_pbkdf2_max_iterations(2000000);
+  }
+  if (limits->pbkdf2_max_iterations() < 1000 ||
+      limits->pbkdf2_max_iterations() > 100000000) {
+    return Bad("limits.pbkdf2_max_iterations",
+               absl::StrCat(limits->pbkdf2_max_iterations()),
+               "use 1000 to 100000000");
+  }
+  if (limits->scrypt_max_n() == 0) limits->set_scrypt_max_n(uint64_t{1} << 20);
+  if (limits->scrypt_max_n() < 2 || limits->scrypt_max_n() > (uint64_t{1} << 20)) {
+    return Bad("limits.scrypt_max_n", absl::StrCat(limits->scrypt_max_n()),
+               "use 2 to 1048576 (2^20)");
+  }
+  if (limits->scrypt_max_r() == 0) limits->set_scrypt_max_r(32);
+  if (limits->scrypt_max_r() > 32) {
+    return Bad("limits.scrypt_max_r", absl::StrCat(limits->scrypt_max_r()),
+               "use 1 to 32");
+  }
+  if (limits->scrypt_max_p() == 0) limits->set_scrypt_max_p(16);
+  if (limits->scrypt_max_p() > 16) {
+    return Bad("limits.scrypt_max_p", absl::StrCat(limits->scrypt_max_p()),
+               "use 1 to 16");
+  }
+  if (limits->scrypt_max_memory_bytes() == 0) {
+    limits->set_scrypt_max_memory_bytes(uint64_t{128} << 20);
+  }
+  if (limits->scrypt_max_memory_bytes() < (uint64_t{1} << 20) ||
+      limits->scrypt_max_memory_bytes() > (uint64_t{1} << 30)) {
+    return Bad("limits.scrypt_max_memory_bytes",
+               absl::StrCat(limits->scrypt_max_memory_bytes()),
+               "use 1048576 (1 MiB) to 1073741824 (1 GiB)");
+  }
+  if (limits->scrypt_max_work() == 0) limits->set_scrypt_max_work(uint64_t{1} << 20);
+  if (limits->scrypt_max_work() < (uint64_t{1} << 10) ||
+      limits->scrypt_max_work() > (uint64_t{1} << 26)) {
+    return Bad("limits.scrypt_max_work", absl::StrCat(limits->scrypt_max_work()),
+               "use 1024 (2^10) to 67108864 (2^26)");
+  }
+  if (limits->max_concurrent_costly_calls() == 0) {
+    limits->set_max_concurrent_costly_calls(
+        std::max(1u, std::thread::hardware_concurrency() / 2));
+  }
+  if (limits->max_concurrent_costly_calls() > 256) {
+    return Bad("limits.max_concurrent_costly_calls",
+               absl::StrCat(limits->max_concurrent_costly_calls()),
+               "use 1 to 256");
   }
   if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
     config->set_log_level(keyward::v1::LOG_LEVEL_INFO);

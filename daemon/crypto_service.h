@@ -3,6 +3,7 @@
 #define KEYWARD_DAEMON_CRYPTO_SERVICE_H_
 
 #include "daemon/rpc.h"
+#include "daemon/wipe.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 
 namespace keyward::daemon {
@@ -11,7 +12,15 @@ namespace keyward::daemon {
 class CryptoServiceImpl final
     : public keyward::v1::CryptoService::CallbackService {
  public:
-  explicit CryptoServiceImpl(const ServiceEnv* env) : env_(*env) {}
+  // Plaintexts in requests and answers are wiped when each call is done
+  // (WipingAllocator).
+  explicit CryptoServiceImpl(const ServiceEnv* env) : env_(*env) {
+    SetMessageAllocatorFor_Encrypt(&encrypt_messages_);
+    SetMessageAllocatorFor_Decrypt(&decrypt_messages_);
+    SetMessageAllocatorFor_GenerateDataKey(&data_key_messages_);
+    SetMessageAllocatorFor_BatchEncrypt(&batch_encrypt_messages_);
+    SetMessageAllocatorFor_BatchDecrypt(&batch_decrypt_messages_);
+  }
 
   grpc::ServerUnaryReactor* Sign(grpc::CallbackServerContext* context,
                                  const keyward::v1::SignRequest* request,
@@ -66,6 +75,38 @@ class CryptoServiceImpl final
 
  private:
   const ServiceEnv& env_;
+  WipingAllocator<keyward::v1::EncryptRequest, keyward::v1::EncryptResponse>
+      encrypt_messages_{[](keyward::v1::EncryptRequest* request,
+                           keyward::v1::EncryptResponse*) {
+        crypto::WipeString(request->mutable_plaintext());
+      }};
+  WipingAllocator<keyward::v1::DecryptRequest, keyward::v1::DecryptResponse>
+      decrypt_messages_{[](keyward::v1::DecryptRequest*,
+                           keyward::v1::DecryptResponse* response) {
+        crypto::WipeString(response->mutable_plaintext());
+      }};
+  WipingAllocator<keyward::v1::GenerateDataKeyRequest,
+                  keyward::v1::GenerateDataKeyResponse>
+      data_key_messages_{[](keyward::v1::GenerateDataKeyRequest*,
+                            keyward::v1::GenerateDataKeyResponse* response) {
+        crypto::WipeString(response->mutable_plaintext());
+      }};
+  WipingAllocator<keyward::v1::BatchEncryptRequest,
+                  keyward::v1::BatchEncryptResponse>
+      batch_encrypt_messages_{[](keyward::v1::BatchEncryptRequest* request,
+                                 keyward::v1::BatchEncryptResponse*) {
+        for (auto& item : *request->mutable_requests()) {
+          crypto::WipeString(item.mutable_plaintext());
+        }
+      }};
+  WipingAllocator<keyward::v1::BatchDecryptRequest,
+                  keyward::v1::BatchDecryptResponse>
+      batch_decrypt_messages_{[](keyward::v1::BatchDecryptRequest*,
+                                 keyward::v1::BatchDecryptResponse* response) {
+        for (auto& result : *response->mutable_results()) {
+          crypto::WipeString(result.mutable_response()->mutable_plaintext());
+        }
+      }};
 };
 
 }  // namespace keyward::daemon

@@ -1,6 +1,7 @@
 #include "daemon/key_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "daemon/wipe.h"
 #include "keystore/crypto/pkcs8_encrypt.h"
 #include "keystore/jose/json.h"
 #include "keystore/jose/jwk.h"
@@ -16,6 +18,12 @@ namespace keyward::daemon {
 namespace {
 
 namespace pb = keyward::v1;
+
+bool IsRsaType(keystore::KeyType type) {
+  return type == keystore::KeyType::kRsa2048 ||
+         type == keystore::KeyType::kRsa3072 ||
+         type == keystore::KeyType::kRsa4096;
+}
 
 absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
   if (!name.ok()) return name.status();
@@ -106,6 +114,14 @@ grpc::ServerUnaryReactor* KeyServiceImpl::CreateKey(
         params.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
     if (!jwe.ok()) return jwe.status();
     params.jwe_algorithm = *jwe;
+    // RSA key generation takes up to seconds (RSA-4096) in one libcrypto
+    // call: start it only for a caller still waiting, in a costly slot.
+    std::optional<CostlyWork::Slot> slot;
+    if (IsRsaType(params.type)) {
+      auto begun = costly_.Begin(*context);
+      if (!begun.ok()) return begun.status();
+      slot.emplace(std::move(*begun));
+    }
     auto created = rpc.keystore().CreateKey(params);
     if (!created.ok()) return created.status();
     *version = 1;
@@ -238,6 +254,14 @@ grpc::ServerUnaryReactor* KeyServiceImpl::RotateKey(
   auto name = ParseKeyName(request->name());
   return Unary(env_, context, "KeyService/RotateKey", pb::OPERATION_ROTATE,
                ResourceOf(name), [&](Rpc& rpc, int32_t* version) -> absl::Status {
+    // As CreateKey: RSA generation is costly and uninterruptible.
+    std::optional<CostlyWork::Slot> slot;
+    if (auto current = rpc.keystore().GetKey(name->id);
+        current.ok() && IsRsaType(current->type)) {
+      auto begun = costly_.Begin(*context);
+      if (!begun.ok()) return begun.status();
+      slot.emplace(std::move(*begun));
+    }
     auto rotated = rpc.keystore().RotateKey(name->id);
     if (!rotated.ok()) return rotated.status();
     *version = rotated->version;
@@ -470,6 +494,19 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
     if (!request->passphrase().empty()) {
       params.passphrase = crypto::SecretData(request->passphrase());
     }
+    // Our copies are in SecretData now: wipe the request's (gRPC's own
+    // receive buffers are freed unwiped; see README, "Known limits").
+    WipeRequestField(request->material());
+    WipeRequestField(request->passphrase());
+    // The KDF of an encrypted key (bounded by the import limits) runs only
+    // for a caller still waiting, in a costly slot held until it is done.
+    std::optional<CostlyWork::Slot> slot;
+    params.before_costly_work = [&]() -> absl::Status {
+      auto begun = costly_.Begin(*context);
+      if (!begun.ok()) return begun.status();
+      slot.emplace(std::move(*begun));
+      return absl::OkStatus();
+    };
     auto imported = rpc.keystore().ImportKey(std::move(params));
     if (!imported.ok()) return imported.status();
     *version = imported->primary_version;
@@ -516,12 +553,20 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ExportKey(
                       "without a passphrase to a 0600 file"
                     : "the export passphrase must be 12 to 1024 bytes");
     }
+    // PBKDF2 at 600,000 rounds is ~0.3 s of one uninterruptible call.
+    std::optional<CostlyWork::Slot> slot;
+    if (encrypt) {
+      auto begun = costly_.Begin(*context);
+      if (!begun.ok()) return begun.status();
+      slot.emplace(std::move(*begun));
+    }
     auto material = rpc.keystore().ExportKeyMaterial(name->id, v);
     if (!material.ok()) return material.status();
     if (encrypt) {
       // EncryptedPrivateKeyInfo (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC).
       auto der = crypto::EncryptPkcs8(*material,
                                       crypto::SecretData(request->passphrase()));
+      WipeRequestField(request->passphrase());
       if (!der.ok()) return der.status();
       *version = v;
       response->set_material(format == pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM

@@ -110,6 +110,14 @@ keystore::KeystoreOptions KeystoreOptionsFrom(
   options.kdf.n = uint64_t{1} << config.scrypt().log2_n();
   options.kdf.r = config.scrypt().r();
   options.kdf.p = config.scrypt().p();
+  const auto& limits = config.limits();
+  options.import_kdf_limits.pbkdf2_max_iterations = limits.pbkdf2_max_iterations();
+  options.import_kdf_limits.scrypt_max_n = limits.scrypt_max_n();
+  options.import_kdf_limits.scrypt_max_r = limits.scrypt_max_r();
+  options.import_kdf_limits.scrypt_max_p = limits.scrypt_max_p();
+  options.import_kdf_limits.scrypt_max_memory_bytes =
+      limits.scrypt_max_memory_bytes();
+  options.import_kdf_limits.scrypt_max_work = limits.scrypt_max_work();
   return options;
 }
 
@@ -234,9 +242,10 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                  &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
                  &on_seal_change, &draining, &in_flight, metrics.get()};
+  CostlyWork costly(static_cast<int>(config.limits().max_concurrent_costly_calls()));
   Services services(env, config.data_dir(),
                     absl::Seconds(config.jwt().default_leeway().seconds()),
-                    config.jwt().max_token_bytes());
+                    config.jwt().max_token_bytes(), &costly);
   ServerOptions options;
   if (!config.unix_socket().disabled()) {
     options.unix_socket_path = config.unix_socket().path();

@@ -3,13 +3,14 @@
 namespace keyward::daemon {
 
 Services::Services(ServiceEnv env, const std::string& data_dir,
-                   absl::Duration jwt_leeway, size_t max_token_bytes)
+                   absl::Duration jwt_leeway, size_t max_token_bytes,
+                   CostlyWork* costly)
     : env_(env),
       crypto_(&env_),
-      keys_(&env_),
+      keys_(&env_, costly),
       jwt_(&env_, jwt_leeway, max_token_bytes),
       access_(&env_),
-      system_(&env_, data_dir) {}
+      system_(&env_, data_dir, costly) {}
 
 std::vector<ServerOptions::Service> Services::List() {
   return {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/access_service.h"
+#include "daemon/costly_work.h"
 #include "daemon/crypto_service.h"
 #include "daemon/jwt_service.h"
 #include "daemon/key_service.h"
@@ -21,9 +22,11 @@ namespace keyward::daemon {
 class Services {
  public:
   // `data_dir` is where backups are staged; `jwt_leeway` and
-  // `max_token_bytes` configure JWT verification.
+  // `max_token_bytes` configure JWT verification; `costly` (which must
+  // outlive it) gates key derivation and generation.
   Services(ServiceEnv env, const std::string& data_dir,
-           absl::Duration jwt_leeway, size_t max_token_bytes);
+           absl::Duration jwt_leeway, size_t max_token_bytes,
+           CostlyWork* costly);
 
   // List returns the services to register, with their names.
   std::vector<ServerOptions::Service> List();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/random.h"
 #include "daemon/log.h"
+#include "daemon/wipe.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -60,6 +61,10 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
       Rpc::Access::kAnyCallerEvenUnaudited);
 }
 
+// The failure-throttling key of the keystore passphrase (Unseal,
+// ChangePassphrase).
+constexpr char kPassphraseCredential[] = "keystore-passphrase";
+
 grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
     grpc::CallbackServerContext* context,
     const pb::ChangePassphraseRequest* request,
@@ -72,9 +77,22 @@ grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
       return absl::InvalidArgumentError(
           "new_passphrase must be 1 to 1024 bytes");
     }
-    return rpc.keystore().ChangePassphrase(
-        crypto::SecretData(request->old_passphrase()),
-        crypto::SecretData(request->new_passphrase()));
+    const std::vector<std::string> who =
+        FailureKeys(*context, *rpc.env().peers,
+                    rpc.caller().transport_principal, kPassphraseCredential);
+    absl::Status limited = rpc.env().failures->Check(who);
+    if (!limited.ok()) return limited;
+    crypto::SecretData old_passphrase(request->old_passphrase());
+    crypto::SecretData new_passphrase(request->new_passphrase());
+    WipeRequestField(request->old_passphrase());
+    WipeRequestField(request->new_passphrase());
+    // Two scrypt runs at the keystore's cost, each one uninterruptible call.
+    auto slot = costly_.Begin(*context);
+    if (!slot.ok()) return slot.status();
+    absl::Status changed =
+        rpc.keystore().ChangePassphrase(old_passphrase, new_passphrase);
+    if (absl::IsUnauthenticated(changed)) rpc.env().failures->RecordFailure(who);
+    return changed;
   });
 }
 
@@ -129,7 +147,11 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
       env_, context, "SystemService/Unseal", pb::OPERATION_ADMIN,
       std::string("*"),
       [&](Rpc& rpc, int32_t*) -> absl::Status {
-        const std::string& who = rpc.caller().transport_principal;
+        // Failures count under the peer, the caller and the passphrase
+        // itself (one secret, guessed from anywhere).
+        const std::vector<std::string> who =
+            FailureKeys(*context, *rpc.env().peers,
+                        rpc.caller().transport_principal, kPassphraseCredential);
         absl::Status limited = rpc.env().failures->Check(who);
         if (!limited.ok()) return limited;
         if (request->initialize()) {
@@ -141,9 +163,14 @@ grpc::ServerUnaryReactor* SystemServiceImpl::Unseal(
             request->passphrase().size() > 1024) {
           return absl::InvalidArgumentError("passphrase must be 1 to 1024 bytes");
         }
+        crypto::SecretData passphrase(request->passphrase());
+        WipeRequestField(request->passphrase());
+        // scrypt at the keystore's cost (bounded by ValidateKdfParams) is one
+        // uninterruptible call: start it only for a caller still waiting.
+        auto slot = costly_.Begin(*context);
+        if (!slot.ok()) return slot.status();
         const bool was_sealed = rpc.keystore().sealed();
-        absl::Status s =
-            rpc.keystore().Unseal(crypto::SecretData(request->passphrase()));
+        absl::Status s = rpc.keystore().Unseal(passphrase);
         if (absl::IsUnauthenticated(s)) rpc.env().failures->RecordFailure(who);
         if (!s.ok()) return s;
         if (was_sealed) {
@@ -256,8 +283,10 @@ class RestoreReactor final
   static constexpr uint64_t kMaxTotal = uint64_t{4} << 30;
 
   RestoreReactor(const ServiceEnv& env, grpc::CallbackServerContext* context,
-                 std::string scratch_dir, pb::RestoreBackupResponse* response)
+                 std::string scratch_dir, pb::RestoreBackupResponse* response,
+                 CostlyWork* costly)
       : env_(env),
+        costly_(*costly),
         context_(context),
         scratch_dir_(std::move(scratch_dir)),
         response_(response) {
@@ -318,9 +347,6 @@ class RestoreReactor final
     absl::Status allowed = rpc.Authorize(pb::OPERATION_ADMIN, "*");
     if (!allowed.ok()) return allowed;
     if (!refused_.ok()) return refused_;
-    if (context_->IsCancelled()) {
-      return absl::CancelledError("the client cancelled; nothing changed");
-    }
     if (first_) {
       return absl::InvalidArgumentError(
           "the stream was empty: send the passphrase and the backup's bytes");
@@ -330,6 +356,10 @@ class RestoreReactor final
           "this daemon has a keystore: set replace_existing to replace it "
           "with the backup (`keyward restore --replace`)");
     }
+    // scrypt with the backup's parameters and a full keystore check: start
+    // them only for a caller still waiting, in a costly slot.
+    auto slot = costly_.Begin(*context_);
+    if (!slot.ok()) return slot.status();
     const std::string scratch = absl::StrCat(
         scratch_dir_, "/restore-",
         absl::BytesToHexString(crypto::RandomBytes(8)), ".db");
@@ -357,6 +387,7 @@ class RestoreReactor final
   }
 
   const ServiceEnv& env_;
+  CostlyWork& costly_;
   grpc::CallbackServerContext* const context_;
   const std::string scratch_dir_;
   pb::RestoreBackupResponse* const response_;
@@ -562,7 +593,7 @@ SystemServiceImpl::ReadAuditLog(grpc::CallbackServerContext* context,
 grpc::ServerReadReactor<pb::RestoreBackupRequest>*
 SystemServiceImpl::RestoreBackup(grpc::CallbackServerContext* context,
                                  pb::RestoreBackupResponse* response) {
-  return new RestoreReactor(env_, context, scratch_dir_, response);
+  return new RestoreReactor(env_, context, scratch_dir_, response, &costly_);
 }
 
 }  // namespace keyward::daemon

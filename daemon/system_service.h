@@ -8,7 +8,9 @@
 #include "absl/time/time.h"
 #include <atomic>
 
+#include "daemon/costly_work.h"
 #include "daemon/rpc.h"
+#include "daemon/wipe.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 
 namespace keyward::daemon {
@@ -16,9 +18,19 @@ namespace keyward::daemon {
 class SystemServiceImpl final
     : public keyward::v1::SystemService::CallbackService {
  public:
-  // Backups are staged in `scratch_dir` (the data dir).
-  SystemServiceImpl(const ServiceEnv* env, std::string scratch_dir)
-      : env_(*env), scratch_dir_(std::move(scratch_dir)), start_(absl::Now()) {}
+  // Backups are staged in `scratch_dir` (the data dir). `costly` gates the
+  // scrypt of Unseal, ChangePassphrase and RestoreBackup; it must outlive
+  // the service.
+  SystemServiceImpl(const ServiceEnv* env, std::string scratch_dir,
+                    CostlyWork* costly)
+      : env_(*env),
+        scratch_dir_(std::move(scratch_dir)),
+        costly_(*costly),
+        start_(absl::Now()) {
+    // Passphrases are wiped when each call is done (WipingAllocator).
+    SetMessageAllocatorFor_Unseal(&unseal_messages_);
+    SetMessageAllocatorFor_ChangePassphrase(&change_passphrase_messages_);
+  }
 
 #define KEYWARD_RPC(Name)                                                  \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* context,     \
@@ -44,6 +56,19 @@ class SystemServiceImpl final
  private:
   const ServiceEnv& env_;
   const std::string scratch_dir_;
+  CostlyWork& costly_;
+  WipingAllocator<keyward::v1::UnsealRequest, keyward::v1::UnsealResponse>
+      unseal_messages_{[](keyward::v1::UnsealRequest* request,
+                          keyward::v1::UnsealResponse*) {
+        crypto::WipeString(request->mutable_passphrase());
+      }};
+  WipingAllocator<keyward::v1::ChangePassphraseRequest,
+                  keyward::v1::ChangePassphraseResponse>
+      change_passphrase_messages_{[](keyward::v1::ChangePassphraseRequest* request,
+                                     keyward::v1::ChangePassphraseResponse*) {
+        crypto::WipeString(request->mutable_old_passphrase());
+        crypto::WipeString(request->mutable_new_passphrase());
+      }};
   // Callers following the audit log (ReadAuditLog follow), each with a
   // thread: at most kMaxFollowers.
   static constexpr int kMaxFollowers = 16;

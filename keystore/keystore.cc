@@ -1,5 +1,6 @@
 #include "keystore/keystore.h"
 
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,7 +183,10 @@ std::vector<SignatureAlgorithm> SignatureAlgorithmsFor(KeyType type) {
 
 std::string PrivateKeyPem(const SecretData& pkcs8_der) {
   std::string b64 = absl::Base64Escape(pkcs8_der.InsecureView());
-  std::string pem = "-----BEGIN PRIVATE KEY-----\n";
+  std::string pem;
+  // Reserved once, so that no partial copy is left unwiped by a regrowth.
+  pem.reserve(b64.size() + b64.size() / 64 + 64);
+  pem = "-----BEGIN PRIVATE KEY-----\n";
   for (size_t i = 0; i < b64.size(); i += 64) {
     absl::StrAppend(&pem, absl::string_view(b64).substr(i, 64), "\n");
   }
@@ -386,12 +390,30 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   switch (params.format) {
     case ImportFormat::kPrivateKeyPem:
     case ImportFormat::kPrivateKeyDer: {
-      // DER goes through the same parser, wrapped as a PEM block.
-      SecretData pem(params.format == ImportFormat::kPrivateKeyDer
-                         ? PrivateKeyPem(params.material)
-                         : std::string(params.material.InsecureView()));
+      // DER goes through the same parser, wrapped as a PEM block (kept in
+      // SecretData: it is the private key).
+      SecretData wrapped;
+      if (params.format == ImportFormat::kPrivateKeyDer) {
+        std::string text = PrivateKeyPem(params.material);
+        wrapped = SecretData(text);
+        OPENSSL_cleanse(text.data(), text.size());
+      }
+      const absl::string_view pem = params.format == ImportFormat::kPrivateKeyDer
+                                        ? wrapped.InsecureView()
+                                        : params.material.InsecureView();
+      if (params.passphrase) {
+        // The KDF is one libcrypto call that cannot be interrupted: bound
+        // its cost, then ask whether the caller still wants the answer.
+        s = crypto::CheckEncryptedKeyCost(pem, options_.import_kdf_limits);
+        if (!s.ok()) return s;
+        if (params.before_costly_work) {
+          s = params.before_costly_work();
+          if (!s.ok()) return s;
+        }
+      }
       auto parsed = crypto::ParsePrivateKeyPem(
-          pem.InsecureView(), params.passphrase ? &*params.passphrase : nullptr);
+          pem, params.passphrase ? &*params.passphrase : nullptr,
+          options_.import_kdf_limits);
       if (!parsed.ok()) return parsed.status();
       // An EC P-256 key may serve ECDSA or ECDH: the caller's type decides.
       type = parsed->type == KeyType::kEcdsaP256 &&

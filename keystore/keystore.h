@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "keystore/crypto/aead.h"
+#include "keystore/crypto/pbe_limits.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/crypto/signature.h"
 #include "keystore/hierarchy.h"
@@ -54,6 +55,10 @@ struct KeystoreOptions {
   size_t cache_size = 1024;
   // scrypt cost for a new keystore or a passphrase change.
   KdfParams kdf;
+  // The most key-derivation work an encrypted private key given to
+  // ImportKey may ask for (PBKDF2 rounds, scrypt N/r/p), checked before any
+  // derivation: more is INVALID_ARGUMENT naming the limit.
+  crypto::KdfLimits import_kdf_limits;
   // The clock; tests replace it.
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
@@ -88,6 +93,12 @@ struct ImportKeyParams {
   crypto::SecretData material;
   // For an encrypted PEM private key.
   std::optional<crypto::SecretData> passphrase;
+  // Called, if set, after an encrypted key's KDF cost has passed
+  // `import_kdf_limits` and just before the derivation (which cannot be
+  // interrupted once started); a non-OK status (say DEADLINE_EXCEEDED when
+  // the caller gave up) is returned as the import's answer, with nothing
+  // derived or written.
+  std::function<absl::Status()> before_costly_work;
   // Take the type from asymmetric material instead of create.type.
   bool type_from_material = false;
   // The new version's own JOSE kid: 1 to 256 printable ASCII characters,

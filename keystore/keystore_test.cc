@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/crypto/keys.h"
+#include "keystore/crypto/pkcs8_encrypt.h"
 #include "keystore/format.h"
 
 namespace keyward::keystore {
@@ -598,6 +599,62 @@ std::string Der(uint8_t tag, const std::string& body) {
     out += static_cast<char>(body.size() & 0xff);
   }
   return out + body;
+}
+
+// An encrypted key's KDF cost is checked against the import limits before
+// any derivation, and the caller's hook runs just before the derivation: a
+// refusal from either leaves nothing imported.
+TEST_F(KeystoreTest, EncryptedImportIsBoundedAndCanBeCalledOff) {
+  const SecretData key = *crypto::GenerateKeyMaterial(KeyType::kEd25519);
+  const SecretData pass("import passphrase");
+  const std::string pem = crypto::EncryptedPkcs8Pem(
+      *crypto::EncryptPkcs8(key, pass, 20000));
+  auto params = [&](const std::string& id) {
+    ImportKeyParams p;
+    p.create.id = id;
+    p.create.type = KeyType::kEd25519;
+    p.format = ImportFormat::kPrivateKeyPem;
+    p.material = SecretData(pem);
+    p.passphrase = SecretData(pass.InsecureView());
+    return p;
+  };
+  // Called off by the hook: its status is the answer, nothing is imported.
+  int asked = 0;
+  ImportKeyParams late = params("late");
+  late.before_costly_work = [&] {
+    ++asked;
+    return absl::DeadlineExceededError("gave up");
+  };
+  EXPECT_EQ(ks_->ImportKey(std::move(late)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(ks_->GetKey("late").status().code(), absl::StatusCode::kNotFound);
+  // Within the default limits, with a hook that lets it run: imported.
+  ImportKeyParams fine = params("fine");
+  fine.before_costly_work = [&] {
+    ++asked;
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(ks_->ImportKey(std::move(fine)).ok());
+  EXPECT_EQ(asked, 2);
+  // Over a stricter limit: refused before the hook, naming the limit.
+  KeystoreOptions strict = Options();
+  strict.import_kdf_limits.pbkdf2_max_iterations = 10000;
+  ks_.reset();
+  auto reopened = Keystore::Open(path_, Passphrase(), strict);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ks_ = std::move(*reopened);
+  ImportKeyParams over = params("over");
+  over.before_costly_work = [&] {
+    ++asked;
+    return absl::OkStatus();
+  };
+  auto refused = ks_->ImportKey(std::move(over));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("pbkdf2_max_iterations"));
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(ks_->GetKey("over").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(KeystoreTest, RsaPublicKeyWithExponentOneIsRefused) {

@@ -3,16 +3,19 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
+#include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
 #include "tests/free_port.h"
 
@@ -201,6 +204,91 @@ TEST_F(AccessTest, FailedLoginsAreRateLimited) {
                          grpc::StatusCode::UNAUTHENTICATED,
                          grpc::StatusCode::RESOURCE_EXHAUSTED,
                          grpc::StatusCode::RESOURCE_EXHAUSTED));
+}
+
+// A new channel with its own TCP connection (so its own source port): a
+// local subchannel pool keeps gRPC from sharing one connection.
+std::shared_ptr<grpc::Channel> NewTcpConnection(int port) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+std::string CreateApiKey(pb::AccessService::Stub* admin, const std::string& id) {
+  grpc::ClientContext ctx;
+  pb::CreateApiKeyRequest req;
+  req.set_api_key_id(id);
+  pb::CreateApiKeyResponse resp;
+  grpc::Status s = admin->CreateApiKey(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.secret();
+}
+
+grpc::Status Login(const std::shared_ptr<grpc::Channel>& channel,
+                   const std::string& secret, std::string* token = nullptr) {
+  grpc::ClientContext ctx;
+  pb::LoginRequest req;
+  req.set_api_key_secret(secret);
+  pb::LoginResponse resp;
+  grpc::Status s = pb::AccessService::NewStub(channel)->Login(&ctx, req, &resp);
+  if (token != nullptr) *token = resp.session_token();
+  return s;
+}
+
+// The contract says per peer: many connections (each its own port) from
+// one host share one count, and a right secret from a throttled peer is
+// refused too; the API key under attack is throttled from any peer.
+TEST_F(AccessTest, FailedLoginsAreThrottledPerPeerAcrossConnections) {
+  auto admin = pb::AccessService::NewStub(unix_);
+  const std::string secret = CreateApiKey(admin.get(), "ci");
+  std::vector<grpc::StatusCode> codes;
+  for (int i = 0; i < 5; ++i) {
+    auto channel = NewTcpConnection(port_);
+    codes.push_back(Login(channel, "kw_ak_ci:wrong-" + std::to_string(i)).error_code());
+  }
+  EXPECT_THAT(codes, ::testing::ElementsAre(
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         grpc::StatusCode::RESOURCE_EXHAUSTED));
+  // The right secret, from the same host on yet another connection.
+  grpc::Status right = Login(NewTcpConnection(port_), secret);
+  EXPECT_EQ(right.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(right.error_message(), HasSubstr("ipv4:127.0.0.1 "));
+  // The key under attack is throttled from another peer (the Unix socket)
+  // as well.
+  grpc::Status elsewhere = Login(unix_, secret);
+  EXPECT_EQ(elsewhere.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(elsewhere.error_message(), HasSubstr("apikey:ci"));
+}
+
+// Unseal with a wrong passphrase over several TCP connections (a session
+// caller) is throttled the same way, and the right passphrase with it.
+TEST_F(AccessTest, FailedUnsealsAreThrottledPerPeerAcrossConnections) {
+  auto admin = pb::AccessService::NewStub(unix_);
+  std::string token;
+  ASSERT_TRUE(Login(tcp_, CreateApiKey(admin.get(), "ops"), &token).ok());
+  auto unseal = [&](const std::string& passphrase) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    pb::UnsealRequest req;
+    req.set_passphrase(passphrase);
+    pb::UnsealResponse resp;
+    return pb::SystemService::NewStub(NewTcpConnection(port_))
+        ->Unseal(&ctx, req, &resp);
+  };
+  std::vector<grpc::StatusCode> codes;
+  for (int i = 0; i < 5; ++i) codes.push_back(unseal("wrong").error_code());
+  EXPECT_THAT(codes, ::testing::ElementsAre(
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::UNAUTHENTICATED,
+                         grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_EQ(unseal("access test").error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
 TEST_F(AccessTest, RequestsPerPrincipalAreRateLimited) {

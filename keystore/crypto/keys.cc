@@ -254,7 +254,12 @@ absl::StatusOr<std::string> PublicKeyFromPrivate(KeyType type,
 }
 
 absl::StatusOr<ParsedPrivateKey> ParsePrivateKeyPem(
-    absl::string_view pem, const SecretData* passphrase) {
+    absl::string_view pem, const SecretData* passphrase,
+    const KdfLimits& limits) {
+  // PEM_read_bio_PrivateKey derives the key in one call that cannot be
+  // interrupted: its cost is bounded here, before it starts.
+  absl::Status affordable = CheckEncryptedKeyCost(pem, limits);
+  if (!affordable.ok()) return affordable;
   BioPtr bio = MemoryBio(pem);
   if (bio == nullptr) {
     return Error(absl::StatusCode::kInvalidArgument, "the PEM text is too large");

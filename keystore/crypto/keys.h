@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "keystore/crypto/pbe_limits.h"
 #include "keystore/crypto/secret_data.h"
 
 namespace keyward::crypto {
@@ -57,7 +58,10 @@ struct ParsedPrivateKey {
 // "EC PRIVATE KEY" (plain or with Proc-Type encryption). |passphrase| may be
 // null; it is used only if the key is encrypted. An EC P-256 key comes back
 // as kEcdsaP256 (PEM cannot tell ECDSA from ECDH use; the caller may retype
-// it as kEcdhP256). Errors, all INVALID_ARGUMENT:
+// it as kEcdhP256). Before any key derivation, the KDF cost an encrypted
+// key names is held to |limits| (pbe_limits.h): over a limit is
+// INVALID_ARGUMENT naming it, with nothing derived. Errors, all
+// INVALID_ARGUMENT:
 //   encrypted and |passphrase| null: "the private key is encrypted: a
 //     passphrase is needed";
 //   the decryption fails: "could not decrypt the private key: wrong
@@ -65,7 +69,8 @@ struct ParsedPrivateKey {
 //   no private key found, or a key of a type Keyward does not offer
 //   (e.g. RSA-1024, secp256k1): a message naming the problem.
 absl::StatusOr<ParsedPrivateKey> ParsePrivateKeyPem(
-    absl::string_view pem, const SecretData* passphrase);
+    absl::string_view pem, const SecretData* passphrase,
+    const KdfLimits& limits = KdfLimits());
 
 // ParsedPublicKey is an imported public key in Keyward's stored form.
 struct ParsedPublicKey {

@@ -95,6 +95,12 @@ std::ostream& operator<<(std::ostream& os, const SecretData& secret) {
   return os << "SecretData(" << secret.size() << " bytes)";
 }
 
+void WipeString(std::string* s) {
+  s->resize(s->capacity());  // no reallocation: within the capacity
+  if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+  s->clear();
+}
+
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <ostream>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -72,6 +73,13 @@ class SecretData {
 // operator<< prints only the size ("SecretData(32 bytes)"), never the bytes,
 // so that a SecretData that reaches a log line by mistake leaks nothing.
 std::ostream& operator<<(std::ostream& os, const SecretData& secret);
+
+// WipeString overwrites every byte |s| holds, up to its capacity, with
+// zeros (OPENSSL_cleanse) and leaves it empty, keeping its buffer. For a
+// secret that must pass through a std::string it does not own the type of,
+// such as a protobuf field. Buffers the string had before it last grew were
+// freed unwiped: wipe strings that were filled once.
+void WipeString(std::string* s);
 
 // ConstantTimeEquals returns whether |a| and |b| hold the same bytes, in time
 // that depends only on their lengths (CRYPTO_memcmp). Lengths are not secret:
