@@ -4,6 +4,8 @@
 #ifndef KEYWARD_KEYSTORE_TESTING_STORAGE_CONFORMANCE_H_
 #define KEYWARD_KEYSTORE_TESTING_STORAGE_CONFORMANCE_H_
 
+#include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,6 +54,12 @@ class StorageConformanceTest
  private:
   std::unique_ptr<Storage> storage_;
 };
+
+// TempPath returns a new path under TEST_TMPDIR, starting with `name`.
+inline std::string TempPath(const std::string& name) {
+  static std::atomic<int> n{0};
+  return absl::StrCat(getenv("TEST_TMPDIR"), "/", name, n++);
+}
 
 inline KeyRecord Key(const std::string& id) {
   KeyRecord k;
