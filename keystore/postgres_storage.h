@@ -66,7 +66,10 @@ struct PostgresOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
 };
 
-class PostgresStorage final : public Storage {
+// Not `final`: in the BoringSSL flavor only Open and Available are defined
+// (postgres_storage_unavailable.cc), and a final class would have its
+// destructor called directly, by name, wherever a unique_ptr to it dies.
+class PostgresStorage : public Storage {
  public:
   // Available is false in a build without libpq (the BoringSSL flavor).
   static bool Available();
