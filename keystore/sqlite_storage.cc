@@ -526,6 +526,14 @@ absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
   absl::Status s = q.Run("add a key version");
   if (!s.ok()) return s;
   if (sqlite3_changes(db_) != 1) {
+    Statement exists(db_, "SELECT 1 FROM keys WHERE id = ?");
+    exists.Bind(1, version.key_id);
+    if (!exists.Step()) {
+      s = exists.status("add a key version");
+      if (!s.ok()) return s;
+      return absl::NotFoundError(
+          absl::StrCat("no key named '", version.key_id, "'"));
+    }
     return absl::AbortedError(absl::StrCat(
         "key '", version.key_id, "' changed while version ", version.version,
         " was being added; try again"));
@@ -694,7 +702,7 @@ absl::StatusOr<VersionRecord> SqliteStorage::FindVersionByKid(
 absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersionKids() {
   absl::MutexLock lock(&mu_);
   Statement q(db_, "SELECT key_id, version, kid FROM key_versions "
-                   "WHERE kid != ''");
+                   "WHERE kid != '' ORDER BY key_id, version");
   std::vector<VersionRecord> out;
   while (q.Step()) {
     VersionRecord v;
@@ -925,6 +933,9 @@ absl::Status SqliteStorage::TouchApiKey(const std::string& id, absl::Time now) {
           .Bind(2, id)
           .Run("record a login");
   if (!s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) {
+    return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+  }
   return txn.Commit();
 }
 
@@ -1099,11 +1110,17 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
             .Bind(5, INT64_MAX)
             .Run("revoke a token");
     if (!s.ok()) return s;
-    // The record names the signing version, for the call's audit record.
+    // The record names the signing version, for the call's audit record;
+    // no row: NOT_FOUND (and the hook is not run).
     Statement version(db_, "SELECT version FROM token_records WHERE jti = ?");
     version.Bind(1, jti);
-    const int32_t v = version.Step() ? static_cast<int32_t>(version.Int(0)) : 0;
-    s = txn.Commit({v});
+    if (!version.Step()) {
+      s = version.status("revoke a token");
+      if (!s.ok()) return s;
+      return absl::NotFoundError(
+          absl::StrCat("no token record for jti '", jti, "'"));
+    }
+    s = txn.Commit({static_cast<int32_t>(version.Int(0))});
     if (!s.ok()) return s;
   }
   return GetTokenRecord(jti);

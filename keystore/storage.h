@@ -1,18 +1,61 @@
-// Storage: where the keystore's records live. The product uses SqliteStorage
-// (sqlite_storage.h); tests wrap it to inject faults (leveldb's Env idea).
+// Storage: where the keystore's records live, and the contract every backend
+// keeps. The product uses SqliteStorage (sqlite_storage.h); PostgresStorage
+// (postgres_storage.h) is the second backend; tests wrap either to inject
+// faults (leveldb's Env idea). keystore/storage_conformance_test.cc checks
+// every rule below against every backend: a new backend is done when it
+// passes that suite.
 //
-// Every method that changes rows does so in one transaction: it commits all
-// of its rows or none. Inside that transaction, after its last statement and
-// before COMMIT, it runs the calling thread's commit hook (commit_hook.h;
-// the daemon's audit record of the call) and rolls back if the hook fails,
-// returning the hook's status. A method that returns OK for a change has
-// made it durable (SQLite WAL, synchronous=FULL). Implementations are
-// thread-safe.
+// Thread safety: every method may be called from any thread, concurrently.
+// Several Storage objects (threads, processes, replicas) may share one
+// database; the rules below hold across them.
 //
-// Errors: NOT_FOUND for a missing key or version, ALREADY_EXISTS for a key id
-// in use, ABORTED when a conditional update lost a race (the caller may
-// retry), UNAVAILABLE when the database is busy or cannot be written,
-// DATA_LOSS when a stored row cannot be decoded.
+// Transactions and the commit hook: every method that changes rows does so in
+// one transaction, which commits all of its rows or none; no reader (in this
+// process or another) ever sees part of a change. Inside that transaction,
+// after its last statement and before COMMIT, it runs the calling thread's
+// commit hook, RunCommitHook(info) (commit_hook.h; the daemon's audit record
+// of the call), and rolls back if the hook fails, returning the hook's
+// status unchanged. After every COMMIT attempt that followed a successful
+// RunCommitHook it calls NoteCommitOutcome(committed). A change refused
+// before COMMIT (NOT_FOUND, ALREADY_EXISTS, ABORTED, ...) does not run the
+// hook. `info.version` is the key version made or changed, 0 otherwise.
+//
+// Durability: a change that returned OK is durable (SQLite: WAL with
+// synchronous=FULL; PostgreSQL: a synchronous COMMIT) and visible to every
+// later read through any Storage on the same database.
+//
+// Errors, the same in every backend:
+//   NOT_FOUND            a missing row named by the call (key, version,
+//                        policy, API key, token record, the meta row).
+//   ALREADY_EXISTS       a unique name in use: key id, policy id, API key id
+//                        (ever used), jti, a version's kid, the meta row.
+//   ABORTED              a conditional write lost (AddVersion, ReplaceMeta),
+//                        or the database refused the transaction as a
+//                        serialization failure or deadlock. Nothing was
+//                        changed; the caller may re-read and retry.
+//   UNAVAILABLE          the database cannot be reached (connection lost or
+//                        refused), is busy past the timeout, or cannot be
+//                        written (disk full, read-only). Nothing was changed,
+//                        except that a failure at COMMIT itself may leave the
+//                        change made or not (the hook's NoteCommitOutcome
+//                        says it was not acknowledged). Later calls work
+//                        again once the database is back, without reopening.
+//   DATA_LOSS            a stored row cannot be decoded (unknown key type),
+//                        or the database reports corruption.
+//   INVALID_ARGUMENT     a value the database cannot hold (PostgreSQL: text
+//                        that is not UTF-8 or holds a NUL byte; keep ids,
+//                        names, labels and kids to UTF-8 without NUL).
+//   UNIMPLEMENTED        SnapshotTo/ReplaceWith on a backend without them.
+//   INTERNAL             anything else the database reports (a bug).
+// Messages name what was missing or in conflict and never hold a secret
+// (wrapped material, a password, a token).
+//
+// Values: times are kept to the microsecond (sub-microsecond parts are
+// truncated); absl::InfiniteFuture() means "never" and round-trips exactly
+// (records.h). Durations (rotation period, JWT max TTL) are kept to the
+// second. Blobs (wrapped material, public keys, hashes, sealed tokens) are
+// bytes and round-trip exactly, empty included. Ordering by a text id is by
+// its bytes (memcmp), whatever the database's locale.
 #ifndef KEYWARD_KEYSTORE_STORAGE_H_
 #define KEYWARD_KEYSTORE_STORAGE_H_
 
@@ -30,92 +73,139 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
+  // --- The key hierarchy (one meta row) -----------------------------------
+
   // ReadMeta returns the hierarchy's row; NOT_FOUND if the keystore has not
   // been initialized.
   virtual absl::StatusOr<KeystoreMeta> ReadMeta() = 0;
   // InitMeta writes the hierarchy's row of a new keystore; ALREADY_EXISTS if
-  // one is there.
+  // one is there (the stored row is left as it was).
   virtual absl::Status InitMeta(const KeystoreMeta& meta) = 0;
   // ReplaceMeta swaps the row for `next` only if the stored one still has
-  // `expected_wrapped_root` (ABORTED otherwise): a passphrase change.
+  // `expected_wrapped_root`: a passphrase change, compare-and-swap. ABORTED
+  // if the stored root differs or there is no row; of two concurrent
+  // replacements from the same expected root, exactly one succeeds.
   virtual absl::Status ReplaceMeta(const std::string& expected_wrapped_root,
                                    const KeystoreMeta& next) = 0;
 
-  // CreateKey inserts `key` and its first version(s) in one transaction.
+  // --- Keys and versions ---------------------------------------------------
+
+  // CreateKey inserts `key` (with its labels) and its first version(s) in
+  // one transaction. ALREADY_EXISTS if the id is in use or a version's kid
+  // is; nothing is written then. Hook info: the last version's number.
   virtual absl::Status CreateKey(const KeyRecord& key,
                                  const std::vector<VersionRecord>& versions) = 0;
-  // AddVersion inserts `version` (version == key's latest + 1, ABORTED
-  // otherwise) and, if `make_primary`, makes it the primary and sets the
-  // key's rotated_at to `version.created_at`, in one transaction.
+  // AddVersion inserts `version` and sets the key's latest_version to it
+  // and, if `make_primary`, its primary_version to it and rotated_at to
+  // `version.created_at`, in one transaction. Conditional: version.version
+  // must be the key's latest_version + 1, else ABORTED (a concurrent
+  // rotation won; of two concurrent adds of the same number exactly one
+  // succeeds). NOT_FOUND if the key does not exist; ALREADY_EXISTS if the
+  // version's kid is in use. Hook info: the new version.
   virtual absl::Status AddVersion(const VersionRecord& version,
                                   bool make_primary) = 0;
+  // GetKey returns the key with its labels; NOT_FOUND if absent.
   virtual absl::StatusOr<KeyRecord> GetKey(const std::string& id) = 0;
-  // ListKeys returns up to `limit` keys with ids > `after`, in id order.
+  // ListKeys returns up to `limit` (> 0) keys, with labels, whose ids are
+  // greater than `after` (empty: from the start), in id order: a page, and
+  // the last id is the next page's `after`.
   virtual absl::StatusOr<std::vector<KeyRecord>> ListKeys(
       const std::string& after, int limit) = 0;
-  // UpdateKey rewrites the mutable fields of `key` (description, labels,
-  // min versions, rotation period, JWT max TTL, primary version).
+  // UpdateKey rewrites the mutable fields of the stored key `key.id`:
+  // description, labels (replaced as a whole), primary_version,
+  // min_decrypt_version, min_encrypt_version, rotation_period, jwt_max_ttl.
+  // Other fields of `key` are ignored. NOT_FOUND if absent.
   virtual absl::Status UpdateKey(const KeyRecord& key) = 0;
+  // GetVersion returns one version; NOT_FOUND if the key or the version
+  // does not exist.
   virtual absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
                                                    int32_t version) = 0;
+  // ListVersions returns every version of the key in ascending version
+  // order; an unknown key has none (an empty list, not NOT_FOUND).
   virtual absl::StatusOr<std::vector<VersionRecord>> ListVersions(
       const std::string& key_id) = 0;
   // FindVersionByKid returns the version whose own kid (VersionRecord::kid)
-  // is `kid`; NOT_FOUND if none.
+  // is `kid`; NOT_FOUND if none (always for an empty kid).
   virtual absl::StatusOr<VersionRecord> FindVersionByKid(
       const std::string& kid) = 0;
   // ListVersionKids returns every version that has its own kid, with only
-  // key_id, version and kid set.
+  // key_id, version and kid set, in (key_id, version) order.
   virtual absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() = 0;
-  // SetVersionState changes a version's state; moving to kDestroyed also
-  // empties its wrapped material and sets destroyed_at, in one statement.
+  // SetVersionState sets a version's state. Moving to kDestroyed also
+  // empties its wrapped material and sets destroyed_at to `now`, in the same
+  // statement (the public key stays); other states leave destroyed_at as it
+  // is. Transitions are not checked here (the Keystore does). NOT_FOUND if
+  // the version does not exist. Hook info: the version.
   virtual absl::Status SetVersionState(const std::string& key_id,
                                        int32_t version, VersionState state,
                                        absl::Time now) = 0;
+  // CountKeys returns the number of keys.
   virtual absl::StatusOr<int64_t> CountKeys() = 0;
-  // ListKeysDueForRotation returns the ids of keys with a rotation period
-  // whose primary is at least that old at `now` (not public-only ones).
+  // ListKeysDueForRotation returns, in id order, the ids of keys that are
+  // not public-only, have a rotation period, and whose rotated_at + period
+  // is at or before `now`.
   virtual absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
       absl::Time now) = 0;
 
-  // Policies. CreatePolicy: ALREADY_EXISTS for an id in use. DeletePolicy:
-  // NOT_FOUND if absent. ListPolicies returns all, in id order.
+  // --- Policies -------------------------------------------------------------
+
+  // CreatePolicy: ALREADY_EXISTS for an id in use. Operations are kept in
+  // order and must not contain ','. DeletePolicy: NOT_FOUND if absent.
+  // ListPolicies returns all, in id order.
   virtual absl::Status CreatePolicy(const PolicyRecord& policy) = 0;
   virtual absl::Status DeletePolicy(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() = 0;
 
-  // API keys. CreateApiKey: ALREADY_EXISTS for an id ever used. GetApiKey:
-  // NOT_FOUND. RevokeApiKey sets revoked_at (NOT_FOUND if absent; a second
-  // revoke keeps the first time). TouchApiKey records a login.
+  // --- API keys (never deleted, so an id is never reused) -------------------
+
+  // CreateApiKey: ALREADY_EXISTS for an id ever used, revoked ones included.
+  // GetApiKey: NOT_FOUND. ListApiKeys: all, in id order. RevokeApiKey sets
+  // revoked_at to `now` (NOT_FOUND if absent; a second revoke keeps the
+  // earlier time). TouchApiKey sets last_login_at to `now` (NOT_FOUND if
+  // absent).
   virtual absl::Status CreateApiKey(const ApiKeyRecord& key) = 0;
   virtual absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() = 0;
   virtual absl::Status RevokeApiKey(const std::string& id, absl::Time now) = 0;
   virtual absl::Status TouchApiKey(const std::string& id, absl::Time now) = 0;
 
-  // Token records. CreateTokenRecord: ALREADY_EXISTS for a jti in use.
-  // GetTokenRecord: NOT_FOUND. ListTokenRecords returns up to `limit`
-  // records matching `filter` after `cursor`, newest first. RevokeTokenRecord
-  // sets revoked_at/reason/by unless already revoked (the first revocation
-  // is kept) and returns the record; NOT_FOUND if absent. PurgeTokenRecords
-  // deletes up to `limit` records whose purge_at has passed, returning how
-  // many it deleted.
+  // --- Token records --------------------------------------------------------
+
+  // CreateTokenRecord inserts the record and its metadata; ALREADY_EXISTS
+  // for a jti in use.
   virtual absl::Status CreateTokenRecord(const TokenRecord& record) = 0;
+  // GetTokenRecord returns the record with its metadata; NOT_FOUND.
   virtual absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti) = 0;
+  // ListTokenRecords returns up to `limit` (> 0) records, with metadata,
+  // newest first (issued_at descending, then jti descending), strictly after
+  // `cursor` in that order, that match `filter`: key_id and external_id when
+  // not empty; state kActive = not revoked and expire_at > filter.now,
+  // kExpired = not revoked and expire_at <= filter.now, kRevoked = revoked.
   virtual absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(
       const TokenFilter& filter, const TokenCursor& cursor, int limit) = 0;
+  // RevokeTokenRecord sets revoked_at = `now`, the reason and revoked_by,
+  // unless the record is already revoked (the first revocation is kept, and
+  // the call still succeeds), and returns the record as stored. NOT_FOUND if
+  // absent (the hook does not run).
   virtual absl::StatusOr<TokenRecord> RevokeTokenRecord(
       const std::string& jti, absl::Time now, const std::string& reason,
       const std::string& revoked_by) = 0;
+  // PurgeTokenRecords deletes up to `limit` records (with their metadata)
+  // whose purge_at is before `now`, and returns how many it deleted.
   virtual absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) = 0;
 
-  // ReplaceWith replaces every row of the store with those of the keystore
-  // file at `path` (same schema version: FAILED_PRECONDITION otherwise), in
-  // one transaction: readers see the old store or the new one, never a mix.
+  // --- Whole-store copies (SQLite files) ------------------------------------
+
+  // ReplaceWith replaces every row of the store with those of the SQLite
+  // keystore file at `path` (same schema version: FAILED_PRECONDITION
+  // otherwise), in one transaction: readers see the old store or the new
+  // one, never a mix. UNIMPLEMENTED in a backend that is not SQLite (until
+  // the logical backup format lands); it changes nothing then.
   virtual absl::Status ReplaceWith(const std::string& path) = 0;
 
-  // SnapshotTo writes a consistent copy of the whole store to the new file
-  // `path` (mode 0600). ALREADY_EXISTS if `path` exists.
+  // SnapshotTo writes a consistent copy of the whole store to the new SQLite
+  // file `path` (mode 0600). ALREADY_EXISTS if `path` exists. UNIMPLEMENTED
+  // in a backend that is not SQLite; it creates no file then.
   virtual absl::Status SnapshotTo(const std::string& path) = 0;
 };
 

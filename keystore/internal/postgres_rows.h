@@ -1,0 +1,36 @@
+// Row decoding shared by PostgresStorage's files (postgres_storage*.cc): the
+// column lists of keyward's tables and how their rows become records.
+// Internal to //keystore.
+#ifndef KEYWARD_KEYSTORE_INTERNAL_POSTGRES_ROWS_H_
+#define KEYWARD_KEYSTORE_INTERNAL_POSTGRES_ROWS_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "keystore/internal/pq.h"
+#include "keystore/records.h"
+
+namespace keyward::keystore::internal {
+
+// kSelectKeysWithLabels follows "WITH k AS (SELECT * FROM keys ...)": each
+// key of k with each of its labels (one row per label, or one with NULL
+// label columns), in key id then label name order.
+extern const char* const kSelectKeysWithLabels;
+
+// ReadKeysWithLabels appends the keys of such rows to `out`; DATA_LOSS for
+// a key type this build does not know.
+absl::Status ReadKeysWithLabels(const PqRows& rows, std::vector<KeyRecord>* out);
+
+// kVersionColumns: the columns ReadVersion reads, in order.
+extern const char* const kVersionColumns;
+VersionRecord ReadVersion(const PqRows& rows, int row);
+
+// kSelectTokensWithMetadata follows "WITH t AS (SELECT * FROM token_records
+// ... )": each record of t with each metadata entry, newest first (issued_at
+// then jti descending), then by metadata name.
+extern const char* const kSelectTokensWithMetadata;
+void ReadTokensWithMetadata(const PqRows& rows, std::vector<TokenRecord>* out);
+
+}  // namespace keyward::keystore::internal
+
+#endif  // KEYWARD_KEYSTORE_INTERNAL_POSTGRES_ROWS_H_

@@ -1,0 +1,341 @@
+#include "keystore/internal/pq.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace keyward::keystore::internal {
+namespace {
+
+// Type OIDs (catalog/pg_type_d.h, stable since forever).
+constexpr Oid kInt2Oid = 21;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+constexpr Oid kByteaOid = 17;
+
+std::string Scrub(std::string message, absl::string_view secret) {
+  if (!secret.empty()) {
+    message = absl::StrReplaceAll(message, {{secret, "<password>"}});
+  }
+  return std::string(absl::StripTrailingAsciiWhitespace(message));
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+uint64_t BigEndian(const char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+}  // namespace
+
+PqParams& PqParams::Text(absl::string_view s) {
+  types_.push_back(kTextOid);
+  values_.emplace_back(s);
+  lengths_.push_back(static_cast<int>(s.size()));
+  formats_.push_back(1);
+  return *this;
+}
+
+PqParams& PqParams::Bytes(absl::string_view b) {
+  types_.push_back(kByteaOid);
+  values_.emplace_back(b);
+  lengths_.push_back(static_cast<int>(b.size()));
+  formats_.push_back(1);
+  return *this;
+}
+
+PqParams& PqParams::Int(int64_t v) {
+  types_.push_back(kInt8Oid);
+  values_.push_back(absl::StrCat(v));
+  lengths_.push_back(0);  // ignored for text format
+  formats_.push_back(0);
+  return *this;
+}
+
+PqParams& PqParams::Time(absl::Time t) {
+  return Int(t == absl::InfiniteFuture() ? INT64_MAX : absl::ToUnixMicros(t));
+}
+
+std::vector<const char*> PqParams::values() const {
+  std::vector<const char*> out;
+  for (const std::string& v : values_) out.push_back(v.c_str());
+  return out;
+}
+
+int64_t PqRows::Int(int row, int col) const {
+  PGresult* r = result_.get();
+  if (PQgetisnull(r, row, col)) return 0;
+  const char* p = PQgetvalue(r, row, col);
+  const int n = PQgetlength(r, row, col);
+  const Oid type = PQftype(r, col);
+  if ((type == kInt8Oid && n == 8) || (type == kInt4Oid && n == 4) ||
+      (type == kInt2Oid && n == 2)) {
+    const uint64_t u = BigEndian(p, n);
+    // Sign-extend from n bytes.
+    const int shift = 64 - 8 * n;
+    return static_cast<int64_t>(u << shift) >> shift;
+  }
+  return 0;  // not an integer column: a programming error caught by tests
+}
+
+std::string PqRows::Bytes(int row, int col) const {
+  PGresult* r = result_.get();
+  return std::string(PQgetvalue(r, row, col), PQgetlength(r, row, col));
+}
+
+absl::Time PqRows::Time(int row, int col) const {
+  const int64_t us = Int(row, col);
+  return us == INT64_MAX ? absl::InfiniteFuture() : absl::FromUnixMicros(us);
+}
+
+int64_t PqRows::affected() const {
+  const char* n = PQcmdTuples(result_.get());
+  return n == nullptr || *n == '\0' ? 0 : std::strtoll(n, nullptr, 10);
+}
+
+absl::Status StatusFromPq(PGconn* conn, const PGresult* result,
+                          absl::string_view what, absl::string_view secret) {
+  const char* state =
+      result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary =
+      result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string detail = primary ? primary : PQerrorMessage(conn);
+  const std::string code = state ? state : "";
+  std::string message = Scrub(
+      absl::StrCat("PostgreSQL: ", what, ": ", detail,
+                   code.empty() ? "" : absl::StrCat(" (SQLSTATE ", code, ")")),
+      secret);
+  if (PQstatus(conn) != CONNECTION_OK || code.empty() ||
+      absl::StartsWith(code, "08") || code == "57P01" || code == "57P02" ||
+      code == "57P03") {
+    return absl::UnavailableError(absl::StrCat(
+        message, "; the connection to PostgreSQL was lost, later calls "
+                 "reconnect"));
+  }
+  if (code == "23505") return absl::AlreadyExistsError(message);
+  if (code == "40001" || code == "40P01") {
+    return absl::AbortedError(
+        absl::StrCat(message, "; the transaction lost a race, try again"));
+  }
+  if (absl::StartsWith(code, "53") || absl::StartsWith(code, "58") ||
+      code == "25006" || code == "57014") {
+    return absl::UnavailableError(message);
+  }
+  if (code == "XX001" || code == "XX002") return absl::DataLossError(message);
+  if (absl::StartsWith(code, "22")) return absl::InvalidArgumentError(message);
+  if (absl::StartsWith(code, "23")) {
+    return absl::FailedPreconditionError(message);
+  }
+  return absl::InternalError(message);
+}
+
+absl::StatusOr<PqRows> PqSession::Query(const char* sql,
+                                        const PqParams& params,
+                                        absl::string_view what) {
+  std::vector<const char*> values = params.values();
+  PqRows rows(PQexecParams(conn_, sql, params.size(), params.types(),
+                           values.data(), params.lengths(), params.formats(),
+                           /*resultFormat=*/1));
+  if (!rows.ok()) return Error(rows.get(), what);
+  used_ = true;
+  return rows;
+}
+
+absl::Status PqSession::Exec(const char* sql, absl::string_view what) {
+  PqRows rows(PQexec(conn_, sql));  // the last statement's result
+  if (!rows.ok()) return Error(rows.get(), what);
+  used_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status PqSession::Error(const PGresult* result,
+                              absl::string_view what) const {
+  return StatusFromPq(conn_, result, what, secret_);
+}
+
+void PqSession::Rollback() {
+  if (PQstatus(conn_) != CONNECTION_OK) return;
+  if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
+  PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+// --- The pool -------------------------------------------------------------
+
+PqPool::PqPool(PqPoolOptions options) : options_(std::move(options)) {}
+
+PqPool::~PqPool() {
+  absl::MutexLock lock(&mu_);
+  for (PGconn* c : idle_) PQfinish(c);
+}
+
+absl::string_view PqPool::password() const {
+  absl::string_view p = options_.password.InsecureView();
+  return p.empty() ? p : p.substr(0, p.size() - 1);
+}
+
+absl::StatusOr<std::unique_ptr<PqPool>> PqPool::Create(PqPoolOptions options) {
+  char* err = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(options.dsn.c_str(), &err);
+  if (parsed == nullptr) {
+    // libpq's message may quote the string, and so a password in it: leave
+    // it out.
+    PQfreemem(err);
+    return absl::InvalidArgumentError(
+        "the PostgreSQL dsn is not a valid libpq connection string (key=value "
+        "pairs or a postgresql:// URI)");
+  }
+  bool has_password = false;
+  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+      has_password = true;
+    }
+  }
+  PQconninfoFree(parsed);
+  if (has_password) {
+    return absl::InvalidArgumentError(
+        "the PostgreSQL dsn holds a password; put it in a password file "
+        "(mode 0600) instead, so that it is in no config, argv or log");
+  }
+  if (options.size < 1 || options.size > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the PostgreSQL pool size must be 1 to 64, not ", options.size));
+  }
+  // Keep the password NUL-terminated inside wiped memory.
+  if (!options.password.empty()) {
+    crypto::SecretData c = crypto::SecretData::Zeroed(options.password.size() + 1);
+    memcpy(c.InsecureMutableData(), options.password.InsecureView().data(),
+           options.password.size());
+    options.password = std::move(c);
+  }
+  std::unique_ptr<PqPool> pool(new PqPool(std::move(options)));
+  auto first = pool->Connect();
+  if (!first.ok()) return first.status();
+  absl::MutexLock lock(&pool->mu_);
+  pool->idle_.push_back(*first);
+  pool->open_ = 1;
+  return pool;
+}
+
+absl::StatusOr<PGconn*> PqPool::Connect() {
+  const std::string timeout = absl::StrCat(
+      std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
+  std::vector<const char*> keys = {"connect_timeout", "application_name",
+                                   "client_encoding", "dbname"};
+  std::vector<const char*> values = {timeout.c_str(), "keywardd", "UTF8",
+                                     options_.dsn.c_str()};
+  if (!options_.password.empty()) {
+    keys.push_back("password");
+    values.push_back(
+        reinterpret_cast<const char*>(options_.password.InsecureView().data()));
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(),
+                                   /*expand_dbname=*/1);
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    std::string message = Scrub(
+        absl::StrCat("cannot connect to PostgreSQL: ",
+                     conn ? PQerrorMessage(conn) : "out of memory"),
+        password());
+    PQfinish(conn);
+    return absl::UnavailableError(message);
+  }
+  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  // A change that returned OK must be durable: never run with the server's
+  // synchronous_commit turned off for this session.
+  PqSession session(conn, password());
+  auto sync = session.Query("SELECT current_setting('synchronous_commit')",
+                            "read synchronous_commit");
+  absl::Status s = sync.status();
+  if (s.ok()) {
+    const std::string v = sync->Bytes(0, 0);
+    if (v == "off" || v == "local") {
+      s = session.Exec("SET synchronous_commit = on", "set synchronous_commit");
+    }
+  }
+  if (!s.ok()) {
+    PQfinish(conn);
+    return s;
+  }
+  return conn;
+}
+
+absl::StatusOr<PGconn*> PqPool::Borrow() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !idle_.empty() || open_ < options_.size;
+    };
+    mu_.Await(absl::Condition(&available));
+    while (!idle_.empty()) {
+      PGconn* conn = idle_.back();
+      idle_.pop_back();
+      // A server that went away has closed the socket: reading it now
+      // tells, without a round trip.
+      if (PQconsumeInput(conn) != 0 && PQstatus(conn) == CONNECTION_OK) {
+        return conn;
+      }
+      PQfinish(conn);
+      --open_;
+    }
+    if (absl::Now() < next_connect_) {
+      return absl::UnavailableError(absl::StrCat(
+          last_connect_error_, " (retrying in at most ",
+          absl::FormatDuration(backoff_), ")"));
+    }
+    ++open_;  // this slot is ours while we connect
+  }
+  auto conn = Connect();
+  absl::MutexLock lock(&mu_);
+  if (!conn.ok()) {
+    --open_;
+    next_connect_ = absl::Now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, absl::Seconds(2));
+    last_connect_error_ = std::string(conn.status().message());
+    return conn.status();
+  }
+  backoff_ = absl::Milliseconds(50);
+  next_connect_ = absl::InfinitePast();
+  return *conn;
+}
+
+void PqPool::Return(PGconn* conn) {
+  // Never hand on a connection in an unknown or open transaction.
+  const bool reusable = PQstatus(conn) == CONNECTION_OK &&
+                        PQtransactionStatus(conn) == PQTRANS_IDLE;
+  if (!reusable) PQfinish(conn);
+  absl::MutexLock lock(&mu_);
+  if (reusable) {
+    idle_.push_back(conn);
+  } else {
+    --open_;
+  }
+}
+
+absl::Status PqPool::Run(const std::function<absl::Status(PqSession&)>& fn) {
+  absl::Status s;
+  // Each idle connection may be one that a server restart killed: try until
+  // a fresh one answers (at most every pooled connection, then a new one).
+  for (int attempt = 0; attempt <= options_.size; ++attempt) {
+    auto conn = Borrow();
+    if (!conn.ok()) return conn.status();
+    PqSession session(*conn, password());
+    s = fn(session);
+    session.Rollback();  // a no-op after COMMIT
+    const bool retry = !s.ok() && session.broken() && !session.used();
+    Return(*conn);
+    if (!retry) break;
+  }
+  return s;
+}
+
+}  // namespace keyward::keystore::internal

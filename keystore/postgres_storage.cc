@@ -1,0 +1,559 @@
+// PostgresStorage: opening, the schema, the key hierarchy, keys and
+// versions. Policies, API keys, token records and the whole-store copies are
+// in postgres_storage_access.cc; libpq plumbing in internal/pq.h.
+#include "keystore/postgres_storage.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "keystore/internal/pq.h"
+#include "keystore/internal/postgres_rows.h"
+
+namespace keyward::keystore {
+
+using internal::PqParams;
+using internal::PqRows;
+using internal::PqSession;
+
+namespace {
+
+// Schema migrations, applied in order at Open under the advisory lock; the
+// keyward_schema row holds the version reached. Never edit one that has
+// shipped: add the next. Versions follow SQLite's numbering (FORMAT.md):
+// PostgreSQL starts at 5, the schema SQLite reached in five steps. Ids are
+// COLLATE "C" so that order is byte order whatever the database's locale.
+struct Migration {
+  int from;
+  int to;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {0, 5, R"sql(
+CREATE TABLE meta (
+  id integer PRIMARY KEY CHECK (id = 1),
+  kdf_salt bytea NOT NULL,
+  scrypt_n bigint NOT NULL,
+  scrypt_r bigint NOT NULL,
+  scrypt_p bigint NOT NULL,
+  kek_check bytea NOT NULL,
+  wrapped_root_key bytea NOT NULL
+);
+CREATE TABLE keys (
+  id text COLLATE "C" PRIMARY KEY,
+  type text NOT NULL,
+  purpose integer NOT NULL,
+  description text NOT NULL,
+  exportable integer NOT NULL,
+  public_only integer NOT NULL,
+  primary_version integer NOT NULL,
+  latest_version integer NOT NULL,
+  min_decrypt_version integer NOT NULL,
+  min_encrypt_version integer NOT NULL,
+  rotation_period_s bigint NOT NULL,
+  jwt_max_ttl_s bigint NOT NULL,
+  created_at_us bigint NOT NULL,
+  rotated_at_us bigint NOT NULL,
+  jwe_algorithm text NOT NULL DEFAULT ''
+);
+CREATE TABLE key_labels (
+  key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
+  name text COLLATE "C" NOT NULL,
+  value text NOT NULL,
+  PRIMARY KEY (key_id, name)
+);
+CREATE TABLE key_versions (
+  key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
+  version integer NOT NULL,
+  state integer NOT NULL,
+  created_at_us bigint NOT NULL,
+  destroyed_at_us bigint NOT NULL,
+  wrapped_material bytea NOT NULL,
+  public_key bytea NOT NULL,
+  imported integer NOT NULL DEFAULT 0,
+  kid text COLLATE "C" NOT NULL DEFAULT '',
+  PRIMARY KEY (key_id, version)
+);
+CREATE UNIQUE INDEX key_versions_by_kid ON key_versions (kid) WHERE kid <> '';
+CREATE TABLE policies (
+  id text COLLATE "C" PRIMARY KEY,
+  principal text NOT NULL,
+  resource text NOT NULL,
+  operations text NOT NULL,
+  description text NOT NULL,
+  created_by text NOT NULL,
+  created_at_us bigint NOT NULL
+);
+CREATE TABLE api_keys (
+  id text COLLATE "C" PRIMARY KEY,
+  description text NOT NULL,
+  secret_sha256 bytea NOT NULL,
+  created_by text NOT NULL,
+  created_at_us bigint NOT NULL,
+  expire_at_us bigint NOT NULL,
+  revoked_at_us bigint NOT NULL,
+  last_login_at_us bigint NOT NULL
+);
+CREATE TABLE token_records (
+  jti text COLLATE "C" PRIMARY KEY,
+  key_id text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  external_id text COLLATE "C" NOT NULL,
+  subject text NOT NULL,
+  claims_json text NOT NULL,
+  sealed_token bytea NOT NULL,
+  issued_by text NOT NULL,
+  issued_at_us bigint NOT NULL,
+  expire_at_us bigint NOT NULL,
+  purge_at_us bigint NOT NULL,
+  revoked_at_us bigint NOT NULL,
+  revoke_reason text NOT NULL,
+  revoked_by text NOT NULL
+);
+CREATE INDEX token_records_by_time ON token_records (issued_at_us, jti);
+CREATE INDEX token_records_by_external_id
+  ON token_records (external_id, issued_at_us);
+CREATE INDEX token_records_by_purge ON token_records (purge_at_us);
+CREATE TABLE token_metadata (
+  jti text COLLATE "C" NOT NULL REFERENCES token_records(jti) ON DELETE CASCADE,
+  name text COLLATE "C" NOT NULL,
+  value text NOT NULL,
+  PRIMARY KEY (jti, name)
+);
+)sql"},
+};
+
+// ReadPasswordFile reads the one-line password file; see PostgresOptions.
+absl::StatusOr<crypto::SecretData> ReadPasswordFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot open the PostgreSQL password file '", path,
+        "': ", strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the PostgreSQL password file '", path, "' is not a regular file"));
+  }
+  if ((st.st_mode & 077) != 0) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the PostgreSQL password file '%s' is accessible to group or others "
+        "(mode %04o); run `chmod 600 %s` and try again",
+        path, st.st_mode & 07777, path));
+  }
+  constexpr size_t kMax = 4096;
+  crypto::SecretData buf = crypto::SecretData::Zeroed(kMax);
+  size_t n = 0;
+  while (n < kMax) {
+    ssize_t r = read(fd, buf.InsecureMutableData() + n, kMax - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      close(fd);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot read the PostgreSQL password file '", path,
+          "': ", strerror(errno)));
+    }
+    if (r == 0) break;
+    n += r;
+  }
+  close(fd);
+  absl::string_view text = buf.InsecureView().substr(0, n);
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  if (text.empty() || n == kMax || text.find('\n') != absl::string_view::npos ||
+      text.find('\0') != absl::string_view::npos) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the PostgreSQL password file '", path,
+        "' must hold one line: the password"));
+  }
+  return crypto::SecretData(text);
+}
+
+}  // namespace
+
+bool PostgresStorage::Available() { return true; }
+
+PostgresStorage::PostgresStorage(std::unique_ptr<internal::PqPool> pool)
+    : pool_(std::move(pool)) {}
+
+PostgresStorage::~PostgresStorage() = default;
+
+absl::StatusOr<std::unique_ptr<PostgresStorage>> PostgresStorage::Open(
+    const PostgresOptions& options) {
+  internal::PqPoolOptions pool_options;
+  pool_options.dsn = options.dsn;
+  pool_options.size = options.pool_size;
+  pool_options.connect_timeout = options.connect_timeout;
+  if (!options.password_file.empty()) {
+    auto password = ReadPasswordFile(options.password_file);
+    if (!password.ok()) return password.status();
+    pool_options.password = std::move(*password);
+  }
+  auto pool = internal::PqPool::Create(std::move(pool_options));
+  if (!pool.ok()) return pool.status();
+  std::unique_ptr<PostgresStorage> storage(
+      new PostgresStorage(std::move(*pool)));
+  absl::Status s = storage->Migrate();
+  if (!s.ok()) return s;
+  return storage;
+}
+
+absl::Status PostgresStorage::Migrate() {
+  return pool_->Run([](PqSession& s) -> absl::Status {
+    absl::Status st = s.Exec("BEGIN", "begin the schema set-up");
+    if (!st.ok()) return st;
+    // Held to COMMIT: daemons starting together set the schema up one at a
+    // time, and the later ones find it done.
+    auto locked = s.Query("SELECT pg_advisory_xact_lock($1)",
+                          PqParams().Int(kSchemaLock), "lock the schema");
+    if (!locked.ok()) return locked.status();
+    st = s.Exec(
+        "CREATE TABLE IF NOT EXISTS keyward_schema ("
+        "id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)",
+        "create the schema version table");
+    if (!st.ok()) return st;
+    auto row = s.Query("SELECT version FROM keyward_schema WHERE id = 1",
+                       "read the schema version");
+    if (!row.ok()) return row.status();
+    int64_t version = row->size() == 0 ? 0 : row->Int(0, 0);
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the PostgreSQL keystore's schema (version ", version,
+          ") is newer than this keywardd understands (", kSchemaVersion,
+          "); run a newer keywardd"));
+    }
+    for (const Migration& m : kMigrations) {
+      if (version >= m.to) continue;
+      if (version != m.from) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the PostgreSQL keystore has schema version ", version,
+            ", which no migration of this keywardd starts from"));
+      }
+      st = s.Exec(m.sql, absl::StrCat("migrate the schema to version ", m.to));
+      if (!st.ok()) return st;
+      version = m.to;
+    }
+    auto written = s.Query(
+        "INSERT INTO keyward_schema (id, version) VALUES (1, $1) "
+        "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version",
+        PqParams().Int(version), "write the schema version");
+    if (!written.ok()) return written.status();
+    return s.Exec("COMMIT", "commit the schema set-up");
+  });
+}
+
+absl::Status PostgresStorage::Change(
+    const std::function<absl::Status(PqSession&, CommitInfo*)>& body) {
+  return pool_->Run([&](PqSession& s) -> absl::Status {
+    absl::Status st = s.Exec("BEGIN", "begin a transaction");
+    if (!st.ok()) return st;
+    CommitInfo info;
+    st = body(s, &info);
+    if (!st.ok()) return st;  // Run rolls back
+    st = RunCommitHook(info);
+    if (!st.ok()) return st;
+    st = s.Exec("COMMIT", "commit");
+    NoteCommitOutcome(st.ok());
+    return st;
+  });
+}
+
+absl::Status PostgresStorage::Read(
+    const std::function<absl::Status(PqSession&)>& body) {
+  return pool_->Run(body);
+}
+
+// --- The key hierarchy --------------------------------------------------
+
+absl::StatusOr<KeystoreMeta> PostgresStorage::ReadMeta() {
+  KeystoreMeta meta;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    auto rows = q.Query(
+        "SELECT kdf_salt, scrypt_n, scrypt_r, scrypt_p, kek_check, "
+        "wrapped_root_key FROM meta WHERE id = 1",
+        "read the key hierarchy");
+    if (!rows.ok()) return rows.status();
+    if (rows->size() == 0) {
+      return absl::NotFoundError(
+          "the keystore has no key hierarchy; create it with `keywardd init`");
+    }
+    meta.kdf_salt = rows->Bytes(0, 0);
+    meta.scrypt_n = rows->Int(0, 1);
+    meta.scrypt_r = rows->Int(0, 2);
+    meta.scrypt_p = rows->Int(0, 3);
+    meta.kek_check = rows->Bytes(0, 4);
+    meta.wrapped_root_key = rows->Bytes(0, 5);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return meta;
+}
+
+absl::Status PostgresStorage::InitMeta(const KeystoreMeta& meta) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query(
+        "INSERT INTO meta (id, kdf_salt, scrypt_n, scrypt_r, scrypt_p, "
+        "kek_check, wrapped_root_key) VALUES (1, $1, $2, $3, $4, $5, $6)",
+        PqParams()
+            .Bytes(meta.kdf_salt)
+            .Int(static_cast<int64_t>(meta.scrypt_n))
+            .Int(meta.scrypt_r)
+            .Int(meta.scrypt_p)
+            .Bytes(meta.kek_check)
+            .Bytes(meta.wrapped_root_key),
+        "write the key hierarchy");
+    if (absl::IsAlreadyExists(r.status())) {
+      return absl::AlreadyExistsError(
+          "the keystore already has a key hierarchy");
+    }
+    return r.status();
+  });
+}
+
+absl::Status PostgresStorage::ReplaceMeta(
+    const std::string& expected_wrapped_root, const KeystoreMeta& next) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    // One conditional UPDATE: a concurrent one waits for the row lock, then
+    // finds the root changed and touches nothing.
+    auto r = q.Query(
+        "UPDATE meta SET kdf_salt = $1, scrypt_n = $2, scrypt_r = $3, "
+        "scrypt_p = $4, kek_check = $5, wrapped_root_key = $6 "
+        "WHERE id = 1 AND wrapped_root_key = $7",
+        PqParams()
+            .Bytes(next.kdf_salt)
+            .Int(static_cast<int64_t>(next.scrypt_n))
+            .Int(next.scrypt_r)
+            .Int(next.scrypt_p)
+            .Bytes(next.kek_check)
+            .Bytes(next.wrapped_root_key)
+            .Bytes(expected_wrapped_root),
+        "re-wrap the root key");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      return absl::AbortedError(
+          "the passphrase was changed concurrently; try again");
+    }
+    return absl::OkStatus();
+  });
+}
+
+// --- Keys ---------------------------------------------------------------
+
+namespace {
+
+absl::Status InsertVersion(PqSession& q, const VersionRecord& v) {
+  auto r = q.Query(
+      "INSERT INTO key_versions (key_id, version, state, created_at_us, "
+      "destroyed_at_us, wrapped_material, public_key, imported, kid) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      PqParams()
+          .Text(v.key_id)
+          .Int(v.version)
+          .Int(static_cast<int64_t>(v.state))
+          .Time(v.created_at)
+          .Time(v.destroyed_at)
+          .Bytes(v.wrapped_material)
+          .Bytes(v.public_key)
+          .Int(v.imported ? 1 : 0)
+          .Text(v.kid),
+      "write a key version");
+  if (absl::IsAlreadyExists(r.status())) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "key '", v.key_id, "' version ", v.version,
+        " or its kid '", absl::CHexEscape(v.kid), "' is already in use"));
+  }
+  return r.status();
+}
+
+absl::Status WriteLabels(PqSession& q, const KeyRecord& key) {
+  auto r = q.Query("DELETE FROM key_labels WHERE key_id = $1",
+                   PqParams().Text(key.id), "write labels");
+  if (!r.ok()) return r.status();
+  for (const auto& [name, value] : key.labels) {
+    r = q.Query("INSERT INTO key_labels (key_id, name, value) "
+                "VALUES ($1, $2, $3)",
+                PqParams().Text(key.id).Text(name).Text(value),
+                "write labels");
+    if (!r.ok()) return r.status();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status PostgresStorage::CreateKey(
+    const KeyRecord& key, const std::vector<VersionRecord>& versions) {
+  return Change([&](PqSession& q, CommitInfo* info) -> absl::Status {
+    auto r = q.Query(
+        "INSERT INTO keys (id, type, purpose, description, exportable, "
+        "public_only, primary_version, latest_version, min_decrypt_version, "
+        "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, "
+        "created_at_us, rotated_at_us, jwe_algorithm) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        PqParams()
+            .Text(key.id)
+            .Text(crypto::KeyTypeName(key.type))
+            .Int(static_cast<int64_t>(key.purpose))
+            .Text(key.description)
+            .Int(key.exportable ? 1 : 0)
+            .Int(key.public_only ? 1 : 0)
+            .Int(key.primary_version)
+            .Int(key.latest_version)
+            .Int(key.min_decrypt_version)
+            .Int(key.min_encrypt_version)
+            .Int(absl::ToInt64Seconds(key.rotation_period))
+            .Int(absl::ToInt64Seconds(key.jwt_max_ttl))
+            .Time(key.created_at)
+            .Time(key.rotated_at)
+            .Text(key.jwe_algorithm),
+        "create a key");
+    if (absl::IsAlreadyExists(r.status())) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a key named '", key.id, "' already exists; choose another name"));
+    }
+    if (!r.ok()) return r.status();
+    absl::Status s = WriteLabels(q, key);
+    if (!s.ok()) return s;
+    for (const VersionRecord& v : versions) {
+      s = InsertVersion(q, v);
+      if (!s.ok()) return s;
+    }
+    info->version = versions.empty() ? 0 : versions.back().version;
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
+                                         bool make_primary) {
+  return Change([&](PqSession& q, CommitInfo* info) -> absl::Status {
+    // The compare-and-swap on latest_version: a concurrent AddVersion waits
+    // for this row's lock, then re-checks the condition and matches nothing.
+    auto r = q.Query(
+        "UPDATE keys SET latest_version = $1, "
+        "primary_version = CASE WHEN $2 = 1 THEN $1 ELSE primary_version END, "
+        "rotated_at_us = CASE WHEN $2 = 1 THEN $3 ELSE rotated_at_us END "
+        "WHERE id = $4 AND latest_version = $1 - 1",
+        PqParams()
+            .Int(version.version)
+            .Int(make_primary ? 1 : 0)
+            .Time(version.created_at)
+            .Text(version.key_id),
+        "add a key version");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      auto exists = q.Query("SELECT 1 FROM keys WHERE id = $1",
+                            PqParams().Text(version.key_id),
+                            "add a key version");
+      if (!exists.ok()) return exists.status();
+      if (exists->size() == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("no key named '", version.key_id, "'"));
+      }
+      return absl::AbortedError(absl::StrCat(
+          "key '", version.key_id, "' changed while version ",
+          version.version, " was being added; try again"));
+    }
+    info->version = version.version;
+    return InsertVersion(q, version);
+  });
+}
+
+absl::StatusOr<KeyRecord> PostgresStorage::GetKey(const std::string& id) {
+  std::vector<KeyRecord> keys;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    auto rows = q.Query(
+        absl::StrCat("WITH k AS (SELECT * FROM keys WHERE id = $1) ",
+                     internal::kSelectKeysWithLabels)
+            .c_str(),
+        PqParams().Text(id), "read a key");
+    if (!rows.ok()) return rows.status();
+    return internal::ReadKeysWithLabels(*rows, &keys);
+  });
+  if (!s.ok()) return s;
+  if (keys.empty()) {
+    return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
+  }
+  return std::move(keys.front());
+}
+
+absl::StatusOr<std::vector<KeyRecord>> PostgresStorage::ListKeys(
+    const std::string& after, int limit) {
+  std::vector<KeyRecord> keys;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    keys.clear();
+    auto rows = q.Query(
+        absl::StrCat("WITH k AS (SELECT * FROM keys WHERE id > $1 "
+                     "ORDER BY id LIMIT $2) ",
+                     internal::kSelectKeysWithLabels)
+            .c_str(),
+        PqParams().Text(after).Int(limit), "list keys");
+    if (!rows.ok()) return rows.status();
+    return internal::ReadKeysWithLabels(*rows, &keys);
+  });
+  if (!s.ok()) return s;
+  return keys;
+}
+
+absl::Status PostgresStorage::UpdateKey(const KeyRecord& key) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query(
+        "UPDATE keys SET description = $1, primary_version = $2, "
+        "min_decrypt_version = $3, min_encrypt_version = $4, "
+        "rotation_period_s = $5, jwt_max_ttl_s = $6 WHERE id = $7",
+        PqParams()
+            .Text(key.description)
+            .Int(key.primary_version)
+            .Int(key.min_decrypt_version)
+            .Int(key.min_encrypt_version)
+            .Int(absl::ToInt64Seconds(key.rotation_period))
+            .Int(absl::ToInt64Seconds(key.jwt_max_ttl))
+            .Text(key.id),
+        "update a key");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      return absl::NotFoundError(absl::StrCat("no key named '", key.id, "'"));
+    }
+    return WriteLabels(q, key);
+  });
+}
+
+absl::StatusOr<int64_t> PostgresStorage::CountKeys() {
+  int64_t n = 0;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    auto rows = q.Query("SELECT count(*) FROM keys", "count keys");
+    if (!rows.ok()) return rows.status();
+    n = rows->Int(0, 0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
+absl::StatusOr<std::vector<std::string>>
+PostgresStorage::ListKeysDueForRotation(absl::Time now) {
+  std::vector<std::string> ids;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    ids.clear();
+    auto rows = q.Query(
+        "SELECT id FROM keys WHERE rotation_period_s > 0 AND public_only = 0 "
+        "AND rotated_at_us + rotation_period_s * 1000000 <= $1 ORDER BY id",
+        PqParams().Time(now), "list keys due for rotation");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->Bytes(i, 0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return ids;
+}
+
+}  // namespace keyward::keystore

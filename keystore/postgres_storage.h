@@ -1,0 +1,151 @@
+// PostgresStorage: Storage (storage.h) on a PostgreSQL database, so that
+// several keywardd replicas can share one keystore. The rows are the same
+// envelope-encrypted records as SqliteStorage's, in the same tables
+// (keystore/FORMAT.md, "PostgreSQL schema"). Not yet selectable in keywardd:
+// the daemon still opens SqliteStorage.
+//
+// - Connections: libpq, a pool of `pool_size` connections (a thread borrows
+//   one per call, waiting if all are busy). A lost connection is dropped and
+//   replaced on a later call (with a short backoff after a failed connect):
+//   a PostgreSQL restart fails the calls in flight with UNAVAILABLE and
+//   nothing after it; the storage never needs reopening.
+// - Schema: created or migrated at Open in one transaction that holds
+//   pg_advisory_xact_lock(kSchemaLock), so several daemons may start at once
+//   on an empty database. A `keyward_schema` row holds the version; a
+//   database newer than this build is refused (FAILED_PRECONDITION).
+// - Transactions: every change is BEGIN ... RunCommitHook ... COMMIT on one
+//   connection (READ COMMITTED; conditional writes are single conditional
+//   UPDATEs, which PostgreSQL re-checks against the latest row after waiting
+//   for its lock, so a lost race is ABORTED, never a lost update). Reads are
+//   single statements (one snapshot each). Values are always parameters.
+// - Errors: the SQLSTATE mapping of internal/pq.h (unique violation ->
+//   ALREADY_EXISTS, serialization failure or deadlock -> ABORTED, lost
+//   connection -> UNAVAILABLE, ...). No message holds the password.
+// - SnapshotTo/ReplaceWith: UNIMPLEMENTED (backups are SQLite files until the
+//   logical backup format lands).
+// - Build flavors: libpq links OpenSSL 3, so PostgresStorage exists in the
+//   default flavor only; in the BoringSSL flavor Open returns
+//   FAILED_PRECONDITION and Available() is false.
+//
+// Thread-safe.
+#ifndef KEYWARD_KEYSTORE_POSTGRES_STORAGE_H_
+#define KEYWARD_KEYSTORE_POSTGRES_STORAGE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "keystore/commit_hook.h"
+#include "keystore/storage.h"
+
+namespace keyward::keystore {
+
+namespace internal {
+class PqPool;
+class PqSession;
+}  // namespace internal
+
+// PostgresOptions: where the database is and how to log in.
+struct PostgresOptions {
+  // A libpq connection string ("host=/run/postgresql dbname=keyward
+  // user=keyward", or a postgresql:// URI), without a password: one in it
+  // is refused (INVALID_ARGUMENT).
+  std::string dsn;
+  // A file holding the password (one line; a trailing newline is dropped),
+  // read once at Open; it must not be accessible to group or others
+  // (FAILED_PRECONDITION otherwise). Empty: no password (peer or trust
+  // authentication, or libpq's own ~/.pgpass).
+  std::string password_file;
+  // Connections in the pool, 1 to 64.
+  int pool_size = 4;
+  // How long one connection attempt may take (at least 1 s; libpq rounds 1
+  // up to 2).
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// Not `final`: in the BoringSSL flavor only Open and Available are defined
+// (postgres_storage_unavailable.cc), and a final class would have its
+// destructor called directly, by name, wherever a unique_ptr to it dies.
+class PostgresStorage : public Storage {
+ public:
+  // Available is false in a build without libpq (the BoringSSL flavor).
+  static bool Available();
+
+  // Open connects (UNAVAILABLE if the server cannot be reached or refuses
+  // the login; INVALID_ARGUMENT for a bad dsn or pool size;
+  // FAILED_PRECONDITION for a password file with group/other access or a
+  // schema newer than this build, or in a build without PostgreSQL), then
+  // creates or migrates the schema.
+  static absl::StatusOr<std::unique_ptr<PostgresStorage>> Open(
+      const PostgresOptions& options);
+  ~PostgresStorage() override;
+
+  absl::StatusOr<KeystoreMeta> ReadMeta() override;
+  absl::Status InitMeta(const KeystoreMeta& meta) override;
+  absl::Status ReplaceMeta(const std::string& expected_wrapped_root,
+                           const KeystoreMeta& next) override;
+  absl::Status CreateKey(const KeyRecord& key,
+                         const std::vector<VersionRecord>& versions) override;
+  absl::Status AddVersion(const VersionRecord& version,
+                          bool make_primary) override;
+  absl::StatusOr<KeyRecord> GetKey(const std::string& id) override;
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,
+                                                  int limit) override;
+  absl::Status UpdateKey(const KeyRecord& key) override;
+  absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
+                                           int32_t version) override;
+  absl::StatusOr<std::vector<VersionRecord>> ListVersions(
+      const std::string& key_id) override;
+  absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override;
+  absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() override;
+  absl::Status SetVersionState(const std::string& key_id, int32_t version,
+                               VersionState state, absl::Time now) override;
+  absl::StatusOr<int64_t> CountKeys() override;
+  absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
+      absl::Time now) override;
+  absl::Status CreatePolicy(const PolicyRecord& policy) override;
+  absl::Status DeletePolicy(const std::string& id) override;
+  absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override;
+  absl::Status CreateApiKey(const ApiKeyRecord& key) override;
+  absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id) override;
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override;
+  absl::Status RevokeApiKey(const std::string& id, absl::Time now) override;
+  absl::Status TouchApiKey(const std::string& id, absl::Time now) override;
+  absl::Status CreateTokenRecord(const TokenRecord& record) override;
+  absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti) override;
+  absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(
+      const TokenFilter& filter, const TokenCursor& cursor,
+      int limit) override;
+  absl::StatusOr<TokenRecord> RevokeTokenRecord(
+      const std::string& jti, absl::Time now, const std::string& reason,
+      const std::string& revoked_by) override;
+  absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;
+  // SnapshotTo and ReplaceWith: UNIMPLEMENTED, changing nothing.
+  absl::Status SnapshotTo(const std::string& path) override;
+  absl::Status ReplaceWith(const std::string& path) override;
+
+  // The schema version this build writes (the same numbering as SQLite's).
+  static constexpr int kSchemaVersion = 5;
+  // The advisory lock key that serializes schema set-up across processes.
+  static constexpr int64_t kSchemaLock = 0x6b65797761726431;  // "keyward1"
+
+ private:
+  explicit PostgresStorage(std::unique_ptr<internal::PqPool> pool);
+  absl::Status Migrate();
+  // Change runs `body` in a transaction on one connection, then the commit
+  // hook with `info` as body left it, then COMMIT (storage.h's rule).
+  absl::Status Change(
+      const std::function<absl::Status(internal::PqSession&, CommitInfo*)>&
+          body);
+  // Read runs `body` on one connection, outside any explicit transaction.
+  absl::Status Read(const std::function<absl::Status(internal::PqSession&)>& body);
+
+  const std::unique_ptr<internal::PqPool> pool_;
+};
+
+}  // namespace keyward::keystore
+
+#endif  // KEYWARD_KEYSTORE_POSTGRES_STORAGE_H_

@@ -1,0 +1,297 @@
+// PostgresStorage: key versions, policies and API keys (postgres_storage.h).
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "keystore/internal/postgres_rows.h"
+#include "keystore/internal/pq.h"
+#include "keystore/postgres_storage.h"
+
+namespace keyward::keystore {
+
+using internal::PqParams;
+using internal::PqSession;
+
+// --- Versions -------------------------------------------------------------
+
+absl::StatusOr<VersionRecord> PostgresStorage::GetVersion(
+    const std::string& key_id, int32_t version) {
+  std::vector<VersionRecord> found;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    auto rows = q.Query(
+        absl::StrCat("SELECT ", internal::kVersionColumns,
+                     " FROM key_versions WHERE key_id = $1 AND version = $2")
+            .c_str(),
+        PqParams().Text(key_id).Int(version), "read a key version");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      found.push_back(internal::ReadVersion(*rows, i));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (found.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("key '", key_id, "' has no version ", version));
+  }
+  return std::move(found.front());
+}
+
+absl::StatusOr<std::vector<VersionRecord>> PostgresStorage::ListVersions(
+    const std::string& key_id) {
+  std::vector<VersionRecord> versions;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    versions.clear();
+    auto rows = q.Query(
+        absl::StrCat("SELECT ", internal::kVersionColumns,
+                     " FROM key_versions WHERE key_id = $1 ORDER BY version")
+            .c_str(),
+        PqParams().Text(key_id), "list key versions");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      versions.push_back(internal::ReadVersion(*rows, i));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return versions;
+}
+
+absl::StatusOr<VersionRecord> PostgresStorage::FindVersionByKid(
+    const std::string& kid) {
+  std::vector<VersionRecord> found;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    auto rows = q.Query(
+        absl::StrCat("SELECT ", internal::kVersionColumns,
+                     " FROM key_versions WHERE kid = $1 AND kid <> ''")
+            .c_str(),
+        PqParams().Text(kid), "find a kid");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      found.push_back(internal::ReadVersion(*rows, i));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat("no key version has kid '",
+                                            absl::CHexEscape(kid), "'"));
+  }
+  return std::move(found.front());
+}
+
+absl::StatusOr<std::vector<VersionRecord>> PostgresStorage::ListVersionKids() {
+  std::vector<VersionRecord> out;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    out.clear();
+    auto rows = q.Query(
+        "SELECT key_id, version, kid FROM key_versions WHERE kid <> '' "
+        "ORDER BY key_id, version",
+        "list the versions' kids");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      VersionRecord v;
+      v.key_id = rows->Bytes(i, 0);
+      v.version = static_cast<int32_t>(rows->Int(i, 1));
+      v.kid = rows->Bytes(i, 2);
+      out.push_back(std::move(v));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status PostgresStorage::SetVersionState(const std::string& key_id,
+                                              int32_t version,
+                                              VersionState state,
+                                              absl::Time now) {
+  return Change([&](PqSession& q, CommitInfo* info) -> absl::Status {
+    // Destroying empties the material in the same statement.
+    auto r = q.Query(
+        "UPDATE key_versions SET state = $1, "
+        "wrapped_material = CASE WHEN $2 = 1 THEN ''::bytea "
+        "ELSE wrapped_material END, "
+        "destroyed_at_us = CASE WHEN $2 = 1 THEN $3 ELSE destroyed_at_us END "
+        "WHERE key_id = $4 AND version = $5",
+        PqParams()
+            .Int(static_cast<int64_t>(state))
+            .Int(state == VersionState::kDestroyed ? 1 : 0)
+            .Time(now)
+            .Text(key_id)
+            .Int(version),
+        "change a version's state");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      return absl::NotFoundError(
+          absl::StrCat("key '", key_id, "' has no version ", version));
+    }
+    info->version = version;
+    return absl::OkStatus();
+  });
+}
+
+// --- Policies -------------------------------------------------------------
+
+absl::Status PostgresStorage::CreatePolicy(const PolicyRecord& p) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query(
+        "INSERT INTO policies (id, principal, resource, operations, "
+        "description, created_by, created_at_us) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        PqParams()
+            .Text(p.id)
+            .Text(p.principal)
+            .Text(p.resource)
+            .Text(absl::StrJoin(p.operations, ","))
+            .Text(p.description)
+            .Text(p.created_by)
+            .Time(p.created_at),
+        "create a policy");
+    if (absl::IsAlreadyExists(r.status())) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a policy named '", p.id, "' already exists; choose another name"));
+    }
+    return r.status();
+  });
+}
+
+absl::Status PostgresStorage::DeletePolicy(const std::string& id) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query("DELETE FROM policies WHERE id = $1", PqParams().Text(id),
+                     "delete a policy");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      return absl::NotFoundError(absl::StrCat("no policy named '", id, "'"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<PolicyRecord>> PostgresStorage::ListPolicies() {
+  std::vector<PolicyRecord> policies;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    policies.clear();
+    auto rows = q.Query(
+        "SELECT id, principal, resource, operations, description, "
+        "created_by, created_at_us FROM policies ORDER BY id",
+        "list policies");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      PolicyRecord p;
+      p.id = rows->Bytes(i, 0);
+      p.principal = rows->Bytes(i, 1);
+      p.resource = rows->Bytes(i, 2);
+      p.operations =
+          absl::StrSplit(rows->Bytes(i, 3), ',', absl::SkipEmpty());
+      p.description = rows->Bytes(i, 4);
+      p.created_by = rows->Bytes(i, 5);
+      p.created_at = rows->Time(i, 6);
+      policies.push_back(std::move(p));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return policies;
+}
+
+// --- API keys -------------------------------------------------------------
+
+namespace {
+constexpr const char* kApiKeyColumns =
+    "id, description, secret_sha256, created_by, created_at_us, "
+    "expire_at_us, revoked_at_us, last_login_at_us";
+}  // namespace
+
+absl::Status PostgresStorage::CreateApiKey(const ApiKeyRecord& k) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query(
+        absl::StrCat("INSERT INTO api_keys (", kApiKeyColumns,
+                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .c_str(),
+        PqParams()
+            .Text(k.id)
+            .Text(k.description)
+            .Bytes(k.secret_sha256)
+            .Text(k.created_by)
+            .Time(k.created_at)
+            .Time(k.expire_at)
+            .Time(k.revoked_at)
+            .Time(k.last_login_at),
+        "create an API key");
+    if (absl::IsAlreadyExists(r.status())) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "an API key named '", k.id,
+          "' exists or existed; ids are not reused"));
+    }
+    return r.status();
+  });
+}
+
+absl::StatusOr<std::vector<ApiKeyRecord>> PostgresStorage::ListApiKeys() {
+  std::vector<ApiKeyRecord> keys;
+  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+    keys.clear();
+    auto rows = q.Query(absl::StrCat("SELECT ", kApiKeyColumns,
+                                     " FROM api_keys ORDER BY id")
+                            .c_str(),
+                        "list API keys");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      ApiKeyRecord k;
+      k.id = rows->Bytes(i, 0);
+      k.description = rows->Bytes(i, 1);
+      k.secret_sha256 = rows->Bytes(i, 2);
+      k.created_by = rows->Bytes(i, 3);
+      k.created_at = rows->Time(i, 4);
+      k.expire_at = rows->Time(i, 5);
+      k.revoked_at = rows->Time(i, 6);
+      k.last_login_at = rows->Time(i, 7);
+      keys.push_back(std::move(k));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return keys;
+}
+
+absl::StatusOr<ApiKeyRecord> PostgresStorage::GetApiKey(const std::string& id) {
+  auto all = ListApiKeys();
+  if (!all.ok()) return all.status();
+  for (ApiKeyRecord& k : *all) {
+    if (k.id == id) return std::move(k);
+  }
+  return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+}
+
+absl::Status PostgresStorage::RevokeApiKey(const std::string& id,
+                                           absl::Time now) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query(
+        "UPDATE api_keys SET revoked_at_us = least(revoked_at_us, $1) "
+        "WHERE id = $2",
+        PqParams().Time(now).Text(id), "revoke an API key");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PostgresStorage::TouchApiKey(const std::string& id,
+                                          absl::Time now) {
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    auto r = q.Query("UPDATE api_keys SET last_login_at_us = $1 WHERE id = $2",
+                     PqParams().Time(now).Text(id), "record a login");
+    if (!r.ok()) return r.status();
+    if (r->affected() != 1) {
+      return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace keyward::keystore

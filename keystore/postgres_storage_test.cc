@@ -1,0 +1,205 @@
+// PostgresStorage's own rules, beyond the shared contract that
+// storage_conformance_test.cc checks: the password file, the dsn, the schema
+// version and its lock, and the pool under more threads than connections.
+// Each test runs a real PostgreSQL (testing/postgres_server.h).
+#include "keystore/postgres_storage.h"
+
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keystore/testing/postgres_server.h"
+
+namespace keyward::keystore {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::PostgresServer;
+
+constexpr char kPassword[] = "correct-horse-battery-staple";
+
+std::string WriteFile(const std::string& name, const std::string& text,
+                      mode_t mode) {
+  const std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+  unlink(path.c_str());
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, mode);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, text.data(), text.size()),
+            static_cast<ssize_t>(text.size()));
+  close(fd);
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+// Sql runs one statement on its own connection (the test's, not the
+// storage's) and returns the first value, or "" if none.
+std::string Sql(const std::string& dsn, const char* sql,
+                const char* password = nullptr) {
+  const char* keys[] = {"dbname", "password", nullptr};
+  const char* values[] = {dsn.c_str(), password, nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn, sql);
+  EXPECT_TRUE(PQresultStatus(r) == PGRES_TUPLES_OK ||
+              PQresultStatus(r) == PGRES_COMMAND_OK)
+      << PQresultErrorMessage(r);
+  std::string out = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
+TEST(PostgresStorageTest, PasswordComesFromAPrivateFileAndNeverShows) {
+  auto server = PostgresServer::Start({kPassword});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto dsn = (*server)->CreateDatabase();
+  ASSERT_TRUE(dsn.ok()) << dsn.status();
+  PostgresOptions options;
+  options.dsn = *dsn;
+
+  // No password: refused by the server, UNAVAILABLE.
+  auto s = PostgresStorage::Open(options);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+
+  // A file others can read is refused before it is used.
+  options.password_file = WriteFile("pw-open", kPassword, 0644);
+  s = PostgresStorage::Open(options);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.status().message(), HasSubstr("chmod 600"));
+
+  // A wrong password: UNAVAILABLE, and neither password in the message.
+  const std::string wrong = "wrong-password-do-not-print";
+  options.password_file = WriteFile("pw-wrong", wrong + "\n", 0600);
+  s = PostgresStorage::Open(options);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.status().message(), HasSubstr("password authentication"));
+  EXPECT_THAT(s.status().message(), Not(HasSubstr(wrong)));
+  EXPECT_THAT(s.status().message(), Not(HasSubstr(kPassword)));
+
+  // A password in the dsn is refused, and not repeated.
+  PostgresOptions in_dsn;
+  in_dsn.dsn = absl::StrCat(*dsn, " password=", kPassword);
+  s = PostgresStorage::Open(in_dsn);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.status().message(), Not(HasSubstr(kPassword)));
+  in_dsn.dsn = absl::StrCat("host=/tmp password=", kPassword, " junk");
+  s = PostgresStorage::Open(in_dsn);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.status().message(), Not(HasSubstr(kPassword)));
+
+  // The right one (with its newline) works, for every pooled connection.
+  options.password_file = WriteFile("pw-right", absl::StrCat(kPassword, "\n"),
+                                    0600);
+  options.pool_size = 2;
+  s = PostgresStorage::Open(options);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] { EXPECT_TRUE((*s)->CountKeys().ok()); });
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+TEST(PostgresStorageTest, OptionsAreChecked) {
+  PostgresOptions options;
+  options.dsn = "host=/nonexistent-dir port=1";
+  options.pool_size = 0;
+  EXPECT_EQ(PostgresStorage::Open(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.pool_size = 1;
+  options.connect_timeout = absl::Seconds(2);
+  EXPECT_EQ(PostgresStorage::Open(options).status().code(),
+            absl::StatusCode::kUnavailable);
+  options.password_file = "/nonexistent/password";
+  EXPECT_EQ(PostgresStorage::Open(options).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
+  auto server = PostgresServer::Start({});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto dsn = (*server)->CreateDatabase();
+  ASSERT_TRUE(dsn.ok());
+  PostgresOptions options;
+  options.dsn = *dsn;
+  options.pool_size = 1;
+  // Several daemons start at once on an empty database.
+  constexpr int kDaemons = 6;
+  std::vector<std::unique_ptr<PostgresStorage>> opened(kDaemons);
+  std::vector<absl::Status> status(kDaemons);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kDaemons; ++i) {
+    threads.emplace_back([&, i] {
+      auto s = PostgresStorage::Open(options);
+      status[i] = s.status();
+      if (s.ok()) opened[i] = std::move(*s);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kDaemons; ++i) {
+    ASSERT_TRUE(status[i].ok()) << "daemon " << i << ": " << status[i];
+  }
+  EXPECT_EQ(Sql(*dsn, "SELECT version FROM keyward_schema"),
+            absl::StrCat(PostgresStorage::kSchemaVersion));
+  EXPECT_EQ(Sql(*dsn, "SELECT count(*) FROM keyward_schema"), "1");
+  // Ids sort by bytes even though the column's collation could differ.
+  EXPECT_EQ(Sql(*dsn,
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_name = 'keys' AND column_name = 'id'"),
+            "C");
+  KeyRecord key;
+  key.id = "shared";
+  key.type = KeyType::kAes256Gcm;
+  ASSERT_TRUE(opened[0]->CreateKey(key, {}).ok());
+  EXPECT_TRUE(opened[kDaemons - 1]->GetKey("shared").ok());
+
+  // A database from a newer keywardd is refused.
+  opened.clear();
+  Sql(*dsn, "UPDATE keyward_schema SET version = 99");
+  auto s = PostgresStorage::Open(options);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.status().message(), HasSubstr("newer"));
+}
+
+TEST(PostgresStorageTest, MoreThreadsThanConnections) {
+  auto server = PostgresServer::Start({});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto dsn = (*server)->CreateDatabase();
+  ASSERT_TRUE(dsn.ok());
+  PostgresOptions options;
+  options.dsn = *dsn;
+  options.pool_size = 2;
+  auto storage = PostgresStorage::Open(options);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        KeyRecord key;
+        key.id = absl::StrCat("k", t, "-", i);
+        EXPECT_TRUE((*storage)->CreateKey(key, {}).ok());
+        EXPECT_TRUE((*storage)->GetKey(key.id).ok());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(*(*storage)->CountKeys(), 60);
+  // Text PostgreSQL cannot hold is refused as such.
+  KeyRecord bad;
+  bad.id = std::string("nul\0inside", 10);
+  EXPECT_EQ((*storage)->CreateKey(bad, {}).code(),
+            absl::StatusCode::kInvalidArgument);
+  bad.id = "\xff\xfe";
+  EXPECT_EQ((*storage)->CreateKey(bad, {}).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace keyward::keystore
