@@ -112,3 +112,23 @@ TEST(SecretDataPinnedTest, KeepsBytesAndIsExcludedFromCoreDumps) {
 
 }  // namespace
 }  // namespace keyward::crypto
+
+namespace keyward::crypto {
+namespace {
+
+TEST(WipeStringTest, ZeroesTheWholeBufferAndEmptiesIt) {
+  std::string s(40, 'k');
+  s.resize(20);  // bytes 20..39 still hold 'k' in the buffer
+  const char* buffer = s.data();
+  const size_t capacity = s.capacity();
+  WipeString(&s);
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(s.data(), buffer);  // the same buffer, not a new one
+  for (size_t i = 0; i < capacity; ++i) EXPECT_EQ(buffer[i], '\0') << i;
+  std::string empty;
+  WipeString(&empty);
+  EXPECT_TRUE(empty.empty());
+}
+
+}  // namespace
+}  // namespace keyward::crypto
