@@ -61,6 +61,14 @@ std::optional<SessionTable::Session> SessionTable::Find(
   return it->second;
 }
 
+std::optional<std::string> ApiKeyIdOfSecret(absl::string_view secret) {
+  absl::string_view rest = secret;
+  if (!absl::ConsumePrefix(&rest, "kw_ak_")) return std::nullopt;
+  const size_t colon = rest.find(':');
+  if (colon == absl::string_view::npos) return std::nullopt;
+  return std::string(rest.substr(0, colon));
+}
+
 void SessionTable::Revoke(const std::string& api_key_id) {
   absl::MutexLock lock(&mu_);
   absl::erase_if(by_hash_, [&](const auto& entry) {

@@ -71,6 +71,13 @@ class SessionTable {
   absl::flat_hash_map<std::string, Session> by_hash_ ABSL_GUARDED_BY(mu_);
 };
 
+// ApiKeyIdOfSecret returns the API key id that an API key secret
+// ("kw_ak_{id}:{43 base64url chars}", as CreateApiKey makes it) names, or
+// nullopt if `secret` is not of that form. It proves nothing: Login then
+// compares the SHA-256 of the whole secret with the key's stored hash.
+// Thread-safe.
+std::optional<std::string> ApiKeyIdOfSecret(absl::string_view secret);
+
 // FailureLimiter: at most `per_minute` failed authentications per key in
 // any sliding minute. A failure is counted under several keys at once (see
 // FailureKeys): the peer (its address without the port, or its uid), the

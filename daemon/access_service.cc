@@ -315,13 +315,12 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
         const absl::Status refused = absl::UnauthenticatedError(
             "the API key secret is unknown, wrong, expired or revoked");
         absl::string_view secret = request->api_key_secret();
-        absl::string_view rest = secret;
-        if (!absl::ConsumePrefix(&rest, kSecretPrefix) ||
-            rest.find(':') == absl::string_view::npos) {
+        std::optional<std::string> parsed_id = ApiKeyIdOfSecret(secret);
+        if (!parsed_id) {
           env_.failures->RecordFailure(who);
           return refused;
         }
-        std::string id(rest.substr(0, rest.find(':')));
+        const std::string& id = *parsed_id;
         auto record = env_.keystore->GetApiKey(id);
         const absl::Time now = absl::Now();
         if (!record.ok() ||

@@ -168,7 +168,11 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
       buf.resize(end == std::string::npos ? 0 : end + 1);
     }
     if (!buf.empty()) {
-      size_t start = buf.rfind('\n', buf.size() - 2);
+      // buf ends with '\n'; the last line starts after the '\n' before it.
+      // (A buf of just "\n" has none: rfind from size() - 2 would wrap
+      // around and find that same '\n', leaving an empty line to trim.)
+      size_t start = buf.size() >= 2 ? buf.rfind('\n', buf.size() - 2)
+                                     : std::string::npos;
       absl::string_view line(buf);
       line = line.substr(start == std::string::npos ? 0 : start + 1);
       line.remove_suffix(1);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -652,6 +653,22 @@ TEST(AuditLogTest, IntervalMustBePositive) {
     auto log = AuditLog::Open(TempPath("bad"), Interval(bad, nullptr));
     EXPECT_EQ(log.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(log.status().message(), HasSubstr("fsync_interval"));
+  }
+}
+
+// Found by //tests/fuzz:audit_log_fuzzer: a log that is one empty line (or
+// that is after cutting a torn tail) made Open trim an empty line.
+TEST(AuditLogTest, OpenRefusesALogOfAnEmptyLineAsDamaged) {
+  for (const char* content : {"\n", "\ntorn tail", "\n\n"}) {
+    const std::string path = TempPath("emptyline");
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, content, strlen(content)),
+              static_cast<ssize_t>(strlen(content)));
+    close(fd);
+    auto log = AuditLog::Open(path);
+    EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss) << content;
+    EXPECT_THAT(log.status().message(), HasSubstr("is damaged"));
   }
 }
 

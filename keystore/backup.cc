@@ -56,15 +56,14 @@ absl::StatusOr<std::string> EncodeBackup(const KeystoreMeta& meta,
   return absl::StrCat(header, *sealed);
 }
 
-absl::Status RestoreBackup(absl::string_view backup,
-                           const crypto::SecretData& passphrase,
-                           const std::string& path) {
+absl::StatusOr<BackupHeader> ParseBackupHeader(absl::string_view backup) {
   absl::string_view in = backup;
   if (!absl::ConsumePrefix(&in, kMagic)) {
     return absl::InvalidArgumentError(
         "this is not a Keyward backup (it does not start with KWBACKUP1)");
   }
-  KeystoreMeta meta;
+  BackupHeader header;
+  KeystoreMeta& meta = header.meta;
   absl::string_view fields[6];
   for (absl::string_view& f : fields) {
     if (!TakeField(&in, &f)) {
@@ -79,6 +78,24 @@ absl::Status RestoreBackup(absl::string_view backup,
       !absl::SimpleAtoi(fields[3], &meta.scrypt_p)) {
     return absl::DataLossError("the backup's header is damaged");
   }
+  absl::Status valid =
+      ValidateKdfParams(KdfParams{meta.scrypt_n, meta.scrypt_r, meta.scrypt_p});
+  if (!valid.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the backup's scrypt parameters are damaged: ", valid.message()));
+  }
+  header.size = backup.size() - in.size();
+  return header;
+}
+
+absl::Status RestoreBackup(absl::string_view backup,
+                           const crypto::SecretData& passphrase,
+                           const std::string& path) {
+  auto parsed = ParseBackupHeader(backup);
+  if (!parsed.ok()) return parsed.status();
+  const KeystoreMeta& meta = parsed->meta;
+  const absl::string_view header = backup.substr(0, parsed->size);
+  const absl::string_view in = backup.substr(parsed->size);
   // The passphrase must unlock the snapshot's own hierarchy.
   auto root_key = UnlockRoot(meta, passphrase);
   if (!root_key.ok()) {
@@ -91,7 +108,6 @@ absl::Status RestoreBackup(absl::string_view backup,
   }
   auto root = crypto::AesGcm::Create(*root_key);
   if (!root.ok()) return root.status();
-  const absl::string_view header = backup.substr(0, backup.size() - in.size());
   auto db = (*root)->Decrypt(in, absl::StrCat(kAadLabel, header));
   if (!db.ok()) {
     return absl::DataLossError(

@@ -12,6 +12,7 @@
 #ifndef KEYWARD_KEYSTORE_BACKUP_H_
 #define KEYWARD_KEYSTORE_BACKUP_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,6 +21,18 @@
 #include "keystore/keystore.h"
 
 namespace keyward::keystore {
+
+// BackupHeader is the clear part of a backup: the hierarchy it holds.
+struct BackupHeader {
+  KeystoreMeta meta;
+  size_t size = 0;  // bytes of the backup the header takes, magic included
+};
+
+// ParseBackupHeader reads the header of `backup` without the passphrase (no
+// scrypt, no decryption). INVALID_ARGUMENT if it is not a Keyward backup;
+// DATA_LOSS if the header is truncated, a number in it is not one, or its
+// scrypt parameters are out of range. Thread-safe.
+absl::StatusOr<BackupHeader> ParseBackupHeader(absl::string_view backup);
 
 // RestoreBackup checks `backup` against `passphrase` and writes the keystore
 // it holds to `path` (mode 0600), which must not exist (ALREADY_EXISTS).

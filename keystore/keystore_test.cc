@@ -1,4 +1,5 @@
 #include "keystore/keystore.h"
+#include "keystore/backup.h"
 #include "keystore/crypto/digest.h"
 
 #include <sqlite3.h>
@@ -951,6 +952,31 @@ TEST_F(KeystoreTest, RestoreReplacesEverythingInPlaceAndSeals) {
   // The file on disk is the restored one: it reopens with the old passphrase.
   Reopen();
   EXPECT_EQ(ks_->GetKey("later").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(KeystoreTest, BackupHeaderParsesWithoutThePassphrase) {
+  auto backup = ks_->CreateBackup(TempPath("header"));
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  auto header = ParseBackupHeader(*backup);
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_GE(header->meta.scrypt_n, uint64_t{1} << 15);
+  EXPECT_EQ(header->meta.kdf_salt.size(), 16u);
+  EXPECT_LT(header->size, backup->size());
+  // Every cut inside the header is DATA_LOSS; a wrong magic is not a backup.
+  for (size_t n = 10; n < header->size; ++n) {
+    EXPECT_EQ(ParseBackupHeader(backup->substr(0, n)).status().code(),
+              absl::StatusCode::kDataLoss) << n;
+  }
+  EXPECT_EQ(ParseBackupHeader("KWBACKUP2\n").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Out-of-range scrypt parameters are refused before any scrypt runs.
+  ASSERT_EQ(header->meta.scrypt_n, uint64_t{1} << 15);
+  std::string bad = *backup;
+  const size_t at = bad.find("32768");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 5, "65537");  // same length, not a power of two
+  EXPECT_EQ(ParseBackupHeader(bad).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(KeystoreTest, DigestsSignLikeTheirMessages) {
