@@ -209,6 +209,30 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
                absl::StrCat(limits->max_concurrent_costly_calls()),
                "use 1 to 256");
   }
+  if (config->storage().has_postgres()) {
+    auto* pg = config->mutable_storage()->mutable_postgres();
+    if (pg->dsn().empty()) {
+      return Bad("storage.postgres.dsn", "\"\"",
+                 "give a libpq connection string, e.g. \"host=/run/postgresql "
+                 "dbname=keyward user=keyward\"");
+    }
+    if (pg->dsn().find('\0') != std::string::npos) {
+      return Bad("storage.postgres.dsn", "(contains NUL)",
+                 "give a libpq connection string");
+    }
+    if (pg->pool_size() == 0) pg->set_pool_size(4);
+    if (pg->pool_size() > 64) {
+      return Bad("storage.postgres.pool_size", absl::StrCat(pg->pool_size()),
+                 "use 1 to 64");
+    }
+    if (!pg->has_connect_timeout()) {
+      *pg->mutable_connect_timeout() = TimeUtil::SecondsToDuration(10);
+    }
+    s = CheckDuration("storage.postgres.connect_timeout",
+                      pg->connect_timeout(), absl::Seconds(1),
+                      absl::Minutes(5));
+    if (!s.ok()) return s;
+  }
   if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
     config->set_log_level(keyward::v1::LOG_LEVEL_INFO);
   }

@@ -2,12 +2,15 @@
 //
 //   keywardd init  --data-dir DIR --passphrase-file FILE   create a keystore
 //   keywardd restore --data-dir DIR --passphrase-file FILE --in BACKUP
+//            (SQLite only: refused, exit 2, with storage.postgres)
 //   keywardd [--config FILE] [--data-dir DIR] [--passphrase-file FILE]
 //            [--socket PATH] [--listen-tcp HOST:PORT --tls-cert-file F
 //            --tls-key-file F [--tls-client-ca-file F]]    serve
 // (Flags may be spelled with dashes or underscores.)
 //
 // Flags override the config file (a text-format keyward.v1.DaemonConfig).
+// The config's `storage` chooses the keystore's database (SQLite at
+// {data_dir}/keystore.db by default, or PostgreSQL) for every command.
 // SIGTERM or SIGINT drains calls in flight and exits 0.
 #include <signal.h>
 #include <sys/mman.h>
@@ -43,6 +46,7 @@
 #include "daemon/tls.h"
 #include "keystore/backup.h"
 #include "keystore/keystore.h"
+#include "keystore/postgres_storage.h"
 
 ABSL_FLAG(std::string, config, "", "Config file (text-format DaemonConfig).");
 ABSL_FLAG(std::string, data_dir, "", "Data directory (overrides the config).");
@@ -95,6 +99,41 @@ std::string KeystorePath(const keyward::v1::DaemonConfig& config) {
   return absl::StrCat(config.data_dir(), "/keystore.db");
 }
 
+// StorageSpecFrom: the keystore's database as the config's `storage` says
+// (SQLite at KeystorePath unless storage.postgres is set).
+keystore::StorageSpec StorageSpecFrom(const keyward::v1::DaemonConfig& config) {
+  keystore::StorageSpec spec;
+  spec.sqlite_path = KeystorePath(config);
+  if (config.storage().has_postgres()) {
+    const auto& pg = config.storage().postgres();
+    keystore::PostgresOptions options;
+    options.dsn = pg.dsn();
+    options.password_file = pg.password_file();
+    options.pool_size = static_cast<int>(pg.pool_size());
+    options.connect_timeout = absl::Seconds(pg.connect_timeout().seconds()) +
+                              absl::Nanoseconds(pg.connect_timeout().nanos());
+    spec.postgres = std::move(options);
+  }
+  return spec;
+}
+
+// StorageName: where the keystore is, for messages.
+std::string StorageName(const keyward::v1::DaemonConfig& config) {
+  if (config.storage().has_postgres()) {
+    return absl::StrCat("in PostgreSQL (dsn \"",
+                        config.storage().postgres().dsn(), "\")");
+  }
+  return KeystorePath(config);
+}
+
+// StorageFailCode: the exit code when the keystore cannot be opened or made.
+// On PostgreSQL that is a configuration problem (wrong dsn, server
+// unreachable, login refused, a database without this keystore): exit 2,
+// as for a bad config value. SQLite keeps its exit code 1.
+int StorageFailCode(const keyward::v1::DaemonConfig& config) {
+  return config.storage().has_postgres() ? kExitUsage : 1;
+}
+
 absl::Status MakeDataDir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -143,16 +182,23 @@ int Init(const keyward::v1::DaemonConfig& config) {
   if (!s.ok()) return Fail(s);
   auto passphrase = ReadPassphraseFile(config.passphrase_file());
   if (!passphrase.ok()) return Fail(passphrase.status());
-  auto ks = keystore::Keystore::Init(KeystorePath(config), *passphrase,
+  auto ks = keystore::Keystore::Init(StorageSpecFrom(config), *passphrase,
                                      KeystoreOptionsFrom(config));
-  if (!ks.ok()) return Fail(ks.status());
-  std::printf("keywardd: created keystore %s\n", KeystorePath(config).c_str());
+  if (!ks.ok()) return Fail(ks.status(), StorageFailCode(config));
+  std::printf("keywardd: created keystore %s\n", StorageName(config).c_str());
   return 0;
 }
 
 // Restore writes the keystore held by the backup file `in` into the data
 // dir, which must not hold one; the daemon must not be running on it.
 int Restore(const keyward::v1::DaemonConfig& config, const std::string& in) {
+  if (config.storage().has_postgres()) {
+    return Fail(absl::UnimplementedError(
+                    "restore: backups of a PostgreSQL keystore are not "
+                    "supported yet (the config sets storage.postgres); "
+                    "`keywardd restore` writes a SQLite keystore only"),
+                kExitUsage);
+  }
   if (config.passphrase_file().empty() || in.empty()) {
     return Fail(absl::InvalidArgumentError(
                     "restore needs --in BACKUP and --passphrase-file FILE (the "
@@ -195,13 +241,13 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   if (!config.passphrase_file().empty() && !config.start_sealed()) {
     auto passphrase = ReadPassphraseFile(config.passphrase_file());
     if (!passphrase.ok()) return Fail(passphrase.status());
-    ks = keystore::Keystore::Open(KeystorePath(config), *passphrase,
+    ks = keystore::Keystore::Open(StorageSpecFrom(config), *passphrase,
                                   KeystoreOptionsFrom(config));
   } else {
-    ks = keystore::Keystore::OpenSealed(KeystorePath(config),
+    ks = keystore::Keystore::OpenSealed(StorageSpecFrom(config),
                                         KeystoreOptionsFrom(config));
   }
-  if (!ks.ok()) return Fail(ks.status());
+  if (!ks.ok()) return Fail(ks.status(), StorageFailCode(config));
 
   auto audit = AuditLog::Open(config.audit().path(), AuditLogOptionsFrom(config));
   if (!audit.ok()) return Fail(audit.status());
@@ -218,7 +264,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   }
   Authorizer authorizer(std::move(admins));
   auto policies = (*ks)->ListPolicies();
-  if (!policies.ok()) return Fail(policies.status());
+  if (!policies.ok()) return Fail(policies.status(), StorageFailCode(config));
   authorizer.Reload(std::move(*policies));
 
   std::unique_ptr<Metrics> metrics;
@@ -405,6 +451,15 @@ int Main(int argc, char** argv) {
   }
   absl::Status s = FinalizeConfig(&config);
   if (!s.ok()) return Fail(s, kExitUsage);
+  if (config.storage().has_postgres() &&
+      !keystore::PostgresStorage::Available() && command != "verify-audit") {
+    return Fail(absl::FailedPreconditionError(
+                    "config: storage.postgres is set, but this build (the "
+                    "BoringSSL flavor) has no PostgreSQL: libpq links OpenSSL "
+                    "3; use the default build, or remove storage.postgres to "
+                    "keep the keystore in SQLite"),
+                kExitUsage);
+  }
 
   HardenProcess();
   if (command == "verify-audit") return VerifyAudit(config.audit().path());

@@ -15,6 +15,7 @@
 #include "keystore/crypto/key_components.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/format.h"
+#include "keystore/postgres_storage.h"
 #include "keystore/sqlite_storage.h"
 
 namespace keyward::keystore {
@@ -287,6 +288,94 @@ absl::StatusOr<std::unique_ptr<Keystore>> Keystore::Open(
   if (!storage.ok()) return storage.status();
   return OpenStorage(std::move(*storage), passphrase, std::move(options),
                      false);
+}
+
+absl::StatusOr<std::unique_ptr<Storage>> Keystore::OpenPostgres(
+    const PostgresOptions& options, bool init) {
+  auto storage = PostgresStorage::Open(options);
+  if (!storage.ok()) {
+    return absl::Status(
+        storage.status().code(),
+        absl::StrCat("PostgreSQL storage (dsn \"", options.dsn,
+                     "\"): ", storage.status().message()));
+  }
+  if (!init) {
+    auto meta = (*storage)->ReadMeta();
+    if (absl::IsNotFound(meta.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "no keystore in this database (PostgreSQL dsn \"", options.dsn,
+          "\"): run `keywardd init` with the same storage config"));
+    }
+    if (!meta.ok()) return meta.status();
+  }
+  return std::unique_ptr<Storage>(std::move(*storage));
+}
+
+absl::StatusOr<std::unique_ptr<Keystore>> Keystore::Init(
+    const StorageSpec& spec, const SecretData& passphrase,
+    KeystoreOptions options) {
+  if (!spec.postgres.has_value()) {
+    return Init(spec.sqlite_path, passphrase, std::move(options));
+  }
+  if (passphrase.empty()) {
+    return absl::InvalidArgumentError("the passphrase must not be empty");
+  }
+  absl::Status valid = ValidateKdfParams(options.kdf);
+  if (!valid.ok()) return valid;
+  auto storage = OpenPostgres(*spec.postgres, /*init=*/true);
+  if (!storage.ok()) return storage.status();
+  auto keystore =
+      OpenStorage(std::move(*storage), passphrase, std::move(options), true);
+  if (absl::IsAlreadyExists(keystore.status())) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "the PostgreSQL database (dsn \"", spec.postgres->dsn,
+        "\") already holds a keystore; it was left as it was"));
+  }
+  if (!keystore.ok()) return keystore.status();
+  (*keystore)->postgres_ = true;
+  return keystore;
+}
+
+absl::StatusOr<std::unique_ptr<Keystore>> Keystore::Open(
+    const StorageSpec& spec, const SecretData& passphrase,
+    KeystoreOptions options) {
+  if (!spec.postgres.has_value()) {
+    return Open(spec.sqlite_path, passphrase, std::move(options));
+  }
+  auto storage = OpenPostgres(*spec.postgres, /*init=*/false);
+  if (!storage.ok()) return storage.status();
+  auto keystore =
+      OpenStorage(std::move(*storage), passphrase, std::move(options), false);
+  if (absl::IsUnauthenticated(keystore.status())) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        keystore.status().message(), " (or the PostgreSQL database, dsn \"",
+        spec.postgres->dsn, "\", holds another keystore)"));
+  }
+  if (!keystore.ok()) return keystore.status();
+  (*keystore)->postgres_ = true;
+  return keystore;
+}
+
+absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenSealed(
+    const StorageSpec& spec, KeystoreOptions options) {
+  if (!spec.postgres.has_value()) {
+    return OpenSealed(spec.sqlite_path, std::move(options));
+  }
+  auto storage = OpenPostgres(*spec.postgres, /*init=*/false);
+  if (!storage.ok()) return storage.status();
+  std::unique_ptr<Keystore> keystore(
+      new Keystore(std::move(*storage), std::move(options), nullptr));
+  keystore->postgres_ = true;
+  absl::Status s = keystore->LoadIndexes();
+  if (!s.ok()) return s;
+  return keystore;
+}
+
+absl::Status Keystore::BackupsSupported() const {
+  if (!postgres_) return absl::OkStatus();
+  return absl::UnimplementedError(
+      "backups of a PostgreSQL keystore are not supported yet: CreateBackup "
+      "and restore work on a SQLite keystore only");
 }
 
 absl::StatusOr<std::unique_ptr<Keystore>> Keystore::OpenStorage(
@@ -708,6 +797,8 @@ absl::StatusOr<int64_t> Keystore::CountKeys() { return storage_->CountKeys(); }
 
 absl::StatusOr<std::string> Keystore::CreateBackup(
     const std::string& scratch_path) {
+  absl::Status supported = BackupsSupported();
+  if (!supported.ok()) return supported;
   auto root = Root();
   if (!root.ok()) return root.status();
   absl::MutexLock lock(&admin_mu_);  // no passphrase change in between
@@ -1154,6 +1245,8 @@ void Keystore::RememberKid(const VersionRecord& version) {
 absl::Status Keystore::Restore(absl::string_view backup,
                                const SecretData& passphrase,
                                const std::string& scratch_path) {
+  absl::Status supported = BackupsSupported();
+  if (!supported.ok()) return supported;
   absl::Status s = RestoreBackup(backup, passphrase, scratch_path);
   if (s.ok()) {
     // No cache load or admin change runs until the new rows are in and the

@@ -1,5 +1,5 @@
-// Keystore: Keyward's keys and their lifecycle, over a Storage (SQLite in the
-// product), with no knowledge of gRPC.
+// Keystore: Keyward's keys and their lifecycle, over a Storage (SQLite by
+// default, or PostgreSQL: StorageSpec), with no knowledge of gRPC.
 //
 // A Keystore is opened with the operator passphrase, which unlocks the root
 // key (hierarchy.h). Key versions' material stays wrapped on disk and is
@@ -45,6 +45,7 @@
 #include "keystore/crypto/signature.h"
 #include "keystore/hierarchy.h"
 #include "keystore/key_cache.h"
+#include "keystore/postgres_storage.h"
 #include "keystore/records.h"
 #include "keystore/storage.h"
 
@@ -153,8 +154,44 @@ absl::Status ValidateKeyId(absl::string_view id);
 // INVALID_ARGUMENT.
 absl::Status ValidateKid(absl::string_view kid);
 
+// StorageSpec: which database holds the keystore, chosen by the caller (the
+// daemon's `storage` config). With `postgres` unset, the SQLite file at
+// `sqlite_path`; with it set, that PostgreSQL database (PostgresStorage;
+// `sqlite_path` is ignored).
+//
+// On PostgreSQL, CreateBackup and Restore are UNIMPLEMENTED (backups are
+// SQLite files until a logical backup format exists); everything else
+// behaves as on SQLite.
+struct StorageSpec {
+  std::string sqlite_path;
+  std::optional<PostgresOptions> postgres;
+};
+
 class Keystore {
  public:
+  // The StorageSpec forms below choose the backend; the path forms are
+  // StorageSpec{path} (SQLite).
+  //
+  // Init on PostgreSQL connects (PostgresStorage::Open's errors: UNAVAILABLE
+  // if the server cannot be reached or refuses the login, INVALID_ARGUMENT
+  // for a bad dsn, FAILED_PRECONDITION for a loose password file or a build
+  // without PostgreSQL) and writes the hierarchy row: ALREADY_EXISTS if the
+  // database already holds a keystore (it is left as it was).
+  static absl::StatusOr<std::unique_ptr<Keystore>> Init(
+      const StorageSpec& spec, const crypto::SecretData& passphrase,
+      KeystoreOptions options = {});
+  // Open on PostgreSQL: the connection errors as Init; NOT_FOUND if the
+  // database holds no keystore ("run `keywardd init` with the same storage
+  // config"); UNAUTHENTICATED for a wrong passphrase (or a database holding
+  // another keystore).
+  static absl::StatusOr<std::unique_ptr<Keystore>> Open(
+      const StorageSpec& spec, const crypto::SecretData& passphrase,
+      KeystoreOptions options = {});
+  // OpenSealed: Open without the passphrase (errors as Open, less
+  // UNAUTHENTICATED).
+  static absl::StatusOr<std::unique_ptr<Keystore>> OpenSealed(
+      const StorageSpec& spec, KeystoreOptions options = {});
+
   // Init creates a keystore in a new SQLite file at `path` (mode 0600) with a
   // fresh hierarchy under `passphrase`. ALREADY_EXISTS if `path` holds one.
   static absl::StatusOr<std::unique_ptr<Keystore>> Init(
@@ -235,12 +272,14 @@ class Keystore {
   absl::StatusOr<int64_t> CountKeys();
   // CreateBackup returns an encrypted snapshot of the whole keystore
   // (backup.h), staging the SQLite copy at `scratch_path` (removed after).
+  // UNIMPLEMENTED on PostgreSQL (StorageSpec), with nothing done.
   absl::StatusOr<std::string> CreateBackup(const std::string& scratch_path);
   // Restore replaces the whole keystore, in place and atomically, with the
   // one `backup` holds, staged at `scratch_path` (removed after). Errors as
   // RestoreBackup (backup.h); nothing changes unless every check passed.
   // Afterwards the keystore is sealed: unseal it with the backup's
-  // passphrase.
+  // passphrase. UNIMPLEMENTED on PostgreSQL (StorageSpec), with nothing
+  // read or changed.
   absl::Status Restore(absl::string_view backup,
                        const crypto::SecretData& passphrase,
                        const std::string& scratch_path);
@@ -347,6 +386,13 @@ class Keystore {
  private:
   Keystore(std::unique_ptr<Storage> storage, KeystoreOptions options,
            std::shared_ptr<const crypto::Aead> root);
+  // OpenPostgres connects to the database of `spec` (set up its schema)
+  // and, unless `init`, checks that it holds a keystore (NOT_FOUND naming
+  // `keywardd init` otherwise).
+  static absl::StatusOr<std::unique_ptr<Storage>> OpenPostgres(
+      const PostgresOptions& options, bool init);
+  // BackupsSupported: OK, or UNIMPLEMENTED on PostgreSQL.
+  absl::Status BackupsSupported() const;
   // The root key, or UNAVAILABLE while sealed.
   absl::StatusOr<std::shared_ptr<const crypto::Aead>> Root() const;
 
@@ -370,6 +416,9 @@ class Keystore {
 
   const std::unique_ptr<Storage> storage_;
   const KeystoreOptions options_;
+  // Set by the StorageSpec factories when the storage is PostgreSQL (whole-
+  // store file copies, hence backups, are SQLite-only).
+  bool postgres_ = false;
   // The root key as an AEAD; wraps and unwraps version material. Null while
   // sealed.
   mutable absl::Mutex root_mu_;

@@ -1,8 +1,9 @@
 // PostgresStorage: Storage (storage.h) on a PostgreSQL database, so that
 // several keywardd replicas can share one keystore. The rows are the same
 // envelope-encrypted records as SqliteStorage's, in the same tables
-// (keystore/FORMAT.md, "PostgreSQL schema"). Not yet selectable in keywardd:
-// the daemon still opens SqliteStorage.
+// (keystore/FORMAT.md, "PostgreSQL schema"). keywardd uses it when its config
+// sets storage.postgres (Keystore's StorageSpec); several replicas on one
+// database are not kept coherent yet.
 //
 // - Connections: libpq, a pool of `pool_size` connections (a thread borrows
 //   one per call, waiting if all are busy). A lost connection is dropped and

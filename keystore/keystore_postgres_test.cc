@@ -1,0 +1,132 @@
+// Keystore over PostgreSQL chosen with a StorageSpec, on a real throwaway
+// server (testing/postgres_server.h): Init, Open (no keystore, wrong
+// passphrase), OpenSealed, and backups refused as UNIMPLEMENTED. In a build
+// without PostgreSQL (the BoringSSL flavor) the same cases assert the
+// refusal instead.
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keystore/keystore.h"
+#include "keystore/postgres_storage.h"
+#include "keystore/testing/postgres_server.h"
+
+namespace keyward::keystore {
+namespace {
+
+using crypto::SecretData;
+using ::testing::HasSubstr;
+
+KeystoreOptions Options() {
+  KeystoreOptions options;
+  options.kdf = {1 << 15, 8, 1};
+  return options;
+}
+
+std::string ScratchPath(const std::string& name) {
+  const char* dir = getenv("TEST_TMPDIR");
+  return absl::StrCat(dir ? dir : "/tmp", "/", name, "-", getpid());
+}
+
+// No server at the dsn: UNAVAILABLE naming the dsn; in a build without
+// PostgreSQL, FAILED_PRECONDITION saying so.
+TEST(KeystorePostgresTest, UnreachableOrUnavailable) {
+  StorageSpec spec;
+  spec.postgres =
+      PostgresOptions{"host=/nonexistent-keyward-pg dbname=x", "", 4};
+  if (PostgresStorage::Available()) {
+    auto ks = Keystore::Open(spec, SecretData("pass"), Options());
+    EXPECT_EQ(ks.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(ks.status().message(),
+                HasSubstr("PostgreSQL storage (dsn \"host=/nonexistent"));
+    return;
+  }
+  auto ks = Keystore::Init(spec, SecretData("pass"), Options());
+  EXPECT_EQ(ks.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ks.status().message(),
+              HasSubstr("PostgreSQL is not available in the BoringSSL flavor"));
+  auto opened = Keystore::Open(spec, SecretData("pass"), Options());
+  EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+class KeystorePostgresServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!PostgresStorage::Available()) return;
+    auto started = testing::PostgresServer::Start({});
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    if (!PostgresStorage::Available()) return;
+    ASSERT_NE(server_, nullptr);
+    auto dsn = server_->CreateDatabase();
+    ASSERT_TRUE(dsn.ok()) << dsn.status();
+    spec_.postgres = PostgresOptions{*dsn, "", 2};
+  }
+  static testing::PostgresServer* server_;
+  StorageSpec spec_;
+};
+testing::PostgresServer* KeystorePostgresServerTest::server_ = nullptr;
+
+TEST_F(KeystorePostgresServerTest, InitOpenAndRefusals) {
+  if (!PostgresStorage::Available()) {
+    // No server in this flavor: a sealed open is refused as well.
+    StorageSpec spec;
+    spec.postgres = PostgresOptions{"host=/tmp dbname=x", "", 2};
+    EXPECT_EQ(Keystore::OpenSealed(spec, Options()).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    return;
+  }
+  const SecretData pass("postgres keystore passphrase");
+  auto none = Keystore::Open(spec_, pass, Options());
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(none.status().message(),
+              HasSubstr("no keystore in this database"));
+  EXPECT_THAT(none.status().message(),
+              HasSubstr("run `keywardd init` with the same storage config"));
+  auto sealed_none = Keystore::OpenSealed(spec_, Options());
+  EXPECT_EQ(sealed_none.status().code(), absl::StatusCode::kNotFound);
+
+  {
+    auto ks = Keystore::Init(spec_, pass, Options());
+    ASSERT_TRUE(ks.ok()) << ks.status();
+    CreateKeyParams params;
+    params.id = "aes";
+    ASSERT_TRUE((*ks)->CreateKey(params).ok());
+    auto backup = (*ks)->CreateBackup(ScratchPath("backup"));
+    EXPECT_EQ(backup.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_THAT(backup.status().message(),
+                HasSubstr("backups of a PostgreSQL keystore are not "
+                          "supported yet"));
+    absl::Status restored =
+        (*ks)->Restore("not a backup", pass, ScratchPath("restore"));
+    EXPECT_EQ(restored.code(), absl::StatusCode::kUnimplemented);
+    EXPECT_FALSE((*ks)->sealed());
+  }
+  auto again = Keystore::Init(spec_, pass, Options());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+
+  auto wrong = Keystore::Open(spec_, SecretData("wrong"), Options());
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+
+  auto ks = Keystore::Open(spec_, pass, Options());
+  ASSERT_TRUE(ks.ok()) << ks.status();
+  EXPECT_TRUE((*ks)->GetKey("aes").ok());
+  auto sealed = Keystore::OpenSealed(spec_, Options());
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_TRUE((*sealed)->sealed());
+  EXPECT_EQ((*sealed)->Unseal(SecretData("wrong")).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE((*sealed)->Unseal(pass).ok());
+  EXPECT_EQ((*sealed)->CreateBackup(ScratchPath("b2")).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
+}  // namespace
+}  // namespace keyward::keystore
