@@ -187,18 +187,7 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
 }
 
 std::vector<jose::JweAlgorithm> JweAlgorithmsFor(keystore::KeyType type) {
-  switch (type) {
-    case keystore::KeyType::kRsa2048:
-    case keystore::KeyType::kRsa3072:
-    case keystore::KeyType::kRsa4096:
-      return {jose::JweAlgorithm::kRsaOaep256, jose::JweAlgorithm::kRsaOaep};
-    case keystore::KeyType::kEcdhP256:
-      return {jose::JweAlgorithm::kEcdhEsA256Kw, jose::JweAlgorithm::kEcdhEs};
-    case keystore::KeyType::kAes256Gcm:
-      return {jose::JweAlgorithm::kA256GcmKw, jose::JweAlgorithm::kDir};
-    default:
-      return {};
-  }
+  return keystore::KeyTypeInfoOf(type).jwe_algorithms;
 }
 
 absl::StatusOr<jose::JweAlgorithm> JweAlgorithmOf(const keystore::KeyRecord& key) {

@@ -42,20 +42,9 @@ absl::StatusOr<jose::JwsAlgorithm> JwsAlgorithmOf(const keystore::KeyRecord& key
         "key '", key.id, "' is not a JWT key; create one with purpose JWT "
         "(`keyward key create NAME --type ed25519 --purpose jwt`)"));
   }
-  if (auto alg = keystore::JwsSignatureAlgorithm(key.type)) {
-    if (auto jws = jose::JwsAlgorithmForSignature(*alg)) return *jws;
-  }
-  switch (key.type) {
-    case keystore::KeyType::kHmacSha256:
-      return jose::JwsAlgorithmForHmac(crypto::HashType::kSha256);
-    case keystore::KeyType::kHmacSha384:
-      return jose::JwsAlgorithmForHmac(crypto::HashType::kSha384);
-    case keystore::KeyType::kHmacSha512:
-      return jose::JwsAlgorithmForHmac(crypto::HashType::kSha512);
-    default:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "key '", key.id, "' has no JWS algorithm"));
-  }
+  if (auto jws = keystore::KeyTypeInfoOf(key.type).jws_algorithm) return *jws;
+  return absl::FailedPreconditionError(
+      absl::StrCat("key '", key.id, "' has no JWS algorithm"));
 }
 
 // "payments:v3" -> ("payments", 3).

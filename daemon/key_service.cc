@@ -19,12 +19,6 @@ namespace {
 
 namespace pb = keyward::v1;
 
-bool IsRsaType(keystore::KeyType type) {
-  return type == keystore::KeyType::kRsa2048 ||
-         type == keystore::KeyType::kRsa3072 ||
-         type == keystore::KeyType::kRsa4096;
-}
-
 absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
   if (!name.ok()) return name.status();
   return name->Resource();
@@ -117,7 +111,7 @@ grpc::ServerUnaryReactor* KeyServiceImpl::CreateKey(
     // RSA key generation takes up to seconds (RSA-4096) in one libcrypto
     // call: start it only for a caller still waiting, in a costly slot.
     std::optional<CostlyWork::Slot> slot;
-    if (IsRsaType(params.type)) {
+    if (keystore::KeyTypeInfoOf(params.type).rsa) {
       auto begun = costly_.Begin(*context);
       if (!begun.ok()) return begun.status();
       slot.emplace(std::move(*begun));
@@ -257,7 +251,7 @@ grpc::ServerUnaryReactor* KeyServiceImpl::RotateKey(
     // As CreateKey: RSA generation is costly and uninterruptible.
     std::optional<CostlyWork::Slot> slot;
     if (auto current = rpc.keystore().GetKey(name->id);
-        current.ok() && IsRsaType(current->type)) {
+        current.ok() && keystore::KeyTypeInfoOf(current->type).rsa) {
       auto begun = costly_.Begin(*context);
       if (!begun.ok()) return begun.status();
       slot.emplace(std::move(*begun));
@@ -527,10 +521,7 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ExportKey(
     if (!key.ok()) return key.status();
     int32_t v = name->version == 0 ? key->primary_version : name->version;
     pb::KeyMaterialFormat format = request->format();
-    const bool symmetric = key->type == keystore::KeyType::kAes256Gcm ||
-                           key->type == keystore::KeyType::kHmacSha256 ||
-                           key->type == keystore::KeyType::kHmacSha384 ||
-                           key->type == keystore::KeyType::kHmacSha512;
+    const bool symmetric = !keystore::KeyTypeInfoOf(key->type).asymmetric;
     if (format == pb::KEY_MATERIAL_FORMAT_UNSPECIFIED) {
       format = symmetric ? pb::KEY_MATERIAL_FORMAT_RAW_SECRET
                          : pb::KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM;

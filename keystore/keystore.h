@@ -23,7 +23,6 @@
 #ifndef KEYWARD_KEYSTORE_KEYSTORE_H_
 #define KEYWARD_KEYSTORE_KEYSTORE_H_
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,19 +31,15 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "keystore/crypto/aead.h"
 #include "keystore/crypto/pbe_limits.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/crypto/signature.h"
 #include "keystore/hierarchy.h"
-#include "keystore/key_cache.h"
+#include "keystore/key_types.h"
 #include "keystore/postgres_storage.h"
 #include "keystore/records.h"
 #include "keystore/storage.h"
@@ -140,14 +135,6 @@ struct PublicKeyInfo {
   std::string spki_der;
 };
 
-// SignatureAlgorithmsFor lists the algorithms a key of `type` signs with,
-// the default first; empty for keys that do not sign.
-std::vector<crypto::SignatureAlgorithm> SignatureAlgorithmsFor(KeyType type);
-
-// JwsSignatureAlgorithm: the algorithm a JWT key of `type` signs with
-// (nullopt for HMAC types, which MAC).
-std::optional<crypto::SignatureAlgorithm> JwsSignatureAlgorithm(KeyType type);
-
 // ValidateKeyId: OK for [a-z0-9][a-z0-9._-]{0,62}, else INVALID_ARGUMENT.
 absl::Status ValidateKeyId(absl::string_view id);
 // ValidateKid: OK for a custom JOSE kid (ImportKeyParams::kid), else
@@ -221,7 +208,7 @@ class Keystore {
   // UNAUTHENTICATED for a wrong passphrase; OK if already unsealed with it.
   void Seal();
   absl::Status Unseal(const crypto::SecretData& passphrase);
-  bool sealed() const { return sealed_.load(std::memory_order_acquire); }
+  bool sealed() const;
 
   ~Keystore();
 
@@ -384,61 +371,13 @@ class Keystore {
                                              int32_t version = 0);
 
  private:
+  // Impl (keystore_impl.h): the private state, shared by the files that
+  // implement this class by concern.
+  class Impl;
   Keystore(std::unique_ptr<Storage> storage, KeystoreOptions options,
            std::shared_ptr<const crypto::Aead> root);
-  // OpenPostgres connects to the database of `spec` (set up its schema)
-  // and, unless `init`, checks that it holds a keystore (NOT_FOUND naming
-  // `keywardd init` otherwise).
-  static absl::StatusOr<std::unique_ptr<Storage>> OpenPostgres(
-      const PostgresOptions& options, bool init);
-  // BackupsSupported: OK, or UNIMPLEMENTED on PostgreSQL.
-  absl::Status BackupsSupported() const;
-  // The root key, or UNAVAILABLE while sealed.
-  absl::StatusOr<std::shared_ptr<const crypto::Aead>> Root() const;
 
-  // The cached entry of key `id`, loaded from storage on a miss.
-  absl::StatusOr<std::shared_ptr<const KeyEntry>> Entry(const std::string& id);
-  // The usable version `version` (0: the primary) of `entry`, for `use`.
-  absl::StatusOr<const LoadedVersion*> Usable(const KeyEntry& entry,
-                                              int32_t version,
-                                              absl::string_view use);
-  absl::StatusOr<VersionRecord> NewVersion(const KeyRecord& key,
-                                           int32_t version,
-                                           const crypto::SecretData& material,
-                                           std::string public_key);
-  absl::Status SetState(const std::string& id, int32_t version,
-                        VersionState state);
-  // LoadIndexes fills revoked_ and kids_ from storage (at open, restore).
-  absl::Status LoadIndexes();
-  // RememberKid adds `version`'s own kid, if it has one, to kids_ (after
-  // the version is stored).
-  void RememberKid(const VersionRecord& version);
-
-  const std::unique_ptr<Storage> storage_;
-  const KeystoreOptions options_;
-  // Set by the StorageSpec factories when the storage is PostgreSQL (whole-
-  // store file copies, hence backups, are SQLite-only).
-  bool postgres_ = false;
-  // The root key as an AEAD; wraps and unwraps version material. Null while
-  // sealed.
-  mutable absl::Mutex root_mu_;
-  std::shared_ptr<const crypto::Aead> root_ ABSL_GUARDED_BY(root_mu_);
-  std::atomic<bool> sealed_{false};
-  KeyCache cache_;
-  // Serializes admin changes with cache loads, so that a load never puts a
-  // stale entry back after a change invalidated it. Data plane calls on a
-  // cached key never take it.
-  absl::Mutex admin_mu_;
-  // The jtis of revoked token records, so that VerifyJwt reads no row.
-  mutable absl::Mutex revoked_mu_;
-  absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(revoked_mu_);
-  std::atomic<bool> any_revoked_{false};
-  // The versions' own kids (imported keys): kid -> (key id, version), so
-  // that resolving a token's kid reads no row. Kids are never removed (a
-  // destroyed version keeps its kid); only a restore replaces them all.
-  mutable absl::Mutex kids_mu_;
-  absl::flat_hash_map<std::string, std::pair<std::string, int32_t>> kids_
-      ABSL_GUARDED_BY(kids_mu_);
+  const std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace keyward::keystore

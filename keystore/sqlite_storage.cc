@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "keystore/key_types.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
@@ -132,22 +133,6 @@ CREATE UNIQUE INDEX key_versions_by_kid ON key_versions (kid) WHERE kid != '';
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
-constexpr KeyType kAllKeyTypes[] = {
-    KeyType::kAes256Gcm, KeyType::kHmacSha256, KeyType::kHmacSha384,
-    KeyType::kHmacSha512, KeyType::kEd25519,   KeyType::kEcdsaP256,
-    KeyType::kEcdsaP384,  KeyType::kRsa2048,   KeyType::kRsa3072,
-    KeyType::kRsa4096,    KeyType::kEcdhP256,
-};
-
-bool ParseKeyType(absl::string_view name, KeyType* type) {
-  for (KeyType t : kAllKeyTypes) {
-    if (crypto::KeyTypeName(t) == name) {
-      *type = t;
-      return true;
-    }
-  }
-  return false;
-}
 
 // Times are microseconds since the epoch; INT64_MAX stands for "never".
 int64_t ToMicros(absl::Time t) {
@@ -561,7 +546,9 @@ constexpr const char* kKeyColumns =
 absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const Statement& q) {
   KeyRecord key;
   key.id = q.Text(0);
-  if (!ParseKeyType(q.Text(1), &key.type)) {
+  if (std::optional<KeyType> parsed = KeyTypeFromName(q.Text(1))) {
+    key.type = *parsed;
+  } else {
     return absl::DataLossError(absl::StrCat(
         "key '", key.id, "' has an unknown type '", q.Text(1),
         "' in the keystore; run a newer keywardd or restore a backup"));

@@ -3,29 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "keystore/key_types.h"
 
 namespace keyward::keystore::internal {
-namespace {
-
-constexpr KeyType kAllKeyTypes[] = {
-    KeyType::kAes256Gcm, KeyType::kHmacSha256, KeyType::kHmacSha384,
-    KeyType::kHmacSha512, KeyType::kEd25519,   KeyType::kEcdsaP256,
-    KeyType::kEcdsaP384,  KeyType::kRsa2048,   KeyType::kRsa3072,
-    KeyType::kRsa4096,    KeyType::kEcdhP256,
-};
-
-bool ParseKeyType(absl::string_view name, KeyType* type) {
-  for (KeyType t : kAllKeyTypes) {
-    if (crypto::KeyTypeName(t) == name) {
-      *type = t;
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 const char* const kSelectKeysWithLabels =
     "SELECT k.id, k.type, k.purpose, k.description, k.exportable, "
     "k.public_only, k.primary_version, k.latest_version, "
@@ -41,7 +21,9 @@ absl::Status ReadKeysWithLabels(const PqRows& q, std::vector<KeyRecord>* out) {
       KeyRecord key;
       key.id = id;
       const std::string type = q.Bytes(i, 1);
-      if (!ParseKeyType(type, &key.type)) {
+      if (std::optional<KeyType> parsed = KeyTypeFromName(type)) {
+        key.type = *parsed;
+      } else {
         return absl::DataLossError(absl::StrCat(
             "key '", id, "' has an unknown type '", type,
             "' in the keystore; run a newer keywardd or restore a backup"));

@@ -1,0 +1,394 @@
+// Keystore: keys and their versions (create, import, update, rotate, state).
+#include "keystore/keystore.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "keystore/crypto/key_components.h"
+#include "keystore/crypto/keys.h"
+#include "keystore/key_types.h"
+#include "keystore/keystore_impl.h"
+
+namespace keyward::keystore {
+
+using crypto::SecretData;
+using crypto::SignatureAlgorithm;
+
+absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
+  absl::Status s = ValidateKeyId(params.id);
+  if (!s.ok()) return s;
+  KeyRecord key;
+  key.id = params.id;
+  key.type = params.type;
+  key.purpose = params.purpose.value_or(KeyTypeInfoOf(params.type).default_purpose);
+  s = ValidatePurpose(key.type, key.purpose);
+  if (!s.ok()) return s;
+  if (params.rotation_period != absl::ZeroDuration() &&
+      params.rotation_period < kMinRotationPeriod) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rotation period ", absl::FormatDuration(params.rotation_period),
+                     " is too short: use 0 (never) or at least 1h"));
+  }
+  key.description = params.description;
+  key.labels = params.labels;
+  key.exportable = params.exportable;
+  key.primary_version = 1;
+  key.latest_version = 1;
+  key.rotation_period = params.rotation_period;
+  key.jwt_max_ttl = params.jwt_max_ttl;
+  key.jwe_algorithm = params.jwe_algorithm;
+  key.created_at = impl_->options_.now();
+  key.rotated_at = key.created_at;
+
+  auto material = crypto::GenerateKeyMaterial(key.type);
+  if (!material.ok()) return material.status();
+  std::string public_key;
+  if (KeyTypeInfoOf(key.type).asymmetric) {
+    auto spki = crypto::PublicKeyFromPrivate(key.type, *material);
+    if (!spki.ok()) return spki.status();
+    public_key = std::move(*spki);
+  }
+  auto version = impl_->NewVersion(key, 1, *material, std::move(public_key));
+  if (!version.ok()) return version.status();
+  absl::MutexLock lock(&impl_->admin_mu_);
+  s = impl_->storage_->CreateKey(key, {*version});
+  if (!s.ok()) return s;
+  return key;
+}
+
+absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
+  const CreateKeyParams& create = params.create;
+  absl::Status s = ValidateKeyId(create.id);
+  if (!s.ok()) return s;
+
+  // Parse the material into (type, private material or none, public key).
+  KeyType type = create.type;
+  SecretData material;
+  std::string public_key;
+  bool public_only = false;
+  switch (params.format) {
+    case ImportFormat::kPrivateKeyPem:
+    case ImportFormat::kPrivateKeyDer: {
+      // DER goes through the same parser, wrapped as a PEM block (kept in
+      // SecretData: it is the private key).
+      SecretData wrapped;
+      if (params.format == ImportFormat::kPrivateKeyDer) {
+        std::string text = PrivateKeyPem(params.material);
+        wrapped = SecretData(text);
+        OPENSSL_cleanse(text.data(), text.size());
+      }
+      const absl::string_view pem = params.format == ImportFormat::kPrivateKeyDer
+                                        ? wrapped.InsecureView()
+                                        : params.material.InsecureView();
+      if (params.passphrase) {
+        // The KDF is one libcrypto call that cannot be interrupted: bound
+        // its cost, then ask whether the caller still wants the answer.
+        s = crypto::CheckEncryptedKeyCost(pem, impl_->options_.import_kdf_limits);
+        if (!s.ok()) return s;
+        if (params.before_costly_work) {
+          s = params.before_costly_work();
+          if (!s.ok()) return s;
+        }
+      }
+      auto parsed = crypto::ParsePrivateKeyPem(
+          pem, params.passphrase ? &*params.passphrase : nullptr,
+          impl_->options_.import_kdf_limits);
+      if (!parsed.ok()) return parsed.status();
+      // An EC P-256 key may serve ECDSA or ECDH: the caller's type decides.
+      type = parsed->type == KeyType::kEcdsaP256 &&
+                     create.type == KeyType::kEcdhP256
+                 ? KeyType::kEcdhP256
+                 : parsed->type;
+      material = std::move(parsed->pkcs8_der);
+      auto spki = crypto::PublicKeyFromPrivate(type, material);
+      if (!spki.ok()) return spki.status();
+      public_key = std::move(*spki);
+      break;
+    }
+    case ImportFormat::kPublicKey: {
+      auto parsed = crypto::ParsePublicKey(params.material.InsecureView());
+      if (!parsed.ok()) return parsed.status();
+      type = parsed->type == KeyType::kEcdsaP256 &&
+                     create.type == KeyType::kEcdhP256
+                 ? KeyType::kEcdhP256
+                 : parsed->type;
+      public_key = std::move(parsed->spki_der);
+      public_only = true;
+      break;
+    }
+    case ImportFormat::kRawSecret: {
+      size_t n = params.material.size();
+      const KeyTypeInfo& info = KeyTypeInfoOf(type);
+      bool fits = !info.asymmetric && n >= info.min_import_secret &&
+                  n <= info.max_import_secret;
+      if (!fits) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a raw secret of ", n, " bytes cannot be a ",
+            crypto::KeyTypeName(type),
+            " key: AES256_GCM takes exactly 32 bytes, HMAC keys 16 to 1024"));
+      }
+      material = SecretData(params.material.InsecureView());
+      break;
+    }
+  }
+  // OpenSSL 3 parses RSA keys that no one should trust (e = 1 makes every
+  // signature verify); refuse them whichever library parsed the key.
+  if (KeyTypeInfoOf(type).rsa) {
+    absl::Status sane = crypto::CheckRsaPublicKey(public_key);
+    if (!sane.ok()) return sane;
+  }
+  if (params.format != ImportFormat::kRawSecret && !params.type_from_material &&
+      create.type != type &&
+      !(create.type == KeyType::kEcdsaP256 && type == KeyType::kEcdhP256)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the imported key is ", crypto::KeyTypeName(type), ", not ",
+        crypto::KeyTypeName(create.type), " as asked"));
+  }
+
+  if (!params.kid.empty()) {
+    absl::Status valid = ValidateKid(params.kid);
+    if (!valid.ok()) return valid;
+    if (impl_->storage_->FindVersionByKid(params.kid).ok()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "kid '", params.kid, "' is in use by another key version; kids are "
+          "unique in the keystore"));
+    }
+  }
+  absl::MutexLock lock(&impl_->admin_mu_);
+  if (params.new_version) {
+    auto key = impl_->storage_->GetKey(create.id);
+    if (!key.ok()) return key.status();
+    if (key->type != type || key->public_only != public_only) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key '", key->id, "' is ", key->public_only ? "a public-only " : "a ",
+          crypto::KeyTypeName(key->type), " key; the import is ",
+          public_only ? "a public-only " : "a ", crypto::KeyTypeName(type),
+          " key"));
+    }
+    auto version =
+        impl_->NewVersion(*key, key->latest_version + 1, material, std::move(public_key));
+    if (!version.ok()) return version.status();
+    version->imported = true;
+    version->kid = params.kid;
+    s = impl_->storage_->AddVersion(*version, /*make_primary=*/true);
+    if (!s.ok()) return s;
+    impl_->RememberKid(*version);
+    impl_->cache_.Erase(key->id);
+    return impl_->storage_->GetKey(key->id);
+  }
+
+  KeyRecord key;
+  key.id = create.id;
+  key.type = type;
+  key.purpose = create.purpose.value_or(KeyTypeInfoOf(type).default_purpose);
+  s = ValidatePurpose(key.type, key.purpose);
+  if (!s.ok()) return s;
+  key.description = create.description;
+  key.labels = create.labels;
+  key.exportable = create.exportable && !public_only;
+  key.public_only = public_only;
+  key.primary_version = 1;
+  key.latest_version = 1;
+  key.rotation_period = absl::ZeroDuration();  // imported: rotate by import
+  key.jwt_max_ttl = create.jwt_max_ttl;
+  key.jwe_algorithm = create.jwe_algorithm;
+  key.created_at = impl_->options_.now();
+  key.rotated_at = key.created_at;
+  auto version = impl_->NewVersion(key, 1, material, std::move(public_key));
+  if (!version.ok()) return version.status();
+  version->imported = true;
+  version->kid = params.kid;
+  s = impl_->storage_->CreateKey(key, {*version});
+  if (!s.ok()) return s;
+  impl_->RememberKid(*version);
+  return key;
+}
+
+absl::StatusOr<int32_t> Keystore::PrimaryVersion(const std::string& id) {
+  auto entry = impl_->Entry(id);
+  if (!entry.ok()) return entry.status();
+  return (*entry)->record.primary_version;
+}
+
+absl::StatusOr<KeyRecord> Keystore::GetKey(const std::string& id) {
+  auto entry = impl_->Entry(id);
+  if (!entry.ok()) return entry.status();
+  return (*entry)->record;
+}
+
+absl::StatusOr<std::vector<KeyRecord>> Keystore::ListKeys(
+    const std::string& after, int limit) {
+  return impl_->storage_->ListKeys(after, std::clamp(limit, 1, 1000));
+}
+
+absl::StatusOr<KeyRecord> Keystore::UpdateKey(const std::string& id,
+                                              const KeyUpdate& update) {
+  absl::MutexLock lock(&impl_->admin_mu_);
+  auto key = impl_->storage_->GetKey(id);
+  if (!key.ok()) return key.status();
+  if (update.description) key->description = *update.description;
+  if (update.labels) key->labels = *update.labels;
+  if (update.min_decrypt_version) {
+    int32_t v = *update.min_decrypt_version;
+    if (v < 1 || v > key->primary_version) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "min_decrypt_version ", v, " must be from 1 to the primary version ",
+          key->primary_version, " of key '", id, "'"));
+    }
+    key->min_decrypt_version = v;
+  }
+  if (update.rotation_period) {
+    absl::Duration p = *update.rotation_period;
+    if (p != absl::ZeroDuration() && p < kMinRotationPeriod) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rotation period ", absl::FormatDuration(p),
+                       " is too short: use 0 (never) or at least 1h"));
+    }
+    if (p != absl::ZeroDuration() && key->public_only) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key '", id, "' holds only imported public keys and cannot rotate"));
+    }
+    key->rotation_period = p;
+  }
+  if (update.jwt_max_ttl) {
+    if (*update.jwt_max_ttl < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("jwt_max_ttl must not be negative");
+    }
+    key->jwt_max_ttl = *update.jwt_max_ttl;
+  }
+  absl::Status s = impl_->storage_->UpdateKey(*key);
+  if (!s.ok()) return s;
+  impl_->cache_.Erase(id);
+  return key;
+}
+
+absl::StatusOr<VersionRecord> Keystore::RotateKey(const std::string& id) {
+  absl::MutexLock lock(&impl_->admin_mu_);
+  auto key = impl_->storage_->GetKey(id);
+  if (!key.ok()) return key.status();
+  if (key->public_only) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key '", id, "' holds an imported public key; Keyward cannot make "
+        "new material for it. Import the next public key as a new version"));
+  }
+  auto material = crypto::GenerateKeyMaterial(key->type);
+  if (!material.ok()) return material.status();
+  std::string public_key;
+  if (KeyTypeInfoOf(key->type).asymmetric) {
+    auto spki = crypto::PublicKeyFromPrivate(key->type, *material);
+    if (!spki.ok()) return spki.status();
+    public_key = std::move(*spki);
+  }
+  auto version =
+      impl_->NewVersion(*key, key->latest_version + 1, *material, std::move(public_key));
+  if (!version.ok()) return version.status();
+  absl::Status s = impl_->storage_->AddVersion(*version, /*make_primary=*/true);
+  if (!s.ok()) return s;
+  impl_->cache_.Erase(id);
+  version->wrapped_material.clear();
+  return version;
+}
+
+absl::StatusOr<std::vector<VersionRecord>> Keystore::ListVersions(
+    const std::string& id) {
+  auto entry = impl_->Entry(id);
+  if (!entry.ok()) return entry.status();
+  std::vector<VersionRecord> versions;
+  for (const auto& [n, loaded] : (*entry)->versions) {
+    versions.push_back(loaded->record());
+    versions.back().wrapped_material.clear();
+  }
+  return versions;
+}
+
+absl::StatusOr<VersionRecord> Keystore::GetVersion(const std::string& id,
+                                                   int32_t version) {
+  auto entry = impl_->Entry(id);
+  if (!entry.ok()) return entry.status();
+  auto it = (*entry)->versions.find(version);
+  if (it == (*entry)->versions.end()) {
+    return absl::NotFoundError(absl::StrCat("key '", id, "' has no version ",
+                                            version));
+  }
+  VersionRecord v = it->second->record();
+  v.wrapped_material.clear();
+  return v;
+}
+
+absl::Status Keystore::Impl::SetState(const std::string& id, int32_t version,
+                                VersionState state) {
+  absl::MutexLock lock(&admin_mu_);
+  auto key = storage_->GetKey(id);
+  if (!key.ok()) return key.status();
+  auto current = storage_->GetVersion(id, version);
+  if (!current.ok()) return current.status();
+  if (current->state == state) return absl::OkStatus();
+  if (current->state == VersionState::kDestroyed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Where(id, version), " was destroyed; it cannot change state again"));
+  }
+  if (state == VersionState::kDestroyed &&
+      current->state != VersionState::kDisabled) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Where(id, version), " is enabled; disable it first, then destroy it"));
+  }
+  if (version == key->primary_version && state != VersionState::kEnabled) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Where(id, version), " is the primary; rotate the key first"));
+  }
+  absl::Status s = storage_->SetVersionState(id, version, state, options_.now());
+  if (!s.ok()) return s;
+  cache_.Erase(id);
+  return absl::OkStatus();
+}
+
+absl::Status Keystore::DisableVersion(const std::string& id, int32_t version) {
+  return impl_->SetState(id, version, VersionState::kDisabled);
+}
+absl::Status Keystore::EnableVersion(const std::string& id, int32_t version) {
+  return impl_->SetState(id, version, VersionState::kEnabled);
+}
+absl::Status Keystore::DestroyVersion(const std::string& id, int32_t version) {
+  return impl_->SetState(id, version, VersionState::kDestroyed);
+}
+
+absl::StatusOr<std::vector<std::string>> Keystore::KeysDueForRotation() {
+  return impl_->storage_->ListKeysDueForRotation(impl_->options_.now());
+}
+
+absl::StatusOr<SecretData> Keystore::ExportKeyMaterial(const std::string& id,
+                                                       int32_t version) {
+  auto entry = impl_->Entry(id);
+  if (!entry.ok()) return entry.status();
+  if (!(*entry)->record.exportable) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key '", id, "' was not created exportable; its material never "
+        "leaves Keyward"));
+  }
+  auto loaded = impl_->Usable(**entry, version, "export");
+  if (!loaded.ok()) return loaded.status();
+  auto material = (*loaded)->Material();
+  if (!material.ok()) return material.status();
+  return SecretData((*material)->InsecureView());
+}
+
+absl::StatusOr<VersionRecord> Keystore::FindVersionByKid(
+    const std::string& kid) {
+  std::pair<std::string, int32_t> target;
+  {
+    absl::ReaderMutexLock lock(&impl_->kids_mu_);
+    auto it = impl_->kids_.find(kid);
+    if (it == impl_->kids_.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "no key version has kid '", absl::CHexEscape(kid.substr(0, 80)), "'"));
+    }
+    target = it->second;
+  }
+  return GetVersion(target.first, target.second);
+}
+
+}  // namespace keyward::keystore
