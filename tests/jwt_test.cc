@@ -23,6 +23,7 @@
 #include "keyward/v1/jwt_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -39,12 +40,22 @@ class JwtTest : public ::testing::Test {
     std::string pass = dir + "/passphrase";
     std::ofstream(pass) << "jwt test\n";
     chmod(pass.c_str(), 0600);
-    ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data-dir", dir,
-                          "--passphrase-file", pass})
-                  .exit_code,
-              0);
-    auto daemon = DaemonProcess::Start(dir, {"--data-dir", dir,
-                                             "--passphrase-file", pass});
+    // The keystore's backend (test_storage.h): SQLite, or PostgreSQL.
+    auto storage = TestStorage::Create();
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    std::vector<std::string> args = {"--data-dir", dir, "--passphrase-file",
+                                     pass};
+    if (!storage->config().empty()) {
+      std::ofstream(dir + "/keywardd.txtpb") << storage->config();
+      args.push_back("--config");
+      args.push_back(dir + "/keywardd.txtpb");
+    }
+    std::vector<std::string> init = {Runfile("daemon/keywardd"), "init"};
+    init.insert(init.end(), args.begin(), args.end());
+    ProcessResult r = RunProcess(init);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    args_ = args;
+    auto daemon = DaemonProcess::Start(dir, args);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     jwt_ = pb::JwtService::NewStub(daemon_->NewChannel());
@@ -91,6 +102,8 @@ class JwtTest : public ::testing::Test {
     return resp;
   }
 
+  // The daemon's arguments (data dir, passphrase file, config).
+  std::vector<std::string> args_;
   std::unique_ptr<DaemonProcess> daemon_;
   std::unique_ptr<pb::JwtService::Stub> jwt_;
   std::unique_ptr<pb::KeyService::Stub> keys_;
@@ -547,8 +560,7 @@ TEST_F(JwtTest, RevocationSurvivesARestart) {
   std::string dir = daemon_->socket_path().substr(
       0, daemon_->socket_path().rfind('/'));
   ASSERT_EQ(daemon_->Signal(SIGTERM).exit_code, 0);
-  auto again = DaemonProcess::Start(
-      dir, {"--data-dir", dir, "--passphrase-file", dir + "/passphrase"});
+  auto again = DaemonProcess::Start(dir, args_);
   ASSERT_TRUE(again.ok()) << again.status();
   daemon_ = std::move(*again);
   jwt_ = pb::JwtService::NewStub(daemon_->NewChannel());

@@ -1,7 +1,6 @@
 // End-to-end: the real keywardd serving the data plane, key admin, access
 // control and audit over its Unix socket, driven by real gRPC stubs.
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
 #include "tests/free_port.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -42,19 +42,19 @@ class ServiceTest : public ::testing::Test {
       passphrase_ = dir_ + "/passphrase";
       std::ofstream(passphrase_) << kPassphrase << "\n";
       chmod(passphrase_.c_str(), 0600);
-      ProcessResult init = RunProcess({Runfile("daemon/keywardd"), "init",
-                                       "--data_dir", dir_, "--passphrase_file",
-                                       passphrase_});
+      auto storage = TestStorage::Create();
+      ASSERT_TRUE(storage.ok()) << storage.status();
+      storage_ = std::make_unique<TestStorage>(*storage);
+      std::vector<std::string> init_args = {Runfile("daemon/keywardd"), "init",
+                                            "--data_dir", dir_,
+                                            "--passphrase_file", passphrase_};
+      AddConfig("", &init_args);
+      ProcessResult init = RunProcess(init_args);
       ASSERT_EQ(init.exit_code, 0) << init.output;
     }
     std::vector<std::string> args = {"--data_dir", dir_, "--passphrase_file",
                                      passphrase_};
-    if (!config_text.empty()) {
-      std::string config = dir_ + "/keywardd.txtpb";
-      std::ofstream(config) << config_text;
-      args.push_back("--config");
-      args.push_back(config);
-    }
+    AddConfig(config_text, &args);
     auto daemon = DaemonProcess::Start(dir_, args);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
@@ -63,6 +63,18 @@ class ServiceTest : public ::testing::Test {
     keys_ = pb::KeyService::NewStub(channel);
     access_ = pb::AccessService::NewStub(channel);
     system_ = pb::SystemService::NewStub(channel);
+  }
+
+  // AddConfig writes the backend's storage config (test_storage.h) and
+  // `config_text` to a config file and adds --config to `args`, if either
+  // is not empty.
+  void AddConfig(const std::string& config_text,
+                 std::vector<std::string>* args) {
+    if (storage_->config().empty() && config_text.empty()) return;
+    std::string config = dir_ + "/keywardd.txtpb";
+    std::ofstream(config) << storage_->config() << config_text;
+    args->push_back("--config");
+    args->push_back(config);
   }
 
   // The daemon's health as grpc.health.v1 reports it.
@@ -141,6 +153,8 @@ class ServiceTest : public ::testing::Test {
   }
 
   std::string dir_, passphrase_;
+  // The keystore's backend (test_storage.h).
+  std::unique_ptr<TestStorage> storage_;
   std::unique_ptr<DaemonProcess> daemon_;
   std::unique_ptr<pb::CryptoService::Stub> crypto_;
   std::unique_ptr<pb::KeyService::Stub> keys_;
@@ -721,15 +735,10 @@ TEST_F(ServiceTest, KeysRotateByThemselvesWhenTheirPeriodPasses) {
   pb::EncryptResponse ct;
   ASSERT_TRUE(Encrypt("auto", "before rotation", &ct).ok());
   // Two hours pass for "auto" (its primary is made older on disk).
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_ + "/keystore.db").c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "UPDATE keys SET rotated_at_us = rotated_at_us - "
-                         "7200000000 WHERE id = 'auto'",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  absl::Status aged = storage_->Sql(
+      dir_, "UPDATE keys SET rotated_at_us = rotated_at_us - 7200000000 "
+            "WHERE id = 'auto'");
+  ASSERT_TRUE(aged.ok()) << aged;
 
   auto primary = [&](const std::string& id) {
     grpc::ClientContext ctx;

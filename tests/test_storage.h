@@ -1,0 +1,46 @@
+// TestStorage: where an end-to-end test's keywardd keeps its keystore,
+// chosen by the test target (the KEYWARD_TEST_BACKEND environment variable),
+// so that one test source runs on every backend:
+//   unset or "sqlite"  ""  (the data dir's SQLite file, keywardd's default)
+//   "postgres"         `storage { postgres { dsn: "..." } }` for a new,
+//                      empty database on a real throwaway PostgreSQL server
+//                      (keystore/testing/postgres_server.h), started on first
+//                      use and stopped when the test binary's tests end.
+// Put the text at the top of the config given to both `keywardd init` and
+// the daemon. Anything else in KEYWARD_TEST_BACKEND is INVALID_ARGUMENT.
+#ifndef KEYWARD_TESTS_TEST_STORAGE_H_
+#define KEYWARD_TESTS_TEST_STORAGE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace keyward::testing {
+
+class TestStorage {
+ public:
+  // Create: SQLite, or a new database on the shared PostgreSQL server.
+  static absl::StatusOr<TestStorage> Create();
+
+  // The config text (empty for SQLite).
+  const std::string& config() const { return config_; }
+
+  // Sql runs `sql` on the keystore behind keywardd's back (a test's way to
+  // age or damage rows): SQLite's `data_dir`/keystore.db, or the database
+  // through psql. Both backends share the schema's table and column names.
+  absl::Status Sql(const std::string& data_dir, const std::string& sql) const;
+
+ private:
+  TestStorage(std::string config, std::string dsn)
+      : config_(std::move(config)), dsn_(std::move(dsn)) {}
+  std::string config_;
+  std::string dsn_;  // PostgreSQL only
+};
+
+// The backend's name as KEYWARD_TEST_BACKEND gives it ("sqlite" if unset).
+std::string TestBackend();
+
+}  // namespace keyward::testing
+
+#endif  // KEYWARD_TESTS_TEST_STORAGE_H_
