@@ -2,16 +2,10 @@
 // every storage backend (testing/keystore_fixture.h).
 #include "keystore/keystore.h"
 
-#include <atomic>
-#include <thread>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "keystore/crypto/digest.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/crypto/pkcs8_encrypt.h"
 #include "keystore/format.h"
@@ -21,13 +15,6 @@ namespace keyward::keystore {
 namespace {
 
 using crypto::SecretData;
-using crypto::SignatureAlgorithm;
-using testing::AllBackends;
-using testing::BackendName;
-using testing::KeystoreTest;
-using testing::Passphrase;
-using testing::TempPath;
-using testing::Token;
 using ::testing::HasSubstr;
 
 std::string Pem(absl::string_view label, absl::string_view der) {
@@ -233,7 +220,6 @@ TEST_P(KeystoreTest, RsaPublicKeyWithExponentOneIsRefused) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_EQ(ks_->GetKey("e-one").status().code(), absl::StatusCode::kNotFound);
 }
-
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeystoreTest,
                          ::testing::ValuesIn(AllBackends()), BackendName);

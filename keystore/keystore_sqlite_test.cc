@@ -10,7 +10,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/backup.h"
-#include "keystore/format.h"
 #include "keystore/keystore.h"
 #include "keystore/testing/keystore_fixture.h"
 
@@ -18,12 +17,6 @@ namespace keyward::keystore {
 namespace {
 
 using crypto::SecretData;
-using testing::Backend;
-using testing::BackendName;
-using testing::KeystoreTest;
-using testing::Passphrase;
-using testing::TempPath;
-using testing::Token;
 using ::testing::HasSubstr;
 
 // Runs one SQL statement against the keystore file behind Keyward's back.

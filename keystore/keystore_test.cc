@@ -7,15 +7,13 @@
 #include <atomic>
 #include <thread>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/crypto/digest.h"
 #include "keystore/crypto/keys.h"
-#include "keystore/crypto/pkcs8_encrypt.h"
 #include "keystore/format.h"
 #include "keystore/testing/keystore_fixture.h"
 
@@ -24,12 +22,6 @@ namespace {
 
 using crypto::SecretData;
 using crypto::SignatureAlgorithm;
-using testing::AllBackends;
-using testing::BackendName;
-using testing::KeystoreTest;
-using testing::Passphrase;
-using testing::TempPath;
-using testing::Token;
 using ::testing::HasSubstr;
 
 TEST_P(KeystoreTest, InitRefusesAnExistingKeystore) {
@@ -433,7 +425,6 @@ TEST_P(KeystoreTest, ConcurrentSignWhileRotating) {
   EXPECT_GT(operations.load(), 0);
   EXPECT_EQ(ks_->GetKey("hot")->primary_version, 21);
 }
-
 
 TEST_P(KeystoreTest, DigestsSignLikeTheirMessages) {
   Create("ec", KeyType::kEcdsaP256);

@@ -2,32 +2,15 @@
 // (testing/keystore_fixture.h).
 #include "keystore/keystore.h"
 
-#include <atomic>
-#include <thread>
-
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "keystore/crypto/digest.h"
-#include "keystore/crypto/keys.h"
-#include "keystore/crypto/pkcs8_encrypt.h"
-#include "keystore/format.h"
 #include "keystore/testing/keystore_fixture.h"
 
 namespace keyward::keystore {
 namespace {
 
 using crypto::SecretData;
-using crypto::SignatureAlgorithm;
-using testing::AllBackends;
-using testing::BackendName;
-using testing::KeystoreTest;
-using testing::Passphrase;
-using testing::TempPath;
-using testing::Token;
 using ::testing::HasSubstr;
 
 TEST_P(KeystoreTest, TokenRecordsRoundTripAndTheTokenIsSealedAtRest) {
@@ -129,7 +112,6 @@ TEST_P(KeystoreTest, RecordsArePurgedAfterTheirRetention) {
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(ks_->GetTokenRecord("new").ok());
 }
-
 
 INSTANTIATE_TEST_SUITE_P(Backends, KeystoreTest,
                          ::testing::ValuesIn(AllBackends()), BackendName);

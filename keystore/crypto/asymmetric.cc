@@ -1,4 +1,5 @@
 #include "keystore/crypto/asymmetric.h"
+#include "keystore/crypto/rsa_oaep_sha1.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -21,21 +22,30 @@ using internal::EvpPkeyCtxPtr;
 using internal::EvpPkeyPtr;
 
 constexpr absl::string_view kInvalidCiphertext = "ciphertext is not valid";
-// kOaepOverhead is 2 * SHA-256 size + 2 (RFC 8017, 7.1.1).
-constexpr size_t kOaepOverhead = 2 * 32 + 2;
 
-// NewOaepContext returns a context on |pkey| set up for RSA-OAEP-SHA-256 with
-// |label|, for encryption or decryption; null on failure.
-EvpPkeyCtxPtr NewOaepContext(EVP_PKEY* pkey, absl::string_view label,
-                             bool encrypt) {
+// The two OAEP hashes: SHA-256 (Keyward's own RSA encryption, with labels)
+// and SHA-1 (JWE "RSA-OAEP" only, which uses no label).
+struct Oaep {
+  const EVP_MD* (*md)();
+  // 2 * hash size + 2 (RFC 8017, 7.1.1).
+  size_t overhead;
+  bool labels;
+};
+constexpr Oaep kOaepSha256 = {EVP_sha256, 2 * 32 + 2, true};
+constexpr Oaep kOaepSha1 = {EVP_sha1, 2 * 20 + 2, false};
+
+// NewOaepContext returns a context on |pkey| set up for RSA-OAEP with
+// |oaep|'s hash and |label|, for encryption or decryption; null on failure.
+EvpPkeyCtxPtr NewOaepContext(EVP_PKEY* pkey, const Oaep& oaep,
+                             absl::string_view label, bool encrypt) {
   if (label.size() > INT_MAX) return nullptr;
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(pkey, nullptr));
   if (ctx == nullptr ||
       (encrypt ? EVP_PKEY_encrypt_init(ctx.get())
                : EVP_PKEY_decrypt_init(ctx.get())) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha256()) != 1) {
+      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), oaep.md()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), oaep.md()) != 1) {
     return nullptr;
   }
   if (!label.empty()) {
@@ -66,17 +76,23 @@ absl::Status CheckRsaKey(const EVP_PKEY* pkey) {
 
 class EncrypterImpl final : public AsymmetricEncrypter {
  public:
-  explicit EncrypterImpl(EvpPkeyPtr pkey)
-      : modulus_size_(EVP_PKEY_size(pkey.get())), pkey_(std::move(pkey)) {}
+  EncrypterImpl(EvpPkeyPtr pkey, const Oaep& oaep)
+      : oaep_(oaep),
+        modulus_size_(EVP_PKEY_size(pkey.get())),
+        pkey_(std::move(pkey)) {}
 
   absl::StatusOr<std::string> Encrypt(absl::string_view plaintext,
                                       absl::string_view label) const override {
+    if (!oaep_.labels && !label.empty()) {
+      return absl::InvalidArgumentError(
+          "RSA-OAEP-SHA-1 is offered for JWE only, which uses no label");
+    }
     if (plaintext.size() > MaxPlaintextSize()) {
       return absl::InvalidArgumentError(
           absl::StrCat("plaintext is too long for RSA-OAEP with this key: at "
                        "most ", MaxPlaintextSize(), " bytes"));
     }
-    EvpPkeyCtxPtr ctx = NewOaepContext(pkey_.get(), label, true);
+    EvpPkeyCtxPtr ctx = NewOaepContext(pkey_.get(), oaep_, label, true);
     std::string out(modulus_size_, '\0');
     size_t len = out.size();
     if (ctx == nullptr ||
@@ -89,25 +105,28 @@ class EncrypterImpl final : public AsymmetricEncrypter {
   }
 
   size_t MaxPlaintextSize() const override {
-    return modulus_size_ - kOaepOverhead;
+    return modulus_size_ - oaep_.overhead;
   }
 
  private:
+  const Oaep oaep_;
   const size_t modulus_size_;
   const EvpPkeyPtr pkey_;
 };
 
 class DecrypterImpl final : public AsymmetricDecrypter {
  public:
-  explicit DecrypterImpl(EvpPkeyPtr pkey)
-      : modulus_size_(EVP_PKEY_size(pkey.get())), pkey_(std::move(pkey)) {}
+  DecrypterImpl(EvpPkeyPtr pkey, const Oaep& oaep)
+      : oaep_(oaep),
+        modulus_size_(EVP_PKEY_size(pkey.get())),
+        pkey_(std::move(pkey)) {}
 
   absl::StatusOr<std::string> Decrypt(absl::string_view ciphertext,
                                       absl::string_view label) const override {
-    if (ciphertext.size() != modulus_size_) {
+    if (ciphertext.size() != modulus_size_ || (!oaep_.labels && !label.empty())) {
       return absl::InvalidArgumentError(kInvalidCiphertext);
     }
-    EvpPkeyCtxPtr ctx = NewOaepContext(pkey_.get(), label, false);
+    EvpPkeyCtxPtr ctx = NewOaepContext(pkey_.get(), oaep_, label, false);
     if (ctx == nullptr) {
       return Error(absl::StatusCode::kInternal, "RSA-OAEP decryption failed");
     }
@@ -124,31 +143,52 @@ class DecrypterImpl final : public AsymmetricDecrypter {
   }
 
  private:
+  const Oaep oaep_;
   const size_t modulus_size_;
   const EvpPkeyPtr pkey_;
 };
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<AsymmetricEncrypter>> NewAsymmetricEncrypter(
-    absl::string_view spki_der) {
+absl::StatusOr<std::unique_ptr<AsymmetricEncrypter>> NewEncrypter(
+    absl::string_view spki_der, const Oaep& oaep) {
   absl::StatusOr<EvpPkeyPtr> pkey = internal::ParseSpkiDer(spki_der);
   if (!pkey.ok()) return pkey.status();
   absl::Status status = CheckRsaKey(pkey->get());
   if (!status.ok()) return status;
   return std::unique_ptr<AsymmetricEncrypter>(
-      new EncrypterImpl(*std::move(pkey)));
+      new EncrypterImpl(*std::move(pkey), oaep));
 }
 
-absl::StatusOr<std::unique_ptr<AsymmetricDecrypter>> NewAsymmetricDecrypter(
-    const SecretData& pkcs8_der) {
+absl::StatusOr<std::unique_ptr<AsymmetricDecrypter>> NewDecrypter(
+    const SecretData& pkcs8_der, const Oaep& oaep) {
   absl::StatusOr<EvpPkeyPtr> pkey =
       internal::ParsePkcs8Der(pkcs8_der.InsecureView());
   if (!pkey.ok()) return pkey.status();
   absl::Status status = CheckRsaKey(pkey->get());
   if (!status.ok()) return status;
   return std::unique_ptr<AsymmetricDecrypter>(
-      new DecrypterImpl(*std::move(pkey)));
+      new DecrypterImpl(*std::move(pkey), oaep));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AsymmetricEncrypter>> NewAsymmetricEncrypter(
+    absl::string_view spki_der) {
+  return NewEncrypter(spki_der, kOaepSha256);
+}
+
+absl::StatusOr<std::unique_ptr<AsymmetricDecrypter>> NewAsymmetricDecrypter(
+    const SecretData& pkcs8_der) {
+  return NewDecrypter(pkcs8_der, kOaepSha256);
+}
+
+absl::StatusOr<std::unique_ptr<AsymmetricEncrypter>> NewRsaOaepSha1Encrypter(
+    absl::string_view spki_der) {
+  return NewEncrypter(spki_der, kOaepSha1);
+}
+
+absl::StatusOr<std::unique_ptr<AsymmetricDecrypter>> NewRsaOaepSha1Decrypter(
+    const SecretData& pkcs8_der) {
+  return NewDecrypter(pkcs8_der, kOaepSha1);
 }
 
 }  // namespace keyward::crypto

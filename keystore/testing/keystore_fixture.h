@@ -23,7 +23,7 @@
 #include "keystore/postgres_storage.h"
 #include "keystore/testing/postgres_server.h"
 
-namespace keyward::keystore::testing {
+namespace keyward::keystore {
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -75,7 +75,7 @@ class SharedPostgres : public ::testing::Environment {
  public:
   static absl::StatusOr<std::string> NewDatabase() {
     if (server_ == nullptr) {
-      auto started = PostgresServer::Start({});
+      auto started = testing::PostgresServer::Start({});
       if (!started.ok()) return started.status();
       server_ = started->release();
       ::testing::AddGlobalTestEnvironment(new SharedPostgres);
@@ -88,7 +88,7 @@ class SharedPostgres : public ::testing::Environment {
   }
 
  private:
-  static inline PostgresServer* server_ = nullptr;
+  static inline testing::PostgresServer* server_ = nullptr;
 };
 
 class KeystoreTest : public ::testing::TestWithParam<Backend> {
@@ -138,6 +138,6 @@ class KeystoreTest : public ::testing::TestWithParam<Backend> {
   std::unique_ptr<Keystore> ks_;
 };
 
-}  // namespace keyward::keystore::testing
+}  // namespace keyward::keystore
 
 #endif  // KEYWARD_KEYSTORE_TESTING_KEYSTORE_FIXTURE_H_
