@@ -128,5 +128,52 @@ TEST_F(KeystorePostgresServerTest, InitOpenAndRefusals) {
             absl::StatusCode::kUnimplemented);
 }
 
+// The data plane on a cached key reads no row: it keeps signing while the
+// server is down, and a call that needs the database is UNAVAILABLE then and
+// works again, without reopening, once the server is back.
+TEST_F(KeystorePostgresServerTest, CachedKeysServeWhileTheDatabaseIsDown) {
+  if (!PostgresStorage::Available()) {
+    // No server in this flavor: the keystore cannot be made there at all.
+    StorageSpec spec;
+    spec.postgres = PostgresOptions{"host=/tmp dbname=x", "", 2};
+    EXPECT_EQ(Keystore::Init(spec, SecretData("p"), Options()).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    return;
+  }
+  const SecretData pass("postgres keystore passphrase");
+  auto ks = Keystore::Init(spec_, pass, Options());
+  ASSERT_TRUE(ks.ok()) << ks.status();
+  CreateKeyParams params;
+  params.id = "ed";
+  params.type = KeyType::kEd25519;
+  ASSERT_TRUE((*ks)->CreateKey(params).ok());
+  auto before = (*ks)->Sign("ed", "warm the cache");
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  ASSERT_TRUE(server_->Stop().ok());
+  for (int i = 0; i < 100; ++i) {
+    auto sig = (*ks)->Sign("ed", "signed while the database is down");
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    EXPECT_TRUE((*ks)->Verify("ed", "signed while the database is down",
+                              sig->Enveloped())
+                    .ok());
+  }
+  params.id = "later";
+  EXPECT_EQ((*ks)->CreateKey(params).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*ks)->GetKey("not-cached").status().code(),
+            absl::StatusCode::kUnavailable);
+
+  ASSERT_TRUE(server_->Restart().ok());
+  absl::StatusOr<KeyRecord> made = absl::UnavailableError("not yet");
+  // Bounded: the pool reconnects with backoff.
+  for (int i = 0; i < 50 && absl::IsUnavailable(made.status()); ++i) {
+    made = (*ks)->CreateKey(params);
+    if (!made.ok()) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(made.ok()) << made.status();
+  EXPECT_TRUE((*ks)->Sign("later", "after the restart").ok());
+}
+
 }  // namespace
 }  // namespace keyward::keystore
