@@ -325,6 +325,15 @@ grpc::ServerUnaryReactor* CryptoServiceImpl::GenerateDataKey(
     absl::Status s = KeyNotVersion(*name, "GenerateDataKey");
     if (!s.ok()) return s;
     size_t length = request->length_bytes() == 0 ? 32 : request->length_bytes();
+    if (length != 16 && length != 32 && length != 64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "length_bytes ", request->length_bytes(),
+          " is not offered: use 16, 32 or 64 (0 means 32)"));
+    }
+    if (request->associated_data().size() > kMaxPlaintextBytes) {
+      return TooLarge("associated_data", request->associated_data().size(),
+                      kMaxPlaintextBytes);
+    }
     auto key = rpc.keystore().GenerateDataKey(name->id, length,
                                               request->associated_data());
     if (!key.ok()) return key.status();

@@ -18,149 +18,13 @@
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "keyward/v1/system_service.grpc.pb.h"
-#include "tests/daemon_process.h"
 #include "tests/free_port.h"
-#include "tests/test_storage.h"
+#include "tests/service_fixture.h"
 
 namespace keyward::testing {
 namespace {
 
-namespace pb = keyward::v1;
 using ::testing::HasSubstr;
-
-class ServiceTest : public ::testing::Test {
- protected:
-  static constexpr const char* kPassphrase = "service test passphrase";
-
-  void SetUp() override { Start({}); }
-
-  // (Re)starts the daemon on the same data dir with `config_text`.
-  void Start(const std::string& config_text) {
-    daemon_.reset();
-    if (dir_.empty()) {
-      dir_ = NewTempDir();
-      passphrase_ = dir_ + "/passphrase";
-      std::ofstream(passphrase_) << kPassphrase << "\n";
-      chmod(passphrase_.c_str(), 0600);
-      auto storage = TestStorage::Create();
-      ASSERT_TRUE(storage.ok()) << storage.status();
-      storage_ = std::make_unique<TestStorage>(*storage);
-      std::vector<std::string> init_args = {Runfile("daemon/keywardd"), "init",
-                                            "--data_dir", dir_,
-                                            "--passphrase_file", passphrase_};
-      AddConfig("", &init_args);
-      ProcessResult init = RunProcess(init_args);
-      ASSERT_EQ(init.exit_code, 0) << init.output;
-    }
-    std::vector<std::string> args = {"--data_dir", dir_, "--passphrase_file",
-                                     passphrase_};
-    AddConfig(config_text, &args);
-    auto daemon = DaemonProcess::Start(dir_, args);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = std::move(*daemon);
-    auto channel = daemon_->NewChannel();
-    crypto_ = pb::CryptoService::NewStub(channel);
-    keys_ = pb::KeyService::NewStub(channel);
-    access_ = pb::AccessService::NewStub(channel);
-    system_ = pb::SystemService::NewStub(channel);
-  }
-
-  // AddConfig writes the backend's storage config (test_storage.h) and
-  // `config_text` to a config file and adds --config to `args`, if either
-  // is not empty.
-  void AddConfig(const std::string& config_text,
-                 std::vector<std::string>* args) {
-    if (storage_->config().empty() && config_text.empty()) return;
-    std::string config = dir_ + "/keywardd.txtpb";
-    std::ofstream(config) << storage_->config() << config_text;
-    args->push_back("--config");
-    args->push_back(config);
-  }
-
-  // The daemon's health as grpc.health.v1 reports it.
-  grpc::health::v1::HealthCheckResponse::ServingStatus HealthStatus() {
-    auto health = grpc::health::v1::Health::NewStub(daemon_->NewChannel());
-    grpc::ClientContext ctx;
-    grpc::health::v1::HealthCheckResponse resp;
-    EXPECT_TRUE(
-        health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp).ok());
-    return resp.status();
-  }
-
-  // Backup streams a CreateBackup into `out`.
-  void Backup(std::string* out) {
-    grpc::ClientContext ctx;
-    auto reader = system_->CreateBackup(&ctx, pb::CreateBackupRequest());
-    pb::CreateBackupResponse chunk;
-    while (reader->Read(&chunk)) *out += chunk.data();
-    grpc::Status s = reader->Finish();
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-
-  grpc::Status CreateKey(const std::string& id, pb::KeyType type,
-                         pb::KeyPurpose purpose = pb::KEY_PURPOSE_UNSPECIFIED) {
-    grpc::ClientContext ctx;
-    pb::CreateKeyRequest req;
-    req.set_key_id(id);
-    req.mutable_key()->set_key_type(type);
-    req.mutable_key()->set_purpose(purpose);
-    pb::CreateKeyResponse resp;
-    return keys_->CreateKey(&ctx, req, &resp);
-  }
-
-  grpc::Status Sign(const std::string& key, const std::string& data,
-                    pb::SignResponse* resp) {
-    grpc::ClientContext ctx;
-    pb::SignRequest req;
-    req.set_name("keys/" + key);
-    req.set_data(data);
-    return crypto_->Sign(&ctx, req, resp);
-  }
-
-  pb::VerifyResponse Verify(const std::string& key, const std::string& data,
-                            const std::string& signature,
-                            grpc::Status* status = nullptr) {
-    grpc::ClientContext ctx;
-    pb::VerifyRequest req;
-    req.set_name("keys/" + key);
-    req.set_data(data);
-    req.set_signature(signature);
-    pb::VerifyResponse resp;
-    grpc::Status s = crypto_->Verify(&ctx, req, &resp);
-    if (status) *status = s;
-    EXPECT_TRUE(status || s.ok()) << s.error_message();
-    return resp;
-  }
-
-  grpc::Status Encrypt(const std::string& key, const std::string& pt,
-                       pb::EncryptResponse* resp) {
-    grpc::ClientContext ctx;
-    pb::EncryptRequest req;
-    req.set_name("keys/" + key);
-    req.set_plaintext(pt);
-    req.set_associated_data("aad");
-    return crypto_->Encrypt(&ctx, req, resp);
-  }
-
-  grpc::Status Decrypt(const std::string& key, const std::string& ct,
-                       pb::DecryptResponse* resp) {
-    grpc::ClientContext ctx;
-    pb::DecryptRequest req;
-    req.set_name("keys/" + key);
-    req.set_ciphertext(ct);
-    req.set_associated_data("aad");
-    return crypto_->Decrypt(&ctx, req, resp);
-  }
-
-  std::string dir_, passphrase_;
-  // The keystore's backend (test_storage.h).
-  std::unique_ptr<TestStorage> storage_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<pb::CryptoService::Stub> crypto_;
-  std::unique_ptr<pb::KeyService::Stub> keys_;
-  std::unique_ptr<pb::AccessService::Stub> access_;
-  std::unique_ptr<pb::SystemService::Stub> system_;
-};
 
 TEST_F(ServiceTest, SignVerifyEveryAsymmetricType) {
   for (auto [id, type] : std::vector<std::pair<std::string, pb::KeyType>>{
@@ -475,148 +339,6 @@ TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
   EXPECT_EQ(HealthStatus(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 }
 
-TEST_F(ServiceTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
-  ASSERT_TRUE(CreateKey("data", pb::KEY_TYPE_AES256_GCM).ok());
-  ASSERT_TRUE(CreateKey("sig", pb::KEY_TYPE_ECDSA_P256).ok());
-  pb::EncryptResponse ct;
-  ASSERT_TRUE(Encrypt("data", "kept across restore", &ct).ok());
-  {
-    grpc::ClientContext ctx;
-    pb::RotateKeyRequest req;
-    req.set_name("keys/data");
-    pb::RotateKeyResponse resp;
-    ASSERT_TRUE(keys_->RotateKey(&ctx, req, &resp).ok());
-  }
-  pb::SignResponse sig;
-  ASSERT_TRUE(Sign("sig", "signed before", &sig).ok());
-
-  std::string backup;
-  ASSERT_NO_FATAL_FAILURE(Backup(&backup));
-  ASSERT_GT(backup.size(), 100u);
-  EXPECT_EQ(backup.substr(0, 10), "KWBACKUP1\n");
-  EXPECT_EQ(backup.find("kept across restore"), std::string::npos);
-
-  // Lose the data dir.
-  daemon_.reset();
-  for (const char* f : {"/keystore.db", "/keystore.db-wal", "/keystore.db-shm"}) {
-    unlink((dir_ + f).c_str());
-  }
-  const std::string file = dir_ + "/backup.kw";
-  std::ofstream(file, std::ios::binary) << backup;
-  std::string wrong = dir_ + "/wrong";
-  std::ofstream(wrong) << "not the passphrase\n";
-  chmod(wrong.c_str(), 0600);
-  ProcessResult r = RunProcess({Runfile("daemon/keywardd"), "restore",
-                                "--data-dir", dir_, "--passphrase-file", wrong,
-                                "--in", file});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("wrong passphrase"));
-  EXPECT_NE(access((dir_ + "/keystore.db").c_str(), F_OK), 0) << "nothing written";
-
-  std::string tampered = backup;
-  tampered[tampered.size() - 40] ^= 1;
-  std::ofstream(dir_ + "/tampered.kw", std::ios::binary) << tampered;
-  r = RunProcess({Runfile("daemon/keywardd"), "restore", "--data-dir", dir_,
-                  "--passphrase-file", passphrase_, "--in", dir_ + "/tampered.kw"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("integrity"));
-  EXPECT_NE(access((dir_ + "/keystore.db").c_str(), F_OK), 0) << "nothing written";
-
-  r = RunProcess({Runfile("daemon/keywardd"), "restore", "--data-dir", dir_,
-                  "--passphrase-file", passphrase_, "--in", file});
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  Start("");
-  pb::DecryptResponse pt;
-  ASSERT_TRUE(Decrypt("data", ct.ciphertext(), &pt).ok());
-  EXPECT_EQ(pt.plaintext(), "kept across restore");
-  EXPECT_TRUE(Verify("sig", "signed before", sig.signature()).valid());
-  grpc::ClientContext ctx;
-  pb::GetKeyRequest req;
-  req.set_name("keys/data");
-  pb::GetKeyResponse key;
-  ASSERT_TRUE(keys_->GetKey(&ctx, req, &key).ok());
-  EXPECT_EQ(key.key().primary_version(), 2u);
-}
-
-TEST_F(ServiceTest, OnlineRestoreSwapsTheKeystoreAndSeals) {
-  const std::string kPass = kPassphrase;
-  ASSERT_TRUE(CreateKey("data", pb::KEY_TYPE_AES256_GCM).ok());
-  pb::EncryptResponse ct;
-  ASSERT_TRUE(Encrypt("data", "made before the backup", &ct).ok());
-  std::string backup;
-  ASSERT_NO_FATAL_FAILURE(Backup(&backup));
-  ASSERT_TRUE(CreateKey("later", pb::KEY_TYPE_ED25519).ok());
-
-  // Streams the backup in 4 KiB messages.
-  auto restore = [&](const std::string& bytes, const std::string& passphrase,
-                     bool replace) {
-    grpc::ClientContext ctx;
-    pb::RestoreBackupResponse resp;
-    auto writer = system_->RestoreBackup(&ctx, &resp);
-    pb::RestoreBackupRequest msg;
-    msg.set_passphrase(passphrase);
-    msg.set_replace_existing(replace);
-    for (size_t at = 0; at < bytes.size(); at += 4096) {
-      msg.set_data(bytes.substr(at, 4096));
-      if (!writer->Write(msg)) break;
-      msg.clear_passphrase();
-      msg.clear_replace_existing();
-    }
-    writer->WritesDone();
-    grpc::Status s = writer->Finish();
-    return std::make_pair(s, resp);
-  };
-  auto still_unsealed_with_later = [&] {
-    pb::SignResponse sig;
-    return Sign("later", "x", &sig).ok();
-  };
-  EXPECT_EQ(restore(backup, kPass, false).first.error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
-  auto wrong = restore(backup, "not the passphrase", true).first;
-  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(wrong.error_message(), HasSubstr("passphrase"));
-  std::string tampered = backup;
-  tampered[tampered.size() - 40] ^= 1;
-  EXPECT_EQ(restore(tampered, kPass, true).first.error_code(),
-            grpc::StatusCode::DATA_LOSS);
-  EXPECT_EQ(restore(backup.substr(0, backup.size() / 2), kPass, true)
-                .first.error_code(),
-            grpc::StatusCode::DATA_LOSS);
-  EXPECT_EQ(restore("GIF89a not a backup", kPass, true)
-                .first.error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(restore(backup, "", true).first.error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(still_unsealed_with_later()) << "refused restores change nothing";
-
-  auto [status, resp] = restore(backup, kPass, true);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(resp.info().key_count(), 1u);
-  EXPECT_EQ(HealthStatus(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  pb::DecryptResponse pt;
-  EXPECT_EQ(Decrypt("data", ct.ciphertext(), &pt).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
-  {
-    grpc::ClientContext ctx;
-    pb::UnsealRequest req;
-    req.set_passphrase(kPass);
-    pb::UnsealResponse unsealed;
-    grpc::Status s = system_->Unseal(&ctx, req, &unsealed);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-  ASSERT_TRUE(Decrypt("data", ct.ciphertext(), &pt).ok());
-  EXPECT_EQ(pt.plaintext(), "made before the backup");
-  grpc::ClientContext ctx;
-  pb::GetKeyRequest req;
-  req.set_name("keys/later");
-  pb::GetKeyResponse key;
-  EXPECT_EQ(keys_->GetKey(&ctx, req, &key).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  // No staged copy is left in the data dir.
-  ProcessResult ls = RunProcess({"/bin/sh", "-c", "ls " + dir_});
-  EXPECT_THAT(ls.output, ::testing::Not(HasSubstr("restore-")));
-}
-
 TEST_F(ServiceTest, AuditFollowStreamsNewRecordsAsTheyAreWritten) {
   ASSERT_TRUE(CreateKey("followed", pb::KEY_TYPE_ED25519).ok());
   uint64_t last = 0;
@@ -826,6 +548,48 @@ TEST_F(ServiceTest, PrometheusMetricsCountCallsByMethodAndCode) {
       "keyward_rpc_total{code=\"NOT_FOUND\",method=\"CryptoService/Sign\"} 1"));
   EXPECT_THAT(r.output, HasSubstr("keyward_rpc_latency_seconds_bucket"));
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("keys/ed")));
+}
+
+// GenerateDataKey: 16, 32 or 64 bytes (0 is 32), associated data up to
+// 64 KiB, and the wrapped key opens with Decrypt to the same bytes.
+TEST_F(ServiceTest, GenerateDataKeyLengthsAndLimits) {
+  ASSERT_TRUE(CreateKey("wrap", pb::KEY_TYPE_AES256_GCM).ok());
+  auto generate = [&](uint32_t length, const std::string& aad,
+                      pb::GenerateDataKeyResponse* resp) {
+    grpc::ClientContext ctx;
+    pb::GenerateDataKeyRequest req;
+    req.set_name("keys/wrap");
+    req.set_length_bytes(length);
+    req.set_associated_data(aad);
+    return crypto_->GenerateDataKey(&ctx, req, resp);
+  };
+  for (auto [asked, got] : std::vector<std::pair<uint32_t, size_t>>{
+           {0, 32}, {16, 16}, {32, 32}, {64, 64}}) {
+    pb::GenerateDataKeyResponse resp;
+    grpc::Status s = generate(asked, "record 7", &resp);
+    ASSERT_TRUE(s.ok()) << asked << ": " << s.error_message();
+    EXPECT_EQ(resp.plaintext().size(), got);
+    EXPECT_EQ(resp.key_version(), "keys/wrap/versions/1");
+    grpc::ClientContext ctx;
+    pb::DecryptRequest req;
+    req.set_name("keys/wrap");
+    req.set_ciphertext(resp.ciphertext());
+    req.set_associated_data("record 7");
+    pb::DecryptResponse opened;
+    ASSERT_TRUE(crypto_->Decrypt(&ctx, req, &opened).ok());
+    EXPECT_EQ(opened.plaintext(), resp.plaintext());
+  }
+  for (uint32_t bad : {1u, 20u, 48u, 65u, 1u << 20}) {
+    pb::GenerateDataKeyResponse resp;
+    grpc::Status s = generate(bad, "", &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_THAT(s.error_message(), HasSubstr("use 16, 32 or 64")) << bad;
+  }
+  pb::GenerateDataKeyResponse resp;
+  grpc::Status s = generate(32, std::string((64 << 10) + 1, 'a'), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("associated_data"));
+  EXPECT_TRUE(generate(32, std::string(64 << 10, 'a'), &resp).ok());
 }
 
 }  // namespace
