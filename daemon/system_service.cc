@@ -72,10 +72,14 @@ grpc::ServerUnaryReactor* SystemServiceImpl::ChangePassphrase(
   return Unary(env_, context, "SystemService/ChangePassphrase",
                pb::OPERATION_ADMIN, std::string("*"),
                [&](Rpc& rpc, int32_t*) -> absl::Status {
-    if (request->new_passphrase().empty() ||
+    if (request->new_passphrase().size() < 12 ||
         request->new_passphrase().size() > 1024) {
       return absl::InvalidArgumentError(
-          "new_passphrase must be 1 to 1024 bytes");
+          "new_passphrase must be 12 to 1024 bytes");
+    }
+    if (request->new_passphrase() == request->old_passphrase()) {
+      return absl::InvalidArgumentError(
+          "new_passphrase is the old one: choose a different passphrase");
     }
     const std::vector<std::string> who =
         FailureKeys(*context, *rpc.env().peers,

@@ -524,6 +524,15 @@ class SystemLifecycleTest(unittest.TestCase):
         with self.assertRaises(keyward.UnauthenticatedError):
             c.change_passphrase(old_passphrase=b"wrong passphrase!",
                                 new_passphrase=new)
+        # The new one: 12 to 1024 bytes, and not the old one (nothing
+        # changes: the right old passphrase still works below).
+        with open(self.daemon.passphrase_file, "rb") as f:
+            current = f.read().rstrip(b"\n")
+        for bad in (b"short", current):
+            with self.assertRaises(keyward.InvalidArgumentError):
+                c.change_passphrase(
+                    old_passphrase_file=self.daemon.passphrase_file,
+                    new_passphrase=bad)
         c.change_passphrase(old_passphrase_file=self.daemon.passphrase_file,
                             new_passphrase=new)
         self.assertIsNone(c.seal())
