@@ -1,4 +1,5 @@
-// Interop: the real keywardd driven by Node's gRPC stack (@grpc/grpc-js with
+// Interop: the real keywardd driven by Node's gRPC stack through the Node
+// client (client/node: @keyward/client, on @grpc/grpc-js and
 // @grpc/proto-loader reading proto/keyward/v1/*.proto), its raw signatures
 // checked independently with Node's crypto.
 //
@@ -16,7 +17,9 @@ const os = require('node:os');
 const path = require('node:path');
 
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+
+// The Node client, from the source tree (the runfiles under Bazel).
+const keyward = require(path.join(__dirname, '..', '..', '..', 'client', 'node'));
 
 const MESSAGE = Buffer.from(
     'interop: signed by keywardd, verified by node:crypto');
@@ -32,29 +35,9 @@ function parseArgs(argv) {
   return args;
 }
 
-function loadServices(
-    protoRoot, names = ['common', 'crypto_service', 'key_service']) {
-  // google/protobuf/{duration,timestamp}.proto come from libprotobuf-dev.
-  const includeDirs = [protoRoot, '/usr/include'];
-  const files = names.map((f) => `keyward/v1/${f}.proto`);
-  const definition = protoLoader.loadSync(files, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs,
-  });
-  return grpc.loadPackageDefinition(definition).keyward.v1;
-}
-
-// Promisified unary call with a 10 s deadline.
-function call(stub, method, request) {
-  return new Promise((resolve, reject) => {
-    stub[method](request, {deadline: Date.now() + 10000}, (err, resp) => {
-      if (err) reject(err); else resolve(resp);
-    });
-  });
+// A @keyward/client Client for the daemon, with the protos of --proto_root.
+function connect(daemon, protoRoot) {
+  return new keyward.Client(daemon.target, {protoRoot});
 }
 
 function sleep(ms) {
@@ -198,52 +181,42 @@ class Suite {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const v1 = loadServices(args.proto_root);
   const daemon = new Daemon(args.keywardd);
   const suite = new Suite(daemon);
   const test = (name, fn) => suite.test(name, fn);
-  let crypt;
-  let keys;
+  let client;
 
 
   async function signAndFetch(keyId, keyType, wantAlgorithm) {
-    const created = await call(keys, 'CreateKey', {
-      key_id: keyId,
-      key: {key_type: keyType, purpose: 'KEY_PURPOSE_SIGN_VERIFY'},
-    });
-    assert.equal(created.key.name, `keys/${keyId}`);
-    assert.equal(created.key.key_type, keyType);
-    assert.equal(created.key.signature_algorithms[0], wantAlgorithm);
-    const signed = await call(crypt, 'Sign', {name: `keys/${keyId}`,
-                                               data: MESSAGE});
-    assert.equal(signed.key_version, `keys/${keyId}/versions/1`);
+    const created = await client.createKey(keyId, keyType,
+                                           {purpose: 'SIGN_VERIFY'});
+    assert.equal(created.name, `keys/${keyId}`);
+    assert.equal(created.keyType, keyType);
+    assert.equal(created.signatureAlgorithms[0], wantAlgorithm);
+    const signed = await client.sign(keyId, MESSAGE);
+    assert.equal(signed.keyVersion, `keys/${keyId}/versions/1`);
     assert.equal(signed.algorithm, wantAlgorithm);
-    assert.ok(Buffer.isBuffer(signed.raw_signature));
-    assert.ok(signed.raw_signature.length > 0);
-    const got = await call(crypt, 'GetPublicKey', {
-      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_PEM'});
+    assert.ok(Buffer.isBuffer(signed.rawSignature));
+    assert.ok(signed.rawSignature.length > 0);
+    const got = await client.getPublicKey(signed.keyVersion, {format: 'pem'});
     assert.equal(got.format, 'PUBLIC_KEY_FORMAT_PEM');
-    assert.equal(got.key_type, keyType);
-    const pem = got.public_key.toString('utf8');
+    assert.equal(got.keyType, keyType);
+    const pem = got.publicKey.toString('utf8');
     assert.match(pem, /^-----BEGIN PUBLIC KEY-----\n/);
     const publicKey = crypto.createPublicKey(pem);
     // The JWK and DER forms are the same key.
     const spki = publicKey.export({type: 'spki', format: 'der'});
-    const der = await call(crypt, 'GetPublicKey', {
-      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_DER'});
-    assert.deepEqual(der.public_key, spki);
-    const jwk = await call(crypt, 'GetPublicKey', {
-      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_JWK'});
+    const der = await client.publicKey(signed.keyVersion, {format: 'der'});
+    assert.deepEqual(der, spki);
+    const jwk = await client.publicKey(signed.keyVersion, {format: 'jwk'});
     const fromJwk = crypto.createPublicKey({
-      key: JSON.parse(jwk.public_key.toString('utf8')), format: 'jwk'});
+      key: JSON.parse(jwk.toString('utf8')), format: 'jwk'});
     assert.deepEqual(fromJwk.export({type: 'spki', format: 'der'}), spki);
     return {signed, publicKey};
   }
 
   async function daemonVerify(keyId, data, signature) {
-    const resp = await call(crypt, 'Verify', {name: `keys/${keyId}`, data,
-                                              signature});
-    return resp.valid;
+    return client.verify(keyId, data, signature);
   }
 
   async function checkDaemonVerify(keyId, signature) {
@@ -261,16 +234,14 @@ async function main() {
 
   try {
     await daemon.start();
-    const creds = grpc.credentials.createInsecure();
-    crypt = new v1.CryptoService(daemon.target, creds);
-    keys = new v1.KeyService(daemon.target, creds);
+    client = connect(daemon, args.proto_root);
     const other = Buffer.concat([MESSAGE, Buffer.from('x')]);
 
     await test('ed25519', async () => {
       const {signed, publicKey} = await signAndFetch(
           'js-ed25519', 'KEY_TYPE_ED25519', 'SIGNATURE_ALGORITHM_ED25519');
       assert.equal(publicKey.asymmetricKeyType, 'ed25519');
-      const raw = signed.raw_signature;
+      const raw = signed.rawSignature;
       assert.equal(raw.length, 64);
       assert.equal(crypto.verify(null, MESSAGE, publicKey, raw), true,
                    'node:crypto rejects the raw Ed25519 signature');
@@ -285,7 +256,7 @@ async function main() {
           'SIGNATURE_ALGORITHM_ECDSA_SHA256_DER');
       assert.equal(publicKey.asymmetricKeyType, 'ec');
       assert.equal(publicKey.asymmetricKeyDetails.namedCurve, 'prime256v1');
-      const raw = signed.raw_signature;
+      const raw = signed.rawSignature;
       assert.equal(raw[0], 0x30);  // DER SEQUENCE
       assert.equal(crypto.verify('sha256', MESSAGE, publicKey, raw), true,
                    'node:crypto rejects the raw ECDSA P-256 signature');
@@ -300,7 +271,7 @@ async function main() {
           'js-rsa', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PSS_SHA256');
       assert.equal(publicKey.asymmetricKeyType, 'rsa');
       assert.equal(publicKey.asymmetricKeyDetails.modulusLength, 2048);
-      const raw = signed.raw_signature;
+      const raw = signed.rawSignature;
       assert.equal(raw.length, 256);
       const pss = {key: publicKey,
                    padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
@@ -317,42 +288,35 @@ async function main() {
     });
 
     await test('encrypt/decrypt aes-256-gcm', async () => {
-      await call(keys, 'CreateKey', {
-        key_id: 'js-aes',
-        key: {key_type: 'KEY_TYPE_AES256_GCM',
-              purpose: 'KEY_PURPOSE_ENCRYPT_DECRYPT'},
-      });
+      const key = await client.createKey('js-aes', 'AES256_GCM',
+                                         {purpose: 'ENCRYPT_DECRYPT'});
+      assert.equal(key.primaryVersion, 1);
       const plaintext = Buffer.from('interop plaintext \u0000\u00ff');
       const aad = Buffer.from('record-17');
-      const enc = await call(crypt, 'Encrypt', {
-        name: 'keys/js-aes', plaintext, associated_data: aad});
-      assert.equal(enc.key_version, 'keys/js-aes/versions/1');
-      assert.equal(enc.ciphertext.includes(plaintext), false);
-      const dec = await call(crypt, 'Decrypt', {
-        name: 'keys/js-aes', ciphertext: enc.ciphertext,
-        associated_data: aad});
-      assert.deepEqual(dec.plaintext, plaintext);
-      assert.equal(dec.used_primary, true);
-      const tampered = Buffer.from(enc.ciphertext);
+      const ciphertext = await client.encrypt('js-aes', plaintext, aad);
+      assert.equal(ciphertext.includes(plaintext), false);
+      assert.deepEqual(await client.decrypt('js-aes', ciphertext, aad),
+                       plaintext);
+      const tampered = Buffer.from(ciphertext);
       tampered[tampered.length - 1] ^= 0x01;
-      for (const [ciphertext, ad] of [[tampered, aad],
-                                      [enc.ciphertext,
-                                       Buffer.from('record-18')]]) {
+      for (const [ct, ad] of [[tampered, aad],
+                              [ciphertext, Buffer.from('record-18')]]) {
         await assert.rejects(
-            call(crypt, 'Decrypt', {name: 'keys/js-aes', ciphertext,
-                                    associated_data: ad}),
-            (err) => err.code === grpc.status.INVALID_ARGUMENT);
+            client.decrypt('js-aes', ct, ad),
+            (err) => err instanceof keyward.InvalidArgumentError &&
+                     err.status === grpc.status.INVALID_ARGUMENT);
       }
     });
 
     await test('errors carry gRPC codes', async () => {
       await assert.rejects(
-          call(crypt, 'Sign', {name: 'keys/js-missing', data: MESSAGE}),
-          (err) => err.code === grpc.status.NOT_FOUND);
+          client.sign('js-missing', MESSAGE),
+          (err) => err instanceof keyward.NotFoundError &&
+                   err.code === 'NOT_FOUND' &&
+                   err.method === 'CryptoService/Sign');
     });
 
-    crypt.close();
-    keys.close();
+    client.close();
     await suite.stopDaemon();
   } catch (e) {
     suite.setupFailed(e);
@@ -362,6 +326,6 @@ async function main() {
 }
 
 // jose_interop_test.js reuses the daemon fixture and helpers.
-module.exports = {Daemon, Suite, call, flip, loadServices, parseArgs, sleep};
+module.exports = {Daemon, Suite, connect, flip, keyward, parseArgs, sleep};
 
 if (require.main === module) main();
