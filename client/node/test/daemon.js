@@ -1,6 +1,7 @@
-// Test support: the real keywardd ($KEYWARDD) on a temp dir and Unix socket,
-// optionally with a plaintext loopback TCP listener and a mutual-TLS
-// listener (certificates made with the openssl CLI). No mocks.
+// Test support: the real keywardd ($KEYWARDD, or the binary option) on a
+// temp dir and Unix socket, optionally with a plaintext loopback TCP
+// listener and a mutual-TLS listener (certificates made with the openssl
+// CLI). No mocks. Also used by tests/interop/node.
 'use strict';
 
 const childProcess = require('node:child_process');
@@ -12,10 +13,10 @@ const {Client} = require('..');
 
 const PASSPHRASE = 'node client test passphrase';
 
-function keywardd() {
-  const binary = process.env.KEYWARDD;
-  if (!binary) throw new Error('set KEYWARDD to the keywardd binary');
-  return path.resolve(binary);
+function keywardd(binary) {
+  const chosen = binary || process.env.KEYWARDD;
+  if (!chosen) throw new Error('set KEYWARDD to the keywardd binary');
+  return path.resolve(chosen);
 }
 
 function freePort() {
@@ -61,15 +62,21 @@ function makePki(dir) {
 }
 
 class Daemon {
-  // Starts keywardd; resolves when it serves (GetStatus answers).
-  static async start({tcp = false, tls = false} = {}) {
+  // Starts keywardd; resolves when it serves (GetStatus answers). On a
+  // failure to start, the temp dir is removed and the error names why.
+  static async start({tcp = false, tls = false, binary = undefined} = {}) {
     const d = new Daemon();
-    await d._start(tcp, tls);
+    try {
+      await d._start(tcp, tls, binary);
+    } catch (e) {
+      d.cleanup();
+      throw e;
+    }
     return d;
   }
 
-  async _start(tcp, tls) {
-    this.binary = keywardd();
+  async _start(tcp, tls, binary) {
+    this.binary = keywardd(binary);
     this.dir = fs.mkdtempSync('/tmp/kwnode');
     this.socket = path.join(this.dir, 'k.sock');
     this.target = `unix://${this.socket}`;
@@ -132,14 +139,19 @@ class Daemon {
   async stop() {
     try {
       if (!this.exit) this.proc.kill('SIGTERM');
-      const timer = new Promise((r) => setTimeout(r, 30000, null));
+      const timer = new Promise((r) => setTimeout(r, 30000, null).unref());
       const exit = await Promise.race([this.exited, timer]);
       if (!exit) throw new Error('keywardd ignored SIGTERM for 30 s');
       if (exit.code !== 0) throw new Error(`keywardd exited ${JSON.stringify(exit)}:\n${this.output()}`);
     } finally {
-      if (!this.exit) this.proc.kill('SIGKILL');
-      fs.rmSync(this.dir, {recursive: true, force: true});
+      this.cleanup();
     }
+  }
+
+  // SIGKILL if still running; removes the temp dir.
+  cleanup() {
+    if (this.proc && !this.exit) this.proc.kill('SIGKILL');
+    if (this.dir) fs.rmSync(this.dir, {recursive: true, force: true});
   }
 }
 

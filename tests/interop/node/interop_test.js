@@ -10,16 +10,14 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const childProcess = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
-const grpc = require('@grpc/grpc-js');
-
-// The Node client, from the source tree (the runfiles under Bazel).
-const keyward = require(path.join(__dirname, '..', '..', '..', 'client', 'node'));
+// The Node client and its keywardd fixture, from the source tree (the
+// runfiles under Bazel).
+const clientDir = path.join(__dirname, '..', '..', '..', 'client', 'node');
+const keyward = require(clientDir);
+const {Daemon} = require(path.join(clientDir, 'test', 'daemon.js'));
 
 const MESSAGE = Buffer.from(
     'interop: signed by keywardd, verified by node:crypto');
@@ -40,113 +38,26 @@ function connect(daemon, protoRoot) {
   return new keyward.Client(daemon.target, {protoRoot});
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// grpc.health.v1.Health/Check("") == SERVING, by hand: the request is empty,
-// HealthCheckResponse{status: SERVING} is 08 01.
-function healthServing(target) {
-  const client = new grpc.Client(target, grpc.credentials.createInsecure());
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-        '/grpc.health.v1.Health/Check', (b) => b, (b) => b, Buffer.alloc(0),
-        {deadline: Date.now() + 2000}, (err, resp) => {
-          client.close();
-          resolve(!err && Buffer.compare(resp, Buffer.from([8, 1])) === 0);
-        });
-  });
-}
-
-class Daemon {
-  // keywardd on a fresh data dir under /tmp (a socket path must fit in 108
-  // bytes).
-  constructor(binary) {
-    this.binary = path.resolve(binary);
-    this.dir = fs.mkdtempSync(path.join('/tmp', 'kwjs'));
-    this.socket = path.join(this.dir, 'k.sock');
-    this.target = `unix://${this.socket}`;
-    this.passphrase = path.join(this.dir, 'passphrase');
-    fs.writeFileSync(this.passphrase, 'node interop test passphrase\n',
-                     {mode: 0o600, flag: 'wx'});
-    this.dataDir = path.join(this.dir, 'data');
-    fs.mkdirSync(this.dataDir, {mode: 0o700});
-    this.logPath = path.join(this.dir, 'keywardd.log');
-  }
-
-  output() {
-    try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; }
-  }
-
-  async start() {
-    const init = childProcess.spawnSync(
-        this.binary,
-        ['init', '--data_dir', this.dataDir, '--passphrase_file',
-         this.passphrase],
-        {encoding: 'utf8', timeout: 120000});
-    if (init.status !== 0) {
-      throw new Error(`keywardd init exited ${init.status} ` +
-                      `(${init.signal || init.error || ''}):\n` +
-                      `${init.stdout}${init.stderr}`);
-    }
-    const log = fs.openSync(this.logPath, 'w');
-    this.proc = childProcess.spawn(
-        this.binary,
-        ['--data_dir', this.dataDir, '--passphrase_file', this.passphrase,
-         '--socket', this.socket],
-        {stdio: ['ignore', log, log]});
-    fs.closeSync(log);
-    this.exited = new Promise((resolve) => {
-      this.proc.on('exit', (code, signal) => resolve({code, signal}));
-    });
-    this.exit = null;
-    this.exited.then((e) => { this.exit = e; });
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline) {
-      if (this.exit) {
-        throw new Error(`keywardd exited ${JSON.stringify(this.exit)} ` +
-                        `before serving:\n${this.output()}`);
-      }
-      if (fs.existsSync(this.socket) && await healthServing(this.target)) {
-        return;
-      }
-      await sleep(100);
-    }
-    throw new Error(`keywardd not SERVING after 60 s:\n${this.output()}`);
-  }
-
-  // SIGTERM; resolves to {code, signal}.
-  async terminate() {
-    if (!this.exit) this.proc.kill('SIGTERM');
-    const timeout = sleep(30000).then(() => null);
-    const result = await Promise.race([this.exited, timeout]);
-    if (!result) {
-      this.proc.kill('SIGKILL');
-      throw new Error('keywardd ignored SIGTERM for 30 s');
-    }
-    return result;
-  }
-
-  cleanup() {
-    if (this.proc && !this.exit) this.proc.kill('SIGKILL');
-    fs.rmSync(this.dir, {recursive: true, force: true});
-  }
-}
-
 function flip(buf) {
   const t = Buffer.from(buf);
   t[t.length >> 1] ^= 0x80;
   return t;
 }
 
-// Suite runs the cases of one test program against one daemon: test() runs
-// a case and counts its failure; stopDaemon() checks that SIGTERM stops the
-// daemon with exit code 0; finish() cleans up, prints PASS or the count of
-// failures and exits with 0 or 1.
+// Suite runs the cases of one test program against one daemon (start()):
+// test() runs a case and counts its failure; stopDaemon() checks that
+// SIGTERM stops the daemon with exit code 0; finish() cleans up, prints PASS
+// or the count of failures and exits with 0 or 1.
 class Suite {
-  constructor(daemon) {
-    this.daemon = daemon;
+  constructor() {
+    this.daemon = null;
     this.failures = 0;
+  }
+
+  // keywardd (the --keywardd binary) on a temp dir and Unix socket.
+  async start(binary) {
+    this.daemon = await Daemon.start({binary});
+    return this.daemon;
   }
 
   async test(name, fn) {
@@ -160,11 +71,7 @@ class Suite {
   }
 
   async stopDaemon() {
-    await this.test('SIGTERM exits 0', async () => {
-      const exit = await this.daemon.terminate();
-      assert.deepEqual(exit, {code: 0, signal: null},
-                       `keywardd output:\n${this.daemon.output()}`);
-    });
+    await this.test('SIGTERM exits 0', () => this.daemon.stop());
   }
 
   setupFailed(e) {
@@ -173,7 +80,7 @@ class Suite {
   }
 
   finish() {
-    this.daemon.cleanup();
+    if (this.daemon) this.daemon.cleanup();
     console.log(this.failures ? `${this.failures} FAILED` : 'PASS');
     process.exit(this.failures ? 1 : 0);
   }
@@ -181,8 +88,7 @@ class Suite {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const daemon = new Daemon(args.keywardd);
-  const suite = new Suite(daemon);
+  const suite = new Suite();
   const test = (name, fn) => suite.test(name, fn);
   let client;
 
@@ -233,8 +139,7 @@ async function main() {
   }
 
   try {
-    await daemon.start();
-    client = connect(daemon, args.proto_root);
+    client = connect(await suite.start(args.keywardd), args.proto_root);
     const other = Buffer.concat([MESSAGE, Buffer.from('x')]);
 
     await test('ed25519', async () => {
@@ -304,7 +209,7 @@ async function main() {
         await assert.rejects(
             client.decrypt('js-aes', ct, ad),
             (err) => err instanceof keyward.InvalidArgumentError &&
-                     err.status === grpc.status.INVALID_ARGUMENT);
+                     err.status === 3);
       }
     });
 
@@ -326,6 +231,6 @@ async function main() {
 }
 
 // jose_interop_test.js reuses the daemon fixture and helpers.
-module.exports = {Daemon, Suite, connect, flip, keyward, parseArgs, sleep};
+module.exports = {Suite, connect, flip, keyward, parseArgs};
 
 if (require.main === module) main();

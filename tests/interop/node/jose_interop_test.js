@@ -17,7 +17,7 @@
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 
-const {Daemon, Suite, connect, keyward, parseArgs} = require('./interop_test.js');
+const {Suite, connect, keyward, parseArgs} = require('./interop_test.js');
 
 const PAYLOAD = Buffer.from('{"card":"4111 1111 1111 1111","exp_month":12}');
 
@@ -68,8 +68,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   // jose 6 is an ES module; import() works from CommonJS on Node 18+.
   const jose = await import('jose');
-  const daemon = new Daemon(args.keywardd);
-  const suite = new Suite(daemon);
+  const suite = new Suite();
   const test = (name, fn) => suite.test(name, fn);
   let client;
 
@@ -118,8 +117,7 @@ async function main() {
   }
 
   try {
-    await daemon.start();
-    client = connect(daemon, args.proto_root);
+    client = connect(await suite.start(args.keywardd), args.proto_root);
 
     // --- Keyward signs, jose verifies with the published JWKS ---
 
