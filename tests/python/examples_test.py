@@ -152,8 +152,8 @@ class FlaskTokensTest(DaemonCase):
             status, found, _ = http("GET", base + "/transactions/txn-77/token")
             self.assertEqual((status, found["jti"], found["revoked"]),
                              (200, body["jti"], False))
-            self.assertEqual(http("GET", base + "/transactions/none/token")[0],
-                             404)
+            self.assertEqual(http("GET", base + "/transactions/none/token")[:2],
+                             (404, {"error": "no token for this transaction"}))
             status, paid, _ = http("POST", base + "/checkout", token=token)
             self.assertEqual((status, paid),
                              (200, {"transaction": "txn-77", "status": "paid"}))

@@ -35,6 +35,10 @@ def ensure_key(client: keyward.Client) -> None:
 def create_app(client: keyward.Client) -> flask.Flask:
     app = flask.Flask(__name__)
 
+    @app.errorhandler(404)
+    def not_found(error: Any) -> Tuple[Dict[str, str], int]:
+        return {"error": error.description}, 404
+
     @app.post("/transactions/<txn>/token")
     def mint(txn: str) -> Tuple[Dict[str, Any], int]:
         signed = client.sign_jwt(KEY, {"sub": txn, "aud": AUDIENCE}, ttl=TTL,
@@ -42,22 +46,23 @@ def create_app(client: keyward.Client) -> flask.Flask:
         return {"token": signed.token, "jti": signed.jti,
                 "expires_in": TTL}, 201
 
+    def record_of(txn: str) -> Any:
+        """The transaction's token record; a 404 answer if it has none."""
+        try:
+            return client.get_token_record(external_id=txn, key=KEY)
+        except keyward.NotFoundError:
+            flask.abort(404, "no token for this transaction")
+
     @app.get("/transactions/<txn>/token")
     def lookup(txn: str) -> Any:
-        try:
-            record = client.get_token_record(external_id=txn, key=KEY)
-        except keyward.NotFoundError:
-            return {"error": "no token for this transaction"}, 404
+        record = record_of(txn)
         return {"jti": record.jti, "subject": record.subject,
                 "revoked": record.HasField("revoke_time"),
                 "revoke_reason": record.revoke_reason}
 
     @app.delete("/transactions/<txn>/token")
     def revoke(txn: str) -> Any:
-        try:
-            record = client.get_token_record(external_id=txn, key=KEY)
-        except keyward.NotFoundError:
-            return {"error": "no token for this transaction"}, 404
+        record = record_of(txn)
         client.revoke_token(record.jti, "cancelled by the shop")
         return {"revoked": record.jti}
 
