@@ -1,16 +1,21 @@
 #!/bin/bash
-# Runs a Node test with the runfiles' node/node_modules (installed by
-# `npm ci` in tests/interop/node; tools/test does it before bazel test) and
-# the repo's protos.
+# Runs a Node test with the runfiles' node/node_modules and
+# client/node/node_modules (installed by `npm ci` in tests/interop/node and
+# client/node; tools/test does both before bazel test) and the repo's protos.
 # Usage: run_node_test.sh TEST.js [ARGS...]
 set -euo pipefail
 root="${TEST_SRCDIR:?run me with bazel test}/${TEST_WORKSPACE:-keyward}"
 node_dir="$root/tests/interop/node"
-if [[ ! -f "$node_dir/node_modules/@grpc/grpc-js/package.json" ||
-      ! -f "$node_dir/node_modules/@grpc/proto-loader/package.json" ||
-      ! -f "$node_dir/node_modules/jose/package.json" ]]; then
+client_dir="$root/client/node"
+if [[ ! -f "$node_dir/node_modules/jose/package.json" ]]; then
   echo "node_interop_test: tests/interop/node/node_modules is missing;" \
        "run 'npm ci' in tests/interop/node first (tools/test does)" >&2
+  exit 1
+fi
+if [[ ! -f "$client_dir/node_modules/@grpc/grpc-js/package.json" ||
+      ! -f "$client_dir/node_modules/@grpc/proto-loader/package.json" ]]; then
+  echo "node_interop_test: client/node/node_modules is missing;" \
+       "run 'npm ci' in client/node first (tools/test does)" >&2
   exit 1
 fi
 node=$(command -v node || true)

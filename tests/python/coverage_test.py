@@ -1,16 +1,26 @@
-"""The coverage bar for the Python client: every RPC of every service in
-the generated keyward.v1 descriptors (*_pb2 modules) has a method in the
-sync client (keyward.Client) and the asyncio client (keyward.aio.Client).
+"""The coverage bar for every client: every RPC of every service in the
+generated keyward.v1 descriptors (*_pb2 modules, compiled from
+proto/keyward/v1/*.proto) has a method in the Python sync client
+(keyward.Client), the Python asyncio client (keyward.aio.Client), the Node
+client (client/node: @keyward/client's Client) and the C++ client (class
+Client in client/client.h).
 
-Naming rule: the RPC name in snake_case (keyward._util.snake_case):
-"Sign" -> sign, "GetJwks" -> get_jwks, "WhoAmI" -> who_am_i. EXCEPTIONS
-lists RPCs whose method is named otherwise (none today); a new RPC either
-follows the rule or is added there with its reason.
+Naming rules: Python, the RPC name in snake_case (keyward._util.snake_case):
+"Sign" -> sign, "GetJwks" -> get_jwks, "WhoAmI" -> who_am_i; Node, in
+camelCase: sign, getJwks, whoAmI; C++, the RPC name itself. EXCEPTIONS lists
+RPCs whose Python method is named otherwise (none today); a new RPC either
+follows the rules or is added there with its reason.
 
-Run by //tests/python:coverage_test (no daemon needed).
+Run by //tests/python:coverage_test (no daemon needed; node for the Node
+client, with client/node/node_modules from `npm ci`).
 """
 
 import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
 import unittest
 
 import keyward
@@ -75,6 +85,56 @@ class CoverageTest(unittest.TestCase):
 
     def test_aio_client_covers_every_rpc(self):
         self.check(keyward.aio.Client, want_async=True)
+
+    def test_node_client_covers_every_rpc(self):
+        node = shutil.which("node")
+        self.assertIsNotNone(node, "node is not installed")
+        package = os.path.join(source_root(), "client", "node")
+        listing = subprocess.run(
+            [node, "--preserve-symlinks", "-e",
+             "const {Client} = require(process.argv[1]);"
+             "console.log(JSON.stringify(Object.getOwnPropertyNames("
+             "Client.prototype).filter((n) => typeof Client.prototype[n] "
+             "=== 'function')))", package],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+            check=False)
+        self.assertEqual(listing.returncode, 0,
+                         "cannot load client/node (npm ci there?): %s"
+                         % listing.stderr.decode(errors="replace"))
+        methods = set(json.loads(listing.stdout))
+        missing = ["%s/%s -> %s" % (s, m.name, camel_case(m.name))
+                   for s, m in all_rpcs() if camel_case(m.name) not in methods]
+        self.assertEqual(missing, [], "RPCs without a method in the Node "
+                         "client (client/node)")
+
+    def test_cpp_client_covers_every_rpc(self):
+        with open(os.path.join(source_root(), "client", "client.h")) as f:
+            header = f.read()
+        body = re.search(r"^class Client \{(.*?)^\};", header,
+                         re.MULTILINE | re.DOTALL)
+        self.assertIsNotNone(body, "no class Client in client/client.h")
+        # Public members only: up to "private:".
+        public = body.group(1).split("\n private:")[0]
+        methods = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)\(", public))
+        missing = ["%s/%s" % (s, m.name) for s, m in all_rpcs()
+                   if m.name not in methods]
+        self.assertEqual(missing, [], "RPCs without a method in the C++ "
+                         "client (client/client.h)")
+
+
+def source_root():
+    """The runfiles root under Bazel, else the repository (this file is
+    tests/python/coverage_test.py)."""
+    if "TEST_SRCDIR" in os.environ:
+        return os.path.join(os.environ["TEST_SRCDIR"],
+                            os.environ.get("TEST_WORKSPACE", "keyward"))
+    return os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+
+
+def camel_case(rpc_name):
+    """The Node client's method name: "GetJwks" -> "getJwks"."""
+    return rpc_name[:1].lower() + rpc_name[1:]
 
 
 if __name__ == "__main__":

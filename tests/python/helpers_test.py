@@ -184,5 +184,53 @@ class EnvelopeTest(unittest.TestCase):
                           base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=")])
 
 
+class BearerTest(unittest.TestCase):
+    """keyward.fastapi / keyward.flask's shared rules (keyward._bearer): the
+    header, and the HTTP answer to each failure. The dependency and the
+    decorator themselves run through real HTTP in examples_test.py."""
+
+    def test_header(self):
+        from keyward import _bearer
+        self.assertEqual(_bearer.bearer_token("Bearer abc.def.ghi"),
+                         "abc.def.ghi")
+        self.assertEqual(_bearer.bearer_token("bearer  abc"), "abc")
+        for bad in (None, "", "Basic dXNlcg==", "Bearer", "Bearer a b"):
+            with self.assertRaises(_bearer.BearerRefused) as cm:
+                _bearer.bearer_token(bad)
+            self.assertEqual(cm.exception.status, 401)
+            self.assertIn('error="invalid_request"',
+                          cm.exception.headers["WWW-Authenticate"])
+
+    def test_answers(self):
+        from keyward import _bearer
+        expired = _bearer.refusal(kjwt.ExpiredSignatureError("EXPIRED", "x"))
+        self.assertEqual((expired.status, expired.body["error_description"]),
+                         (401, "EXPIRED"))
+        down = _bearer.refusal(keyward.UnavailableError(
+            grpc.StatusCode.UNAVAILABLE, "connect failed", "JwtService/VerifyJwt"))
+        self.assertEqual((down.status, down.headers), (503, {"Retry-After": "1"}))
+        denied = _bearer.refusal(keyward.PermissionDeniedError(
+            grpc.StatusCode.PERMISSION_DENIED, "no VERIFY", "JwtService/VerifyJwt"))
+        self.assertEqual((denied.status, denied.body["error_description"]),
+                         (500, "PERMISSION_DENIED"))
+
+    def test_daemon_unreachable_is_503_through_flask(self):
+        import flask
+        import keyward.flask
+
+        app = flask.Flask(__name__)
+        nowhere = keyward.Client("unix:///nonexistent/kw/k.sock", timeout=2)
+
+        @app.get("/")
+        @keyward.flask.require_bearer("k", audience="api", client=nowhere)
+        def index():
+            return {"ok": True}
+        response = app.test_client().get(
+            "/", headers={"Authorization": "Bearer a.b.c"})
+        self.assertEqual(response.status_code, 503)
+        self.assertNotIn(b"a.b.c", response.data)
+        nowhere.close()
+
+
 if __name__ == "__main__":
     kwtest.main()

@@ -1,4 +1,5 @@
-// Interop: the real keywardd driven by Node's gRPC stack (@grpc/grpc-js with
+// Interop: the real keywardd driven by Node's gRPC stack through the Node
+// client (client/node: @keyward/client, on @grpc/grpc-js and
 // @grpc/proto-loader reading proto/keyward/v1/*.proto), its raw signatures
 // checked independently with Node's crypto.
 //
@@ -9,14 +10,14 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const childProcess = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+// The Node client and its keywardd fixture, from the source tree (the
+// runfiles under Bazel).
+const clientDir = path.join(__dirname, '..', '..', '..', 'client', 'node');
+const keyward = require(clientDir);
+const {Daemon} = require(path.join(clientDir, 'test', 'daemon.js'));
 
 const MESSAGE = Buffer.from(
     'interop: signed by keywardd, verified by node:crypto');
@@ -32,122 +33,9 @@ function parseArgs(argv) {
   return args;
 }
 
-function loadServices(
-    protoRoot, names = ['common', 'crypto_service', 'key_service']) {
-  // google/protobuf/{duration,timestamp}.proto come from libprotobuf-dev.
-  const includeDirs = [protoRoot, '/usr/include'];
-  const files = names.map((f) => `keyward/v1/${f}.proto`);
-  const definition = protoLoader.loadSync(files, {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs,
-  });
-  return grpc.loadPackageDefinition(definition).keyward.v1;
-}
-
-// Promisified unary call with a 10 s deadline.
-function call(stub, method, request) {
-  return new Promise((resolve, reject) => {
-    stub[method](request, {deadline: Date.now() + 10000}, (err, resp) => {
-      if (err) reject(err); else resolve(resp);
-    });
-  });
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// grpc.health.v1.Health/Check("") == SERVING, by hand: the request is empty,
-// HealthCheckResponse{status: SERVING} is 08 01.
-function healthServing(target) {
-  const client = new grpc.Client(target, grpc.credentials.createInsecure());
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-        '/grpc.health.v1.Health/Check', (b) => b, (b) => b, Buffer.alloc(0),
-        {deadline: Date.now() + 2000}, (err, resp) => {
-          client.close();
-          resolve(!err && Buffer.compare(resp, Buffer.from([8, 1])) === 0);
-        });
-  });
-}
-
-class Daemon {
-  // keywardd on a fresh data dir under /tmp (a socket path must fit in 108
-  // bytes).
-  constructor(binary) {
-    this.binary = path.resolve(binary);
-    this.dir = fs.mkdtempSync(path.join('/tmp', 'kwjs'));
-    this.socket = path.join(this.dir, 'k.sock');
-    this.target = `unix://${this.socket}`;
-    this.passphrase = path.join(this.dir, 'passphrase');
-    fs.writeFileSync(this.passphrase, 'node interop test passphrase\n',
-                     {mode: 0o600, flag: 'wx'});
-    this.dataDir = path.join(this.dir, 'data');
-    fs.mkdirSync(this.dataDir, {mode: 0o700});
-    this.logPath = path.join(this.dir, 'keywardd.log');
-  }
-
-  output() {
-    try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; }
-  }
-
-  async start() {
-    const init = childProcess.spawnSync(
-        this.binary,
-        ['init', '--data_dir', this.dataDir, '--passphrase_file',
-         this.passphrase],
-        {encoding: 'utf8', timeout: 120000});
-    if (init.status !== 0) {
-      throw new Error(`keywardd init exited ${init.status} ` +
-                      `(${init.signal || init.error || ''}):\n` +
-                      `${init.stdout}${init.stderr}`);
-    }
-    const log = fs.openSync(this.logPath, 'w');
-    this.proc = childProcess.spawn(
-        this.binary,
-        ['--data_dir', this.dataDir, '--passphrase_file', this.passphrase,
-         '--socket', this.socket],
-        {stdio: ['ignore', log, log]});
-    fs.closeSync(log);
-    this.exited = new Promise((resolve) => {
-      this.proc.on('exit', (code, signal) => resolve({code, signal}));
-    });
-    this.exit = null;
-    this.exited.then((e) => { this.exit = e; });
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline) {
-      if (this.exit) {
-        throw new Error(`keywardd exited ${JSON.stringify(this.exit)} ` +
-                        `before serving:\n${this.output()}`);
-      }
-      if (fs.existsSync(this.socket) && await healthServing(this.target)) {
-        return;
-      }
-      await sleep(100);
-    }
-    throw new Error(`keywardd not SERVING after 60 s:\n${this.output()}`);
-  }
-
-  // SIGTERM; resolves to {code, signal}.
-  async terminate() {
-    if (!this.exit) this.proc.kill('SIGTERM');
-    const timeout = sleep(30000).then(() => null);
-    const result = await Promise.race([this.exited, timeout]);
-    if (!result) {
-      this.proc.kill('SIGKILL');
-      throw new Error('keywardd ignored SIGTERM for 30 s');
-    }
-    return result;
-  }
-
-  cleanup() {
-    if (this.proc && !this.exit) this.proc.kill('SIGKILL');
-    fs.rmSync(this.dir, {recursive: true, force: true});
-  }
+// A @keyward/client Client for the daemon, with the protos of --proto_root.
+function connect(daemon, protoRoot) {
+  return new keyward.Client(daemon.target, {protoRoot});
 }
 
 function flip(buf) {
@@ -156,14 +44,20 @@ function flip(buf) {
   return t;
 }
 
-// Suite runs the cases of one test program against one daemon: test() runs
-// a case and counts its failure; stopDaemon() checks that SIGTERM stops the
-// daemon with exit code 0; finish() cleans up, prints PASS or the count of
-// failures and exits with 0 or 1.
+// Suite runs the cases of one test program against one daemon (start()):
+// test() runs a case and counts its failure; stopDaemon() checks that
+// SIGTERM stops the daemon with exit code 0; finish() cleans up, prints PASS
+// or the count of failures and exits with 0 or 1.
 class Suite {
-  constructor(daemon) {
-    this.daemon = daemon;
+  constructor() {
+    this.daemon = null;
     this.failures = 0;
+  }
+
+  // keywardd (the --keywardd binary) on a temp dir and Unix socket.
+  async start(binary) {
+    this.daemon = await Daemon.start({binary});
+    return this.daemon;
   }
 
   async test(name, fn) {
@@ -177,11 +71,7 @@ class Suite {
   }
 
   async stopDaemon() {
-    await this.test('SIGTERM exits 0', async () => {
-      const exit = await this.daemon.terminate();
-      assert.deepEqual(exit, {code: 0, signal: null},
-                       `keywardd output:\n${this.daemon.output()}`);
-    });
+    await this.test('SIGTERM exits 0', () => this.daemon.stop());
   }
 
   setupFailed(e) {
@@ -190,7 +80,7 @@ class Suite {
   }
 
   finish() {
-    this.daemon.cleanup();
+    if (this.daemon) this.daemon.cleanup();
     console.log(this.failures ? `${this.failures} FAILED` : 'PASS');
     process.exit(this.failures ? 1 : 0);
   }
@@ -198,52 +88,41 @@ class Suite {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const v1 = loadServices(args.proto_root);
-  const daemon = new Daemon(args.keywardd);
-  const suite = new Suite(daemon);
+  const suite = new Suite();
   const test = (name, fn) => suite.test(name, fn);
-  let crypt;
-  let keys;
+  let client;
 
 
   async function signAndFetch(keyId, keyType, wantAlgorithm) {
-    const created = await call(keys, 'CreateKey', {
-      key_id: keyId,
-      key: {key_type: keyType, purpose: 'KEY_PURPOSE_SIGN_VERIFY'},
-    });
-    assert.equal(created.key.name, `keys/${keyId}`);
-    assert.equal(created.key.key_type, keyType);
-    assert.equal(created.key.signature_algorithms[0], wantAlgorithm);
-    const signed = await call(crypt, 'Sign', {name: `keys/${keyId}`,
-                                               data: MESSAGE});
-    assert.equal(signed.key_version, `keys/${keyId}/versions/1`);
+    const created = await client.createKey(keyId, keyType,
+                                           {purpose: 'SIGN_VERIFY'});
+    assert.equal(created.name, `keys/${keyId}`);
+    assert.equal(created.keyType, keyType);
+    assert.equal(created.signatureAlgorithms[0], wantAlgorithm);
+    const signed = await client.sign(keyId, MESSAGE);
+    assert.equal(signed.keyVersion, `keys/${keyId}/versions/1`);
     assert.equal(signed.algorithm, wantAlgorithm);
-    assert.ok(Buffer.isBuffer(signed.raw_signature));
-    assert.ok(signed.raw_signature.length > 0);
-    const got = await call(crypt, 'GetPublicKey', {
-      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_PEM'});
+    assert.ok(Buffer.isBuffer(signed.rawSignature));
+    assert.ok(signed.rawSignature.length > 0);
+    const got = await client.getPublicKey(signed.keyVersion, {format: 'pem'});
     assert.equal(got.format, 'PUBLIC_KEY_FORMAT_PEM');
-    assert.equal(got.key_type, keyType);
-    const pem = got.public_key.toString('utf8');
+    assert.equal(got.keyType, keyType);
+    const pem = got.publicKey.toString('utf8');
     assert.match(pem, /^-----BEGIN PUBLIC KEY-----\n/);
     const publicKey = crypto.createPublicKey(pem);
     // The JWK and DER forms are the same key.
     const spki = publicKey.export({type: 'spki', format: 'der'});
-    const der = await call(crypt, 'GetPublicKey', {
-      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_DER'});
-    assert.deepEqual(der.public_key, spki);
-    const jwk = await call(crypt, 'GetPublicKey', {
-      name: signed.key_version, format: 'PUBLIC_KEY_FORMAT_JWK'});
+    const der = await client.publicKey(signed.keyVersion, {format: 'der'});
+    assert.deepEqual(der, spki);
+    const jwk = await client.publicKey(signed.keyVersion, {format: 'jwk'});
     const fromJwk = crypto.createPublicKey({
-      key: JSON.parse(jwk.public_key.toString('utf8')), format: 'jwk'});
+      key: JSON.parse(jwk.toString('utf8')), format: 'jwk'});
     assert.deepEqual(fromJwk.export({type: 'spki', format: 'der'}), spki);
     return {signed, publicKey};
   }
 
   async function daemonVerify(keyId, data, signature) {
-    const resp = await call(crypt, 'Verify', {name: `keys/${keyId}`, data,
-                                              signature});
-    return resp.valid;
+    return client.verify(keyId, data, signature);
   }
 
   async function checkDaemonVerify(keyId, signature) {
@@ -260,17 +139,14 @@ async function main() {
   }
 
   try {
-    await daemon.start();
-    const creds = grpc.credentials.createInsecure();
-    crypt = new v1.CryptoService(daemon.target, creds);
-    keys = new v1.KeyService(daemon.target, creds);
+    client = connect(await suite.start(args.keywardd), args.proto_root);
     const other = Buffer.concat([MESSAGE, Buffer.from('x')]);
 
     await test('ed25519', async () => {
       const {signed, publicKey} = await signAndFetch(
           'js-ed25519', 'KEY_TYPE_ED25519', 'SIGNATURE_ALGORITHM_ED25519');
       assert.equal(publicKey.asymmetricKeyType, 'ed25519');
-      const raw = signed.raw_signature;
+      const raw = signed.rawSignature;
       assert.equal(raw.length, 64);
       assert.equal(crypto.verify(null, MESSAGE, publicKey, raw), true,
                    'node:crypto rejects the raw Ed25519 signature');
@@ -285,7 +161,7 @@ async function main() {
           'SIGNATURE_ALGORITHM_ECDSA_SHA256_DER');
       assert.equal(publicKey.asymmetricKeyType, 'ec');
       assert.equal(publicKey.asymmetricKeyDetails.namedCurve, 'prime256v1');
-      const raw = signed.raw_signature;
+      const raw = signed.rawSignature;
       assert.equal(raw[0], 0x30);  // DER SEQUENCE
       assert.equal(crypto.verify('sha256', MESSAGE, publicKey, raw), true,
                    'node:crypto rejects the raw ECDSA P-256 signature');
@@ -300,7 +176,7 @@ async function main() {
           'js-rsa', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PSS_SHA256');
       assert.equal(publicKey.asymmetricKeyType, 'rsa');
       assert.equal(publicKey.asymmetricKeyDetails.modulusLength, 2048);
-      const raw = signed.raw_signature;
+      const raw = signed.rawSignature;
       assert.equal(raw.length, 256);
       const pss = {key: publicKey,
                    padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
@@ -317,42 +193,35 @@ async function main() {
     });
 
     await test('encrypt/decrypt aes-256-gcm', async () => {
-      await call(keys, 'CreateKey', {
-        key_id: 'js-aes',
-        key: {key_type: 'KEY_TYPE_AES256_GCM',
-              purpose: 'KEY_PURPOSE_ENCRYPT_DECRYPT'},
-      });
+      const key = await client.createKey('js-aes', 'AES256_GCM',
+                                         {purpose: 'ENCRYPT_DECRYPT'});
+      assert.equal(key.primaryVersion, 1);
       const plaintext = Buffer.from('interop plaintext \u0000\u00ff');
       const aad = Buffer.from('record-17');
-      const enc = await call(crypt, 'Encrypt', {
-        name: 'keys/js-aes', plaintext, associated_data: aad});
-      assert.equal(enc.key_version, 'keys/js-aes/versions/1');
-      assert.equal(enc.ciphertext.includes(plaintext), false);
-      const dec = await call(crypt, 'Decrypt', {
-        name: 'keys/js-aes', ciphertext: enc.ciphertext,
-        associated_data: aad});
-      assert.deepEqual(dec.plaintext, plaintext);
-      assert.equal(dec.used_primary, true);
-      const tampered = Buffer.from(enc.ciphertext);
+      const ciphertext = await client.encrypt('js-aes', plaintext, aad);
+      assert.equal(ciphertext.includes(plaintext), false);
+      assert.deepEqual(await client.decrypt('js-aes', ciphertext, aad),
+                       plaintext);
+      const tampered = Buffer.from(ciphertext);
       tampered[tampered.length - 1] ^= 0x01;
-      for (const [ciphertext, ad] of [[tampered, aad],
-                                      [enc.ciphertext,
-                                       Buffer.from('record-18')]]) {
+      for (const [ct, ad] of [[tampered, aad],
+                              [ciphertext, Buffer.from('record-18')]]) {
         await assert.rejects(
-            call(crypt, 'Decrypt', {name: 'keys/js-aes', ciphertext,
-                                    associated_data: ad}),
-            (err) => err.code === grpc.status.INVALID_ARGUMENT);
+            client.decrypt('js-aes', ct, ad),
+            (err) => err instanceof keyward.InvalidArgumentError &&
+                     err.status === 3);
       }
     });
 
     await test('errors carry gRPC codes', async () => {
       await assert.rejects(
-          call(crypt, 'Sign', {name: 'keys/js-missing', data: MESSAGE}),
-          (err) => err.code === grpc.status.NOT_FOUND);
+          client.sign('js-missing', MESSAGE),
+          (err) => err instanceof keyward.NotFoundError &&
+                   err.code === 'NOT_FOUND' &&
+                   err.method === 'CryptoService/Sign');
     });
 
-    crypt.close();
-    keys.close();
+    client.close();
     await suite.stopDaemon();
   } catch (e) {
     suite.setupFailed(e);
@@ -362,6 +231,6 @@ async function main() {
 }
 
 // jose_interop_test.js reuses the daemon fixture and helpers.
-module.exports = {Daemon, Suite, call, flip, loadServices, parseArgs, sleep};
+module.exports = {Suite, connect, flip, keyward, parseArgs};
 
 if (require.main === module) main();

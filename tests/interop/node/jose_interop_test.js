@@ -1,5 +1,5 @@
 // Interop, JOSE: the real keywardd against the npm package `jose` (panva,
-// pinned in package.json), over @grpc/grpc-js.
+// pinned in package.json), through the Node client (client/node).
 // - Keyward-signed ES256/RS256/EdDSA tokens verify in jose using only the
 //   JWK Set from GetJwks (createLocalJWKSet), also across a rotation.
 // - jose-signed tokens (HS256/ES256/RS256/EdDSA, keys made in Node and
@@ -17,9 +17,7 @@
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 
-const grpc = require('@grpc/grpc-js');
-
-const {Daemon, Suite, call, loadServices, parseArgs} = require('./interop_test.js');
+const {Suite, connect, keyward, parseArgs} = require('./interop_test.js');
 
 const PAYLOAD = Buffer.from('{"card":"4111 1111 1111 1111","exp_month":12}');
 
@@ -57,10 +55,11 @@ function joseCode(code) {
   };
 }
 
-function grpcCode(code) {
+// Rejects with the Node client's error class for the status `code`.
+function keywardCode(Cls, code) {
   return (err) => {
-    assert.equal(err && err.code, code,
-                 `want gRPC ${code}, got ${err && (err.code + ' ' + err.details)}`);
+    assert.ok(err instanceof Cls && err.code === code,
+              `want ${code}, got ${err && err.stack}`);
     return true;
   };
 }
@@ -69,68 +68,56 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   // jose 6 is an ES module; import() works from CommonJS on Node 18+.
   const jose = await import('jose');
-  const v1 = loadServices(
-      args.proto_root, ['common', 'crypto_service', 'key_service', 'jwt_service']);
-  const daemon = new Daemon(args.keywardd);
-  const suite = new Suite(daemon);
+  const suite = new Suite();
   const test = (name, fn) => suite.test(name, fn);
-  let crypt;
-  let keys;
-  let jwts;
+  let client;
 
 
   async function createJwtKey(keyId, keyType) {
-    const created = await call(keys, 'CreateKey', {
-      key_id: keyId, key: {key_type: keyType, purpose: 'KEY_PURPOSE_JWT'}});
-    assert.equal(created.key.name, `keys/${keyId}`);
-    assert.equal(created.version.kid, `${keyId}:v1`);
+    const created = await client.createKey(keyId, keyType, {purpose: 'JWT'});
+    assert.equal(created.name, `keys/${keyId}`);
+    assert.equal((await client.getKeyVersion(keyId, 1)).kid, `${keyId}:v1`);
   }
 
   async function importKey(keyId, keyType, purpose, format, material,
                            jweAlgorithm = 'JWE_ALGORITHM_UNSPECIFIED') {
-    const resp = await call(keys, 'ImportKey', {
-      key_id: keyId,
-      key: {key_type: keyType, purpose, jwe_algorithm: jweAlgorithm},
-      format,
-      material: Buffer.from(material),
+    const resp = await client.importKey(Buffer.from(material), format, {
+      keyId, keyType, purpose,
+      jweAlgorithm: jweAlgorithm === 'JWE_ALGORITHM_UNSPECIFIED' ? undefined : jweAlgorithm,
     });
     assert.equal(resp.key.name, `keys/${keyId}`);
-    assert.equal(resp.key.key_type, keyType);
+    assert.equal(resp.key.keyType, keyType);
     assert.equal(resp.key.purpose, purpose);
     assert.equal(resp.version.kid, `${keyId}:v1`);
     return resp;
   }
 
-  async function getJwks(names) {
-    const resp = await call(jwts, 'GetJwks', {names});
-    return JSON.parse(resp.jwks_json);
+  function getJwks(names) {
+    return client.getJwks(names);
   }
 
   function verifyJwt(token, name = '', audience = 'api') {
-    return call(jwts, 'VerifyJwt', {token, name, audience});
+    return client.verifyJwt(token, {key: name || undefined, audience});
   }
 
-  function assertValid(resp, keyId, claims, kid) {
-    assert.deepEqual([resp.valid, resp.failure],
-                     [true, 'JWT_FAILURE_UNSPECIFIED'], resp.failure_detail);
-    assert.deepEqual(JSON.parse(resp.claims_json), claims);
-    assert.equal(JSON.parse(resp.header_json).kid, kid);
-    assert.equal(resp.key_version, `keys/${keyId}/versions/1`);
+  function assertValid(verdict, keyId, claims, kid) {
+    assert.deepEqual([verdict.valid, verdict.failure], [true, ''],
+                     verdict.failureDetail);
+    assert.deepEqual(verdict.claims, claims);
+    assert.equal(verdict.header.kid, kid);
+    assert.equal(verdict.keyVersion, `keys/${keyId}/versions/1`);
   }
 
-  function assertInvalid(resp, failure) {
-    assert.deepEqual([resp.valid, resp.failure], [false, failure],
-                     resp.failure_detail);
-    assert.ok(resp.failure_detail);
-    assert.equal(resp.claims_json, '');
+  // failure: the JwtFailure's short name ('BAD_SIGNATURE').
+  function assertInvalid(verdict, failure) {
+    assert.deepEqual([verdict.valid, verdict.failure], [false, failure],
+                     verdict.failureDetail);
+    assert.ok(verdict.failureDetail);
+    assert.equal(verdict.claims, null);
   }
 
   try {
-    await daemon.start();
-    const creds = grpc.credentials.createInsecure();
-    crypt = new v1.CryptoService(daemon.target, creds);
-    keys = new v1.KeyService(daemon.target, creds);
-    jwts = new v1.JwtService(daemon.target, creds);
+    client = connect(await suite.start(args.keywardd), args.proto_root);
 
     // --- Keyward signs, jose verifies with the published JWKS ---
 
@@ -155,11 +142,8 @@ async function main() {
       }
       const JWKS = jose.createLocalJWKSet(jwks);
       for (const [keyId, , alg] of keywardSigners) {
-        const signed = await call(jwts, 'SignJwt', {
-          name: `keys/${keyId}`,
-          claims_json: JSON.stringify({sub: 'alice', aud: 'api', n: 17}),
-          ttl: {seconds: 120},
-        });
+        const signed = await client.signJwt(keyId, {sub: 'alice', aud: 'api', n: 17},
+                                            {ttl: 120});
         const {payload, protectedHeader} = await jose.jwtVerify(
             signed.token, JWKS, {audience: 'api', algorithms: [alg]});
         assert.deepEqual(protectedHeader,
@@ -192,12 +176,12 @@ async function main() {
 
     await test('keyward JWTs verify in jose across a rotation', async () => {
       const name = 'keys/js-jwt-es';
-      const sign = async () => (await call(jwts, 'SignJwt', {
-        name, claims_json: '{"sub":"bob"}', ttl: {seconds: 60}})).token;
+      const sign = async () => (await client.signJwt(name, {sub: 'bob'},
+                                                     {ttl: 60})).token;
       const before = await sign();
       const oldSet = jose.createLocalJWKSet(await getJwks([name]));
-      const rotated = await call(keys, 'RotateKey', {name});
-      assert.equal(rotated.version.kid, 'js-jwt-es:v2');
+      const rotated = await client.rotateKey(name);
+      assert.equal(rotated.kid, 'js-jwt-es:v2');
       const after = await sign();
       assert.equal(headerOf(after).kid, 'js-jwt-es:v2');
       const jwks = await getJwks([name]);
@@ -257,13 +241,13 @@ async function main() {
         assertValid(await verifyJwt(token), keyId, claims, kid);
         assertValid(await verifyJwt(token, name), keyId, claims, kid);
         assertInvalid(await verifyJwt(token, '', 'web'),
-                      'JWT_FAILURE_AUDIENCE_MISMATCH');
+                      'AUDIENCE_MISMATCH');
         assertInvalid(await verifyJwt(tamperPart(token, 2)),
-                      'JWT_FAILURE_BAD_SIGNATURE');
+                      'BAD_SIGNATURE');
         assertInvalid(await verifyJwt(tamperClaims(token)),
-                      'JWT_FAILURE_BAD_SIGNATURE');
+                      'BAD_SIGNATURE');
         assertInvalid(await verifyJwt(tamperPart(token, 2), name),
-                      'JWT_FAILURE_BAD_SIGNATURE');
+                      'BAD_SIGNATURE');
       });
 
       await test(`jose ${alg} tokens without kid verify in keyward pinned`,
@@ -275,8 +259,8 @@ async function main() {
         assert.equal('kid' in headerOf(token), false);
         assertValid(await verifyJwt(token, name), keyId, claims, undefined);
         assertInvalid(await verifyJwt(tamperPart(token, 2), name),
-                      'JWT_FAILURE_BAD_SIGNATURE');
-        assertInvalid(await verifyJwt(token), 'JWT_FAILURE_KEY_NOT_FOUND');
+                      'BAD_SIGNATURE');
+        assertInvalid(await verifyJwt(token), 'KEY_NOT_FOUND');
       });
     }
 
@@ -292,14 +276,12 @@ async function main() {
       await test(`jose JWE ${alg} + ${enc} decrypts in keyward`, async () => {
         // Keyward makes the key; Node encrypts to its published public JWK.
         const keyId = `js-jwe-${tag}`;
-        const created = await call(keys, 'CreateKey', {
-          key_id: keyId,
-          key: {key_type: 'KEY_TYPE_RSA_2048', purpose: 'KEY_PURPOSE_JWE',
-                jwe_algorithm: algorithm}});
-        assert.equal(created.version.kid, `${keyId}:v1`);
-        const pub = await call(crypt, 'GetPublicKey', {
-          name: `keys/${keyId}`, format: 'PUBLIC_KEY_FORMAT_JWK'});
-        const jwk = JSON.parse(pub.public_key.toString('utf8'));
+        const created = await client.createKey(keyId, 'RSA_2048', {
+          purpose: 'JWE', jweAlgorithm: algorithm});
+        assert.equal(created.jweAlgorithm, algorithm);
+        const pub = await client.getPublicKey(keyId, {format: 'jwk'});
+        assert.equal(pub.kid, `${keyId}:v1`);
+        const jwk = JSON.parse(pub.publicKey.toString('utf8'));
         assert.equal(jwk.kty, 'RSA');
         assert.equal('d' in jwk, false);
         const publicKey = await jose.importJWK(jwk, alg);
@@ -308,25 +290,24 @@ async function main() {
             .encrypt(publicKey);
         // Pinned, and found by kid.
         for (const name of [`keys/${keyId}`, '']) {
-          const out = await call(jwts, 'DecryptJwe', {token, name});
+          const out = await client.decryptJwe(token, {key: name || undefined});
           assert.deepEqual(out.payload, PAYLOAD);
-          assert.equal(out.key_version, `keys/${keyId}/versions/1`);
-          const header = JSON.parse(out.header_json);
+          assert.equal(out.keyVersion, `keys/${keyId}/versions/1`);
+          const header = out.header;
           assert.deepEqual([header.alg, header.enc], [alg, enc]);
         }
         for (const part of [3, 4, 2]) {  // ciphertext, tag, iv
           await assert.rejects(
-              call(jwts, 'DecryptJwe', {token: tamperPart(token, part),
-                                        name: `keys/${keyId}`}),
-              grpcCode(grpc.status.INVALID_ARGUMENT));
+              client.decryptJwe(tamperPart(token, part), {key: keyId}),
+              keywardCode(keyward.InvalidArgumentError, 'INVALID_ARGUMENT'));
         }
         // Encrypted to another RSA key (made in Node): refused.
         const stranger = await jose.generateKeyPair(alg, {extractable: true});
         const foreign = await new jose.CompactEncrypt(PAYLOAD)
             .setProtectedHeader({alg, enc}).encrypt(stranger.publicKey);
         await assert.rejects(
-            call(jwts, 'DecryptJwe', {token: foreign, name: `keys/${keyId}`}),
-            grpcCode(grpc.status.INVALID_ARGUMENT));
+            client.decryptJwe(foreign, {key: keyId}),
+            keywardCode(keyward.InvalidArgumentError, 'INVALID_ARGUMENT'));
       });
 
       await test(`keyward JWE ${alg} + ${enc} decrypts in jose`, async () => {
@@ -338,9 +319,8 @@ async function main() {
         await importKey(keyId, 'KEY_TYPE_RSA_2048', 'KEY_PURPOSE_JWE',
                         'KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM',
                         await jose.exportPKCS8(pair.privateKey), algorithm);
-        const out = await call(jwts, 'EncryptJwe', {
-          name: `keys/${keyId}`, algorithm, encryption, payload: PAYLOAD});
-        assert.equal(out.key_version, `keys/${keyId}/versions/1`);
+        const out = await client.encryptJwe(keyId, PAYLOAD, {algorithm, encryption});
+        assert.equal(out.keyVersion, `keys/${keyId}/versions/1`);
         assert.equal(out.token.split('.').length, 5);
         const {plaintext, protectedHeader} = await jose.compactDecrypt(
             out.token, pair.privateKey);
@@ -356,8 +336,7 @@ async function main() {
             jose.compactDecrypt(tamperPart(out.token, 3), pair.privateKey),
             joseCode('ERR_JWE_DECRYPTION_FAILED'));
         // Each EncryptJwe is fresh (new content key and IV).
-        const again = await call(jwts, 'EncryptJwe', {
-          name: `keys/${keyId}`, algorithm, encryption, payload: PAYLOAD});
+        const again = await client.encryptJwe(keyId, PAYLOAD, {algorithm, encryption});
         assert.notEqual(again.token, out.token);
         assert.deepEqual(
             Buffer.from((await jose.compactDecrypt(again.token,
@@ -366,9 +345,7 @@ async function main() {
       });
     }
 
-    crypt.close();
-    keys.close();
-    jwts.close();
+    client.close();
     await suite.stopDaemon();
   } catch (e) {
     suite.setupFailed(e);
