@@ -1,4 +1,6 @@
 #include "daemon/access.h"
+
+#include <functional>
 #include "daemon/wipe.h"
 
 #include <arpa/inet.h>
@@ -288,11 +290,10 @@ void Authorizer::Reload(std::vector<keystore::PolicyRecord> policies) {
   policies_ = std::move(next);
 }
 
-absl::Status Authorizer::Check(const Caller& caller, Operation operation,
-                               absl::string_view resource) const {
-  if (caller.unix_peer && bootstrap_.contains(caller.uid)) {
-    return absl::OkStatus();
-  }
+bool Authorizer::Grants(
+    const Caller& caller, absl::string_view resource,
+    const std::function<bool(Operation granted)>& enough) const {
+  if (caller.unix_peer && bootstrap_.contains(caller.uid)) return true;
   std::shared_ptr<const Snapshot> policies;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -305,13 +306,27 @@ absl::Status Authorizer::Check(const Caller& caller, Operation operation,
     }
     if (!principal_matches || !ResourceMatches(p.resource, resource)) continue;
     for (Operation granted : p.operations) {
-      if (Implies(granted, operation)) return absl::OkStatus();
+      if (enough(granted)) return true;
     }
+  }
+  return false;
+}
+
+absl::Status Authorizer::Check(const Caller& caller, Operation operation,
+                               absl::string_view resource) const {
+  if (Grants(caller, resource,
+             [operation](Operation granted) { return Implies(granted, operation); })) {
+    return absl::OkStatus();
   }
   return absl::PermissionDeniedError(
       absl::StrCat(caller.principal, " may not ", OperationName(operation),
                    " on ", resource == "*" ? "the daemon" : resource,
                    "; an admin can grant it with `keyward policy grant`"));
+}
+
+bool Authorizer::HoldsAny(const Caller& caller,
+                          absl::string_view resource) const {
+  return Grants(caller, resource, [](Operation) { return true; });
 }
 
 std::vector<keystore::PolicyRecord> Authorizer::BuiltinPolicies() const {

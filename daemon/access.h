@@ -14,6 +14,7 @@
 #ifndef KEYWARD_DAEMON_ACCESS_H_
 #define KEYWARD_DAEMON_ACCESS_H_
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -178,6 +179,10 @@ class Authorizer {
   absl::Status Check(const Caller& caller, keyward::v1::Operation operation,
                      absl::string_view resource) const;
 
+  // HoldsAny: whether `caller` holds any operation on `resource` (ListKeys
+  // shows only such keys).
+  bool HoldsAny(const Caller& caller, absl::string_view resource) const;
+
   // Built-in policies (bootstrap admins), for listing.
   std::vector<keystore::PolicyRecord> BuiltinPolicies() const;
 
@@ -186,6 +191,12 @@ class Authorizer {
   }
 
  private:
+  // Grants: whether a grant of `caller` on `resource` has an operation for
+  // which `enough` is true (bootstrap admins hold every one).
+  bool Grants(const Caller& caller, absl::string_view resource,
+              const std::function<bool(keyward::v1::Operation granted)>&
+                  enough) const;
+
   // A policy as Check reads it: operation names parsed once, at Reload.
   struct Grant {
     std::string principal;

@@ -142,8 +142,8 @@ grpc::ServerUnaryReactor* KeyServiceImpl::GetKey(
 grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
     grpc::CallbackServerContext* context, const pb::ListKeysRequest* request,
     pb::ListKeysResponse* response) {
-  // Listing needs READ on every key; a caller with narrower grants lists
-  // the keys it may read by name instead.
+  // Any identified caller may list; it sees the keys on which it holds any
+  // operation (key_service.proto), the others are left out.
   return Unary(env_, context, "KeyService/ListKeys", pb::OPERATION_READ,
                std::string("*"), [&](Rpc& rpc, int32_t*) -> absl::Status {
     if (request->page_size() < 0) {
@@ -189,6 +189,7 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
         }
         if (!labels_match) continue;
         if (purpose.ok() && purpose->has_value() && key.purpose != **purpose) continue;
+        if (!rpc.HoldsAny(absl::StrCat("keys/", key.id))) continue;
         ToProto(key, response->add_keys());
         if (response->keys_size() == page_size) break;
       }
@@ -199,7 +200,7 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
     }
     response->set_next_page_token(after);
     return absl::OkStatus();
-  });
+  }, Rpc::Access::kInBody);
 }
 
 grpc::ServerUnaryReactor* KeyServiceImpl::UpdateKey(

@@ -114,6 +114,11 @@ class Rpc {
     return env_.authorizer->Check(caller_, operation, resource);
   }
 
+  // HoldsAny: whether the caller holds any operation on `resource`.
+  bool HoldsAny(const std::string& resource) const {
+    return env_.authorizer->HoldsAny(caller_, resource);
+  }
+
   // DeferAudit makes later Runs collect their audit records in `records`
   // instead of appending each; the caller appends them all (AppendAll)
   // before answering, and answers nothing if that fails (Batch does).

@@ -135,6 +135,30 @@ TEST_F(AccessTest, ApiKeyLoginGrantsExactlyWhatPoliciesSay) {
     ASSERT_TRUE(admin_access->CreatePolicy(&ctx, req, &resp).ok());
   }
   EXPECT_TRUE(sign(token).ok());
+  // ListKeys shows the caller the keys it holds an operation on, and leaves
+  // the others out (key_service.proto).
+  {
+    grpc::ClientContext ctx;
+    pb::CreateKeyRequest req;
+    req.set_key_id("not-for-ci");
+    req.mutable_key()->set_key_type(pb::KEY_TYPE_ED25519);
+    pb::CreateKeyResponse resp;
+    ASSERT_TRUE(admin_keys->CreateKey(&ctx, req, &resp).ok());
+  }
+  auto list = [&](pb::KeyService::Stub& stub, const std::string& bearer) {
+    grpc::ClientContext ctx;
+    if (!bearer.empty()) ctx.AddMetadata("authorization", "Bearer " + bearer);
+    pb::ListKeysResponse resp;
+    EXPECT_TRUE(stub.ListKeys(&ctx, pb::ListKeysRequest(), &resp).ok());
+    std::vector<std::string> names;
+    for (const pb::Key& k : resp.keys()) names.push_back(k.name());
+    return names;
+  };
+  auto tcp_keys = pb::KeyService::NewStub(tcp_);
+  EXPECT_THAT(list(*tcp_keys, token),
+              ::testing::ElementsAre("keys/ci-signing"));
+  EXPECT_THAT(list(*admin_keys, ""),
+              ::testing::ElementsAre("keys/ci-signing", "keys/not-for-ci"));
   // Revoking the key ends its sessions at once.
   {
     grpc::ClientContext ctx;
