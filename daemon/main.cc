@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -51,6 +52,9 @@
 #include "daemon/services.h"
 #include "daemon/tls.h"
 #include "daemon/version.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "keystore/backup.h"
 #include "keystore/keystore.h"
 #include "keystore/postgres_storage.h"
@@ -140,6 +144,36 @@ std::string StorageName(const keyward::v1::DaemonConfig& config) {
 int StorageFailCode(const keyward::v1::DaemonConfig& config) {
   return config.storage().has_postgres() ? kExitUsage : 1;
 }
+
+// SelfCheck asks the daemon's own gRPC health service, over its Unix
+// socket, for the watchdog: any answer within 5 s (SERVING, or NOT_SERVING
+// while sealed or draining) means the listener and gRPC's threads work; a
+// daemon that cannot answer itself stops WATCHDOG=1 and systemd restarts
+// it. With the Unix socket disabled (TCP only, maybe TLS) there is nothing
+// to ask without credentials, and it reports healthy while the process runs.
+class SelfCheck {
+ public:
+  explicit SelfCheck(const std::string& unix_socket_path) {
+    if (unix_socket_path.empty()) return;
+    stub_ = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+        "unix:" + unix_socket_path, grpc::InsecureChannelCredentials()));
+  }
+  bool Answers() {
+    if (stub_ == nullptr) return true;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = stub_->Check(&context, request, &response);
+    if (!status.ok()) {
+      LogWarning("self_check_failed", {{"error", status.error_message()}});
+    }
+    return status.ok();
+  }
+
+ private:
+  std::unique_ptr<grpc::health::v1::Health::Stub> stub_;
+};
 
 // NotifyOrLog tells systemd `state` (a no-op outside systemd); a failure
 // is logged, never fatal: the daemon serves the same either way.
@@ -332,14 +366,12 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   maintenance.Start();
 
   // systemd (Type=notify): serving now. The watchdog pings only while the
-  // audit log's state can be read: a daemon stuck on its audit lock (a hung
-  // disk write) stops pinging and is restarted. An audit outage (full disk)
-  // is not a reason to restart: the daemon resumes by itself.
+  // daemon answers its own health check on its socket (SelfCheck). An audit
+  // outage (full disk) or a sealed keystore is not a reason to restart: the
+  // health check still answers, and the daemon resumes by itself.
   NotifyOrLog("READY=1\nSTATUS=serving");
-  SdWatchdog watchdog(SdWatchdogInterval(), [&audit] {
-    (*audit)->health();
-    return true;
-  });
+  SelfCheck self_check(options.unix_socket_path);
+  SdWatchdog watchdog(SdWatchdogInterval(), [&self_check] { return self_check.Answers(); });
 
   while (true) {
     int signo = 0;

@@ -38,7 +38,7 @@ absl::Duration SdWatchdogInterval();
 
 // SdWatchdog sends WATCHDOG=1 every `interval` from its own thread, but only
 // after `healthy` returned true for that tick: a daemon that stops being
-// healthy (or whose check hangs, e.g. on a lock held by a stuck disk write)
+// healthy (or whose check hangs)
 // stops pinging, and systemd restarts it after WatchdogSec. `healthy` runs
 // on the watchdog's thread. With a zero interval no thread is started.
 class SdWatchdog {

@@ -34,7 +34,6 @@
 #   Bazel outputs; tools/package itself defaults to opt)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo=$PWD
 
 debs=
 if [[ ${1:-} == --debs ]]; then debs=$(realpath "$2"); fi
@@ -54,6 +53,7 @@ getent passwd keyward >/dev/null && user_existed=1
 work=$(mktemp -d /tmp/keyward-package-test.XXXXXX)
 chmod 0755 "$work"
 daemon_pid=
+daemon_log=/dev/null
 listener_pid=
 step() { echo "=== package_test: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -191,6 +191,7 @@ start_daemon() {
     memlock_applied=0
   fi
   install -d -m "$runtime_mode" -o "$user" -g "$group" "/run/$runtime"
+  daemon_log=$1
   : > "$1"
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=$(( watchdog * 1000000 )) \
@@ -202,13 +203,12 @@ start_daemon() {
 }
 # wait_notify TEXT COUNT SECONDS: until COUNT lines of the notify log hold TEXT.
 wait_notify() {
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
+  for _ in $(seq $(( $3 * 10 ))); do
     [[ $(grep -c -- "$1" "$notify_log") -ge $2 ]] && return 0
-    kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log" >&2; fail "keywardd exited waiting for $1"; }
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$daemon_log" >&2; fail "keywardd exited waiting for $1"; }
     sleep 0.1
   done
-  cat "$work/daemon.log" >&2; cat "$notify_log" >&2
+  cat "$daemon_log" >&2; cat "$notify_log" >&2
   fail "no $1 (x$2) from keywardd within $3 s"
 }
 stop_daemon() {
@@ -216,7 +216,10 @@ stop_daemon() {
   local rc=0
   wait "$daemon_pid" || rc=$?
   daemon_pid=
-  [[ $rc -eq 0 ]] || { cat "$work/daemon.log" >&2; fail "keywardd exited $rc on SIGTERM"; }
+  [[ $rc -eq 0 ]] || { cat "$daemon_log" >&2; fail "keywardd exited $rc on SIGTERM"; }
+  grep -q '"event":"self_check_failed"' "$daemon_log" &&
+    fail "the watchdog's self check failed: $(grep self_check_failed "$daemon_log")"
+  return 0
 }
 
 step "keywardd as keywardd.service starts it"
