@@ -57,8 +57,9 @@
 namespace keyward {
 
 // kDefaultSystemSocket is the socket used when no target is given, neither
-// $KEYWARD_ADDR nor $XDG_RUNTIME_DIR is set.
-inline constexpr char kDefaultSystemSocket[] = "/var/lib/keyward/keyward.sock";
+// $KEYWARD_ADDR nor $XDG_RUNTIME_DIR is set: the packaged daemon's
+// (/etc/keyward/keywardd.textproto; keywardd.service's RuntimeDirectory).
+inline constexpr char kDefaultSystemSocket[] = "/run/keyward/keyward.sock";
 
 // TlsOptions configure TLS / mutual TLS to a remote daemon over TCP (the
 // default build; the BoringSSL build answers UNIMPLEMENTED).

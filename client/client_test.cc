@@ -87,7 +87,7 @@ TEST(SelectTargetTest, ExplicitThenEnvThenXdgThenSystemDefault) {
   EXPECT_EQ(SelectTarget("", "unix:/b.sock", "/run/user/1"), "unix:/b.sock");
   EXPECT_EQ(SelectTarget("", "", "/run/user/1"),
             "unix:///run/user/1/keyward/keyward.sock");
-  EXPECT_EQ(SelectTarget("", "", ""), "unix:///var/lib/keyward/keyward.sock");
+  EXPECT_EQ(SelectTarget("", "", ""), "unix:///run/keyward/keyward.sock");
 }
 
 // --- Create ---

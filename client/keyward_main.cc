@@ -36,6 +36,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/cli.h"
+#include "client/cli_doctor.h"
 #include "client/client.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -70,7 +71,7 @@ const std::vector<FlagSpec>& GlobalFlags() {
       {"addr", Kind::kValue, "TARGET",
        "daemon address: unix:///path, unix:/path or host:port (default "
        "$KEYWARD_ADDR, else $XDG_RUNTIME_DIR/keyward/keyward.sock, else "
-       "/var/lib/keyward/keyward.sock)"},
+       "/run/keyward/keyward.sock)"},
       {"json", Kind::kBool, "", "print the response message as JSON"},
       {"timeout", Kind::kValue, "DURATION",
        "deadline of each call, retries included (default 10s)"},
@@ -1808,6 +1809,24 @@ std::vector<FlagSpec> SignJwtFlags() {
   };
 }
 
+// doctor: the checks live in cli_doctor.{h,cc}; this wires the daemon's
+// status in through keyward::Client.
+int RunDoctor(Ctx& ctx) {
+  DoctorOptions options;
+  options.config_path = ctx.Flag("config");
+  options.target = ctx.Flag("addr");
+  options.get_status = [](const std::string& target)
+      -> absl::StatusOr<v1::GetStatusResponse> {
+    ClientOptions client_options;
+    client_options.target = target;
+    client_options.timeout = absl::Seconds(3);
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Create(client_options);
+    if (!client.ok()) return client.status();
+    return (*client)->GetStatus();
+  };
+  return PrintDoctorReport(RunDoctorChecks(options), ctx.json(), std::cout);
+}
+
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"status", "", "show the daemon's version, flavor, seal state and counters", {}, 0, 0,
@@ -2001,6 +2020,15 @@ const std::vector<Command>& Commands() {
       {"audit verify", "", "check the audit log's hash chain",
        {{"from", Kind::kValue, "SEQ", "first sequence"}, {"to", Kind::kValue, "SEQ", "last"}},
        0, 0, RunAuditVerify, "Exit code 0 intact, 1 broken, 2 error."},
+      {"doctor", "[--config FILE]", "check this host's keywardd setup and say what to fix",
+       {{"config", Kind::kValue, "FILE",
+         "the daemon's config (default /etc/keyward/keywardd.textproto)"}},
+       0, 0, RunDoctor,
+       "Checks the config against the recommendations, the data dir, passphrase\n"
+       "file and socket permissions, free space for the keystore and the audit\n"
+       "log, the clock, and the running daemon (via the config's socket unless\n"
+       "--addr). Never reads or prints a secret. Exit code 0 when no check\n"
+       "fails, 1 when one does, 2 on a usage error."},
   };
   return *commands;
 }

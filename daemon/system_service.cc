@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/random.h"
 #include "daemon/log.h"
+#include "daemon/version.h"
 #include "daemon/wipe.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -27,7 +28,7 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
       env_, context, "SystemService/GetStatus", pb::OPERATION_READ,
       std::string(""),
       [&](Rpc& rpc, int32_t*) -> absl::Status {
-        response->set_version("0.1.0");
+        response->set_version(kVersion);
         response->set_build_flavor(BuildFlavor() == "boringssl"
                                        ? pb::BUILD_FLAVOR_BORINGSSL
                                        : pb::BUILD_FLAVOR_OPENSSL);
@@ -426,7 +427,7 @@ SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
         info.set_backup_id(id);
         *info.mutable_create_time() =
             TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
-        info.set_daemon_version("0.1.0");
+        info.set_daemon_version(kVersion);
         auto count = rpc.keystore().CountKeys();
         if (count.ok()) info.set_key_count(*count);
         return absl::OkStatus();

@@ -34,7 +34,7 @@ from keyward.v1 import system_service_pb2_grpc
 
 # The socket used when no target is given and neither $KEYWARD_ADDR nor
 # $XDG_RUNTIME_DIR is set (as the C++ client's kDefaultSystemSocket).
-DEFAULT_SYSTEM_SOCKET = "/var/lib/keyward/keyward.sock"
+DEFAULT_SYSTEM_SOCKET = "/run/keyward/keyward.sock"  # the Debian package's
 
 # Service name -> generated stub class (keyward.v1).
 STUBS = {
