@@ -260,6 +260,12 @@ absl::Status CompressFile(const std::string& path) {
     ok = false;
     error = errno != 0 ? errno : EIO;
   }
+  // The compressed file keeps the original's times (retention by age).
+  struct stat original;
+  if (ok && stat(path.c_str(), &original) == 0) {
+    const struct timespec times[2] = {original.st_atim, original.st_mtim};
+    futimens(sync_fd, times);
+  }
   if (ok && fsync(sync_fd) != 0) {
     ok = false;
     error = errno;

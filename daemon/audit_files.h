@@ -77,7 +77,8 @@ class LineReader {
 bool FirstSequence(const std::string& path, uint64_t* seq);
 
 // CompressFile writes `path` gzip-compressed to "<path>.gz" (through a
-// temporary file, synced, then renamed), then removes `path`. On failure
+// temporary file, synced, then renamed; with `path`'s modification time),
+// then removes `path`. On failure
 // nothing is left but `path`.
 absl::Status CompressFile(const std::string& path);
 

@@ -91,12 +91,28 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
     just_opened = true;
   }
   std::vector<std::string> lines;
+  // take returns false for a record that does not follow the last one
+  // (the live file was rotated again between finding and opening it): the
+  // tail then looks again for the file that holds the next record.
+  bool reopened = false;
   auto take = [&](std::string line) {
     uint64_t seq = 0;
     const bool numbered = ReadSeq(line, &seq);
-    if (numbered && seq < start_) return;  // before where the tail starts
+    if (numbered && seq < start_) return true;  // before the tail's start
+    if (numbered && last_seq_ > 0 && seq > last_seq_ + 1) return false;
     if (numbered) last_seq_ = seq;
     lines.push_back(std::move(line));
+    return true;
+  };
+  auto reopen = [&]() -> absl::Status {
+    if (reopened) {
+      return absl::DataLossError(absl::StrCat(
+          "the audit log has no record ", last_seq_ + 1, " after record ",
+          last_seq_, "; run `keyward audit verify`"));
+    }
+    reopened = true;
+    just_opened = true;
+    return OpenNext(last_seq_ + 1);
   };
   while (lines.size() < max) {
     if (reader_ != nullptr) {
@@ -104,7 +120,9 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
       std::string line;
       bool complete = false;
       if (reader_->Next(&line, &complete) && complete) {
-        take(std::move(line));
+        if (take(std::move(line))) continue;
+        absl::Status opened = reopen();
+        if (!opened.ok()) return opened;
         continue;
       }
       absl::Status opened = OpenNext(last_seq_ + 1);
@@ -131,6 +149,7 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
     }
     size_t at = 0;  // the first byte of buffer_ not returned
     bool at_end = false;
+    bool gap = false;
     while (lines.size() < max) {
       size_t newline = buffer_.find('\n', at);
       if (newline == std::string::npos) {
@@ -148,8 +167,16 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
         buffer_.append(chunk, n);
         continue;
       }
-      take(buffer_.substr(at, newline - at));
+      if (!take(buffer_.substr(at, newline - at))) {
+        gap = true;
+        break;
+      }
       at = newline + 1;
+    }
+    if (gap) {
+      absl::Status opened = reopen();
+      if (!opened.ok()) return opened;
+      continue;
     }
     buffer_.erase(0, at);
     if (is_live || !at_end) break;

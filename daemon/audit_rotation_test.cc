@@ -2,6 +2,7 @@
 // rotation as a fail-closed audit write, compression, retention, shipped
 // markers, followers across rotations, and recovery from an interrupted
 // rotation.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -269,6 +270,39 @@ TEST(AuditRotationTest, CompressesAndKeepsTheNewestFiles) {
   auto read = AuditLog::Read(path, 1, 1000);
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->size(), verdict->records_checked);
+}
+
+TEST(AuditRotationTest, KeepAgeRemovesOldFilesByTheirTimeEvenCompressed) {
+  const std::string path = NewLogPath();
+  AuditLogOptions options;
+  options.compress = true;
+  options.keep_age = absl::Hours(24);
+  auto log = AuditLog::Open(path, options);
+  ASSERT_TRUE(log.ok());
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE((*log)->Append(Entry(round)).ok());
+    ASSERT_TRUE((*log)->Rotate().ok());
+  }
+  (*log)->Housekeep();  // all compressed, none old
+  for (int g = 1; g <= 3; ++g) {
+    ASSERT_TRUE(Exists(absl::StrCat(path, ".", g, ".gz"))) << g;
+  }
+  // Files 1 and 2 last changed two days ago; compression kept their times.
+  const struct timespec old_times[2] = {
+      {absl::ToUnixSeconds(absl::Now() - absl::Hours(48)), 0},
+      {absl::ToUnixSeconds(absl::Now() - absl::Hours(48)), 0}};
+  for (int g = 1; g <= 2; ++g) {
+    ASSERT_EQ(utimensat(AT_FDCWD, absl::StrCat(path, ".", g, ".gz").c_str(),
+                        old_times, 0), 0);
+  }
+  (*log)->Housekeep();
+  EXPECT_FALSE(Exists(path + ".1.gz"));
+  EXPECT_FALSE(Exists(path + ".2.gz"));
+  EXPECT_TRUE(Exists(path + ".3.gz"));
+  auto verdict = AuditLog::Verify(path);
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_EQ(verdict->first_bad, 0u) << verdict->problem;
+  EXPECT_EQ(verdict->first_sequence, 4u);
 }
 
 TEST(AuditRotationTest, RequireShippedRemovesOnlyMarkedFilesOldestFirst) {
