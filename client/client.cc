@@ -386,6 +386,11 @@ absl::StatusOr<v1::VerifyAuditLogResponse> Client::VerifyAuditLog(
                request, Idempotency::kIdempotent);
 }
 
+absl::StatusOr<v1::RotateAuditLogResponse> Client::RotateAuditLog() {
+  return Unary(system_.get(), &v1::SystemService::Stub::RotateAuditLog,
+               v1::RotateAuditLogRequest(), Idempotency::kStateChanging);
+}
+
 // --- KeyService ---
 
 absl::StatusOr<v1::CreateKeyResponse> Client::CreateKey(

@@ -214,6 +214,7 @@ class Client {
       const std::function<bool(const v1::ReadAuditLogResponse&)>& on_records);
   absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
       const v1::VerifyAuditLogRequest& request);  // retried
+  absl::StatusOr<v1::RotateAuditLogResponse> RotateAuditLog();
 
   // --- KeyService (reads retried; changes never) ---
   absl::StatusOr<v1::CreateKeyResponse> CreateKey(

@@ -1751,13 +1751,35 @@ int RunAuditVerify(Ctx& ctx) {
   if (ctx.json()) {
     ctx.PrintJson(*resp);
   } else if (resp->ok()) {
-    ctx.Print(absl::StrCat("ok: ", resp->records_checked(), " records intact up to ",
-                           resp->last_sequence(), "\n"));
+    ctx.Print(absl::StrCat(
+        "ok: ", resp->records_checked(), " records intact up to ",
+        resp->last_sequence(), " across ", resp->files_checked(), " file",
+        resp->files_checked() == 1 ? "" : "s",
+        resp->first_sequence() > 1
+            ? absl::StrCat(", from record ", resp->first_sequence(),
+                           " (older files removed by retention)")
+            : "",
+        "\n"));
   } else {
     ctx.Print(absl::StrCat("BROKEN at record ", resp->first_bad_sequence(), ": ",
                            resp->problem(), "\n"));
   }
   return ExitCodeForVerdict(resp->ok());
+}
+
+int RunAuditRotate(Ctx& ctx) {
+  Client* client = ctx.Connect();
+  if (client == nullptr) return kExitError;
+  absl::StatusOr<v1::RotateAuditLogResponse> resp = client->RotateAuditLog();
+  if (!resp.ok()) return ctx.Fail("cannot rotate the audit log", resp.status());
+  if (ctx.json()) {
+    ctx.PrintJson(*resp);
+  } else {
+    ctx.Print(absl::StrCat("rotated: ", resp->rotated_file(), " ends with record ",
+                           resp->last_sequence(), "; the live log goes on from record ",
+                           resp->first_sequence(), "\n"));
+  }
+  return kExitOk;
 }
 
 // ---------------------------------------------------------------------------
@@ -2019,7 +2041,15 @@ const std::vector<Command>& Commands() {
        0, 0, RunAuditTail, "With --json, one JSON object per line."},
       {"audit verify", "", "check the audit log's hash chain",
        {{"from", Kind::kValue, "SEQ", "first sequence"}, {"to", Kind::kValue, "SEQ", "last"}},
-       0, 0, RunAuditVerify, "Exit code 0 intact, 1 broken, 2 error."},
+       0, 0, RunAuditVerify,
+       "Checks every file: the rotated ones kept (compressed or not), then the live one.\n"
+       "Exit code 0 intact, 1 broken (naming the file and offset), 2 error."},
+      {"audit rotate", "", "rotate the audit log now (as SIGHUP does)", {}, 0, 0,
+       RunAuditRotate,
+       "The live file becomes AUDIT_PATH.N; the new one starts with a header record\n"
+       "chained to the old file's last record. Mark a rotated file as shipped (so that\n"
+       "retention with audit.require_shipped may remove it) with an empty file\n"
+       "AUDIT_PATH.N.shipped, e.g. `touch /var/lib/keyward/audit.log.7.shipped`."},
       {"doctor", "[--config FILE]", "check this host's keywardd setup and say what to fix",
        {{"config", Kind::kValue, "FILE",
          "the daemon's config (default /etc/keyward/keywardd.textproto)"}},

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "daemon/audit_files.h"
 #include "daemon/audit_record.h"
 #include "daemon/log.h"
 #include "keystore/crypto/digest.h"
@@ -22,6 +23,12 @@ namespace keyward::daemon {
 namespace {
 
 using audit_internal::AppendJson;
+using audit_internal::AuditFile;
+using audit_internal::CleanUpRotation;
+using audit_internal::LiveFileFacts;
+using audit_internal::Middle;
+using audit_internal::ReadLiveFileFacts;
+using audit_internal::RotatedFiles;
 using audit_internal::kHashBytes;
 using audit_internal::kHashField;
 using audit_internal::ReadSeq;
@@ -67,39 +74,21 @@ absl::Status QuarantineTornTail(const std::string& path,
   return absl::OkStatus();
 }
 
-// Middle is a record's fields between "time" and "prev", escaped.
-std::string Middle(const AuditEntry& e) {
-  std::string middle;
-  middle.reserve(160 + e.principal.size() + e.method.size() +
-                 e.resource.size() + e.request_id.size() + e.note.size());
-  absl::StrAppend(&middle, "\",\"principal\":\"");
-  AppendJson(&middle, e.principal);
-  absl::StrAppend(&middle, "\",\"method\":\"");
-  AppendJson(&middle, e.method);
-  absl::StrAppend(&middle, "\",\"operation\":\"");
-  AppendJson(&middle, e.operation);
-  absl::StrAppend(&middle, "\",\"resource\":\"");
-  AppendJson(&middle, e.resource);
-  absl::StrAppend(&middle, "\",\"version\":", e.version, ",\"code\":\"");
-  AppendJson(&middle, e.code);
-  absl::StrAppend(&middle, "\",\"request_id\":\"");
-  AppendJson(&middle, e.request_id);
-  if (!e.note.empty()) {
-    absl::StrAppend(&middle, "\",\"note\":\"");
-    AppendJson(&middle, e.note);
-  }
-  absl::StrAppend(&middle, "\",\"prev\":\"");
-  return middle;
+}  // namespace
+
+AuditLog::File::File(int fd) : fd(fd) {
+  struct stat st;
+  if (fstat(fd, &st) == 0) inode = st.st_ino;
 }
 
-}  // namespace
+AuditLog::File::~File() { close(fd); }
 
 AuditLog::AuditLog(std::string path, int fd, uint64_t seq,
                    std::string last_hash, uint64_t size,
                    AuditLogOptions options)
     : path_(std::move(path)),
-      fd_(fd),
       options_(std::move(options)),
+      file_(std::make_shared<File>(fd)),
       next_seq_(seq + 1),
       last_hash_(std::move(last_hash)),
       last_hash_hex_(absl::BytesToHexString(last_hash_)),
@@ -108,7 +97,8 @@ AuditLog::AuditLog(std::string path, int fd, uint64_t seq,
       accepted_seq_(seq),
       accepted_hash_(last_hash_),
       accepted_size_(size),
-      last_sync_(absl::Now()) {}
+      last_sync_(absl::Now()),
+      file_start_(absl::Now()) {}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     const std::string& path, AuditLogOptions options) {
@@ -118,6 +108,17 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
         absl::StrCat("audit fsync_interval = ",
                      absl::FormatDuration(options.fsync_interval),
                      " is not valid: it must be positive"));
+  }
+  if (options.rotate_interval < absl::ZeroDuration() ||
+      options.keep_age < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "audit rotate_interval and keep_age must not be negative");
+  }
+  struct stat before;
+  if (stat(path.c_str(), &before) == 0 && S_ISREG(before.st_mode)) {
+    // What a crash in the middle of a rotation left (audit_rotate.cc).
+    absl::Status cleaned = CleanUpRotation(path);
+    if (!cleaned.ok()) return cleaned;
   }
   int fd = open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -189,18 +190,34 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
   }
   std::unique_ptr<AuditLog> log(new AuditLog(
       path, fd, seq, std::move(last_hash), size, std::move(options)));
+  {
+    absl::MutexLock lock(&log->mu_);
+    log->regular_file_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (log->regular_file_) {  // (a device such as /dev/full is never rotated)
+      LiveFileFacts facts = ReadLiveFileFacts(path);
+      log->file_header_seq_ = facts.header_seq;
+      if (facts.start != absl::InfinitePast()) log->file_start_ = facts.start;
+      const std::vector<AuditFile> rotated = RotatedFiles(path);
+      if (!rotated.empty()) {
+        log->next_generation_ = rotated.back().generation + 1;
+      }
+    }
+  }
   if (log->options_.fsync == AuditFsyncMode::kInterval) {
     log->sync_thread_ = std::thread(&AuditLog::SyncThread, log.get());
   }
+  log->housekeeping_thread_ =
+      std::thread(&AuditLog::HousekeepingThread, log.get());
   return log;
 }
 
 AuditLog::~AuditLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (housekeeping_thread_.joinable()) housekeeping_thread_.join();
   if (sync_thread_.joinable()) {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
     sync_thread_.join();
     // Shutdown: make what was acknowledged durable.
     absl::MutexLock lock(&mu_);
@@ -212,17 +229,16 @@ AuditLog::~AuditLog() {
                   {"unsynced_after", absl::StrCat(durable_)}});
     }
   }
-  close(fd_);
 }
 
-int AuditLog::Sync() const {
-  return options_.sync ? options_.sync(fd_) : fdatasync(fd_);
+int AuditLog::Sync(int fd) const {
+  return options_.sync ? options_.sync(fd) : fdatasync(fd);
 }
 
-bool AuditLog::Write(absl::string_view data) const {
-  if (!options_.write) return WriteAll(fd_, data);
+bool AuditLog::Write(int fd, absl::string_view data) const {
+  if (!options_.write) return WriteAll(fd, data);
   while (!data.empty()) {
-    ssize_t n = options_.write(fd_, data.data(), data.size());
+    ssize_t n = options_.write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     data.remove_prefix(n);
@@ -247,9 +263,12 @@ void AuditLog::SyncThread() {
 void AuditLog::SyncWritten() {
   // Everything up to `upto` was written before the sync starts, so the
   // sync covers it. Appends go on (writing) meanwhile.
+  // A rotation may replace the live file meanwhile; it syncs the old one
+  // itself, and this sync then covers a file already synced.
   const uint64_t upto = written_;
+  const std::shared_ptr<File> file = file_;
   mu_.Unlock();
-  const int rc = Sync();
+  const int rc = Sync(file->fd);
   const int error = errno;
   mu_.Lock();
   last_sync_ = absl::Now();
@@ -338,10 +357,12 @@ void AuditLog::Fail(const char* call, int error) {
   pending_.clear();
   pending_last_ = accepted_seq_;
   gap_seq_ = 0;
+  header_seq_ = 0;  // a rotation not made: the next write tries again
+  pending_split_ = std::string::npos;
   failed_ = true;
   // Cut off what was written of the failed batch now (a torn record must
   // not stay at the end); Recover does it again if this fails.
-  if (ftruncate(fd_, static_cast<off_t>(accepted_size_)) != 0) {
+  if (ftruncate(file_->fd, static_cast<off_t>(accepted_size_)) != 0) {
     LogWarning("audit_truncate_failed",
                {{"path", path_}, {"error", strerror(errno)}});
   }
@@ -363,10 +384,9 @@ void AuditLog::Fail(const char* call, int error) {
 bool AuditLog::Recover() {
   // A regular file is cut back to its accepted records (in case Fail could
   // not) and synced; a device (tests' /dev/full) is simply tried again.
-  struct stat st;
-  const bool regular = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
-  if (regular && (ftruncate(fd_, static_cast<off_t>(accepted_size_)) != 0 ||
-                  Sync() != 0)) {
+  if (regular_file_ &&
+      (ftruncate(file_->fd, static_cast<off_t>(accepted_size_)) != 0 ||
+       Sync(file_->fd) != 0)) {
     health_.error = absl::StrCat("cutting back the log: ", strerror(errno));
     return false;
   }
@@ -413,7 +433,11 @@ absl::StatusOr<uint64_t> AuditLog::Write(absl::Span<const AuditEntry> entries) {
         "log's disk"));
   }
   const bool every_record = options_.fsync == AuditFsyncMode::kEveryRecord;
-  const std::string& time = TimeField(absl::Now());
+  const absl::Time now = absl::Now();
+  const std::string& time = TimeField(now);
+  // A new file starts with its header, before any gap record.
+  const bool rotating = header_seq_ == 0 && RotationDue(now);
+  if (rotating) ChainHeader(time);
   if (in_outage_ && gap_seq_ == 0) {
     // The first record after an outage says what the log is missing.
     AuditEntry gap;
@@ -431,6 +455,7 @@ absl::StatusOr<uint64_t> AuditLog::Write(absl::Span<const AuditEntry> entries) {
     gap_seq_ = Chain(Middle(gap), time);
   }
   uint64_t seq = gap_seq_ != 0 ? gap_seq_ : next_seq_ - 1;
+  if (rotating) seq = next_seq_ - 1;  // Rotate waits for its header
   for (const std::string& middle : middles) seq = Chain(middle, time);
   if (middles.empty() && seq <= accepted_seq_) return seq;  // a Probe: no gap
 
@@ -451,41 +476,46 @@ absl::StatusOr<uint64_t> AuditLog::Write(absl::Span<const AuditEntry> entries) {
     batch.swap(pending_);
     const uint64_t upto = pending_last_;
     const std::string upto_hash = pending_last_hash_;
+    // With a rotation queued, the batch up to `split` ends the old file and
+    // the rest (from the header on) starts the new one.
+    const size_t split = std::min(pending_split_, batch.size());
+    const bool rotate = pending_split_ != std::string::npos;
+    pending_split_ = std::string::npos;
+    const uint64_t split_seq = split_seq_;
+    const std::string split_hash = split_hash_;
+    const uint64_t header_seq = header_seq_;
+    const uint64_t generation = next_generation_;
+    const std::shared_ptr<File> file = file_;
     mu_.Unlock();
+    const absl::string_view old_part = absl::string_view(batch).substr(0, split);
     const char* failed_call = nullptr;
-    if (!Write(batch)) {
+    if (!old_part.empty() && !Write(file->fd, old_part)) {
       failed_call = "write";
-    } else if (every_record && Sync() != 0) {
-      failed_call = "fdatasync";
+    } else if ((every_record || rotate) && Sync(file->fd) != 0) {
+      failed_call = "fdatasync";  // a rotated file is always synced
     }
-    const int error = errno;
+    int error = errno;
+    std::shared_ptr<File> opened;
+    if (failed_call == nullptr && rotate) {
+      // The old file's records are in; then the switch, which may fail
+      // (a full disk) and refuse only what follows the header.
+      mu_.Lock();
+      Accept(split_seq, split_hash, old_part.size(), true);
+      mu_.Unlock();
+      failed_call = SwitchFile(absl::string_view(batch).substr(split),
+                               generation, &opened, &error);
+    }
     mu_.Lock();
     flushing_ = false;
     if (failed_call != nullptr) {
       Fail(failed_call, error);
       break;
     }
-    written_ = upto;
-    if (every_record) durable_ = upto;
-    accepted_seq_ = upto;
-    accepted_hash_ = upto_hash;
-    accepted_size_ += batch.size();
-    size_t n = 0;
-    while (n < tickets_.size() && tickets_[n]->last <= upto) {
-      tickets_[n]->settled = tickets_[n]->accepted = true;
-      ++n;
-    }
-    tickets_.erase(tickets_.begin(), tickets_.begin() + n);
-    if (in_outage_ && gap_seq_ != 0 && upto >= gap_seq_) {
-      LogWarning("audit_resumed",
-                 {{"path", path_},
-                  {"refused", absl::StrCat(health_.refused)},
-                  {"gap_record", absl::StrCat(gap_seq_)}});
-      in_outage_ = false;
-      gap_seq_ = 0;
-      health_.failing_since = absl::InfinitePast();
-      health_.error.clear();
-      health_.refused = 0;
+    if (rotate) {
+      Installed(std::move(opened), header_seq, generation);
+      Accept(upto, upto_hash, batch.size() - split, true);
+    } else {
+      Accept(upto, upto_hash, batch.size(), every_record);
     }
   }
   if (!ticket.accepted) {
@@ -496,6 +526,32 @@ absl::StatusOr<uint64_t> AuditLog::Write(absl::Span<const AuditEntry> entries) {
   return seq;
 }
 
+void AuditLog::Accept(uint64_t upto, const std::string& hash, uint64_t bytes,
+                      bool durable) {
+  written_ = std::max(written_, upto);
+  if (durable) durable_ = std::max(durable_, upto);
+  accepted_seq_ = upto;
+  accepted_hash_ = hash;
+  accepted_size_ += bytes;
+  size_t n = 0;
+  while (n < tickets_.size() && tickets_[n]->last <= upto) {
+    tickets_[n]->settled = tickets_[n]->accepted = true;
+    ++n;
+  }
+  tickets_.erase(tickets_.begin(), tickets_.begin() + n);
+  if (in_outage_ && gap_seq_ != 0 && upto >= gap_seq_) {
+    LogWarning("audit_resumed",
+               {{"path", path_},
+                {"refused", absl::StrCat(health_.refused)},
+                {"gap_record", absl::StrCat(gap_seq_)}});
+    in_outage_ = false;
+    gap_seq_ = 0;
+    health_.failing_since = absl::InfinitePast();
+    health_.error.clear();
+    health_.refused = 0;
+  }
+}
+
 AuditHealth AuditLog::health() const {
   absl::MutexLock lock(&mu_);
   return health_;
@@ -504,6 +560,11 @@ AuditHealth AuditLog::health() const {
 uint64_t AuditLog::accepted_size() const {
   absl::MutexLock lock(&mu_);
   return accepted_size_;
+}
+
+AuditPosition AuditLog::position() const {
+  absl::MutexLock lock(&mu_);
+  return AuditPosition{file_->inode, accepted_size_};
 }
 
 const std::string& AuditLog::TimeField(absl::Time now) {

@@ -38,6 +38,31 @@
 // Torn tails: Open quarantines bytes after the last newline (a crash
 // mid-write; never acknowledged) to "<path>.torn-<unix time>" and cuts them
 // off; Verify reports such a tail precisely.
+//
+// Rotation: the live file at <path> is rotated when it holds rotate_bytes,
+// when rotate_interval has passed since it began, or on request (Rotate,
+// RequestRotate: `keyward audit rotate`, SIGHUP). The old file becomes
+// "<path>.<n>" (n = 1, 2, ... in rotation order; "<path>.<n>.gz" once
+// compressed) and the new live file starts with a header record: principal
+// "keywardd", method "daemon", operation "AUDIT_ROTATED", resource the old
+// file's name, a "note" naming it and its last record. The header is a
+// record of the one chain: its seq follows the old file's last record and
+// its prev is that record's hash, so the chain runs on across files.
+// Rotation is an audit write: its records (the old file's last ones, then
+// the header) are accepted only once both files are synced and renamed
+// into place, and a failure (a full disk) is an outage like any other:
+// nothing is renamed, no record is lost, the calls waiting are refused, and
+// the next attempt rotates (header first, then the gap record). The switch
+// is crash-safe: the new file is written and synced as "<path>.rotating",
+// the old one hard-linked to "<path>.<n>", then the new one renamed over
+// <path>; Open removes what a crash between these steps leaves.
+// A housekeeping thread (never under the append lock) rotates by age,
+// gzips rotated files (compress) and removes the oldest ones beyond
+// keep_files or older than keep_age, always the oldest first so that the
+// files kept form one unbroken chain; with require_shipped, a file is
+// removed only once "<path>.<n>.shipped" exists (the operator's or log
+// shipper's mark), else it is kept (and with it every newer one) and a
+// warning is logged.
 #ifndef KEYWARD_DAEMON_AUDIT_LOG_H_
 #define KEYWARD_DAEMON_AUDIT_LOG_H_
 
@@ -46,6 +71,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +84,10 @@
 #include "absl/time/time.h"
 
 namespace keyward::daemon {
+
+namespace audit_internal {
+class LineReader;  // audit_files.h
+}  // namespace audit_internal
 
 struct AuditEntry {
   std::string principal;
@@ -72,26 +102,52 @@ struct AuditEntry {
   std::string note;
 };
 
-// AuditTail reads the complete lines appended to a log file since its last
-// call, from the start (tail -f for followers). Not thread-safe.
+// AuditPosition: which file is the live one (its inode) and how many of
+// its bytes hold accepted records.
+struct AuditPosition {
+  uint64_t inode = 0;
+  uint64_t size = UINT64_MAX;
+};
+
+// AuditTail reads the complete lines appended to a log (tail -f for
+// followers), following it across rotations. Not thread-safe.
 class AuditTail {
  public:
-  explicit AuditTail(std::string path) : path_(std::move(path)) {}
+  // A tail of the log at `path` starts with the record `start` (from the
+  // rotated file that holds it, if any; 0: from the start of the live
+  // file).
+  explicit AuditTail(std::string path, uint64_t start = 0);
   ~AuditTail();
   AuditTail(const AuditTail&) = delete;
   AuditTail& operator=(const AuditTail&) = delete;
   // Next returns up to `max` whole lines (without newlines) not returned
-  // before, from the first `limit` bytes of the file (the writer's
-  // accepted_size(): a record past it may yet be cut off); a line still
-  // being written waits for a later call. NOT_FOUND if the file cannot be
-  // opened; ABORTED if the file was cut back below what was read (records
-  // of refused calls removed after a failed write), naming where to resume.
+  // before. From the live file (the one whose inode is `live.inode`; any
+  // file when it is 0) it reads only the first `live.size` bytes (the
+  // writer's position(): a record past it may yet be cut off); a line still
+  // being written waits for a later call. A file rotated away is read to
+  // its end, then the tail goes on with the file whose first record follows
+  // its last. NOT_FOUND if the log cannot be opened; ABORTED if the live
+  // file was cut back below what was read (records of refused calls removed
+  // after a failed write), naming where to resume; DATA_LOSS if the file
+  // that follows cannot be found (removed by retention before it was read).
   absl::StatusOr<std::vector<std::string>> Next(size_t max,
-                                                uint64_t limit = UINT64_MAX);
+                                                AuditPosition live);
+  absl::StatusOr<std::vector<std::string>> Next(size_t max,
+                                                uint64_t limit = UINT64_MAX) {
+    return Next(max, AuditPosition{0, limit});
+  }
 
  private:
+  // OpenNext opens the file holding record `seq` (the first one if 0).
+  absl::Status OpenNext(uint64_t seq);
+
   std::string path_;
+  uint64_t start_;
+  // The file being read: a rotated one through reader_, else the live one
+  // (or one that was live when opened) at fd_.
+  std::unique_ptr<audit_internal::LineReader> reader_;
   int fd_ = -1;
+  uint64_t inode_ = 0;     // of fd_
   uint64_t offset_ = 0;    // bytes read from the file
   uint64_t last_seq_ = 0;  // of the last line returned
   std::string buffer_;     // read, not yet returned
@@ -114,6 +170,27 @@ struct AuditLogOptions {
   // write writes to `fd` as write(2) does (the default when empty), for
   // tests to inject short writes and ENOSPC.
   std::function<ssize_t(int fd, const void* data, size_t size)> write;
+
+  // Rotation and retention (see the file comment). rotate_bytes: rotate once
+  // the live file holds at least this many bytes (0: not by size).
+  // rotate_interval: once it began this long ago (zero: not by age).
+  uint64_t rotate_bytes = 0;
+  absl::Duration rotate_interval = absl::ZeroDuration();
+  // Rotated files kept: at most keep_files (0: any number), none older than
+  // keep_age by its last change (zero: any age).
+  uint32_t keep_files = 0;
+  absl::Duration keep_age = absl::ZeroDuration();
+  // compress: gzip rotated files. require_shipped: remove a rotated file
+  // only once its "<path>.<n>.shipped" marker exists.
+  bool compress = false;
+  bool require_shipped = false;
+};
+
+// AuditRotation: what a rotation did.
+struct AuditRotation {
+  std::string rotated_file;     // the old live file's new name
+  uint64_t last_sequence = 0;   // its last record
+  uint64_t first_sequence = 0;  // the new file's header record
 };
 
 // AuditHealth: whether the log accepts records, and the current outage.
@@ -129,8 +206,10 @@ struct AuditHealth {
 class AuditLog {
  public:
   // Open opens (creating 0600) the log at `path` and finds its last record;
-  // with kInterval it starts the sync thread. DATA_LOSS if the last record
-  // cannot be read back; INVALID_ARGUMENT if fsync_interval is not positive.
+  // with kInterval it starts the sync thread; it starts the housekeeping
+  // thread. DATA_LOSS if the last record cannot be read back;
+  // INVALID_ARGUMENT if fsync_interval is not positive or a rotation or
+  // retention option is negative.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(
       const std::string& path, AuditLogOptions options = AuditLogOptions());
   // The destructor syncs records not yet synced (kInterval; a failure is
@@ -153,19 +232,40 @@ class AuditLog {
   // (and nothing else), so that GetStatus sees a recovered disk even when no
   // other call comes. Thread-safe.
   void Probe();
-  // accepted_size: the bytes of the file that hold accepted records (durable
-  // ones with kEveryRecord); a reader of the live log stops there, since a
-  // record past it may be half-written.
+  // accepted_size: the bytes of the live file that hold accepted records
+  // (durable ones with kEveryRecord); a reader of the live log stops there,
+  // since a record past it may be half-written. position() adds which file
+  // that is (for AuditTail across rotations).
   uint64_t accepted_size() const;
+  AuditPosition position() const;
+
+  // Rotate rotates the live file now and returns what it did, once the new
+  // file's header is accepted. FAILED_PRECONDITION if the live file holds no
+  // record but its own header; UNAVAILABLE if the rotation (an audit
+  // write) failed: the log is then in an outage and the next write rotates.
+  // Thread-safe.
+  absl::StatusOr<AuditRotation> Rotate();
+  // RequestRotate asks the housekeeping thread to Rotate soon; it returns
+  // at once (for a signal handler's thread). Thread-safe.
+  void RequestRotate();
+  // Housekeep compresses rotated files and applies retention now (the
+  // housekeeping thread does it after each rotation). Failures are logged
+  // and retried on the next pass. Thread-safe.
+  void Housekeep();
 
   // WaitForNew waits until a record after `seq` is written (or, with
   // kEveryRecord, durable), `timeout` passes, or the log is closing, and
   // returns the last written sequence. For followers (ReadAuditLog follow).
   uint64_t WaitForNew(uint64_t seq, absl::Duration timeout);
 
-  // Verify reads the first `max_bytes` of the log at `path` and checks the
-  // chain. A last line with no newline is a torn record: reported as
-  // first_bad with its offset and length. NOT_FOUND if it cannot be read.
+  // Verify checks the chain across every file of the log at `path`: its
+  // rotated files in order (compressed or not), then the first `max_bytes`
+  // of the live file. Each file must go on from the one before (its first
+  // record following the other's last); the oldest file kept starts the
+  // chain (with prev zero if it starts at record 1, else trusted: older
+  // files were removed by retention). A last line of the live file with no
+  // newline is a torn record: reported as first_bad with its offset and
+  // length. NOT_FOUND if the live file cannot be read.
   struct Verdict {
     uint64_t records_checked = 0;  // intact records before any break
     uint64_t first_bad = 0;        // 0 if the chain is intact
@@ -173,14 +273,19 @@ class AuditLog {
     // A torn tail: where it starts and how long it is (0 if none).
     uint64_t torn_offset = 0;
     uint64_t torn_bytes = 0;
+    uint64_t files_checked = 0;
+    uint64_t first_sequence = 0;  // of the oldest record checked
+    std::string file;             // the file holding first_bad
+    uint64_t offset = 0;          // where first_bad starts in it
   };
   static absl::StatusOr<Verdict> Verify(const std::string& path,
                                         uint64_t max_bytes = UINT64_MAX);
 
   // Read returns up to `max` records with sequence >= `start`, each as its
-  // JSON line (without the newline), from the first `max_bytes` of the file
-  // (a live log passes accepted_size()); a torn last line is not returned.
-  // NOT_FOUND if the log cannot be read.
+  // JSON line (without the newline), across the log's files (rotated ones
+  // too), reading the first `max_bytes` of the live file (a live log passes
+  // accepted_size()); a torn last line is not returned. NOT_FOUND if the
+  // log cannot be read.
   static absl::StatusOr<std::vector<std::string>> Read(
       const std::string& path, uint64_t start, size_t max,
       uint64_t max_bytes = UINT64_MAX);
@@ -188,6 +293,18 @@ class AuditLog {
   const std::string& path() const { return path_; }
 
  private:
+  // File is an open log file; the live one is shared with a sync in
+  // progress, so that a rotation may replace it meanwhile. Closed when the
+  // last holder lets go.
+  struct File {
+    explicit File(int fd);
+    ~File();
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+    const int fd;
+    uint64_t inode = 0;
+  };
+
   AuditLog(std::string path, int fd, uint64_t seq, std::string last_hash,
            uint64_t size, AuditLogOptions options);
 
@@ -197,11 +314,21 @@ class AuditLog {
   bool SyncWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || written_ > durable_ || !sync_error_.empty();
   }
-  int Sync() const;  // options_.sync or fdatasync; keeps errno
-  bool Write(absl::string_view data) const;  // all of it, or false + errno
-  // Write appends `entries` (after the gap record, if one is due); with none,
-  // only the gap record (Probe).
+  bool HousekeepingWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || housekeeping_wanted_;
+  }
+  int Sync(int fd) const;  // options_.sync or fdatasync; keeps errno
+  // Write writes all of `data` to `fd`, or returns false with errno set.
+  bool Write(int fd, absl::string_view data) const;
+  // Write appends `entries` (after the rotation header and the gap record,
+  // if due); with none, only what is due (Probe, Rotate).
   absl::StatusOr<uint64_t> Write(absl::Span<const AuditEntry> entries);
+  // Accept records that the records up to `upto` (whose hash is `hash`,
+  // `bytes` of the live file) are written (and synced, if `durable`):
+  // their Appends succeed, and an outage whose gap record is among them
+  // ends.
+  void Accept(uint64_t upto, const std::string& hash, uint64_t bytes,
+              bool durable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fail handles a failed write or sync: cut the file back to the accepted
   // records, discard every record not yet accepted (their Appends fail),
   // and start or extend the outage.
@@ -220,10 +347,29 @@ class AuditLog {
   void SyncThread();
   void SyncWritten() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Rotation (audit_rotate.cc). HasRecords: the live file holds (or will
+  // hold) a record besides its header. RotationDue: a rotation is asked
+  // for, by request, size or age. ChainHeader queues the new file's header
+  // record; what is pending before it goes to the old file.
+  bool HasRecords() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RotationDue(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ChainHeader(const std::string& time) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // SwitchFile writes `data` (the header and what follows) to a new file,
+  // syncs it, moves the live file to generation `generation` and puts the
+  // new one in its place. nullptr and `opened` on success; else the call
+  // that failed, with `error`, and nothing changed on disk.
+  const char* SwitchFile(absl::string_view data, uint64_t generation,
+                         std::shared_ptr<File>* opened, int* error) const;
+  // Installed makes the new file live after a successful switch.
+  void Installed(std::shared_ptr<File> file, uint64_t header_seq,
+                 uint64_t generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HousekeepingThread();
+
   const std::string path_;
-  const int fd_;
   const AuditLogOptions options_;
   mutable absl::Mutex mu_;
+  std::shared_ptr<File> file_ ABSL_GUARDED_BY(mu_);  // the live file
+  bool regular_file_ ABSL_GUARDED_BY(mu_) = true;  // else never rotated
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_);
   std::string last_hash_ ABSL_GUARDED_BY(mu_);
   std::string last_hash_hex_ ABSL_GUARDED_BY(mu_);  // last_hash_ in hex
@@ -259,6 +405,30 @@ class AuditLog {
   absl::Time last_sync_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread sync_thread_;
+
+  // Rotation state. The live file began at file_start_ with its header
+  // record file_header_seq_ (0: it has none); the next rotated file is
+  // generation next_generation_.
+  absl::Time file_start_ ABSL_GUARDED_BY(mu_);
+  uint64_t file_header_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  bool rotate_requested_ ABSL_GUARDED_BY(mu_) = false;  // Rotate
+  bool rotate_soon_ ABSL_GUARDED_BY(mu_) = false;       // RequestRotate
+  // A header queued and not yet written (0: none): pending_ before
+  // pending_split_ goes to the old file, ending with record split_seq_
+  // (hash split_hash_).
+  uint64_t header_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t pending_split_ ABSL_GUARDED_BY(mu_) = std::string::npos;
+  uint64_t split_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string split_hash_ ABSL_GUARDED_BY(mu_);
+  uint64_t rotations_ ABSL_GUARDED_BY(mu_) = 0;
+  AuditRotation last_rotation_ ABSL_GUARDED_BY(mu_);
+  bool housekeeping_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread housekeeping_thread_;
+  // One Housekeep at a time; the generations already warned about as not
+  // shipped.
+  absl::Mutex housekeeping_mu_;
+  std::set<uint64_t> unshipped_warned_ ABSL_GUARDED_BY(housekeeping_mu_);
 };
 
 }  // namespace keyward::daemon

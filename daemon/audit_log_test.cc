@@ -1,4 +1,5 @@
 #include "daemon/audit_log.h"
+#include "daemon/audit_testing.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -23,6 +24,8 @@ namespace keyward::daemon {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Entry;
+using testing::FakeDisk;
 
 std::string TempPath(absl::string_view name) {
   static int n = 0;
@@ -31,17 +34,6 @@ std::string TempPath(absl::string_view name) {
   return path;
 }
 
-AuditEntry Entry(int i) {
-  AuditEntry e;
-  e.principal = "unix:uid:1000";
-  e.method = "CryptoService/Sign";
-  e.operation = "SIGN";
-  e.resource = absl::StrCat("keys/k", i);
-  e.version = 1;
-  e.code = "OK";
-  e.request_id = absl::StrCat("req-", i);
-  return e;
-}
 
 // ExpectIntact checks that the audit log at `path` verifies with `records`
 // records and no bad one.
@@ -290,30 +282,6 @@ TEST(AuditLogTest, IntervalFailedWriteFailsTheAppend) {
 TEST(AuditLogTest, EveryRecordFailedWriteFailsTheAppend) {
   ExpectWritesFailClosed(AuditLogOptions());
 }
-
-// FakeDisk stands in for write(2): while full, it writes half of what it is
-// given (a torn record, as a filling disk leaves) and then fails with
-// ENOSPC.
-class FakeDisk {
- public:
-  std::function<ssize_t(int, const void*, size_t)> Function() {
-    return [this](int fd, const void* data, size_t size) -> ssize_t {
-      if (!full_.load()) return write(fd, data, size);
-      if (size > 1 && !tore_) {
-        tore_ = true;
-        return write(fd, data, size / 2);
-      }
-      tore_ = false;
-      errno = ENOSPC;
-      return -1;
-    };
-  }
-  void set_full(bool full) { full_ = full; }
-
- private:
-  std::atomic<bool> full_{false};
-  bool tore_ = false;  // used only by the writing thread (the leader)
-};
 
 off_t FileSize(const std::string& path) {
   struct stat st;

@@ -5,141 +5,346 @@
 
 #include <algorithm>
 
-#include <fstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "daemon/audit_files.h"
 #include "daemon/audit_log.h"
 #include "daemon/audit_record.h"
 #include "keystore/crypto/digest.h"
 
 namespace keyward::daemon {
 
+using audit_internal::AuditFile;
+using audit_internal::FirstSequence;
+using audit_internal::kRotationHeader;
+using audit_internal::LineReader;
 using audit_internal::ReadPrev;
+using audit_internal::RotatedFiles;
 using audit_internal::ReadSeq;
 using audit_internal::SplitRecord;
 using audit_internal::ZeroHash;
+
+AuditTail::AuditTail(std::string path, uint64_t start)
+    : path_(std::move(path)), start_(start) {}
 
 AuditTail::~AuditTail() {
   if (fd_ >= 0) close(fd_);
 }
 
-absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
-                                                         uint64_t limit) {
-  if (fd_ < 0) {
-    fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot read the audit log '", path_, "'"));
+absl::Status AuditTail::OpenNext(uint64_t seq) {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  reader_.reset();
+  offset_ = 0;
+  buffer_.clear();
+  // The newest file whose first record is at or before `seq` holds it (0:
+  // the live file).
+  std::vector<AuditFile> files;
+  if (seq > 0) files = RotatedFiles(path_);
+  size_t chosen = files.size();  // the live file
+  uint64_t first = 0;
+  if (seq > 0 && !(FirstSequence(path_, &first) && first <= seq)) {
+    for (size_t i = files.size(); i-- > 0;) {
+      if (FirstSequence(files[i].path, &first) && first <= seq) {
+        chosen = i;
+        break;
+      }
     }
+    if (chosen == files.size() && !files.empty() && last_seq_ == 0) {
+      chosen = 0;  // a start before every record kept: the oldest file
+    } else if (chosen == files.size() && last_seq_ > 0 &&
+               !(FirstSequence(path_, &first) && first == seq)) {
+      return absl::DataLossError(absl::StrCat(
+          "the audit records after sequence ", last_seq_,
+          " are not in any file of the log (removed by retention before "
+          "they were read?); follow again from the oldest record kept"));
+    }
+  }
+  if (chosen < files.size()) {
+    reader_ = std::make_unique<LineReader>();
+    if (!reader_->Open(files[chosen].path) &&
+        !reader_->Open(files[chosen].path + ".gz")) {
+      reader_.reset();
+      return absl::NotFoundError(absl::StrCat(
+          "cannot read the audit log file '", files[chosen].path, "'"));
+    }
+    return absl::OkStatus();
+  }
+  fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the audit log '", path_, "'"));
   }
   struct stat st;
-  if (fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset_) {
-    // The writer cut records off after a failed write or sync (their calls
-    // were refused); what follows is not what this follower has read past.
-    return absl::AbortedError(absl::StrCat(
-        "the audit log was cut back after a failed write (records after "
-        "sequence ", last_seq_, " were refused and removed); follow again "
-        "from sequence ", last_seq_ + 1));
+  inode_ = fstat(fd_, &st) == 0 ? st.st_ino : 0;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
+                                                         AuditPosition live) {
+  bool just_opened = false;
+  if (fd_ < 0 && reader_ == nullptr) {
+    absl::Status opened = OpenNext(start_);
+    if (!opened.ok()) return opened;
+    just_opened = true;
   }
   std::vector<std::string> lines;
-  size_t at = 0;  // the first byte of buffer_ not returned
+  // take returns false for a record that does not follow the last one
+  // (the live file was rotated again between finding and opening it): the
+  // tail then looks again for the file that holds the next record.
+  bool reopened = false;
+  auto take = [&](std::string line) {
+    uint64_t seq = 0;
+    const bool numbered = ReadSeq(line, &seq);
+    if (numbered && seq < start_) return true;  // before the tail's start
+    if (numbered && last_seq_ > 0 && seq > last_seq_ + 1) return false;
+    if (numbered) last_seq_ = seq;
+    lines.push_back(std::move(line));
+    return true;
+  };
+  auto reopen = [&]() -> absl::Status {
+    if (reopened) {
+      return absl::DataLossError(absl::StrCat(
+          "the audit log has no record ", last_seq_ + 1, " after record ",
+          last_seq_, "; run `keyward audit verify`"));
+    }
+    reopened = true;
+    just_opened = true;
+    return OpenNext(last_seq_ + 1);
+  };
   while (lines.size() < max) {
-    size_t newline = buffer_.find('\n', at);
-    if (newline == std::string::npos) {
-      buffer_.erase(0, at);
-      at = 0;
-      if (offset_ >= limit) break;
-      char chunk[64 << 10];
-      const size_t want = std::min<uint64_t>(sizeof(chunk), limit - offset_);
-      ssize_t n = pread(fd_, chunk, want, static_cast<off_t>(offset_));
-      if (n <= 0) break;  // nothing more for now
-      offset_ += n;
-      buffer_.append(chunk, n);
+    if (reader_ != nullptr) {
+      // A rotated file: complete, read to its end, then the next file.
+      std::string line;
+      bool complete = false;
+      if (reader_->Next(&line, &complete) && complete) {
+        if (take(std::move(line))) continue;
+        absl::Status opened = reopen();
+        if (!opened.ok()) return opened;
+        continue;
+      }
+      absl::Status opened = OpenNext(last_seq_ + 1);
+      if (!opened.ok()) return opened;
+      just_opened = true;
       continue;
     }
-    lines.push_back(buffer_.substr(at, newline - at));
-    ReadSeq(lines.back(), &last_seq_);
-    at = newline + 1;
+    // The live file, or the one that was live when it was opened. A file
+    // opened now that is not the writer's live one is newer than `live`:
+    // nothing of it is read until a later call.
+    const bool is_live = live.inode == 0 || live.inode == inode_;
+    uint64_t limit = is_live ? live.size : UINT64_MAX;
+    if (!is_live && just_opened) limit = 0;
+    struct stat st;
+    if (is_live && fstat(fd_, &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) < offset_) {
+      // The writer cut records off after a failed write or sync (their
+      // calls were refused); what follows is not what this follower has
+      // read past.
+      return absl::AbortedError(absl::StrCat(
+          "the audit log was cut back after a failed write (records after "
+          "sequence ", last_seq_, " were refused and removed); follow again "
+          "from sequence ", last_seq_ + 1));
+    }
+    size_t at = 0;  // the first byte of buffer_ not returned
+    bool at_end = false;
+    bool gap = false;
+    while (lines.size() < max) {
+      size_t newline = buffer_.find('\n', at);
+      if (newline == std::string::npos) {
+        buffer_.erase(0, at);
+        at = 0;
+        if (offset_ >= limit) break;
+        char chunk[64 << 10];
+        const size_t want = std::min<uint64_t>(sizeof(chunk), limit - offset_);
+        ssize_t n = pread(fd_, chunk, want, static_cast<off_t>(offset_));
+        if (n <= 0) {
+          at_end = true;  // nothing more for now
+          break;
+        }
+        offset_ += n;
+        buffer_.append(chunk, n);
+        continue;
+      }
+      if (!take(buffer_.substr(at, newline - at))) {
+        gap = true;
+        break;
+      }
+      at = newline + 1;
+    }
+    if (gap) {
+      absl::Status opened = reopen();
+      if (!opened.ok()) return opened;
+      continue;
+    }
+    buffer_.erase(0, at);
+    if (is_live || !at_end) break;
+    // A file rotated away and read to its end: go on with the next one.
+    absl::Status opened = OpenNext(last_seq_ + 1);
+    if (!opened.ok()) return opened;
+    just_opened = true;
   }
-  buffer_.erase(0, at);
   return lines;
 }
+
+namespace {
+
+// LogFiles: the rotated files of the log at `path`, oldest first, then the
+// live file (generation 0).
+std::vector<AuditFile> LogFiles(const std::string& path) {
+  std::vector<AuditFile> files = RotatedFiles(path);
+  files.push_back(AuditFile{0, path, false});
+  return files;
+}
+
+// OpenFile opens `file` into `reader` (the live file up to `max_bytes`); a
+// rotated file compressed meanwhile is found under its new name.
+bool OpenFile(const AuditFile& file, LineReader* reader,
+              uint64_t max_bytes = UINT64_MAX) {
+  if (file.generation == 0) return reader->Open(file.path, max_bytes);
+  return reader->Open(file.path) ||
+         (file.generation != 0 && !file.compressed &&
+          reader->Open(file.path + ".gz"));
+}
+
+bool IsRotationHeader(absl::string_view line) {
+  return absl::StrContains(
+      line, absl::StrCat("\"operation\":\"", kRotationHeader, "\""));
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<std::string>> AuditLog::Read(const std::string& path,
                                                        uint64_t start,
                                                        size_t max,
                                                        uint64_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
+  const std::vector<AuditFile> files = LogFiles(path);
+  // Start with the newest file whose first record is at or before `start`.
+  size_t from = 0;
+  for (size_t i = files.size(); i-- > 1;) {
+    uint64_t first = 0;
+    if (FirstSequence(files[i].path, &first) && first <= start) {
+      from = i;
+      break;
+    }
   }
   std::vector<std::string> lines;
-  std::string line;
-  uint64_t read = 0;
-  while (lines.size() < max && std::getline(in, line)) {
-    read += line.size() + 1;
-    if (read > max_bytes || in.eof()) break;  // past the limit, or torn
-    uint64_t seq = 0;
-    if (ReadSeq(line, &seq) && seq >= start) lines.push_back(line);
+  for (size_t i = from; i < files.size() && lines.size() < max; ++i) {
+    const bool live = files[i].generation == 0;
+    LineReader reader;
+    if (!OpenFile(files[i], &reader, max_bytes)) {
+      if (live) {
+        return absl::NotFoundError(
+            absl::StrCat("cannot read the audit log '", path, "'"));
+      }
+      continue;  // removed by retention meanwhile
+    }
+    std::string line;
+    bool complete = false;
+    while (lines.size() < max && reader.Next(&line, &complete)) {
+      if (!complete) break;  // torn, or past max_bytes
+      uint64_t seq = 0;
+      if (ReadSeq(line, &seq) && seq >= start) lines.push_back(line);
+    }
   }
   return lines;
 }
 
 absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path,
                                                   uint64_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read the audit log '", path, "'"));
-  }
+  const std::vector<AuditFile> files = LogFiles(path);
   Verdict verdict;
+  verdict.first_sequence = 1;
   std::string prev = ZeroHash();
-  std::string line;
-  uint64_t offset = 0;  // where `line` starts
-  while (offset < max_bytes && std::getline(in, line)) {
-    const uint64_t expected = verdict.records_checked + 1;
-    const bool newline = !in.eof();
-    if (offset + line.size() + (newline ? 1 : 0) > max_bytes) {
-      break;  // past what the caller asked to check (a live log's tail)
-    }
-    if (!newline) {
-      verdict.first_bad = expected;
-      verdict.torn_offset = offset;
-      verdict.torn_bytes = line.size();
-      verdict.problem = absl::StrCat(
-          "record ", expected, " is torn: the last ", line.size(),
-          " bytes of the log, from offset ", offset,
-          ", end without a newline (a write cut by a crash or a full disk; "
-          "never acknowledged); keywardd sets them aside to '", path,
-          ".torn-*' and cuts them off when it next opens the log");
-      return verdict;
-    }
-    offset += line.size() + 1;
-    absl::string_view body, hash_hex;
-    uint64_t seq = 0;
-    std::string stated_prev;
-    std::string problem;
-    if (!SplitRecord(line, &body, &hash_hex) || !ReadSeq(line, &seq) ||
-        !ReadPrev(body, &stated_prev)) {
-      problem = "it is not a well-formed record";
-    } else if (seq != expected) {
-      problem = absl::StrCat("it says seq ", seq, " where ", expected, " belongs");
-    } else if (stated_prev != prev) {
-      problem = "its prev hash does not match the record before it";
-    } else {
-      std::string hash = crypto::Sha256(absl::StrCat(prev, body));
-      if (absl::BytesToHexString(hash) != hash_hex) {
-        problem = "its hash does not match its contents (it was altered)";
+  bool started = false;  // a record was checked: the chain's start is set
+  for (const AuditFile& file : files) {
+    const bool live = file.generation == 0;
+    LineReader reader;
+    if (!OpenFile(file, &reader, max_bytes)) {
+      if (live) {
+        return absl::NotFoundError(
+            absl::StrCat("cannot read the audit log '", path, "'"));
       }
-      prev = hash;
-    }
-    if (!problem.empty()) {
-      verdict.first_bad = expected;
-      verdict.problem = absl::StrCat("record ", expected, " (offset ",
-                                     offset - line.size() - 1, "): ", problem);
+      if (!started) continue;  // the oldest, removed by retention meanwhile
+      verdict.first_bad = verdict.first_sequence + verdict.records_checked;
+      verdict.file = file.path;
+      verdict.problem = absl::StrCat("record ", verdict.first_bad, ": the file '",
+                                     file.path, "' that holds it cannot be read");
       return verdict;
     }
-    verdict.records_checked = expected;
+    ++verdict.files_checked;
+    std::string line;
+    bool newline = false;
+    while (reader.Next(&line, &newline)) {
+      const uint64_t offset = reader.offset();
+      if (!newline && reader.at_limit()) {
+        break;  // past what the caller asked to check (a live log's tail)
+      }
+      absl::string_view body, hash_hex;
+      uint64_t seq = 0;
+      std::string stated_prev;
+      const bool parsed = SplitRecord(line, &body, &hash_hex) &&
+                          ReadSeq(line, &seq) && ReadPrev(body, &stated_prev);
+      if (!started && newline && parsed && seq > 1 && IsRotationHeader(line)) {
+        // The oldest file kept begins with a rotation header: older files
+        // were removed, and the chain is checked from its stated prev.
+        verdict.first_sequence = seq;
+        prev = stated_prev;
+      }
+      started = true;
+      const uint64_t expected = verdict.first_sequence + verdict.records_checked;
+      std::string problem;
+      if (!newline) {
+        verdict.torn_offset = offset;
+        verdict.torn_bytes = line.size();
+        problem = live ? absl::StrCat(
+                             "record ", expected, " is torn: the last ",
+                             line.size(), " bytes of the log, from offset ",
+                             offset,
+                             ", end without a newline (a write cut by a crash "
+                             "or a full disk; never acknowledged); keywardd "
+                             "sets them aside to '",
+                             path, ".torn-*' and cuts them off when it next "
+                             "opens the log")
+                       : absl::StrCat("record ", expected, " ('", file.path,
+                                      "', offset ", offset,
+                                      ") is torn: the rotated file ends "
+                                      "without a newline (it was damaged)");
+      } else if (!parsed) {
+        problem = "it is not a well-formed record";
+      } else if (seq != expected) {
+        problem = absl::StrCat("it says seq ", seq, " where ", expected, " belongs");
+      } else if (stated_prev != prev) {
+        problem = "its prev hash does not match the record before it";
+      } else {
+        std::string hash = crypto::Sha256(absl::StrCat(prev, body));
+        if (absl::BytesToHexString(hash) != hash_hex) {
+          problem = "its hash does not match its contents (it was altered)";
+        }
+        prev = hash;
+      }
+      if (!problem.empty()) {
+        verdict.first_bad = expected;
+        verdict.file = file.path;
+        verdict.offset = offset;
+        verdict.problem =
+            newline ? absl::StrCat("record ", expected, " ('", file.path,
+                                   "', offset ", offset, "): ", problem)
+                    : problem;
+        return verdict;
+      }
+      ++verdict.records_checked;
+    }
+    if (reader.error()) {
+      verdict.first_bad = verdict.first_sequence + verdict.records_checked;
+      verdict.file = file.path;
+      verdict.problem = absl::StrCat(
+          "record ", verdict.first_bad, ": the file '", file.path,
+          "' cannot be read past offset ", reader.offset(),
+          " (a damaged compressed file?)");
+      return verdict;
+    }
   }
   return verdict;
 }

@@ -1,5 +1,8 @@
 #include "daemon/audit_record.h"
 
+#include "absl/strings/str_cat.h"
+#include "daemon/audit_log.h"
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -56,6 +59,30 @@ bool ReadPrev(absl::string_view body, std::string* prev) {
   if (hex.size() != 65 || hex.back() != '"') return false;
   *prev = absl::HexStringToBytes(hex.substr(0, 64));
   return true;
+}
+
+std::string Middle(const AuditEntry& e) {
+  std::string middle;
+  middle.reserve(160 + e.principal.size() + e.method.size() +
+                 e.resource.size() + e.request_id.size() + e.note.size());
+  absl::StrAppend(&middle, "\",\"principal\":\"");
+  AppendJson(&middle, e.principal);
+  absl::StrAppend(&middle, "\",\"method\":\"");
+  AppendJson(&middle, e.method);
+  absl::StrAppend(&middle, "\",\"operation\":\"");
+  AppendJson(&middle, e.operation);
+  absl::StrAppend(&middle, "\",\"resource\":\"");
+  AppendJson(&middle, e.resource);
+  absl::StrAppend(&middle, "\",\"version\":", e.version, ",\"code\":\"");
+  AppendJson(&middle, e.code);
+  absl::StrAppend(&middle, "\",\"request_id\":\"");
+  AppendJson(&middle, e.request_id);
+  if (!e.note.empty()) {
+    absl::StrAppend(&middle, "\",\"note\":\"");
+    AppendJson(&middle, e.note);
+  }
+  absl::StrAppend(&middle, "\",\"prev\":\"");
+  return middle;
 }
 
 }  // namespace keyward::daemon::audit_internal

@@ -10,6 +10,10 @@
 
 #include "absl/strings/string_view.h"
 
+namespace keyward::daemon {
+struct AuditEntry;
+}  // namespace keyward::daemon
+
 namespace keyward::daemon::audit_internal {
 
 inline constexpr absl::string_view kHashField = ",\"hash\":\"";
@@ -26,6 +30,8 @@ bool SplitRecord(absl::string_view line, absl::string_view* body,
 // ReadSeq reads a line's "seq"; ReadPrev a body's "prev" (as bytes).
 bool ReadSeq(absl::string_view line, uint64_t* seq);
 bool ReadPrev(absl::string_view body, std::string* prev);
+// Middle is a record's fields between "time" and "prev", escaped.
+std::string Middle(const AuditEntry& e);
 
 }  // namespace keyward::daemon::audit_internal
 

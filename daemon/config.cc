@@ -48,6 +48,40 @@ absl::Status CheckDuration(absl::string_view field,
   return absl::OkStatus();
 }
 
+// FinalizeAuditRotation checks audit's rotation and retention fields
+// (config.proto); they have no defaults to fill.
+absl::Status FinalizeAuditRotation(keyward::v1::AuditConfig* audit) {
+  if (audit->rotate_bytes() != 0 &&
+      (audit->rotate_bytes() < (uint64_t{16} << 10) ||
+       audit->rotate_bytes() > (uint64_t{1} << 40))) {
+    return Bad("audit.rotate_bytes", absl::StrCat(audit->rotate_bytes()),
+               "use 0 (never by size) or 16384 (16 KiB) to 1099511627776 "
+               "(1 TiB)");
+  }
+  if (audit->has_rotate_interval()) {
+    absl::Status s = CheckDuration("audit.rotate_interval",
+                                   audit->rotate_interval(), absl::Minutes(1),
+                                   absl::Hours(24 * 366));
+    if (!s.ok()) return s;
+  }
+  if (audit->keep_files() > 1000000) {
+    return Bad("audit.keep_files", absl::StrCat(audit->keep_files()),
+               "use 0 (no limit) to 1000000");
+  }
+  if (audit->has_keep_age()) {
+    absl::Status s = CheckDuration("audit.keep_age", audit->keep_age(),
+                                   absl::Minutes(1), absl::Hours(24 * 3660));
+    if (!s.ok()) return s;
+  }
+  if (audit->require_shipped() && audit->keep_files() == 0 &&
+      !audit->has_keep_age()) {
+    return Bad("audit.require_shipped", "true",
+               "it only guards removals, and with neither keep_files nor "
+               "keep_age no rotated file is ever removed; set one of them");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<keyward::v1::DaemonConfig> LoadConfigFile(
@@ -160,6 +194,8 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
                       absl::Milliseconds(1), absl::Minutes(1));
     if (!s.ok()) return s;
   }
+  s = FinalizeAuditRotation(audit);
+  if (!s.ok()) return s;
   auto* limits = config->mutable_limits();
   if (limits->pbkdf2_max_iterations() == 0) {
     limits->set_pbkdf2_max_iterations(2000000);

@@ -65,6 +65,20 @@ TEST(ConfigTest, AuditFsync) {
   }
 }
 
+TEST(ConfigTest, AuditRotationAndRetentionAreAcceptedInRange) {
+  for (const char* text :
+       {"audit { rotate_bytes: 16384 keep_files: 1 }",
+        "audit { rotate_bytes: 1099511627776 compress: true }",
+        "audit { rotate_interval { seconds: 60 } keep_age { seconds: 60 } "
+        "require_shipped: true }",
+        "audit { keep_files: 10 require_shipped: true }"}) {
+    auto loaded = LoadConfigFile(WriteFile(text));
+    ASSERT_TRUE(loaded.ok()) << text;
+    absl::Status s = FinalizeConfig(&*loaded);
+    EXPECT_TRUE(s.ok()) << text << ": " << s;
+  }
+}
+
 TEST(ConfigTest, SyntaxErrorsNameFileLineAndColumn) {
   std::string path = WriteFile("data_dir: \"/x\"\nno_such_field: 3\n");
   auto config = LoadConfigFile(path);
@@ -99,6 +113,14 @@ TEST(ConfigTest, BadValuesNameTheField) {
       {"audit { fsync: AUDIT_FSYNC_INTERVAL fsync_interval { seconds: 61 } }",
        "audit.fsync_interval"},
       {"audit { fsync: 7 }", "audit.fsync"},
+      {"audit { rotate_bytes: 16383 }", "audit.rotate_bytes"},
+      {"audit { rotate_bytes: 1099511627777 }", "audit.rotate_bytes"},
+      {"audit { rotate_interval { seconds: 59 } }", "audit.rotate_interval"},
+      {"audit { rotate_interval {} }", "audit.rotate_interval"},
+      {"audit { keep_files: 1000001 }", "audit.keep_files"},
+      {"audit { keep_age { seconds: -60 } }", "audit.keep_age"},
+      // It would guard nothing: no rotated file is ever removed.
+      {"audit { require_shipped: true }", "audit.require_shipped"},
   };
   for (const Case& c : cases) {
     auto config = LoadConfigFile(WriteFile(c.text));

@@ -11,10 +11,11 @@
 // Flags override the config file (a text-format keyward.v1.DaemonConfig).
 // The config's `storage` chooses the keystore's database (SQLite at
 // {data_dir}/keystore.db by default, or PostgreSQL) for every command.
-// SIGTERM or SIGINT drains calls in flight and exits 0. Under systemd
-// (Type=notify) it sends READY=1 once serving, RELOADING=1/READY=1 around a
-// SIGHUP reload, STOPPING=1 on shutdown, and WATCHDOG=1 while healthy when
-// the unit sets WatchdogSec= (daemon/sd_notify.h).
+// SIGTERM or SIGINT drains calls in flight and exits 0; SIGHUP reloads
+// policies and rotates the audit log. Under systemd (Type=notify) it sends
+// READY=1 once serving, RELOADING=1/READY=1 around a SIGHUP reload,
+// STOPPING=1 on shutdown, and WATCHDOG=1 while healthy when the unit sets
+// WatchdogSec= (daemon/sd_notify.h).
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -216,6 +217,15 @@ AuditLogOptions AuditLogOptionsFrom(const keyward::v1::DaemonConfig& config) {
     options.fsync_interval = absl::Seconds(interval.seconds()) +
                              absl::Nanoseconds(interval.nanos());
   }
+  const auto& audit = config.audit();
+  options.rotate_bytes = audit.rotate_bytes();
+  options.rotate_interval = absl::Seconds(audit.rotate_interval().seconds()) +
+                            absl::Nanoseconds(audit.rotate_interval().nanos());
+  options.keep_files = audit.keep_files();
+  options.keep_age = absl::Seconds(audit.keep_age().seconds()) +
+                     absl::Nanoseconds(audit.keep_age().nanos());
+  options.compress = audit.compress();
+  options.require_shipped = audit.require_shipped();
   return options;
 }
 
@@ -378,8 +388,10 @@ int Serve(const keyward::v1::DaemonConfig& config) {
     sigwait(&signals, &signo);
     if (signo == SIGHUP) {
       // Policies are re-read from the keystore; TLS certificates are
-      // watched and reload by themselves (tls_openssl.cc).
+      // watched and reload by themselves (tls_openssl.cc); the audit log
+      // is rotated (in the background, audit_log.h).
       NotifyOrLog("RELOADING=1\nSTATUS=reloading policies");
+      (*audit)->RequestRotate();
       auto reloaded = (*ks)->ListPolicies();
       if (reloaded.ok()) {
         authorizer.Reload(std::move(*reloaded));
@@ -412,20 +424,27 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   }
 }
 
-// VerifyAudit checks the audit log offline (the daemon need not run, nor
-// be able to start): exit 0 if intact, 1 with what is wrong and where.
+// VerifyAudit checks the audit log offline, across its rotated files (the
+// daemon need not run, nor be able to start): exit 0 if intact, 1 with what
+// is wrong and where (file and offset).
 int VerifyAudit(const std::string& path) {
   auto verdict = AuditLog::Verify(path);
   if (!verdict.ok()) return Fail(verdict.status());
+  const std::string range = absl::StrCat(
+      verdict->files_checked, " file", verdict->files_checked == 1 ? "" : "s",
+      verdict->first_sequence > 1
+          ? absl::StrCat(", from record ", verdict->first_sequence,
+                         " (older files removed by retention)")
+          : "");
   if (verdict->first_bad == 0) {
-    std::printf("ok: %llu records, chain intact (%s)\n",
+    std::printf("ok: %llu records, chain intact (%s; %s)\n",
                 static_cast<unsigned long long>(verdict->records_checked),
-                path.c_str());
+                path.c_str(), range.c_str());
     return 0;
   }
-  std::printf("NOT OK: %llu records intact, then %s\n",
+  std::printf("NOT OK: %llu records intact (%s), then %s\n",
               static_cast<unsigned long long>(verdict->records_checked),
-              verdict->problem.c_str());
+              range.c_str(), verdict->problem.c_str());
   return 1;
 }
 

@@ -119,6 +119,28 @@ grpc::ServerUnaryReactor* SystemServiceImpl::VerifyAuditLog(
     response->set_problem(verdict->problem);
     response->set_torn_offset(verdict->torn_offset);
     response->set_torn_bytes(verdict->torn_bytes);
+    response->set_files_checked(verdict->files_checked);
+    response->set_bad_file(verdict->file);
+    response->set_bad_offset(verdict->offset);
+    response->set_first_sequence(verdict->first_sequence);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* SystemServiceImpl::RotateAuditLog(
+    grpc::CallbackServerContext* context,
+    const pb::RotateAuditLogRequest* request,
+    pb::RotateAuditLogResponse* response) {
+  return Unary(env_, context, "SystemService/RotateAuditLog",
+               pb::OPERATION_ADMIN, std::string("*"),
+               [&](Rpc& rpc, int32_t*) -> absl::Status {
+    // The rotation writes its own header record; this call's record
+    // follows it, in the new file.
+    auto rotated = rpc.env().audit->Rotate();
+    if (!rotated.ok()) return rotated.status();
+    response->set_rotated_file(rotated->rotated_file);
+    response->set_last_sequence(rotated->last_sequence);
+    response->set_first_sequence(rotated->first_sequence);
     return absl::OkStatus();
   });
 }
@@ -476,8 +498,10 @@ class FollowStream final
 
   grpc::Status Loop() {
     constexpr size_t kBatch = 100;
-    AuditTail tail(env_.audit->path());
     const uint64_t start = std::max<uint64_t>(1, request_.start_sequence());
+    // From the file that holds `start` (a rotated one, if need be), and on
+    // across rotations.
+    AuditTail tail(env_.audit->path(), start);
     uint64_t seen = 0;  // the last sequence read from the file
     uint64_t sent = 0;
     while (true) {
@@ -490,7 +514,7 @@ class FollowStream final
                             "the next sequence number");
       }
       // Only accepted records: one past accepted_size may yet be cut off.
-      auto lines = tail.Next(kBatch, env_.audit->accepted_size());
+      auto lines = tail.Next(kBatch, env_.audit->position());
       if (!lines.ok()) return ToGrpc(lines.status());
       pb::ReadAuditLogResponse batch;
       for (const std::string& line : *lines) {

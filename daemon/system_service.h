@@ -1,5 +1,5 @@
 // SystemService (proto/keyward/v1/system_service.proto): status, seal and
-// unseal, passphrase change, backups and audit verification. Restoring is
+// unseal, passphrase change, backups, audit verification and rotation. Restoring is
 // offline (`keywardd restore`, daemon stopped); ReadAuditLog sends the
 // records present when it is called (no `follow` yet).
 #ifndef KEYWARD_DAEMON_SYSTEM_SERVICE_H_
@@ -41,6 +41,7 @@ class SystemServiceImpl final
   KEYWARD_RPC(Unseal)
   KEYWARD_RPC(ChangePassphrase)
   KEYWARD_RPC(VerifyAuditLog)
+  KEYWARD_RPC(RotateAuditLog)
 #undef KEYWARD_RPC
 
   grpc::ServerWriteReactor<keyward::v1::CreateBackupResponse>* CreateBackup(

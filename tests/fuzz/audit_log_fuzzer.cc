@@ -69,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(verdict->records_checked <= lines.size(), "Verify counted too many");
   Require(verdict->first_bad == 0
               ? verdict->problem.empty()
-              : verdict->first_bad == verdict->records_checked + 1 &&
+              : verdict->first_bad ==
+                        verdict->first_sequence + verdict->records_checked &&
                     !verdict->problem.empty(),
           "an inconsistent verdict");
 
@@ -98,7 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(seq.ok(), "Append failed");
   log->reset();
   if (!intact) return 0;
-  Require(*seq == verdict->records_checked + 1, "Append's sequence");
+  // (A log whose first record is a rotation header starts at its seq.)
+  Require(*seq == verdict->first_sequence + verdict->records_checked,
+          "Append's sequence");
   auto after = AuditLog::Verify(path);
   Require(after.ok() && after->first_bad == 0 &&
               after->records_checked == verdict->records_checked + 1,

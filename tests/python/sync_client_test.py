@@ -351,6 +351,13 @@ class DataPlaneTest(unittest.TestCase):
         self.assertFalse(status.sealed)
         verdict = c.verify_audit_log()
         self.assertTrue(verdict.ok)
+        rotated = c.rotate_audit_log()
+        self.assertTrue(rotated.rotated_file.endswith("/audit.log.1"),
+                        rotated.rotated_file)
+        self.assertEqual(rotated.first_sequence, rotated.last_sequence + 1)
+        verdict = c.verify_audit_log()
+        self.assertTrue(verdict.ok, verdict.problem)
+        self.assertEqual(verdict.files_checked, 2)
         records = list(c.read_audit_log(max_records=3))
         self.assertEqual([r.sequence for r in records], [1, 2, 3])
         followed = []
@@ -577,7 +584,7 @@ class ZzEveryRpcTest(unittest.TestCase):
                     "_service", "") + "_service_pb2")
             for m in module.DESCRIPTOR.services_by_name[service].methods:
                 wanted.add(m.name)
-        self.assertEqual(len(wanted), 49)
+        self.assertEqual(len(wanted), 50)
         self.assertEqual(sorted(wanted - CALLED), [])
 
 

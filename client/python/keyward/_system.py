@@ -198,3 +198,13 @@ class SystemMixin(ClientBase):
                                        end_sequence=end_sequence)
         return self._unary(_S, "VerifyAuditLog", req, lambda r: r,
                            idempotent=True, timeout=timeout)
+
+    def rotate_audit_log(self, *, timeout: Optional[float] = None
+                         ) -> pb.RotateAuditLogResponse:
+        """Rotates the audit log now and returns what it did
+        (keyward.v1.RotateAuditLogResponse: rotated_file, last_sequence,
+        first_sequence). Requires global ADMIN. Errors:
+        FailedPreconditionError (nothing recorded since the last rotation);
+        UnavailableError (the rotation could not be written: a full disk)."""
+        return self._unary(_S, "RotateAuditLog", pb.RotateAuditLogRequest(),
+                           lambda r: r, idempotent=False, timeout=timeout)
