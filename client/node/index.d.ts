@@ -245,6 +245,7 @@ export class Client {
   /** Leaving the loop cancels the stream. Errors (while iterating): InvalidArgumentError; DataLossError; UnavailableError. */
   readAuditLog(opts?: CallOptions & {startSequence?: number; follow?: boolean; maxRecords?: number; principal?: string; resourcePrefix?: string}): AsyncIterableIterator<AuditRecord>;
   /** Errors: InvalidArgumentError (end below start). */
+  rotateAuditLog(opts?: CallOptions): Promise<{rotatedFile: string; lastSequence: string; firstSequence: string}>;
   verifyAuditLog(opts?: CallOptions & {startSequence?: number; endSequence?: number}): Promise<Record<string, any>>;
 }
 

@@ -116,6 +116,14 @@ module.exports = {
     }
   },
 
+  // rotateAuditLog rotates the audit log now: {rotatedFile, lastSequence,
+  // firstSequence}. Requires global ADMIN. FailedPreconditionError when
+  // nothing was recorded since the last rotation.
+  rotateAuditLog(opts) {
+    const o = util.checkOptions('rotateAuditLog', opts, []);
+    return this._unary(S, 'RotateAuditLog', {}, (r) => r, {idempotent: false, timeout: o.timeout});
+  },
+
   verifyAuditLog(opts) {
     const o = util.checkOptions('verifyAuditLog', opts, ['startSequence', 'endSequence']);
     const req = {startSequence: String(util.int(o.startSequence, 'startSequence')),

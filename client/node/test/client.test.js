@@ -284,6 +284,9 @@ describe('SystemService', () => {
       assert.equal(r.sequence, '2');
       break;
     }
+    const rotated = await c.rotateAuditLog();
+    assert.match(rotated.rotatedFile, /audit\.log\.1$/);
+    assert.equal(Number(rotated.firstSequence), Number(rotated.lastSequence) + 1);
     const verdict = await c.verifyAuditLog();
     assert.equal(verdict.ok, true);
     assert.ok(Number(verdict.recordsChecked) > 3);
