@@ -5,17 +5,8 @@
 namespace keyward::cli::testing {
 namespace {
 
-using ::testing::_;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Return;
-using ::testing::StrictMock;
-using ::testing::Truly;
 
-class AccessCommandTest : public ::testing::Test {
- protected:
-  StrictMock<MockClient> client_;
-};
+using AccessCommandTest = CommandTest;
 
 TEST_F(AccessCommandTest, PolicyGrantParsesOperationsAndResource) {
   v1::CreatePolicyRequest seen;
@@ -40,43 +31,47 @@ TEST_F(AccessCommandTest, PolicyGrantParsesOperationsAndResource) {
       RunWith(client_, {"policy", "grant", "unix:uid:1", "fly", "--key", "*"}), "fly");
 }
 
+// TwoPages answers a List call with `first` (which gets a next_page_token)
+// and then, asked for that token, with `second`.
+template <typename Response>
+auto TwoPages(Response first, Response second) {
+  first.set_next_page_token("next");
+  return [first, second](const auto& req) {
+    EXPECT_THAT(req.page_token(), ::testing::AnyOf("", "next"));
+    return req.page_token().empty() ? first : second;
+  };
+}
+
+// ExpectListed: the command succeeded and printed every one of `texts`.
+void ExpectListed(const CliResult& r, const std::vector<std::string>& texts) {
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  for (const std::string& t : texts) EXPECT_THAT(r.out, HasSubstr(t));
+}
+
 TEST_F(AccessCommandTest, PolicyAndApiKeyAndTokenListsDrainEveryPage) {
-  EXPECT_CALL(client_, ListPolicies(_)).Times(2).WillRepeatedly(
-      [](const v1::ListPoliciesRequest& req) {
-        v1::ListPoliciesResponse page;
-        page.add_policies()->set_name(req.page_token().empty() ? "policies/a" : "policies/b");
-        if (req.page_token().empty()) page.set_next_page_token("next");
-        return page;
-      });
-  CliResult r = RunWith(client_, {"policy", "list"});
-  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("\na "));
-  EXPECT_THAT(r.out, HasSubstr("\nb "));
+  v1::ListPoliciesResponse policies[2];
+  policies[0].add_policies()->set_name("policies/a");
+  policies[1].add_policies()->set_name("policies/b");
+  EXPECT_CALL(client_, ListPolicies(_))
+      .Times(2)
+      .WillRepeatedly(TwoPages(policies[0], policies[1]));
+  ExpectListed(RunWith(client_, {"policy", "list"}), {"\na ", "\nb "});
 
-  EXPECT_CALL(client_, ListApiKeys(_)).Times(2).WillRepeatedly(
-      [](const v1::ListApiKeysRequest& req) {
-        v1::ListApiKeysResponse page;
-        page.add_api_keys()->set_name(req.page_token().empty() ? "apiKeys/ci" : "apiKeys/ops");
-        if (req.page_token().empty()) page.set_next_page_token("next");
-        return page;
-      });
-  r = RunWith(client_, {"apikey", "list"});
-  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("ci"));
-  EXPECT_THAT(r.out, HasSubstr("ops"));
+  v1::ListApiKeysResponse keys[2];
+  keys[0].add_api_keys()->set_name("apiKeys/ci");
+  keys[1].add_api_keys()->set_name("apiKeys/ops");
+  EXPECT_CALL(client_, ListApiKeys(_)).Times(2).WillRepeatedly(TwoPages(keys[0], keys[1]));
+  ExpectListed(RunWith(client_, {"apikey", "list"}), {"\nci ", "\nops "});
 
-  EXPECT_CALL(client_, ListTokenRecords(_)).Times(2).WillRepeatedly(
-      [](const v1::ListTokenRecordsRequest& req) {
-        EXPECT_EQ(req.key(), "keys/otp");
-        v1::ListTokenRecordsResponse page;
-        page.add_records()->set_jti(req.page_token().empty() ? "jti-1" : "jti-2");
-        if (req.page_token().empty()) page.set_next_page_token("next");
-        return page;
-      });
-  r = RunWith(client_, {"jwt", "records", "--key", "otp"});
-  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("jti-1"));
-  EXPECT_THAT(r.out, HasSubstr("jti-2"));
+  v1::ListTokenRecordsResponse records[2];
+  records[0].add_records()->set_jti("jti-1");
+  records[1].add_records()->set_jti("jti-2");
+  EXPECT_CALL(client_, ListTokenRecords(Truly([](const v1::ListTokenRecordsRequest& req) {
+                return req.key() == "keys/otp";
+              })))
+      .Times(2)
+      .WillRepeatedly(TwoPages(records[0], records[1]));
+  ExpectListed(RunWith(client_, {"jwt", "records", "--key", "otp"}), {"jti-1", "jti-2"});
 }
 
 TEST_F(AccessCommandTest, ApiKeySecretGoesToAPrivateFileOnly) {
@@ -100,7 +95,7 @@ TEST_F(AccessCommandTest, ApiKeySecretGoesToAPrivateFileOnly) {
   EXPECT_EQ(st.st_mode & 0777, 0600);
   EXPECT_EQ(r.out, "");
   EXPECT_THAT(r.err, HasSubstr("keyward policy grant apikey:ci"));
-  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("kw_secret_value")));
+  EXPECT_THAT(r.err, Not(HasSubstr("kw_secret_value")));
 }
 
 TEST_F(AccessCommandTest, LoginReadsTheSecretFromAPrivateFile) {

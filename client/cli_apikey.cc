@@ -50,13 +50,7 @@ int RunApiKeyCreate(Context& ctx) {
 }
 
 int RunApiKeyRevoke(Context& ctx) {
-  v1::RevokeApiKeyRequest req;
-  req.set_name(absl::StrCat("apiKeys/", absl::StripPrefix(ctx.pos()[0], "apiKeys/")));
-  return ctx.Reply(absl::StrCat("cannot revoke ", req.name()),
-                   ctx.Call(&ClientInterface::RevokeApiKey, req),
-                   [&](const v1::RevokeApiKeyResponse&) {
-                     return absl::StrCat(req.name(), ": revoked\n");
-                   });
+  return RunRevoke(ctx, "apiKeys", &ClientInterface::RevokeApiKey);
 }
 
 std::string ApiKeyTable(const v1::ListApiKeysResponse& all) {

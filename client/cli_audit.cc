@@ -31,10 +31,8 @@ std::string RecordLine(const v1::AuditRecord& r, bool json) {
 int RunAuditTail(Context& ctx) {
   v1::ReadAuditLogRequest req;
   req.set_follow(ctx.Has("follow"));
-  uint64_t from = 0;
-  uint64_t max = 0;
-  absl::Status s = ParseCountFlag(ctx, "from", &from);
-  if (s.ok()) s = ParseCountFlag(ctx, "max", &max);
+  uint64_t from = 0, max = 0;
+  absl::Status s = ParseCountFlags(ctx, {{"from", &from}, {"max", &max}});
   if (!s.ok()) return ctx.Usage(s.message());
   req.set_start_sequence(from);
   req.set_max_records(max);
@@ -54,12 +52,20 @@ int RunAuditTail(Context& ctx) {
   return kExitOk;
 }
 
+Command AuditTail() {
+  return {"audit tail", "", "print audit records",
+          {{"follow", Kind::kBool, "", "keep printing new records"},
+           {"from", Kind::kValue, "SEQ", "first sequence number"},
+           {"max", Kind::kValue, "N", "stop after N records"},
+           {"principal", Kind::kValue, "P", "only this principal's"},
+           {"resource-prefix", Kind::kValue, "R", "only resources starting with R"}},
+          0, 0, RunAuditTail, "With --json, one JSON object per line."};
+}
+
 int RunAuditVerify(Context& ctx) {
   v1::VerifyAuditLogRequest req;
-  uint64_t from = 0;
-  uint64_t to = 0;
-  absl::Status s = ParseCountFlag(ctx, "from", &from);
-  if (s.ok()) s = ParseCountFlag(ctx, "to", &to);
+  uint64_t from = 0, to = 0;
+  absl::Status s = ParseCountFlags(ctx, {{"from", &from}, {"to", &to}});
   if (!s.ok()) return ctx.Usage(s.message());
   req.set_start_sequence(from);
   req.set_end_sequence(to);
@@ -82,16 +88,9 @@ int RunAuditVerify(Context& ctx) {
 
 std::vector<Command> AuditCommands() {
   return {
-      {"audit tail", "", "print audit records",
-       {{"follow", Kind::kBool, "", "keep printing new records"},
-        {"from", Kind::kValue, "SEQ", "first sequence number"},
-        {"max", Kind::kValue, "N", "stop after N records"},
-        {"principal", Kind::kValue, "P", "only this principal's"},
-        {"resource-prefix", Kind::kValue, "R", "only resources starting with R"}},
-       0, 0, RunAuditTail, "With --json, one JSON object per line."},
+      AuditTail(),
       {"audit verify", "", "check the audit log's hash chain",
-       {{"from", Kind::kValue, "SEQ", "first sequence"},
-        {"to", Kind::kValue, "SEQ", "last"}},
+       {{"from", Kind::kValue, "SEQ", "first sequence"}, {"to", Kind::kValue, "SEQ", "last"}},
        0, 0, RunAuditVerify, "Exit code 0 intact, 1 broken, 2 error."},
   };
 }

@@ -20,14 +20,18 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <initializer_list>
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "client/cli.h"
 #include "client/client.h"
 #include "client/client_interface.h"
@@ -238,15 +242,72 @@ absl::StatusOr<std::string> Aad(const Context& ctx,
 absl::Status AddLabels(const std::vector<std::string>& labels,
                        google::protobuf::Map<std::string, std::string>* out);
 
-// ParseCountFlag parses --<flag> as a number >= 0 into `out` if it was
-// given; INVALID_ARGUMENT naming the flag otherwise.
-absl::Status ParseCountFlag(const Context& ctx, absl::string_view flag,
-                            uint64_t* out);
+// ParseCountFlags parses each given flag as a number >= 0 into its
+// variable (left alone if the flag is absent); INVALID_ARGUMENT naming the
+// first flag that is not a number.
+absl::Status ParseCountFlags(
+    const Context& ctx,
+    std::initializer_list<std::pair<absl::string_view, uint64_t*>> flags);
 
 // OnlyWith refuses `flag` when `required` was not given: INVALID_ARGUMENT
 // "--flag goes with --required" (a flag that would be ignored is refused).
 absl::Status OnlyWith(const Context& ctx, absl::string_view flag,
                       absl::string_view required);
+
+// ParseFlagInto parses --<flag> with `parse` (returning absl::StatusOr<T>)
+// into `*out` if the flag was given; its error otherwise.
+template <typename T, typename Parse>
+absl::Status ParseFlagInto(const Context& ctx, absl::string_view flag,
+                           Parse&& parse, T* out) {
+  if (!ctx.Has(flag)) return absl::OkStatus();
+  absl::StatusOr<T> value = parse(ctx.Flag(flag));
+  if (!value.ok()) return value.status();
+  *out = *std::move(value);
+  return absl::OkStatus();
+}
+
+// SetKeyName sets request->name() from the first positional argument: a
+// key (KeyName), or with `versioned` a key or version plus --version
+// (NameWithVersion).
+template <typename Request>
+absl::Status SetKeyName(const Context& ctx, bool versioned, Request* request) {
+  absl::StatusOr<std::string> name = versioned
+                                         ? NameWithVersion(ctx, ctx.pos()[0])
+                                         : KeyName(ctx.pos()[0]);
+  if (!name.ok()) return name.status();
+  request->set_name(*name);
+  return absl::OkStatus();
+}
+
+// Refuse reports a request that could not be prepared: a usage error for
+// INVALID_ARGUMENT (bad arguments), else "<what>: <message>". kExitError.
+int Refuse(Context& ctx, absl::string_view what, const absl::Status& status);
+
+// ReadInputInto reads --in (or stdin) into `*field`.
+absl::Status ReadInputInto(const Context& ctx, std::string* field);
+
+// kVerdictExitCodes is the help detail of commands that give a verdict.
+inline constexpr char kVerdictExitCodes[] = "Exit code 0 valid, 1 invalid, 2 error.";
+
+// ReadToken reads a compact token from --in or stdin, without the
+// whitespace around it.
+absl::StatusOr<std::string> ReadToken(const Context& ctx);
+
+// RunRevoke is `keyward <group> revoke ID`: it names "<collection>/ID" in
+// `request` (other fields already set), calls `method`, and prints
+// "<name>: revoked".
+template <typename Request, typename Response>
+int RunRevoke(Context& ctx, absl::string_view collection,
+              absl::StatusOr<Response> (ClientInterface::*method)(const Request&),
+              Request request = Request()) {
+  std::string prefix = absl::StrCat(collection, "/");
+  request.set_name(
+      absl::StrCat(prefix, absl::StripPrefix(ctx.pos()[0], prefix)));
+  return ctx.Reply(absl::StrCat("cannot revoke ", request.name()),
+                   ctx.Call(method, request), [&](const Response&) {
+                     return absl::StrCat(request.name(), ": revoked\n");
+                   });
+}
 
 std::string YesNo(bool b);
 std::string LabelsText(

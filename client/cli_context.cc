@@ -206,12 +206,14 @@ absl::Status AddLabels(const std::vector<std::string>& labels,
   return absl::OkStatus();
 }
 
-absl::Status ParseCountFlag(const Context& ctx, absl::string_view flag,
-                            uint64_t* out) {
-  if (!ctx.Has(flag)) return absl::OkStatus();
-  if (!absl::SimpleAtoi(ctx.Flag(flag), out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, " must be a number"));
+absl::Status ParseCountFlags(
+    const Context& ctx,
+    std::initializer_list<std::pair<absl::string_view, uint64_t*>> flags) {
+  for (const auto& [flag, out] : flags) {
+    if (ctx.Has(flag) && !absl::SimpleAtoi(ctx.Flag(flag), out)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " must be a number"));
+    }
   }
   return absl::OkStatus();
 }
@@ -222,6 +224,26 @@ absl::Status OnlyWith(const Context& ctx, absl::string_view flag,
   return absl::InvalidArgumentError(
       absl::StrCat("--", flag, " goes with --", required,
                    " (without it, it would be ignored)"));
+}
+
+int Refuse(Context& ctx, absl::string_view what, const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    return ctx.Usage(status.message());
+  }
+  return ctx.Fail(what, status);
+}
+
+absl::Status ReadInputInto(const Context& ctx, std::string* field) {
+  absl::StatusOr<std::string> data = ctx.Input();
+  if (!data.ok()) return data.status();
+  *field = *std::move(data);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadToken(const Context& ctx) {
+  absl::StatusOr<std::string> token = ctx.Input();
+  if (!token.ok()) return token.status();
+  return std::string(absl::StripAsciiWhitespace(*token));
 }
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }

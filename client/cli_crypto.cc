@@ -37,55 +37,72 @@ absl::Status CheckDetached(const Context& ctx, absl::string_view flag) {
   return absl::OkStatus();
 }
 
-// ParseAlgorithm sets `*out` from --algorithm if given.
-absl::Status ParseAlgorithm(const Context& ctx, v1::SignatureAlgorithm* out) {
-  if (!ctx.Has("algorithm")) return absl::OkStatus();
-  absl::StatusOr<v1::SignatureAlgorithm> a =
-      ParseSignatureAlgorithm(ctx.Flag("algorithm"));
-  if (!a.ok()) return a.status();
-  *out = *a;
-  return absl::OkStatus();
+FlagSpec AlgorithmFlag(const char* help) {
+  return {"algorithm", Kind::kValue, "ALG", help};
+}
+
+// ReadData sets the data (or with --digest, the digest) of a request.
+template <typename Request>
+absl::Status ReadData(const Context& ctx, Request* req) {
+  return ReadInputInto(ctx, ctx.Has("digest") ? req->mutable_digest() : req->mutable_data());
+}
+
+// OutputBytes writes the response as JSON, or `bytes` of it as binary.
+template <typename Response>
+int OutputBytes(Context& ctx, absl::string_view what, const Response& resp,
+                const std::string& bytes) {
+  if (ctx.json()) return ctx.Output(what, ToJson(resp), false);
+  return ctx.Output(what, bytes, true);
+}
+
+// FillSignature sets the name (with --version) and --algorithm of a Sign
+// or Verify request.
+template <typename Request>
+absl::Status FillSignature(const Context& ctx, Request* req) {
+  v1::SignatureAlgorithm algorithm = v1::SIGNATURE_ALGORITHM_UNSPECIFIED;
+  absl::Status s = ParseFlagInto(ctx, "algorithm", ParseSignatureAlgorithm, &algorithm);
+  req->set_algorithm(algorithm);
+  return s.ok() ? SetKeyName(ctx, /*versioned=*/true, req) : s;
 }
 
 int RunSign(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
   v1::SignRequest req;
-  req.set_name(*name);
-  v1::SignatureAlgorithm algorithm = v1::SIGNATURE_ALGORITHM_UNSPECIFIED;
-  absl::Status s = ParseAlgorithm(ctx, &algorithm);
+  absl::Status s = FillSignature(ctx, &req);
   if (!s.ok()) return ctx.Usage(s.message());
-  req.set_algorithm(algorithm);
-  absl::StatusOr<std::string> data = ctx.Input();
-  if (!data.ok()) return ctx.Fail("cannot read the data to sign", data.status());
-  *(ctx.Has("digest") ? req.mutable_digest() : req.mutable_data()) = *std::move(data);
+  s = ReadData(ctx, &req);
+  if (!s.ok()) return ctx.Fail("cannot read the data to sign", s);
   absl::StatusOr<v1::SignResponse> resp = ctx.Call(&ClientInterface::Sign, req);
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot sign with ", *name), resp.status());
-  if (ctx.json()) return ctx.Output("cannot write the signature", ToJson(*resp), false);
-  return ctx.Output("cannot write the signature",
-                    ctx.Has("raw") ? resp->raw_signature() : resp->signature(), true);
+  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot sign with ", req.name()), resp.status());
+  return OutputBytes(ctx, "cannot write the signature", *resp,
+                     ctx.Has("raw") ? resp->raw_signature() : resp->signature());
+}
+
+Command Sign() {
+  return {"sign", "NAME", "sign data from stdin (or --in)",
+          {InFlag(), OutFlag(), VersionFlag(),
+           AlgorithmFlag("one of the key's algorithms (default: its first)"),
+           RawFlag("write the bare signature, not the self-describing one"),
+           DigestFlag("the input is a digest, not the message")},
+          1, 1, RunSign,
+          "Writes the self-describing signature (for `keyward verify`) by default."};
 }
 
 int RunVerify(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  absl::Status s = CheckRaw(ctx, *name, "the version that signed");
-  if (s.ok()) s = CheckDetached(ctx, "signature");
   v1::VerifyRequest req;
-  req.set_name(*name);
-  v1::SignatureAlgorithm algorithm = v1::SIGNATURE_ALGORITHM_UNSPECIFIED;
-  if (s.ok()) s = ParseAlgorithm(ctx, &algorithm);
+  absl::Status s = FillSignature(ctx, &req);
+  if (s.ok()) s = CheckRaw(ctx, req.name(), "the version that signed");
+  if (s.ok()) s = CheckDetached(ctx, "signature");
   if (!s.ok()) return ctx.Usage(s.message());
-  req.set_algorithm(algorithm);
   absl::StatusOr<std::string> sig = ReadInput(ctx.Flag("signature"));
   if (!sig.ok()) return ctx.Fail("cannot read the signature", sig.status());
   *(ctx.Has("raw") ? req.mutable_raw_signature() : req.mutable_signature()) =
       *std::move(sig);
-  absl::StatusOr<std::string> data = ctx.Input();
-  if (!data.ok()) return ctx.Fail("cannot read the signed data", data.status());
-  *(ctx.Has("digest") ? req.mutable_digest() : req.mutable_data()) = *std::move(data);
+  s = ReadData(ctx, &req);
+  if (!s.ok()) return ctx.Fail("cannot read the signed data", s);
   absl::StatusOr<v1::VerifyResponse> resp = ctx.Call(&ClientInterface::Verify, req);
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot verify with ", *name), resp.status());
+  if (!resp.ok()) {
+    return ctx.Fail(absl::StrCat("cannot verify with ", req.name()), resp.status());
+  }
   std::string detail = resp->key_version();
   if (resp->algorithm() != v1::SIGNATURE_ALGORITHM_UNSPECIFIED) {
     absl::StrAppend(&detail, detail.empty() ? "" : ", ",
@@ -94,41 +111,60 @@ int RunVerify(Context& ctx) {
   return PrintVerdict(ctx, *resp, resp->valid(), detail);
 }
 
-int RunEncrypt(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
+Command Verify() {
+  return {"verify", "NAME --signature FILE",
+          "verify a signature over data from stdin (or --in)",
+          {InFlag(), VersionFlag(),
+           {"signature", Kind::kValue, "FILE", "the signature (required)"},
+           AlgorithmFlag("the algorithm"), RawFlag("the signature is bare: give --version"),
+           DigestFlag("the input is a digest")},
+          1, 1, RunVerify, kVerdictExitCodes};
+}
+
+// PrepareAead sets the name (with --version) and the associated data of an
+// Encrypt or Decrypt request; `raw_what` (if not empty) is what --raw needs.
+template <typename Request>
+absl::Status PrepareAead(const Context& ctx, absl::string_view raw_what, Request* req) {
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, req);
+  if (s.ok() && !raw_what.empty()) s = CheckRaw(ctx, req->name(), raw_what);
+  if (!s.ok()) return s;
   absl::StatusOr<std::string> aad = Aad(ctx);
-  if (!aad.ok()) return ctx.Fail("cannot read the associated data", aad.status());
+  if (!aad.ok()) return aad.status();
+  req->set_associated_data(*aad);
+  return absl::OkStatus();
+}
+
+int RunEncrypt(Context& ctx) {
+  v1::EncryptRequest req;
+  absl::Status s = PrepareAead(ctx, "", &req);
+  if (!s.ok()) return Refuse(ctx, "cannot read the associated data", s);
   absl::StatusOr<std::string> plaintext = ctx.Input();
   if (!plaintext.ok()) return ctx.Fail("cannot read the plaintext", plaintext.status());
-  v1::EncryptRequest req;
-  req.set_name(*name);
-  req.set_associated_data(*aad);
   req.set_plaintext(*plaintext);
   Wipe(&*plaintext);
   absl::StatusOr<v1::EncryptResponse> resp = ctx.Call(&ClientInterface::Encrypt, req);
   Wipe(req.mutable_plaintext());
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot encrypt with ", *name), resp.status());
-  if (ctx.json()) return ctx.Output("cannot write the ciphertext", ToJson(*resp), false);
-  return ctx.Output("cannot write the ciphertext", resp->ciphertext(), true);
+  if (!resp.ok()) {
+    return ctx.Fail(absl::StrCat("cannot encrypt with ", req.name()), resp.status());
+  }
+  return OutputBytes(ctx, "cannot write the ciphertext", *resp, resp->ciphertext());
+}
+
+// ReadCiphertext sets the (with --raw, bare) ciphertext from the input.
+absl::Status ReadCiphertext(const Context& ctx, v1::DecryptRequest* req) {
+  return ReadInputInto(
+      ctx, ctx.Has("raw") ? req->mutable_raw_ciphertext() : req->mutable_ciphertext());
 }
 
 int RunDecrypt(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  absl::Status s = CheckRaw(ctx, *name, "the RSA key version");
-  if (!s.ok()) return ctx.Usage(s.message());
-  absl::StatusOr<std::string> aad = Aad(ctx);
-  if (!aad.ok()) return ctx.Fail("cannot read the associated data", aad.status());
-  absl::StatusOr<std::string> ciphertext = ctx.Input();
-  if (!ciphertext.ok()) return ctx.Fail("cannot read the ciphertext", ciphertext.status());
   v1::DecryptRequest req;
-  req.set_name(*name);
-  req.set_associated_data(*aad);
-  *(ctx.Has("raw") ? req.mutable_raw_ciphertext() : req.mutable_ciphertext()) =
-      *std::move(ciphertext);
+  absl::Status s = PrepareAead(ctx, "the RSA key version", &req);
+  if (s.ok()) s = ReadCiphertext(ctx, &req);
+  if (!s.ok()) return Refuse(ctx, "cannot read the input", s);
   absl::StatusOr<v1::DecryptResponse> resp = ctx.Call(&ClientInterface::Decrypt, req);
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot decrypt with ", *name), resp.status());
+  if (!resp.ok()) {
+    return ctx.Fail(absl::StrCat("cannot decrypt with ", req.name()), resp.status());
+  }
   int rc = ctx.Output("cannot write the plaintext",
                       ctx.json() ? ToJson(*resp) : resp->plaintext(), false, 0600);
   Wipe(resp->mutable_plaintext());
@@ -136,48 +172,44 @@ int RunDecrypt(Context& ctx) {
 }
 
 int RunMac(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  absl::StatusOr<std::string> data = ctx.Input();
-  if (!data.ok()) return ctx.Fail("cannot read the data", data.status());
   v1::MacRequest req;
-  req.set_name(*name);
-  req.set_data(*std::move(data));
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, &req);
+  if (!s.ok()) return ctx.Usage(s.message());
+  s = ReadInputInto(ctx, req.mutable_data());
+  if (!s.ok()) return ctx.Fail("cannot read the data", s);
   absl::StatusOr<v1::MacResponse> resp = ctx.Call(&ClientInterface::Mac, req);
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot MAC with ", *name), resp.status());
-  if (ctx.json()) return ctx.Output("cannot write the MAC", ToJson(*resp), false);
-  return ctx.Output("cannot write the MAC", ctx.Has("raw") ? resp->raw_mac() : resp->mac(),
-                    true);
+  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot MAC with ", req.name()), resp.status());
+  return OutputBytes(ctx, "cannot write the MAC", *resp,
+                     ctx.Has("raw") ? resp->raw_mac() : resp->mac());
 }
 
 int RunVerifyMac(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  absl::Status s = CheckRaw(ctx, *name, "the version");
+  v1::VerifyMacRequest req;
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, &req);
+  if (s.ok()) s = CheckRaw(ctx, req.name(), "the version");
   if (s.ok()) s = CheckDetached(ctx, "mac");
   if (!s.ok()) return ctx.Usage(s.message());
   absl::StatusOr<std::string> mac = ReadInput(ctx.Flag("mac"));
   if (!mac.ok()) return ctx.Fail("cannot read the MAC", mac.status());
-  absl::StatusOr<std::string> data = ctx.Input();
-  if (!data.ok()) return ctx.Fail("cannot read the data", data.status());
-  v1::VerifyMacRequest req;
-  req.set_name(*name);
-  req.set_data(*std::move(data));
   *(ctx.Has("raw") ? req.mutable_raw_mac() : req.mutable_mac()) = *std::move(mac);
+  if (s = ReadInputInto(ctx, req.mutable_data()); !s.ok()) {
+    return ctx.Fail("cannot read the data", s);
+  }
   absl::StatusOr<v1::VerifyMacResponse> resp = ctx.Call(&ClientInterface::VerifyMac, req);
   if (!resp.ok()) {
-    return ctx.Fail(absl::StrCat("cannot verify the MAC with ", *name), resp.status());
+    return ctx.Fail(absl::StrCat("cannot verify the MAC with ", req.name()), resp.status());
   }
   return PrintVerdict(ctx, *resp, resp->valid(), resp->key_version());
 }
 
 // FillDataKey sets the request from the flags and checks the output files.
 absl::Status FillDataKey(const Context& ctx, v1::GenerateDataKeyRequest* req) {
-  if (ctx.Has("length")) {
-    absl::StatusOr<uint32_t> n = ParsePositiveInt(ctx.Flag("length"), "--length");
-    if (!n.ok()) return n.status();
-    req->set_length_bytes(*n);
-  }
+  uint32_t length = 0;
+  absl::Status s = ParseFlagInto(
+      ctx, "length", [](absl::string_view t) { return ParsePositiveInt(t, "--length"); },
+      &length);
+  if (!s.ok()) return s;
+  req->set_length_bytes(length);
   req->set_wrapped_only(ctx.Has("wrapped-only"));
   bool to_files = ctx.Has("plaintext-out") || ctx.Has("ciphertext-out");
   if (to_files && !ctx.Has("ciphertext-out")) {
@@ -190,54 +222,66 @@ absl::Status FillDataKey(const Context& ctx, v1::GenerateDataKeyRequest* req) {
   if (to_files && !ctx.Has("plaintext-out") && !req->wrapped_only()) {
     return absl::InvalidArgumentError("give --plaintext-out FILE too, or --wrapped-only");
   }
+  absl::StatusOr<std::string> aad = Aad(ctx);
+  if (!aad.ok()) return aad.status();
+  req->set_associated_data(*aad);
   return absl::OkStatus();
 }
 
+// WriteDataKey writes the wrapped key, and the plain one unless
+// --wrapped-only, to their files.
+absl::Status WriteDataKey(const Context& ctx, const v1::GenerateDataKeyResponse& resp) {
+  absl::Status s = WriteOutput(ctx.Flag("ciphertext-out"), resp.ciphertext(), 0644);
+  if (s.ok() && !ctx.Has("wrapped-only")) {
+    s = WriteOutput(ctx.Flag("plaintext-out"), resp.plaintext(), 0600);
+  }
+  return s;
+}
+
 int RunDataKey(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
   v1::GenerateDataKeyRequest req;
-  req.set_name(*name);
-  absl::Status s = FillDataKey(ctx, &req);
-  if (!s.ok()) return ctx.Usage(s.message());
-  absl::StatusOr<std::string> aad = Aad(ctx);
-  if (!aad.ok()) return ctx.Fail("cannot read the associated data", aad.status());
-  req.set_associated_data(*aad);
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, &req);
+  if (s.ok()) s = FillDataKey(ctx, &req);
+  if (!s.ok()) return Refuse(ctx, "cannot read the associated data", s);
   absl::StatusOr<v1::GenerateDataKeyResponse> resp =
       ctx.Call(&ClientInterface::GenerateDataKey, req);
   if (!resp.ok()) {
-    return ctx.Fail(absl::StrCat("cannot make a data key with ", *name), resp.status());
+    return ctx.Fail(absl::StrCat("cannot make a data key with ", req.name()), resp.status());
   }
   int rc = kExitOk;
   if (!ctx.Has("ciphertext-out")) {
     std::string json = ToJson(*resp);
     ctx.Print(json);
     Wipe(&json);
-  } else {
-    s = WriteOutput(ctx.Flag("ciphertext-out"), resp->ciphertext(), 0644);
-    if (s.ok() && !req.wrapped_only()) {
-      s = WriteOutput(ctx.Flag("plaintext-out"), resp->plaintext(), 0600);
-    }
-    if (!s.ok()) {
-      rc = ctx.Fail("cannot write the data key", s);
-    } else if (!ctx.json()) {
-      ctx.Print(absl::StrCat("data key wrapped by ", resp->key_version(), "\n"));
-    }
+  } else if (s = WriteDataKey(ctx, *resp); !s.ok()) {
+    rc = ctx.Fail("cannot write the data key", s);
+  } else if (!ctx.json()) {
+    ctx.Print(absl::StrCat("data key wrapped by ", resp->key_version(), "\n"));
   }
   Wipe(resp->mutable_plaintext());
   return rc;
 }
 
+Command DataKey() {
+  return {"datakey", "NAME", "make a data key wrapped by an AES key",
+          {VersionFlag(), AadFlag(), AadFileFlag(),
+           {"length", Kind::kValue, "BYTES", "16, 32 (default) or 64"},
+           {"wrapped-only", Kind::kBool, "", "return only the wrapped key"},
+           {"plaintext-out", Kind::kValue, "FILE",
+            "write the plain data key here (mode 0600)"},
+           {"ciphertext-out", Kind::kValue, "FILE", "write the wrapped data key here"}},
+          1, 1, RunDataKey,
+          "Prints the response as JSON (keys base64), or writes two files with "
+          "--plaintext-out and --ciphertext-out."};
+}
+
 int RunReEncrypt(Context& ctx) {
-  absl::StatusOr<std::string> name = KeyName(ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
   v1::ReEncryptRequest req;
-  req.set_name(*name);
-  if (ctx.Has("to")) {
-    absl::StatusOr<std::string> to = KeyName(ctx.Flag("to"));
-    if (!to.ok()) return ctx.Usage(to.status().message());
-    req.set_destination_name(*to);
-  }
+  std::string to;
+  absl::Status s = SetKeyName(ctx, /*versioned=*/false, &req);
+  if (s.ok()) s = ParseFlagInto(ctx, "to", KeyName, &to);
+  if (!s.ok()) return ctx.Usage(s.message());
+  req.set_destination_name(to);
   absl::StatusOr<std::string> aad = Aad(ctx);
   if (!aad.ok()) return ctx.Fail("cannot read the associated data", aad.status());
   req.set_associated_data(*aad);
@@ -246,33 +290,30 @@ int RunReEncrypt(Context& ctx) {
     if (!to_aad.ok()) return ctx.Fail("cannot read the new associated data", to_aad.status());
     req.set_destination_associated_data(*to_aad);
   }
-  absl::StatusOr<std::string> ciphertext = ctx.Input();
-  if (!ciphertext.ok()) return ctx.Fail("cannot read the ciphertext", ciphertext.status());
-  req.set_ciphertext(*std::move(ciphertext));
+  s = ReadInputInto(ctx, req.mutable_ciphertext());
+  if (!s.ok()) return ctx.Fail("cannot read the ciphertext", s);
   absl::StatusOr<v1::ReEncryptResponse> resp = ctx.Call(&ClientInterface::ReEncrypt, req);
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot re-encrypt with ", *name), resp.status());
-  if (ctx.json()) return ctx.Output("cannot write the ciphertext", ToJson(*resp), false);
-  return ctx.Output("cannot write the ciphertext", resp->ciphertext(), true);
+  if (!resp.ok()) {
+    return ctx.Fail(absl::StrCat("cannot re-encrypt with ", req.name()), resp.status());
+  }
+  return OutputBytes(ctx, "cannot write the ciphertext", *resp, resp->ciphertext());
+}
+
+Command ReEncrypt() {
+  return {"reencrypt", "NAME", "move a ciphertext from stdin to the primary version",
+          {InFlag(), OutFlag(), AadFlag(), AadFileFlag(),
+           {"to", Kind::kValue, "KEY", "re-encrypt under another key"},
+           {"to-aad", Kind::kValue, "TEXT", "new associated data (default: --aad)"},
+           {"to-aad-file", Kind::kValue, "FILE", "new associated data from a file"}},
+          1, 1, RunReEncrypt};
 }
 
 }  // namespace
 
 std::vector<Command> CryptoCommands() {
   return {
-      {"sign", "NAME", "sign data from stdin (or --in)",
-       {InFlag(), OutFlag(), VersionFlag(),
-        {"algorithm", Kind::kValue, "ALG", "one of the key's algorithms (default: its first)"},
-        RawFlag("write the bare signature, not the self-describing one"),
-        DigestFlag("the input is a digest, not the message")},
-       1, 1, RunSign,
-       "Writes the self-describing signature (for `keyward verify`) by default."},
-      {"verify", "NAME --signature FILE", "verify a signature over data from stdin (or --in)",
-       {InFlag(), VersionFlag(),
-        {"signature", Kind::kValue, "FILE", "the signature (required)"},
-        {"algorithm", Kind::kValue, "ALG", "the algorithm"},
-        RawFlag("the signature is bare: give --version"),
-        DigestFlag("the input is a digest")},
-       1, 1, RunVerify, "Exit code 0 valid, 1 invalid, 2 error."},
+      Sign(),
+      Verify(),
       {"encrypt", "NAME", "encrypt data from stdin (or --in)",
        {InFlag(), OutFlag(), VersionFlag(), AadFlag(), AadFileFlag()}, 1, 1, RunEncrypt},
       {"decrypt", "NAME", "decrypt a ciphertext from stdin (or --in)",
@@ -286,22 +327,9 @@ std::vector<Command> CryptoCommands() {
       {"verify-mac", "NAME --mac FILE", "check a MAC over data from stdin (or --in)",
        {InFlag(), VersionFlag(), {"mac", Kind::kValue, "FILE", "the MAC (required)"},
         RawFlag("the MAC is a bare tag: give --version")},
-       1, 1, RunVerifyMac, "Exit code 0 valid, 1 invalid, 2 error."},
-      {"datakey", "NAME", "make a data key wrapped by an AES key",
-       {VersionFlag(), AadFlag(), AadFileFlag(),
-        {"length", Kind::kValue, "BYTES", "16, 32 (default) or 64"},
-        {"wrapped-only", Kind::kBool, "", "return only the wrapped key"},
-        {"plaintext-out", Kind::kValue, "FILE", "write the plain data key here (mode 0600)"},
-        {"ciphertext-out", Kind::kValue, "FILE", "write the wrapped data key here"}},
-       1, 1, RunDataKey,
-       "Prints the response as JSON (keys base64), or writes two files with "
-       "--plaintext-out and --ciphertext-out."},
-      {"reencrypt", "NAME", "move a ciphertext from stdin to the primary version",
-       {InFlag(), OutFlag(), AadFlag(), AadFileFlag(),
-        {"to", Kind::kValue, "KEY", "re-encrypt under another key"},
-        {"to-aad", Kind::kValue, "TEXT", "new associated data (default: --aad)"},
-        {"to-aad-file", Kind::kValue, "FILE", "new associated data from a file"}},
-       1, 1, RunReEncrypt},
+       1, 1, RunVerifyMac, kVerdictExitCodes},
+      DataKey(),
+      ReEncrypt(),
   };
 }
 

@@ -4,16 +4,8 @@
 namespace keyward::cli::testing {
 namespace {
 
-using ::testing::_;
-using ::testing::HasSubstr;
-using ::testing::Return;
-using ::testing::StrictMock;
-using ::testing::Truly;
 
-class CryptoCommandTest : public ::testing::Test {
- protected:
-  StrictMock<MockClient> client_;
-};
+using CryptoCommandTest = CommandTest;
 
 std::string Binary() { return std::string("\0\r\n\xff data", 9); }
 

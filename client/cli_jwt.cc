@@ -76,20 +76,30 @@ int RunJwtSign(Context& ctx) {
                      ctx.Call(&ClientInterface::SignJwt, req));
 }
 
-absl::Status FillVerifyJwt(const Context& ctx, v1::VerifyJwtRequest* req) {
-  if (ctx.Has("key")) {
-    absl::StatusOr<std::string> key = KeyName(ctx.Flag("key"));
-    if (!key.ok()) return key.status();
-    req->set_name(*key);
-  }
+// SetVerifyOptions sets the key pinned by --<key_flag>, --issuer and
+// --audience of a JWT to verify.
+absl::Status SetVerifyOptions(const Context& ctx, absl::string_view key_flag,
+                              v1::VerifyJwtRequest* req) {
+  std::string key;
+  absl::Status s = ParseFlagInto(ctx, key_flag, KeyName, &key);
+  req->set_name(key);
   req->set_issuer(ctx.Flag("issuer"));
   req->set_audience(ctx.Flag("audience"));
+  return s;
+}
+
+absl::Status FillVerifyJwt(const Context& ctx, v1::VerifyJwtRequest* req) {
+  absl::Status s = SetVerifyOptions(ctx, "key", req);
+  if (!s.ok()) return s;
   req->set_typ(ctx.Flag("typ"));
   if (ctx.Has("leeway")) {
     absl::StatusOr<absl::Duration> d = ParseDurationFlag(ctx.Flag("leeway"));
     if (!d.ok()) return d.status();
     SetDuration(*d, req->mutable_leeway());
   }
+  absl::StatusOr<std::string> token = ReadToken(ctx);
+  if (!token.ok()) return token.status();
+  req->set_token(*token);
   return absl::OkStatus();
 }
 
@@ -103,13 +113,20 @@ std::string VerifyJwtText(const v1::VerifyJwtResponse& r) {
 int RunJwtVerify(Context& ctx) {
   v1::VerifyJwtRequest req;
   absl::Status s = FillVerifyJwt(ctx, &req);
-  if (!s.ok()) return ctx.Usage(s.message());
-  absl::StatusOr<std::string> token = ctx.Input();
-  if (!token.ok()) return ctx.Fail("cannot read the token", token.status());
-  req.set_token(std::string(absl::StripAsciiWhitespace(*token)));
+  if (!s.ok()) return Refuse(ctx, "cannot read the token", s);
   absl::StatusOr<v1::VerifyJwtResponse> resp = ctx.Call(&ClientInterface::VerifyJwt, req);
   int rc = ctx.Reply("cannot verify the token", resp, VerifyJwtText);
   return rc == kExitOk ? ExitCodeForVerdict(resp->valid()) : rc;
+}
+
+Command JwtVerify() {
+  return {"jwt verify", "", "verify a JWT from stdin (or --in)",
+          {InFlag(), {"key", Kind::kValue, "NAME", "pin the key (default: by kid)"},
+           {"issuer", Kind::kValue, "ISS", "required iss"},
+           {"audience", Kind::kValue, "AUD", "required aud"},
+           {"typ", Kind::kValue, "TYP", "required header typ"},
+           {"leeway", Kind::kValue, "DURATION", "clock skew allowed"}},
+          0, 0, RunJwtVerify, kVerdictExitCodes};
 }
 
 int RunJwks(Context& ctx) {
@@ -155,13 +172,8 @@ int RunJwtRecord(Context& ctx) {
 
 int RunJwtRevoke(Context& ctx) {
   v1::RevokeTokenRequest req;
-  req.set_name(TokenName(ctx.pos()[0]));
   req.set_reason(ctx.Flag("reason"));
-  return ctx.Reply(absl::StrCat("cannot revoke ", req.name()),
-                   ctx.Call(&ClientInterface::RevokeToken, req),
-                   [&](const v1::RevokeTokenResponse&) {
-                     return absl::StrCat(req.name(), ": revoked\n");
-                   });
+  return RunRevoke(ctx, "tokens", &ClientInterface::RevokeToken, std::move(req));
 }
 
 std::string TokenRecordTable(const v1::ListTokenRecordsResponse& all) {
@@ -222,8 +234,7 @@ int RunJweEncrypt(Context& ctx) {
   v1::EncryptJweRequest req;
   req.set_name(*name);
   absl::Status s = FillJwe(ctx, &req);
-  if (s.code() == absl::StatusCode::kInvalidArgument) return ctx.Usage(s.message());
-  if (!s.ok()) return ctx.Fail("cannot read the payload", s);
+  if (!s.ok()) return Refuse(ctx, "cannot read the payload", s);
   absl::StatusOr<v1::EncryptJweResponse> resp = ctx.Call(&ClientInterface::EncryptJwe, req);
   Wipe(req.mutable_payload());
   return OutputToken(ctx, absl::StrCat("cannot encrypt a JWE to ", *name), resp);
@@ -240,24 +251,24 @@ absl::Status FillJweDecrypt(const Context& ctx, v1::DecryptJweRequest* req) {
     req->set_name(*key);
   }
   if (!ctx.Has("verify-nested")) return absl::OkStatus();
-  v1::VerifyJwtRequest* nested = req->mutable_verify_nested();
-  if (ctx.Has("nested-key")) {
-    absl::StatusOr<std::string> key = KeyName(ctx.Flag("nested-key"));
-    if (!key.ok()) return key.status();
-    nested->set_name(*key);
-  }
-  nested->set_issuer(ctx.Flag("issuer"));
-  nested->set_audience(ctx.Flag("audience"));
+  return SetVerifyOptions(ctx, "nested-key", req->mutable_verify_nested());
+}
+
+// ReadJwe fills the request from the flags, then the token from the input.
+absl::Status ReadJwe(const Context& ctx, v1::DecryptJweRequest* req) {
+  absl::Status s = FillJweDecrypt(ctx, req);
+  if (!s.ok()) return s;
+  absl::StatusOr<std::string> token = ReadToken(ctx);
+  if (!token.ok()) return token.status();
+  *req->mutable_token() = *std::move(token);
   return absl::OkStatus();
 }
 
 int RunJweDecrypt(Context& ctx) {
   v1::DecryptJweRequest req;
-  absl::Status s = FillJweDecrypt(ctx, &req);
-  if (!s.ok()) return ctx.Usage(s.message());
-  absl::StatusOr<std::string> token = ctx.Input();
-  if (!token.ok()) return ctx.Fail("cannot read the token", token.status());
-  req.set_token(std::string(absl::StripAsciiWhitespace(*token)));
+  if (absl::Status s = ReadJwe(ctx, &req); !s.ok()) {
+    return Refuse(ctx, "cannot read the token", s);
+  }
   absl::StatusOr<v1::DecryptJweResponse> resp = ctx.Call(&ClientInterface::DecryptJwe, req);
   if (!resp.ok()) return ctx.Fail("cannot decrypt the JWE", resp.status());
   int rc = ctx.Output("cannot write the payload",
@@ -287,13 +298,7 @@ Command JweEncrypt() {
 std::vector<Command> JwtCommands() {
   return {
       {"jwt sign", "NAME", "issue a signed JWT", SignJwtFlags(), 1, 1, RunJwtSign},
-      {"jwt verify", "", "verify a JWT from stdin (or --in)",
-       {InFlag(), {"key", Kind::kValue, "NAME", "pin the key (default: by kid)"},
-        {"issuer", Kind::kValue, "ISS", "required iss"},
-        {"audience", Kind::kValue, "AUD", "required aud"},
-        {"typ", Kind::kValue, "TYP", "required header typ"},
-        {"leeway", Kind::kValue, "DURATION", "clock skew allowed"}},
-       0, 0, RunJwtVerify, "Exit code 0 valid, 1 invalid, 2 error."},
+      JwtVerify(),
       {"jwt record", "[JTI]", "show a token record",
        {{"external-id", Kind::kValue, "ID", "look up by your id"},
         {"key", Kind::kValue, "NAME", "with --external-id: only this key's"}},

@@ -183,26 +183,29 @@ int RunKeyList(Context& ctx) {
                    });
 }
 
+// RunOnKey makes one call on the key named by the first argument and
+// prints `text` of the response.
+template <typename Request, typename Response, typename Text>
+int RunOnKey(Context& ctx, absl::string_view verb,
+             absl::StatusOr<Response> (ClientInterface::*method)(const Request&),
+             Text&& text) {
+  Request req;
+  absl::Status s = SetKeyName(ctx, /*versioned=*/false, &req);
+  if (!s.ok()) return ctx.Usage(s.message());
+  return ctx.Reply(absl::StrCat("cannot ", verb, " ", req.name()), ctx.Call(method, req),
+                   text);
+}
+
 int RunKeyShow(Context& ctx) {
-  absl::StatusOr<std::string> name = KeyName(ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  v1::GetKeyRequest req;
-  req.set_name(*name);
-  return ctx.Reply(absl::StrCat("cannot show ", *name),
-                   ctx.Call(&ClientInterface::GetKey, req), KeyOf<v1::GetKeyResponse>);
+  return RunOnKey(ctx, "show", &ClientInterface::GetKey, KeyOf<v1::GetKeyResponse>);
 }
 
 int RunKeyRotate(Context& ctx) {
-  absl::StatusOr<std::string> name = KeyName(ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  v1::RotateKeyRequest req;
-  req.set_name(*name);
-  return ctx.Reply(absl::StrCat("cannot rotate ", *name),
-                   ctx.Call(&ClientInterface::RotateKey, req),
-                   [&](const v1::RotateKeyResponse& r) {
-                     return absl::StrCat(*name, ": version ", r.version().number(),
-                                         " is now primary\n");
-                   });
+  return RunOnKey(ctx, "rotate", &ClientInterface::RotateKey,
+                  [](const v1::RotateKeyResponse& r) {
+                    return absl::StrCat(r.key().name(), ": version ", r.version().number(),
+                                        " is now primary\n");
+                  });
 }
 
 // --- key update ---
@@ -228,7 +231,7 @@ absl::Status FillKeyUpdate(const Context& ctx, v1::UpdateKeyRequest* req) {
   if (ctx.Has("rotation-period")) req->add_update_mask("rotation_period");
   if (ctx.Has("min-decrypt-version")) {
     uint64_t n = 0;
-    absl::Status s = ParseCountFlag(ctx, "min-decrypt-version", &n);
+    absl::Status s = ParseCountFlags(ctx, {{"min-decrypt-version", &n}});
     if (!s.ok() || n > UINT32_MAX) {
       return absl::InvalidArgumentError("--min-decrypt-version must be a version number");
     }
@@ -353,11 +356,10 @@ absl::Status FillImport(const Context& ctx, v1::ImportKeyRequest* req) {
     absl::Status s = FillKeyTemplate(ctx, req->mutable_key(), /*require_type=*/false);
     if (!s.ok()) return s;
   }
-  if (ctx.Has("format")) {
-    absl::StatusOr<v1::KeyMaterialFormat> f = ParseImportFormat(ctx.Flag("format"));
-    if (!f.ok()) return f.status();
-    req->set_format(*f);
-  }
+  v1::KeyMaterialFormat format = v1::KEY_MATERIAL_FORMAT_UNSPECIFIED;
+  absl::Status s = ParseFlagInto(ctx, "format", ParseImportFormat, &format);
+  if (!s.ok()) return s;
+  req->set_format(format);
   req->set_kid(ctx.Flag("kid"));
   return absl::OkStatus();
 }
@@ -412,19 +414,16 @@ Command KeyImport() {
 }
 
 int RunKeyExport(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
-  v1::ExportKeyRequest req;
-  req.set_name(*name);
-  if (ctx.Has("format")) {
-    absl::StatusOr<v1::KeyMaterialFormat> f = ParseImportFormat(ctx.Flag("format"));
-    if (!f.ok()) return ctx.Usage(f.status().message());
-    req.set_format(*f);
-  }
   std::string out = ctx.Flag("out");
   if ((out.empty() || out == "-") && StdoutIsTerminal()) {
     return ctx.Usage("refusing to print key material on a terminal; give --out FILE");
   }
+  v1::ExportKeyRequest req;
+  v1::KeyMaterialFormat format = v1::KEY_MATERIAL_FORMAT_UNSPECIFIED;
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, &req);
+  if (s.ok()) s = ParseFlagInto(ctx, "format", ParseImportFormat, &format);
+  if (!s.ok()) return ctx.Usage(s.message());
+  req.set_format(format);
   if (ctx.Has("passphrase-file")) {
     absl::StatusOr<std::string> pass =
         ReadSecret(ctx.Flag("passphrase-file"), "export passphrase", "--passphrase-file");
@@ -434,27 +433,28 @@ int RunKeyExport(Context& ctx) {
   }
   absl::StatusOr<v1::ExportKeyResponse> resp = ctx.Call(&ClientInterface::ExportKey, req);
   Wipe(req.mutable_passphrase());
-  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot export ", *name), resp.status());
+  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot export ", req.name()), resp.status());
   int rc = ctx.json() ? ctx.Output("cannot write the key", ToJson(*resp), false, 0600)
                       : ctx.Output("cannot write the key", resp->material(), true, 0600);
   Wipe(resp->mutable_material());
   return rc;
 }
 
+absl::Status FillPublicKey(const Context& ctx, v1::GetPublicKeyRequest* req) {
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, req);
+  v1::PublicKeyFormat format = v1::PUBLIC_KEY_FORMAT_UNSPECIFIED;
+  if (s.ok()) s = ParseFlagInto(ctx, "format", ParsePublicKeyFormat, &format);
+  req->set_format(format);
+  return s;
+}
+
 int RunKeyPublic(Context& ctx) {
-  absl::StatusOr<std::string> name = NameWithVersion(ctx, ctx.pos()[0]);
-  if (!name.ok()) return ctx.Usage(name.status().message());
   v1::GetPublicKeyRequest req;
-  req.set_name(*name);
-  if (ctx.Has("format")) {
-    absl::StatusOr<v1::PublicKeyFormat> f = ParsePublicKeyFormat(ctx.Flag("format"));
-    if (!f.ok()) return ctx.Usage(f.status().message());
-    req.set_format(*f);
-  }
+  if (absl::Status s = FillPublicKey(ctx, &req); !s.ok()) return ctx.Usage(s.message());
   absl::StatusOr<v1::GetPublicKeyResponse> resp =
       ctx.Call(&ClientInterface::GetPublicKey, req);
   if (!resp.ok()) {
-    return ctx.Fail(absl::StrCat("cannot get the public key of ", *name), resp.status());
+    return ctx.Fail(absl::StrCat("cannot get the public key of ", req.name()), resp.status());
   }
   if (ctx.json()) return ctx.Output("cannot write", ToJson(*resp), false);
   std::string data = resp->public_key();

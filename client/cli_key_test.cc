@@ -4,17 +4,8 @@
 namespace keyward::cli::testing {
 namespace {
 
-using ::testing::_;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Return;
-using ::testing::StrictMock;
-using ::testing::Truly;
 
-class KeyCommandTest : public ::testing::Test {
- protected:
-  StrictMock<MockClient> client_;
-};
+using KeyCommandTest = CommandTest;
 
 TEST_F(KeyCommandTest, UpdateRefusesFlagsTheDaemonDoesNotHonourBeforeAnyCall) {
   for (const char* flag : {"--jwt-issuer", "--jwt-default-ttl", "--min-encrypt-version"}) {
@@ -43,8 +34,8 @@ TEST_F(KeyCommandTest, WithheldFlagsAreNotInHelp) {
   CliResult r = RunWith(client_, {"key", "update", "--help"});
   EXPECT_EQ(r.exit_code, kExitOk);
   EXPECT_THAT(r.out, HasSubstr("--jwt-max-ttl"));
-  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("--jwt-issuer")));
-  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("--min-encrypt-version")));
+  EXPECT_THAT(r.out, Not(HasSubstr("--jwt-issuer")));
+  EXPECT_THAT(r.out, Not(HasSubstr("--min-encrypt-version")));
 }
 
 TEST_F(KeyCommandTest, CreateSendsTheTemplate) {

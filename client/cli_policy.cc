@@ -60,13 +60,7 @@ int RunPolicyGrant(Context& ctx) {
 }
 
 int RunPolicyRevoke(Context& ctx) {
-  v1::DeletePolicyRequest req;
-  req.set_name(absl::StrCat("policies/", absl::StripPrefix(ctx.pos()[0], "policies/")));
-  return ctx.Reply(absl::StrCat("cannot revoke ", req.name()),
-                   ctx.Call(&ClientInterface::DeletePolicy, req),
-                   [&](const v1::DeletePolicyResponse&) {
-                     return absl::StrCat(req.name(), ": revoked\n");
-                   });
+  return RunRevoke(ctx, "policies", &ClientInterface::DeletePolicy);
 }
 
 std::string PolicyTable(const v1::ListPoliciesResponse& all) {

@@ -5,16 +5,8 @@
 namespace keyward::cli::testing {
 namespace {
 
-using ::testing::_;
-using ::testing::HasSubstr;
-using ::testing::Return;
-using ::testing::StrictMock;
-using ::testing::Truly;
 
-class SystemCommandTest : public ::testing::Test {
- protected:
-  StrictMock<MockClient> client_;
-};
+using SystemCommandTest = CommandTest;
 
 TEST_F(SystemCommandTest, StatusShowsTheDaemonState) {
   v1::GetStatusResponse status;
@@ -54,19 +46,21 @@ TEST_F(SystemCommandTest, UnsealSendsThePassphraseFromAPrivateFile) {
   EXPECT_EQ(r.out, "keystore created; unsealed\n");
 }
 
+// Backup is a fake CreateBackup: it sends `chunks`, then ends with `result`.
+auto Backup(std::vector<std::string> chunks, absl::StatusOr<v1::BackupInfo> result) {
+  return [=](const std::function<absl::Status(absl::string_view)>& sink) {
+    for (const std::string& chunk : chunks) EXPECT_TRUE(sink(chunk).ok());
+    return result;
+  };
+}
+
 TEST_F(SystemCommandTest, BackupStreamsToAFileRenamedWhenComplete) {
   std::string out = TempPath("backup.kwb");
   unlink(out.c_str());
-  EXPECT_CALL(client_, CreateBackup(_))
-      .WillOnce([](const std::function<absl::Status(absl::string_view)>& sink)
-                    -> absl::StatusOr<v1::BackupInfo> {
-        EXPECT_TRUE(sink("part1-").ok());
-        EXPECT_TRUE(sink("part2").ok());
-        v1::BackupInfo info;
-        info.set_backup_id("b1");
-        info.set_key_count(2);
-        return info;
-      });
+  v1::BackupInfo info;
+  info.set_backup_id("b1");
+  info.set_key_count(2);
+  EXPECT_CALL(client_, CreateBackup(_)).WillOnce(Backup({"part1-", "part2"}, info));
   CliResult r = RunWith(client_, {"backup", out});
   ASSERT_EQ(r.exit_code, kExitOk) << r.err;
   EXPECT_EQ(ReadTemp(out), "part1-part2");
@@ -78,11 +72,7 @@ TEST_F(SystemCommandTest, AFailedBackupLeavesNoFile) {
   std::string out = TempPath("failed.kwb");
   unlink(out.c_str());
   EXPECT_CALL(client_, CreateBackup(_))
-      .WillOnce([](const std::function<absl::Status(absl::string_view)>& sink)
-                    -> absl::StatusOr<v1::BackupInfo> {
-        EXPECT_TRUE(sink("half").ok());
-        return absl::UnavailableError("daemon is sealed");
-      });
+      .WillOnce(Backup({"half"}, absl::UnavailableError("daemon is sealed")));
   CliResult r = RunWith(client_, {"backup", "--out", out});
   EXPECT_EQ(r.exit_code, kExitError);
   EXPECT_THAT(r.err, HasSubstr("keyward: cannot back up: daemon is sealed"));

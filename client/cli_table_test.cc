@@ -11,9 +11,6 @@
 namespace keyward::cli::testing {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::testing::StrictMock;
 
 TEST(CommandTableTest, EveryEntryIsWellFormed) {
   std::set<std::string> names;

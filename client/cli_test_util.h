@@ -23,6 +23,20 @@
 
 namespace keyward::cli::testing {
 
+using ::testing::_;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Return;
+using ::testing::StrictMock;
+using ::testing::Truly;
+
+// CommandTest is the fixture of handler tests: a strict mock client.
+class CommandTest : public ::testing::Test {
+ protected:
+  StrictMock<MockClient> client_;
+};
+
 // Forwarder hands RunCli an owned ClientInterface that calls the test's
 // mock.
 class Forwarder : public ClientInterface {
