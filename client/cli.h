@@ -1,10 +1,11 @@
-// Building blocks of the `keyward` command-line tool (client/keyward_main.cc):
-// exit codes, the one-line error format with hints, a small argument parser
-// for subcommand flags, parsers and names for the API's enums, and
-// binary-safe input and output. No gRPC calls happen here.
+// Building blocks of the `keyward` command-line tool: exit codes, the
+// one-line error format with hints, a small argument parser for subcommand
+// flags, parsers and names for the API's enums, and binary-safe input and
+// output (client/cli_io.cc). No gRPC calls happen here.
 //
-// Flags themselves (which command takes which) are declared only in
-// keyward_main.cc, the file that holds main(); this file only parses them.
+// Flags themselves (which command takes which) are declared in the command
+// table, beside each command's handler (client/cli_command.h); this file
+// only parses them.
 #ifndef KEYWARD_CLIENT_CLI_H_
 #define KEYWARD_CLIENT_CLI_H_
 

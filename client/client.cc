@@ -280,18 +280,65 @@ absl::StatusOr<v1::SealResponse> Client::Seal() {
                v1::SealRequest(), Idempotency::kStateChanging);
 }
 
-absl::StatusOr<v1::UnsealResponse> Client::Unseal(
-    const v1::UnsealRequest& request) {
-  // Not retried: failures count against the auth-failure rate limit.
-  return Unary(system_.get(), &v1::SystemService::Stub::Unseal, request,
-               Idempotency::kStateChanging);
+absl::StatusOr<v1::RotateAuditLogResponse> Client::RotateAuditLog() {
+  return Unary(system_.get(), &v1::SystemService::Stub::RotateAuditLog,
+               v1::RotateAuditLogRequest(), Idempotency::kStateChanging);
 }
 
-absl::StatusOr<v1::ChangePassphraseResponse> Client::ChangePassphrase(
-    const v1::ChangePassphraseRequest& request) {
-  return Unary(system_.get(), &v1::SystemService::Stub::ChangePassphrase,
-               request, Idempotency::kStateChanging);
-}
+// Unary calls whose retry rule depends on nothing but the method. Comments
+// say why a call that changes nothing is still not retried.
+#define KEYWARD_CLIENT_UNARY_(stub, Service, Method, idempotency)         \
+  absl::StatusOr<v1::Method##Response> Client::Method(                   \
+      const v1::Method##Request& request) {                              \
+    return Unary(stub.get(), &v1::Service::Stub::Method, request,        \
+                 Idempotency::idempotency);                              \
+  }
+
+// Not retried: failures count against the auth-failure rate limit.
+KEYWARD_CLIENT_UNARY_(system_, SystemService, Unseal, kStateChanging)
+KEYWARD_CLIENT_UNARY_(system_, SystemService, ChangePassphrase, kStateChanging)
+KEYWARD_CLIENT_UNARY_(system_, SystemService, VerifyAuditLog, kIdempotent)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, CreateKey, kStateChanging)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, GetKey, kIdempotent)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, ListKeys, kIdempotent)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, UpdateKey, kStateChanging)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, RotateKey, kStateChanging)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, ListKeyVersions, kIdempotent)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, GetKeyVersion, kIdempotent)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, DisableKeyVersion, kStateChanging)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, EnableKeyVersion, kStateChanging)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, DestroyKeyVersion, kStateChanging)
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, ImportKey, kStateChanging)
+// Changes no key, but each export is an audited disclosure: do it once.
+KEYWARD_CLIENT_UNARY_(keys_, KeyService, ExportKey, kStateChanging)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, Sign, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, Verify, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, Encrypt, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, Decrypt, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, Mac, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, VerifyMac, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, GenerateDataKey, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, ReEncrypt, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, GetPublicKey, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, BatchSign, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, BatchVerify, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, BatchEncrypt, kIdempotent)
+KEYWARD_CLIENT_UNARY_(crypto_, CryptoService, BatchDecrypt, kIdempotent)
+KEYWARD_CLIENT_UNARY_(jwt_, JwtService, VerifyJwt, kIdempotent)
+KEYWARD_CLIENT_UNARY_(jwt_, JwtService, GetJwks, kIdempotent)
+KEYWARD_CLIENT_UNARY_(jwt_, JwtService, DecryptJwe, kIdempotent)
+KEYWARD_CLIENT_UNARY_(jwt_, JwtService, GetTokenRecord, kIdempotent)
+KEYWARD_CLIENT_UNARY_(jwt_, JwtService, RevokeToken, kStateChanging)
+KEYWARD_CLIENT_UNARY_(jwt_, JwtService, ListTokenRecords, kIdempotent)
+KEYWARD_CLIENT_UNARY_(access_, AccessService, CreatePolicy, kStateChanging)
+KEYWARD_CLIENT_UNARY_(access_, AccessService, DeletePolicy, kStateChanging)
+KEYWARD_CLIENT_UNARY_(access_, AccessService, ListPolicies, kIdempotent)
+KEYWARD_CLIENT_UNARY_(access_, AccessService, CreateApiKey, kStateChanging)
+KEYWARD_CLIENT_UNARY_(access_, AccessService, RevokeApiKey, kStateChanging)
+KEYWARD_CLIENT_UNARY_(access_, AccessService, ListApiKeys, kIdempotent)
+// Not retried: it makes a session, and failures are rate-limited.
+KEYWARD_CLIENT_UNARY_(access_, AccessService, Login, kStateChanging)
+#undef KEYWARD_CLIENT_UNARY_
 
 absl::StatusOr<v1::BackupInfo> Client::CreateBackup(
     const std::function<absl::Status(absl::string_view chunk)>& sink) {
@@ -380,170 +427,6 @@ absl::Status Client::ReadAuditLog(
   return FromGrpcStatus(reader->Finish());
 }
 
-absl::StatusOr<v1::VerifyAuditLogResponse> Client::VerifyAuditLog(
-    const v1::VerifyAuditLogRequest& request) {
-  return Unary(system_.get(), &v1::SystemService::Stub::VerifyAuditLog,
-               request, Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::RotateAuditLogResponse> Client::RotateAuditLog() {
-  return Unary(system_.get(), &v1::SystemService::Stub::RotateAuditLog,
-               v1::RotateAuditLogRequest(), Idempotency::kStateChanging);
-}
-
-// --- KeyService ---
-
-absl::StatusOr<v1::CreateKeyResponse> Client::CreateKey(
-    const v1::CreateKeyRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::CreateKey, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::GetKeyResponse> Client::GetKey(
-    const v1::GetKeyRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::GetKey, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::ListKeysResponse> Client::ListKeys(
-    const v1::ListKeysRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::ListKeys, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::UpdateKeyResponse> Client::UpdateKey(
-    const v1::UpdateKeyRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::UpdateKey, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::RotateKeyResponse> Client::RotateKey(
-    const v1::RotateKeyRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::RotateKey, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::ListKeyVersionsResponse> Client::ListKeyVersions(
-    const v1::ListKeyVersionsRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::ListKeyVersions, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::GetKeyVersionResponse> Client::GetKeyVersion(
-    const v1::GetKeyVersionRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::GetKeyVersion, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::DisableKeyVersionResponse> Client::DisableKeyVersion(
-    const v1::DisableKeyVersionRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::DisableKeyVersion, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::EnableKeyVersionResponse> Client::EnableKeyVersion(
-    const v1::EnableKeyVersionRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::EnableKeyVersion, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::DestroyKeyVersionResponse> Client::DestroyKeyVersion(
-    const v1::DestroyKeyVersionRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::DestroyKeyVersion, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::ImportKeyResponse> Client::ImportKey(
-    const v1::ImportKeyRequest& request) {
-  return Unary(keys_.get(), &v1::KeyService::Stub::ImportKey, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::ExportKeyResponse> Client::ExportKey(
-    const v1::ExportKeyRequest& request) {
-  // Changes no key, but each export is an audited disclosure: do it once.
-  return Unary(keys_.get(), &v1::KeyService::Stub::ExportKey, request,
-               Idempotency::kStateChanging);
-}
-
-// --- CryptoService ---
-
-absl::StatusOr<v1::SignResponse> Client::Sign(const v1::SignRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::Sign, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::VerifyResponse> Client::Verify(
-    const v1::VerifyRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::Verify, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::EncryptResponse> Client::Encrypt(
-    const v1::EncryptRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::Encrypt, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::DecryptResponse> Client::Decrypt(
-    const v1::DecryptRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::Decrypt, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::MacResponse> Client::Mac(const v1::MacRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::Mac, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::VerifyMacResponse> Client::VerifyMac(
-    const v1::VerifyMacRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::VerifyMac, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::GenerateDataKeyResponse> Client::GenerateDataKey(
-    const v1::GenerateDataKeyRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::GenerateDataKey,
-               request, Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::ReEncryptResponse> Client::ReEncrypt(
-    const v1::ReEncryptRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::ReEncrypt, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::GetPublicKeyResponse> Client::GetPublicKey(
-    const v1::GetPublicKeyRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::GetPublicKey, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::BatchSignResponse> Client::BatchSign(
-    const v1::BatchSignRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchSign, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::BatchVerifyResponse> Client::BatchVerify(
-    const v1::BatchVerifyRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchVerify, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::BatchEncryptResponse> Client::BatchEncrypt(
-    const v1::BatchEncryptRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchEncrypt, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::BatchDecryptResponse> Client::BatchDecrypt(
-    const v1::BatchDecryptRequest& request) {
-  return Unary(crypto_.get(), &v1::CryptoService::Stub::BatchDecrypt, request,
-               Idempotency::kIdempotent);
-}
-
 // --- JwtService ---
 
 absl::StatusOr<v1::SignJwtResponse> Client::SignJwt(
@@ -553,93 +436,12 @@ absl::StatusOr<v1::SignJwtResponse> Client::SignJwt(
                                     : Idempotency::kIdempotent);
 }
 
-absl::StatusOr<v1::VerifyJwtResponse> Client::VerifyJwt(
-    const v1::VerifyJwtRequest& request) {
-  return Unary(jwt_.get(), &v1::JwtService::Stub::VerifyJwt, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::GetJwksResponse> Client::GetJwks(
-    const v1::GetJwksRequest& request) {
-  return Unary(jwt_.get(), &v1::JwtService::Stub::GetJwks, request,
-               Idempotency::kIdempotent);
-}
-
 absl::StatusOr<v1::EncryptJweResponse> Client::EncryptJwe(
     const v1::EncryptJweRequest& request) {
   bool records = request.has_nested_jwt() && request.nested_jwt().has_record();
   return Unary(jwt_.get(), &v1::JwtService::Stub::EncryptJwe, request,
                records ? Idempotency::kStateChanging
                        : Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::DecryptJweResponse> Client::DecryptJwe(
-    const v1::DecryptJweRequest& request) {
-  return Unary(jwt_.get(), &v1::JwtService::Stub::DecryptJwe, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::GetTokenRecordResponse> Client::GetTokenRecord(
-    const v1::GetTokenRecordRequest& request) {
-  return Unary(jwt_.get(), &v1::JwtService::Stub::GetTokenRecord, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::RevokeTokenResponse> Client::RevokeToken(
-    const v1::RevokeTokenRequest& request) {
-  return Unary(jwt_.get(), &v1::JwtService::Stub::RevokeToken, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::ListTokenRecordsResponse> Client::ListTokenRecords(
-    const v1::ListTokenRecordsRequest& request) {
-  return Unary(jwt_.get(), &v1::JwtService::Stub::ListTokenRecords, request,
-               Idempotency::kIdempotent);
-}
-
-// --- AccessService ---
-
-absl::StatusOr<v1::CreatePolicyResponse> Client::CreatePolicy(
-    const v1::CreatePolicyRequest& request) {
-  return Unary(access_.get(), &v1::AccessService::Stub::CreatePolicy, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::DeletePolicyResponse> Client::DeletePolicy(
-    const v1::DeletePolicyRequest& request) {
-  return Unary(access_.get(), &v1::AccessService::Stub::DeletePolicy, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::ListPoliciesResponse> Client::ListPolicies(
-    const v1::ListPoliciesRequest& request) {
-  return Unary(access_.get(), &v1::AccessService::Stub::ListPolicies, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::CreateApiKeyResponse> Client::CreateApiKey(
-    const v1::CreateApiKeyRequest& request) {
-  return Unary(access_.get(), &v1::AccessService::Stub::CreateApiKey, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::RevokeApiKeyResponse> Client::RevokeApiKey(
-    const v1::RevokeApiKeyRequest& request) {
-  return Unary(access_.get(), &v1::AccessService::Stub::RevokeApiKey, request,
-               Idempotency::kStateChanging);
-}
-
-absl::StatusOr<v1::ListApiKeysResponse> Client::ListApiKeys(
-    const v1::ListApiKeysRequest& request) {
-  return Unary(access_.get(), &v1::AccessService::Stub::ListApiKeys, request,
-               Idempotency::kIdempotent);
-}
-
-absl::StatusOr<v1::LoginResponse> Client::Login(
-    const v1::LoginRequest& request) {
-  // Not retried: it makes a session, and failures are rate-limited.
-  return Unary(access_.get(), &v1::AccessService::Stub::Login, request,
-               Idempotency::kStateChanging);
 }
 
 absl::StatusOr<v1::WhoAmIResponse> Client::WhoAmI() {

@@ -40,11 +40,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/client_interface.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/support/status.h"
@@ -160,146 +163,62 @@ bool ShouldRetry(Idempotency idempotency, absl::StatusCode code, int attempt,
 // initial_backoff * multiplier^(attempt-1), capped at max_backoff.
 absl::Duration BackoffDelay(const RetryPolicy& policy, int attempt);
 
-// Client talks to one keywardd. Every method makes one RPC of the same name
-// (see proto/keyward/v1/*.proto for requests, responses and error codes)
-// and returns the response, or the daemon's status converted by
-// FromGrpcStatus. Transport failures are UNAVAILABLE (daemon not running,
-// wrong socket path) or DEADLINE_EXCEEDED (no answer within the timeout).
-class Client {
+// Client talks to one keywardd; it implements ClientInterface (see
+// client/client_interface.h for the contract of every call) over one gRPC
+// channel. Transport failures are UNAVAILABLE (daemon not running, wrong
+// socket path) or DEADLINE_EXCEEDED (no answer within the timeout).
+//
+// Retries (on UNAVAILABLE only, see RetryPolicy): CheckHealth, GetStatus,
+// VerifyAuditLog, the KeyService reads (GetKey, ListKeys, ListKeyVersions,
+// GetKeyVersion), every CryptoService call (none changes state), VerifyJwt,
+// GetJwks, DecryptJwe, GetTokenRecord, ListTokenRecords, SignJwt and
+// EncryptJwe without a token record, ListPolicies, ListApiKeys and WhoAmI.
+// Never: anything that changes state (CreateKey, RotateKey, version state
+// changes, ImportKey, ExportKey, policies, API keys, Login, Unseal, Seal,
+// ChangePassphrase, RevokeToken, backups).
+//
+// CreateBackup and RestoreBackup have options.stream_timeout as deadline;
+// ReadAuditLog too, unless request.follow() (then it has none).
+class Client : public ClientInterface {
  public:
   // Create validates `options` and builds the channel; it does not connect
   // (the first call does). Errors: INVALID_ARGUMENT (bad target, timeout not
   // positive, max_attempts < 1); FAILED_PRECONDITION (plaintext TCP to a
-  // non-loopback host); UNIMPLEMENTED (options.tls set).
+  // non-loopback host); UNIMPLEMENTED (options.tls set in the BoringSSL
+  // build).
   static absl::StatusOr<std::unique_ptr<Client>> Create(
       ClientOptions options = ClientOptions());
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
-  ~Client();
+  ~Client() override;
 
   // target is where this client connects.
   const Target& target() const { return target_; }
   const ClientOptions& options() const { return options_; }
 
-  // --- grpc.health.v1 (retried) ---
-  // CheckHealth asks the standard health service about `service` ("" = the
-  // whole server).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse> CheckHealth(
-      const std::string& service = "");
-
-  // --- SystemService ---
-  absl::StatusOr<v1::GetStatusResponse> GetStatus();  // retried
-  absl::StatusOr<v1::SealResponse> Seal();
-  absl::StatusOr<v1::UnsealResponse> Unseal(const v1::UnsealRequest& request);
-  absl::StatusOr<v1::ChangePassphraseResponse> ChangePassphrase(
-      const v1::ChangePassphraseRequest& request);
-  // CreateBackup streams the backup to `sink`, chunk by chunk in order, and
-  // returns the BackupInfo of the first message. A non-OK status from
-  // `sink` cancels the stream and is returned.
+      const std::string& service = "") override;
+  absl::StatusOr<v1::GetStatusResponse> GetStatus() override;
+  absl::StatusOr<v1::SealResponse> Seal() override;
+  absl::StatusOr<v1::RotateAuditLogResponse> RotateAuditLog() override;
+  absl::StatusOr<v1::WhoAmIResponse> WhoAmI() override;
   absl::StatusOr<v1::BackupInfo> CreateBackup(
-      const std::function<absl::Status(absl::string_view chunk)>& sink);
-  // RestoreBackup sends `passphrase` and `replace_existing` in the first
-  // message, then the chunks `next_chunk` returns until it returns an empty
-  // string (end of input). A non-OK status from `next_chunk` cancels the
-  // stream (the daemon changes nothing) and is returned.
+      const std::function<absl::Status(absl::string_view chunk)>& sink)
+      override;
   absl::StatusOr<v1::RestoreBackupResponse> RestoreBackup(
       const std::string& passphrase, bool replace_existing,
-      const std::function<absl::StatusOr<std::string>()>& next_chunk);
-  // ReadAuditLog calls `on_records` for each streamed batch until the
-  // stream ends or `on_records` returns false (then the stream is cancelled
-  // and OK returned). With request.follow() it has no deadline.
+      const std::function<absl::StatusOr<std::string>()>& next_chunk)
+      override;
   absl::Status ReadAuditLog(
       const v1::ReadAuditLogRequest& request,
-      const std::function<bool(const v1::ReadAuditLogResponse&)>& on_records);
-  absl::StatusOr<v1::VerifyAuditLogResponse> VerifyAuditLog(
-      const v1::VerifyAuditLogRequest& request);  // retried
-  absl::StatusOr<v1::RotateAuditLogResponse> RotateAuditLog();
-
-  // --- KeyService (reads retried; changes never) ---
-  absl::StatusOr<v1::CreateKeyResponse> CreateKey(
-      const v1::CreateKeyRequest& request);
-  absl::StatusOr<v1::GetKeyResponse> GetKey(const v1::GetKeyRequest& request);
-  absl::StatusOr<v1::ListKeysResponse> ListKeys(
-      const v1::ListKeysRequest& request);
-  absl::StatusOr<v1::UpdateKeyResponse> UpdateKey(
-      const v1::UpdateKeyRequest& request);
-  absl::StatusOr<v1::RotateKeyResponse> RotateKey(
-      const v1::RotateKeyRequest& request);
-  absl::StatusOr<v1::ListKeyVersionsResponse> ListKeyVersions(
-      const v1::ListKeyVersionsRequest& request);
-  absl::StatusOr<v1::GetKeyVersionResponse> GetKeyVersion(
-      const v1::GetKeyVersionRequest& request);
-  absl::StatusOr<v1::DisableKeyVersionResponse> DisableKeyVersion(
-      const v1::DisableKeyVersionRequest& request);
-  absl::StatusOr<v1::EnableKeyVersionResponse> EnableKeyVersion(
-      const v1::EnableKeyVersionRequest& request);
-  absl::StatusOr<v1::DestroyKeyVersionResponse> DestroyKeyVersion(
-      const v1::DestroyKeyVersionRequest& request);
-  absl::StatusOr<v1::ImportKeyResponse> ImportKey(
-      const v1::ImportKeyRequest& request);
-  absl::StatusOr<v1::ExportKeyResponse> ExportKey(
-      const v1::ExportKeyRequest& request);
-
-  // --- CryptoService (all retried: none changes state) ---
-  absl::StatusOr<v1::SignResponse> Sign(const v1::SignRequest& request);
-  absl::StatusOr<v1::VerifyResponse> Verify(const v1::VerifyRequest& request);
-  absl::StatusOr<v1::EncryptResponse> Encrypt(
-      const v1::EncryptRequest& request);
-  absl::StatusOr<v1::DecryptResponse> Decrypt(
-      const v1::DecryptRequest& request);
-  absl::StatusOr<v1::MacResponse> Mac(const v1::MacRequest& request);
-  absl::StatusOr<v1::VerifyMacResponse> VerifyMac(
-      const v1::VerifyMacRequest& request);
-  absl::StatusOr<v1::GenerateDataKeyResponse> GenerateDataKey(
-      const v1::GenerateDataKeyRequest& request);
-  absl::StatusOr<v1::ReEncryptResponse> ReEncrypt(
-      const v1::ReEncryptRequest& request);
-  absl::StatusOr<v1::GetPublicKeyResponse> GetPublicKey(
-      const v1::GetPublicKeyRequest& request);
-  absl::StatusOr<v1::BatchSignResponse> BatchSign(
-      const v1::BatchSignRequest& request);
-  absl::StatusOr<v1::BatchVerifyResponse> BatchVerify(
-      const v1::BatchVerifyRequest& request);
-  absl::StatusOr<v1::BatchEncryptResponse> BatchEncrypt(
-      const v1::BatchEncryptRequest& request);
-  absl::StatusOr<v1::BatchDecryptResponse> BatchDecrypt(
-      const v1::BatchDecryptRequest& request);
-
-  // --- JwtService (SignJwt/EncryptJwe retried only without a token
-  // record, which is state) ---
-  absl::StatusOr<v1::SignJwtResponse> SignJwt(
-      const v1::SignJwtRequest& request);
-  absl::StatusOr<v1::VerifyJwtResponse> VerifyJwt(
-      const v1::VerifyJwtRequest& request);
-  absl::StatusOr<v1::GetJwksResponse> GetJwks(
-      const v1::GetJwksRequest& request);
-  absl::StatusOr<v1::EncryptJweResponse> EncryptJwe(
-      const v1::EncryptJweRequest& request);
-  absl::StatusOr<v1::DecryptJweResponse> DecryptJwe(
-      const v1::DecryptJweRequest& request);
-  absl::StatusOr<v1::GetTokenRecordResponse> GetTokenRecord(
-      const v1::GetTokenRecordRequest& request);
-  absl::StatusOr<v1::RevokeTokenResponse> RevokeToken(
-      const v1::RevokeTokenRequest& request);
-  absl::StatusOr<v1::ListTokenRecordsResponse> ListTokenRecords(
-      const v1::ListTokenRecordsRequest& request);
-
-  // --- AccessService (lists and WhoAmI retried) ---
-  absl::StatusOr<v1::CreatePolicyResponse> CreatePolicy(
-      const v1::CreatePolicyRequest& request);
-  absl::StatusOr<v1::DeletePolicyResponse> DeletePolicy(
-      const v1::DeletePolicyRequest& request);
-  absl::StatusOr<v1::ListPoliciesResponse> ListPolicies(
-      const v1::ListPoliciesRequest& request);
-  absl::StatusOr<v1::CreateApiKeyResponse> CreateApiKey(
-      const v1::CreateApiKeyRequest& request);
-  absl::StatusOr<v1::RevokeApiKeyResponse> RevokeApiKey(
-      const v1::RevokeApiKeyRequest& request);
-  absl::StatusOr<v1::ListApiKeysResponse> ListApiKeys(
-      const v1::ListApiKeysRequest& request);
-  absl::StatusOr<v1::LoginResponse> Login(const v1::LoginRequest& request);
-  absl::StatusOr<v1::WhoAmIResponse> WhoAmI();
+      const std::function<bool(const v1::ReadAuditLogResponse&)>& on_records)
+      override;
+#define KEYWARD_CLIENT_DECLARE_OVERRIDE_(Method) \
+  absl::StatusOr<v1::Method##Response> Method(    \
+      const v1::Method##Request& request) override;
+  KEYWARD_CLIENT_UNARY_RPCS(KEYWARD_CLIENT_DECLARE_OVERRIDE_)
+#undef KEYWARD_CLIENT_DECLARE_OVERRIDE_
 
  private:
   Client(ClientOptions options, Target target,
@@ -327,6 +246,58 @@ class Client {
   std::unique_ptr<v1::JwtService::Stub> jwt_;
   std::unique_ptr<v1::AccessService::Stub> access_;
 };
+
+// --- Paging ---
+//
+// Every List* call (ListKeys, ListKeyVersions, ListPolicies, ListApiKeys,
+// ListTokenRecords) returns one page and a next_page_token; the helpers
+// below drain them. `list` is any callable taking `const Request&` and
+// returning absl::StatusOr<Response>, e.g.
+//
+//   absl::StatusOr<v1::ListKeysResponse> all = keyward::ListAll(
+//       request, [&](const v1::ListKeysRequest& r) { return api.ListKeys(r); });
+
+// kMaxPages bounds how many pages a helper fetches: a daemon that keeps
+// answering with new page tokens cannot make it loop forever.
+inline constexpr int kMaxPages = 100000;
+
+// ForEachPage calls `list(request)`, hands the page to `on_page`, and then
+// calls again with the page's next_page_token set as request.page_token,
+// until a page has an empty next_page_token or `on_page` returns false.
+// `request.page_token()` is where it starts (usually empty). Returns OK, the
+// first failed call's status, or INTERNAL if the daemon hands back the
+// token it was given or more than kMaxPages pages come.
+template <typename Request, typename List, typename OnPage>
+absl::Status ForEachPage(Request request, List&& list, OnPage&& on_page) {
+  for (int pages = 1;; ++pages) {
+    auto page = list(static_cast<const Request&>(request));
+    if (!page.ok()) return page.status();
+    std::string next = page->next_page_token();
+    if (!on_page(*page) || next.empty()) return absl::OkStatus();
+    if (next == request.page_token() || pages >= kMaxPages) {
+      return absl::InternalError("the daemon repeated a page token");
+    }
+    request.set_page_token(std::move(next));
+  }
+}
+
+// ListAll drains every page (as ForEachPage) into one response: the
+// repeated fields of all pages in order, next_page_token empty. Errors as
+// ForEachPage; no partial result is returned.
+template <typename Request, typename List>
+auto ListAll(Request request, List&& list)
+    -> std::decay_t<decltype(list(request))> {
+  using Response = typename std::decay_t<decltype(list(request))>::value_type;
+  Response all;
+  absl::Status status = ForEachPage(std::move(request), list,
+                                    [&](Response& page) {
+                                      page.clear_next_page_token();
+                                      all.MergeFrom(page);
+                                      return true;
+                                    });
+  if (!status.ok()) return status;
+  return all;
+}
 
 }  // namespace keyward
 

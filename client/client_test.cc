@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -295,11 +297,70 @@ TEST_F(ClientServerTest, DaemonErrorsKeepCodeAndMessage) {
 }
 
 TEST_F(ClientServerTest, UnservedMethodsAreUnimplemented) {
-  auto client = NewClient();
   v1::SignRequest req;
   req.set_name("keys/a");
-  EXPECT_EQ(client->Sign(req).status().code(),
-            absl::StatusCode::kUnimplemented);
+  absl::StatusOr<v1::SignResponse> signed_data = NewClient()->Sign(req);
+  EXPECT_EQ(signed_data.status().code(), absl::StatusCode::kUnimplemented);
+}
+
+// --- Paging ---
+
+// Pages answers ListKeys from `pages`: page i holds key "k<i>" and the
+// token "t<i+1>", the last none; `calls` records the tokens asked for.
+struct Pages {
+  int pages;
+  std::vector<std::string>* calls;
+  absl::StatusOr<v1::ListKeysResponse> operator()(
+      const v1::ListKeysRequest& req) const {
+    calls->push_back(req.page_token());
+    int i = static_cast<int>(calls->size());
+    v1::ListKeysResponse page;
+    page.add_keys()->set_name(absl::StrCat("keys/k", i));
+    if (i < pages) page.set_next_page_token(absl::StrCat("t", i + 1));
+    return page;
+  }
+};
+
+TEST(PagingTest, ListAllDrainsEveryPageInOrder) {
+  std::vector<std::string> calls;
+  v1::ListKeysRequest req;
+  req.set_name_prefix("keys/");
+  absl::StatusOr<v1::ListKeysResponse> all = ListAll(req, Pages{3, &calls});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_THAT(calls, ::testing::ElementsAre("", "t2", "t3"));
+  ASSERT_EQ(all->keys_size(), 3);
+  EXPECT_EQ(all->keys(0).name(), "keys/k1");
+  EXPECT_EQ(all->keys(2).name(), "keys/k3");
+  EXPECT_EQ(all->next_page_token(), "");
+}
+
+TEST(PagingTest, ForEachPageStopsWhenAskedAndOnErrors) {
+  std::vector<std::string> calls;
+  int seen = 0;
+  absl::Status s = ForEachPage(v1::ListKeysRequest(), Pages{5, &calls},
+                               [&](const v1::ListKeysResponse&) { return ++seen < 2; });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(calls.size(), 2u);
+  int failing_calls = 0;
+  auto failing = [&](const v1::ListKeysRequest&) -> absl::StatusOr<v1::ListKeysResponse> {
+    ++failing_calls;
+    return absl::PermissionDeniedError("no READ on keys/");
+  };
+  absl::StatusOr<v1::ListKeysResponse> all = ListAll(v1::ListKeysRequest(), failing);
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(all.status().message(), "no READ on keys/");
+  EXPECT_EQ(failing_calls, 1);
+}
+
+TEST(PagingTest, ARepeatedPageTokenIsInternal) {
+  auto repeating = [](const v1::ListKeysRequest&) -> absl::StatusOr<v1::ListKeysResponse> {
+    v1::ListKeysResponse page;
+    page.set_next_page_token("again");
+    return page;
+  };
+  absl::StatusOr<v1::ListKeysResponse> all = ListAll(v1::ListKeysRequest(), repeating);
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(all.status().message()), HasSubstr("repeated a page token"));
 }
 
 TEST_F(ClientServerTest, DeadlineApplies) {

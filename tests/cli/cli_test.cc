@@ -407,6 +407,37 @@ TEST_F(CliTest, KeyListPrefixFollowsTheContract) {
   EXPECT_EQ(listed.keys(1).name(), "keys/pfx-b");
 }
 
+// A flag keywardd does not honour yet is refused before any call, and the
+// key is left as it was.
+TEST_F(CliTest, FlagsTheDaemonIgnoresAreRefusedAndChangeNothing) {
+  Create("jwt-refused", "ecdsa-p256", {"--purpose", "jwt", "--jwt-max-ttl", "2h"});
+  for (const char* flag : {"--jwt-issuer", "--jwt-default-ttl", "--min-encrypt-version"}) {
+    SCOPED_TRACE(flag);
+    ProcessResult r = Kw({"key", "update", "jwt-refused", flag, "1"});
+    ExpectOneErrorLine(r);
+    EXPECT_THAT(r.output, HasSubstr(absl::StrCat(flag, " is not supported")));
+  }
+  ProcessResult r = Kw({"key", "create", "jwt-refused-2", "--type", "ecdsa-p256",
+                        "--purpose", "jwt", "--jwt-issuer", "https://issuer"});
+  ExpectOneErrorLine(r);
+  EXPECT_EQ(Kw({"key", "show", "jwt-refused-2"}).exit_code, 2);  // not created
+  r = Kw({"--json", "key", "show", "jwt-refused"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  pb::GetKeyResponse key = ParseJson<pb::GetKeyResponse>(r.output);
+  EXPECT_EQ(key.key().jwt().max_ttl().seconds(), 7200);
+  EXPECT_EQ(key.key().jwt().issuer(), "");
+}
+
+// The completion scripts come from the real binary and parse.
+TEST_F(CliTest, CompletionScriptsPrint) {
+  ProcessResult r = Sh("\"$KW\" completion bash | bash -n");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Kw({"completion", "zsh"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, StartsWith("#compdef keyward\n"));
+  EXPECT_THAT(r.output, HasSubstr("\"key create\") echo"));
+}
+
 // ImportKeyRequest.key.key_type "may be UNSPECIFIED to infer it from
 // asymmetric material" (key_service.proto).
 TEST_F(CliTest, ImportInfersTheTypeFromAsymmetricMaterial) {
