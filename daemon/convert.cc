@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "keystore/crypto/digest.h"
+#include "keystore/jwt.h"
 
 namespace keyward::daemon {
 namespace {
@@ -265,7 +266,7 @@ pb::JweAlgorithm ToProto(jose::JweAlgorithm a) {
 }
 
 std::string KidOf(const keystore::VersionRecord& v) {
-  return v.kid.empty() ? absl::StrCat(v.key_id, ":v", v.version) : v.kid;
+  return keystore::DefaultKid(v);
 }
 
 void ToProto(const keystore::VersionRecord& v, int32_t primary,
