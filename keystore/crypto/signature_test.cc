@@ -66,6 +66,8 @@ const Case kCases[] = {
     {SignatureAlgorithm::kRsaPkcs1Sha512, KeyType::kRsa2048, 256},
     {SignatureAlgorithm::kRsaPssSha384, KeyType::kRsa2048, 256},
     {SignatureAlgorithm::kRsaPssSha512, KeyType::kRsa2048, 256},
+    {SignatureAlgorithm::kEcdsaP521Sha512Der, KeyType::kEcdsaP521, 0},
+    {SignatureAlgorithm::kEcdsaP521Sha512P1363, KeyType::kEcdsaP521, 132},
 };
 
 class SignatureTest : public testing::TestWithParam<Case> {
@@ -215,7 +217,8 @@ TEST_P(SignatureTest, SharedAcrossThreads) {
 
 TEST_P(SignatureTest, WrongKeyTypesAreRefused) {
   for (KeyType other : {KeyType::kEd25519, KeyType::kEcdsaP256,
-                        KeyType::kEcdsaP384, KeyType::kRsa2048}) {
+                        KeyType::kEcdsaP384, KeyType::kEcdsaP521,
+                        KeyType::kRsa2048}) {
     const bool compatible =
         other == GetParam().key_type;  // All RSA cases use kRsa2048.
     auto signer = NewSigner(GetParam().algorithm, Key(other));
