@@ -245,6 +245,7 @@ absl::StatusOr<v1::KeyPurpose> DefaultPurpose(v1::KeyType type) {
     case v1::KEY_TYPE_ED25519:
     case v1::KEY_TYPE_ECDSA_P256:
     case v1::KEY_TYPE_ECDSA_P384:
+    case v1::KEY_TYPE_ECDSA_P521:
       return v1::KEY_PURPOSE_SIGN_VERIFY;
     case v1::KEY_TYPE_ECDH_P256:
       return v1::KEY_PURPOSE_JWE;

@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/digest.h"
@@ -178,19 +179,30 @@ std::vector<std::string> FailureKeys(const grpc::ServerContextBase& context,
   return keys;
 }
 
+void RequestLimiter::Reload(RequestLimits limits) {
+  bool any = limits.defaults.per_second != 0;
+  for (const auto& entry : limits.overrides) any |= entry.second.per_second != 0;
+  absl::MutexLock lock(&mu_);
+  limits_ = std::move(limits);
+  any_limit_.store(any, std::memory_order_release);
+}
+
 absl::Status RequestLimiter::Allow(const std::string& principal) {
-  if (per_second_ == 0) return absl::OkStatus();
+  if (!any_limit_.load(std::memory_order_acquire)) return absl::OkStatus();
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
+  const RequestLimit limit = limits_.For(principal);
+  if (limit.per_second == 0) return absl::OkStatus();
+  const double burst = limit.burst == 0 ? limit.per_second : limit.burst;
   if (buckets_.size() > 100000) buckets_.clear();  // bound memory
-  auto [it, fresh] = buckets_.try_emplace(principal, Bucket{double(burst_), now});
+  auto [it, fresh] = buckets_.try_emplace(principal, Bucket{burst, now});
   Bucket& b = it->second;
   b.tokens = std::min<double>(
-      burst_, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * per_second_);
+      burst, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * limit.per_second);
   b.refilled = now;
   if (b.tokens < 1) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        principal, " is over its limit of ", per_second_,
+        principal, " is over its limit of ", limit.per_second,
         " requests per second; slow down and retry"));
   }
   b.tokens -= 1;
@@ -247,8 +259,29 @@ absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context,
     absl::Status limited = failures.Check(keys);
     if (!limited.ok()) return limited;
     absl::string_view value(auth->second.data(), auth->second.size());
-    std::optional<SessionTable::Session> session;
-    if (absl::ConsumePrefix(&value, "Bearer ")) session = sessions.Find(value);
+    // The scheme is case-insensitive (RFC 7235 2.1).
+    const size_t space = value.find(' ');
+    const absl::string_view scheme =
+        value.substr(0, space == absl::string_view::npos ? 0 : space);
+    if (!absl::EqualsIgnoreCase(scheme, "Bearer")) {
+      // Not a wrong secret: a client sending another scheme (Token, Basic)
+      // would otherwise be told its token is unknown. Counted as a failure
+      // all the same. The scheme is named only if it looks like one, so that
+      // a bare secret sent without a scheme is never echoed.
+      failures.RecordFailure(keys);
+      const bool nameable =
+          !scheme.empty() && scheme.size() <= 16 &&
+          std::all_of(scheme.begin(), scheme.end(),
+                      [](char c) { return absl::ascii_isalpha(c); });
+      return absl::UnauthenticatedError(absl::StrCat(
+          "the authorization metadata ",
+          nameable ? absl::StrCat("uses the scheme '", scheme, "'")
+                   : std::string("has no scheme Keyward knows"),
+          "; send \"authorization: Bearer <session token>\" with a token "
+          "from `keyward login`"));
+    }
+    value.remove_prefix(space + 1);
+    std::optional<SessionTable::Session> session = sessions.Find(value);
     if (!session) {
       failures.RecordFailure(keys);
       return absl::UnauthenticatedError(

@@ -14,6 +14,7 @@
 #ifndef KEYWARD_DAEMON_ACCESS_H_
 #define KEYWARD_DAEMON_ACCESS_H_
 
+#include <atomic>
 #include <functional>
 #include <list>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "keystore/records.h"
 #include "keyward/v1/access_service.pb.h"
 #include "keyward/v1/common.pb.h"
+#include "daemon/request_limits.h"
 
 namespace keyward::daemon {
 
@@ -134,23 +136,27 @@ std::vector<std::string> FailureKeys(const grpc::ServerContextBase& context,
                                      absl::string_view transport_principal,
                                      absl::string_view credential);
 
-// RequestLimiter: a token bucket per principal, `per_second` refill and
-// `burst` capacity; per_second 0 disables it (no lock taken). Thread-safe.
+// RequestLimiter: a token bucket per principal, shaped by RequestLimits;
+// with every limit 0 it takes no lock. Thread-safe.
 class RequestLimiter {
  public:
+  explicit RequestLimiter(RequestLimits limits) { Reload(std::move(limits)); }
   RequestLimiter(uint32_t per_second, uint32_t burst)
-      : per_second_(per_second), burst_(burst == 0 ? per_second : burst) {}
+      : RequestLimiter(RequestLimits{{per_second, burst}, {}}) {}
   // Allow takes one token for `principal`: RESOURCE_EXHAUSTED if none.
   absl::Status Allow(const std::string& principal);
+  // Reload replaces the limits (SIGHUP). Buckets are kept, so a reload
+  // does not refill them; each is capped at its new burst on its next use.
+  void Reload(RequestLimits limits);
 
  private:
   struct Bucket {
     double tokens;
     absl::Time refilled;
   };
-  const uint32_t per_second_;
-  const uint32_t burst_;
   absl::Mutex mu_;
+  std::atomic<bool> any_limit_{false};
+  RequestLimits limits_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -169,7 +169,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::WhoAmI(
             rpc.env().authorizer->bootstrap_admin_uids().contains(caller.uid));
         return absl::OkStatus();
       },
-      Rpc::Access::kAnyCaller);
+      Rpc::Access::kAnonymousToo);
 }
 
 namespace {

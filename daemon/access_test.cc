@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -49,6 +50,67 @@ TEST(FailureLimiterTest, MemoryIsBoundedAndTheLeastRecentKeysGoFirst) {
   EXPECT_EQ(limiter.Check(attacked).code(), absl::StatusCode::kResourceExhausted);
   // The first addresses were forgotten: allowed again.
   EXPECT_TRUE(limiter.Check({"ipv4:10.0.0.0"}).ok());
+}
+
+keyward::v1::RateLimitConfig LimitsConfig(const std::string& text) {
+  keyward::v1::RateLimitConfig config;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &config))
+      << text;
+  return config;
+}
+
+TEST(RequestLimitsTest, TheMostSpecificOverrideWins) {
+  auto limits = RequestLimitsFromConfig(LimitsConfig(R"(
+      requests_per_second: 10
+      overrides { principal: "apikey:*" requests_per_second: 5 }
+      overrides { principal: "apikey:batch-*" requests_per_second: 1 burst: 3 }
+      overrides { principal: "apikey:batch-main" requests_per_second: 0 }
+  )"));
+  ASSERT_TRUE(limits.ok()) << limits.status();
+  EXPECT_EQ(limits->For("unix:uid:1000").per_second, 10u);
+  EXPECT_EQ(limits->For("apikey:ci").per_second, 5u);
+  EXPECT_EQ(limits->For("apikey:batch-nightly").per_second, 1u);
+  EXPECT_EQ(limits->For("apikey:batch-nightly").burst, 3u);
+  EXPECT_EQ(limits->For("apikey:batch-main").per_second, 0u);  // unlimited
+  EXPECT_EQ(limits->For("apikey").per_second, 10u);  // not the prefix
+}
+
+TEST(RequestLimitsTest, BadConfigsAreRefusedNamingTheEntry) {
+  for (const char* text : {
+           R"(overrides { principal: "" requests_per_second: 1 })",
+           R"(overrides { principal: "*" requests_per_second: 1 })",
+           R"(overrides { principal: "a" } overrides { principal: "a" })",
+           R"(requests_per_second: 1000001)",
+           R"(overrides { principal: "x" burst: 2000000 })",
+       }) {
+    auto limits = RequestLimitsFromConfig(LimitsConfig(text));
+    EXPECT_EQ(limits.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_THAT(std::string(limits.status().message()),
+                HasSubstr("rate_limits"));
+  }
+}
+
+TEST(RequestLimiterTest, OverridesApplyAndReloadKeepsBuckets) {
+  RequestLimiter limiter(*RequestLimitsFromConfig(LimitsConfig(R"(
+      overrides { principal: "apikey:slow" requests_per_second: 1 burst: 2 }
+  )")));
+  // No default limit: others are never refused.
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(limiter.Allow("apikey:fast").ok());
+  EXPECT_TRUE(limiter.Allow("apikey:slow").ok());
+  EXPECT_TRUE(limiter.Allow("apikey:slow").ok());
+  absl::Status refused = limiter.Allow("apikey:slow");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("limit of 1 requests"));
+  // A reload that lifts the limit takes effect at once...
+  limiter.Reload(*RequestLimitsFromConfig(LimitsConfig("")));
+  EXPECT_TRUE(limiter.Allow("apikey:slow").ok());
+  // ...and one that sets a default limits everyone else.
+  limiter.Reload(*RequestLimitsFromConfig(
+      LimitsConfig("requests_per_second: 1 burst: 1")));
+  EXPECT_TRUE(limiter.Allow("apikey:fast").ok());
+  EXPECT_EQ(limiter.Allow("apikey:fast").code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "daemon/request_limits.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -272,7 +274,7 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
   if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
     config->set_log_level(keyward::v1::LOG_LEVEL_INFO);
   }
-  return absl::OkStatus();
+  return RequestLimitsFromConfig(config->rate_limits()).status();
 }
 
 }  // namespace keyward::daemon

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "keystore/crypto/digest.h"
+#include "keystore/jwt.h"
 
 namespace keyward::daemon {
 namespace {
@@ -34,6 +35,7 @@ constexpr TypePair kTypes[] = {
     {pb::KEY_TYPE_RSA_3072, KeyType::kRsa3072},
     {pb::KEY_TYPE_RSA_4096, KeyType::kRsa4096},
     {pb::KEY_TYPE_ECDH_P256, KeyType::kEcdhP256},
+    {pb::KEY_TYPE_ECDSA_P521, KeyType::kEcdsaP521},
 };
 
 struct AlgPair {
@@ -52,6 +54,14 @@ constexpr AlgPair kAlgs[] = {
      crypto::SignatureAlgorithm::kEcdsaP384Sha384P1363},
     {pb::SIGNATURE_ALGORITHM_RSA_PSS_SHA256,
      crypto::SignatureAlgorithm::kRsaPssSha256},
+    {pb::SIGNATURE_ALGORITHM_RSA_PSS_SHA384,
+     crypto::SignatureAlgorithm::kRsaPssSha384},
+    {pb::SIGNATURE_ALGORITHM_RSA_PSS_SHA512,
+     crypto::SignatureAlgorithm::kRsaPssSha512},
+    {pb::SIGNATURE_ALGORITHM_ECDSA_SHA512_DER,
+     crypto::SignatureAlgorithm::kEcdsaP521Sha512Der},
+    {pb::SIGNATURE_ALGORITHM_ECDSA_SHA512_P1363,
+     crypto::SignatureAlgorithm::kEcdsaP521Sha512P1363},
     {pb::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA256,
      crypto::SignatureAlgorithm::kRsaPkcs1Sha256},
     {pb::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA384,
@@ -106,7 +116,8 @@ absl::StatusOr<KeyType> FromProto(pb::KeyType type) {
   }
   return absl::InvalidArgumentError(
       "key_type must be set: one of AES256_GCM, HMAC_SHA256, HMAC_SHA384, "
-      "HMAC_SHA512, ED25519, ECDSA_P256, ECDSA_P384, RSA_2048, RSA_3072, "
+      "HMAC_SHA512, ED25519, ECDSA_P256, ECDSA_P384, ECDSA_P521, RSA_2048, "
+      "RSA_3072, "
       "RSA_4096, ECDH_P256");
 }
 
@@ -125,7 +136,7 @@ absl::StatusOr<std::optional<crypto::SignatureAlgorithm>> FromProto(
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "algorithm ", pb::SignatureAlgorithm_Name(algorithm),
-      " is not offered by this build; RSA-PSS is offered with SHA-256 only"));
+      " is not a signature algorithm this build knows"));
 }
 
 pb::SignatureAlgorithm ToProto(crypto::SignatureAlgorithm algorithm) {
@@ -265,7 +276,7 @@ pb::JweAlgorithm ToProto(jose::JweAlgorithm a) {
 }
 
 std::string KidOf(const keystore::VersionRecord& v) {
-  return v.kid.empty() ? absl::StrCat(v.key_id, ":v", v.version) : v.kid;
+  return keystore::DefaultKid(v);
 }
 
 void ToProto(const keystore::VersionRecord& v, int32_t primary,

@@ -46,9 +46,13 @@ absl::Status CheckDigest(Rpc& rpc, const std::string& id,
     case crypto::SignatureAlgorithm::kEcdsaP384Sha384Der:
     case crypto::SignatureAlgorithm::kEcdsaP384Sha384P1363:
     case crypto::SignatureAlgorithm::kRsaPkcs1Sha384:
+    case crypto::SignatureAlgorithm::kRsaPssSha384:
       want = 48;
       break;
+    case crypto::SignatureAlgorithm::kEcdsaP521Sha512Der:
+    case crypto::SignatureAlgorithm::kEcdsaP521Sha512P1363:
     case crypto::SignatureAlgorithm::kRsaPkcs1Sha512:
+    case crypto::SignatureAlgorithm::kRsaPssSha512:
       want = 64;
       break;
     default:

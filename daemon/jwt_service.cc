@@ -19,6 +19,7 @@
 #include "keystore/jose/jwk.h"
 #include "keystore/jose/jws.h"
 #include "keystore/jose/jwt.h"
+#include "keystore/jwt.h"
 
 namespace keyward::daemon {
 namespace {
@@ -26,47 +27,13 @@ namespace {
 namespace pb = keyward::v1;
 using google::protobuf::util::TimeUtil;
 
-// SignJwt's lifetimes when the key sets none (JwtKeySettings).
-constexpr absl::Duration kDefaultTtl = absl::Minutes(15);
-constexpr absl::Duration kDefaultMaxTtl = absl::Hours(24);
-
 absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
   if (!name.ok()) return name.status();
   return name->Resource();
 }
 
-// The one JWS algorithm of a JWT key.
-absl::StatusOr<jose::JwsAlgorithm> JwsAlgorithmOf(const keystore::KeyRecord& key) {
-  if (key.purpose != keystore::KeyPurpose::kJwt) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "key '", key.id, "' is not a JWT key; create one with purpose JWT "
-        "(`keyward key create NAME --type ed25519 --purpose jwt`)"));
-  }
-  if (auto jws = keystore::KeyTypeInfoOf(key.type).jws_algorithm) return *jws;
-  return absl::FailedPreconditionError(
-      absl::StrCat("key '", key.id, "' has no JWS algorithm"));
-}
-
-// "payments:v3" -> ("payments", 3).
-bool ParseKid(absl::string_view kid, std::string* id, int32_t* version) {
-  size_t colon = kid.rfind(":v");
-  if (colon == absl::string_view::npos) return false;
-  *id = std::string(kid.substr(0, colon));
-  return keystore::ValidateKeyId(*id).ok() &&
-         absl::SimpleAtoi(kid.substr(colon + 2), version) && *version > 0;
-}
-
-// ResolveKid finds the key version a kid names: Keyward's own form, or a
-// version's own kid (imported keys; found in the keystore's memory).
-bool ResolveKid(keystore::Keystore& keystore, absl::string_view kid,
-                std::string* id, int32_t* version) {
-  if (ParseKid(kid, id, version)) return true;
-  auto found = keystore.FindVersionByKid(std::string(kid));
-  if (!found.ok()) return false;
-  *id = found->key_id;
-  *version = found->version;
-  return true;
-}
+using keystore::JwsAlgorithmOf;
+using keystore::ResolveKid;
 
 google::protobuf::Timestamp Ts(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
@@ -194,97 +161,30 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
     return absl::InvalidArgumentError(
         absl::StrCat("claims_json: ", claims.status().message()));
   }
-  auto key = rpc.keystore().GetKey(name->id);
-  if (!key.ok()) return key.status();
-  auto alg = JwsAlgorithmOf(*key);
-  if (!alg.ok()) return alg.status();
-
-  // The lifetime: asked for, or the default; never past the key's maximum
-  // (refused, not silently shortened).
-  const absl::Duration max_ttl = key->jwt_max_ttl > absl::ZeroDuration()
-                                     ? key->jwt_max_ttl
-                                     : kDefaultMaxTtl;
-  absl::Duration ttl = request.has_ttl() ? FromProto(request.ttl())
-                                         : absl::ZeroDuration();
-  if (ttl < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("ttl must not be negative");
-  }
-  if (ttl == absl::ZeroDuration()) ttl = std::min(kDefaultTtl, max_ttl);
-  if (ttl > max_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ttl ", absl::FormatDuration(ttl), " is over key '", name->id,
-        "''s maximum token lifetime of ", absl::FormatDuration(max_ttl),
-        "; ask for less, or raise the key's jwt.max_ttl"));
-  }
-  const absl::Time now = absl::Now();
-  if (const jose::JsonValue* exp = claims->Find("exp");
-      exp != nullptr && exp->is_number() &&
-      absl::FromUnixSeconds(static_cast<int64_t>(exp->number_value())) >
-          now + max_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "exp is past key '", name->id, "''s maximum token lifetime of ",
-        absl::FormatDuration(max_ttl)));
-  }
-  if (const jose::JsonValue* jti = claims->Find("jti");
-      jti != nullptr && record_options->has_value() &&
-      (!jti->is_string() || !ValidJti(jti->string_value()))) {
-    return absl::InvalidArgumentError(
-        "a recorded token's jti must be 1 to 128 characters of "
-        "[A-Za-z0-9_-]; leave it out and the daemon makes one");
-  }
-  const int32_t v = key->primary_version;
-  auto signing_version = rpc.keystore().GetVersion(name->id, v);
-  if (!signing_version.ok()) return signing_version.status();
-  auto signing_key = jose::JwsSigningKey::ForFunction(
-      *alg,
-      [&](absl::string_view input) -> absl::StatusOr<std::string> {
-        auto sig = rpc.keystore().SignJws(name->id, v, input);
-        if (!sig.ok()) return sig.status();
-        return std::move(sig->signature);
-      },
-      KidOf(*signing_version));
-  if (!signing_key.ok()) return signing_key.status();
-  jose::JwtSignOptions options;
-  options.now = now;
-  options.ttl = ttl;
-  options.typ = request.typ().empty() ? "JWT" : request.typ();
-  options.keep_given_registered_claims = true;
-  options.max_token_bytes = max_token_bytes_;
-  auto token = jose::SignJwt(*claims, *signing_key, options);
-  if (!token.ok()) return token.status();
+  keystore::JwtSignParams params;
+  params.key_id = name->id;
+  params.claims = *std::move(claims);
+  params.ttl = request.has_ttl() ? FromProto(request.ttl()) : absl::ZeroDuration();
+  params.typ = request.typ().empty() ? "JWT" : request.typ();
   if (record_options->has_value()) {
     const pb::TokenRecordOptions& o = request.record();
-    keystore::TokenRecord record;
-    record.jti = token->jti;
-    record.key_id = name->id;
-    record.version = v;
-    record.external_id = o.external_id();
-    record.metadata.insert(o.metadata().begin(), o.metadata().end());
-    if (const jose::JsonValue* sub = claims->Find("sub");
-        sub != nullptr && sub->is_string()) {
-      record.subject = sub->string_value();
-    }
-    record.claims_json = token->claims_json;
-    record.issued_by = rpc.caller().principal;
-    // Precise, so that records list in the order they were made ("iat" is
-    // this time in whole seconds).
-    record.issued_at = now;
-    record.expire_at = token->expires_at;
-    record.purge_at = token->expires_at + **record_options;
-    absl::Status kept = rpc.keystore().RecordToken(
-        std::move(record), o.store_token() ? token->token : "");
-    if (absl::IsAlreadyExists(kept)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "a token record with jti '", token->jti,
-          "' exists; recorded tokens need a fresh jti"));
-    }
-    if (!kept.ok()) return kept;
+    params.record = keystore::TokenRecordSpec{
+        o.external_id(),
+        {o.metadata().begin(), o.metadata().end()},
+        o.store_token(),
+        **record_options};
+  }
+  params.issued_by = rpc.caller().principal;
+  params.max_token_bytes = max_token_bytes_;
+  auto token = keystore::SignJwt(rpc.keystore(), params);
+  if (!token.ok()) return token.status();
+  if (token->recorded) {
     response->set_record_name(absl::StrCat("tokens/", token->jti));
   }
-  *version = v;
+  *version = token->version;
   response->set_token(token->token);
   response->set_jti(token->jti);
-  response->set_key_version(VersionName(name->id, v));
+  response->set_key_version(VersionName(name->id, token->version));
   *response->mutable_issue_time() = Ts(token->issued_at);
   *response->mutable_expire_time() = Ts(token->expires_at);
   return absl::OkStatus();
@@ -315,6 +215,14 @@ absl::Status JwtServiceImpl::Verify(Rpc& rpc,
        FromProto(request.leeway()) > absl::Minutes(5))) {
     return absl::InvalidArgumentError("leeway must be 0 to 5 minutes");
   }
+  if (request.has_max_age_without_exp() &&
+      (!request.allow_missing_exp() ||
+       FromProto(request.max_age_without_exp()) < absl::ZeroDuration() ||
+       FromProto(request.max_age_without_exp()) > absl::Hours(24 * 366))) {
+    return absl::InvalidArgumentError(
+        "max_age_without_exp is 0 to 366 days, and only with "
+        "allow_missing_exp (a token with exp is held to its exp)");
+  }
   for (const std::string* field :
        {&request.issuer(), &request.audience(), &request.typ()}) {
     if (field->size() > 256) {
@@ -322,137 +230,34 @@ absl::Status JwtServiceImpl::Verify(Rpc& rpc,
           "issuer, audience and typ are at most 256 bytes each");
     }
   }
-  jose::JwsVerifyOptions parse_options;
-  parse_options.max_token_bytes = max_token_bytes_;
-  std::string used_id;
-  int32_t used_version = 0;
-  jose::JwsKeyResolver resolve = [&](const jose::ParsedJws& jws)
-      -> absl::StatusOr<std::vector<jose::JwsVerificationKey>> {
-    std::string id;
-    int32_t v = 0;
-    const bool keyward_kid =
-        jws.kid && ResolveKid(rpc.keystore(), *jws.kid, &id, &v);
-    const bool is_pinned = !request.name().empty();
-    if (!keyward_kid && !is_pinned) {
-      return jose::TokenError(jose::TokenFailure::kKeyNotFound,
-                              "the token's kid names no key version here; "
-                              "pin the key (`name`) to verify tokens without "
-                              "one");
-    }
-    if (is_pinned && keyward_kid && id != pinned->id) {
-      return jose::TokenError(
-          jose::TokenFailure::kKeyNotFound,
-          absl::StrCat("the token's kid names key '", id, "', not '",
-                       pinned->id, "'"));
-    }
-    if (is_pinned) id = pinned->id;
-    if (authorize) {
-      absl::Status allowed = rpc.Authorize(pb::OPERATION_JWT_VERIFY, "keys/" + id);
-      if (!allowed.ok()) {
-        if (is_pinned) return allowed;
-        return jose::TokenError(
-            jose::TokenFailure::kKeyNotFound,
-            absl::StrCat("the token's kid names key '", id,
-                         "', on which the caller may not verify"));
-      }
-    }
-    auto key = rpc.keystore().GetKey(id);
-    if (!key.ok()) {
-      if (!absl::IsNotFound(key.status()) || is_pinned) return key.status();
-      return jose::TokenError(jose::TokenFailure::kKeyNotFound,
-                              absl::StrCat("no key named '", id, "'"));
-    }
-    auto alg = JwsAlgorithmOf(*key);
-    if (!alg.ok()) {
-      return jose::TokenError(jose::TokenFailure::kKeyUnusable,
-                              alg.status().message());
-    }
-    auto usable = [&](const keystore::VersionRecord& r) {
-      return r.state == keystore::VersionState::kEnabled &&
-             r.version >= key->min_decrypt_version;
+  keystore::JwtVerifyParams params;
+  params.token = std::string(token);
+  if (pinned.ok()) params.pinned_key_id = pinned->id;
+  params.issuer = request.issuer();
+  params.audience = request.audience();
+  params.typ = request.typ();
+  params.leeway = request.has_leeway() ? FromProto(request.leeway()) : leeway_;
+  params.allow_missing_exp = request.allow_missing_exp();
+  params.max_age_without_exp = FromProto(request.max_age_without_exp());
+  params.max_token_bytes = max_token_bytes_;
+  if (authorize) {
+    params.authorize = [&rpc](const std::string& id) {
+      return rpc.Authorize(pb::OPERATION_JWT_VERIFY, "keys/" + id);
     };
-    // The candidates: the version a Keyward kid names; for a pinned key and
-    // a token without one (issued before the key moved into Keyward), each
-    // usable version, newest first.
-    std::vector<int32_t> candidates;
-    if (keyward_kid) {
-      auto version_record = rpc.keystore().GetVersion(id, v);
-      if (!version_record.ok() || !usable(*version_record)) {
-        return jose::TokenError(
-            jose::TokenFailure::kKeyUnusable,
-            absl::StrCat("version ", v, " of key '", id,
-                         "' is missing, disabled, destroyed or retired"));
-      }
-      candidates.push_back(v);
-    } else {
-      auto versions = rpc.keystore().ListVersions(id);
-      if (!versions.ok()) return versions.status();
-      for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-        if (usable(*it)) candidates.push_back(it->version);
-      }
-      if (candidates.empty()) {
-        return jose::TokenError(
-            jose::TokenFailure::kKeyUnusable,
-            absl::StrCat("key '", id, "' has no usable version"));
-      }
-    }
-    used_id = id;
-    used_version = candidates.front();
-    std::vector<jose::JwsVerificationKey> keys;
-    for (int32_t c : candidates) {
-      auto vk = jose::JwsVerificationKey::ForFunction(
-          *alg, [&rpc, &used_version, id, c](absl::string_view sig,
-                                              absl::string_view input) {
-            absl::Status s = rpc.keystore().VerifyJws(id, c, input, sig);
-            if (s.ok()) used_version = c;
-            return s;
-          });
-      if (!vk.ok()) return vk.status();
-      keys.push_back(std::move(*vk));
-    }
-    return keys;
-  };
-  jose::JwtVerifyOptions options;
-  options.now = absl::Now();
-  options.leeway = request.has_leeway() ? FromProto(request.leeway()) : leeway_;
-  options.issuer = request.issuer();
-  options.audience = request.audience();
-  options.typ = request.typ();
-  options.jws = parse_options;
-  auto verified = jose::VerifyJwt(token, resolve, options);
-  if (!used_id.empty()) {
-    response->set_key_version(VersionName(used_id, used_version));
   }
-  if (!verified.ok()) {
-    jose::TokenFailure why = jose::FailureOf(verified.status());
-    if (why == jose::TokenFailure::kNone) return verified.status();
-    response->set_valid(false);
-    response->set_failure(static_cast<pb::JwtFailure>(why));
-    response->set_failure_detail(std::string(verified.status().message()));
-    return absl::OkStatus();
+  auto verdict = keystore::VerifyJwt(rpc.keystore(), params);
+  if (!verdict.ok()) return verdict.status();
+  if (!verdict->key_id.empty()) {
+    response->set_key_version(VersionName(verdict->key_id, verdict->version));
   }
-  *version = used_version;
-  // Revocation: a memory look-up; the record is read only for a jti that
-  // some record revoked, to check it is this key's.
-  if (const jose::JsonValue* jti = verified->claims.Find("jti");
-      jti != nullptr && jti->is_string() &&
-      rpc.keystore().IsTokenRevoked(jti->string_value())) {
-    auto record = rpc.keystore().GetTokenRecord(jti->string_value());
-    if (!record.ok() && !absl::IsNotFound(record.status())) {
-      return record.status();
-    }
-    if (record.ok() && record->key_id == used_id) {
-      response->set_valid(false);
-      response->set_failure(pb::JWT_FAILURE_REVOKED);
-      response->set_failure_detail(absl::StrCat(
-          "the token was revoked at ", absl::FormatTime(record->revoked_at),
-          record->revoke_reason.empty() ? "" : ": ", record->revoke_reason));
-      return absl::OkStatus();
-    }
+  response->set_valid(verdict->valid);
+  response->set_failure(static_cast<pb::JwtFailure>(verdict->failure));
+  response->set_failure_detail(verdict->detail);
+  response->set_header_json(verdict->header_json);
+  response->set_claims_json(verdict->claims_json);
+  if (verdict->valid || verdict->failure == keystore::kRevokedFailure) {
+    *version = verdict->version;
   }
-  response->set_valid(true);
-  response->set_header_json(verified->header_json);
-  response->set_claims_json(verified->claims_json);
   return absl::OkStatus();
 }
 
@@ -771,7 +576,7 @@ grpc::ServerUnaryReactor* JwtServiceImpl::GetTokenRecord(
           keystore::TokenFilter filter;
           filter.key_id = *key;
           filter.external_id = request->external_id();
-          filter.now = absl::Now();
+          filter.now = rpc.keystore().Now();
           auto found = NextReadable(rpc, filter, {}, 1);
           if (!found.ok()) return found.status();
           if (!found->records.empty()) record = std::move(found->records[0]);
@@ -849,7 +654,7 @@ grpc::ServerUnaryReactor* JwtServiceImpl::ListTokenRecords(
         keystore::TokenFilter filter;
         filter.key_id = *key;
         filter.external_id = request->external_id();
-        filter.now = absl::Now();
+        filter.now = rpc.keystore().Now();
         switch (request->state()) {
           case pb::TOKEN_STATE_UNSPECIFIED:
             break;
@@ -939,7 +744,7 @@ absl::Status JwtServiceImpl::ToProto(Rpc& rpc, const keystore::TokenRecord& r,
     out->set_revoke_reason(r.revoke_reason);
     out->set_revoked_by(r.revoked_by);
   } else {
-    out->set_state(r.expire_at <= absl::Now() ? pb::TOKEN_STATE_EXPIRED
+    out->set_state(r.expire_at <= rpc.keystore().Now() ? pb::TOKEN_STATE_EXPIRED
                                               : pb::TOKEN_STATE_ACTIVE);
   }
   if (!r.sealed_token.empty()) {

@@ -69,6 +69,70 @@ absl::Status VersionNameRequired(const KeyName& name) {
       "name must be a version: keys/NAME/versions/N");
 }
 
+// ReportedAlgorithms: the signature_algorithms a key of `type` and
+// `purpose` reports (convert.cc's ToProto), default first.
+std::vector<pb::SignatureAlgorithm> ReportedAlgorithms(
+    keystore::KeyType type, keystore::KeyPurpose purpose) {
+  std::vector<pb::SignatureAlgorithm> out;
+  if (purpose == keystore::KeyPurpose::kSignVerify) {
+    for (auto alg : keystore::SignatureAlgorithmsFor(type)) {
+      out.push_back(ToProto(alg));
+    }
+  } else if (purpose == keystore::KeyPurpose::kJwt) {
+    if (auto alg = keystore::JwsSignatureAlgorithm(type)) {
+      out.push_back(ToProto(*alg));
+    }
+  }
+  return out;
+}
+
+std::string AlgorithmNames(const std::vector<pb::SignatureAlgorithm>& algs) {
+  std::vector<std::string> names;
+  for (pb::SignatureAlgorithm a : algs) {
+    names.push_back(pb::SignatureAlgorithm_Name(a));
+  }
+  return names.empty() ? std::string("none") : absl::StrJoin(names, ", ");
+}
+
+// CheckTemplateKept refuses (INVALID_ARGUMENT, naming what was asked and
+// what the key has) the template fields of CreateKey/ImportKey that this
+// build cannot keep, so that none is dropped in silence: a
+// signature_algorithms other than the one the key will have (the default
+// first; a key's own choice of algorithm is not stored yet), and jwt
+// settings other than max_ttl. `purpose` is the key's; `type` unset when
+// the import takes it from the material.
+absl::Status CheckTemplateKept(const pb::Key& key,
+                               std::optional<keystore::KeyType> type,
+                               keystore::KeyPurpose purpose) {
+  if (key.jwt().has_default_ttl() || !key.jwt().issuer().empty()) {
+    return absl::InvalidArgumentError(
+        "jwt.default_ttl and jwt.issuer are not kept by this build yet; "
+        "leave them unset (only jwt.max_ttl is kept)");
+  }
+  if (key.signature_algorithms().empty()) return absl::OkStatus();
+  std::vector<pb::SignatureAlgorithm> asked;
+  for (int a : key.signature_algorithms()) {
+    auto known = daemon::FromProto(static_cast<pb::SignatureAlgorithm>(a));
+    if (!known.ok()) return known.status();
+    asked.push_back(static_cast<pb::SignatureAlgorithm>(a));
+  }
+  if (!type.has_value()) {
+    return absl::InvalidArgumentError(
+        "signature_algorithms needs key_type: give the type of the material "
+        "so that the algorithms can be checked against it before the import");
+  }
+  const std::vector<pb::SignatureAlgorithm> has =
+      ReportedAlgorithms(*type, purpose);
+  if (asked == has || (asked.size() == 1 && !has.empty() && asked[0] == has[0])) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "signature_algorithms [", AlgorithmNames(asked), "] cannot be given to a ",
+      crypto::KeyTypeName(*type), " key of this purpose: it signs with [",
+      AlgorithmNames(has), "] (the default first), and choosing another "
+      "algorithm per key is not offered by this build yet"));
+}
+
 // Page tokens are the last key id of the previous page.
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
@@ -103,6 +167,10 @@ grpc::ServerUnaryReactor* KeyServiceImpl::CreateKey(
     params.exportable = key.exportable();
     params.rotation_period = FromProto(key.rotation_period());
     params.jwt_max_ttl = FromProto(key.jwt().max_ttl());
+    s = CheckTemplateKept(
+        key, params.type,
+        params.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
+    if (!s.ok()) return s;
     auto jwe = ChooseJweAlgorithm(
         key.jwe_algorithm(), params.type,
         params.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
@@ -423,6 +491,23 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
     params.create.labels.insert(request->key().labels().begin(),
                                 request->key().labels().end());
     params.create.exportable = request->key().exportable();
+    if (!new_version &&
+        FromProto(request->key().rotation_period()) != absl::ZeroDuration()) {
+      // The keystore starts imported keys without automatic rotation.
+      return absl::InvalidArgumentError(
+          "rotation_period is not taken by ImportKey yet: import the key, "
+          "then set it with UpdateKey (update_mask \"rotation_period\")");
+    }
+    params.create.jwt_max_ttl = FromProto(request->key().jwt().max_ttl());
+    if (!new_version) {
+      absl::Status kept = CheckTemplateKept(
+          request->key(),
+          params.type_from_material
+              ? std::nullopt
+              : std::optional<keystore::KeyType>(params.create.type),
+          params.create.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
+      if (!kept.ok()) return kept;
+    }
     params.kid = request->kid();
     if (!new_version && params.create.purpose ==
                             keystore::KeyPurpose::kKeyAgreement) {

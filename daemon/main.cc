@@ -276,6 +276,24 @@ int Restore(const keyward::v1::DaemonConfig& config, const std::string& in) {
   return 0;
 }
 
+// ReloadRequestLimits re-reads rate_limits from the config file at `path`
+// (SIGHUP). A file that does not load or check is logged and the limits in
+// force are kept; without a config file there is nothing to re-read.
+void ReloadRequestLimits(const std::string& path, RequestLimiter& requests) {
+  if (path.empty()) return;
+  auto loaded = LoadConfigFile(path);
+  absl::StatusOr<RequestLimits> limits =
+      loaded.ok() ? RequestLimitsFromConfig(loaded->rate_limits())
+                  : absl::StatusOr<RequestLimits>(loaded.status());
+  if (!limits.ok()) {
+    LogWarning("reload_failed", {{"what", "rate_limits"},
+                                 {"error", limits.status().message()}});
+    return;
+  }
+  requests.Reload(*std::move(limits));
+  LogInfo("reloaded", {{"what", "rate_limits"}});
+}
+
 int Serve(const keyward::v1::DaemonConfig& config) {
   // Signals go to the thread that waits for them, not to gRPC's threads.
   sigset_t signals;
@@ -340,8 +358,8 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   std::function<void(bool)> on_seal_change;  // bound once the server runs
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
-  RequestLimiter requests(config.rate_limits().requests_per_second(),
-                          config.rate_limits().burst());
+  // FinalizeConfig has checked them.
+  RequestLimiter requests(*RequestLimitsFromConfig(config.rate_limits()));
   ServiceEnv env{ks->get(), &authorizer, audit->get(), &peers, &sessions,
                  &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
@@ -399,6 +417,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
       } else {
         LogWarning("reload_failed", {{"error", reloaded.status().message()}});
       }
+      ReloadRequestLimits(absl::GetFlag(FLAGS_config), requests);
       NotifyOrLog("READY=1\nSTATUS=serving");
       continue;
     }

@@ -49,6 +49,12 @@ absl::Status Rpc::Identify() {
   if (!caller.ok()) {
     caller_.principal = "anonymous";
     identified_ = caller.status();
+    // No credentials at all (not a refused token, not a rate limit).
+    anonymous_ = absl::IsUnauthenticated(caller.status()) &&
+                 context_->client_metadata().count("authorization") == 0;
+    if (anonymous_) {
+      caller_.method = keyward::v1::AUTHENTICATION_METHOD_ANONYMOUS;
+    }
   } else {
     caller_ = std::move(*caller);
     identified_ = absl::OkStatus();

@@ -81,12 +81,17 @@ class Rpc {
   // identity). kInBody: every check but the grant, which `body` makes with
   // Authorize once it knows the key (token records name theirs).
   // kAnyCallerEvenUnaudited: as kAnyCaller, and answered even if its audit
-  // record cannot be written (GetStatus, so that an audit outage can be
-  // seen; it reads no key).
+  // record cannot be written. kAnonymousToo: any identified caller, and a
+  // caller that sent no credentials at all ("anonymous", as common.proto
+  // allows for WhoAmI); a bad session token is still UNAUTHENTICATED.
+  // kAnonymousTooEvenUnaudited: both (GetStatus, so that an audit outage
+  // can be seen; it reads no key).
   enum class Access {
     kGranted,
     kAnyCaller,
     kAnyCallerEvenUnaudited,
+    kAnonymousToo,
+    kAnonymousTooEvenUnaudited,
     kAnyone,
     kInBody
   };
@@ -95,15 +100,18 @@ class Rpc {
   absl::Status Run(keyward::v1::Operation operation,
                    const absl::StatusOr<std::string>& resource, Body body,
                    Access access = Access::kGranted) {
+    const bool anonymous_ok = access == Access::kAnonymousToo ||
+                              access == Access::kAnonymousTooEvenUnaudited;
     absl::Status status =
         access == Access::kGranted     ? Prepare(operation, resource, true)
         : access == Access::kInBody    ? Prepare(operation, resource, false)
-        : access == Access::kAnyCaller ||
-                access == Access::kAnyCallerEvenUnaudited
-            ? identified_
-            : absl::OkStatus();
+        : access == Access::kAnyone    ? absl::OkStatus()
+        : anonymous_ok && anonymous_   ? absl::OkStatus()
+                                       : identified_;
     answer_ = Complete(operation, resource.ok() ? *resource : "", status,
-                       body, access != Access::kAnyCallerEvenUnaudited);
+                       body,
+                       access != Access::kAnyCallerEvenUnaudited &&
+                           access != Access::kAnonymousTooEvenUnaudited);
     return answer_;
   }
 
@@ -133,6 +141,9 @@ class Rpc {
   grpc::ServerUnaryReactor* Finish(const absl::Status& status);
 
   const Caller& caller() const { return caller_; }
+  // anonymous: the caller sent no credentials and has no transport
+  // identity (principal "anonymous", method ANONYMOUS).
+  bool anonymous() const { return anonymous_; }
   keystore::Keystore& keystore() const { return *env_.keystore; }
   const ServiceEnv& env() const { return env_; }
 
@@ -158,6 +169,7 @@ class Rpc {
       env_.metrics != nullptr ? absl::Now() : absl::InfinitePast();
   absl::Status answer_;  // the last answer, for metrics
   absl::Status identified_ = absl::UnknownError("caller not identified");
+  bool anonymous_ = false;
   Caller caller_;
   std::vector<AuditEntry>* deferred_ = nullptr;
   std::string request_id_;

@@ -59,7 +59,7 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
         audit->set_outages(health.outages);
         return absl::OkStatus();
       },
-      Rpc::Access::kAnyCallerEvenUnaudited);
+      Rpc::Access::kAnonymousTooEvenUnaudited);
 }
 
 // The failure-throttling key of the keystore passphrase (Unseal,

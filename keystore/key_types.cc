@@ -14,7 +14,7 @@ using crypto::SignatureAlgorithm;
 using jose::JweAlgorithm;
 using jose::JwsAlgorithm;
 
-constexpr KeyType kLastKeyType = KeyType::kEcdhP256;
+constexpr KeyType kLastKeyType = KeyType::kEcdsaP521;
 
 KeyTypeInfo Symmetric(KeyType type, size_t size, KeyPurpose purpose) {
   KeyTypeInfo info;
@@ -51,7 +51,8 @@ KeyTypeInfo Rsa(KeyType type) {
   KeyTypeInfo info = Signing(
       type,
       {SignatureAlgorithm::kRsaPssSha256, SignatureAlgorithm::kRsaPkcs1Sha256,
-       SignatureAlgorithm::kRsaPkcs1Sha384, SignatureAlgorithm::kRsaPkcs1Sha512},
+       SignatureAlgorithm::kRsaPkcs1Sha384, SignatureAlgorithm::kRsaPkcs1Sha512,
+       SignatureAlgorithm::kRsaPssSha384, SignatureAlgorithm::kRsaPssSha512},
       SignatureAlgorithm::kRsaPkcs1Sha256, JwsAlgorithm::kRs256);
   info.rsa = true;
   info.other_purposes = {KeyPurpose::kEncryptDecrypt, KeyPurpose::kJwt,
@@ -92,6 +93,12 @@ KeyTypeInfo Row(KeyType type) {
                       SignatureAlgorithm::kEcdsaP384Sha384P1363},
                      SignatureAlgorithm::kEcdsaP384Sha384P1363,
                      JwsAlgorithm::kEs384);
+    case KeyType::kEcdsaP521:
+      return Signing(type,
+                     {SignatureAlgorithm::kEcdsaP521Sha512Der,
+                      SignatureAlgorithm::kEcdsaP521Sha512P1363},
+                     SignatureAlgorithm::kEcdsaP521Sha512P1363,
+                     JwsAlgorithm::kEs512);
     case KeyType::kRsa2048:
     case KeyType::kRsa3072:
     case KeyType::kRsa4096:

@@ -210,6 +210,11 @@ class Keystore {
   absl::Status Unseal(const crypto::SecretData& passphrase);
   bool sealed() const;
 
+  // Now is the keystore's clock (KeystoreOptions::now): what the keystore's
+  // rules (rotation, token records, the JWT rules of keystore/jwt.h) take
+  // as the current time.
+  absl::Time Now() const;
+
   ~Keystore();
 
   // --- Admin ---------------------------------------------------------------

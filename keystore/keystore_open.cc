@@ -63,6 +63,8 @@ Keystore::~Keystore() { impl_->cache_.Clear(); }
 
 bool Keystore::sealed() const { return impl_->sealed(); }
 
+absl::Time Keystore::Now() const { return impl_->options_.now(); }
+
 absl::StatusOr<std::unique_ptr<Keystore>> Keystore::Init(
     const std::string& path, const SecretData& passphrase,
     KeystoreOptions options) {

@@ -66,10 +66,13 @@ TEST_P(KeystoreTest, SignAndVerifyEveryTypeAndAlgorithm) {
       {KeyType::kEcdsaP384,
        {SignatureAlgorithm::kEcdsaP384Sha384Der,
         SignatureAlgorithm::kEcdsaP384Sha384P1363}},
+      {KeyType::kEcdsaP521,
+       {SignatureAlgorithm::kEcdsaP521Sha512Der,
+        SignatureAlgorithm::kEcdsaP521Sha512P1363}},
       {KeyType::kRsa2048,
        {SignatureAlgorithm::kRsaPssSha256, SignatureAlgorithm::kRsaPkcs1Sha256,
-        SignatureAlgorithm::kRsaPkcs1Sha384,
-        SignatureAlgorithm::kRsaPkcs1Sha512}},
+        SignatureAlgorithm::kRsaPkcs1Sha384, SignatureAlgorithm::kRsaPkcs1Sha512,
+        SignatureAlgorithm::kRsaPssSha384, SignatureAlgorithm::kRsaPssSha512}},
   };
   for (const SignCase& c : cases) {
     std::string id = absl::AsciiStrToLower(crypto::KeyTypeName(c.type));

@@ -1,11 +1,16 @@
 // End-to-end: API keys, Login, session tokens over loopback TCP, and the
-// per-caller limit on failed authentication, against the real daemon.
+// per-caller limit on failed authentication, per-principal request limits
+// (re-read on SIGHUP), anonymous WhoAmI/GetStatus and the authorization
+// scheme, against the real daemon.
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -24,6 +29,7 @@ namespace {
 
 namespace pb = keyward::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class AccessTest : public ::testing::Test {
  protected:
@@ -38,9 +44,7 @@ class AccessTest : public ::testing::Test {
               0);
     port_ = FreePort();
     std::string config = dir_ + "/k.txtpb";
-    std::ofstream(config) << "tcp_listeners { address: \"127.0.0.1:" << port_
-                          << "\" }\nrate_limits { auth_failures_per_minute: 3 "
-                             "requests_per_second: 1 burst: 20 }\n";
+    WriteConfig("auth_failures_per_minute: 3 requests_per_second: 1 burst: 20");
     auto daemon = DaemonProcess::Start(
         dir_, {"--data_dir", dir_, "--passphrase_file", pass, "--config", config});
     ASSERT_TRUE(daemon.ok()) << daemon.status();
@@ -48,6 +52,14 @@ class AccessTest : public ::testing::Test {
     unix_ = daemon_->NewChannel();
     tcp_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
                                grpc::InsecureChannelCredentials());
+  }
+
+  // WriteConfig writes the daemon's config, with `rate_limits` inside the
+  // rate_limits block.
+  void WriteConfig(const std::string& rate_limits) {
+    std::ofstream(dir_ + "/k.txtpb")
+        << "tcp_listeners { address: \"127.0.0.1:" << port_
+        << "\" }\nrate_limits { " << rate_limits << " }\n";
   }
 
   std::string dir_;
@@ -330,6 +342,107 @@ TEST_F(AccessTest, RequestsPerPrincipalAreRateLimited) {
   EXPECT_GE(ok, 20);
   EXPECT_GT(exhausted, 0);
   EXPECT_EQ(ok + exhausted, 100);
+}
+
+// CountGetKeyCodes makes `n` GetKey calls on `channel` and counts NOT_FOUND
+// (served) and RESOURCE_EXHAUSTED (limited) answers.
+std::pair<int, int> CountGetKeyCodes(const std::shared_ptr<grpc::Channel>& channel,
+                                     int n) {
+  auto keys = pb::KeyService::NewStub(channel);
+  int served = 0, limited = 0;
+  for (int i = 0; i < n; ++i) {
+    grpc::ClientContext ctx;
+    pb::GetKeyRequest req;
+    req.set_name("keys/absent");
+    pb::GetKeyResponse resp;
+    grpc::StatusCode code = keys->GetKey(&ctx, req, &resp).error_code();
+    served += code == grpc::StatusCode::NOT_FOUND;
+    limited += code == grpc::StatusCode::RESOURCE_EXHAUSTED;
+  }
+  return {served, limited};
+}
+
+TEST_F(AccessTest, RateLimitOverridesAreReReadOnSighup) {
+  // Use up the burst of 20 at 1/s.
+  EXPECT_GT(CountGetKeyCodes(unix_, 40).second, 0);
+  // An override lifting this uid's limit, read on SIGHUP.
+  WriteConfig(absl::StrCat("auth_failures_per_minute: 3 requests_per_second: 1 ",
+                           "burst: 20 overrides { principal: \"unix:uid:",
+                           geteuid(), "\" requests_per_second: 0 }"));
+  ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+  std::pair<int, int> counts;
+  for (int i = 0; i < 50; ++i) {  // the reload is asynchronous
+    absl::SleepFor(absl::Milliseconds(100));
+    counts = CountGetKeyCodes(unix_, 100);
+    if (counts.second == 0) break;
+  }
+  EXPECT_EQ(counts.first, 100);
+  EXPECT_EQ(counts.second, 0);
+  // A prefix override that tightens it again: 1 per second, burst 2.
+  WriteConfig("overrides { principal: \"unix:*\" requests_per_second: 1 burst: 2 }");
+  ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+  for (int i = 0; i < 50; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    counts = CountGetKeyCodes(unix_, 10);
+    if (counts.second > 0) break;
+  }
+  EXPECT_LE(counts.first, 3);
+  EXPECT_GE(counts.second, 7);
+  // A bad file is refused and logged; the limits in force stay.
+  WriteConfig("overrides { principal: \"*\" requests_per_second: 5 }");
+  ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_GE(CountGetKeyCodes(unix_, 10).second, 7);
+}
+
+TEST_F(AccessTest, AnonymousCallersMayAskWhoTheyAreAndTheStatusOnly) {
+  auto access = pb::AccessService::NewStub(tcp_);
+  grpc::ClientContext ctx;
+  pb::WhoAmIResponse who;
+  grpc::Status s = access->WhoAmI(&ctx, pb::WhoAmIRequest(), &who);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(who.principal(), "anonymous");
+  EXPECT_EQ(who.authentication(), pb::AUTHENTICATION_METHOD_ANONYMOUS);
+  EXPECT_FALSE(who.global_admin());
+  auto system = pb::SystemService::NewStub(tcp_);
+  grpc::ClientContext status_ctx;
+  pb::GetStatusResponse status;
+  s = system->GetStatus(&status_ctx, pb::GetStatusRequest(), &status);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(status.sealed());
+  // Anything else stays UNAUTHENTICATED, saying how to get an identity.
+  auto keys = pb::KeyService::NewStub(tcp_);
+  grpc::ClientContext key_ctx;
+  pb::GetKeyRequest req;
+  req.set_name("keys/absent");
+  pb::GetKeyResponse resp;
+  s = keys->GetKey(&key_ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("keyward login"));
+  // A bad session token is not anonymity: WhoAmI refuses it.
+  grpc::ClientContext bad_ctx;
+  bad_ctx.AddMetadata("authorization", "Bearer kws_forged");
+  EXPECT_EQ(access->WhoAmI(&bad_ctx, pb::WhoAmIRequest(), &who).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AccessTest, AnotherAuthorizationSchemeIsNamed) {
+  auto access = pb::AccessService::NewStub(tcp_);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Token kws_abcdef");
+  pb::WhoAmIResponse who;
+  grpc::Status s = access->WhoAmI(&ctx, pb::WhoAmIRequest(), &who);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("scheme 'Token'"));
+  EXPECT_THAT(s.error_message(), HasSubstr("Bearer"));
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("kws_abcdef")));
+  // A bare token without a scheme is never echoed.
+  grpc::ClientContext bare;
+  bare.AddMetadata("authorization", "kws_secretvalue");
+  s = access->WhoAmI(&bare, pb::WhoAmIRequest(), &who);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("has no scheme Keyward knows"));
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("kws_secretvalue")));
 }
 
 TEST_F(AccessTest, BogusBearerTokenIsUnauthenticated) {

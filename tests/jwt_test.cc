@@ -23,7 +23,7 @@
 #include "keyward/v1/jwt_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "tests/daemon_process.h"
-#include "tests/test_storage.h"
+#include "tests/jwt_fixture.h"
 
 namespace keyward::testing {
 namespace {
@@ -33,82 +33,6 @@ using ::testing::HasSubstr;
 
 std::string B64(absl::string_view s) { return absl::WebSafeBase64Escape(s); }
 
-class JwtTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string dir = NewTempDir();
-    std::string pass = dir + "/passphrase";
-    std::ofstream(pass) << "jwt test\n";
-    chmod(pass.c_str(), 0600);
-    // The keystore's backend (test_storage.h): SQLite, or PostgreSQL.
-    auto storage = TestStorage::Create();
-    ASSERT_TRUE(storage.ok()) << storage.status();
-    std::vector<std::string> args = {"--data-dir", dir, "--passphrase-file",
-                                     pass};
-    if (!storage->config().empty()) {
-      std::ofstream(dir + "/keywardd.txtpb") << storage->config();
-      args.push_back("--config");
-      args.push_back(dir + "/keywardd.txtpb");
-    }
-    std::vector<std::string> init = {Runfile("daemon/keywardd"), "init"};
-    init.insert(init.end(), args.begin(), args.end());
-    ProcessResult r = RunProcess(init);
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    args_ = args;
-    auto daemon = DaemonProcess::Start(dir, args);
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    daemon_ = std::move(*daemon);
-    jwt_ = pb::JwtService::NewStub(daemon_->NewChannel());
-    keys_ = pb::KeyService::NewStub(daemon_->NewChannel());
-    crypto_ = pb::CryptoService::NewStub(daemon_->NewChannel());
-  }
-
-  void CreateJwtKey(const std::string& id, pb::KeyType type) {
-    grpc::ClientContext ctx;
-    pb::CreateKeyRequest req;
-    req.set_key_id(id);
-    req.mutable_key()->set_key_type(type);
-    req.mutable_key()->set_purpose(pb::KEY_PURPOSE_JWT);
-    pb::CreateKeyResponse resp;
-    grpc::Status s = keys_->CreateKey(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-  }
-
-  pb::SignJwtResponse Sign(const std::string& key, const std::string& claims,
-                           int ttl_seconds = 90, grpc::Status* status = nullptr) {
-    grpc::ClientContext ctx;
-    pb::SignJwtRequest req;
-    req.set_name("keys/" + key);
-    req.set_claims_json(claims);
-    req.mutable_ttl()->set_seconds(ttl_seconds);
-    pb::SignJwtResponse resp;
-    grpc::Status s = jwt_->SignJwt(&ctx, req, &resp);
-    if (status) *status = s;
-    else EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp;
-  }
-
-  pb::VerifyJwtResponse Verify(const std::string& token,
-                               const std::string& audience = "",
-                               int leeway = -1) {
-    grpc::ClientContext ctx;
-    pb::VerifyJwtRequest req;
-    req.set_token(token);
-    req.set_audience(audience);
-    if (leeway >= 0) req.mutable_leeway()->set_seconds(leeway);
-    pb::VerifyJwtResponse resp;
-    grpc::Status s = jwt_->VerifyJwt(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp;
-  }
-
-  // The daemon's arguments (data dir, passphrase file, config).
-  std::vector<std::string> args_;
-  std::unique_ptr<DaemonProcess> daemon_;
-  std::unique_ptr<pb::JwtService::Stub> jwt_;
-  std::unique_ptr<pb::KeyService::Stub> keys_;
-  std::unique_ptr<pb::CryptoService::Stub> crypto_;
-};
 
 TEST_F(JwtTest, SignAndVerifyWithEveryKeyKind) {
   struct Case {

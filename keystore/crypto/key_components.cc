@@ -69,14 +69,17 @@ constexpr absl::string_view kOidEcPublicKey(
 constexpr absl::string_view kOidP256(
     "\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
 constexpr absl::string_view kOidP384("\x06\x05\x2b\x81\x04\x00\x22", 7);
+constexpr absl::string_view kOidP521("\x06\x05\x2b\x81\x04\x00\x23", 7);
 constexpr absl::string_view kOidEd25519("\x06\x03\x2b\x65\x70", 5);
 
 std::string RsaAlgorithm() {
   return Seq(absl::StrCat(kOidRsa, absl::string_view("\x05\x00", 2)));
 }
 std::string EcAlgorithm(KeyType type) {
-  return Seq(absl::StrCat(kOidEcPublicKey, EcFieldSize(type) == 48 ? kOidP384
-                                                                   : kOidP256));
+  const size_t width = EcFieldSize(type);
+  return Seq(absl::StrCat(kOidEcPublicKey, width == 48   ? kOidP384
+                                           : width == 66 ? kOidP521
+                                                         : kOidP256));
 }
 
 // Secret moves a DER string that holds secrets into SecretData and wipes it.
@@ -154,6 +157,8 @@ size_t EcFieldSize(KeyType type) {
       return 32;
     case KeyType::kEcdsaP384:
       return 48;
+    case KeyType::kEcdsaP521:
+      return 66;
     default:
       return 0;
   }

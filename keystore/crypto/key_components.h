@@ -24,7 +24,8 @@
 namespace keyward::crypto {
 
 // EcFieldSize returns the coordinate width of an EC |type|: 32 for
-// kEcdsaP256 and kEcdhP256, 48 for kEcdsaP384, 0 for other types.
+// kEcdsaP256 and kEcdhP256, 48 for kEcdsaP384, 66 for kEcdsaP521, 0 for
+// other types.
 size_t EcFieldSize(KeyType type);
 
 // EcPublicKeyFromCoordinates returns the SPKI DER of the point (|x|, |y|) on

@@ -64,6 +64,8 @@ int CurveNid(KeyType type) {
       return NID_X9_62_prime256v1;
     case KeyType::kEcdsaP384:
       return NID_secp384r1;
+    case KeyType::kEcdsaP521:
+      return NID_secp521r1;
     default:
       return NID_undef;
   }
@@ -79,6 +81,7 @@ absl::StatusOr<KeyType> Classify(const EVP_PKEY* pkey) {
       const int nid = internal::EcCurveNid(pkey);
       if (nid == NID_X9_62_prime256v1) return KeyType::kEcdsaP256;
       if (nid == NID_secp384r1) return KeyType::kEcdsaP384;
+      if (nid == NID_secp521r1) return KeyType::kEcdsaP521;
       break;
     }
     case EVP_PKEY_RSA:
@@ -94,7 +97,7 @@ absl::StatusOr<KeyType> Classify(const EVP_PKEY* pkey) {
   }
   return Error(absl::StatusCode::kInvalidArgument,
                absl::StrCat("unsupported key: ", internal::DescribeKey(pkey),
-                            " (Keyward offers Ed25519, EC P-256, EC P-384 and "
+                            " (Keyward offers Ed25519, EC P-256, P-384 and P-521, and "
                             "RSA-2048/3072/4096)"));
 }
 
@@ -192,10 +195,13 @@ bool AlgSuits(KeyType type, absl::string_view alg) {
       return one_of({"ES256"});
     case KeyType::kEcdsaP384:
       return one_of({"ES384"});
+    case KeyType::kEcdsaP521:
+      return one_of({"ES512"});
     case KeyType::kRsa2048:
     case KeyType::kRsa3072:
     case KeyType::kRsa4096:
-      return one_of({"RS256", "RS384", "RS512", "PS256", "RSA-OAEP-256"});
+      return one_of({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                     "RSA-OAEP-256"});
     case KeyType::kEcdhP256:
       return one_of({"ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"});
     default:
@@ -229,6 +235,8 @@ absl::string_view KeyTypeName(KeyType type) {
       return "RSA4096";
     case KeyType::kEcdhP256:
       return "ECDH_P256";
+    case KeyType::kEcdsaP521:
+      return "ECDSA_P521";
   }
   return "UNKNOWN";
 }
@@ -357,10 +365,14 @@ absl::StatusOr<std::string> SpkiToJwk(KeyType type, absl::string_view spki_der,
     jwk = absl::StrCat(R"({"kty":"RSA","n":")", b64(n), R"(","e":")", b64(e),
                        "\"");
   } else {
-    const bool p256 = CurveNid(type) == NID_X9_62_prime256v1;
+    const int nid = CurveNid(type);
+    const size_t width = nid == NID_X9_62_prime256v1 ? 32
+                         : nid == NID_secp384r1      ? 48
+                                                     : 66;
     std::string x, y;
-    ok = internal::EcPublicCoordinates(pkey->get(), p256 ? 32 : 48, &x, &y);
-    jwk = absl::StrCat(R"({"kty":"EC","crv":")", p256 ? "P-256" : "P-384",
+    ok = internal::EcPublicCoordinates(pkey->get(), width, &x, &y);
+    jwk = absl::StrCat(R"({"kty":"EC","crv":")",
+                       width == 32 ? "P-256" : width == 48 ? "P-384" : "P-521",
                        R"(","x":")", b64(x), R"(","y":")", b64(y), "\"");
   }
   if (!ok) {

@@ -31,6 +31,7 @@ enum class KeyType {
   kRsa3072,
   kRsa4096,
   kEcdhP256,     // PKCS#8, curve P-256 (the same bytes as kEcdsaP256).
+  kEcdsaP521,    // PKCS#8, curve P-521.
 };
 
 // KeyTypeName returns a stable name such as "ECDSA_P256".
@@ -89,10 +90,11 @@ absl::StatusOr<std::string> SpkiToPem(absl::string_view spki_der);
 
 // SpkiToJwk returns the public JWK (RFC 7517/7518/8037) of |spki_der|, one
 // line of JSON: {"kty":"OKP","crv":"Ed25519","x":..},
-// {"kty":"EC","crv":"P-256"|"P-384","x":..,"y":..} (fixed-width coordinates)
+// {"kty":"EC","crv":"P-256"|"P-384"|"P-521","x":..,"y":..} (fixed-width
+// coordinates: 32, 48 or 66 bytes)
 // or {"kty":"RSA","n":..,"e":..} (minimal big-endian), base64url without
 // padding, then "kid" and "alg" if non-empty. |alg| must suit the key:
-// EdDSA; ES256; ES384; RS256, RS384, RS512, PS256, RSA-OAEP-256 for RSA;
+// EdDSA; ES256; ES384; ES512; RS256, RS384, RS512, PS256, RSA-OAEP-256 for RSA;
 // ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW for kEcdhP256. INVALID_ARGUMENT if
 // |type| is symmetric, the key is not of |type|, or |alg| does not suit it.
 absl::StatusOr<std::string> SpkiToJwk(KeyType type, absl::string_view spki_der,

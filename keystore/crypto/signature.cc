@@ -53,8 +53,18 @@ Params ParamsOf(SignatureAlgorithm algorithm) {
     case SignatureAlgorithm::kEcdsaP384Sha384P1363:
       return {"ECDSA-P384-SHA384-P1363", Family::kEcdsa, EVP_sha384,
               NID_secp384r1, 48};
+    case SignatureAlgorithm::kEcdsaP521Sha512Der:
+      return {"ECDSA-P521-SHA512-DER", Family::kEcdsa, EVP_sha512,
+              NID_secp521r1, 0};
+    case SignatureAlgorithm::kEcdsaP521Sha512P1363:
+      return {"ECDSA-P521-SHA512-P1363", Family::kEcdsa, EVP_sha512,
+              NID_secp521r1, 66};
     case SignatureAlgorithm::kRsaPssSha256:
       return {"RSA-PSS-SHA256", Family::kRsaPss, EVP_sha256, 0, 0};
+    case SignatureAlgorithm::kRsaPssSha384:
+      return {"RSA-PSS-SHA384", Family::kRsaPss, EVP_sha384, 0, 0};
+    case SignatureAlgorithm::kRsaPssSha512:
+      return {"RSA-PSS-SHA512", Family::kRsaPss, EVP_sha512, 0, 0};
     case SignatureAlgorithm::kRsaPkcs1Sha256:
       return {"RSA-PKCS1-SHA256", Family::kRsaPkcs1, EVP_sha256, 0, 0};
     case SignatureAlgorithm::kRsaPkcs1Sha384:
@@ -90,13 +100,15 @@ absl::Status CheckKey(const Params& params, const EVP_PKEY* pkey) {
                             " key (RSA keys must be 2048, 3072 or 4096 bits)"));
 }
 
-// SetPadding sets |params|' RSA padding on |pctx| (nothing for other keys).
+// SetPadding sets |params|' RSA padding on |pctx| (nothing for other keys):
+// PSS uses MGF1 with the message hash and a salt as long as that hash.
 bool SetPadding(const Params& params, EVP_PKEY_CTX* pctx) {
   switch (params.family) {
     case Family::kRsaPss:
       return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1;
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, params.md()) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+                                              EVP_MD_size(params.md())) == 1;
     case Family::kRsaPkcs1:
       return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
     default:

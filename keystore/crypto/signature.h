@@ -25,9 +25,16 @@ namespace keyward::crypto {
 //   kEcdsaP256Sha256P1363 same, fixed-width r || s (64 bytes).
 //   kEcdsaP384Sha384Der   ECDSA P-384 + SHA-384, DER.
 //   kEcdsaP384Sha384P1363 same, fixed-width r || s (96 bytes).
-//   kRsaPssSha256         RSASSA-PSS, SHA-256, MGF1-SHA-256, 32-byte salt.
+//   kEcdsaP521Sha512Der   ECDSA P-521 + SHA-512, DER.
+//   kEcdsaP521Sha512P1363 same, fixed-width r || s (132 bytes: 66 each), the
+//                         JWS "ES512" encoding (RFC 7518 3.4).
+//   kRsaPssSha256/384/512 RSASSA-PSS with that hash, MGF1 with the same hash,
+//                         salt as long as the hash (32, 48, 64 bytes): the
+//                         JWS PS256/384/512 parameters (RFC 7518 3.5).
 //   kRsaPkcs1Sha256/384/512  RSASSA-PKCS1-v1_5 with that hash.
-// RSA keys must be 2048, 3072 or 4096 bits.
+// RSA keys must be 2048, 3072 or 4096 bits. The values are not stored
+// anywhere (envelopes do not name the algorithm), so new ones may be added
+// anywhere; they are appended.
 enum class SignatureAlgorithm {
   kEd25519,
   kEcdsaP256Sha256Der,
@@ -38,6 +45,28 @@ enum class SignatureAlgorithm {
   kRsaPkcs1Sha256,
   kRsaPkcs1Sha384,
   kRsaPkcs1Sha512,
+  kEcdsaP521Sha512Der,
+  kEcdsaP521Sha512P1363,
+  kRsaPssSha384,
+  kRsaPssSha512,
+};
+
+// kAllSignatureAlgorithms lists every value, for tests and tables that must
+// cover them all.
+inline constexpr SignatureAlgorithm kAllSignatureAlgorithms[] = {
+    SignatureAlgorithm::kEd25519,
+    SignatureAlgorithm::kEcdsaP256Sha256Der,
+    SignatureAlgorithm::kEcdsaP256Sha256P1363,
+    SignatureAlgorithm::kEcdsaP384Sha384Der,
+    SignatureAlgorithm::kEcdsaP384Sha384P1363,
+    SignatureAlgorithm::kRsaPssSha256,
+    SignatureAlgorithm::kRsaPkcs1Sha256,
+    SignatureAlgorithm::kRsaPkcs1Sha384,
+    SignatureAlgorithm::kRsaPkcs1Sha512,
+    SignatureAlgorithm::kEcdsaP521Sha512Der,
+    SignatureAlgorithm::kEcdsaP521Sha512P1363,
+    SignatureAlgorithm::kRsaPssSha384,
+    SignatureAlgorithm::kRsaPssSha512,
 };
 
 // SignatureAlgorithmName returns a stable name such as "ECDSA-P256-SHA256-DER".

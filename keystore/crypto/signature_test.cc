@@ -5,6 +5,7 @@
 #include <openssl/rsa.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,6 +64,10 @@ const Case kCases[] = {
     {SignatureAlgorithm::kRsaPkcs1Sha256, KeyType::kRsa2048, 256},
     {SignatureAlgorithm::kRsaPkcs1Sha384, KeyType::kRsa2048, 256},
     {SignatureAlgorithm::kRsaPkcs1Sha512, KeyType::kRsa2048, 256},
+    {SignatureAlgorithm::kRsaPssSha384, KeyType::kRsa2048, 256},
+    {SignatureAlgorithm::kRsaPssSha512, KeyType::kRsa2048, 256},
+    {SignatureAlgorithm::kEcdsaP521Sha512Der, KeyType::kEcdsaP521, 0},
+    {SignatureAlgorithm::kEcdsaP521Sha512P1363, KeyType::kEcdsaP521, 132},
 };
 
 class SignatureTest : public testing::TestWithParam<Case> {
@@ -107,9 +112,13 @@ std::string HashOf(SignatureAlgorithm algorithm, absl::string_view data) {
     case SignatureAlgorithm::kEcdsaP384Sha384Der:
     case SignatureAlgorithm::kEcdsaP384Sha384P1363:
     case SignatureAlgorithm::kRsaPkcs1Sha384:
+    case SignatureAlgorithm::kRsaPssSha384:
       md = EVP_sha384();
       break;
+    case SignatureAlgorithm::kEcdsaP521Sha512Der:
+    case SignatureAlgorithm::kEcdsaP521Sha512P1363:
     case SignatureAlgorithm::kRsaPkcs1Sha512:
+    case SignatureAlgorithm::kRsaPssSha512:
       md = EVP_sha512();
       break;
     default:
@@ -208,7 +217,8 @@ TEST_P(SignatureTest, SharedAcrossThreads) {
 
 TEST_P(SignatureTest, WrongKeyTypesAreRefused) {
   for (KeyType other : {KeyType::kEd25519, KeyType::kEcdsaP256,
-                        KeyType::kEcdsaP384, KeyType::kRsa2048}) {
+                        KeyType::kEcdsaP384, KeyType::kEcdsaP521,
+                        KeyType::kRsa2048}) {
     const bool compatible =
         other == GetParam().key_type;  // All RSA cases use kRsa2048.
     auto signer = NewSigner(GetParam().algorithm, Key(other));
@@ -241,6 +251,15 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+TEST(SignatureAlgorithmTest, EveryValueHasItsOwnName) {
+  std::set<std::string> names;
+  for (SignatureAlgorithm alg : kAllSignatureAlgorithms) {
+    const std::string name(SignatureAlgorithmName(alg));
+    EXPECT_NE(name, "UNKNOWN");
+    EXPECT_TRUE(names.insert(name).second) << name;
+  }
+}
 
 TEST(SignatureKeyTest, SmallRsaKeyIsRefusedWithItsSize) {
   auto signer = NewSigner(SignatureAlgorithm::kRsaPssSha256, Rsa1024());

@@ -87,6 +87,14 @@ bool IsOfferedRsaSize(int bits) {
   return bits == 2048 || bits == 3072 || bits == 4096;
 }
 
+// HashBytes: the output size of a Wycheproof "sha" name ("SHA-384": 48).
+int HashBytes(const std::string& sha) {
+  if (sha == "SHA-256") return 32;
+  if (sha == "SHA-384") return 48;
+  if (sha == "SHA-512") return 64;
+  return -1;
+}
+
 int FullHmacTagBits(HashType hash) {
   switch (hash) {
     case HashType::kSha256:
@@ -109,11 +117,15 @@ std::optional<std::string> SkipReason(const FileSpec& spec, const Struct& group,
           !IsOfferedRsaSize(Int(group, "keySize"))) {
         return "RSA key size not 2048/3072/4096";
       }
-      if (group.fields().count("mgfSha") && Str(group, "mgfSha") != "SHA-256") {
-        return "MGF1 hash not SHA-256";
+      // RSA-PSS is offered with MGF1 on the message hash and a salt as
+      // long as that hash (the JWS PS256/384/512 parameters).
+      if (group.fields().count("mgfSha") &&
+          Str(group, "mgfSha") != Str(group, "sha")) {
+        return "MGF1 hash not the message hash";
       }
-      if (group.fields().count("sLen") && Int(group, "sLen") != 32) {
-        return "PSS salt length not 32";
+      if (group.fields().count("sLen") &&
+          Int(group, "sLen") != HashBytes(Str(group, "sha"))) {
+        return "PSS salt length not the hash length";
       }
       return std::nullopt;
     case Kind::kAesGcm:
@@ -307,12 +319,34 @@ const FileSpec kFiles[] = {
      SignatureAlgorithm::kEcdsaP384Sha384Der, kAnyHash},
     {"ecdsa_secp384r1_sha384_p1363_test.json", kSig,
      SignatureAlgorithm::kEcdsaP384Sha384P1363, kAnyHash},
+    {"ecdsa_secp521r1_sha512_test.json", kSig,
+     SignatureAlgorithm::kEcdsaP521Sha512Der, kAnyHash},
+    {"ecdsa_secp521r1_sha512_p1363_test.json", kSig,
+     SignatureAlgorithm::kEcdsaP521Sha512P1363, kAnyHash},
     {"rsa_signature_2048_sha256_test.json", kSig,
      SignatureAlgorithm::kRsaPkcs1Sha256, kAnyHash},
     {"rsa_signature_3072_sha256_test.json", kSig,
      SignatureAlgorithm::kRsaPkcs1Sha256, kAnyHash},
     {"rsa_signature_4096_sha256_test.json", kSig,
      SignatureAlgorithm::kRsaPkcs1Sha256, kAnyHash},
+    {"rsa_signature_2048_sha384_test.json", kSig,
+     SignatureAlgorithm::kRsaPkcs1Sha384, kAnyHash},
+    {"rsa_signature_3072_sha384_test.json", kSig,
+     SignatureAlgorithm::kRsaPkcs1Sha384, kAnyHash},
+    {"rsa_signature_4096_sha384_test.json", kSig,
+     SignatureAlgorithm::kRsaPkcs1Sha384, kAnyHash},
+    {"rsa_signature_2048_sha512_test.json", kSig,
+     SignatureAlgorithm::kRsaPkcs1Sha512, kAnyHash},
+    {"rsa_signature_3072_sha512_test.json", kSig,
+     SignatureAlgorithm::kRsaPkcs1Sha512, kAnyHash},
+    {"rsa_signature_4096_sha512_test.json", kSig,
+     SignatureAlgorithm::kRsaPkcs1Sha512, kAnyHash},
+    {"rsa_pss_2048_sha384_mgf1_48_test.json", kSig,
+     SignatureAlgorithm::kRsaPssSha384, kAnyHash},
+    {"rsa_pss_4096_sha384_mgf1_48_test.json", kSig,
+     SignatureAlgorithm::kRsaPssSha384, kAnyHash},
+    {"rsa_pss_4096_sha512_mgf1_64_test.json", kSig,
+     SignatureAlgorithm::kRsaPssSha512, kAnyHash},
     {"rsa_pss_2048_sha256_mgf1_32_test.json", kSig,
      SignatureAlgorithm::kRsaPssSha256, kAnyHash},
     {"rsa_pss_3072_sha256_mgf1_32_test.json", kSig,

@@ -38,6 +38,7 @@ bool AlgFits(absl::string_view alg, absl::string_view kty, KeyType type,
       case JwsAlgorithm::kHs512: return kty == "oct" && size >= 64;
       case JwsAlgorithm::kEs256: return kty == "EC" && type == KeyType::kEcdsaP256;
       case JwsAlgorithm::kEs384: return kty == "EC" && type == KeyType::kEcdsaP384;
+      case JwsAlgorithm::kEs512: return kty == "EC" && type == KeyType::kEcdsaP521;
       case JwsAlgorithm::kEdDsa: return kty == "OKP";
       default: return kty == "RSA";
     }
@@ -127,6 +128,8 @@ absl::Status ParseEc(const JsonValue& jwk, ParsedJwk* out) {
     out->type = KeyType::kEcdsaP256;
   } else if (crv == "P-384") {
     out->type = KeyType::kEcdsaP384;
+  } else if (crv == "P-521") {
+    out->type = KeyType::kEcdsaP521;
   } else {
     return Bad(absl::StrCat("EC curve \"", crv, "\" is not offered"));
   }

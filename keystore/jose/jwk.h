@@ -41,6 +41,7 @@ namespace keyward::jose {
 // PublicJwk returns the public JWK of the SPKI DER |spki_der| of |type|
 // (crypto::SpkiToJwk's members) followed by "kid", "alg" and "use" when not
 // empty. |alg| must suit the key: EdDSA; ES256 (P-256); ES384 (P-384);
+// ES512 (P-521);
 // RS256/384/512, PS256/384/512, RSA-OAEP, RSA-OAEP-256 (RSA); ECDH-ES,
 // ECDH-ES+A128KW/A192KW/A256KW (kEcdhP256 only); |use| "sig",
 // "enc" or empty, and consistent with |alg|. INVALID_ARGUMENT otherwise.

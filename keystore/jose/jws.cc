@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/key_components.h"
-#include "keystore/crypto/rsa_pss.h"
 #include "keystore/jose/base64url.h"
 #include "keystore/jose/internal/compact.h"
 
@@ -22,7 +21,8 @@ constexpr AlgInfo kAlgs[] = {
     {JwsAlgorithm::kRs384, "RS384"}, {JwsAlgorithm::kRs512, "RS512"},
     {JwsAlgorithm::kPs256, "PS256"}, {JwsAlgorithm::kPs384, "PS384"},
     {JwsAlgorithm::kPs512, "PS512"}, {JwsAlgorithm::kEs256, "ES256"},
-    {JwsAlgorithm::kEs384, "ES384"}, {JwsAlgorithm::kEdDsa, "EdDSA"},
+    {JwsAlgorithm::kEs384, "ES384"}, {JwsAlgorithm::kEs512, "ES512"},
+    {JwsAlgorithm::kEdDsa, "EdDSA"},
 };
 
 bool IsRsa(JwsAlgorithm alg) {
@@ -53,13 +53,14 @@ bool SignatureSizeOk(JwsAlgorithm alg, size_t size) {
   switch (alg) {
     case JwsAlgorithm::kEs256: return size == 64;
     case JwsAlgorithm::kEs384: return size == 96;
+    case JwsAlgorithm::kEs512: return size == 132;
     case JwsAlgorithm::kEdDsa: return size == 64;
     default: return false;
   }
 }
 
 // CryptoAlgorithm returns the crypto layer's algorithm for |alg|; nullopt
-// for HMAC and for PS384/PS512 (crypto/rsa_pss.h).
+// for HMAC.
 std::optional<crypto::SignatureAlgorithm> CryptoAlgorithm(JwsAlgorithm alg) {
   using SA = crypto::SignatureAlgorithm;
   switch (alg) {
@@ -67,8 +68,11 @@ std::optional<crypto::SignatureAlgorithm> CryptoAlgorithm(JwsAlgorithm alg) {
     case JwsAlgorithm::kRs384: return SA::kRsaPkcs1Sha384;
     case JwsAlgorithm::kRs512: return SA::kRsaPkcs1Sha512;
     case JwsAlgorithm::kPs256: return SA::kRsaPssSha256;
+    case JwsAlgorithm::kPs384: return SA::kRsaPssSha384;
+    case JwsAlgorithm::kPs512: return SA::kRsaPssSha512;
     case JwsAlgorithm::kEs256: return SA::kEcdsaP256Sha256P1363;
     case JwsAlgorithm::kEs384: return SA::kEcdsaP384Sha384P1363;
+    case JwsAlgorithm::kEs512: return SA::kEcdsaP521Sha512P1363;
     case JwsAlgorithm::kEdDsa: return SA::kEd25519;
     default: return std::nullopt;
   }
@@ -116,12 +120,6 @@ JwsAlgorithm JwsAlgorithmForHmac(crypto::HashType hash) {
 absl::StatusOr<std::unique_ptr<crypto::Signer>> NewJwsSigner(
     JwsAlgorithm alg, const crypto::SecretData& pkcs8_der) {
   if (IsHmac(alg)) return NotHmac(alg);
-  if (alg == JwsAlgorithm::kPs384 || alg == JwsAlgorithm::kPs512) {
-    return crypto::NewRsaPssSigner(alg == JwsAlgorithm::kPs384
-                                       ? crypto::RsaPssHash::kSha384
-                                       : crypto::RsaPssHash::kSha512,
-                                   pkcs8_der);
-  }
   return crypto::NewSigner(*CryptoAlgorithm(alg), pkcs8_der);
 }
 
@@ -131,12 +129,6 @@ absl::StatusOr<std::unique_ptr<crypto::Verifier>> NewJwsVerifier(
   if (IsRsa(alg)) {
     absl::Status status = crypto::CheckRsaPublicKey(spki_der);
     if (!status.ok()) return status;
-  }
-  if (alg == JwsAlgorithm::kPs384 || alg == JwsAlgorithm::kPs512) {
-    return crypto::NewRsaPssVerifier(alg == JwsAlgorithm::kPs384
-                                         ? crypto::RsaPssHash::kSha384
-                                         : crypto::RsaPssHash::kSha512,
-                                     spki_der);
   }
   return crypto::NewVerifier(*CryptoAlgorithm(alg), spki_der);
 }

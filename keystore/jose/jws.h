@@ -58,7 +58,8 @@ enum class JwsAlgorithm {
   kHs256, kHs384, kHs512,  // HMAC with SHA-2.
   kRs256, kRs384, kRs512,  // RSASSA-PKCS1-v1_5.
   kPs256, kPs384, kPs512,  // RSASSA-PSS, MGF1 same hash, salt = hash size.
-  kEs256, kEs384,          // ECDSA P-256/SHA-256, P-384/SHA-384, r || s.
+  kEs256, kEs384, kEs512,  // ECDSA P-256/SHA-256, P-384/SHA-384,
+                           // P-521/SHA-512; r || s (RFC 7518 3.4).
   kEdDsa,                  // Ed25519.
 };
 
@@ -71,15 +72,14 @@ std::optional<JwsAlgorithm> JwsAlgorithmFromName(absl::string_view name);
 bool IsHmac(JwsAlgorithm alg);
 
 // JwsAlgorithmForSignature maps the crypto layer's algorithm to its JWS
-// name: only the P1363 ECDSA forms have one (ES256/ES384); nullopt for the
-// DER forms. JwsAlgorithmForHmac maps an HMAC hash to HS256/384/512.
+// name: only the P1363 ECDSA forms have one (ES256/ES384/ES512); nullopt
+// for the DER forms. JwsAlgorithmForHmac maps an HMAC hash to HS256/384/512.
 std::optional<JwsAlgorithm> JwsAlgorithmForSignature(
     crypto::SignatureAlgorithm algorithm);
 JwsAlgorithm JwsAlgorithmForHmac(crypto::HashType hash);
 
 // NewJwsSigner / NewJwsVerifier make the crypto object |alg| needs from a
-// PKCS#8 private key / SPKI public key (PS384 and PS512 through
-// crypto/rsa_pss.h). INVALID_ARGUMENT for an HMAC |alg| or a key that does
+// PKCS#8 private key / SPKI public key. INVALID_ARGUMENT for an HMAC |alg| or a key that does
 // not fit |alg|.
 absl::StatusOr<std::unique_ptr<crypto::Signer>> NewJwsSigner(
     JwsAlgorithm alg, const crypto::SecretData& pkcs8_der);

@@ -40,6 +40,7 @@ KeyPair MakeKeys(JwsAlgorithm alg, const std::string& kid = "") {
   KeyType type = KeyType::kRsa2048;
   if (alg == JwsAlgorithm::kEs256) type = KeyType::kEcdsaP256;
   if (alg == JwsAlgorithm::kEs384) type = KeyType::kEcdsaP384;
+  if (alg == JwsAlgorithm::kEs512) type = KeyType::kEcdsaP521;
   if (alg == JwsAlgorithm::kEdDsa) type = KeyType::kEd25519;
   static std::map<KeyType, SecretData>* cache = new std::map<KeyType, SecretData>;
   if (cache->count(type) == 0) {
@@ -73,7 +74,8 @@ constexpr JwsAlgorithm kAllAlgs[] = {
     JwsAlgorithm::kHs256, JwsAlgorithm::kHs384, JwsAlgorithm::kHs512,
     JwsAlgorithm::kRs256, JwsAlgorithm::kRs384, JwsAlgorithm::kRs512,
     JwsAlgorithm::kPs256, JwsAlgorithm::kPs384, JwsAlgorithm::kPs512,
-    JwsAlgorithm::kEs256, JwsAlgorithm::kEs384, JwsAlgorithm::kEdDsa};
+    JwsAlgorithm::kEs256, JwsAlgorithm::kEs384, JwsAlgorithm::kEs512,
+    JwsAlgorithm::kEdDsa};
 
 TEST(JwsTest, EveryAlgorithmRoundTrips) {
   for (JwsAlgorithm alg : kAllAlgs) {
@@ -123,7 +125,7 @@ TEST(JwsTest, AlgNoneIsRefusedInEverySpelling) {
   ExpectRefused(VerifyCompact(Token("{\"typ\":\"JWT\"}", "{}", "x"),
                               keys.verifier),
                 TokenFailure::kUnsupportedHeader, "alg");
-  ExpectRefused(VerifyCompact(Token("{\"alg\":\"ES512\"}", "{}", "x"),
+  ExpectRefused(VerifyCompact(Token("{\"alg\":\"ES256K\"}", "{}", "x"),
                               keys.verifier),
                 TokenFailure::kUnsupportedHeader, "not offered");
   ExpectRefused(VerifyCompact(Token("{\"alg\":256}", "{}", "x"), keys.verifier),

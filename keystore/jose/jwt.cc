@@ -61,22 +61,45 @@ absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
   if (!options.issuer.empty() && claims.Find("iss") == nullptr) {
     payload.Set("iss", JsonValue::String(options.issuer));
   }
-  const int64_t iat = absl::ToUnixSeconds(options.now);
-  const int64_t exp = iat + std::max<int64_t>(1, Seconds(options.ttl));
-  SignedJwt out;
-  if (payload.Find("iat") == nullptr) payload.Set("iat", JsonValue::Int(iat));
+  for (absl::string_view name : kTimeClaims) {
+    const JsonValue* v = payload.Find(name);
+    if (v != nullptr && !v->AsInt64().has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "claim \"", name, "\" must be an integer number of seconds since "
+          "the epoch"));
+    }
+  }
+  const int64_t now = absl::ToUnixSeconds(options.now);
+  if (payload.Find("iat") == nullptr) payload.Set("iat", JsonValue::Int(now));
+  const int64_t iat = *payload.Find("iat")->AsInt64();
+  // "nbf" defaults to "iat", also a backdated one given by the caller: a
+  // token is valid from when it says it was issued.
   if (payload.Find("nbf") == nullptr) payload.Set("nbf", JsonValue::Int(iat));
-  if (payload.Find("exp") == nullptr) payload.Set("exp", JsonValue::Int(exp));
+  if (payload.Find("exp") == nullptr) {
+    payload.Set("exp",
+                JsonValue::Int(now + std::max<int64_t>(1, Seconds(options.ttl))));
+  }
+  const int64_t nbf = *payload.Find("nbf")->AsInt64();
+  const int64_t exp = *payload.Find("exp")->AsInt64();
+  if (exp <= now) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "claim \"exp\" (", exp, ") is not after now (", now,
+        "): the token would be dead on arrival"));
+  }
+  if (nbf > exp) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "claim \"nbf\" (", nbf, ") is after \"exp\" (", exp,
+        "): the token would never be valid"));
+  }
+  SignedJwt out;
   if (const JsonValue* jti = payload.Find("jti"); jti != nullptr) {
     out.jti = jti->string_value();
   } else {
     out.jti = Base64UrlEncode(crypto::RandomBytes(16));
     payload.Set("jti", JsonValue::String(out.jti));
   }
-  out.issued_at = absl::FromUnixSeconds(
-      payload.Find("iat")->AsInt64().value_or(iat));
-  out.expires_at = absl::FromUnixSeconds(
-      payload.Find("exp")->AsInt64().value_or(exp));
+  out.issued_at = absl::FromUnixSeconds(iat);
+  out.expires_at = absl::FromUnixSeconds(exp);
   JsonValue header = JsonValue::Object();
   if (!options.typ.empty()) header.Set("typ", JsonValue::String(options.typ));
   out.claims_json = payload.Serialize();
@@ -116,6 +139,24 @@ absl::StatusOr<JsonValue> CheckJwtClaims(const JsonValue& header,
         absl::StrCat("expired ",
                      static_cast<int64_t>(std::floor(now - exp->number_value())),
                      " s ago"));
+  }
+  if (exp == nullptr && options.max_age_without_exp > absl::ZeroDuration()) {
+    // A token without "exp" (accepted only when asked) still ages out.
+    const JsonValue* iat = claims->Find("iat");
+    if (iat == nullptr) {
+      return TokenError(TokenFailure::kMissingExpiry,
+                        "the token has neither \"exp\" nor \"iat\": its age "
+                        "cannot be checked against the maximum age");
+    }
+    const double max_age = absl::ToDoubleSeconds(options.max_age_without_exp);
+    if (iat->number_value() + max_age <= now - leeway) {
+      return TokenError(
+          TokenFailure::kExpired,
+          absl::StrCat("the token has no \"exp\" and was issued ",
+                       static_cast<int64_t>(std::floor(now - iat->number_value())),
+                       " s ago, over the maximum age of ",
+                       static_cast<int64_t>(max_age), " s"));
+    }
   }
   for (absl::string_view name : {"nbf", "iat"}) {
     const JsonValue* v = claims->Find(name);

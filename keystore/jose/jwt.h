@@ -1,13 +1,16 @@
 // JSON Web Tokens (RFC 7519) on top of jws.h: issuing with the registered
 // time claims filled in, and verifying with claim checks.
 //
-// SignJwt adds "iat" (now), "nbf" (= iat), "exp" (iat + ttl) as integer
-// seconds and "jti" (16 random bytes, base64url), and "iss" if an issuer is
-// set. VerifyJwt checks, in this order, each failure a distinct
+// SignJwt adds "iat" (now), "nbf" (= iat, also a backdated iat the caller
+// gave), "exp" (now + ttl) as integer seconds and "jti" (16 random bytes,
+// base64url), and "iss" if an issuer is set; it refuses "exp" <= now and
+// "nbf" > "exp". VerifyJwt checks, in this order, each failure a distinct
 // TokenFailure: the JWS (structure, header, key, alg, signature), the
 // claims being a strict JSON object whose time claims are numbers
-// (kMalformed), "exp" present (kMissingExpiry) and after now - leeway
-// (kExpired), "nbf" and "iat" not after now + leeway (kNotYetValid), "iss"
+// (kMalformed), "exp" present unless require_exp is false (kMissingExpiry)
+// and after now - leeway (kExpired); without "exp", when a maximum age is
+// set, "iat" present (kMissingExpiry) and no older than that age (kExpired);
+// "nbf" and "iat" not after now + leeway (kNotYetValid), "iss"
 // (kIssuerMismatch), "aud" string or array (kAudienceMismatch; a token with
 // "aud" is refused when no audience is required, RFC 7519 4.1.3), and the
 // header "typ" (kTypeMismatch; case-insensitive, "application/" optional).
@@ -55,20 +58,29 @@ struct SignedJwt {
 
 // SignJwt signs |claims| (a JSON object) with |key|. INVALID_ARGUMENT if
 // |claims| is not an object, ttl is not positive, a registered claim is
-// set against the options, "iss" differs from the issuer, or the token is
-// over the limit.
+// set against the options, a given "iat"/"nbf"/"exp" is not an integer,
+// "exp" is not after now, "nbf" is after "exp", "iss" differs from the
+// issuer, or the token is over the limit.
 absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
                                   const JwsSigningKey& key,
                                   const JwtSignOptions& options);
 
 struct JwtVerifyOptions {
   absl::Time now = absl::UnixEpoch();   // Required.
+  // Clock skew allowed on exp, nbf, iat and the maximum age. Zero is
+  // allowed: exact comparisons.
   absl::Duration leeway = absl::Seconds(60);
   std::string issuer;     // If set, "iss" must equal it.
   std::string audience;   // If set, "aud" must be it or contain it; if
                           // empty, a token with "aud" is refused.
   std::string typ;        // If set, the header "typ" must match it.
+  // If false, a token without "exp" is accepted (migration from issuers
+  // that leave it out); one with "exp" is still held to it.
   bool require_exp = true;
+  // With require_exp false: if positive, a token without "exp" must carry
+  // "iat" and be at most this old (iat + max_age > now - leeway). Zero: no
+  // age limit.
+  absl::Duration max_age_without_exp = absl::ZeroDuration();
   JwsVerifyOptions jws;
 };
 

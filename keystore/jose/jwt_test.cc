@@ -121,6 +121,72 @@ TEST_F(JwtTest, TimeClaimsWithLeeway) {
   EXPECT_TRUE(VerifyJwt(SignRaw("{}"), *verifier_, verify_).ok());
 }
 
+TEST_F(JwtTest, BackdatedIatIsTheDefaultNbf) {
+  // A token service backdates iat by 10 s for clock skew: nbf follows it,
+  // exp is still now + ttl.
+  sign_.keep_given_registered_claims = true;
+  absl::StatusOr<SignedJwt> jwt =
+      SignJwt(*ParseJsonObject("{\"iat\":1699999990}"), *signer_, sign_);
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  EXPECT_NE(jwt->claims_json.find("\"iat\":1699999990,\"nbf\":1699999990,"
+                                  "\"exp\":1700000090"),
+            std::string::npos)
+      << jwt->claims_json;
+  EXPECT_EQ(jwt->issued_at, absl::FromUnixSeconds(1699999990));
+  // A given nbf is kept.
+  jwt = SignJwt(*ParseJsonObject("{\"iat\":1699999990,\"nbf\":1700000005}"),
+                *signer_, sign_);
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  EXPECT_NE(jwt->claims_json.find("\"nbf\":1700000005"), std::string::npos);
+}
+
+TEST_F(JwtTest, SignRefusesDeadTokensAndBadTimes) {
+  sign_.keep_given_registered_claims = true;
+  struct Case {
+    const char* claims;
+    const char* message_part;
+  };
+  for (const Case& c : {
+           Case{"{\"exp\":1700000000}", "is not after now"},
+           Case{"{\"exp\":1699999000}", "dead on arrival"},
+           Case{"{\"exp\":1700000100,\"nbf\":1700000101}", "is after \"exp\""},
+           Case{"{\"iat\":1700000200,\"exp\":1700000100}", "is after \"exp\""},
+           Case{"{\"exp\":1700000100.5}", "must be an integer"},
+           Case{"{\"iat\":\"now\"}", "must be an integer"},
+           Case{"{\"nbf\":null}", "must be an integer"},
+       }) {
+    absl::Status s = SignJwt(*ParseJsonObject(c.claims), *signer_, sign_).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.claims;
+    EXPECT_NE(s.message().find(c.message_part), absl::string_view::npos)
+        << c.claims << ": " << s;
+  }
+  EXPECT_TRUE(SignJwt(*ParseJsonObject("{\"exp\":1700000001}"), *signer_, sign_)
+                  .ok());
+}
+
+TEST_F(JwtTest, TokensWithoutExpOnlyWhenAllowedAndWithinMaxAge) {
+  const std::string no_exp = SignRaw("{\"sub\":\"alice\",\"iat\":1699996400}");
+  ExpectRefused(no_exp, TokenFailure::kMissingExpiry);  // strict by default
+  verify_.require_exp = false;
+  EXPECT_TRUE(VerifyJwt(no_exp, *verifier_, verify_).ok());
+  verify_.max_age_without_exp = absl::Hours(2);
+  EXPECT_TRUE(VerifyJwt(no_exp, *verifier_, verify_).ok());
+  // One hour old: over a 59-minute maximum, also with the default leeway.
+  verify_.max_age_without_exp = absl::Minutes(59);
+  ExpectRefused(no_exp, TokenFailure::kExpired, "over the maximum age");
+  // Exactly at the limit: within the leeway; not with a leeway of 0.
+  verify_.max_age_without_exp = absl::Hours(1);
+  EXPECT_TRUE(VerifyJwt(no_exp, *verifier_, verify_).ok());
+  verify_.leeway = absl::ZeroDuration();
+  ExpectRefused(no_exp, TokenFailure::kExpired, "issued 3600 s ago");
+  // Without iat the age is unknown.
+  ExpectRefused(SignRaw("{\"sub\":\"alice\"}"), TokenFailure::kMissingExpiry,
+                "neither");
+  // A token with exp is held to its exp, not to the maximum age.
+  EXPECT_TRUE(VerifyJwt(SignRaw("{\"iat\":1600000000,\"exp\":1700000100}"),
+                        *verifier_, verify_).ok());
+}
+
 TEST_F(JwtTest, IssuerAudienceAndTyp) {
   const std::string exp = "\"exp\":1800000000";
   verify_.issuer = "iss-a";

@@ -127,6 +127,7 @@ std::string DescribeKey(const EVP_PKEY* pkey) {
       const int nid = EcCurveNid(pkey);
       if (nid == NID_X9_62_prime256v1) return "EC P-256";
       if (nid == NID_secp384r1) return "EC P-384";
+      if (nid == NID_secp521r1) return "EC P-521";
       if (nid == NID_undef) return "EC on an unnamed curve";
       return absl::StrCat("EC ", OBJ_nid2sn(nid));
     }

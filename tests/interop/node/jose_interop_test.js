@@ -1,9 +1,9 @@
 // Interop, JOSE: the real keywardd against the npm package `jose` (panva,
 // pinned in package.json), through the Node client (client/node).
-// - Keyward-signed ES256/RS256/EdDSA tokens verify in jose using only the
-//   JWK Set from GetJwks (createLocalJWKSet), also across a rotation.
-// - jose-signed tokens (HS256/ES256/RS256/EdDSA, keys made in Node and
-//   imported with ImportKey) verify in Keyward's VerifyJwt, with and without
+// - Keyward-signed ES256/ES384/ES512/RS256/EdDSA tokens verify in jose using
+//   only the JWK Set from GetJwks (createLocalJWKSet), also across a rotation.
+// - jose-signed tokens (HS256/ES256/ES384/ES512/RS256/EdDSA, keys made in
+//   Node and imported with ImportKey) verify in Keyward's VerifyJwt, with and without
 //   a kid.
 // - jose's JWEs (RSA-OAEP-256 + A256GCM, RSA-OAEP + A128CBC-HS256) decrypt
 //   in Keyward (DecryptJwe), and Keyward's EncryptJwe output decrypts in jose
@@ -123,6 +123,8 @@ async function main() {
 
     const keywardSigners = [
       ['js-jwt-es', 'KEY_TYPE_ECDSA_P256', 'ES256', 'EC'],
+      ['js-jwt-es384', 'KEY_TYPE_ECDSA_P384', 'ES384', 'EC'],
+      ['js-jwt-es512', 'KEY_TYPE_ECDSA_P521', 'ES512', 'EC'],
       ['js-jwt-rs', 'KEY_TYPE_RSA_2048', 'RS256', 'RSA'],
       ['js-jwt-ed', 'KEY_TYPE_ED25519', 'EdDSA', 'OKP'],
     ];
@@ -131,7 +133,7 @@ async function main() {
         await createJwtKey(keyId, keyType);
       }
       const jwks = await getJwks(keywardSigners.map(([id]) => `keys/${id}`));
-      assert.equal(jwks.keys.length, 3);
+      assert.equal(jwks.keys.length, keywardSigners.length);
       for (const [i, [keyId, , alg, kty]] of keywardSigners.entries()) {
         const jwk = jwks.keys[i];
         assert.deepEqual([jwk.kid, jwk.alg, jwk.use, jwk.kty],
@@ -205,6 +207,8 @@ async function main() {
     const nodeSigners = [
       ['js-imp-hs', 'KEY_TYPE_HMAC_SHA256', 'HS256'],
       ['js-imp-es', 'KEY_TYPE_ECDSA_P256', 'ES256'],
+      ['js-imp-es384', 'KEY_TYPE_ECDSA_P384', 'ES384'],
+      ['js-imp-es512', 'KEY_TYPE_ECDSA_P521', 'ES512'],
       ['js-imp-rs', 'KEY_TYPE_RSA_2048', 'RS256'],
       ['js-imp-ed', 'KEY_TYPE_ED25519', 'EdDSA'],
     ];

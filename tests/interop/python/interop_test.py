@@ -227,12 +227,15 @@ class InteropTest(unittest.TestCase):
 
     def test_jwt_verified_by_pyjwt(self):
         """Tokens from SignJwt verify with PyJWT against the JWKS, for ES256,
-        EdDSA and RS256; a token signed for another audience does not."""
+        ES384, ES512, EdDSA and RS256; a token signed for another audience
+        does not."""
         import json
         import jwt  # Debian's python3-jwt (PyJWT)
         from keyward.v1 import jwt_service_pb2, jwt_service_pb2_grpc
         stub = jwt_service_pb2_grpc.JwtServiceStub(self.client._channel)
         for key_id, key_type, alg in (("jwt-es", "ECDSA_P256", "ES256"),
+                                      ("jwt-es384", "ECDSA_P384", "ES384"),
+                                      ("jwt-es512", "ECDSA_P521", "ES512"),
                                       ("jwt-ed", "ED25519", "EdDSA"),
                                       ("jwt-rs", "RSA_2048", "RS256")):
             with self.subTest(alg=alg):

@@ -311,6 +311,23 @@ class JoseInteropTest(unittest.TestCase):
                              headers={"kid": "py-es256:v1"})
         self.assert_invalid(self.verify(other), BAD_SIGNATURE)
 
+    def test_es384_and_es512_foreign_tokens(self):
+        for key_id, key_type, alg, curve in (
+                ("py-es384", common_pb2.KEY_TYPE_ECDSA_P384, "ES384",
+                 ec.SECP384R1()),
+                ("py-es512", common_pb2.KEY_TYPE_ECDSA_P521, "ES512",
+                 ec.SECP521R1())):
+            self.check_asymmetric(key_id, key_type, alg,
+                                  ec.generate_private_key(curve))
+        # An ES384 token presented to the P-521 key: its alg is not the
+        # key's, refused before the signature.
+        token = pyjwt.encode(self.claims(),
+                             ec.generate_private_key(ec.SECP384R1()),
+                             algorithm="ES384",
+                             headers={"kid": "py-es512:v1"})
+        self.assert_invalid(self.verify(token),
+                            jwt_pb2.JWT_FAILURE_ALGORITHM_MISMATCH)
+
     def test_eddsa_foreign_tokens(self):
         # python-jose 3.3 cannot sign EdDSA (jose.constants has no EdDSA).
         self.assertNotIn("EdDSA", jose_jwt.ALGORITHMS.SUPPORTED)
