@@ -39,8 +39,12 @@ class FaultyStorage final : public Storage {
                                                   int l) override {
     return real_->ListKeys(a, l);
   }
-  absl::Status UpdateKey(const KeyRecord& k) override {
-    return Fault() ? Down() : real_->UpdateKey(k);
+  absl::StatusOr<KeyWithVersions> GetKeyWithVersions(
+      const std::string& id) override {
+    return real_->GetKeyWithVersions(id);
+  }
+  absl::Status UpdateKey(const KeyRecord& k, int64_t revision) override {
+    return Fault() ? Down() : real_->UpdateKey(k, revision);
   }
   absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
                                            int32_t v) override {
@@ -57,8 +61,9 @@ class FaultyStorage final : public Storage {
     return real_->ListVersionKids();
   }
   absl::Status SetVersionState(const std::string& id, int32_t v,
-                               VersionState s, absl::Time t) override {
-    return Fault() ? Down() : real_->SetVersionState(id, v, s, t);
+                               VersionState e, VersionState s,
+                               absl::Time t) override {
+    return Fault() ? Down() : real_->SetVersionState(id, v, e, s, t);
   }
   absl::StatusOr<int64_t> CountKeys() override { return real_->CountKeys(); }
   absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
@@ -109,6 +114,13 @@ class FaultyStorage final : public Storage {
   absl::StatusOr<int> PurgeTokenRecords(absl::Time t, int l) override {
     if (Fault()) return Down();
     return real_->PurgeTokenRecords(t, l);
+  }
+  absl::Status ExportRecords(
+      const std::function<absl::Status(const StoreRecord&)>& sink) override {
+    return real_->ExportRecords(sink);
+  }
+  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override {
+    return Fault() ? Down() : real_->ReplaceAll(records);
   }
   absl::Status ReplaceWith(const std::string& path) override {
     return Fault() ? Down() : real_->ReplaceWith(path);
