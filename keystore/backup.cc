@@ -131,15 +131,6 @@ absl::StatusOr<std::string> EncodeBackup(const std::vector<StoreRecord>& records
   return absl::StrCat(header, *sealed);
 }
 
-absl::StatusOr<std::string> EncodeBackup(const KeystoreMeta& meta,
-                                         absl::string_view db_file,
-                                         const crypto::Aead& root) {
-  const std::string header = Header(kMagicV1, meta);
-  auto sealed = root.Encrypt(db_file, absl::StrCat(kAadV1, header));
-  if (!sealed.ok()) return sealed.status();
-  return absl::StrCat(header, *sealed);
-}
-
 absl::StatusOr<BackupHeader> ParseBackupHeader(absl::string_view backup) {
   absl::string_view in = backup;
   BackupHeader header;

@@ -86,12 +86,6 @@ absl::Status RestoreBackupInto(absl::string_view backup,
                                const std::string& scratch_path,
                                Storage& target);
 
-// Transitional, until the Keystore makes format-2 backups: a format-1
-// backup of the SQLite file bytes `db_file`, whose hierarchy is `meta`.
-absl::StatusOr<std::string> EncodeBackup(const KeystoreMeta& meta,
-                                         absl::string_view db_file,
-                                         const crypto::Aead& root);
-
 }  // namespace keyward::keystore
 
 #endif  // KEYWARD_KEYSTORE_BACKUP_H_

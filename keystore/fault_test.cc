@@ -122,12 +122,6 @@ class FaultyStorage final : public Storage {
   absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override {
     return Fault() ? Down() : real_->ReplaceAll(records);
   }
-  absl::Status ReplaceWith(const std::string& path) override {
-    return Fault() ? Down() : real_->ReplaceWith(path);
-  }
-  absl::Status SnapshotTo(const std::string& path) override {
-    return Fault() ? Down() : real_->SnapshotTo(path);
-  }
 
  private:
   bool Fault() const { return fail_->load(); }

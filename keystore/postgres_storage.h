@@ -25,8 +25,7 @@
 //   ALREADY_EXISTS, serialization failure or deadlock -> ABORTED, lost
 //   connection -> UNAVAILABLE, ...). No message holds the password.
 // - Whole-store copies: ExportRecords/ReplaceAll (the logical records that
-//   backups and `keywardd migrate` carry); the SQLite-file SnapshotTo/
-//   ReplaceWith answer UNIMPLEMENTED.
+//   backups and `keywardd migrate` carry).
 // - Build flavors: libpq links OpenSSL 3, so PostgresStorage exists in the
 //   default flavor only; in the BoringSSL flavor Open returns
 //   FAILED_PRECONDITION and Available() is false.
@@ -102,7 +101,6 @@ class PostgresStorage : public Storage {
       const std::string& id) override;
   absl::Status UpdateKey(const KeyRecord& key,
                          int64_t expected_revision) override;
-  using Storage::UpdateKey;
   absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
                                            int32_t version) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
@@ -112,7 +110,6 @@ class PostgresStorage : public Storage {
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
                                VersionState expected, VersionState state,
                                absl::Time now) override;
-  using Storage::SetVersionState;
   absl::StatusOr<int64_t> CountKeys() override;
   absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
       absl::Time now) override;
@@ -136,9 +133,6 @@ class PostgresStorage : public Storage {
   absl::Status ExportRecords(
       const std::function<absl::Status(const StoreRecord&)>& sink) override;
   absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
-  // SnapshotTo and ReplaceWith: UNIMPLEMENTED, changing nothing.
-  absl::Status SnapshotTo(const std::string& path) override;
-  absl::Status ReplaceWith(const std::string& path) override;
 
   // The schema version this build writes (the same numbering as SQLite's).
   static constexpr int kSchemaVersion = 6;

@@ -1,6 +1,5 @@
 // PostgresStorage: whole-store copies (postgres_storage.h): the logical
-// records (ExportRecords, ReplaceAll), and the SQLite-file copies it does
-// not have (SnapshotTo, ReplaceWith: UNIMPLEMENTED).
+// records (ExportRecords, ReplaceAll).
 #include <algorithm>
 #include <map>
 #include <utility>
@@ -125,18 +124,6 @@ absl::Status PostgresStorage::ReplaceAll(
     }
     return absl::OkStatus();
   });
-}
-
-absl::Status PostgresStorage::SnapshotTo(const std::string& path) {
-  return absl::UnimplementedError(
-      "SQLite-file snapshots are SQLite-only: a PostgreSQL keystore is "
-      "copied as records (ExportRecords)");
-}
-
-absl::Status PostgresStorage::ReplaceWith(const std::string& path) {
-  return absl::UnimplementedError(
-      "SQLite-file restores are SQLite-only: a PostgreSQL keystore is "
-      "replaced from records (ReplaceAll)");
 }
 
 }  // namespace keyward::keystore

@@ -51,7 +51,6 @@ class SqliteStorage final : public Storage {
       const std::string& id) override;
   absl::Status UpdateKey(const KeyRecord& key,
                          int64_t expected_revision) override;
-  using Storage::UpdateKey;
   absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
                                            int32_t version) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
@@ -61,7 +60,6 @@ class SqliteStorage final : public Storage {
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
                                VersionState expected, VersionState state,
                                absl::Time now) override;
-  using Storage::SetVersionState;
   absl::StatusOr<int64_t> CountKeys() override;
   absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
       absl::Time now) override;
@@ -85,8 +83,6 @@ class SqliteStorage final : public Storage {
   absl::Status ExportRecords(
       const std::function<absl::Status(const StoreRecord&)>& sink) override;
   absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
-  absl::Status SnapshotTo(const std::string& path) override;
-  absl::Status ReplaceWith(const std::string& path) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.

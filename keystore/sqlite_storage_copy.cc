@@ -1,6 +1,5 @@
 // SqliteStorage: whole-store copies (sqlite_storage.h): the logical records
-// (ExportRecords, ReplaceAll), the integrity check, and the transitional
-// file copies (SnapshotTo, ReplaceWith).
+// (ExportRecords, ReplaceAll), and the integrity check.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -104,69 +103,6 @@ absl::Status SqliteStorage::ReplaceAll(const std::vector<StoreRecord>& records) 
     if (!s.ok()) return s;
   }
   return txn.Commit();
-}
-
-absl::Status SqliteStorage::ReplaceWith(const std::string& path) {
-  absl::MutexLock lock(&mu_);
-  absl::Status s = SqliteStatement(db_, "ATTACH DATABASE ? AS restored")
-                       .Bind(1, path)
-                       .Run("open the restored keystore");
-  if (!s.ok()) return s;
-  s = [&]() -> absl::Status {
-    SqliteStatement version(db_, "PRAGMA restored.user_version");
-    int64_t v = version.Step() ? version.Int(0) : -1;
-    if (v != internal::kSqliteSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the restored keystore has schema version ", v, ", not ",
-          internal::kSqliteSchemaVersion, "; open it once with this keywardd to migrate it"));
-    }
-    // In creation order, which puts every parent table before its children.
-    std::vector<std::string> tables;
-    SqliteStatement list(db_,
-                   "SELECT name FROM main.sqlite_master WHERE type = 'table' "
-                   "AND name NOT LIKE 'sqlite_%' ORDER BY rowid");
-    while (list.Step()) tables.push_back(list.Text(0));
-    absl::Status listed = list.status("list tables");
-    if (!listed.ok()) return listed;
-    SqliteTransaction txn(db_);
-    if (!txn.status().ok()) return txn.status();
-    // Children go first and come back last.
-    absl::Status r = absl::OkStatus();
-    for (auto t = tables.rbegin(); t != tables.rend(); ++t) {
-      if (r.ok()) r = Exec(absl::StrCat("DELETE FROM main.", *t).c_str());
-    }
-    for (const std::string& t : tables) {
-      if (r.ok()) {
-        r = Exec(absl::StrCat("INSERT INTO main.", t, " SELECT * FROM restored.",
-                              t).c_str());
-      }
-    }
-    if (!r.ok()) return r;
-    return txn.Commit();
-  }();
-  SqliteStatement(db_, "DETACH DATABASE restored").Run("close the restored keystore")
-      .IgnoreError();
-  return s;
-}
-
-absl::Status SqliteStorage::SnapshotTo(const std::string& path) {
-  // Create the file first so that its mode is 0600 from the start.
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return absl::AlreadyExistsError(absl::StrCat("'", path, "' exists"));
-    }
-    return absl::UnavailableError(
-        absl::StrCat("cannot create '", path, "': ", strerror(errno)));
-  }
-  close(fd);
-  unlink(path.c_str());  // VACUUM INTO wants to create it; the name is ours
-  mode_t old_umask = umask(0077);
-  absl::MutexLock lock(&mu_);
-  absl::Status s = SqliteStatement(db_, "VACUUM INTO ?").Bind(1, path).Run("snapshot");
-  umask(old_umask);
-  if (!s.ok()) unlink(path.c_str());
-  return s;
 }
 
 }  // namespace keyward::keystore

@@ -164,7 +164,8 @@ TEST(SqliteStorageTest, IntegrityHoldsAfterChangesAndRefusedChanges) {
               absl::StatusCode::kUnavailable);
   }
   ASSERT_TRUE(storage
-                  ->SetVersionState("a", 1, VersionState::kDestroyed,
+                  ->SetVersionState("a", 1, VersionState::kEnabled,
+                                    VersionState::kDestroyed,
                                     absl::FromUnixSeconds(5000))
                   .ok());
   EXPECT_TRUE(storage->IntegrityCheck().ok());

@@ -47,7 +47,6 @@
 //                        that is not UTF-8 or holds a NUL byte; keep ids,
 //                        names, labels and kids to UTF-8 without NUL), or a
 //                        ReplaceAll record set that is not a keystore.
-//   UNIMPLEMENTED        SnapshotTo/ReplaceWith on a backend without them.
 //   INTERNAL             anything else the database reports (a bug).
 // Messages name what was missing or in conflict and never hold a secret
 // (wrapped material, a password, a token).
@@ -133,11 +132,6 @@ class Storage {
   // NOT_FOUND if absent.
   virtual absl::Status UpdateKey(const KeyRecord& key,
                                  int64_t expected_revision) = 0;
-  // Transitional (until the Keystore passes the revision itself): the
-  // update conditional on the revision `key` was read with.
-  absl::Status UpdateKey(const KeyRecord& key) {
-    return UpdateKey(key, key.revision);
-  }
   // GetVersion returns one version; NOT_FOUND if the key or the version
   // does not exist.
   virtual absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
@@ -165,14 +159,6 @@ class Storage {
   virtual absl::Status SetVersionState(const std::string& key_id,
                                        int32_t version, VersionState expected,
                                        VersionState state, absl::Time now) = 0;
-  // Transitional (until the Keystore names the state it expects): from the
-  // state read now. Not a conditional write against a concurrent writer.
-  absl::Status SetVersionState(const std::string& key_id, int32_t version,
-                               VersionState state, absl::Time now) {
-    auto current = GetVersion(key_id, version);
-    if (!current.ok()) return current.status();
-    return SetVersionState(key_id, version, current->state, state, now);
-  }
   // CountKeys returns the number of keys.
   virtual absl::StatusOr<int64_t> CountKeys() = 0;
   // ListKeysDueForRotation returns, in id order, the ids of keys that are
@@ -253,20 +239,6 @@ class Storage {
   // with; ALREADY_EXISTS for two records with one id (or kid); nothing is
   // changed then. Hook info: 0.
   virtual absl::Status ReplaceAll(const std::vector<StoreRecord>& records) = 0;
-
-  // --- Whole-store copies (SQLite files; transitional) ----------------------
-
-  // ReplaceWith replaces every row of the store with those of the SQLite
-  // keystore file at `path` (same schema version: FAILED_PRECONDITION
-  // otherwise), in one transaction: readers see the old store or the new
-  // one, never a mix. UNIMPLEMENTED in a backend that is not SQLite (until
-  // the logical backup format lands); it changes nothing then.
-  virtual absl::Status ReplaceWith(const std::string& path) = 0;
-
-  // SnapshotTo writes a consistent copy of the whole store to the new SQLite
-  // file `path` (mode 0600). ALREADY_EXISTS if `path` exists. UNIMPLEMENTED
-  // in a backend that is not SQLite; it creates no file then.
-  virtual absl::Status SnapshotTo(const std::string& path) = 0;
 };
 
 }  // namespace keyward::keystore

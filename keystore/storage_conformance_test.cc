@@ -42,7 +42,6 @@ StorageBackend SqliteBackend() {
     if (!s.ok()) return s.status();
     return std::unique_ptr<Storage>(std::move(*s));
   };
-  b.file_snapshots = true;
   return b;
 }
 
@@ -93,7 +92,6 @@ StorageBackend PostgresBackend() {
     return OpenPostgres(*dsn);
   };
   b.another = [dsn]() { return OpenPostgres(*dsn); };
-  b.file_snapshots = false;
   return b;
 }
 

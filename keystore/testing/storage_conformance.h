@@ -29,9 +29,6 @@ struct StorageBackend {
   // another opens a second Storage, with its own connection(s), on the
   // database that the last fresh() made: a second reader, another process.
   std::function<absl::StatusOr<std::unique_ptr<Storage>>()> another;
-  // file_snapshots: SnapshotTo/ReplaceWith work (SQLite files); otherwise
-  // the backend must answer both with UNIMPLEMENTED.
-  bool file_snapshots = false;
 };
 
 // StorageConformanceTest: each case gets a fresh database (storage()) and
