@@ -1,8 +1,10 @@
 // keywardd: the Keyward daemon.
 //
 //   keywardd init  --data-dir DIR --passphrase-file FILE   create a keystore
-//   keywardd restore --data-dir DIR --passphrase-file FILE --in BACKUP
-//            (SQLite only: refused, exit 2, with storage.postgres)
+//   keywardd restore [--config FILE] --data-dir DIR --passphrase-file FILE
+//            --in BACKUP     (into the config's storage, which must be empty)
+//   keywardd migrate --from CONFIG-OR-SQLITE-FILE --to CONFIG-OR-SQLITE-FILE
+//            copy a keystore between backends, checked record by record
 //   keywardd [--config FILE] [--data-dir DIR] [--passphrase-file FILE]
 //            [--socket PATH] [--listen-tcp HOST:PORT --tls-cert-file F
 //            --tls-key-file F [--tls-client-ca-file F]]    serve
@@ -47,6 +49,7 @@
 #include "daemon/log.h"
 #include "daemon/maintenance.h"
 #include "daemon/metrics.h"
+#include "daemon/migrate.h"
 #include "daemon/passphrase.h"
 #include "daemon/sd_notify.h"
 #include "daemon/server.h"
@@ -71,6 +74,12 @@ ABSL_FLAG(std::string, socket, "",
 ABSL_FLAG(int32_t, key_cache_size, 0,
           "Keys held decrypted in memory (overrides the config).");
 ABSL_FLAG(std::string, in, "", "Backup file, for `keywardd restore`.");
+ABSL_FLAG(std::string, from, "",
+          "For `keywardd migrate`: the source keystore, as a config file "
+          "(its `storage`) or a SQLite keystore file.");
+ABSL_FLAG(std::string, to, "",
+          "For `keywardd migrate`: the target, as a config file (its "
+          "`storage`, which must hold no keystore) or a new SQLite file.");
 ABSL_FLAG(std::string, metrics_address, "",
           "Serve Prometheus metrics on HOST:PORT (loopback advised; off by "
           "default).");
@@ -247,16 +256,10 @@ int Init(const keyward::v1::DaemonConfig& config) {
   return 0;
 }
 
-// Restore writes the keystore held by the backup file `in` into the data
-// dir, which must not hold one; the daemon must not be running on it.
+// Restore writes the keystore held by the backup file `in` into the
+// config's storage: a new SQLite file in the data dir, or a PostgreSQL
+// database that holds no keystore. The daemon must not be running on it.
 int Restore(const keyward::v1::DaemonConfig& config, const std::string& in) {
-  if (config.storage().has_postgres()) {
-    return Fail(absl::UnimplementedError(
-                    "restore: backups of a PostgreSQL keystore are not "
-                    "supported yet (the config sets storage.postgres); "
-                    "`keywardd restore` writes a SQLite keystore only"),
-                kExitUsage);
-  }
   if (config.passphrase_file().empty() || in.empty()) {
     return Fail(absl::InvalidArgumentError(
                     "restore needs --in BACKUP and --passphrase-file FILE (the "
@@ -270,9 +273,80 @@ int Restore(const keyward::v1::DaemonConfig& config, const std::string& in) {
   std::ifstream file(in, std::ios::binary);
   if (!file) return Fail(absl::NotFoundError(absl::StrCat("cannot read '", in, "'")));
   std::string backup((std::istreambuf_iterator<char>(file)), {});
-  s = keystore::RestoreBackup(backup, *passphrase, KeystorePath(config));
+  if (config.storage().has_postgres()) {
+    auto pg = keystore::PostgresStorage::Open(*StorageSpecFrom(config).postgres);
+    if (!pg.ok()) {
+      return Fail(absl::Status(pg.status().code(),
+                               absl::StrCat("PostgreSQL storage (dsn \"",
+                                            config.storage().postgres().dsn(),
+                                            "\"): ", pg.status().message())),
+                  kExitUsage);
+    }
+    s = keystore::RestoreBackupInto(
+        backup, *passphrase,
+        absl::StrCat(config.data_dir(), "/restore-", getpid(), ".staged"),
+        **pg);
+  } else {
+    s = keystore::RestoreBackup(backup, *passphrase, KeystorePath(config));
+  }
   if (!s.ok()) return Fail(s);
-  std::printf("keywardd: restored keystore %s\n", KeystorePath(config).c_str());
+  std::printf("keywardd: restored keystore %s\n", StorageName(config).c_str());
+  return 0;
+}
+
+// MigrationSide reads --from/--to: a SQLite keystore file (by its header),
+// a path that does not exist yet (a new SQLite file, as a target), or a
+// config file whose `storage` names the keystore.
+absl::StatusOr<keystore::StorageSpec> MigrationSide(const std::string& path,
+                                                    bool target) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    if (target && access(path.c_str(), F_OK) != 0) {
+      return keystore::StorageSpec{path, std::nullopt};
+    }
+    return absl::NotFoundError(absl::StrCat(
+        "cannot read '", path, "' (a config file or a SQLite keystore)"));
+  }
+  char head[16] = {};
+  file.read(head, sizeof(head));
+  if (file.gcount() == 16 &&
+      std::string(head, 16) == std::string("SQLite format 3\0", 16)) {
+    return keystore::StorageSpec{path, std::nullopt};
+  }
+  auto config = LoadConfigFile(path);
+  if (!config.ok()) return config.status();
+  absl::Status s = FinalizeConfig(&*config);
+  if (!s.ok()) return s;
+  if (config->storage().has_postgres() &&
+      !keystore::PostgresStorage::Available()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "'", path, "' sets storage.postgres, but this build (the BoringSSL "
+        "flavor) has no PostgreSQL"));
+  }
+  return StorageSpecFrom(*config);
+}
+
+int Migrate(const std::string& from, const std::string& to) {
+  if (from.empty() || to.empty()) {
+    return Fail(absl::InvalidArgumentError(
+                    "migrate needs --from and --to: each a config file (its "
+                    "storage) or a SQLite keystore file"),
+                kExitUsage);
+  }
+  auto source = MigrationSide(from, /*target=*/false);
+  if (!source.ok()) return Fail(source.status(), kExitUsage);
+  auto target = MigrationSide(to, /*target=*/true);
+  if (!target.ok()) return Fail(target.status(), kExitUsage);
+  if (!target->postgres.has_value() && !source->postgres.has_value() &&
+      target->sqlite_path == source->sqlite_path) {
+    return Fail(absl::InvalidArgumentError(
+                    "--from and --to name the same keystore"),
+                kExitUsage);
+  }
+  auto counts = MigrateKeystore(*source, *target);
+  if (!counts.ok()) return Fail(counts.status());
+  std::printf("keywardd: migrated %s; checked record by record\n",
+              DescribeCounts(*counts).c_str());
   return 0;
 }
 
@@ -492,6 +566,7 @@ int Main(int argc, char** argv) {
       "the Keyward key-custody daemon.\n"
       "  keywardd init --data_dir DIR --passphrase_file FILE\n"
       "  keywardd restore --data_dir DIR --passphrase_file FILE --in BACKUP\n"
+      "  keywardd migrate --from CONFIG|SQLITE_FILE --to CONFIG|SQLITE_FILE\n"
       "  keywardd verify-audit [--config FILE] [--data_dir DIR]\n"
       "  keywardd [--config FILE] [--data_dir DIR] [--passphrase_file FILE] "
       "[--socket PATH]");
@@ -510,12 +585,14 @@ int Main(int argc, char** argv) {
   std::string command;
   if (args.size() == 2 && (std::string(args[1]) == "init" ||
                            std::string(args[1]) == "restore" ||
+                           std::string(args[1]) == "migrate" ||
                            std::string(args[1]) == "verify-audit")) {
     command = args[1];
   } else if (args.size() > 1) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
                     "unexpected argument '", args[1],
-                    "'; the commands are `init`, `restore` and `verify-audit` "
+                    "'; the commands are `init`, `restore`, `migrate` and "
+                    "`verify-audit` "
                     "(see --help)")),
                 kExitUsage);
   }
@@ -562,7 +639,8 @@ int Main(int argc, char** argv) {
   absl::Status s = FinalizeConfig(&config);
   if (!s.ok()) return Fail(s, kExitUsage);
   if (config.storage().has_postgres() &&
-      !keystore::PostgresStorage::Available() && command != "verify-audit") {
+      !keystore::PostgresStorage::Available() && command != "verify-audit" &&
+      command != "migrate") {
     return Fail(absl::FailedPreconditionError(
                     "config: storage.postgres is set, but this build (the "
                     "BoringSSL flavor) has no PostgreSQL: libpq links OpenSSL "
@@ -575,6 +653,9 @@ int Main(int argc, char** argv) {
   if (command == "verify-audit") return VerifyAudit(config.audit().path());
   if (command == "init") return Init(config);
   if (command == "restore") return Restore(config, absl::GetFlag(FLAGS_in));
+  if (command == "migrate") {
+    return Migrate(absl::GetFlag(FLAGS_from), absl::GetFlag(FLAGS_to));
+  }
   return Serve(config);
 }
 

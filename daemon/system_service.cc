@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "keystore/backup.h"
 #include "keystore/crypto/random.h"
 #include "daemon/log.h"
 #include "daemon/version.h"
@@ -405,7 +406,8 @@ class RestoreReactor final
       (*rpc.env().on_seal_change)(false);
     }
     pb::BackupInfo& info = *response_->mutable_info();
-    info.set_format_version(1);
+    auto header = keystore::ParseBackupHeader(backup_);
+    info.set_format_version(header.ok() ? header->format : 0);
     auto count = rpc.keystore().CountKeys();
     if (count.ok()) info.set_key_count(*count);
     LogInfo("restored a backup; sealed until unsealed with its passphrase",
@@ -445,7 +447,7 @@ SystemServiceImpl::CreateBackup(grpc::CallbackServerContext* context,
           chunks.emplace_back().set_data(backup->substr(at, kChunk));
         }
         pb::BackupInfo& info = *chunks.front().mutable_info();
-        info.set_format_version(1);
+        info.set_format_version(keystore::kBackupFormat);
         info.set_backup_id(id);
         *info.mutable_create_time() =
             TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/keystore.h"
 #include "keystore/sqlite_storage.h"
@@ -12,7 +13,10 @@ namespace keyward::keystore {
 namespace {
 
 // FaultyStorage forwards to SqliteStorage, except that while `fail` is set
-// every change answers UNAVAILABLE without touching the database.
+// every change answers UNAVAILABLE without touching the database; and
+// `before_write`, when set, runs once just before the next conditional
+// write (UpdateKey, SetVersionState, AddVersion): another replica's change
+// landing between the Keystore's read and its write.
 class FaultyStorage final : public Storage {
  public:
   FaultyStorage(std::unique_ptr<SqliteStorage> real, std::atomic<bool>* fail)
@@ -30,6 +34,7 @@ class FaultyStorage final : public Storage {
     return Fault() ? Down() : real_->CreateKey(k, v);
   }
   absl::Status AddVersion(const VersionRecord& v, bool p) override {
+    Interleave();
     return Fault() ? Down() : real_->AddVersion(v, p);
   }
   absl::StatusOr<KeyRecord> GetKey(const std::string& id) override {
@@ -39,8 +44,13 @@ class FaultyStorage final : public Storage {
                                                   int l) override {
     return real_->ListKeys(a, l);
   }
-  absl::Status UpdateKey(const KeyRecord& k) override {
-    return Fault() ? Down() : real_->UpdateKey(k);
+  absl::StatusOr<KeyWithVersions> GetKeyWithVersions(
+      const std::string& id) override {
+    return real_->GetKeyWithVersions(id);
+  }
+  absl::Status UpdateKey(const KeyRecord& k, int64_t revision) override {
+    Interleave();
+    return Fault() ? Down() : real_->UpdateKey(k, revision);
   }
   absl::StatusOr<VersionRecord> GetVersion(const std::string& id,
                                            int32_t v) override {
@@ -57,8 +67,10 @@ class FaultyStorage final : public Storage {
     return real_->ListVersionKids();
   }
   absl::Status SetVersionState(const std::string& id, int32_t v,
-                               VersionState s, absl::Time t) override {
-    return Fault() ? Down() : real_->SetVersionState(id, v, s, t);
+                               VersionState e, VersionState s,
+                               absl::Time t) override {
+    Interleave();
+    return Fault() ? Down() : real_->SetVersionState(id, v, e, s, t);
   }
   absl::StatusOr<int64_t> CountKeys() override { return real_->CountKeys(); }
   absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
@@ -110,14 +122,23 @@ class FaultyStorage final : public Storage {
     if (Fault()) return Down();
     return real_->PurgeTokenRecords(t, l);
   }
-  absl::Status ReplaceWith(const std::string& path) override {
-    return Fault() ? Down() : real_->ReplaceWith(path);
+  absl::Status ExportRecords(
+      const std::function<absl::Status(const StoreRecord&)>& sink) override {
+    return real_->ExportRecords(sink);
   }
-  absl::Status SnapshotTo(const std::string& path) override {
-    return Fault() ? Down() : real_->SnapshotTo(path);
+  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override {
+    return Fault() ? Down() : real_->ReplaceAll(records);
   }
 
+  std::function<void()> before_write;
+
  private:
+  void Interleave() {
+    if (!before_write) return;
+    auto once = std::move(before_write);
+    before_write = nullptr;
+    once();
+  }
   bool Fault() const { return fail_->load(); }
   static absl::Status Down() {
     return absl::UnavailableError("injected fault: the disk is gone");
@@ -133,14 +154,24 @@ class FaultTest : public ::testing::Test {
     path_ = absl::StrCat(getenv("TEST_TMPDIR"), "/fault", n++, ".db");
     auto real = SqliteStorage::Open(path_, SqliteStorage::Mode::kCreateNew);
     ASSERT_TRUE(real.ok()) << real.status();
-    auto ks = Keystore::OpenStorage(
-        std::make_unique<FaultyStorage>(std::move(*real), &fail_),
-        crypto::SecretData("fault test passphrase"), {}, /*init=*/true);
+    auto faulty = std::make_unique<FaultyStorage>(std::move(*real), &fail_);
+    storage_ = faulty.get();
+    auto ks = Keystore::OpenStorage(std::move(faulty),
+                                    crypto::SecretData("fault test passphrase"),
+                                    {}, /*init=*/true);
     ASSERT_TRUE(ks.ok()) << ks.status();
     ks_ = std::move(*ks);
   }
 
+  // Another process on the same database (a second replica).
+  std::unique_ptr<SqliteStorage> Other() {
+    auto other = SqliteStorage::Open(path_, SqliteStorage::Mode::kOpenExisting);
+    EXPECT_TRUE(other.ok()) << other.status();
+    return other.ok() ? std::move(*other) : nullptr;
+  }
+
   std::string path_;
+  FaultyStorage* storage_ = nullptr;
   std::atomic<bool> fail_{false};
   std::unique_ptr<Keystore> ks_;
 };
@@ -200,6 +231,68 @@ TEST_F(FaultTest, FailedWritesChangeNothing) {
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ((*reopened)->Decrypt("k", *ct, "")->InsecureView(), "before");
   EXPECT_EQ((*reopened)->GetKey("k")->primary_version, 2);
+}
+
+// Another replica rotates between UpdateKey's read and its write: the
+// conditional write loses, and the update is applied again to the key as it
+// now is; the rotation stays (UpdateKey never writes the primary).
+TEST_F(FaultTest, AnUpdateRacingARotationIsReappliedAndKeepsIt) {
+  CreateKeyParams params;
+  params.id = "k";
+  params.type = KeyType::kAes256Gcm;
+  ASSERT_TRUE(ks_->CreateKey(params).ok());
+  auto other = Other();
+  ASSERT_NE(other, nullptr);
+  storage_->before_write = [&] {
+    VersionRecord v = *other->GetVersion("k", 1);
+    v.version = 2;
+    ASSERT_TRUE(other->AddVersion(v, /*make_primary=*/true).ok());
+  };
+  KeyUpdate update;
+  update.description = "after the race";
+  update.labels = std::map<std::string, std::string>{{"by", "update"}};
+  auto updated = ks_->UpdateKey("k", update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->primary_version, 2);
+  auto stored = other->GetKey("k");
+  EXPECT_EQ(stored->primary_version, 2);
+  EXPECT_EQ(stored->description, "after the race");
+  EXPECT_EQ(stored->labels.at("by"), "update");
+  EXPECT_EQ(stored->revision, 3);  // made, rotated, updated
+}
+
+// Another replica changes a version's state between the Keystore's check
+// and its write: FAILED_PRECONDITION naming the state now, nothing written.
+TEST_F(FaultTest, AStateChangeRacingAnotherIsRefusedNamingTheState) {
+  CreateKeyParams params;
+  params.id = "k";
+  params.type = KeyType::kAes256Gcm;
+  ASSERT_TRUE(ks_->CreateKey(params).ok());
+  ASSERT_TRUE(ks_->RotateKey("k").ok());
+  ASSERT_TRUE(ks_->DisableVersion("k", 1).ok());
+  auto other = Other();
+  ASSERT_NE(other, nullptr);
+  // Destroy checked "disabled"; meanwhile the other replica re-enabled it.
+  storage_->before_write = [&] {
+    ASSERT_TRUE(other
+                    ->SetVersionState("k", 1, VersionState::kDisabled,
+                                      VersionState::kEnabled, absl::Now())
+                    .ok());
+  };
+  absl::Status s = ks_->DestroyVersion("k", 1);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("it is now enabled"));
+  auto v = other->GetVersion("k", 1);
+  EXPECT_EQ(v->state, VersionState::kEnabled);
+  EXPECT_FALSE(v->wrapped_material.empty());
+  // The same change made by the other replica meanwhile: OK (idempotent).
+  storage_->before_write = [&] {
+    ASSERT_TRUE(other
+                    ->SetVersionState("k", 1, VersionState::kEnabled,
+                                      VersionState::kDisabled, absl::Now())
+                    .ok());
+  };
+  EXPECT_TRUE(ks_->DisableVersion("k", 1).ok());
 }
 
 }  // namespace

@@ -146,9 +146,8 @@ absl::Status ValidateKid(absl::string_view kid);
 // `sqlite_path`; with it set, that PostgreSQL database (PostgresStorage;
 // `sqlite_path` is ignored).
 //
-// On PostgreSQL, CreateBackup and Restore are UNIMPLEMENTED (backups are
-// SQLite files until a logical backup format exists); everything else
-// behaves as on SQLite.
+// Everything behaves the same on either backend, backups included (a backup
+// made on one restores into the other).
 struct StorageSpec {
   std::string sqlite_path;
   std::optional<PostgresOptions> postgres;
@@ -262,16 +261,18 @@ class Keystore {
   absl::Status ChangePassphrase(const crypto::SecretData& old_passphrase,
                                 const crypto::SecretData& new_passphrase);
   absl::StatusOr<int64_t> CountKeys();
-  // CreateBackup returns an encrypted snapshot of the whole keystore
-  // (backup.h), staging the SQLite copy at `scratch_path` (removed after).
-  // UNIMPLEMENTED on PostgreSQL (StorageSpec), with nothing done.
+  // CreateBackup returns an encrypted backup of the whole keystore, read in
+  // one snapshot (backup.h, format 2: the records under the root key), on
+  // either backend. UNAVAILABLE while sealed. `scratch_path` is not used
+  // (format 2 needs no staging file); it stays for callers.
   absl::StatusOr<std::string> CreateBackup(const std::string& scratch_path);
-  // Restore replaces the whole keystore, in place and atomically, with the
-  // one `backup` holds, staged at `scratch_path` (removed after). Errors as
-  // RestoreBackup (backup.h); nothing changes unless every check passed.
-  // Afterwards the keystore is sealed: unseal it with the backup's
-  // passphrase. UNIMPLEMENTED on PostgreSQL (StorageSpec), with nothing
-  // read or changed.
+  // Restore replaces the whole keystore, in place and atomically (one
+  // storage transaction, under the commit hook), with the one `backup`
+  // holds: format 2, or format 1 (a SQLite file, staged at `scratch_path`
+  // and removed after). Errors as DecodeBackup (backup.h); nothing changes
+  // unless every check passed. Works on either backend, whichever backend
+  // the backup came from. Afterwards the keystore is sealed: unseal it with
+  // the backup's passphrase.
   absl::Status Restore(absl::string_view backup,
                        const crypto::SecretData& passphrase,
                        const std::string& scratch_path);

@@ -110,13 +110,6 @@ absl::StatusOr<std::shared_ptr<const crypto::Aead>> Keystore::Impl::Root() const
   return root_;
 }
 
-absl::Status Keystore::Impl::BackupsSupported() const {
-  if (!postgres_) return absl::OkStatus();
-  return absl::UnimplementedError(
-      "backups of a PostgreSQL keystore are not supported yet: CreateBackup "
-      "and restore work on a SQLite keystore only");
-}
-
 absl::StatusOr<VersionRecord> Keystore::Impl::NewVersion(const KeyRecord& key,
                                                    int32_t version,
                                                    const SecretData& material,
@@ -149,13 +142,13 @@ absl::StatusOr<std::shared_ptr<const KeyEntry>> Keystore::Impl::Entry(
   absl::ReaderMutexLock lock(&admin_mu_);
   auto root = Root();
   if (!root.ok()) return root.status();
-  auto key = storage_->GetKey(id);
-  if (!key.ok()) return key.status();
-  auto versions = storage_->ListVersions(id);
-  if (!versions.ok()) return versions.status();
+  // The key and its versions in one snapshot: a rotation committed by
+  // another replica shows whole or not at all.
+  auto loaded = storage_->GetKeyWithVersions(id);
+  if (!loaded.ok()) return loaded.status();
   auto entry = std::make_shared<KeyEntry>();
-  entry->record = std::move(*key);
-  for (VersionRecord& v : *versions) {
+  entry->record = std::move(loaded->key);
+  for (VersionRecord& v : loaded->versions) {
     int32_t n = v.version;
     entry->versions[n] = std::make_unique<LoadedVersion>(
         std::move(v), entry->record.type, *root);

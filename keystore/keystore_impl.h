@@ -60,8 +60,6 @@ class Keystore::Impl {
   bool sealed() const { return sealed_.load(std::memory_order_acquire); }
   // The root key, or UNAVAILABLE while sealed.
   absl::StatusOr<std::shared_ptr<const crypto::Aead>> Root() const;
-  // BackupsSupported: OK, or UNIMPLEMENTED on PostgreSQL.
-  absl::Status BackupsSupported() const;
 
   // The cached entry of key `id`, loaded from storage on a miss.
   absl::StatusOr<std::shared_ptr<const KeyEntry>> Entry(const std::string& id);
@@ -76,7 +74,8 @@ class Keystore::Impl {
                                            const crypto::SecretData& material,
                                            std::string public_key);
   // SetState changes a version's state under the transition rules
-  // (keystore.h: DisableVersion and the others).
+  // (keystore.h: DisableVersion and the others), as a storage write
+  // conditional on the state the rules were checked against.
   absl::Status SetState(const std::string& id, int32_t version,
                         VersionState state);
   // LoadIndexes fills revoked_ and kids_ from storage (at open, restore).
@@ -87,8 +86,7 @@ class Keystore::Impl {
 
   const std::unique_ptr<Storage> storage_;
   const KeystoreOptions options_;
-  // Set by the StorageSpec factories when the storage is PostgreSQL (whole-
-  // store file copies, hence backups, are SQLite-only).
+  // Set by the StorageSpec factories when the storage is PostgreSQL.
   bool postgres_ = false;
   // The root key as an AEAD; wraps and unwraps version material. Null while
   // sealed.
@@ -96,9 +94,12 @@ class Keystore::Impl {
   std::shared_ptr<const crypto::Aead> root_ ABSL_GUARDED_BY(root_mu_);
   std::atomic<bool> sealed_{false};
   KeyCache cache_;
-  // Serializes admin changes with cache loads, so that a load never puts a
-  // stale entry back after a change invalidated it. Data plane calls on a
-  // cached key never take it.
+  // Serializes this process's admin changes with its cache loads, so that
+  // a load never puts a stale entry back after a change invalidated it.
+  // Data plane calls on a cached key never take it. It is not what keeps
+  // changes correct: every read-check-write is a conditional storage write
+  // (UpdateKey's revision, SetVersionState's expected state, AddVersion's
+  // latest version, the kid index), which holds across processes.
   absl::Mutex admin_mu_;
   // The jtis of revoked token records, so that VerifyJwt reads no row.
   mutable absl::Mutex revoked_mu_;

@@ -11,12 +11,23 @@
 #include "keystore/crypto/key_components.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/key_types.h"
+#include "keystore/internal/storage_errors.h"
 #include "keystore/keystore_impl.h"
 
 namespace keyward::keystore {
 
 using crypto::SecretData;
 using crypto::SignatureAlgorithm;
+
+namespace {
+
+absl::Status KidInUse(const std::string& kid) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "kid '", kid, "' is in use by another key version; kids are unique in "
+      "the keystore"));
+}
+
+}  // namespace
 
 absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
   absl::Status s = ValidateKeyId(params.id);
@@ -152,10 +163,10 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   if (!params.kid.empty()) {
     absl::Status valid = ValidateKid(params.kid);
     if (!valid.ok()) return valid;
+    // A quick refusal with a clear message; the storage's unique index on
+    // kids is what holds against a concurrent import (KidInUse below).
     if (impl_->storage_->FindVersionByKid(params.kid).ok()) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "kid '", params.kid, "' is in use by another key version; kids are "
-          "unique in the keystore"));
+      return KidInUse(params.kid);
     }
   }
   absl::MutexLock lock(&impl_->admin_mu_);
@@ -175,6 +186,9 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
     version->imported = true;
     version->kid = params.kid;
     s = impl_->storage_->AddVersion(*version, /*make_primary=*/true);
+    if (absl::IsAlreadyExists(s) && !params.kid.empty()) {
+      return KidInUse(params.kid);
+    }
     if (!s.ok()) return s;
     impl_->RememberKid(*version);
     impl_->cache_.Erase(key->id);
@@ -203,6 +217,10 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   version->imported = true;
   version->kid = params.kid;
   s = impl_->storage_->CreateKey(key, {*version});
+  if (absl::IsAlreadyExists(s) && !params.kid.empty() &&
+      absl::IsNotFound(impl_->storage_->GetKey(key.id).status())) {
+    return KidInUse(params.kid);
+  }
   if (!s.ok()) return s;
   impl_->RememberKid(*version);
   return key;
@@ -225,11 +243,11 @@ absl::StatusOr<std::vector<KeyRecord>> Keystore::ListKeys(
   return impl_->storage_->ListKeys(after, std::clamp(limit, 1, 1000));
 }
 
-absl::StatusOr<KeyRecord> Keystore::UpdateKey(const std::string& id,
-                                              const KeyUpdate& update) {
-  absl::MutexLock lock(&impl_->admin_mu_);
-  auto key = impl_->storage_->GetKey(id);
-  if (!key.ok()) return key.status();
+namespace {
+
+// ApplyUpdate sets the fields `update` names on `key`, checked against it.
+absl::Status ApplyUpdate(const KeyUpdate& update, KeyRecord* key) {
+  const std::string& id = key->id;
   if (update.description) key->description = *update.description;
   if (update.labels) key->labels = *update.labels;
   if (update.min_decrypt_version) {
@@ -260,10 +278,38 @@ absl::StatusOr<KeyRecord> Keystore::UpdateKey(const std::string& id,
     }
     key->jwt_max_ttl = *update.jwt_max_ttl;
   }
-  absl::Status s = impl_->storage_->UpdateKey(*key);
-  if (!s.ok()) return s;
-  impl_->cache_.Erase(id);
-  return key;
+  return absl::OkStatus();
+}
+
+// How often UpdateKey re-reads and re-applies after losing a race.
+constexpr int kUpdateAttempts = 5;
+
+}  // namespace
+
+absl::StatusOr<KeyRecord> Keystore::UpdateKey(const std::string& id,
+                                              const KeyUpdate& update) {
+  absl::MutexLock lock(&impl_->admin_mu_);
+  // Conditional on the revision read: another replica's change (a rotation
+  // included) in between makes the write ABORTED, and the caller's partial
+  // update is applied again to the key as it now is.
+  for (int attempt = 1;; ++attempt) {
+    auto key = impl_->storage_->GetKey(id);
+    if (!key.ok()) return key.status();
+    const int64_t read = key->revision;
+    absl::Status s = ApplyUpdate(update, &*key);
+    if (!s.ok()) return s;
+    s = impl_->storage_->UpdateKey(*key, read);
+    if (absl::IsAborted(s) && attempt < kUpdateAttempts) continue;
+    impl_->cache_.Erase(id);
+    if (absl::IsAborted(s)) {
+      return absl::AbortedError(absl::StrCat(
+          "key '", id, "' kept changing while it was updated (", attempt,
+          " attempts); try again"));
+    }
+    if (!s.ok()) return s;
+    key->revision = read + 1;
+    return key;
+  }
 }
 
 absl::StatusOr<VersionRecord> Keystore::RotateKey(const std::string& id) {
@@ -283,14 +329,25 @@ absl::StatusOr<VersionRecord> Keystore::RotateKey(const std::string& id) {
     if (!spki.ok()) return spki.status();
     public_key = std::move(*spki);
   }
-  auto version =
-      impl_->NewVersion(*key, key->latest_version + 1, *material, std::move(public_key));
-  if (!version.ok()) return version.status();
-  absl::Status s = impl_->storage_->AddVersion(*version, /*make_primary=*/true);
-  if (!s.ok()) return s;
-  impl_->cache_.Erase(id);
-  version->wrapped_material.clear();
-  return version;
+  // AddVersion is conditional on the latest version read: if another
+  // replica rotated in between (ABORTED), the same material goes in as the
+  // next number, re-read (a few times at most).
+  for (int attempt = 1;; ++attempt) {
+    auto version = impl_->NewVersion(*key, key->latest_version + 1, *material,
+                                     public_key);
+    if (!version.ok()) return version.status();
+    absl::Status s =
+        impl_->storage_->AddVersion(*version, /*make_primary=*/true);
+    if (absl::IsAborted(s) && attempt < kUpdateAttempts) {
+      key = impl_->storage_->GetKey(id);
+      if (!key.ok()) return key.status();
+      continue;
+    }
+    impl_->cache_.Erase(id);
+    if (!s.ok()) return s;
+    version->wrapped_material.clear();
+    return version;
+  }
 }
 
 absl::StatusOr<std::vector<VersionRecord>> Keystore::ListVersions(
@@ -320,7 +377,7 @@ absl::StatusOr<VersionRecord> Keystore::GetVersion(const std::string& id,
 }
 
 absl::Status Keystore::Impl::SetState(const std::string& id, int32_t version,
-                                VersionState state) {
+                                      VersionState state) {
   absl::MutexLock lock(&admin_mu_);
   auto key = storage_->GetKey(id);
   if (!key.ok()) return key.status();
@@ -336,14 +393,27 @@ absl::Status Keystore::Impl::SetState(const std::string& id, int32_t version,
     return absl::FailedPreconditionError(absl::StrCat(
         Where(id, version), " is enabled; disable it first, then destroy it"));
   }
+  // The primary only moves to a newer version, so a version that is not
+  // the primary now never becomes it again: this check holds at the write.
   if (version == key->primary_version && state != VersionState::kEnabled) {
     return absl::FailedPreconditionError(absl::StrCat(
         Where(id, version), " is the primary; rotate the key first"));
   }
-  absl::Status s = storage_->SetVersionState(id, version, state, options_.now());
-  if (!s.ok()) return s;
+  // Conditional on the state checked above ("only a disabled version can
+  // be destroyed" holds at the write, against any other writer).
+  absl::Status s = storage_->SetVersionState(id, version, current->state,
+                                             state, options_.now());
   cache_.Erase(id);
-  return absl::OkStatus();
+  if (absl::IsAborted(s)) {
+    auto now = storage_->GetVersion(id, version);
+    if (!now.ok()) return now.status();
+    if (now->state == state) return absl::OkStatus();  // made concurrently
+    return absl::FailedPreconditionError(absl::StrCat(
+        Where(id, version), " changed while this call ran: it is now ",
+        internal::VersionStateName(now->state),
+        "; check its state and try again"));
+  }
+  return s;
 }
 
 absl::Status Keystore::DisableVersion(const std::string& id, int32_t version) {

@@ -197,7 +197,7 @@ TEST_P(KeystoreSqliteTest, BackupHeaderParsesWithoutThePassphrase) {
     EXPECT_EQ(ParseBackupHeader(backup->substr(0, n)).status().code(),
               absl::StatusCode::kDataLoss) << n;
   }
-  EXPECT_EQ(ParseBackupHeader("KWBACKUP2\n").status().code(),
+  EXPECT_EQ(ParseBackupHeader("KWBACKUP3\n").status().code(),
             absl::StatusCode::kInvalidArgument);
   // Out-of-range scrypt parameters are refused before any scrypt runs.
   ASSERT_EQ(header->meta.scrypt_n, uint64_t{1} << 15);

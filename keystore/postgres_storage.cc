@@ -1,6 +1,8 @@
-// PostgresStorage: opening, the schema, the key hierarchy, keys and
-// versions. Policies, API keys, token records and the whole-store copies are
-// in postgres_storage_access.cc; libpq plumbing in internal/pq.h.
+// PostgresStorage: opening, the schema, the key hierarchy and keys.
+// Versions, policies and API keys are in postgres_storage_records.cc, token
+// records in postgres_storage_tokens.cc, whole-store copies in
+// postgres_storage_copy.cc; row codec in internal/postgres_rows.h, libpq
+// plumbing in internal/pq.h.
 #include "keystore/postgres_storage.h"
 
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "keystore/internal/pq.h"
 #include "keystore/internal/postgres_rows.h"
+#include "keystore/internal/storage_errors.h"
 
 namespace keyward::keystore {
 
@@ -127,6 +130,11 @@ CREATE TABLE token_metadata (
   value text NOT NULL,
   PRIMARY KEY (jti, name)
 );
+)sql"},
+    // A key's revision, bumped by every change of its row (UpdateKey is
+    // conditional on it).
+    {5, 6, R"sql(
+ALTER TABLE keys ADD COLUMN revision bigint NOT NULL DEFAULT 1;
 )sql"},
 };
 
@@ -273,6 +281,19 @@ absl::Status PostgresStorage::Read(
   return pool_->Run(body);
 }
 
+absl::Status PostgresStorage::Snapshot(
+    const std::function<absl::Status(PqSession&)>& body) {
+  return pool_->Run([&](PqSession& s) -> absl::Status {
+    // REPEATABLE READ: every statement sees the snapshot of the first.
+    absl::Status st = s.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                             "begin a read transaction");
+    if (!st.ok()) return st;
+    st = body(s);
+    if (!st.ok()) return st;  // Run rolls back
+    return s.Exec("COMMIT", "end a read transaction");
+  });
+}
+
 // --- The key hierarchy --------------------------------------------------
 
 absl::StatusOr<KeystoreMeta> PostgresStorage::ReadMeta() {
@@ -300,23 +321,8 @@ absl::StatusOr<KeystoreMeta> PostgresStorage::ReadMeta() {
 }
 
 absl::Status PostgresStorage::InitMeta(const KeystoreMeta& meta) {
-  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
-    auto r = q.Query(
-        "INSERT INTO meta (id, kdf_salt, scrypt_n, scrypt_r, scrypt_p, "
-        "kek_check, wrapped_root_key) VALUES (1, $1, $2, $3, $4, $5, $6)",
-        PqParams()
-            .Bytes(meta.kdf_salt)
-            .Int(static_cast<int64_t>(meta.scrypt_n))
-            .Int(meta.scrypt_r)
-            .Int(meta.scrypt_p)
-            .Bytes(meta.kek_check)
-            .Bytes(meta.wrapped_root_key),
-        "write the key hierarchy");
-    if (absl::IsAlreadyExists(r.status())) {
-      return absl::AlreadyExistsError(
-          "the keystore already has a key hierarchy");
-    }
-    return r.status();
+  return Change([&](PqSession& q, CommitInfo*) {
+    return internal::InsertMeta(q, meta);
   });
 }
 
@@ -351,42 +357,16 @@ absl::Status PostgresStorage::ReplaceMeta(
 
 namespace {
 
-absl::Status InsertVersion(PqSession& q, const VersionRecord& v) {
-  auto r = q.Query(
-      "INSERT INTO key_versions (key_id, version, state, created_at_us, "
-      "destroyed_at_us, wrapped_material, public_key, imported, kid) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      PqParams()
-          .Text(v.key_id)
-          .Int(v.version)
-          .Int(static_cast<int64_t>(v.state))
-          .Time(v.created_at)
-          .Time(v.destroyed_at)
-          .Bytes(v.wrapped_material)
-          .Bytes(v.public_key)
-          .Int(v.imported ? 1 : 0)
-          .Text(v.kid),
-      "write a key version");
-  if (absl::IsAlreadyExists(r.status())) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "key '", v.key_id, "' version ", v.version,
-        " or its kid '", absl::CHexEscape(v.kid), "' is already in use"));
-  }
-  return r.status();
-}
-
-absl::Status WriteLabels(PqSession& q, const KeyRecord& key) {
-  auto r = q.Query("DELETE FROM key_labels WHERE key_id = $1",
-                   PqParams().Text(key.id), "write labels");
-  if (!r.ok()) return r.status();
-  for (const auto& [name, value] : key.labels) {
-    r = q.Query("INSERT INTO key_labels (key_id, name, value) "
-                "VALUES ($1, $2, $3)",
-                PqParams().Text(key.id).Text(name).Text(value),
-                "write labels");
-    if (!r.ok()) return r.status();
-  }
-  return absl::OkStatus();
+// SelectKey appends key `id` with its labels to `keys`, if it exists.
+absl::Status SelectKey(PqSession& q, const std::string& id,
+                       std::vector<KeyRecord>* keys) {
+  auto rows = q.Query(
+      absl::StrCat("WITH k AS (SELECT * FROM keys WHERE id = $1) ",
+                   internal::kSelectKeysWithLabels)
+          .c_str(),
+      PqParams().Text(id), "read a key");
+  if (!rows.ok()) return rows.status();
+  return internal::ReadKeysWithLabels(*rows, keys);
 }
 
 }  // namespace
@@ -394,40 +374,8 @@ absl::Status WriteLabels(PqSession& q, const KeyRecord& key) {
 absl::Status PostgresStorage::CreateKey(
     const KeyRecord& key, const std::vector<VersionRecord>& versions) {
   return Change([&](PqSession& q, CommitInfo* info) -> absl::Status {
-    auto r = q.Query(
-        "INSERT INTO keys (id, type, purpose, description, exportable, "
-        "public_only, primary_version, latest_version, min_decrypt_version, "
-        "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, "
-        "created_at_us, rotated_at_us, jwe_algorithm) VALUES ($1, $2, $3, "
-        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        PqParams()
-            .Text(key.id)
-            .Text(crypto::KeyTypeName(key.type))
-            .Int(static_cast<int64_t>(key.purpose))
-            .Text(key.description)
-            .Int(key.exportable ? 1 : 0)
-            .Int(key.public_only ? 1 : 0)
-            .Int(key.primary_version)
-            .Int(key.latest_version)
-            .Int(key.min_decrypt_version)
-            .Int(key.min_encrypt_version)
-            .Int(absl::ToInt64Seconds(key.rotation_period))
-            .Int(absl::ToInt64Seconds(key.jwt_max_ttl))
-            .Time(key.created_at)
-            .Time(key.rotated_at)
-            .Text(key.jwe_algorithm),
-        "create a key");
-    if (absl::IsAlreadyExists(r.status())) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "a key named '", key.id, "' already exists; choose another name"));
-    }
-    if (!r.ok()) return r.status();
-    absl::Status s = WriteLabels(q, key);
+    absl::Status s = internal::InsertKey(q, key, /*revision=*/1, versions);
     if (!s.ok()) return s;
-    for (const VersionRecord& v : versions) {
-      s = InsertVersion(q, v);
-      if (!s.ok()) return s;
-    }
     info->version = versions.empty() ? 0 : versions.back().version;
     return absl::OkStatus();
   });
@@ -441,7 +389,8 @@ absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
     auto r = q.Query(
         "UPDATE keys SET latest_version = $1, "
         "primary_version = CASE WHEN $2 = 1 THEN $1 ELSE primary_version END, "
-        "rotated_at_us = CASE WHEN $2 = 1 THEN $3 ELSE rotated_at_us END "
+        "rotated_at_us = CASE WHEN $2 = 1 THEN $3 ELSE rotated_at_us END, "
+        "revision = revision + 1 "
         "WHERE id = $4 AND latest_version = $1 - 1",
         PqParams()
             .Int(version.version)
@@ -464,20 +413,15 @@ absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
           version.version, " was being added; try again"));
     }
     info->version = version.version;
-    return InsertVersion(q, version);
+    return internal::InsertVersion(q, version);
   });
 }
 
 absl::StatusOr<KeyRecord> PostgresStorage::GetKey(const std::string& id) {
   std::vector<KeyRecord> keys;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    auto rows = q.Query(
-        absl::StrCat("WITH k AS (SELECT * FROM keys WHERE id = $1) ",
-                     internal::kSelectKeysWithLabels)
-            .c_str(),
-        PqParams().Text(id), "read a key");
-    if (!rows.ok()) return rows.status();
-    return internal::ReadKeysWithLabels(*rows, &keys);
+  absl::Status s = Read([&](PqSession& q) {
+    keys.clear();
+    return SelectKey(q, id, &keys);
   });
   if (!s.ok()) return s;
   if (keys.empty()) {
@@ -504,27 +448,66 @@ absl::StatusOr<std::vector<KeyRecord>> PostgresStorage::ListKeys(
   return keys;
 }
 
-absl::Status PostgresStorage::UpdateKey(const KeyRecord& key) {
+absl::Status PostgresStorage::UpdateKey(const KeyRecord& key,
+                                        int64_t expected_revision) {
   return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    // One conditional UPDATE: a concurrent one waits for the row lock, then
+    // re-checks the revision against the row as committed and matches
+    // nothing. primary_version is not written (only AddVersion moves it).
     auto r = q.Query(
-        "UPDATE keys SET description = $1, primary_version = $2, "
-        "min_decrypt_version = $3, min_encrypt_version = $4, "
-        "rotation_period_s = $5, jwt_max_ttl_s = $6 WHERE id = $7",
+        "UPDATE keys SET description = $1, min_decrypt_version = $2, "
+        "min_encrypt_version = $3, rotation_period_s = $4, "
+        "jwt_max_ttl_s = $5, revision = revision + 1 "
+        "WHERE id = $6 AND revision = $7",
         PqParams()
             .Text(key.description)
-            .Int(key.primary_version)
             .Int(key.min_decrypt_version)
             .Int(key.min_encrypt_version)
             .Int(absl::ToInt64Seconds(key.rotation_period))
             .Int(absl::ToInt64Seconds(key.jwt_max_ttl))
-            .Text(key.id),
+            .Text(key.id)
+            .Int(expected_revision),
         "update a key");
     if (!r.ok()) return r.status();
     if (r->affected() != 1) {
-      return absl::NotFoundError(absl::StrCat("no key named '", key.id, "'"));
+      auto now = q.Query("SELECT revision FROM keys WHERE id = $1",
+                         PqParams().Text(key.id), "update a key");
+      if (!now.ok()) return now.status();
+      if (now->size() == 0) {
+        return absl::NotFoundError(absl::StrCat("no key named '", key.id, "'"));
+      }
+      return internal::KeyRevisionChanged(key.id, now->Int(0, 0),
+                                          expected_revision);
     }
-    return WriteLabels(q, key);
+    return internal::WriteLabels(q, key);
   });
+}
+
+absl::StatusOr<KeyWithVersions> PostgresStorage::GetKeyWithVersions(
+    const std::string& id) {
+  std::vector<KeyRecord> keys;
+  std::vector<VersionRecord> versions;
+  absl::Status s = Snapshot([&](PqSession& q) -> absl::Status {
+    keys.clear();
+    versions.clear();
+    absl::Status read = SelectKey(q, id, &keys);
+    if (!read.ok() || keys.empty()) return read;
+    auto rows = q.Query(
+        absl::StrCat("SELECT ", internal::kVersionColumns,
+                     " FROM key_versions WHERE key_id = $1 ORDER BY version")
+            .c_str(),
+        PqParams().Text(id), "list key versions");
+    if (!rows.ok()) return rows.status();
+    for (int i = 0; i < rows->size(); ++i) {
+      versions.push_back(internal::ReadVersion(*rows, i));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (keys.empty()) {
+    return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
+  }
+  return KeyWithVersions{std::move(keys.front()), std::move(versions)};
 }
 
 absl::StatusOr<int64_t> PostgresStorage::CountKeys() {

@@ -18,12 +18,14 @@
 //   connection (READ COMMITTED; conditional writes are single conditional
 //   UPDATEs, which PostgreSQL re-checks against the latest row after waiting
 //   for its lock, so a lost race is ABORTED, never a lost update). Reads are
-//   single statements (one snapshot each). Values are always parameters.
+//   single statements (one snapshot each), or REPEATABLE READ READ ONLY
+//   transactions where several statements must share one snapshot
+//   (GetKeyWithVersions, ExportRecords). Values are always parameters.
 // - Errors: the SQLSTATE mapping of internal/pq.h (unique violation ->
 //   ALREADY_EXISTS, serialization failure or deadlock -> ABORTED, lost
 //   connection -> UNAVAILABLE, ...). No message holds the password.
-// - SnapshotTo/ReplaceWith: UNIMPLEMENTED (backups are SQLite files until the
-//   logical backup format lands).
+// - Whole-store copies: ExportRecords/ReplaceAll (the logical records that
+//   backups and `keywardd migrate` carry).
 // - Build flavors: libpq links OpenSSL 3, so PostgresStorage exists in the
 //   default flavor only; in the BoringSSL flavor Open returns
 //   FAILED_PRECONDITION and Available() is false.
@@ -95,7 +97,10 @@ class PostgresStorage : public Storage {
   absl::StatusOr<KeyRecord> GetKey(const std::string& id) override;
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,
                                                   int limit) override;
-  absl::Status UpdateKey(const KeyRecord& key) override;
+  absl::StatusOr<KeyWithVersions> GetKeyWithVersions(
+      const std::string& id) override;
+  absl::Status UpdateKey(const KeyRecord& key,
+                         int64_t expected_revision) override;
   absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
                                            int32_t version) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
@@ -103,7 +108,8 @@ class PostgresStorage : public Storage {
   absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() override;
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
-                               VersionState state, absl::Time now) override;
+                               VersionState expected, VersionState state,
+                               absl::Time now) override;
   absl::StatusOr<int64_t> CountKeys() override;
   absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
       absl::Time now) override;
@@ -124,12 +130,12 @@ class PostgresStorage : public Storage {
       const std::string& jti, absl::Time now, const std::string& reason,
       const std::string& revoked_by) override;
   absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;
-  // SnapshotTo and ReplaceWith: UNIMPLEMENTED, changing nothing.
-  absl::Status SnapshotTo(const std::string& path) override;
-  absl::Status ReplaceWith(const std::string& path) override;
+  absl::Status ExportRecords(
+      const std::function<absl::Status(const StoreRecord&)>& sink) override;
+  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
 
   // The schema version this build writes (the same numbering as SQLite's).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   // The advisory lock key that serializes schema set-up across processes.
   static constexpr int64_t kSchemaLock = 0x6b65797761726431;  // "keyward1"
 
@@ -143,6 +149,10 @@ class PostgresStorage : public Storage {
           body);
   // Read runs `body` on one connection, outside any explicit transaction.
   absl::Status Read(const std::function<absl::Status(internal::PqSession&)>& body);
+  // Snapshot runs `body` in a REPEATABLE READ, READ ONLY transaction: all
+  // of its statements read one snapshot.
+  absl::Status Snapshot(
+      const std::function<absl::Status(internal::PqSession&)>& body);
 
   const std::unique_ptr<internal::PqPool> pool_;
 };

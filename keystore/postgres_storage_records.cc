@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "keystore/internal/postgres_rows.h"
 #include "keystore/internal/pq.h"
+#include "keystore/internal/storage_errors.h"
 #include "keystore/postgres_storage.h"
 
 namespace keyward::keystore {
@@ -106,27 +107,39 @@ absl::StatusOr<std::vector<VersionRecord>> PostgresStorage::ListVersionKids() {
 
 absl::Status PostgresStorage::SetVersionState(const std::string& key_id,
                                               int32_t version,
+                                              VersionState expected,
                                               VersionState state,
                                               absl::Time now) {
   return Change([&](PqSession& q, CommitInfo* info) -> absl::Status {
-    // Destroying empties the material in the same statement.
+    // One conditional UPDATE (destroying empties the material in it): a
+    // concurrent change waits for the row lock, then finds the state moved
+    // and matches nothing.
     auto r = q.Query(
         "UPDATE key_versions SET state = $1, "
         "wrapped_material = CASE WHEN $2 = 1 THEN ''::bytea "
         "ELSE wrapped_material END, "
         "destroyed_at_us = CASE WHEN $2 = 1 THEN $3 ELSE destroyed_at_us END "
-        "WHERE key_id = $4 AND version = $5",
+        "WHERE key_id = $4 AND version = $5 AND state = $6",
         PqParams()
             .Int(static_cast<int64_t>(state))
             .Int(state == VersionState::kDestroyed ? 1 : 0)
             .Time(now)
             .Text(key_id)
-            .Int(version),
+            .Int(version)
+            .Int(static_cast<int64_t>(expected)),
         "change a version's state");
     if (!r.ok()) return r.status();
     if (r->affected() != 1) {
-      return absl::NotFoundError(
-          absl::StrCat("key '", key_id, "' has no version ", version));
+      auto current = q.Query(
+          "SELECT state FROM key_versions WHERE key_id = $1 AND version = $2",
+          PqParams().Text(key_id).Int(version), "change a version's state");
+      if (!current.ok()) return current.status();
+      if (current->size() == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("key '", key_id, "' has no version ", version));
+      }
+      return internal::VersionStateChanged(
+          key_id, version, static_cast<VersionState>(current->Int(0, 0)));
     }
     info->version = version;
     return absl::OkStatus();
@@ -136,25 +149,8 @@ absl::Status PostgresStorage::SetVersionState(const std::string& key_id,
 // --- Policies -------------------------------------------------------------
 
 absl::Status PostgresStorage::CreatePolicy(const PolicyRecord& p) {
-  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
-    auto r = q.Query(
-        "INSERT INTO policies (id, principal, resource, operations, "
-        "description, created_by, created_at_us) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        PqParams()
-            .Text(p.id)
-            .Text(p.principal)
-            .Text(p.resource)
-            .Text(absl::StrJoin(p.operations, ","))
-            .Text(p.description)
-            .Text(p.created_by)
-            .Time(p.created_at),
-        "create a policy");
-    if (absl::IsAlreadyExists(r.status())) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "a policy named '", p.id, "' already exists; choose another name"));
-    }
-    return r.status();
+  return Change([&](PqSession& q, CommitInfo*) {
+    return internal::InsertPolicy(q, p);
   });
 }
 
@@ -172,26 +168,9 @@ absl::Status PostgresStorage::DeletePolicy(const std::string& id) {
 
 absl::StatusOr<std::vector<PolicyRecord>> PostgresStorage::ListPolicies() {
   std::vector<PolicyRecord> policies;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+  absl::Status s = Read([&](PqSession& q) {
     policies.clear();
-    auto rows = q.Query(
-        "SELECT id, principal, resource, operations, description, "
-        "created_by, created_at_us FROM policies ORDER BY id",
-        "list policies");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      PolicyRecord p;
-      p.id = rows->Bytes(i, 0);
-      p.principal = rows->Bytes(i, 1);
-      p.resource = rows->Bytes(i, 2);
-      p.operations =
-          absl::StrSplit(rows->Bytes(i, 3), ',', absl::SkipEmpty());
-      p.description = rows->Bytes(i, 4);
-      p.created_by = rows->Bytes(i, 5);
-      p.created_at = rows->Time(i, 6);
-      policies.push_back(std::move(p));
-    }
-    return absl::OkStatus();
+    return internal::SelectPolicies(q, &policies);
   });
   if (!s.ok()) return s;
   return policies;
@@ -199,59 +178,17 @@ absl::StatusOr<std::vector<PolicyRecord>> PostgresStorage::ListPolicies() {
 
 // --- API keys -------------------------------------------------------------
 
-namespace {
-constexpr const char* kApiKeyColumns =
-    "id, description, secret_sha256, created_by, created_at_us, "
-    "expire_at_us, revoked_at_us, last_login_at_us";
-}  // namespace
-
 absl::Status PostgresStorage::CreateApiKey(const ApiKeyRecord& k) {
-  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
-    auto r = q.Query(
-        absl::StrCat("INSERT INTO api_keys (", kApiKeyColumns,
-                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .c_str(),
-        PqParams()
-            .Text(k.id)
-            .Text(k.description)
-            .Bytes(k.secret_sha256)
-            .Text(k.created_by)
-            .Time(k.created_at)
-            .Time(k.expire_at)
-            .Time(k.revoked_at)
-            .Time(k.last_login_at),
-        "create an API key");
-    if (absl::IsAlreadyExists(r.status())) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "an API key named '", k.id,
-          "' exists or existed; ids are not reused"));
-    }
-    return r.status();
+  return Change([&](PqSession& q, CommitInfo*) {
+    return internal::InsertApiKey(q, k);
   });
 }
 
 absl::StatusOr<std::vector<ApiKeyRecord>> PostgresStorage::ListApiKeys() {
   std::vector<ApiKeyRecord> keys;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
+  absl::Status s = Read([&](PqSession& q) {
     keys.clear();
-    auto rows = q.Query(absl::StrCat("SELECT ", kApiKeyColumns,
-                                     " FROM api_keys ORDER BY id")
-                            .c_str(),
-                        "list API keys");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      ApiKeyRecord k;
-      k.id = rows->Bytes(i, 0);
-      k.description = rows->Bytes(i, 1);
-      k.secret_sha256 = rows->Bytes(i, 2);
-      k.created_by = rows->Bytes(i, 3);
-      k.created_at = rows->Time(i, 4);
-      k.expire_at = rows->Time(i, 5);
-      k.revoked_at = rows->Time(i, 6);
-      k.last_login_at = rows->Time(i, 7);
-      keys.push_back(std::move(k));
-    }
-    return absl::OkStatus();
+    return internal::SelectApiKeys(q, &keys);
   });
   if (!s.ok()) return s;
   return keys;

@@ -160,8 +160,24 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   ASSERT_TRUE(opened[0]->CreateKey(key, {}).ok());
   EXPECT_TRUE(opened[kDaemons - 1]->GetKey("shared").ok());
 
-  // A database from a newer keywardd is refused.
+  // A schema-5 database (before key revisions) migrates to 6 at Open:
+  // every key starts at revision 1, and conditional updates work on it.
   opened.clear();
+  Sql(*dsn, "ALTER TABLE keys DROP COLUMN revision");
+  Sql(*dsn, "UPDATE keyward_schema SET version = 5");
+  {
+    auto migrated = PostgresStorage::Open(options);
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    EXPECT_EQ(Sql(*dsn, "SELECT version FROM keyward_schema"), "6");
+    auto shared = (*migrated)->GetKey("shared");
+    ASSERT_TRUE(shared.ok()) << shared.status();
+    EXPECT_EQ(shared->revision, 1);
+    EXPECT_TRUE((*migrated)->UpdateKey(*shared, 1).ok());
+    EXPECT_EQ((*migrated)->UpdateKey(*shared, 1).code(),
+              absl::StatusCode::kAborted);
+  }
+
+  // A database from a newer keywardd is refused.
   Sql(*dsn, "UPDATE keyward_schema SET version = 99");
   auto s = PostgresStorage::Open(options);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);

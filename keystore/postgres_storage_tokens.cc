@@ -1,5 +1,4 @@
-// PostgresStorage: token records, and the whole-store copies that are
-// SQLite-only for now (postgres_storage.h).
+// PostgresStorage: token records (postgres_storage.h).
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -34,41 +33,8 @@ absl::Status SelectTokens(PqSession& q, const std::string& where,
 }  // namespace
 
 absl::Status PostgresStorage::CreateTokenRecord(const TokenRecord& r) {
-  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
-    auto row = q.Query(
-        "INSERT INTO token_records (jti, key_id, version, external_id, "
-        "subject, claims_json, sealed_token, issued_by, issued_at_us, "
-        "expire_at_us, purge_at_us, revoked_at_us, revoke_reason, revoked_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        PqParams()
-            .Text(r.jti)
-            .Text(r.key_id)
-            .Int(r.version)
-            .Text(r.external_id)
-            .Text(r.subject)
-            .Text(r.claims_json)
-            .Bytes(r.sealed_token)
-            .Text(r.issued_by)
-            .Time(r.issued_at)
-            .Time(r.expire_at)
-            .Time(r.purge_at)
-            .Time(r.revoked_at)
-            .Text(r.revoke_reason)
-            .Text(r.revoked_by),
-        "record a token");
-    if (absl::IsAlreadyExists(row.status())) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("a token record with jti '", r.jti, "' exists"));
-    }
-    if (!row.ok()) return row.status();
-    for (const auto& [name, value] : r.metadata) {
-      row = q.Query(
-          "INSERT INTO token_metadata (jti, name, value) VALUES ($1, $2, $3)",
-          PqParams().Text(r.jti).Text(name).Text(value),
-          "record token metadata");
-      if (!row.ok()) return row.status();
-    }
-    return absl::OkStatus();
+  return Change([&](PqSession& q, CommitInfo*) {
+    return internal::InsertToken(q, r);
   });
 }
 
@@ -171,19 +137,6 @@ absl::StatusOr<int> PostgresStorage::PurgeTokenRecords(absl::Time now,
   });
   if (!s.ok()) return s;
   return purged;
-}
-
-absl::Status PostgresStorage::SnapshotTo(const std::string& path) {
-  return absl::UnimplementedError(
-      "backups are SQLite-only until the logical backup format lands: a "
-      "PostgreSQL keystore cannot be snapshotted to a file by keywardd (use "
-      "pg_dump)");
-}
-
-absl::Status PostgresStorage::ReplaceWith(const std::string& path) {
-  return absl::UnimplementedError(
-      "backups are SQLite-only until the logical backup format lands: a "
-      "PostgreSQL keystore cannot be restored from a keystore file");
 }
 
 }  // namespace keyward::keystore

@@ -57,6 +57,9 @@ struct KeyRecord {
   std::string jwe_algorithm;
   absl::Time created_at = absl::UnixEpoch();
   absl::Time rotated_at = absl::UnixEpoch();  // when the primary was made
+  // Bumped by every change of the key's row (UpdateKey, AddVersion); a new
+  // key has revision 1. UpdateKey is conditional on it (storage.h).
+  int64_t revision = 1;
 };
 
 // VersionRecord is one row of `key_versions`.
@@ -75,6 +78,13 @@ struct VersionRecord {
   // The version's own JOSE kid (imported keys keep the one their tokens
   // carry); empty: the default "{key_id}:v{version}". Unique.
   std::string kid;
+};
+
+// KeyWithVersions: a key (with its labels) and all of its versions in
+// ascending version order, read in one snapshot.
+struct KeyWithVersions {
+  KeyRecord key;
+  std::vector<VersionRecord> versions;
 };
 
 // PolicyRecord is one row of `policies`: a grant of operations to a

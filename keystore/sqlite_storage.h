@@ -19,6 +19,10 @@ struct sqlite3;
 
 namespace keyward::keystore {
 
+namespace internal {
+class SqliteStatement;
+}  // namespace internal
+
 class SqliteStorage final : public Storage {
  public:
   enum class Mode { kOpenExisting, kCreateNew };
@@ -43,7 +47,10 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<KeyRecord> GetKey(const std::string& id) override;
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,
                                                   int limit) override;
-  absl::Status UpdateKey(const KeyRecord& key) override;
+  absl::StatusOr<KeyWithVersions> GetKeyWithVersions(
+      const std::string& id) override;
+  absl::Status UpdateKey(const KeyRecord& key,
+                         int64_t expected_revision) override;
   absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
                                            int32_t version) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
@@ -51,7 +58,8 @@ class SqliteStorage final : public Storage {
   absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override;
   absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() override;
   absl::Status SetVersionState(const std::string& key_id, int32_t version,
-                               VersionState state, absl::Time now) override;
+                               VersionState expected, VersionState state,
+                               absl::Time now) override;
   absl::StatusOr<int64_t> CountKeys() override;
   absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(
       absl::Time now) override;
@@ -72,27 +80,58 @@ class SqliteStorage final : public Storage {
       const std::string& jti, absl::Time now, const std::string& reason,
       const std::string& revoked_by) override;
   absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;
-  absl::Status SnapshotTo(const std::string& path) override;
-  absl::Status ReplaceWith(const std::string& path) override;
+  absl::Status ExportRecords(
+      const std::function<absl::Status(const StoreRecord&)>& sink) override;
+  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.
   absl::Status IntegrityCheck();
 
  private:
-  class Statement;
-  class Transaction;
+  using Statement = internal::SqliteStatement;
 
   explicit SqliteStorage(sqlite3* db) : db_(db) {}
   static absl::StatusOr<KeyRecord> ReadKeyRow(const Statement& q);
   static VersionRecord ReadVersionRow(const Statement& q);
   absl::Status Migrate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Row writers, inside a transaction the caller holds.
+  absl::Status InsertMeta(const KeystoreMeta& meta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertKey(const KeyRecord& key, int64_t revision,
+                         const std::vector<VersionRecord>& versions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteLabels(const KeyRecord& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertVersion(const VersionRecord& version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertPolicy(const PolicyRecord& policy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertApiKey(const ApiKeyRecord& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertToken(const TokenRecord& record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Row readers, on the connection as it is (inside a read transaction for
+  // one snapshot).
+  absl::StatusOr<KeystoreMeta> ReadMetaLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadKey(const std::string& id, KeyRecord* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadLabels(KeyRecord* key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadVersions(const std::string& key_id,
+                            std::vector<VersionRecord>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadKeyWithVersions(const std::string& id, KeyWithVersions* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadAllKeys(std::vector<KeyWithVersions>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<PolicyRecord>> ListPoliciesLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeysLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReadAllTokens(std::vector<TokenRecord>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReadTokenRows(Statement& q, std::vector<TokenRecord>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -66,7 +66,7 @@ TEST(SqliteStorageTest, SchemaPragmasAndMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 5);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -83,8 +83,8 @@ TEST(SqliteStorageTest, NewerSchemaIsRefused) {
   EXPECT_THAT(s.status().message(), HasSubstr("newer"));
 }
 
-// A keystore made by a schema-3 build (before token records, JWE algs and
-// kids) opens in this one: the file is migrated in place, nothing is lost.
+// A keystore made by a schema-3 build (before token records, JWE algs,
+// kids and key revisions) opens in this one: the file is migrated in place, nothing is lost.
 TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   std::string path = TempPath();
   {
@@ -100,7 +100,8 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
         "DROP INDEX key_versions_by_kid",
         "ALTER TABLE key_versions DROP COLUMN kid",
         "ALTER TABLE key_versions DROP COLUMN imported",
-        "ALTER TABLE keys DROP COLUMN jwe_algorithm", "PRAGMA user_version=3"}) {
+        "ALTER TABLE keys DROP COLUMN jwe_algorithm",
+        "ALTER TABLE keys DROP COLUMN revision", "PRAGMA user_version=3"}) {
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
         << sql << ": " << (err ? err : "");
@@ -113,6 +114,7 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(key->labels.at("team"), "payments");
   EXPECT_EQ(key->jwe_algorithm, "");
+  EXPECT_EQ(key->revision, 1);  // schema 6: every existing key starts at 1
   auto version = (*storage)->GetVersion("old", 1);
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(version->wrapped_material, "wrapped-1");
@@ -132,7 +134,7 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 5);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -162,7 +164,8 @@ TEST(SqliteStorageTest, IntegrityHoldsAfterChangesAndRefusedChanges) {
               absl::StatusCode::kUnavailable);
   }
   ASSERT_TRUE(storage
-                  ->SetVersionState("a", 1, VersionState::kDestroyed,
+                  ->SetVersionState("a", 1, VersionState::kEnabled,
+                                    VersionState::kDestroyed,
                                     absl::FromUnixSeconds(5000))
                   .ok());
   EXPECT_TRUE(storage->IntegrityCheck().ok());

@@ -29,10 +29,11 @@
 //                        policy, API key, token record, the meta row).
 //   ALREADY_EXISTS       a unique name in use: key id, policy id, API key id
 //                        (ever used), jti, a version's kid, the meta row.
-//   ABORTED              a conditional write lost (AddVersion, ReplaceMeta),
-//                        or the database refused the transaction as a
-//                        serialization failure or deadlock. Nothing was
-//                        changed; the caller may re-read and retry.
+//   ABORTED              a conditional write lost (AddVersion, ReplaceMeta,
+//                        UpdateKey's revision, SetVersionState's expected
+//                        state), or the database refused the transaction
+//                        as a serialization failure or deadlock. Nothing
+//                        was changed; the caller may re-read and retry.
 //   UNAVAILABLE          the database cannot be reached (connection lost or
 //                        refused), is busy past the timeout, or cannot be
 //                        written (disk full, read-only). Nothing was changed,
@@ -44,8 +45,8 @@
 //                        or the database reports corruption.
 //   INVALID_ARGUMENT     a value the database cannot hold (PostgreSQL: text
 //                        that is not UTF-8 or holds a NUL byte; keep ids,
-//                        names, labels and kids to UTF-8 without NUL).
-//   UNIMPLEMENTED        SnapshotTo/ReplaceWith on a backend without them.
+//                        names, labels and kids to UTF-8 without NUL), or a
+//                        ReplaceAll record set that is not a keystore.
 //   INTERNAL             anything else the database reports (a bug).
 // Messages name what was missing or in conflict and never hold a secret
 // (wrapped material, a password, a token).
@@ -60,7 +61,9 @@
 #define KEYWARD_KEYSTORE_STORAGE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -97,7 +100,8 @@ class Storage {
                                  const std::vector<VersionRecord>& versions) = 0;
   // AddVersion inserts `version` and sets the key's latest_version to it
   // and, if `make_primary`, its primary_version to it and rotated_at to
-  // `version.created_at`, in one transaction. Conditional: version.version
+  // `version.created_at`, and bumps the key's revision, in one transaction.
+  // It is the only call that moves primary_version. Conditional: version.version
   // must be the key's latest_version + 1, else ABORTED (a concurrent
   // rotation won; of two concurrent adds of the same number exactly one
   // succeeds). NOT_FOUND if the key does not exist; ALREADY_EXISTS if the
@@ -111,11 +115,23 @@ class Storage {
   // the last id is the next page's `after`.
   virtual absl::StatusOr<std::vector<KeyRecord>> ListKeys(
       const std::string& after, int limit) = 0;
+  // GetKeyWithVersions returns the key (with labels) and all of its
+  // versions, ascending, read in one snapshot: no change committed by
+  // anyone lands between the key and its versions (a rotation is seen
+  // whole or not at all). NOT_FOUND if the key does not exist.
+  virtual absl::StatusOr<KeyWithVersions> GetKeyWithVersions(
+      const std::string& id) = 0;
   // UpdateKey rewrites the mutable fields of the stored key `key.id`:
-  // description, labels (replaced as a whole), primary_version,
-  // min_decrypt_version, min_encrypt_version, rotation_period, jwt_max_ttl.
-  // Other fields of `key` are ignored. NOT_FOUND if absent.
-  virtual absl::Status UpdateKey(const KeyRecord& key) = 0;
+  // description, labels (replaced as a whole), min_decrypt_version,
+  // min_encrypt_version, rotation_period, jwt_max_ttl; and bumps its
+  // revision. Other fields of `key` (primary_version and revision included)
+  // are ignored: only AddVersion moves the primary. Conditional: the stored
+  // revision must be `expected_revision` (the one the caller read), else
+  // ABORTED (another change of the key came first; re-read and re-apply);
+  // of two concurrent updates from one revision exactly one succeeds.
+  // NOT_FOUND if absent.
+  virtual absl::Status UpdateKey(const KeyRecord& key,
+                                 int64_t expected_revision) = 0;
   // GetVersion returns one version; NOT_FOUND if the key or the version
   // does not exist.
   virtual absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,
@@ -131,14 +147,18 @@ class Storage {
   // ListVersionKids returns every version that has its own kid, with only
   // key_id, version and kid set, in (key_id, version) order.
   virtual absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() = 0;
-  // SetVersionState sets a version's state. Moving to kDestroyed also
-  // empties its wrapped material and sets destroyed_at to `now`, in the same
-  // statement (the public key stays); other states leave destroyed_at as it
-  // is. Transitions are not checked here (the Keystore does). NOT_FOUND if
-  // the version does not exist. Hook info: the version.
+  // SetVersionState moves a version from state `expected` to `state`, in
+  // one conditional statement: ABORTED (nothing changed) if the stored
+  // state is not `expected`, so a check made on a read ("only a disabled
+  // version can be destroyed") holds at the write, against any writer.
+  // Moving to kDestroyed also empties its wrapped material and sets
+  // destroyed_at to `now`, in the same statement (the public key stays);
+  // other states leave destroyed_at as it is. Which transitions are allowed
+  // is the Keystore's rule, not checked here. NOT_FOUND if the version does
+  // not exist. Hook info: the version.
   virtual absl::Status SetVersionState(const std::string& key_id,
-                                       int32_t version, VersionState state,
-                                       absl::Time now) = 0;
+                                       int32_t version, VersionState expected,
+                                       VersionState state, absl::Time now) = 0;
   // CountKeys returns the number of keys.
   virtual absl::StatusOr<int64_t> CountKeys() = 0;
   // ListKeysDueForRotation returns, in id order, the ids of keys that are
@@ -194,19 +214,31 @@ class Storage {
   // whose purge_at is before `now`, and returns how many it deleted.
   virtual absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) = 0;
 
-  // --- Whole-store copies (SQLite files) ------------------------------------
+  // --- Whole-store copies (logical records) ---------------------------------
 
-  // ReplaceWith replaces every row of the store with those of the SQLite
-  // keystore file at `path` (same schema version: FAILED_PRECONDITION
-  // otherwise), in one transaction: readers see the old store or the new
-  // one, never a mix. UNIMPLEMENTED in a backend that is not SQLite (until
-  // the logical backup format lands); it changes nothing then.
-  virtual absl::Status ReplaceWith(const std::string& path) = 0;
+  // ExportRecords calls `sink` with every record of the store, read in one
+  // snapshot (no change committed meanwhile shows in part), in this order:
+  // the KeystoreMeta (if the store has one), each key with its labels and
+  // versions (KeyWithVersions) in key id order, the policies in id order,
+  // the API keys in id order, the token records (with metadata) in jti
+  // order (byte order, as every ordering here). Every backend gives equal
+  // records for equal stores, so two stores compare record by record. A
+  // non-OK status from `sink` stops the export and is returned. `sink` must
+  // not call this Storage (the snapshot holds its connection).
+  using StoreRecord = std::variant<KeystoreMeta, KeyWithVersions,
+                                   PolicyRecord, ApiKeyRecord, TokenRecord>;
+  virtual absl::Status ExportRecords(
+      const std::function<absl::Status(const StoreRecord&)>& sink) = 0;
 
-  // SnapshotTo writes a consistent copy of the whole store to the new SQLite
-  // file `path` (mode 0600). ALREADY_EXISTS if `path` exists. UNIMPLEMENTED
-  // in a backend that is not SQLite; it creates no file then.
-  virtual absl::Status SnapshotTo(const std::string& path) = 0;
+  // ReplaceAll replaces every row of the store with `records` (what
+  // ExportRecords gives, in any order), in one transaction that runs the
+  // commit hook: readers see the old store or the new one, never a mix.
+  // Every field is kept as given (key revisions, destroyed versions, revoked
+  // API keys and tokens included). INVALID_ARGUMENT unless `records` hold
+  // exactly one KeystoreMeta and each version belongs to the key it comes
+  // with; ALREADY_EXISTS for two records with one id (or kid); nothing is
+  // changed then. Hook info: 0.
+  virtual absl::Status ReplaceAll(const std::vector<StoreRecord>& records) = 0;
 };
 
 }  // namespace keyward::keystore

@@ -2,8 +2,7 @@
 // (instantiated in storage_conformance_test.cc): a failing commit hook leaves
 // nothing changed for every kind of change; the hook runs once, before
 // COMMIT, unseen by other connections; refused changes do not run it;
-// concurrent conditional writers on one database (exactly one wins); and
-// whole-store copies (SQLite files, UNIMPLEMENTED elsewhere).
+// concurrent conditional writers on one database (exactly one wins).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,9 +49,9 @@ TEST_P(StorageConformanceTest, AFailingHookLeavesNothingChangedForEveryChange) {
     EXPECT_EQ(storage().ReplaceMeta("root-1", Meta("root-2")), down);
     EXPECT_EQ(storage().CreateKey(Key("b"), {Version("b", 1)}), down);
     EXPECT_EQ(storage().AddVersion(Version("a", 2), true), down);
-    EXPECT_EQ(storage().UpdateKey(changed), down);
-    EXPECT_EQ(storage().SetVersionState("a", 1, VersionState::kDestroyed,
-                                        absl::Now()),
+    EXPECT_EQ(storage().UpdateKey(changed, 1), down);
+    EXPECT_EQ(storage().SetVersionState("a", 1, VersionState::kEnabled,
+                                        VersionState::kDisabled, absl::Now()),
               down);
     EXPECT_EQ(storage().CreatePolicy(Policy("q")), down);
     EXPECT_EQ(storage().DeletePolicy("p"), down);
@@ -145,8 +144,8 @@ TEST_P(StorageConformanceTest, TheHookRunsOnceBeforeCommitUnseenByOthers) {
       EXPECT_EQ(other->GetVersion("a", 1)->wrapped_material, "wrapped-1");
       return absl::OkStatus();
     });
-    ASSERT_TRUE(storage().SetVersionState("a", 1, VersionState::kDestroyed,
-                                          absl::Now())
+    ASSERT_TRUE(storage().SetVersionState("a", 1, VersionState::kEnabled,
+                                          VersionState::kDestroyed, absl::Now())
                     .ok());
   }
   {
@@ -179,9 +178,16 @@ TEST_P(StorageConformanceTest, ARefusedChangeDoesNotRunTheHook) {
             absl::StatusCode::kAborted);
   EXPECT_EQ(storage().AddVersion(Version("zz", 2), true).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(storage().UpdateKey(Key("zz")).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(storage().SetVersionState("a", 7, VersionState::kDisabled,
-                                      absl::Now()).code(),
+  EXPECT_EQ(storage().UpdateKey(Key("zz"), 1).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage().UpdateKey(Key("a"), 7).code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(storage().SetVersionState("a", 1, VersionState::kDisabled,
+                                      VersionState::kEnabled, absl::Now())
+                .code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(storage().SetVersionState("a", 7, VersionState::kEnabled,
+                                      VersionState::kDisabled, absl::Now())
+                .code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(storage().CreatePolicy(Policy("p")).code(),
             absl::StatusCode::kAlreadyExists);
@@ -285,42 +291,6 @@ TEST_P(StorageConformanceTest, ConcurrentCreatesOfOneNameExactlyOneWins) {
               absl::StatusCode::kAlreadyExists);
   }
   EXPECT_EQ(*storage().CountKeys(), 10);
-}
-
-// --- Whole-store copies -----------------------------------------------------
-
-TEST_P(StorageConformanceTest, SnapshotAndReplaceWith) {
-  ASSERT_TRUE(storage().CreateKey(Key("a"), {Version("a", 1)}).ok());
-  const std::string path = TempPath("snapshot.db");
-  if (!GetParam().file_snapshots) {
-    absl::Status s = storage().SnapshotTo(path);
-    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-    EXPECT_THAT(s.message(), HasSubstr("SQLite-only"));
-    EXPECT_NE(access(path.c_str(), F_OK), 0) << "a file was created";
-    s = storage().ReplaceWith(path);
-    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-    EXPECT_THAT(s.message(), HasSubstr("SQLite-only"));
-    EXPECT_EQ(*storage().CountKeys(), 1);
-    return;
-  }
-  ASSERT_TRUE(storage().SnapshotTo(path).ok());
-  struct stat st;
-  ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600);
-  EXPECT_EQ(storage().SnapshotTo(path).code(),
-            absl::StatusCode::kAlreadyExists);
-  // Change everything, then go back to the snapshot.
-  ASSERT_TRUE(storage().CreateKey(Key("b"), {Version("b", 1)}).ok());
-  ASSERT_TRUE(storage().AddVersion(Version("a", 2), true).ok());
-  ASSERT_TRUE(storage().CreatePolicy(Policy("p")).ok());
-  ASSERT_TRUE(storage().ReplaceWith(path).ok());
-  EXPECT_EQ(*storage().CountKeys(), 1);
-  EXPECT_EQ(storage().GetKey("a")->latest_version, 1);
-  EXPECT_EQ(storage().GetKey("a")->labels, Key("a").labels);
-  EXPECT_TRUE(storage().ListPolicies()->empty());
-  auto other = Another();
-  ASSERT_NE(other, nullptr);
-  EXPECT_EQ(other->GetKey("b").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -227,24 +227,25 @@ TEST_P(StorageConformanceTest, UpdateKeyRewritesOnlyTheMutableFields) {
   ASSERT_TRUE(storage().CreateKey(Key("a"), {Version("a", 1)}).ok());
   ASSERT_TRUE(storage().AddVersion(Version("a", 2), false).ok());
   KeyRecord k = *storage().GetKey("a");
+  EXPECT_EQ(k.revision, 2);  // made 1, the added version 2
   k.labels = {{"only", "this"}};
   k.description = "updated";
-  k.primary_version = 2;
   k.min_decrypt_version = 2;
   k.min_encrypt_version = 2;
   k.rotation_period = absl::Hours(48);
   k.jwt_max_ttl = absl::Hours(1);
-  // Immutable here: ignored.
+  // Not written by UpdateKey: ignored.
+  k.primary_version = 2;  // only AddVersion moves the primary
   k.type = KeyType::kAes256Gcm;
   k.latest_version = 9;
   k.created_at = absl::FromUnixSeconds(1);
   k.jwe_algorithm = "dir";
-  ASSERT_TRUE(storage().UpdateKey(k).ok());
+  ASSERT_TRUE(storage().UpdateKey(k, 2).ok());
   auto got = storage().GetKey("a");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->labels, k.labels);
   EXPECT_EQ(got->description, "updated");
-  EXPECT_EQ(got->primary_version, 2);
+  EXPECT_EQ(got->primary_version, 1);
   EXPECT_EQ(got->min_decrypt_version, 2);
   EXPECT_EQ(got->min_encrypt_version, 2);
   EXPECT_EQ(got->rotation_period, absl::Hours(48));
@@ -253,11 +254,12 @@ TEST_P(StorageConformanceTest, UpdateKeyRewritesOnlyTheMutableFields) {
   EXPECT_EQ(got->latest_version, 2);
   EXPECT_EQ(got->created_at, absl::FromUnixSeconds(1000));
   EXPECT_EQ(got->jwe_algorithm, "");
+  EXPECT_EQ(got->revision, 3);
   k.labels.clear();
-  ASSERT_TRUE(storage().UpdateKey(k).ok());
+  ASSERT_TRUE(storage().UpdateKey(k, 3).ok());
   EXPECT_TRUE(storage().GetKey("a")->labels.empty());
   k.id = "missing";
-  EXPECT_EQ(storage().UpdateKey(k).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(storage().UpdateKey(k, 1).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_P(StorageConformanceTest, KidsAreFoundAndListedInOrder) {
@@ -291,7 +293,8 @@ TEST_P(StorageConformanceTest, KidsAreFoundAndListedInOrder) {
 TEST_P(StorageConformanceTest, DestroyWipesMaterialAndKeepsThePublicKey) {
   ASSERT_TRUE(storage().CreateKey(Key("a"), {Version("a", 1)}).ok());
   ASSERT_TRUE(storage()
-                  .SetVersionState("a", 1, VersionState::kDisabled,
+                  .SetVersionState("a", 1, VersionState::kEnabled,
+                                   VersionState::kDisabled,
                                    absl::FromUnixSeconds(4000))
                   .ok());
   auto v = storage().GetVersion("a", 1);
@@ -299,7 +302,8 @@ TEST_P(StorageConformanceTest, DestroyWipesMaterialAndKeepsThePublicKey) {
   EXPECT_EQ(v->wrapped_material, "wrapped-1");
   EXPECT_EQ(v->destroyed_at, absl::UnixEpoch());
   ASSERT_TRUE(storage()
-                  .SetVersionState("a", 1, VersionState::kDestroyed,
+                  .SetVersionState("a", 1, VersionState::kDisabled,
+                                   VersionState::kDestroyed,
                                    absl::FromUnixSeconds(5000))
                   .ok());
   v = storage().GetVersion("a", 1);
@@ -312,10 +316,12 @@ TEST_P(StorageConformanceTest, DestroyWipesMaterialAndKeepsThePublicKey) {
   ASSERT_NE(other, nullptr);
   EXPECT_TRUE(other->GetVersion("a", 1)->wrapped_material.empty());
   EXPECT_EQ(storage().SetVersionState("a", 2, VersionState::kEnabled,
-                                      absl::Now()).code(),
+                                      VersionState::kDisabled, absl::Now())
+                .code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(storage().SetVersionState("b", 1, VersionState::kEnabled,
-                                      absl::Now()).code(),
+                                      VersionState::kDisabled, absl::Now())
+                .code(),
             absl::StatusCode::kNotFound);
 }
 

@@ -35,7 +35,7 @@ TEST_F(BackupTest, BackupRestoresEveryKeyOnlyWithThePassphrase) {
   std::string backup;
   ASSERT_NO_FATAL_FAILURE(Backup(&backup));
   ASSERT_GT(backup.size(), 100u);
-  EXPECT_EQ(backup.substr(0, 10), "KWBACKUP1\n");
+  EXPECT_EQ(backup.substr(0, 10), "KWBACKUP2\n");
   EXPECT_EQ(backup.find("kept across restore"), std::string::npos);
 
   // Lose the data dir.

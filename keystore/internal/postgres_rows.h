@@ -1,6 +1,7 @@
-// Row decoding shared by PostgresStorage's files (postgres_storage*.cc): the
-// column lists of keyward's tables and how their rows become records.
-// Internal to //keystore.
+// Row codec shared by PostgresStorage's files (postgres_storage*.cc): the
+// column lists of keyward's tables, how their rows become records, and the
+// row writers that both single changes and ReplaceAll use (inside a
+// transaction the caller holds). Internal to //keystore.
 #ifndef KEYWARD_KEYSTORE_INTERNAL_POSTGRES_ROWS_H_
 #define KEYWARD_KEYSTORE_INTERNAL_POSTGRES_ROWS_H_
 
@@ -30,6 +31,22 @@ VersionRecord ReadVersion(const PqRows& rows, int row);
 // then jti descending), then by metadata name.
 extern const char* const kSelectTokensWithMetadata;
 void ReadTokensWithMetadata(const PqRows& rows, std::vector<TokenRecord>* out);
+
+// Row writers: ALREADY_EXISTS naming the id in use.
+absl::Status InsertMeta(PqSession& q, const KeystoreMeta& meta);
+// InsertKey writes the key row with `revision`, its labels and `versions`.
+absl::Status InsertKey(PqSession& q, const KeyRecord& key, int64_t revision,
+                       const std::vector<VersionRecord>& versions);
+absl::Status InsertVersion(PqSession& q, const VersionRecord& v);
+absl::Status WriteLabels(PqSession& q, const KeyRecord& key);
+absl::Status InsertPolicy(PqSession& q, const PolicyRecord& p);
+absl::Status InsertApiKey(PqSession& q, const ApiKeyRecord& k);
+absl::Status InsertToken(PqSession& q, const TokenRecord& r);
+
+// Whole-table readers, in id order.
+absl::Status SelectMeta(PqSession& q, std::vector<KeystoreMeta>* out);
+absl::Status SelectPolicies(PqSession& q, std::vector<PolicyRecord>* out);
+absl::Status SelectApiKeys(PqSession& q, std::vector<ApiKeyRecord>* out);
 
 }  // namespace keyward::keystore::internal
 

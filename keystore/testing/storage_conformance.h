@@ -29,9 +29,6 @@ struct StorageBackend {
   // another opens a second Storage, with its own connection(s), on the
   // database that the last fresh() made: a second reader, another process.
   std::function<absl::StatusOr<std::unique_ptr<Storage>>()> another;
-  // file_snapshots: SnapshotTo/ReplaceWith work (SQLite files); otherwise
-  // the backend must answer both with UNIMPLEMENTED.
-  bool file_snapshots = false;
 };
 
 // StorageConformanceTest: each case gets a fresh database (storage()) and
@@ -137,6 +134,49 @@ inline std::vector<std::string> Jtis(const std::vector<TokenRecord>& records) {
   std::vector<std::string> out;
   for (const TokenRecord& r : records) out.push_back(r.jti);
   return out;
+}
+
+// One record of every kind, with the awkward values: a destroyed version,
+// a revoked API key, a revoked token with metadata, times "never", bytes
+// with NULs, a revision above 1.
+inline void PopulateEveryKind(Storage& s) {
+  ASSERT_TRUE(s.InitMeta(Meta("root-1")).ok());
+  KeyRecord b = Key("b");
+  b.latest_version = 2;
+  b.primary_version = 2;
+  ASSERT_TRUE(s.CreateKey(b, {Version("b", 1), Version("b", 2)}).ok());
+  ASSERT_TRUE(s.SetVersionState("b", 1, VersionState::kEnabled,
+                                VersionState::kDisabled,
+                                absl::FromUnixSeconds(3000))
+                  .ok());
+  ASSERT_TRUE(s.SetVersionState("b", 1, VersionState::kDisabled,
+                                VersionState::kDestroyed,
+                                absl::FromUnixSeconds(3001))
+                  .ok());
+  KeyRecord a = Key("a");
+  a.type = KeyType::kAes256Gcm;
+  a.purpose = KeyPurpose::kEncryptDecrypt;
+  VersionRecord a1 = Version("a", 1);
+  a1.public_key.clear();
+  a1.wrapped_material = std::string("\0\1\2wrapped", 10);
+  a1.kid = "imported-kid";
+  a1.imported = true;
+  ASSERT_TRUE(s.CreateKey(a, {a1}).ok());
+  KeyRecord a_update = *s.GetKey("a");
+  a_update.description = "updated once";
+  ASSERT_TRUE(s.UpdateKey(a_update, a_update.revision).ok());
+  ASSERT_TRUE(s.CreatePolicy(Policy("q")).ok());
+  ASSERT_TRUE(s.CreatePolicy(Policy("p")).ok());
+  ASSERT_TRUE(s.CreateApiKey(ApiKey("ci")).ok());
+  ASSERT_TRUE(s.CreateApiKey(ApiKey("old")).ok());
+  ASSERT_TRUE(s.RevokeApiKey("old", absl::FromUnixSeconds(2500)).ok());
+  TokenRecord t2 = Token("t2", 10);
+  t2.metadata = {{"txn", "42"}, {"phone", "+1555"}};
+  t2.sealed_token = std::string("\0sealed", 7);
+  ASSERT_TRUE(s.CreateTokenRecord(t2).ok());
+  ASSERT_TRUE(s.CreateTokenRecord(Token("t1", 20)).ok());
+  ASSERT_TRUE(
+      s.RevokeTokenRecord("t2", absl::FromUnixSeconds(30), "lost", "me").ok());
 }
 
 }  // namespace keyward::keystore::testing

@@ -648,7 +648,7 @@ TEST_F(CliTest, AuditTailBackupSealAndUnseal) {
   std::ifstream backup(P("cli.backup"), std::ios::binary);
   std::string magic(10, '\0');
   backup.read(magic.data(), 10);
-  EXPECT_EQ(magic, "KWBACKUP1\n");
+  EXPECT_EQ(magic, "KWBACKUP2\n");
 
   r = Kw({"seal"});
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -1,12 +1,13 @@
-// Fuzzes the backup stream's header (keystore/backup.h): ParseBackupHeader,
+// Fuzzes the backup stream's header (keystore/backup.h), both formats
+// (KWBACKUP1: a SQLite file; KWBACKUP2: the record stream): ParseBackupHeader,
 // and RestoreBackup for backups whose header it refuses.
 // Asserts, beyond "no crash":
 // - ParseBackupHeader refuses only with INVALID_ARGUMENT (not a backup) or
 //   DATA_LOSS (truncated, damaged), and RestoreBackup refuses such a backup
 //   with the same status, writing nothing at the target path;
-// - a header that parses has scrypt parameters in range, a size within the
-//   input, and re-encodes (EncodeBackup) to a header that parses to the
-//   same hierarchy.
+// - a header that parses has format 1 or 2, scrypt parameters in range, a
+//   size within the input, and re-encodes (EncodeBackup, format 2) to a
+//   header that parses to the same hierarchy.
 // Not covered: past the header a restore runs scrypt (>= 0.1 s), and the
 // rest is AES-GCM under the root key, so only a backup made with the
 // passphrase reaches the SQLite file; a fuzzer cannot get there usefully.
@@ -61,15 +62,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   Require(header->size <= size, "the header is longer than the backup");
+  Require(header->format == 1 || header->format == 2, "an unknown format");
   static const auto* root = [] {
     auto aead = keyward::crypto::AesGcm::Create(SecretData(std::string(32, 'r')));
     Require(aead.ok(), "AES-GCM key");
     return aead->release();
   }();
-  auto encoded = ks::EncodeBackup(header->meta, "db", *root);
+  auto encoded = ks::EncodeBackup({header->meta}, *root);
   Require(encoded.ok(), "a parsed header does not encode");
   auto again = ks::ParseBackupHeader(*encoded);
-  Require(again.ok(), "an encoded header does not parse");
+  Require(again.ok() && again->format == ks::kBackupFormat,
+          "an encoded header does not parse");
   const ks::KeystoreMeta& a = header->meta;
   const ks::KeystoreMeta& b = again->meta;
   Require(a.kdf_salt == b.kdf_salt && a.scrypt_n == b.scrypt_n &&

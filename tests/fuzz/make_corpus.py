@@ -170,8 +170,8 @@ def field(b):
     return len(b).to_bytes(4, "big") + b
 
 
-def backup(n="32768", r="8", p="1", tail=b"\x00" * 40):
-    return (b"KWBACKUP1\n" + field(b"S" * 16) + field(n) + field(r) + field(p) +
+def backup(n="32768", r="8", p="1", tail=b"\x00" * 40, magic=b"KWBACKUP1\n"):
+    return (magic + field(b"S" * 16) + field(n) + field(r) + field(p) +
             field(b"C" * 32) + field(b"W" * 60) + tail)
 
 
@@ -180,6 +180,11 @@ for args in [(), ("1048576",), ("16384",), ("32768", "33"), ("32768", "8", "0"),
     add("backup", backup(*args))
 add("backup", backup()[:30])
 add("backup", b"KWBACKUP2\n")
+# Format 2 (the record stream): the same header after its own magic.
+for args in [(), ("1048576",), ("16384",), ("32768", "8", "0")]:
+    add("backup", backup(*args, magic=b"KWBACKUP2\n"))
+add("backup", backup(magic=b"KWBACKUP2\n")[:30])
+add("backup", b"KWBACKUP3\n")
 
 # --- config --------------------------------------------------------------
 readme = open("README.md").read()
