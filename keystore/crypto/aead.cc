@@ -1,4 +1,5 @@
 #include "keystore/crypto/aead.h"
+#include "keystore/crypto/aes_gcm_any.h"
 
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
@@ -22,14 +23,30 @@ using internal::EvpCipherCtxPtr;
 constexpr absl::string_view kNotAuthentic =
     "ciphertext is not authentic or is truncated";
 
+constexpr size_t kNonceSize = AesGcm::kNonceSize;
+constexpr size_t kTagSize = AesGcm::kTagSize;
 // kMaxInput is the largest input EVP's int lengths take.
-constexpr size_t kMaxInput = INT_MAX - AesGcm::kNonceSize - AesGcm::kTagSize;
+constexpr size_t kMaxInput = INT_MAX - kNonceSize - kTagSize;
 
-// AesGcmImpl holds the key; a cipher context is made per call (a few hundred
-// nanoseconds), which keeps the object immutable and so thread-safe.
-class AesGcmImpl final : public Aead {
+const EVP_CIPHER* CipherFor(size_t key_size) {
+  switch (key_size) {
+    case 16:
+      return EVP_aes_128_gcm();
+    case 24:
+      return EVP_aes_192_gcm();
+    case 32:
+      return EVP_aes_256_gcm();
+  }
+  return nullptr;
+}
+
+// GcmImpl holds the key; a cipher context is made per call (a few hundred
+// nanoseconds), which keeps the object immutable and so thread-safe. The
+// cipher (AES-128/192/256-GCM) follows the key's size.
+class GcmImpl final : public Aead {
  public:
-  explicit AesGcmImpl(SecretData key) : key_(std::move(key)) {}
+  explicit GcmImpl(SecretData key)
+      : cipher_(CipherFor(key.size())), key_(std::move(key)) {}
 
   absl::StatusOr<std::string> Encrypt(
       absl::string_view plaintext,
@@ -38,16 +55,15 @@ class AesGcmImpl final : public Aead {
       return absl::InvalidArgumentError(
           "plaintext or associated data is too large (limit 2^31 - 29 bytes)");
     }
-    std::string out = RandomBytes(AesGcm::kNonceSize);
-    out.resize(AesGcm::kNonceSize + plaintext.size() + AesGcm::kTagSize);
+    std::string out = RandomBytes(kNonceSize);
+    out.resize(kNonceSize + plaintext.size() + kTagSize);
     uint8_t* nonce = reinterpret_cast<uint8_t*>(out.data());
-    uint8_t* body = nonce + AesGcm::kNonceSize;
+    uint8_t* body = nonce + kNonceSize;
     uint8_t* tag = body + plaintext.size();
-
     EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     int len = 0;
     if (ctx == nullptr ||
-        EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+        EVP_EncryptInit_ex(ctx.get(), cipher_, nullptr,
                            Bytes(key_.InsecureView()), nonce) != 1 ||
         (!associated_data.empty() &&
          EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(associated_data),
@@ -57,8 +73,8 @@ class AesGcmImpl final : public Aead {
                             static_cast<int>(plaintext.size())) != 1 ||
           static_cast<size_t>(len) != plaintext.size())) ||
         EVP_EncryptFinal_ex(ctx.get(), tag, &len) != 1 || len != 0 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, AesGcm::kTagSize,
-                            tag) != 1) {
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, tag) !=
+            1) {
       return Error(absl::StatusCode::kInternal, "AES-GCM encryption failed");
     }
     return out;
@@ -67,22 +83,20 @@ class AesGcmImpl final : public Aead {
   absl::StatusOr<std::string> Decrypt(
       absl::string_view ciphertext,
       absl::string_view associated_data) const override {
-    if (ciphertext.size() < AesGcm::kNonceSize + AesGcm::kTagSize ||
+    if (ciphertext.size() < kNonceSize + kTagSize ||
         ciphertext.size() > INT_MAX || associated_data.size() > kMaxInput) {
       return absl::InvalidArgumentError(kNotAuthentic);
     }
-    const size_t body_size =
-        ciphertext.size() - AesGcm::kNonceSize - AesGcm::kTagSize;
+    const size_t body_size = ciphertext.size() - kNonceSize - kTagSize;
     const uint8_t* nonce = Bytes(ciphertext);
-    const uint8_t* body = nonce + AesGcm::kNonceSize;
-    uint8_t tag[AesGcm::kTagSize];  // EVP wants a mutable tag buffer.
+    const uint8_t* body = nonce + kNonceSize;
+    uint8_t tag[kTagSize];  // EVP wants a mutable tag buffer.
     std::memcpy(tag, body + body_size, sizeof(tag));
-
     std::string plaintext(body_size, '\0');
     EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
     int len = 0;
     if (ctx == nullptr ||
-        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+        EVP_DecryptInit_ex(ctx.get(), cipher_, nullptr,
                            Bytes(key_.InsecureView()), nonce) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, sizeof(tag),
                             tag) != 1) {
@@ -99,7 +113,6 @@ class AesGcmImpl final : public Aead {
           static_cast<size_t>(len) == body_size)) &&
         EVP_DecryptFinal_ex(ctx.get(), out + body_size, &len) == 1;
     if (!authentic) {
-      // Release no unauthenticated plaintext, not even in freed memory.
       OPENSSL_cleanse(plaintext.data(), plaintext.size());
       return Error(absl::StatusCode::kInvalidArgument, kNotAuthentic);
     }
@@ -107,6 +120,7 @@ class AesGcmImpl final : public Aead {
   }
 
  private:
+  const EVP_CIPHER* const cipher_;
   const SecretData key_;
 };
 
@@ -118,7 +132,16 @@ absl::StatusOr<std::unique_ptr<Aead>> AesGcm::Create(const SecretData& key) {
         "AES-GCM key must be 32 bytes (AES-256), got ", key.size()));
   }
   return std::unique_ptr<Aead>(
-      new AesGcmImpl(SecretData(key.InsecureView())));
+      new GcmImpl(SecretData(key.InsecureView())));
+}
+
+absl::StatusOr<std::unique_ptr<Aead>> AesGcmAnyKeySize::Create(
+    const SecretData& key) {
+  if (CipherFor(key.size()) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AES-GCM key must be 16, 24 or 32 bytes, got ", key.size()));
+  }
+  return std::unique_ptr<Aead>(new GcmImpl(SecretData(key.InsecureView())));
 }
 
 }  // namespace keyward::crypto

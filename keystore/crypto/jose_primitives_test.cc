@@ -28,6 +28,7 @@
 #include "keystore/crypto/rsa_oaep_sha1.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/crypto/signature.h"
+#include "keystore/testing/wycheproof.h"
 
 namespace keyward::crypto {
 namespace {
@@ -391,32 +392,9 @@ TEST(KeyComponentsTest, EcAndEd25519RoundTrip) {
 
 // --- Wycheproof ---------------------------------------------------------------
 
-const google::protobuf::Value& Get(const Struct& s, const std::string& key) {
-  static const auto* missing = new google::protobuf::Value();
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? *missing : it->second;
-}
-std::string Str(const Struct& s, const std::string& key) {
-  return Get(s, key).string_value();
-}
-std::string Hex(const Struct& s, const std::string& key) {
-  return Unhex(Str(s, key));
-}
-int Num(const Struct& s, const std::string& key) {
-  return static_cast<int>(Get(s, key).number_value());
-}
-
-Struct Load(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::ifstream in(std::string(srcdir ? srcdir : ".") + "/wycheproof/" + name,
-                   std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << name;
-  std::stringstream json;
-  json << in.rdbuf();
-  Struct root;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json.str(), &root).ok());
-  return root;
-}
+using wycheproof::Get;
+using wycheproof::Hex;
+using wycheproof::Str;
 
 enum class Kind { kCbcHmac, kGcm, kEcdhAsn, kEcdhPoint };
 
@@ -458,7 +436,7 @@ Verdict RunOne(const FileSpec& spec, const Struct& group, const Struct& test) {
       return v;
     }
     case Kind::kGcm: {
-      if (Num(group, "ivSize") != 96 || Num(group, "tagSize") != 128) {
+      if (wycheproof::Int(group, "ivSize") != 96 || wycheproof::Int(group, "tagSize") != 128) {
         return {true, "IV not 96 bits or tag not 128 bits"};
       }
       auto aead = AesGcmAnyKeySize::Create(SecretData(Hex(test, "key")));
@@ -492,7 +470,7 @@ class JosePrimitivesWycheproofTest : public testing::TestWithParam<FileSpec> {};
 
 TEST_P(JosePrimitivesWycheproofTest, EveryVector) {
   const FileSpec& spec = GetParam();
-  const Struct root = Load(spec.name);
+  const Struct root = wycheproof::Load(spec.name);
   int total = 0, run = 0, passed = 0;
   std::map<std::string, int> skipped;
   for (const auto& gv : Get(root, "testGroups").list_value().values()) {
@@ -521,7 +499,7 @@ TEST_P(JosePrimitivesWycheproofTest, EveryVector) {
       if (problem.empty()) {
         ++passed;
       } else {
-        ADD_FAILURE() << spec.name << " tcId " << Num(test, "tcId") << " ("
+        ADD_FAILURE() << spec.name << " tcId " << wycheproof::Int(test, "tcId") << " ("
                       << result << ", " << Str(test, "comment") << "): " << problem;
       }
     }
@@ -533,7 +511,7 @@ TEST_P(JosePrimitivesWycheproofTest, EveryVector) {
   std::cout << "[wycheproof] " << spec.name << ": " << total << " vectors, " << run
             << " run, " << passed << " passed, " << (total - run) << " skipped ("
             << (skips.empty() ? "none" : skips) << ")" << std::endl;
-  EXPECT_EQ(total, Num(root, "numberOfTests"));
+  EXPECT_EQ(total, wycheproof::Int(root, "numberOfTests"));
   EXPECT_GT(run, 0);
   EXPECT_EQ(passed, run);
 }
@@ -550,12 +528,7 @@ const FileSpec kFiles[] = {
 INSTANTIATE_TEST_SUITE_P(
     Files, JosePrimitivesWycheproofTest, testing::ValuesIn(kFiles),
     [](const testing::TestParamInfo<FileSpec>& info) {
-      std::string name = info.param.name;
-      name = name.substr(0, name.find(".json"));
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
+      return wycheproof::TestName(info.param.name);
     });
 
 }  // namespace

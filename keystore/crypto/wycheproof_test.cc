@@ -31,11 +31,16 @@
 #include "keystore/crypto/mac.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/crypto/signature.h"
+#include "keystore/testing/wycheproof.h"
 
 namespace keyward::crypto {
 namespace {
 
 using google::protobuf::Struct;
+using wycheproof::Get;
+using wycheproof::Hex;
+using wycheproof::Int;
+using wycheproof::Str;
 
 enum class Kind { kSignature, kOaep, kAesGcm, kHmac, kHkdf };
 
@@ -61,26 +66,6 @@ const std::map<std::string, Policy>& AcceptablePolicy() {
       {"MissingNull", Policy::kReject},
   };
   return *policy;
-}
-
-// Field accessors; Wycheproof writes some sizes as numbers, some as strings.
-const google::protobuf::Value& Get(const Struct& s, const std::string& key) {
-  static const auto* missing = new google::protobuf::Value();
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? *missing : it->second;
-}
-std::string Str(const Struct& s, const std::string& key) {
-  return Get(s, key).string_value();
-}
-std::string Hex(const Struct& s, const std::string& key) {
-  return absl::HexStringToBytes(Str(s, key));
-}
-int Int(const Struct& s, const std::string& key) {
-  const google::protobuf::Value& v = Get(s, key);
-  if (v.kind_case() == google::protobuf::Value::kStringValue) {
-    return std::atoi(v.string_value().c_str());
-  }
-  return static_cast<int>(v.number_value());
 }
 
 bool IsOfferedRsaSize(int bits) {
@@ -249,25 +234,11 @@ std::string Problem(const Struct& test, const Outcome& outcome) {
   return "";
 }
 
-Struct LoadVectors(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::ifstream in(std::string(srcdir ? srcdir : ".") + "/wycheproof/" + name,
-                   std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << name;
-  std::stringstream json;
-  json << in.rdbuf();
-  Struct root;
-  const auto status =
-      google::protobuf::util::JsonStringToMessage(json.str(), &root);
-  EXPECT_TRUE(status.ok()) << name << ": " << status.ToString();
-  return root;
-}
-
 class WycheproofTest : public testing::TestWithParam<FileSpec> {};
 
 TEST_P(WycheproofTest, EveryVector) {
   const FileSpec& spec = GetParam();
-  const Struct root = LoadVectors(spec.name);
+  const Struct root = wycheproof::Load(spec.name);
   int total = 0, run = 0, passed = 0;
   std::map<std::string, int> skipped;
   for (const auto& group_value : Get(root, "testGroups").list_value().values()) {
@@ -369,12 +340,7 @@ const FileSpec kFiles[] = {
 INSTANTIATE_TEST_SUITE_P(
     Files, WycheproofTest, testing::ValuesIn(kFiles),
     [](const testing::TestParamInfo<FileSpec>& info) {
-      std::string name = info.param.name;
-      name = name.substr(0, name.find(".json"));
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
+      return wycheproof::TestName(info.param.name);
     });
 
 }  // namespace

@@ -35,11 +35,16 @@
 #include "keystore/jose/jwe.h"
 #include "keystore/jose/jwk.h"
 #include "keystore/jose/jws.h"
+#include "keystore/testing/wycheproof.h"
 
 namespace keyward::jose {
 namespace {
 
 using google::protobuf::Struct;
+using wycheproof::Get;
+using wycheproof::Has;
+using wycheproof::Int;
+using wycheproof::Str;
 
 enum class Kind { kJws, kJwe, kJwkSet };
 
@@ -84,21 +89,6 @@ const Deviation* FindDeviation(const std::string& file, int tc_id) {
   return nullptr;
 }
 
-const google::protobuf::Value& Get(const Struct& s, const std::string& key) {
-  static const auto* missing = new google::protobuf::Value();
-  auto it = s.fields().find(key);
-  return it == s.fields().end() ? *missing : it->second;
-}
-std::string Str(const Struct& s, const std::string& key) {
-  return Get(s, key).string_value();
-}
-int Int(const Struct& s, const std::string& key) {
-  return static_cast<int>(Get(s, key).number_value());
-}
-bool Has(const Struct& s, const std::string& key) {
-  return s.fields().count(key) != 0;
-}
-
 // JsonOf re-serializes a Struct member and parses it with keystore/jose's
 // own strict parser.
 JsonValue JsonOf(const Struct& s, const std::string& key) {
@@ -108,18 +98,6 @@ JsonValue JsonOf(const Struct& s, const std::string& key) {
   absl::StatusOr<JsonValue> v = ParseJson(text);
   EXPECT_TRUE(v.ok()) << v.status();
   return v.ok() ? *v : JsonValue();
-}
-
-Struct Load(const std::string& name) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  std::ifstream in(std::string(srcdir ? srcdir : ".") + "/wycheproof/" + name,
-                   std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << name;
-  std::stringstream json;
-  json << in.rdbuf();
-  Struct root;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json.str(), &root).ok());
-  return root;
 }
 
 // KeySkipReason names what a group's JWK needs that Keyward does not
@@ -195,7 +173,7 @@ class JoseWycheproofTest : public testing::TestWithParam<FileSpec> {};
 
 TEST_P(JoseWycheproofTest, EveryVector) {
   const FileSpec& spec = GetParam();
-  const Struct root = Load(spec.name);
+  const Struct root = wycheproof::Load(spec.name);
   int total = 0, run = 0, passed = 0;
   std::map<std::string, int> skipped;
   std::vector<std::string> deviations;
@@ -294,12 +272,7 @@ const FileSpec kFiles[] = {
 INSTANTIATE_TEST_SUITE_P(
     Files, JoseWycheproofTest, testing::ValuesIn(kFiles),
     [](const testing::TestParamInfo<FileSpec>& info) {
-      std::string name = info.param.name;
-      name = name.substr(0, name.find(".json"));
-      for (char& c : name) {
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      }
-      return name;
+      return wycheproof::TestName(info.param.name);
     });
 
 }  // namespace
