@@ -130,6 +130,11 @@ uid=$(id -u keyward) || fail "no user keyward"
 [[ -f /var/lib/keyward/keystore.db ]] || fail "no keystore was created"
 zcat /usr/share/man/man8/keywardd.8.gz | grep -q -- 'passphrase_file' || fail "keywardd.8 lacks the flags"
 zcat /usr/share/man/man1/keyward.1.gz | grep -q 'doctor' || fail "keyward.1 lacks the commands"
+grep -q 'audit rotate' /usr/share/bash-completion/completions/keyward ||
+  fail "no bash completion of keyward's commands"
+grep -q 'audit rotate' /usr/share/zsh/vendor-completions/_keyward ||
+  fail "no zsh completion of keyward's commands"
+bash -n /usr/share/bash-completion/completions/keyward || fail "the bash completion does not parse"
 /usr/sbin/keywardd --version | grep -qx "keywardd $version (openssl flavor)" ||
   fail "keywardd --version: $(/usr/sbin/keywardd --version)"
 passphrase=$(cat /etc/keyward/passphrase)
