@@ -104,15 +104,25 @@ absl::StatusOr<std::vector<std::string>> AuditTail::Next(size_t max,
     lines.push_back(std::move(line));
     return true;
   };
+  auto missing = [&] {
+    return absl::DataLossError(absl::StrCat(
+        "the audit log has no record ", last_seq_ + 1, " after record ",
+        last_seq_, "; run `keyward audit verify`"));
+  };
   auto reopen = [&]() -> absl::Status {
-    if (reopened) {
-      return absl::DataLossError(absl::StrCat(
-          "the audit log has no record ", last_seq_ + 1, " after record ",
-          last_seq_, "; run `keyward audit verify`"));
-    }
+    if (reopened) return missing();
     reopened = true;
     just_opened = true;
-    return OpenNext(last_seq_ + 1);
+    // Looking again finds another file only if the live one was rotated
+    // meanwhile; the same live file again means the gap is in it (read
+    // again, it would hand out records already returned).
+    const ino_t was_reading = reader_ == nullptr ? inode_ : 0;
+    absl::Status opened = OpenNext(last_seq_ + 1);
+    if (opened.ok() && reader_ == nullptr && was_reading != 0 &&
+        inode_ == was_reading) {
+      return missing();
+    }
+    return opened;
   };
   while (lines.size() < max) {
     if (reader_ != nullptr) {
