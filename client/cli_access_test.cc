@@ -150,6 +150,23 @@ TEST_F(AccessCommandTest, JwtVerifyInvalidNamesTheReasonAndExitsOne) {
   EXPECT_EQ(r.out, "invalid: expired\n");
 }
 
+TEST_F(AccessCommandTest, JwtVerifyMayAcceptATokenWithoutExp) {
+  std::string token = WriteTemp("token", "a.b.c\n");
+  v1::VerifyJwtResponse resp;
+  resp.set_valid(true);
+  EXPECT_CALL(client_, VerifyJwt(Truly([](const v1::VerifyJwtRequest& req) {
+                return req.allow_missing_exp() &&
+                       req.max_age_without_exp().seconds() == 3600;
+              })))
+      .WillOnce(Return(resp));
+  CliResult r = RunWith(client_, {"jwt", "verify", "--in", token, "--allow-missing-exp",
+                                  "--max-age-without-exp", "1h"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+  ExpectRefusedBeforeAnyCall(
+      RunWith(client_, {"jwt", "verify", "--in", token, "--max-age-without-exp", "1h"}),
+      "--max-age-without-exp needs --allow-missing-exp");
+}
+
 TEST_F(AccessCommandTest, JwtFlagsThatWouldBeIgnoredAreRefused) {
   std::string in = WriteTemp("payload", "p");
   ExpectRefusedBeforeAnyCall(

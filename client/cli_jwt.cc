@@ -97,6 +97,17 @@ absl::Status FillVerifyJwt(const Context& ctx, v1::VerifyJwtRequest* req) {
     if (!d.ok()) return d.status();
     SetDuration(*d, req->mutable_leeway());
   }
+  req->set_allow_missing_exp(ctx.Has("allow-missing-exp"));
+  if (ctx.Has("max-age-without-exp")) {
+    if (!req->allow_missing_exp()) {
+      return absl::InvalidArgumentError(
+          "--max-age-without-exp needs --allow-missing-exp");
+    }
+    absl::StatusOr<absl::Duration> d =
+        ParseDurationFlag(ctx.Flag("max-age-without-exp"));
+    if (!d.ok()) return d.status();
+    SetDuration(*d, req->mutable_max_age_without_exp());
+  }
   absl::StatusOr<std::string> token = ReadToken(ctx);
   if (!token.ok()) return token.status();
   req->set_token(*token);
@@ -125,7 +136,10 @@ Command JwtVerify() {
            {"issuer", Kind::kValue, "ISS", "required iss"},
            {"audience", Kind::kValue, "AUD", "required aud"},
            {"typ", Kind::kValue, "TYP", "required header typ"},
-           {"leeway", Kind::kValue, "DURATION", "clock skew allowed"}},
+           {"leeway", Kind::kValue, "DURATION", "clock skew allowed"},
+           {"allow-missing-exp", Kind::kBool, "", "accept a token without exp (legacy)"},
+           {"max-age-without-exp", Kind::kValue, "DURATION",
+            "with --allow-missing-exp: the oldest iat accepted"}},
           0, 0, RunJwtVerify, kVerdictExitCodes};
 }
 

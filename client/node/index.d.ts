@@ -197,7 +197,7 @@ export class Client {
   /** Retried unless a record is kept. Errors: InvalidArgumentError (claims, ttl over the maximum); NotFoundError; AlreadyExistsError (jti recorded); FailedPreconditionError. */
   signJwt(key: string, claims?: JwtClaims | null, opts?: CallOptions & {ttl?: Seconds; typ?: string; record?: boolean; externalId?: string; metadata?: Record<string, string>; storeToken?: boolean; retention?: Seconds}): Promise<SignedJwt>;
   /** A bad token is a verdict, never an error. Errors: InvalidArgumentError (request); NotFoundError, FailedPreconditionError (pinned key). */
-  verifyJwt(token: string, opts?: CallOptions & {key?: string; issuer?: string; audience?: string; typ?: string; leeway?: Seconds}): Promise<JwtVerdict>;
+  verifyJwt(token: string, opts?: CallOptions & {key?: string; issuer?: string; audience?: string; typ?: string; leeway?: Seconds; allowMissingExp?: boolean; maxAgeWithoutExp?: Seconds}): Promise<JwtVerdict>;
   /** Errors: InvalidArgumentError; NotFoundError; FailedPreconditionError. */
   getJwks(keys: string | string[], opts?: CallOptions): Promise<{keys: Array<Record<string, unknown>>}>;
   /** Exactly one of payload and opts.signWith. Errors: InvalidArgumentError; NotFoundError; FailedPreconditionError. */

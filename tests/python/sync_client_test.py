@@ -278,6 +278,29 @@ class DataPlaneTest(unittest.TestCase):
         self.assertIsNone(wrong.claims)
         jwks = c.get_jwks("jwt-es")
         self.assertEqual([k["kid"] for k in jwks["keys"]], ["jwt-es:v1"])
+
+    def test_jwt_without_exp(self):
+        """A legacy token without exp (PyJWT, an imported HS256 secret)
+        verifies only when the call allows it, and within the max age."""
+        import time
+        import jwt as pyjwt
+        c = self.client
+        secret = b"s" * 32
+        c.import_key(secret, "RAW_SECRET", key_id="legacy-hs",
+                     key_type="HMAC_SHA256", purpose="JWT")
+        token = pyjwt.encode({"sub": "bob", "iat": int(time.time()) - 120},
+                             secret, algorithm="HS256",
+                             headers={"kid": "legacy-hs:v1"})
+        self.assertEqual(c.verify_jwt(token, key="legacy-hs").failure,
+                         "MISSING_EXPIRY")
+        self.assertTrue(c.verify_jwt(token, key="legacy-hs",
+                                     allow_missing_exp=True))
+        too_old = c.verify_jwt(token, key="legacy-hs", allow_missing_exp=True,
+                               max_age_without_exp=60)
+        self.assertFalse(too_old)
+        self.assertTrue(c.verify_jwt(token, key="legacy-hs",
+                                     allow_missing_exp=True,
+                                     max_age_without_exp=600))
         self.assertCode(keyward.InvalidArgumentError,
                         grpc.StatusCode.INVALID_ARGUMENT, c.sign_jwt,
                         "jwt-es", {"sub": "x"}, ttl=datetime.timedelta(days=2))

@@ -11,7 +11,8 @@ const util = require('./util');
 const S = 'JwtService';
 const SIGN_OPTIONS = ['ttl', 'typ', 'record', 'externalId', 'metadata', 'storeToken',
   'retention'];
-const VERIFY_OPTIONS = ['key', 'issuer', 'audience', 'typ', 'leeway'];
+const VERIFY_OPTIONS = ['key', 'issuer', 'audience', 'typ', 'leeway', 'allowMissingExp',
+  'maxAgeWithoutExp'];
 
 function signJwtRequest(key, claims, o) {
   const req = {name: util.keyName(key), claimsJson: util.claimsJson(claims),
@@ -31,7 +32,9 @@ function signJwtRequest(key, claims, o) {
 function verifyJwtRequest(token, o) {
   const req = {token, issuer: util.str(o.issuer, 'issuer', {optional: true}),
     audience: util.str(o.audience, 'audience', {optional: true}),
-    typ: util.str(o.typ, 'typ', {optional: true}), leeway: util.duration(o.leeway, 'leeway')};
+    typ: util.str(o.typ, 'typ', {optional: true}), leeway: util.duration(o.leeway, 'leeway'),
+    allowMissingExp: util.bool(o.allowMissingExp, 'allowMissingExp'),
+    maxAgeWithoutExp: util.duration(o.maxAgeWithoutExp, 'maxAgeWithoutExp')};
   if (o.key) req.name = util.keyName(o.key);
   return req;
 }

@@ -176,6 +176,9 @@ describe('JwtService', () => {
     assert.equal(ok.valid, true);
     assert.equal(ok.claims.sub, 'alice');
     assert.equal(ok.header.kid, 'jwt-es:v1');
+    const lenient = await c.verifyJwt(signed.token,
+      {audience: 'api', allowMissingExp: true, maxAgeWithoutExp: 600});
+    assert.equal(lenient.valid, true);
     const wrong = await c.verifyJwt(signed.token, {audience: 'other'});
     assert.deepEqual([wrong.valid, wrong.failure], [false, 'AUDIENCE_MISMATCH']);
     const jwks = await c.getJwks('jwt-es');

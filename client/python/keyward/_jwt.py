@@ -49,7 +49,9 @@ def sign_jwt_request(key: str, claims: Claims = None, *,
 
 def verify_jwt_request(token: str = "", *, key: Optional[str] = None,
                        issuer: str = "", audience: str = "", typ: str = "",
-                       leeway: Optional[_util.Seconds] = None
+                       leeway: Optional[_util.Seconds] = None,
+                       allow_missing_exp: bool = False,
+                       max_age_without_exp: Optional[_util.Seconds] = None
                        ) -> pb.VerifyJwtRequest:
     """The VerifyJwtRequest of verify_jwt() (also decrypt_jwe's nested
     check, with an empty token)."""
@@ -60,6 +62,10 @@ def verify_jwt_request(token: str = "", *, key: Optional[str] = None,
     leeway_pb = _util.duration(leeway, "leeway")
     if leeway_pb is not None:
         req.leeway.CopyFrom(leeway_pb)
+    req.allow_missing_exp = bool(allow_missing_exp)
+    max_age = _util.duration(max_age_without_exp, "max_age_without_exp")
+    if max_age is not None:
+        req.max_age_without_exp.CopyFrom(max_age)
     return req
 
 
@@ -99,15 +105,21 @@ class JwtMixin(ClientBase):
     def verify_jwt(self, token: str, *, key: Optional[str] = None,
                    issuer: str = "", audience: str = "", typ: str = "",
                    leeway: Optional[_util.Seconds] = None,
+                   allow_missing_exp: bool = False,
+                   max_age_without_exp: Optional[_util.Seconds] = None,
                    timeout: Optional[float] = None) -> JwtVerdict:
         """Checks a compact JWS; anything wrong with the token is a verdict
         (JwtVerdict.valid false, failure "EXPIRED", "BAD_SIGNATURE", ...),
         never an error. key pins the JWT key; audience: required "aud"
         (empty: tokens with "aud" are refused); leeway up to 5 minutes.
-        Errors: InvalidArgumentError (request fields); NotFoundError and
+        allow_missing_exp accepts a token without "exp" (refused by
+        default), optionally no older than max_age_without_exp from its
+        "iat". Errors: InvalidArgumentError (request fields); NotFoundError and
         FailedPreconditionError (pinned key)."""
         req = verify_jwt_request(token, key=key, issuer=issuer,
-                                 audience=audience, typ=typ, leeway=leeway)
+                                 audience=audience, typ=typ, leeway=leeway,
+                                 allow_missing_exp=allow_missing_exp,
+                                 max_age_without_exp=max_age_without_exp)
         return self._unary(_S, "VerifyJwt", req, JwtVerdict.from_pb,
                            idempotent=True, timeout=timeout)
 
