@@ -72,14 +72,15 @@ int RunAuditVerify(Context& ctx) {
   absl::StatusOr<v1::VerifyAuditLogResponse> resp =
       ctx.Call(&ClientInterface::VerifyAuditLog, req);
   int rc = ctx.Reply("cannot verify the audit log", resp,
-                     [](const v1::VerifyAuditLogResponse& r) {
+                     [from](const v1::VerifyAuditLogResponse& r) {
                        return r.ok() ? absl::StrCat(
                                            "ok: ", r.records_checked(),
                                            " records intact up to ",
                                            r.last_sequence(), " across ",
                                            r.files_checked(), " file",
                                            r.files_checked() == 1 ? "" : "s",
-                                           r.first_sequence() > 1
+                                           r.first_sequence() > 1 &&
+                                                   r.first_sequence() != from
                                                ? absl::StrCat(
                                                      ", from record ",
                                                      r.first_sequence(),

@@ -266,6 +266,11 @@ class AuditLog {
   // files were removed by retention). A last line of the live file with no
   // newline is a torn record: reported as first_bad with its offset and
   // length. NOT_FOUND if the live file cannot be read.
+  //
+  // `start` and `end` narrow the check to records start..end (0: from the
+  // first kept, to the last): a range starting after the oldest record kept
+  // trusts the prev hash stated by its first record, and records after
+  // `end` are not read. A record missing inside the range is a break.
   struct Verdict {
     uint64_t records_checked = 0;  // intact records before any break
     uint64_t first_bad = 0;        // 0 if the chain is intact
@@ -279,7 +284,9 @@ class AuditLog {
     uint64_t offset = 0;          // where first_bad starts in it
   };
   static absl::StatusOr<Verdict> Verify(const std::string& path,
-                                        uint64_t max_bytes = UINT64_MAX);
+                                        uint64_t max_bytes = UINT64_MAX,
+                                        uint64_t start = 0,
+                                        uint64_t end = 0);
 
   // Read returns up to `max` records with sequence >= `start`, each as its
   // JSON line (without the newline), across the log's files (rotated ones

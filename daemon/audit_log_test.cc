@@ -9,11 +9,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -523,6 +525,58 @@ TEST(AuditLogTest, ALongTailWithNoRecordEndIsDamageNotATornRecord) {
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(log.status().message(), HasSubstr("verify-audit"));
   EXPECT_EQ(FileSize(path), size) << "a damaged log must not be cut";
+}
+
+// ReadLines returns the log file's lines (without newlines).
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& line : lines) out << line << "\n";
+}
+
+TEST(AuditLogTest, VerifyChecksOnlyTheRangeAsked) {
+  // Finding: VerifyAuditLog's start_sequence and end_sequence were ignored.
+  const std::string path = TempPath("range");
+  {
+    auto log = AuditLog::Open(path);
+    ASSERT_TRUE(log.ok());
+    for (int i = 1; i <= 10; ++i) ASSERT_TRUE((*log)->Append(Entry(i)).ok());
+  }
+  std::vector<std::string> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 10u);
+  // Record 2 altered: a break before the range is not the range's.
+  lines[1] = absl::StrReplaceAll(lines[1], {{"\"code\":\"OK\"", "\"code\":\"XX\""}});
+  WriteLines(path, lines);
+
+  auto range = AuditLog::Verify(path, UINT64_MAX, 5, 8);
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(range->first_bad, 0u) << range->problem;
+  EXPECT_EQ(range->first_sequence, 5u);
+  EXPECT_EQ(range->records_checked, 4u);
+
+  auto head = AuditLog::Verify(path, UINT64_MAX, 1, 3);
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->first_bad, 2u);
+  EXPECT_EQ(head->records_checked, 1u);
+
+  // A record missing inside the range is a break, at its sequence.
+  lines.erase(lines.begin() + 5);  // record 6
+  WriteLines(path, lines);
+  auto gap = AuditLog::Verify(path, UINT64_MAX, 5, 8);
+  ASSERT_TRUE(gap.ok());
+  EXPECT_EQ(gap->first_bad, 6u);
+  EXPECT_THAT(gap->problem, HasSubstr("says seq 7 where 6 belongs"));
+  // Starting at the record after the gap, the range is intact.
+  auto after = AuditLog::Verify(path, UINT64_MAX, 7, 0);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->first_bad, 0u) << after->problem;
+  EXPECT_EQ(after->records_checked, 4u);
 }
 
 TEST(AuditLogTest, VerifyReportsATornLastRecord) {

@@ -262,9 +262,22 @@ absl::StatusOr<std::vector<std::string>> AuditLog::Read(const std::string& path,
 }
 
 absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path,
-                                                  uint64_t max_bytes) {
-  const std::vector<AuditFile> files = LogFiles(path);
+                                                  uint64_t max_bytes,
+                                                  uint64_t start,
+                                                  uint64_t end) {
+  std::vector<AuditFile> files = LogFiles(path);
+  if (start > 1) {
+    // Skip the rotated files wholly before the range (as Read does).
+    for (size_t i = files.size(); i-- > 1;) {
+      uint64_t first = 0;
+      if (FirstSequence(files[i].path, &first) && first <= start) {
+        files.erase(files.begin(), files.begin() + i);
+        break;
+      }
+    }
+  }
   Verdict verdict;
+  bool skipped = false;  // records before `start` were passed over
   verdict.first_sequence = 1;
   std::string prev = ZeroHash();
   bool started = false;  // a record was checked: the chain's start is set
@@ -287,6 +300,10 @@ absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path,
     std::string line;
     bool newline = false;
     while (reader.Next(&line, &newline)) {
+      if (end != 0 && started &&
+          verdict.first_sequence + verdict.records_checked > end) {
+        return verdict;  // the range is checked
+      }
       const uint64_t offset = reader.offset();
       if (!newline && reader.at_limit()) {
         break;  // past what the caller asked to check (a live log's tail)
@@ -296,9 +313,20 @@ absl::StatusOr<AuditLog::Verdict> AuditLog::Verify(const std::string& path,
       std::string stated_prev;
       const bool parsed = SplitRecord(line, &body, &hash_hex) &&
                           ReadSeq(line, &seq) && ReadPrev(body, &stated_prev);
-      if (!started && newline && parsed && seq > 1 && IsRotationHeader(line)) {
-        // The oldest file kept begins with a rotation header: older files
-        // were removed, and the chain is checked from its stated prev.
+      if (!started && newline && parsed && seq < start) {
+        skipped = true;  // before the range: not checked
+        continue;
+      }
+      if (!started && skipped && newline && parsed) {
+        // The range's first record: its stated prev is trusted, and a
+        // record missing between `start` and it is a break.
+        verdict.first_sequence = start;
+        prev = stated_prev;
+      } else if (!started && newline && parsed && seq > 1 &&
+                 (IsRotationHeader(line) || seq == start)) {
+        // The oldest file kept begins with a rotation header (older files
+        // were removed), or the range starts here: the chain is checked
+        // from its stated prev.
         verdict.first_sequence = seq;
         prev = stated_prev;
       }

@@ -109,13 +109,30 @@ grpc::ServerUnaryReactor* SystemServiceImpl::VerifyAuditLog(
   return Unary(env_, context, "SystemService/VerifyAuditLog",
                pb::OPERATION_AUDIT_READ, std::string("*"),
                [&](Rpc& rpc, int32_t*) -> absl::Status {
+    const uint64_t start = request->start_sequence();
+    const uint64_t end = request->end_sequence();
+    if (end != 0 && end < std::max<uint64_t>(start, 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "end_sequence ", end, " is below start_sequence ",
+          std::max<uint64_t>(start, 1)));
+    }
     // Up to the last accepted record: one being written is not torn.
-    auto verdict = AuditLog::Verify(rpc.env().audit->path(),
-                                    rpc.env().audit->accepted_size());
+    const uint64_t accepted = rpc.env().audit->accepted_size();
+    const uint64_t last = rpc.env().audit->last_sequence();
+    if (start > last) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "start_sequence ", start, " is after the last record written (",
+          last, ")"));
+    }
+    auto verdict =
+        AuditLog::Verify(rpc.env().audit->path(), accepted, start, end);
     if (!verdict.ok()) return verdict.status();
     response->set_ok(verdict->first_bad == 0);
     response->set_records_checked(verdict->records_checked);
-    response->set_last_sequence(rpc.env().audit->last_sequence());
+    response->set_last_sequence(
+        verdict->records_checked == 0
+            ? 0
+            : verdict->first_sequence + verdict->records_checked - 1);
     response->set_first_bad_sequence(verdict->first_bad);
     response->set_problem(verdict->problem);
     response->set_torn_offset(verdict->torn_offset);

@@ -296,6 +296,28 @@ TEST_F(ServiceTest, EveryCallIsAuditedInAnIntactChain) {
       system_->VerifyAuditLog(&ctx2, pb::VerifyAuditLogRequest(), &verdict).ok());
   EXPECT_FALSE(verdict.ok());
   EXPECT_EQ(verdict.first_bad_sequence(), 1u);
+
+  // A range after the altered record trusts its first record's prev hash.
+  grpc::ClientContext ctx3;
+  pb::VerifyAuditLogRequest range;
+  range.set_start_sequence(2);
+  range.set_end_sequence(3);
+  ASSERT_TRUE(system_->VerifyAuditLog(&ctx3, range, &verdict).ok());
+  EXPECT_TRUE(verdict.ok()) << verdict.problem();
+  EXPECT_EQ(verdict.first_sequence(), 2u);
+  EXPECT_EQ(verdict.records_checked(), 2u);
+  EXPECT_EQ(verdict.last_sequence(), 3u);
+
+  grpc::ClientContext ctx4;
+  range.set_start_sequence(3);
+  range.set_end_sequence(2);
+  EXPECT_EQ(system_->VerifyAuditLog(&ctx4, range, &verdict).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx5;
+  range.set_start_sequence(1000);
+  range.set_end_sequence(0);
+  EXPECT_EQ(system_->VerifyAuditLog(&ctx5, range, &verdict).error_code(),
+            grpc::StatusCode::OUT_OF_RANGE);
 }
 
 TEST_F(ServiceTest, StartsSealedWithoutPassphraseAndUnseals) {
