@@ -34,14 +34,19 @@ TEST(KeyCacheTest, InsertReplaces) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+// InsertUnheld inserts a new entry `id` that only the cache holds; the weak
+// reference it returns expires when the cache lets the entry go.
+std::weak_ptr<const KeyEntry> InsertUnheld(KeyCache* cache,
+                                           const std::string& id) {
+  auto e = Entry(id);
+  std::weak_ptr<const KeyEntry> weak = e;
+  cache->Insert(std::move(e));
+  return weak;
+}
+
 TEST(KeyCacheTest, StaysWithinCapacityAndReleasesEvicted) {
   KeyCache cache(16);
-  std::weak_ptr<const KeyEntry> first;
-  {
-    auto e = Entry("k0");
-    first = e;
-    cache.Insert(std::move(e));
-  }
+  std::weak_ptr<const KeyEntry> first = InsertUnheld(&cache, "k0");
   for (int i = 1; i < 1000; ++i) cache.Insert(Entry(absl::StrCat("k", i)));
   EXPECT_LE(cache.size(), 16u);
   EXPECT_GT(cache.size(), 0u);
@@ -61,12 +66,7 @@ TEST(KeyCacheTest, CapacityOneHoldsOne) {
 
 TEST(KeyCacheTest, ClearReleasesAll) {
   KeyCache cache(4);
-  std::weak_ptr<const KeyEntry> weak;
-  {
-    auto e = Entry("a");
-    weak = e;
-    cache.Insert(std::move(e));
-  }
+  std::weak_ptr<const KeyEntry> weak = InsertUnheld(&cache, "a");
   cache.Clear();
   EXPECT_TRUE(weak.expired());
   EXPECT_EQ(cache.size(), 0u);

@@ -27,6 +27,15 @@ absl::Status KidInUse(const std::string& kid) {
       "the keystore"));
 }
 
+// ImportedType is the type of an imported key parsed as `parsed`: an EC
+// P-256 key may serve ECDSA or ECDH, and the caller's `requested` type
+// decides.
+KeyType ImportedType(KeyType parsed, KeyType requested) {
+  return parsed == KeyType::kEcdsaP256 && requested == KeyType::kEcdhP256
+             ? KeyType::kEcdhP256
+             : parsed;
+}
+
 }  // namespace
 
 absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
@@ -109,11 +118,7 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
           pem, params.passphrase ? &*params.passphrase : nullptr,
           impl_->options_.import_kdf_limits);
       if (!parsed.ok()) return parsed.status();
-      // An EC P-256 key may serve ECDSA or ECDH: the caller's type decides.
-      type = parsed->type == KeyType::kEcdsaP256 &&
-                     create.type == KeyType::kEcdhP256
-                 ? KeyType::kEcdhP256
-                 : parsed->type;
+      type = ImportedType(parsed->type, create.type);
       material = std::move(parsed->pkcs8_der);
       auto spki = crypto::PublicKeyFromPrivate(type, material);
       if (!spki.ok()) return spki.status();
@@ -123,10 +128,7 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
     case ImportFormat::kPublicKey: {
       auto parsed = crypto::ParsePublicKey(params.material.InsecureView());
       if (!parsed.ok()) return parsed.status();
-      type = parsed->type == KeyType::kEcdsaP256 &&
-                     create.type == KeyType::kEcdhP256
-                 ? KeyType::kEcdhP256
-                 : parsed->type;
+      type = ImportedType(parsed->type, create.type);
       public_key = std::move(parsed->spki_der);
       public_only = true;
       break;

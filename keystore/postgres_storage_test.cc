@@ -38,6 +38,22 @@ std::string WriteFile(const std::string& name, const std::string& text,
   return path;
 }
 
+// StartWithDatabase starts a throwaway server (the caller keeps it running)
+// and points `options` at a new database on it with `pool_size` connections;
+// nullptr (the failure recorded) if either fails.
+std::unique_ptr<PostgresServer> StartWithDatabase(int pool_size,
+                                                  PostgresOptions* options) {
+  auto server = PostgresServer::Start({});
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) return nullptr;
+  auto dsn = (*server)->CreateDatabase();
+  EXPECT_TRUE(dsn.ok()) << dsn.status();
+  if (!dsn.ok()) return nullptr;
+  options->dsn = *dsn;
+  options->pool_size = pool_size;
+  return std::move(*server);
+}
+
 // Sql runs one statement on its own connection (the test's, not the
 // storage's) and returns the first value, or "" if none.
 std::string Sql(const std::string& dsn, const char* sql,
@@ -123,13 +139,9 @@ TEST(PostgresStorageTest, OptionsAreChecked) {
 }
 
 TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
-  auto server = PostgresServer::Start({});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto dsn = (*server)->CreateDatabase();
-  ASSERT_TRUE(dsn.ok());
   PostgresOptions options;
-  options.dsn = *dsn;
-  options.pool_size = 1;
+  auto server = StartWithDatabase(1, &options);
+  ASSERT_NE(server, nullptr);
   // Several daemons start at once on an empty database.
   constexpr int kDaemons = 6;
   std::vector<std::unique_ptr<PostgresStorage>> opened(kDaemons);
@@ -146,11 +158,11 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   for (int i = 0; i < kDaemons; ++i) {
     ASSERT_TRUE(status[i].ok()) << "daemon " << i << ": " << status[i];
   }
-  EXPECT_EQ(Sql(*dsn, "SELECT version FROM keyward_schema"),
+  EXPECT_EQ(Sql(options.dsn, "SELECT version FROM keyward_schema"),
             absl::StrCat(PostgresStorage::kSchemaVersion));
-  EXPECT_EQ(Sql(*dsn, "SELECT count(*) FROM keyward_schema"), "1");
+  EXPECT_EQ(Sql(options.dsn, "SELECT count(*) FROM keyward_schema"), "1");
   // Ids sort by bytes even though the column's collation could differ.
-  EXPECT_EQ(Sql(*dsn,
+  EXPECT_EQ(Sql(options.dsn,
                 "SELECT collation_name FROM information_schema.columns "
                 "WHERE table_name = 'keys' AND column_name = 'id'"),
             "C");
@@ -163,12 +175,12 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   // A schema-5 database (before key revisions) migrates to 6 at Open:
   // every key starts at revision 1, and conditional updates work on it.
   opened.clear();
-  Sql(*dsn, "ALTER TABLE keys DROP COLUMN revision");
-  Sql(*dsn, "UPDATE keyward_schema SET version = 5");
+  Sql(options.dsn, "ALTER TABLE keys DROP COLUMN revision");
+  Sql(options.dsn, "UPDATE keyward_schema SET version = 5");
   {
     auto migrated = PostgresStorage::Open(options);
     ASSERT_TRUE(migrated.ok()) << migrated.status();
-    EXPECT_EQ(Sql(*dsn, "SELECT version FROM keyward_schema"), "6");
+    EXPECT_EQ(Sql(options.dsn, "SELECT version FROM keyward_schema"), "6");
     auto shared = (*migrated)->GetKey("shared");
     ASSERT_TRUE(shared.ok()) << shared.status();
     EXPECT_EQ(shared->revision, 1);
@@ -178,20 +190,16 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   }
 
   // A database from a newer keywardd is refused.
-  Sql(*dsn, "UPDATE keyward_schema SET version = 99");
+  Sql(options.dsn, "UPDATE keyward_schema SET version = 99");
   auto s = PostgresStorage::Open(options);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("newer"));
 }
 
 TEST(PostgresStorageTest, MoreThreadsThanConnections) {
-  auto server = PostgresServer::Start({});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto dsn = (*server)->CreateDatabase();
-  ASSERT_TRUE(dsn.ok());
   PostgresOptions options;
-  options.dsn = *dsn;
-  options.pool_size = 2;
+  auto server = StartWithDatabase(2, &options);
+  ASSERT_NE(server, nullptr);
   auto storage = PostgresStorage::Open(options);
   ASSERT_TRUE(storage.ok()) << storage.status();
   std::vector<std::thread> threads;

@@ -8,45 +8,22 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/commit_hook.h"
+#include "keystore/testing/storage_conformance.h"
 
 namespace keyward::keystore {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string TempPath() {
-  static int n = 0;
-  return absl::StrCat(getenv("TEST_TMPDIR"), "/storage", n++, ".db");
-}
+using testing::Key;
+using testing::Version;
+
+std::string TempPath() { return testing::TempPath("storage") + ".db"; }
 
 std::unique_ptr<SqliteStorage> Create(const std::string& path) {
   auto s = SqliteStorage::Open(path, SqliteStorage::Mode::kCreateNew);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? std::move(*s) : nullptr;
-}
-
-KeyRecord Key(const std::string& id) {
-  KeyRecord k;
-  k.id = id;
-  k.type = KeyType::kEd25519;
-  k.purpose = KeyPurpose::kSignVerify;
-  k.primary_version = 1;
-  k.latest_version = 1;
-  k.labels = {{"team", "payments"}, {"env", "prod"}};
-  k.created_at = absl::FromUnixSeconds(1000);
-  k.rotated_at = k.created_at;
-  k.rotation_period = absl::Hours(24);
-  return k;
-}
-
-VersionRecord Version(const std::string& id, int v) {
-  VersionRecord r;
-  r.key_id = id;
-  r.version = v;
-  r.created_at = absl::FromUnixSeconds(1000 + v);
-  r.wrapped_material = absl::StrCat("wrapped-", v);
-  r.public_key = absl::StrCat("spki-", v);
-  return r;
 }
 
 TEST(SqliteStorageTest, SchemaPragmasAndMode) {

@@ -241,6 +241,58 @@ class Storage {
   virtual absl::Status ReplaceAll(const std::vector<StoreRecord>& records) = 0;
 };
 
+// KEYWARD_STORAGE_OVERRIDES declares every Storage method as an override, for
+// a backend's class declaration (SqliteStorage, PostgresStorage): a method
+// added to Storage is added here once. The contracts are Storage's, above.
+#define KEYWARD_STORAGE_OVERRIDES                                                   \
+  absl::StatusOr<KeystoreMeta> ReadMeta() override;                                 \
+  absl::Status InitMeta(const KeystoreMeta& meta) override;                         \
+  absl::Status ReplaceMeta(const std::string& expected_wrapped_root,                \
+                           const KeystoreMeta& next) override;                      \
+  absl::Status CreateKey(const KeyRecord& key,                                      \
+                         const std::vector<VersionRecord>& versions) override;      \
+  absl::Status AddVersion(const VersionRecord& version,                             \
+                          bool make_primary) override;                              \
+  absl::StatusOr<KeyRecord> GetKey(const std::string& id) override;                 \
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(const std::string& after,         \
+                                                  int limit) override;              \
+  absl::StatusOr<KeyWithVersions> GetKeyWithVersions(                               \
+      const std::string& id) override;                                              \
+  absl::Status UpdateKey(const KeyRecord& key,                                      \
+                         int64_t expected_revision) override;                       \
+  absl::StatusOr<VersionRecord> GetVersion(const std::string& key_id,               \
+                                           int32_t version) override;               \
+  absl::StatusOr<std::vector<VersionRecord>> ListVersions(                          \
+      const std::string& key_id) override;                                          \
+  absl::StatusOr<VersionRecord> FindVersionByKid(const std::string& kid) override;  \
+  absl::StatusOr<std::vector<VersionRecord>> ListVersionKids() override;            \
+  absl::Status SetVersionState(const std::string& key_id, int32_t version,          \
+                               VersionState expected, VersionState state,           \
+                               absl::Time now) override;                            \
+  absl::StatusOr<int64_t> CountKeys() override;                                     \
+  absl::StatusOr<std::vector<std::string>> ListKeysDueForRotation(                  \
+      absl::Time now) override;                                                     \
+  absl::Status CreatePolicy(const PolicyRecord& policy) override;                   \
+  absl::Status DeletePolicy(const std::string& id) override;                        \
+  absl::StatusOr<std::vector<PolicyRecord>> ListPolicies() override;                \
+  absl::Status CreateApiKey(const ApiKeyRecord& key) override;                      \
+  absl::StatusOr<ApiKeyRecord> GetApiKey(const std::string& id) override;           \
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override;                 \
+  absl::Status RevokeApiKey(const std::string& id, absl::Time now) override;        \
+  absl::Status TouchApiKey(const std::string& id, absl::Time now) override;         \
+  absl::Status CreateTokenRecord(const TokenRecord& record) override;               \
+  absl::StatusOr<TokenRecord> GetTokenRecord(const std::string& jti) override;      \
+  absl::StatusOr<std::vector<TokenRecord>> ListTokenRecords(                        \
+      const TokenFilter& filter, const TokenCursor& cursor,                         \
+      int limit) override;                                                          \
+  absl::StatusOr<TokenRecord> RevokeTokenRecord(                                    \
+      const std::string& jti, absl::Time now, const std::string& reason,            \
+      const std::string& revoked_by) override;                                      \
+  absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;        \
+  absl::Status ExportRecords(                                                       \
+      const std::function<absl::Status(const StoreRecord&)>& sink) override;        \
+  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
+
 }  // namespace keyward::keystore
 
 #endif  // KEYWARD_KEYSTORE_STORAGE_H_

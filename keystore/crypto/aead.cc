@@ -20,9 +20,6 @@ using internal::Bytes;
 using internal::Error;
 using internal::EvpCipherCtxPtr;
 
-constexpr absl::string_view kNotAuthentic =
-    "ciphertext is not authentic or is truncated";
-
 constexpr size_t kNonceSize = AesGcm::kNonceSize;
 constexpr size_t kTagSize = AesGcm::kTagSize;
 // kMaxInput is the largest input EVP's int lengths take.
@@ -85,7 +82,7 @@ class GcmImpl final : public Aead {
       absl::string_view associated_data) const override {
     if (ciphertext.size() < kNonceSize + kTagSize ||
         ciphertext.size() > INT_MAX || associated_data.size() > kMaxInput) {
-      return absl::InvalidArgumentError(kNotAuthentic);
+      return absl::InvalidArgumentError(internal::kNotAuthentic);
     }
     const size_t body_size = ciphertext.size() - kNonceSize - kTagSize;
     const uint8_t* nonce = Bytes(ciphertext);
@@ -114,7 +111,7 @@ class GcmImpl final : public Aead {
         EVP_DecryptFinal_ex(ctx.get(), out + body_size, &len) == 1;
     if (!authentic) {
       OPENSSL_cleanse(plaintext.data(), plaintext.size());
-      return Error(absl::StatusCode::kInvalidArgument, kNotAuthentic);
+      return Error(absl::StatusCode::kInvalidArgument, internal::kNotAuthentic);
     }
     return plaintext;
   }

@@ -19,8 +19,6 @@ using internal::Bytes;
 using internal::Error;
 using internal::EvpCipherCtxPtr;
 
-constexpr absl::string_view kNotAuthentic =
-    "ciphertext is not authentic or is truncated";
 constexpr size_t kIvSize = AesCbcHmacSha2::kIvSize;
 constexpr size_t kBlockSize = 16;
 // kMaxInput keeps every length below what EVP's int lengths take, with room
@@ -91,7 +89,7 @@ class CbcHmacImpl final : public Aead {
     if (ciphertext.size() < kIvSize + kBlockSize + half_ ||
         ciphertext.size() > kMaxInput || associated_data.size() > kMaxInput ||
         (ciphertext.size() - kIvSize - half_) % kBlockSize != 0) {
-      return absl::InvalidArgumentError(kNotAuthentic);
+      return absl::InvalidArgumentError(internal::kNotAuthentic);
     }
     const absl::string_view iv = ciphertext.substr(0, kIvSize);
     const absl::string_view body =
@@ -100,7 +98,7 @@ class CbcHmacImpl final : public Aead {
     absl::StatusOr<std::string> expected = Tag(associated_data, iv, body);
     if (!expected.ok()) return expected.status();
     if (!ConstantTimeEquals(*expected, tag)) {
-      return absl::InvalidArgumentError(kNotAuthentic);
+      return absl::InvalidArgumentError(internal::kNotAuthentic);
     }
     std::string plaintext(body.size(), '\0');
     uint8_t* out = reinterpret_cast<uint8_t*>(plaintext.data());
@@ -116,7 +114,7 @@ class CbcHmacImpl final : public Aead {
         EVP_DecryptFinal_ex(ctx.get(), out + len, &final_len) != 1) {
       // Only a sender holding the key can get here (the tag matched).
       OPENSSL_cleanse(plaintext.data(), plaintext.size());
-      return Error(absl::StatusCode::kInvalidArgument, kNotAuthentic);
+      return Error(absl::StatusCode::kInvalidArgument, internal::kNotAuthentic);
     }
     OPENSSL_cleanse(plaintext.data() + len + final_len,
                     plaintext.size() - len - final_len);

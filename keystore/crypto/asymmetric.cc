@@ -74,16 +74,25 @@ absl::Status CheckRsaKey(const EVP_PKEY* pkey) {
                             internal::DescribeKey(pkey), " key"));
 }
 
+// OaepKey: an RSA key with its OAEP parameters and modulus size, as an
+// encrypter or decrypter holds it.
+struct OaepKey {
+  OaepKey(EvpPkeyPtr key, const Oaep& params)
+      : oaep(params),
+        modulus_size(EVP_PKEY_size(key.get())),
+        pkey(std::move(key)) {}
+  const Oaep oaep;
+  const size_t modulus_size;
+  const EvpPkeyPtr pkey;
+};
+
 class EncrypterImpl final : public AsymmetricEncrypter {
  public:
-  EncrypterImpl(EvpPkeyPtr pkey, const Oaep& oaep)
-      : oaep_(oaep),
-        modulus_size_(EVP_PKEY_size(pkey.get())),
-        pkey_(std::move(pkey)) {}
+  EncrypterImpl(EvpPkeyPtr pkey, const Oaep& oaep) : key_(std::move(pkey), oaep) {}
 
   absl::StatusOr<std::string> Encrypt(absl::string_view plaintext,
                                       absl::string_view label) const override {
-    if (!oaep_.labels && !label.empty()) {
+    if (!key_.oaep.labels && !label.empty()) {
       return absl::InvalidArgumentError(
           "RSA-OAEP-SHA-1 is offered for JWE only, which uses no label");
     }
@@ -92,45 +101,40 @@ class EncrypterImpl final : public AsymmetricEncrypter {
           absl::StrCat("plaintext is too long for RSA-OAEP with this key: at "
                        "most ", MaxPlaintextSize(), " bytes"));
     }
-    EvpPkeyCtxPtr ctx = NewOaepContext(pkey_.get(), oaep_, label, true);
-    std::string out(modulus_size_, '\0');
+    EvpPkeyCtxPtr ctx = NewOaepContext(key_.pkey.get(), key_.oaep, label, true);
+    std::string out(key_.modulus_size, '\0');
     size_t len = out.size();
     if (ctx == nullptr ||
         EVP_PKEY_encrypt(ctx.get(), reinterpret_cast<uint8_t*>(out.data()),
                          &len, Bytes(plaintext), plaintext.size()) != 1 ||
-        len != modulus_size_) {
+        len != key_.modulus_size) {
       return Error(absl::StatusCode::kInternal, "RSA-OAEP encryption failed");
     }
     return out;
   }
 
   size_t MaxPlaintextSize() const override {
-    return modulus_size_ - oaep_.overhead;
+    return key_.modulus_size - key_.oaep.overhead;
   }
 
  private:
-  const Oaep oaep_;
-  const size_t modulus_size_;
-  const EvpPkeyPtr pkey_;
+  const OaepKey key_;
 };
 
 class DecrypterImpl final : public AsymmetricDecrypter {
  public:
-  DecrypterImpl(EvpPkeyPtr pkey, const Oaep& oaep)
-      : oaep_(oaep),
-        modulus_size_(EVP_PKEY_size(pkey.get())),
-        pkey_(std::move(pkey)) {}
+  DecrypterImpl(EvpPkeyPtr pkey, const Oaep& oaep) : key_(std::move(pkey), oaep) {}
 
   absl::StatusOr<std::string> Decrypt(absl::string_view ciphertext,
                                       absl::string_view label) const override {
-    if (ciphertext.size() != modulus_size_ || (!oaep_.labels && !label.empty())) {
+    if (ciphertext.size() != key_.modulus_size || (!key_.oaep.labels && !label.empty())) {
       return absl::InvalidArgumentError(kInvalidCiphertext);
     }
-    EvpPkeyCtxPtr ctx = NewOaepContext(pkey_.get(), oaep_, label, false);
+    EvpPkeyCtxPtr ctx = NewOaepContext(key_.pkey.get(), key_.oaep, label, false);
     if (ctx == nullptr) {
       return Error(absl::StatusCode::kInternal, "RSA-OAEP decryption failed");
     }
-    std::string out(modulus_size_, '\0');
+    std::string out(key_.modulus_size, '\0');
     size_t len = out.size();
     if (EVP_PKEY_decrypt(ctx.get(), reinterpret_cast<uint8_t*>(out.data()),
                          &len, Bytes(ciphertext), ciphertext.size()) != 1) {
@@ -143,9 +147,7 @@ class DecrypterImpl final : public AsymmetricDecrypter {
   }
 
  private:
-  const Oaep oaep_;
-  const size_t modulus_size_;
-  const EvpPkeyPtr pkey_;
+  const OaepKey key_;
 };
 
 absl::StatusOr<std::unique_ptr<AsymmetricEncrypter>> NewEncrypter(

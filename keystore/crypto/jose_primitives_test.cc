@@ -423,29 +423,31 @@ std::string P256Spki(absl::string_view point) {
   return std::string(1, '\x30') + std::string(1, static_cast<char>(body.size())) + body;
 }
 
+// DecryptVector opens the vector's iv || ct || tag under its aad with a
+// `Cipher` made from its key, and compares the result with its msg.
+template <typename Cipher>
+Verdict DecryptVector(const Struct& test) {
+  Verdict v;
+  auto aead = Cipher::Create(SecretData(Hex(test, "key")));
+  if (!aead.ok()) return {false, "", aead.status()};
+  auto pt = (*aead)->Decrypt(Hex(test, "iv") + Hex(test, "ct") + Hex(test, "tag"),
+                             Hex(test, "aad"));
+  v.status = pt.status();
+  v.wrong_output = pt.ok() && *pt != Hex(test, "msg");
+  return v;
+}
+
 Verdict RunOne(const FileSpec& spec, const Struct& group, const Struct& test) {
   Verdict v;
   switch (spec.kind) {
     case Kind::kCbcHmac: {
-      auto aead = AesCbcHmacSha2::Create(SecretData(Hex(test, "key")));
-      if (!aead.ok()) return {false, "", aead.status()};
-      auto pt = (*aead)->Decrypt(Hex(test, "iv") + Hex(test, "ct") + Hex(test, "tag"),
-                                 Hex(test, "aad"));
-      v.status = pt.status();
-      v.wrong_output = pt.ok() && *pt != Hex(test, "msg");
-      return v;
+      return DecryptVector<AesCbcHmacSha2>(test);
     }
     case Kind::kGcm: {
       if (wycheproof::Int(group, "ivSize") != 96 || wycheproof::Int(group, "tagSize") != 128) {
         return {true, "IV not 96 bits or tag not 128 bits"};
       }
-      auto aead = AesGcmAnyKeySize::Create(SecretData(Hex(test, "key")));
-      if (!aead.ok()) return {false, "", aead.status()};
-      auto pt = (*aead)->Decrypt(Hex(test, "iv") + Hex(test, "ct") + Hex(test, "tag"),
-                                 Hex(test, "aad"));
-      v.status = pt.status();
-      v.wrong_output = pt.ok() && *pt != Hex(test, "msg");
-      return v;
+      return DecryptVector<AesGcmAnyKeySize>(test);
     }
     case Kind::kEcdhAsn:
     case Kind::kEcdhPoint: {
@@ -504,13 +506,7 @@ TEST_P(JosePrimitivesWycheproofTest, EveryVector) {
       }
     }
   }
-  std::string skips;
-  for (const auto& [reason, count] : skipped) {
-    absl::StrAppend(&skips, skips.empty() ? "" : ", ", reason, ": ", count);
-  }
-  std::cout << "[wycheproof] " << spec.name << ": " << total << " vectors, " << run
-            << " run, " << passed << " passed, " << (total - run) << " skipped ("
-            << (skips.empty() ? "none" : skips) << ")" << std::endl;
+  wycheproof::PrintTally(spec.name, total, run, passed, skipped);
   EXPECT_EQ(total, wycheproof::Int(root, "numberOfTests"));
   EXPECT_GT(run, 0);
   EXPECT_EQ(passed, run);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "keystore/crypto/internal/der_writer.h"
 #include "keystore/crypto/internal/evp_util.h"
 #include "keystore/crypto/internal/ossl_compat.h"
 #include "keystore/crypto/internal/ossl_ptr.h"
@@ -22,29 +23,12 @@ using internal::BignumPtr;
 using internal::Bytes;
 using internal::Error;
 using internal::EvpPkeyPtr;
+using internal::Octets;
+using internal::Seq;
+using internal::Tlv;
 
 // --- A minimal DER writer: enough for SPKI and PKCS#8. -----------------------
 
-// Tlv returns tag || DER length || content.
-std::string Tlv(uint8_t tag, absl::string_view content) {
-  std::string out(1, static_cast<char>(tag));
-  const size_t len = content.size();
-  if (len < 0x80) {
-    out.push_back(static_cast<char>(len));
-  } else {
-    std::string bytes;
-    for (size_t v = len; v != 0; v >>= 8) {
-      bytes.insert(bytes.begin(), static_cast<char>(v & 0xff));
-    }
-    out.push_back(static_cast<char>(0x80 | bytes.size()));
-    out += bytes;
-  }
-  out.append(content.data(), content.size());
-  return out;
-}
-
-std::string Seq(absl::string_view content) { return Tlv(0x30, content); }
-std::string Octets(absl::string_view content) { return Tlv(0x04, content); }
 std::string BitString(absl::string_view content) {
   return Tlv(0x03, absl::StrCat(std::string(1, '\0'), content));
 }

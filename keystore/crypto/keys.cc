@@ -29,47 +29,41 @@ using internal::Error;
 using internal::EvpPkeyCtxPtr;
 using internal::EvpPkeyPtr;
 
+// KeySize: what making a key of `type` takes: the raw size of a symmetric
+// key, the modulus of an RSA key, or the curve of an EC key. Types without a
+// row here have none of these.
+struct KeySize {
+  KeyType type;
+  size_t secret_bytes;
+  int rsa_bits;
+  int curve_nid;
+};
+
+constexpr KeySize kKeySizes[] = {
+    {KeyType::kAes256Gcm, 32, 0, NID_undef},
+    {KeyType::kHmacSha256, 32, 0, NID_undef},
+    {KeyType::kHmacSha384, 48, 0, NID_undef},
+    {KeyType::kHmacSha512, 64, 0, NID_undef},
+    {KeyType::kRsa2048, 0, 2048, NID_undef},
+    {KeyType::kRsa3072, 0, 3072, NID_undef},
+    {KeyType::kRsa4096, 0, 4096, NID_undef},
+    {KeyType::kEcdsaP256, 0, 0, NID_X9_62_prime256v1},
+    {KeyType::kEcdhP256, 0, 0, NID_X9_62_prime256v1},
+    {KeyType::kEcdsaP384, 0, 0, NID_secp384r1},
+    {KeyType::kEcdsaP521, 0, 0, NID_secp521r1},
+};
+
+KeySize SizeOf(KeyType type) {
+  for (const KeySize& row : kKeySizes) {
+    if (row.type == type) return row;
+  }
+  return {type, 0, 0, NID_undef};
+}
+
 // SymmetricKeySize returns the raw key size of a symmetric |type|, else 0.
-size_t SymmetricKeySize(KeyType type) {
-  switch (type) {
-    case KeyType::kAes256Gcm:
-    case KeyType::kHmacSha256:
-      return 32;
-    case KeyType::kHmacSha384:
-      return 48;
-    case KeyType::kHmacSha512:
-      return 64;
-    default:
-      return 0;
-  }
-}
-
-int RsaBits(KeyType type) {
-  switch (type) {
-    case KeyType::kRsa2048:
-      return 2048;
-    case KeyType::kRsa3072:
-      return 3072;
-    case KeyType::kRsa4096:
-      return 4096;
-    default:
-      return 0;
-  }
-}
-
-int CurveNid(KeyType type) {
-  switch (type) {
-    case KeyType::kEcdsaP256:
-    case KeyType::kEcdhP256:
-      return NID_X9_62_prime256v1;
-    case KeyType::kEcdsaP384:
-      return NID_secp384r1;
-    case KeyType::kEcdsaP521:
-      return NID_secp521r1;
-    default:
-      return NID_undef;
-  }
-}
+size_t SymmetricKeySize(KeyType type) { return SizeOf(type).secret_bytes; }
+int RsaBits(KeyType type) { return SizeOf(type).rsa_bits; }
+int CurveNid(KeyType type) { return SizeOf(type).curve_nid; }
 
 // Classify returns the KeyType of |pkey| (P-256 as kEcdsaP256), or
 // INVALID_ARGUMENT if Keyward does not offer that kind of key.

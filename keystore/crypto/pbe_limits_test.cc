@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "keystore/crypto/internal/der_writer.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/crypto/pkcs8_encrypt.h"
 
@@ -15,29 +16,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A small DER writer for hand-made EncryptedPrivateKeyInfo structures.
-std::string Tlv(uint8_t tag, const std::string& contents) {
-  std::string out(1, static_cast<char>(tag));
-  const size_t n = contents.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<char>(n));
-  } else {
-    std::string len;
-    for (size_t v = n; v > 0; v >>= 8) len.insert(len.begin(), static_cast<char>(v & 0xff));
-    out.push_back(static_cast<char>(0x80 | len.size()));
-    out += len;
-  }
-  return out + contents;
-}
-std::string Seq(const std::string& c) { return Tlv(0x30, c); }
-std::string Octets(const std::string& c) { return Tlv(0x04, c); }
-std::string Oid(const std::string& body) { return Tlv(0x06, body); }
-std::string Int(uint64_t v) {
-  std::string bytes;
-  for (uint64_t x = v; x > 0; x >>= 8) bytes.insert(bytes.begin(), static_cast<char>(x & 0xff));
-  if (bytes.empty() || (static_cast<uint8_t>(bytes[0]) & 0x80)) bytes.insert(bytes.begin(), '\0');
-  return Tlv(0x02, bytes);
-}
+// Hand-made EncryptedPrivateKeyInfo structures (internal/der_writer.h).
+using internal::Octets;
+using internal::Oid;
+using internal::Seq;
+using internal::Tlv;
+std::string Int(uint64_t v) { return internal::Uint(v); }
 
 const std::string kPbes2 = "\x2a\x86\x48\x86\xf7\x0d\x01\x05\x0d";
 const std::string kPbkdf2 = "\x2a\x86\x48\x86\xf7\x0d\x01\x05\x0c";

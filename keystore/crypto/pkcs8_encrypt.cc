@@ -6,38 +6,22 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "keystore/crypto/internal/der_writer.h"
 #include "keystore/crypto/internal/ossl_ptr.h"
 #include "keystore/crypto/random.h"
 
 namespace keyward::crypto {
 namespace {
 
-// DER: a tag, its definite length, then the contents.
-std::string Tlv(uint8_t tag, const std::string& contents) {
-  std::string out(1, static_cast<char>(tag));
-  const size_t n = contents.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<char>(n));
-  } else {
-    std::string len;
-    for (size_t v = n; v > 0; v >>= 8) len.insert(len.begin(), static_cast<char>(v & 0xff));
-    out.push_back(static_cast<char>(0x80 | len.size()));
-    out += len;
-  }
-  return out + contents;
-}
-std::string Seq(const std::string& contents) { return Tlv(0x30, contents); }
-std::string Octets(const std::string& bytes) { return Tlv(0x04, bytes); }
+using internal::Octets;
+using internal::Seq;
+using internal::Tlv;
+
 // An OID's encoded body (after tag and length), given as bytes.
 std::string Oid(std::initializer_list<uint8_t> body) {
-  return Tlv(0x06, std::string(body.begin(), body.end()));
+  return internal::Oid(std::string(body.begin(), body.end()));
 }
-std::string Integer(uint32_t v) {
-  std::string bytes;
-  for (uint32_t x = v; x > 0; x >>= 8) bytes.insert(bytes.begin(), static_cast<char>(x & 0xff));
-  if (bytes.empty() || (static_cast<uint8_t>(bytes[0]) & 0x80)) bytes.insert(bytes.begin(), '\0');
-  return Tlv(0x02, bytes);
-}
+std::string Integer(uint32_t v) { return internal::Uint(v); }
 
 // 1.2.840.113549.1.5.13, .12; 1.2.840.113549.2.9; 2.16.840.1.101.3.4.1.42.
 const std::initializer_list<uint8_t> kPbes2 = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d};

@@ -263,14 +263,7 @@ TEST_P(WycheproofTest, EveryVector) {
       }
     }
   }
-  std::string skips;
-  for (const auto& [reason, count] : skipped) {
-    absl::StrAppend(&skips, skips.empty() ? "" : ", ", reason, ": ", count);
-  }
-  std::cout << "[wycheproof] " << spec.name << ": " << total << " vectors, "
-            << run << " run, " << passed << " passed, " << (total - run)
-            << " skipped (" << (skips.empty() ? "none" : skips) << ")"
-            << std::endl;
+  wycheproof::PrintTally(spec.name, total, run, passed, skipped);
   EXPECT_EQ(total, Int(root, "numberOfTests")) << "vector count";
   EXPECT_GT(run, 0) << spec.name << " ran no vector";
   EXPECT_EQ(passed, run);

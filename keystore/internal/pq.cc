@@ -37,28 +37,26 @@ uint64_t BigEndian(const char* p, int n) {
 
 }  // namespace
 
-PqParams& PqParams::Text(absl::string_view s) {
-  types_.push_back(kTextOid);
-  values_.emplace_back(s);
-  lengths_.push_back(static_cast<int>(s.size()));
-  formats_.push_back(1);
+PqParams& PqParams::Add(Oid type, std::string value, int length,
+                        int format) {
+  types_.push_back(type);
+  values_.push_back(std::move(value));
+  lengths_.push_back(length);
+  formats_.push_back(format);
   return *this;
+}
+
+PqParams& PqParams::Text(absl::string_view s) {
+  return Add(kTextOid, std::string(s), static_cast<int>(s.size()), 1);
 }
 
 PqParams& PqParams::Bytes(absl::string_view b) {
-  types_.push_back(kByteaOid);
-  values_.emplace_back(b);
-  lengths_.push_back(static_cast<int>(b.size()));
-  formats_.push_back(1);
-  return *this;
+  return Add(kByteaOid, std::string(b), static_cast<int>(b.size()), 1);
 }
 
 PqParams& PqParams::Int(int64_t v) {
-  types_.push_back(kInt8Oid);
-  values_.push_back(absl::StrCat(v));
-  lengths_.push_back(0);  // ignored for text format
-  formats_.push_back(0);
-  return *this;
+  // Text format: the length is ignored.
+  return Add(kInt8Oid, absl::StrCat(v), 0, 0);
 }
 
 PqParams& PqParams::Time(absl::Time t) {

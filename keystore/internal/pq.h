@@ -44,6 +44,9 @@ class PqParams {
   std::vector<const char*> values() const;
 
  private:
+  // Add appends one parameter (format 1: binary, 0: text).
+  PqParams& Add(Oid type, std::string value, int length, int format);
+
   std::vector<Oid> types_;
   std::vector<std::string> values_;
   std::vector<int> lengths_;

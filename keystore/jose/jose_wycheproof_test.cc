@@ -244,14 +244,7 @@ TEST_P(JoseWycheproofTest, EveryVector) {
       }
     }
   }
-  std::string skips;
-  for (const auto& [reason, count] : skipped) {
-    absl::StrAppend(&skips, skips.empty() ? "" : ", ", reason, ": ", count);
-  }
-  std::cout << "[wycheproof] " << spec.name << ": " << total << " vectors, "
-            << run << " run, " << passed << " passed, " << (total - run)
-            << " skipped (" << (skips.empty() ? "none" : skips) << ")"
-            << std::endl;
+  wycheproof::PrintTally(spec.name, total, run, passed, skipped);
   for (const std::string& d : deviations) {
     std::cout << "[wycheproof]   deviation: tcId " << d << std::endl;
   }

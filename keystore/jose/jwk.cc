@@ -1,5 +1,6 @@
 #include "keystore/jose/jwk.h"
 
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -122,6 +123,25 @@ absl::Status ParseRsa(const JsonValue& jwk, ParsedJwk* out) {
   return absl::OkStatus();
 }
 
+// SetKeyPair puts the public key `spki` (a Bad JWK if it failed) in `out`
+// and, if the JWK has a "d", the PKCS#8 private key `from_d(d, spki)` makes.
+absl::Status SetKeyPair(
+    const JsonValue& jwk, absl::StatusOr<std::string> spki,
+    const std::function<absl::StatusOr<SecretData>(
+        const SecretData& d, const std::string& spki)>& from_d,
+    ParsedJwk* out) {
+  if (!spki.ok()) return Bad(spki.status().message());
+  out->spki_der = *std::move(spki);
+  if (jwk.Find("d") == nullptr) return absl::OkStatus();
+  absl::StatusOr<SecretData> d = SecretField(jwk, "d");
+  if (!d.ok()) return d.status();
+  absl::StatusOr<SecretData> pkcs8 = from_d(*d, out->spki_der);
+  if (!pkcs8.ok()) return Bad(pkcs8.status().message());
+  out->kind = ParsedJwk::Kind::kPrivate;
+  out->secret = *std::move(pkcs8);
+  return absl::OkStatus();
+}
+
 absl::Status ParseEc(const JsonValue& jwk, ParsedJwk* out) {
   const std::string crv = internal::StringMember(jwk, "crv");
   if (crv == "P-256") {
@@ -137,19 +157,13 @@ absl::Status ParseEc(const JsonValue& jwk, ParsedJwk* out) {
   absl::StatusOr<std::string> y = Field(jwk, "y", true);
   if (!x.ok()) return x.status();
   if (!y.ok()) return y.status();
-  absl::StatusOr<std::string> spki =
-      crypto::EcPublicKeyFromCoordinates(out->type, *x, *y);
-  if (!spki.ok()) return Bad(spki.status().message());
-  out->spki_der = *std::move(spki);
-  if (jwk.Find("d") == nullptr) return absl::OkStatus();
-  absl::StatusOr<SecretData> d = SecretField(jwk, "d");
-  if (!d.ok()) return d.status();
-  absl::StatusOr<SecretData> pkcs8 =
-      crypto::EcPrivateKeyFromScalar(out->type, *d, out->spki_der);
-  if (!pkcs8.ok()) return Bad(pkcs8.status().message());
-  out->kind = ParsedJwk::Kind::kPrivate;
-  out->secret = *std::move(pkcs8);
-  return absl::OkStatus();
+  const KeyType type = out->type;
+  return SetKeyPair(
+      jwk, crypto::EcPublicKeyFromCoordinates(type, *x, *y),
+      [type](const SecretData& d, const std::string& spki) {
+        return crypto::EcPrivateKeyFromScalar(type, d, spki);
+      },
+      out);
 }
 
 absl::Status ParseOkp(const JsonValue& jwk, ParsedJwk* out) {
@@ -159,18 +173,8 @@ absl::Status ParseOkp(const JsonValue& jwk, ParsedJwk* out) {
   out->type = KeyType::kEd25519;
   absl::StatusOr<std::string> x = Field(jwk, "x", true);
   if (!x.ok()) return x.status();
-  absl::StatusOr<std::string> spki = crypto::Ed25519PublicKeyFromRaw(*x);
-  if (!spki.ok()) return Bad(spki.status().message());
-  out->spki_der = *std::move(spki);
-  if (jwk.Find("d") == nullptr) return absl::OkStatus();
-  absl::StatusOr<SecretData> d = SecretField(jwk, "d");
-  if (!d.ok()) return d.status();
-  absl::StatusOr<SecretData> pkcs8 =
-      crypto::Ed25519PrivateKeyFromSeed(*d, out->spki_der);
-  if (!pkcs8.ok()) return Bad(pkcs8.status().message());
-  out->kind = ParsedJwk::Kind::kPrivate;
-  out->secret = *std::move(pkcs8);
-  return absl::OkStatus();
+  return SetKeyPair(jwk, crypto::Ed25519PublicKeyFromRaw(*x),
+                    crypto::Ed25519PrivateKeyFromSeed, out);
 }
 
 }  // namespace

@@ -7,10 +7,13 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -68,6 +71,20 @@ inline std::string TestName(const std::string& file) {
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   }
   return name;
+}
+
+// PrintTally writes one line for the file `name`: how many vectors it has,
+// how many ran and passed, and how many were skipped for each reason.
+inline void PrintTally(const std::string& name, int total, int run, int passed,
+                       const std::map<std::string, int>& skipped) {
+  std::string skips;
+  for (const auto& [reason, count] : skipped) {
+    absl::StrAppend(&skips, skips.empty() ? "" : ", ", reason, ": ", count);
+  }
+  std::cout << "[wycheproof] " << name << ": " << total << " vectors, " << run
+            << " run, " << passed << " passed, " << (total - run)
+            << " skipped (" << (skips.empty() ? "none" : skips) << ")"
+            << std::endl;
 }
 
 }  // namespace keyward::wycheproof

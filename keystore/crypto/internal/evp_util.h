@@ -24,6 +24,11 @@ namespace keyward::crypto::internal {
 // that follows a libcrypto call returns through Error.
 absl::Status Error(absl::StatusCode code, absl::string_view message);
 
+// kNotAuthentic: every AEAD's INVALID_ARGUMENT message for a ciphertext that
+// fails authentication or is cut short (it says nothing of which).
+inline constexpr absl::string_view kNotAuthentic =
+    "ciphertext is not authentic or is truncated";
+
 // Bytes views |s| as the uint8_t pointer libcrypto takes.
 inline const uint8_t* Bytes(absl::string_view s) {
   return reinterpret_cast<const uint8_t*>(s.data());
