@@ -7,9 +7,11 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/stream_mux.h"
 #include "gmock/gmock.h"
 #include "keyward/v1/data_plane_service.grpc.pb.h"
 #include "tests/service_fixture.h"
@@ -266,6 +268,49 @@ TEST_F(StreamTest, BadMessagesAndCancellationEndTheStream) {
   // The daemon still serves.
   pb::SignResponse sig;
   EXPECT_TRUE(Sign("ed", "after", &sig).ok());
+}
+
+// StreamMux: 32 threads calling at once share one stream; each gets its own
+// answer (ids restored), failures stay per call, and the items went out in
+// fewer messages than items.
+TEST_F(StreamTest, MuxCoalescesConcurrentCalls) {
+  std::atomic<int> ok{0}, not_found{0}, wrong{0};
+  uint64_t messages = 0, items = 0;
+  {
+    StreamMux mux(daemon_->NewChannel());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 32; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          const uint64_t id = t * 1000 + i;
+          auto result = mux.CallSync(
+              SignItem(id, i % 10 == 9 ? "missing" : "ed", "m"));
+          if (!result.ok() || result->id() != id) {
+            ++wrong;
+          } else if (result->status().code() == 0 && result->has_sign()) {
+            ++ok;
+          } else if (result->status().code() == grpc::StatusCode::NOT_FOUND) {
+            ++not_found;
+          } else {
+            ++wrong;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    messages = mux.messages_sent();
+    items = mux.items_sent();
+  }
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(ok.load(), 32 * 45);
+  EXPECT_EQ(not_found.load(), 32 * 5);
+  EXPECT_EQ(items, 32u * 50u);
+  EXPECT_LT(messages, items);
+
+  // A refused stream fails every call with the stream's status.
+  StreamMux refused(daemon_->NewChannel(), "not-a-token");
+  EXPECT_EQ(refused.CallSync(SignItem(1, "ed", "x")).status().code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace
