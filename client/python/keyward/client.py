@@ -22,7 +22,6 @@ import grpc
 from keyward._access import AccessMixin
 from keyward._base import STUBS, DEFAULT_SYSTEM_SOCKET, select_target
 from keyward._crypto import CryptoMixin
-from keyward._data_plane import DataPlaneMixin
 from keyward._jwt import JwtMixin
 from keyward._keys import KeysMixin
 from keyward._system import SystemMixin
@@ -33,8 +32,7 @@ __all__ = ["Client", "KeywardError", "SignResult", "DEFAULT_SYSTEM_SOCKET",
            "select_target"]
 
 
-class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin,
-             DataPlaneMixin):
+class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin):
     """A blocking client of keywardd; see ClientBase for the arguments:
 
         with Client("unix:///run/keyward/keyward.sock") as client:
