@@ -66,6 +66,8 @@ absl::Status CheckDigest(Rpc& rpc, const std::string& id,
   return absl::OkStatus();
 }
 
+}  // namespace
+
 absl::Status DoSign(Rpc& rpc, const pb::SignRequest& req,
                     pb::SignResponse* resp) {
   auto name = ParseKeyName(req.name());
@@ -224,7 +226,60 @@ absl::Status DoDecrypt(Rpc& rpc, const pb::DecryptRequest& req,
   });
 }
 
-}  // namespace
+absl::Status DoMac(Rpc& rpc, const pb::MacRequest& req,
+                   pb::MacResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_MAC, ResourceOf(name), [&](int32_t* version) {
+    absl::Status s = KeyNotVersion(*name, "Mac");
+    if (!s.ok()) return s;
+    if (req.data().size() > kMaxDataBytes) {
+      return TooLarge("data", req.data().size(), kMaxDataBytes);
+    }
+    auto tag = rpc.keystore().Mac(name->id, req.data());
+    if (!tag.ok()) return tag.status();
+    *version = tag->version;
+    resp->set_mac(tag->Enveloped());
+    resp->set_raw_mac(tag->signature);
+    resp->set_key_version(VersionName(name->id, tag->version));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status DoVerifyMac(Rpc& rpc, const pb::VerifyMacRequest& req,
+                         pb::VerifyMacResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_MAC_VERIFY, ResourceOf(name),
+                 [&](int32_t* version) {
+    if (req.data().size() > kMaxDataBytes) {
+      return TooLarge("data", req.data().size(), kMaxDataBytes);
+    }
+    std::string mac;
+    switch (req.mac_input_case()) {
+      case pb::VerifyMacRequest::kMac:
+        mac = req.mac();
+        break;
+      case pb::VerifyMacRequest::kRawMac:
+        if (name->version == 0) {
+          return absl::InvalidArgumentError(
+              "a raw_mac needs a version name: keys/NAME/versions/N");
+        }
+        mac = keystore::EncodeEnvelope(name->version, req.raw_mac());
+        break;
+      default:
+        return absl::InvalidArgumentError("set mac or raw_mac");
+    }
+    int32_t used = 0;
+    absl::Status v = rpc.keystore().VerifyMac(name->id, req.data(), mac, &used);
+    if (!v.ok() && !absl::IsInvalidArgument(v)) return v;
+    bool valid = v.ok() && !PinnedMismatch(*name, used);
+    resp->set_valid(valid);
+    if (valid) {
+      *version = used;
+      resp->set_key_version(VersionName(name->id, used));
+    }
+    return absl::OkStatus();
+  });
+}
 
 grpc::ServerUnaryReactor* CryptoServiceImpl::Sign(
     grpc::CallbackServerContext* context, const pb::SignRequest* request,
@@ -261,61 +316,17 @@ grpc::ServerUnaryReactor* CryptoServiceImpl::Decrypt(
 grpc::ServerUnaryReactor* CryptoServiceImpl::Mac(
     grpc::CallbackServerContext* context, const pb::MacRequest* request,
     pb::MacResponse* response) {
-  auto name = ParseKeyName(request->name());
-  return Unary(env_, context, "CryptoService/Mac", pb::OPERATION_MAC,
-               ResourceOf(name), [&](Rpc& rpc, int32_t* version) {
-    absl::Status s = KeyNotVersion(*name, "Mac");
-    if (!s.ok()) return s;
-    if (request->data().size() > kMaxDataBytes) {
-      return TooLarge("data", request->data().size(), kMaxDataBytes);
-    }
-    auto tag = rpc.keystore().Mac(name->id, request->data());
-    if (!tag.ok()) return tag.status();
-    *version = tag->version;
-    response->set_mac(tag->Enveloped());
-    response->set_raw_mac(tag->signature);
-    response->set_key_version(VersionName(name->id, tag->version));
-    return absl::OkStatus();
-  });
+  Rpc rpc(env_, context, "CryptoService/Mac");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoMac(rpc, *request, response));
 }
 
 grpc::ServerUnaryReactor* CryptoServiceImpl::VerifyMac(
     grpc::CallbackServerContext* context, const pb::VerifyMacRequest* request,
     pb::VerifyMacResponse* response) {
-  auto name = ParseKeyName(request->name());
-  return Unary(env_, context, "CryptoService/VerifyMac",
-               pb::OPERATION_MAC_VERIFY, ResourceOf(name),
-               [&](Rpc& rpc, int32_t* version) {
-    if (request->data().size() > kMaxDataBytes) {
-      return TooLarge("data", request->data().size(), kMaxDataBytes);
-    }
-    std::string mac;
-    switch (request->mac_input_case()) {
-      case pb::VerifyMacRequest::kMac:
-        mac = request->mac();
-        break;
-      case pb::VerifyMacRequest::kRawMac:
-        if (name->version == 0) {
-          return absl::InvalidArgumentError(
-              "a raw_mac needs a version name: keys/NAME/versions/N");
-        }
-        mac = keystore::EncodeEnvelope(name->version, request->raw_mac());
-        break;
-      default:
-        return absl::InvalidArgumentError("set mac or raw_mac");
-    }
-    int32_t used = 0;
-    absl::Status v =
-        rpc.keystore().VerifyMac(name->id, request->data(), mac, &used);
-    if (!v.ok() && !absl::IsInvalidArgument(v)) return v;
-    bool valid = v.ok() && !PinnedMismatch(*name, used);
-    response->set_valid(valid);
-    if (valid) {
-      *version = used;
-      response->set_key_version(VersionName(name->id, used));
-    }
-    return absl::OkStatus();
-  });
+  Rpc rpc(env_, context, "CryptoService/VerifyMac");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoVerifyMac(rpc, *request, response));
 }
 
 grpc::ServerUnaryReactor* CryptoServiceImpl::GenerateDataKey(

@@ -8,6 +8,23 @@
 
 namespace keyward::daemon {
 
+// The data-plane operations, one item each, run through `rpc` (Rpc::Run:
+// authorized, rate-limited and audited by it, with the errors of the RPC of
+// the same name), the body shared by the unary RPCs, the Batch RPCs and
+// DataPlaneService/Stream. `rpc` must have identified its caller.
+absl::Status DoSign(Rpc& rpc, const keyward::v1::SignRequest& req,
+                    keyward::v1::SignResponse* resp);
+absl::Status DoVerify(Rpc& rpc, const keyward::v1::VerifyRequest& req,
+                      keyward::v1::VerifyResponse* resp);
+absl::Status DoEncrypt(Rpc& rpc, const keyward::v1::EncryptRequest& req,
+                       keyward::v1::EncryptResponse* resp);
+absl::Status DoDecrypt(Rpc& rpc, const keyward::v1::DecryptRequest& req,
+                       keyward::v1::DecryptResponse* resp);
+absl::Status DoMac(Rpc& rpc, const keyward::v1::MacRequest& req,
+                   keyward::v1::MacResponse* resp);
+absl::Status DoVerifyMac(Rpc& rpc, const keyward::v1::VerifyMacRequest& req,
+                         keyward::v1::VerifyMacResponse* resp);
+
 // Thread-safe; crypto runs on the calling gRPC thread.
 class CryptoServiceImpl final
     : public keyward::v1::CryptoService::CallbackService {

@@ -190,14 +190,21 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
   return absl::OkStatus();
 }
 
+absl::Status JwtServiceImpl::RunSignJwt(Rpc& rpc,
+                                        const pb::SignJwtRequest& request,
+                                        pb::SignJwtResponse* response) const {
+  return rpc.Run(pb::OPERATION_JWT_SIGN, ResourceOf(ParseKeyName(request.name())),
+                 [&](int32_t* version) {
+                   return Sign(rpc, request, response, version);
+                 });
+}
+
 grpc::ServerUnaryReactor* JwtServiceImpl::SignJwt(
     grpc::CallbackServerContext* context, const pb::SignJwtRequest* request,
     pb::SignJwtResponse* response) {
-  auto name = ParseKeyName(request->name());
-  return Unary(env_, context, "JwtService/SignJwt", pb::OPERATION_JWT_SIGN,
-               ResourceOf(name), [&](Rpc& rpc, int32_t* version) {
-                 return Sign(rpc, *request, response, version);
-               });
+  Rpc rpc(env_, context, "JwtService/SignJwt");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(RunSignJwt(rpc, *request, response));
 }
 
 absl::Status JwtServiceImpl::Verify(Rpc& rpc,
@@ -261,20 +268,20 @@ absl::Status JwtServiceImpl::Verify(Rpc& rpc,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
-    grpc::CallbackServerContext* context, const pb::VerifyJwtRequest* request,
-    pb::VerifyJwtResponse* response) {
+absl::Status JwtServiceImpl::RunVerifyJwt(
+    Rpc& rpc, const pb::VerifyJwtRequest& request,
+    pb::VerifyJwtResponse* response) const {
   // The key to authorize against: the pinned one, else the one the token's
   // (unverified) kid names. A token naming none gets a verdict, not access.
   std::optional<absl::StatusOr<std::string>> resource;
-  if (!request->name().empty()) {
-    resource = ResourceOf(ParseKeyName(request->name()));
+  if (!request.name().empty()) {
+    resource = ResourceOf(ParseKeyName(request.name()));
   } else {
     jose::JwsVerifyOptions parse_options;
     parse_options.max_token_bytes = max_token_bytes_;
     std::string id;
     int32_t v;
-    if (auto parsed = jose::ParseCompactJws(request->token(), parse_options);
+    if (auto parsed = jose::ParseCompactJws(request.token(), parse_options);
         parsed.ok() && parsed->kid &&
         ResolveKid(*env_.keystore, *parsed->kid, &id, &v)) {
       resource = "keys/" + id;
@@ -283,18 +290,25 @@ grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
   // Without a key to authorize first, the key found is authorized as it is
   // found (a token naming none gets a verdict, not access).
   const bool authorize_found = !resource.has_value();
-  auto body = [&](Rpc& rpc, int32_t* version) {
-    return Verify(rpc, *request, request->token(), authorize_found, response,
+  auto body = [&](int32_t* version) {
+    return Verify(rpc, request, request.token(), authorize_found, response,
                   version);
   };
   if (resource) {
-    return Unary(env_, context, "JwtService/VerifyJwt",
-                 pb::OPERATION_JWT_VERIFY, *resource, body);
+    return rpc.Run(pb::OPERATION_JWT_VERIFY, *resource, body);
   }
   // No key to authorize against: the token is refused before any key is
   // touched, which needs no grant.
-  return Unary(env_, context, "JwtService/VerifyJwt", pb::OPERATION_JWT_VERIFY,
-               std::string(""), body, Rpc::Access::kInBody);
+  return rpc.Run(pb::OPERATION_JWT_VERIFY, std::string(""), body,
+                 Rpc::Access::kInBody);
+}
+
+grpc::ServerUnaryReactor* JwtServiceImpl::VerifyJwt(
+    grpc::CallbackServerContext* context, const pb::VerifyJwtRequest* request,
+    pb::VerifyJwtResponse* response) {
+  Rpc rpc(env_, context, "JwtService/VerifyJwt");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(RunVerifyJwt(rpc, *request, response));
 }
 
 grpc::ServerUnaryReactor* JwtServiceImpl::GetJwks(

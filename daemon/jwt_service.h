@@ -33,6 +33,16 @@ class JwtServiceImpl final : public keyward::v1::JwtService::CallbackService {
   KEYWARD_RPC(ListTokenRecords)
 #undef KEYWARD_RPC
 
+  // RunSignJwt and RunVerifyJwt: one SignJwt or VerifyJwt through `rpc`
+  // (Rpc::Run: authorized, rate-limited, audited by it, with the RPC's
+  // errors), shared by the unary RPCs and DataPlaneService/Stream. `rpc`
+  // must have identified its caller. Thread-safe.
+  absl::Status RunSignJwt(Rpc& rpc, const keyward::v1::SignJwtRequest& request,
+                          keyward::v1::SignJwtResponse* response) const;
+  absl::Status RunVerifyJwt(Rpc& rpc,
+                            const keyward::v1::VerifyJwtRequest& request,
+                            keyward::v1::VerifyJwtResponse* response) const;
+
  private:
   // Sign is SignJwt's body, also run for EncryptJwe's nested_jwt (whose
   // JWT_SIGN grant the caller checks first).

@@ -97,9 +97,13 @@ AuditEntry Rpc::Entry(keyward::v1::Operation operation,
   entry.operation = OperationName(operation);
   entry.resource = resource;
   // One id for the call: the items of a batch share it.
-  if (request_id_.empty()) request_id_ = RequestId(*context_);
-  entry.request_id = request_id_;
+  entry.request_id = request_id();
   return entry;
+}
+
+const std::string& Rpc::request_id() {
+  if (request_id_.empty()) request_id_ = RequestId(*context_);
+  return request_id_;
 }
 
 absl::Status Rpc::Complete(keyward::v1::Operation operation,

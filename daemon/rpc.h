@@ -140,6 +140,12 @@ class Rpc {
   // Finish answers the call with `status` and returns its reactor.
   grpc::ServerUnaryReactor* Finish(const absl::Status& status);
 
+  // request_id: the id audit records carry (x-request-id if the caller sent
+  // one, else generated once per Rpc); set_request_id sets it instead (a
+  // stream's items: "<stream's id>/<item id>").
+  const std::string& request_id();
+  void set_request_id(std::string id) { request_id_ = std::move(id); }
+
   const Caller& caller() const { return caller_; }
   // anonymous: the caller sent no credentials and has no transport
   // identity (principal "anonymous", method ANONYMOUS).

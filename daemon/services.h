@@ -9,6 +9,7 @@
 #include "daemon/access_service.h"
 #include "daemon/costly_work.h"
 #include "daemon/crypto_service.h"
+#include "daemon/data_plane_service.h"
 #include "daemon/jwt_service.h"
 #include "daemon/key_service.h"
 #include "daemon/rpc.h"
@@ -36,6 +37,7 @@ class Services {
   CryptoServiceImpl crypto_;
   KeyServiceImpl keys_;
   JwtServiceImpl jwt_;
+  DataPlaneServiceImpl data_plane_;  // after jwt_, which it uses
   AccessServiceImpl access_;
   SystemServiceImpl system_;
 };

@@ -71,6 +71,7 @@
 #include "keystore/jose/json.h"
 #include "keystore/jose/jws.h"
 #include "keystore/jose/jwt.h"
+#include "client/stream_mux.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/jwt_service.grpc.pb.h"
@@ -122,6 +123,11 @@ ABSL_FLAG(std::string, noop_call, "whoami",
           "COUNT(*) of the keys)");
 ABSL_FLAG(int, channels, 1,
           "gRPC channels (connections) the calls are spread over");
+ABSL_FLAG(std::string, mode, "unary",
+          "unary: one call per operation; stream: operations as items over "
+          "one DataPlaneService.Stream per channel (keyward::StreamMux, "
+          "which coalesces the items submitted during a write); sign, "
+          "verify, encrypt, decrypt, mac, jwt-sign, jwt-verify");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(30), "per-call deadline");
 ABSL_FLAG(std::string, fsync_probe, "",
           "before each daemon run, time 50 appends + fdatasync of a 300-byte "
@@ -1299,6 +1305,57 @@ bool JwtServed(Stubs& stubs, Op op) {
   return s.error_code() != grpc::StatusCode::UNIMPLEMENTED;
 }
 
+// StreamWorkload issues one item per operation over a StreamMux per
+// channel (--mode=stream).
+class StreamWorkload : public Workload {
+ public:
+  StreamWorkload(Stubs* stubs, pb::StreamItem item) : item_(std::move(item)) {
+    for (const auto& channel : stubs->channels) {
+      muxes_.push_back(std::make_unique<StreamMux>(channel));
+    }
+  }
+  void Issue(Done done) override {
+    StreamMux& mux =
+        *muxes_[next_.fetch_add(1, std::memory_order_relaxed) % muxes_.size()];
+    mux.Call(item_, [done = std::move(done)](
+                        absl::StatusOr<pb::StreamResult> result) {
+      Outcome o;
+      if (!result.ok()) {
+        o.errors.emplace_back(absl::StatusCodeToString(result.status().code()),
+                              std::string(result.status().message()));
+      } else if (result->status().code() != 0) {
+        o.errors.emplace_back(
+            absl::StatusCodeToString(
+                static_cast<absl::StatusCode>(result->status().code())),
+            result->status().message());
+      } else if (result->response_case() ==
+                 pb::StreamResult::RESPONSE_NOT_SET) {
+        o.errors.emplace_back("BAD_RESULT", "no response");
+      } else {
+        o.items_ok = 1;
+      }
+      done(std::move(o));
+    });
+  }
+
+ private:
+  const pb::StreamItem item_;
+  std::vector<std::unique_ptr<StreamMux>> muxes_;
+  std::atomic<uint64_t> next_{0};
+};
+
+// Streamed: the stream workload for `set` (which fills an item's request)
+// with --mode=stream, else null.
+template <typename Set>
+std::unique_ptr<Workload> Streamed(Stubs& stubs, Set set) {
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode == "unary") return nullptr;
+  if (mode != "stream") Die("--mode must be unary or stream");
+  pb::StreamItem item;
+  set(&item);
+  return std::make_unique<StreamWorkload>(&stubs, std::move(item));
+}
+
 // MakeWorkload prepares the requests of `op` (creating the key unless
 // --key names one) and returns the workload.
 std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
@@ -1306,6 +1363,11 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
                                        const std::string& payload,
                                        std::string* key_name) {
   const absl::Duration deadline = absl::GetFlag(FLAGS_deadline);
+  if (absl::GetFlag(FLAGS_mode) != "unary" &&
+      (op == Op::kNoop || op == Op::kSignBatch)) {
+    Die("--mode=stream carries sign, verify, encrypt, decrypt, mac, jwt-sign "
+        "and jwt-verify");
+  }
   if (op == Op::kNoop) {
     const std::string noop = absl::GetFlag(FLAGS_noop_call);
     if (noop != "whoami" && noop != "status") {
@@ -1332,6 +1394,7 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
       req.set_data(payload);
       pb::SignResponse resp;
       once([&](grpc::ClientContext* c) { return stubs.crypto[0]->Sign(c, req, &resp); });
+      if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_sign() = req; })) return w;
       return std::make_unique<SignWorkload>(&stubs, std::move(req), deadline);
     }
     case Op::kVerify: {
@@ -1344,6 +1407,7 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
       req.set_name(name);
       req.set_data(payload);
       req.set_signature(sresp.signature());
+      if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_verify() = req; })) return w;
       return std::make_unique<VerifyWorkload>(&stubs, std::move(req), deadline);
     }
     case Op::kEncrypt: {
@@ -1352,6 +1416,7 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
       req.set_plaintext(payload);
       pb::EncryptResponse resp;
       once([&](grpc::ClientContext* c) { return stubs.crypto[0]->Encrypt(c, req, &resp); });
+      if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_encrypt() = req; })) return w;
       return std::make_unique<EncryptWorkload>(&stubs, std::move(req), deadline);
     }
     case Op::kDecrypt: {
@@ -1363,6 +1428,7 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
       pb::DecryptRequest req;
       req.set_name(name);
       req.set_ciphertext(eresp.ciphertext());
+      if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_decrypt() = req; })) return w;
       return std::make_unique<DecryptWorkload>(&stubs, std::move(req),
                                                payload.size(), deadline);
     }
@@ -1372,6 +1438,7 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
       req.set_data(payload);
       pb::MacResponse resp;
       once([&](grpc::ClientContext* c) { return stubs.crypto[0]->Mac(c, req, &resp); });
+      if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_mac() = req; })) return w;
       return std::make_unique<MacWorkload>(&stubs, std::move(req), deadline);
     }
     case Op::kSignBatch: {
@@ -1396,11 +1463,13 @@ std::unique_ptr<Workload> MakeWorkload(Stubs& stubs, Op op,
       pb::SignJwtResponse resp;
       once([&](grpc::ClientContext* c) { return stubs.jwt[0]->SignJwt(c, req, &resp); });
       if (op == Op::kJwtSign) {
+        if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_sign_jwt() = req; })) return w;
         return std::make_unique<JwtSignWorkload>(&stubs, std::move(req), deadline);
       }
       pb::VerifyJwtRequest vreq;
       vreq.set_token(resp.token());
       vreq.set_name(name);
+      if (auto w = Streamed(stubs, [&](pb::StreamItem* i) { *i->mutable_verify_jwt() = vreq; })) return w;
       return std::make_unique<JwtVerifyWorkload>(&stubs, std::move(vreq), deadline);
     }
     case Op::kNoop:

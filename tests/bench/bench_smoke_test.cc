@@ -111,11 +111,14 @@ TEST_F(BenchSmokeTest, SignRunCountsOpsWithoutErrors) {
   EXPECT_FALSE(Field(machine, "flavor").string_value().empty());
 }
 
-TEST_F(BenchSmokeTest, NoopAndBatchRuns) {
+TEST_F(BenchSmokeTest, NoopBatchAndStreamRuns) {
   for (const std::vector<std::string>& op :
        {std::vector<std::string>{"--op", "noop"},
         std::vector<std::string>{"--op", "sign-batch", "--batch", "8"},
-        std::vector<std::string>{"--op", "decrypt", "--rate", "200"}}) {
+        std::vector<std::string>{"--op", "decrypt", "--rate", "200"},
+        std::vector<std::string>{"--op", "sign", "--mode", "stream"},
+        std::vector<std::string>{"--op", "jwt-verify", "--key-type",
+                                 "ecdsa-p256", "--mode", "stream"}}) {
     std::vector<std::string> args = Common();
     args.insert(args.end(), op.begin(), op.end());
     for (const char* a : {"--duration", "500ms", "--warmup", "0s"}) args.push_back(a);

@@ -1,0 +1,150 @@
+#include "client/stream_mux.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+
+namespace keyward {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
+}
+
+}  // namespace
+
+StreamMux::StreamMux(std::shared_ptr<grpc::Channel> channel,
+                     const std::string& session_token)
+    : stub_(v1::DataPlaneService::NewStub(std::move(channel))) {
+  if (!session_token.empty()) {
+    context_.AddMetadata("authorization", "Bearer " + session_token);
+  }
+  stub_->async()->Stream(&context_, this);
+  StartRead(&in_);
+  StartCall();
+}
+
+StreamMux::~StreamMux() {
+  absl::MutexLock lock(&mu_);
+  closing_ = true;
+  MaybeWrite();
+  mu_.Await(absl::Condition(&done_));
+}
+
+void StreamMux::Call(v1::StreamItem item, Callback done) {
+  absl::Status ended;
+  {
+    absl::MutexLock lock(&mu_);
+    ended = ended_;
+    if (!done_) {
+      // Once the stream is ending, the call waits for OnDone's status.
+      const uint64_t id = next_id_++;
+      pending_.emplace(id, Pending{item.id(), std::move(done)});
+      if (ended.ok()) {
+        item.set_id(id);
+        queued_.add_items()->Swap(&item);
+        MaybeWrite();
+      }
+      return;
+    }
+  }
+  done(ended);
+}
+
+absl::StatusOr<v1::StreamResult> StreamMux::CallSync(v1::StreamItem item) {
+  absl::Notification answered;
+  absl::StatusOr<v1::StreamResult> out;
+  Call(std::move(item), [&](absl::StatusOr<v1::StreamResult> result) {
+    out = std::move(result);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return out;
+}
+
+void StreamMux::MaybeWrite() {
+  if (write_in_flight_ || !ended_.ok()) return;
+  if (queued_.items_size() == 0) {
+    if (closing_ && !writes_done_sent_) {
+      writes_done_sent_ = true;
+      StartWritesDone();
+    }
+    return;
+  }
+  writing_.Clear();
+  if (queued_.items_size() <= kMaxItemsPerMessage) {
+    writing_.Swap(&queued_);
+  } else {
+    auto* items = queued_.mutable_items();
+    for (int i = 0; i < kMaxItemsPerMessage; ++i) {
+      writing_.add_items()->Swap(items->Mutable(i));
+    }
+    items->DeleteSubrange(0, kMaxItemsPerMessage);
+  }
+  ++messages_;
+  items_ += writing_.items_size();
+  write_in_flight_ = true;
+  StartWrite(&writing_);
+}
+
+void StreamMux::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  write_in_flight_ = false;
+  // A failed write means the stream is ending; OnReadDone/OnDone report it.
+  if (ok) MaybeWrite();
+}
+
+void StreamMux::OnReadDone(bool ok) {
+  std::vector<std::pair<Callback, v1::StreamResult>> answered;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ok) {
+      for (auto& result : *in_.mutable_results()) {
+        auto it = pending_.find(result.id());
+        if (it == pending_.end()) continue;  // not ours: ignored
+        result.set_id(it->second.caller_id);
+        answered.emplace_back(std::move(it->second.done), std::move(result));
+        pending_.erase(it);
+      }
+      in_.Clear();
+    } else if (ended_.ok()) {
+      // The stream ended: OnDone follows with its status.
+      ended_ = absl::UnavailableError("the stream ended");
+    }
+  }
+  for (auto& [done, result] : answered) done(std::move(result));
+  if (ok) StartRead(&in_);
+}
+
+void StreamMux::OnDone(const grpc::Status& status) {
+  const absl::Status ended =
+      status.ok() ? absl::CancelledError("the stream was closed")
+                  : FromGrpc(status);
+  absl::MutexLock lock(&mu_);
+  ended_ = ended;
+  // Calls made while the callbacks run are failed too; done_ last, since
+  // the destructor may run as soon as it is set.
+  while (!pending_.empty()) {
+    std::vector<Callback> failed;
+    for (auto& [id, p] : pending_) failed.push_back(std::move(p.done));
+    pending_.clear();
+    mu_.Unlock();
+    for (auto& done : failed) done(ended);
+    mu_.Lock();
+  }
+  done_ = true;
+}
+
+uint64_t StreamMux::messages_sent() const {
+  absl::MutexLock lock(&mu_);
+  return messages_;
+}
+
+uint64_t StreamMux::items_sent() const {
+  absl::MutexLock lock(&mu_);
+  return items_;
+}
+
+}  // namespace keyward
