@@ -237,6 +237,9 @@ std::string PurposeName(v1::KeyPurpose purpose) {
 absl::StatusOr<v1::KeyPurpose> DefaultPurpose(v1::KeyType type) {
   switch (type) {
     case v1::KEY_TYPE_AES256_GCM:
+    case v1::KEY_TYPE_X25519:
+    case v1::KEY_TYPE_XSALSA20_POLY1305:
+    case v1::KEY_TYPE_XCHACHA20_POLY1305:
       return v1::KEY_PURPOSE_ENCRYPT_DECRYPT;
     case v1::KEY_TYPE_HMAC_SHA256:
     case v1::KEY_TYPE_HMAC_SHA384:

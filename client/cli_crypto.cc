@@ -147,7 +147,47 @@ int RunEncrypt(Context& ctx) {
   if (!resp.ok()) {
     return ctx.Fail(absl::StrCat("cannot encrypt with ", req.name()), resp.status());
   }
-  return OutputBytes(ctx, "cannot write the ciphertext", *resp, resp->ciphertext());
+  return OutputBytes(ctx, "cannot write the ciphertext", *resp,
+                     ctx.Has("raw") ? resp->raw_ciphertext() : resp->ciphertext());
+}
+
+// ReadPeerKey reads --peer-key: the peer's raw 32-byte X25519 public key.
+absl::StatusOr<std::string> ReadPeerKey(const Context& ctx) {
+  absl::Status s = CheckDetached(ctx, "peer-key");
+  if (!s.ok()) return s;
+  return ReadInput(ctx.Flag("peer-key"));
+}
+
+int RunBox(Context& ctx) {
+  v1::BoxRequest req;
+  absl::Status s = SetKeyName(ctx, /*versioned=*/false, &req);
+  absl::StatusOr<std::string> peer = s.ok() ? ReadPeerKey(ctx) : s;
+  if (!peer.ok()) return Refuse(ctx, "cannot read the peer's public key", peer.status());
+  req.set_peer_public_key(*peer);
+  s = ReadInputInto(ctx, req.mutable_plaintext());
+  if (!s.ok()) return ctx.Fail("cannot read the plaintext", s);
+  absl::StatusOr<v1::BoxResponse> resp = ctx.Call(&ClientInterface::Box, req);
+  Wipe(req.mutable_plaintext());
+  if (!resp.ok()) return ctx.Fail(absl::StrCat("cannot box with ", req.name()), resp.status());
+  return OutputBytes(ctx, "cannot write the box", *resp, resp->ciphertext());
+}
+
+int RunBoxOpen(Context& ctx) {
+  v1::BoxOpenRequest req;
+  absl::Status s = SetKeyName(ctx, /*versioned=*/true, &req);
+  absl::StatusOr<std::string> peer = s.ok() ? ReadPeerKey(ctx) : s;
+  if (!peer.ok()) return Refuse(ctx, "cannot read the peer's public key", peer.status());
+  req.set_peer_public_key(*peer);
+  s = ReadInputInto(ctx, req.mutable_ciphertext());
+  if (!s.ok()) return ctx.Fail("cannot read the box", s);
+  absl::StatusOr<v1::BoxOpenResponse> resp = ctx.Call(&ClientInterface::BoxOpen, req);
+  if (!resp.ok()) {
+    return ctx.Fail(absl::StrCat("cannot open the box with ", req.name()), resp.status());
+  }
+  int rc = ctx.Output("cannot write the plaintext",
+                      ctx.json() ? ToJson(*resp) : resp->plaintext(), false, 0600);
+  Wipe(resp->mutable_plaintext());
+  return rc;
 }
 
 // ReadCiphertext sets the (with --raw, bare) ciphertext from the input.
@@ -158,7 +198,7 @@ absl::Status ReadCiphertext(const Context& ctx, v1::DecryptRequest* req) {
 
 int RunDecrypt(Context& ctx) {
   v1::DecryptRequest req;
-  absl::Status s = PrepareAead(ctx, "the RSA key version", &req);
+  absl::Status s = PrepareAead(ctx, "the key version", &req);
   if (s.ok()) s = ReadCiphertext(ctx, &req);
   if (!s.ok()) return Refuse(ctx, "cannot read the input", s);
   absl::StatusOr<v1::DecryptResponse> resp = ctx.Call(&ClientInterface::Decrypt, req);
@@ -315,11 +355,23 @@ std::vector<Command> CryptoCommands() {
       Sign(),
       Verify(),
       {"encrypt", "NAME", "encrypt data from stdin (or --in)",
-       {InFlag(), OutFlag(), VersionFlag(), AadFlag(), AadFileFlag()}, 1, 1, RunEncrypt},
+       {InFlag(), OutFlag(), VersionFlag(), AadFlag(), AadFileFlag(),
+        RawFlag("write the bare ciphertext (NaCl's format for NaCl keys)")},
+       1, 1, RunEncrypt},
       {"decrypt", "NAME", "decrypt a ciphertext from stdin (or --in)",
        {InFlag(), OutFlag(), VersionFlag(), AadFlag(), AadFileFlag(),
-        RawFlag("bare RSA-OAEP ciphertext: give --version")},
+        RawFlag("bare RSA-OAEP or NaCl ciphertext: give --version")},
        1, 1, RunDecrypt},
+      {"box", "NAME --peer-key FILE",
+       "NaCl box of stdin (or --in) from an X25519 key to a peer",
+       {InFlag(), OutFlag(),
+        {"peer-key", Kind::kValue, "FILE", "the peer's raw 32-byte X25519 public key"}},
+       1, 1, RunBox},
+      {"box-open", "NAME --peer-key FILE",
+       "open a NaCl box (nonce || box) from stdin (or --in)",
+       {InFlag(), OutFlag(), VersionFlag(),
+        {"peer-key", Kind::kValue, "FILE", "the sender's raw 32-byte X25519 public key"}},
+       1, 1, RunBoxOpen},
       {"mac", "NAME", "compute a MAC over data from stdin (or --in)",
        {InFlag(), OutFlag(), VersionFlag(),
         RawFlag("write the bare tag, not the self-describing MAC")},

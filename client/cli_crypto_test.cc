@@ -63,7 +63,7 @@ TEST_F(CryptoCommandTest, RawNeedsAVersionAndDetachedInputsAFile) {
   ExpectRefusedBeforeAnyCall(RunWith(client_, {"verify", "k"}), "give --signature FILE");
   ExpectRefusedBeforeAnyCall(RunWith(client_, {"verify-mac", "k"}), "give --mac FILE");
   ExpectRefusedBeforeAnyCall(RunWith(client_, {"decrypt", "k", "--raw", "--in", in}),
-                             "--raw needs the RSA key version");
+                             "--raw needs the key version");
 }
 
 TEST_F(CryptoCommandTest, EncryptSendsAssociatedDataFromAFile) {

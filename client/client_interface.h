@@ -58,6 +58,8 @@
   X(GenerateDataKey)                 \
   X(ReEncrypt)                       \
   X(GetPublicKey)                    \
+  X(Box)                             \
+  X(BoxOpen)                         \
   X(BatchSign)                       \
   X(BatchVerify)                     \
   X(BatchEncrypt)                    \

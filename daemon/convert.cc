@@ -36,6 +36,9 @@ constexpr TypePair kTypes[] = {
     {pb::KEY_TYPE_RSA_4096, KeyType::kRsa4096},
     {pb::KEY_TYPE_ECDH_P256, KeyType::kEcdhP256},
     {pb::KEY_TYPE_ECDSA_P521, KeyType::kEcdsaP521},
+    {pb::KEY_TYPE_X25519, KeyType::kX25519},
+    {pb::KEY_TYPE_XSALSA20_POLY1305, KeyType::kXSalsa20Poly1305},
+    {pb::KEY_TYPE_XCHACHA20_POLY1305, KeyType::kXChaCha20Poly1305},
 };
 
 struct AlgPair {

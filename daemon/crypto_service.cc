@@ -178,6 +178,10 @@ absl::Status DoEncrypt(Rpc& rpc, const pb::EncryptRequest& req,
     auto envelope = keystore::ParseEnvelope(*sealed, "ciphertext");
     *version = envelope.ok() ? envelope->version : 0;
     resp->set_ciphertext(*sealed);
+    if (envelope.ok()) {
+      resp->set_raw_ciphertext(envelope->payload.data(),
+                               envelope->payload.size());
+    }
     resp->set_key_version(VersionName(name->id, *version));
     return absl::OkStatus();
   });
@@ -245,6 +249,29 @@ absl::Status DoMac(Rpc& rpc, const pb::MacRequest& req,
   });
 }
 
+namespace {
+
+absl::Status DoBox(Rpc& rpc, const pb::BoxRequest& req, pb::BoxResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_ENCRYPT, ResourceOf(name), [&](int32_t* version) {
+    absl::Status s = KeyNotVersion(*name, "Box");
+    if (!s.ok()) return s;
+    if (req.plaintext().size() > kMaxPlaintextBytes) {
+      return TooLarge("plaintext", req.plaintext().size(), kMaxPlaintextBytes);
+    }
+    auto boxed =
+        rpc.keystore().Box(name->id, req.peer_public_key(), req.plaintext());
+    if (!boxed.ok()) return boxed.status();
+    *version = boxed->version;
+    resp->set_ciphertext(boxed->ciphertext);
+    resp->set_key_version(VersionName(name->id, boxed->version));
+    resp->set_sender_public_key(boxed->sender_public_key);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
 absl::Status DoVerifyMac(Rpc& rpc, const pb::VerifyMacRequest& req,
                          pb::VerifyMacResponse* resp) {
   auto name = ParseKeyName(req.name());
@@ -279,6 +306,47 @@ absl::Status DoVerifyMac(Rpc& rpc, const pb::VerifyMacRequest& req,
     }
     return absl::OkStatus();
   });
+}
+
+namespace {
+
+absl::Status DoBoxOpen(Rpc& rpc, const pb::BoxOpenRequest& req,
+                       pb::BoxOpenResponse* resp) {
+  auto name = ParseKeyName(req.name());
+  return rpc.Run(pb::OPERATION_DECRYPT, ResourceOf(name), [&](int32_t* version) {
+    if (req.ciphertext().size() > kMaxCiphertextBytes) {
+      return TooLarge("ciphertext", req.ciphertext().size(),
+                      kMaxCiphertextBytes);
+    }
+    int32_t used = 0;
+    auto plaintext =
+        rpc.keystore().BoxOpen(name->id, name->version, req.peer_public_key(),
+                               req.nonce(), req.ciphertext(), &used);
+    if (!plaintext.ok()) return plaintext.status();
+    *version = used;
+    const absl::string_view opened = plaintext->InsecureView();
+    resp->set_plaintext(opened.data(), opened.size());
+    resp->set_key_version(VersionName(name->id, used));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::Box(
+    grpc::CallbackServerContext* context, const pb::BoxRequest* request,
+    pb::BoxResponse* response) {
+  Rpc rpc(env_, context, "CryptoService/Box");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoBox(rpc, *request, response));
+}
+
+grpc::ServerUnaryReactor* CryptoServiceImpl::BoxOpen(
+    grpc::CallbackServerContext* context, const pb::BoxOpenRequest* request,
+    pb::BoxOpenResponse* response) {
+  Rpc rpc(env_, context, "CryptoService/BoxOpen");
+  rpc.Identify().IgnoreError();
+  return rpc.Finish(DoBoxOpen(rpc, *request, response));
 }
 
 grpc::ServerUnaryReactor* CryptoServiceImpl::Sign(

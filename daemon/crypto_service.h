@@ -37,6 +37,8 @@ class CryptoServiceImpl final
     SetMessageAllocatorFor_GenerateDataKey(&data_key_messages_);
     SetMessageAllocatorFor_BatchEncrypt(&batch_encrypt_messages_);
     SetMessageAllocatorFor_BatchDecrypt(&batch_decrypt_messages_);
+    SetMessageAllocatorFor_Box(&box_messages_);
+    SetMessageAllocatorFor_BoxOpen(&box_open_messages_);
   }
 
   grpc::ServerUnaryReactor* Sign(grpc::CallbackServerContext* context,
@@ -73,6 +75,13 @@ class CryptoServiceImpl final
       grpc::CallbackServerContext* context,
       const keyward::v1::GetPublicKeyRequest* request,
       keyward::v1::GetPublicKeyResponse* response) override;
+  grpc::ServerUnaryReactor* Box(grpc::CallbackServerContext* context,
+                                const keyward::v1::BoxRequest* request,
+                                keyward::v1::BoxResponse* response) override;
+  grpc::ServerUnaryReactor* BoxOpen(
+      grpc::CallbackServerContext* context,
+      const keyward::v1::BoxOpenRequest* request,
+      keyward::v1::BoxOpenResponse* response) override;
   grpc::ServerUnaryReactor* BatchSign(
       grpc::CallbackServerContext* context,
       const keyward::v1::BatchSignRequest* request,
@@ -106,6 +115,16 @@ class CryptoServiceImpl final
                   keyward::v1::GenerateDataKeyResponse>
       data_key_messages_{[](keyward::v1::GenerateDataKeyRequest*,
                             keyward::v1::GenerateDataKeyResponse* response) {
+        crypto::WipeString(response->mutable_plaintext());
+      }};
+  WipingAllocator<keyward::v1::BoxRequest, keyward::v1::BoxResponse>
+      box_messages_{[](keyward::v1::BoxRequest* request,
+                       keyward::v1::BoxResponse*) {
+        crypto::WipeString(request->mutable_plaintext());
+      }};
+  WipingAllocator<keyward::v1::BoxOpenRequest, keyward::v1::BoxOpenResponse>
+      box_open_messages_{[](keyward::v1::BoxOpenRequest*,
+                            keyward::v1::BoxOpenResponse* response) {
         crypto::WipeString(response->mutable_plaintext());
       }};
   WipingAllocator<keyward::v1::BatchEncryptRequest,

@@ -466,6 +466,8 @@ grpc::ServerUnaryReactor* JwtServiceImpl::EncryptJwe(
       if (!pub.ok()) return pub.status();
       jwe_key = key->type == keystore::KeyType::kEcdhP256
                     ? jose::JweEncryptionKey::ForEcdhP256(chosen, pub->spki_der, kid)
+                : key->type == keystore::KeyType::kX25519
+                    ? jose::JweEncryptionKey::ForX25519(chosen, pub->spki_der, kid)
                     : jose::JweEncryptionKey::ForRsa(chosen, pub->spki_der, kid);
     }
     if (!jwe_key.ok()) return jwe_key.status();
@@ -535,6 +537,8 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
             ? jose::JweDecryptionKey::ForSymmetric(header->alg, *material)
         : key->type == keystore::KeyType::kEcdhP256
             ? jose::JweDecryptionKey::ForEcdhP256(header->alg, *material)
+        : key->type == keystore::KeyType::kX25519
+            ? jose::JweDecryptionKey::ForX25519(header->alg, *material)
             : jose::JweDecryptionKey::ForRsa(header->alg, *material);
     if (!jwe_key.ok()) return jwe_key.status();
     auto decrypted = jose::DecryptCompact(request->token(), *jwe_key, options);

@@ -73,7 +73,14 @@ absl::StatusOr<const crypto::Aead*> LoadedVersion::Aead() const {
   return Get(aead_, [&]() -> absl::StatusOr<std::unique_ptr<crypto::Aead>> {
     auto material = Material();
     if (!material.ok()) return material.status();
-    return crypto::AesGcm::Create(**material);
+    switch (type_) {
+      case KeyType::kXSalsa20Poly1305:
+        return crypto::SecretBox::Create(**material);
+      case KeyType::kXChaCha20Poly1305:
+        return crypto::XChaCha20Poly1305::Create(**material);
+      default:
+        return crypto::AesGcm::Create(**material);
+    }
   });
 }
 
@@ -93,6 +100,9 @@ absl::StatusOr<const crypto::AsymmetricEncrypter*> LoadedVersion::Encrypter()
     const {
   return Get(encrypter_,
              [&]() -> absl::StatusOr<std::unique_ptr<crypto::AsymmetricEncrypter>> {
+               if (type_ == KeyType::kX25519) {  // NaCl sealed boxes
+                 return crypto::NewSealedBoxEncrypter(record_.public_key);
+               }
                return crypto::NewAsymmetricEncrypter(record_.public_key);
              });
 }
@@ -103,8 +113,19 @@ absl::StatusOr<const crypto::AsymmetricDecrypter*> LoadedVersion::Decrypter()
              [&]() -> absl::StatusOr<std::unique_ptr<crypto::AsymmetricDecrypter>> {
                auto material = Material();
                if (!material.ok()) return material.status();
+               if (type_ == KeyType::kX25519) {
+                 return crypto::NewSealedBoxDecrypter(**material);
+               }
                return crypto::NewAsymmetricDecrypter(**material);
              });
+}
+
+absl::StatusOr<const crypto::NaclBox*> LoadedVersion::Box() const {
+  return Get(box_, [&]() -> absl::StatusOr<std::unique_ptr<crypto::NaclBox>> {
+    auto material = Material();
+    if (!material.ok()) return material.status();
+    return crypto::NaclBox::Create(**material);
+  });
 }
 
 namespace {

@@ -21,6 +21,7 @@
 #include "keystore/crypto/aead.h"
 #include "keystore/crypto/asymmetric.h"
 #include "keystore/crypto/mac.h"
+#include "keystore/crypto/nacl.h"
 #include "keystore/crypto/secret_data.h"
 #include "keystore/crypto/signature.h"
 #include "keystore/records.h"
@@ -49,6 +50,8 @@ class LoadedVersion {
   absl::StatusOr<const crypto::Mac*> Mac() const;
   absl::StatusOr<const crypto::AsymmetricEncrypter*> Encrypter() const;
   absl::StatusOr<const crypto::AsymmetricDecrypter*> Decrypter() const;
+  // Box: X25519 keys' NaCl crypto_box.
+  absl::StatusOr<const crypto::NaclBox*> Box() const;
   // Material returns the unwrapped material (for export).
   absl::StatusOr<const crypto::SecretData*> Material() const;
 
@@ -75,6 +78,7 @@ class LoadedVersion {
   mutable Lazy<crypto::Mac> mac_;
   mutable Lazy<crypto::AsymmetricEncrypter> encrypter_;
   mutable Lazy<crypto::AsymmetricDecrypter> decrypter_;
+  mutable Lazy<crypto::NaclBox> box_;
 };
 
 // KeyEntry is a key's record and its versions, as loaded from storage.

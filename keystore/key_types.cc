@@ -14,7 +14,7 @@ using crypto::SignatureAlgorithm;
 using jose::JweAlgorithm;
 using jose::JwsAlgorithm;
 
-constexpr KeyType kLastKeyType = KeyType::kEcdsaP521;
+constexpr KeyType kLastKeyType = KeyType::kXChaCha20Poly1305;
 
 KeyTypeInfo Symmetric(KeyType type, size_t size, KeyPurpose purpose) {
   KeyTypeInfo info;
@@ -58,6 +58,20 @@ KeyTypeInfo Rsa(KeyType type) {
   info.other_purposes = {KeyPurpose::kEncryptDecrypt, KeyPurpose::kJwt,
                          KeyPurpose::kKeyAgreement};
   info.jwe_algorithms = {JweAlgorithm::kRsaOaep256, JweAlgorithm::kRsaOaep};
+  return info;
+}
+
+// X25519Row: NaCl box and sealed boxes (Encrypt/Decrypt, Box/BoxOpen), and
+// JWE key agreement (ECDH-ES over X25519, RFC 8037). A raw 32-byte private
+// key may be imported (keystore_keys.cc makes it PKCS#8).
+KeyTypeInfo X25519Row() {
+  KeyTypeInfo info;
+  info.type = KeyType::kX25519;
+  info.asymmetric = true;
+  info.min_import_secret = info.max_import_secret = 32;
+  info.default_purpose = KeyPurpose::kEncryptDecrypt;
+  info.other_purposes = {KeyPurpose::kKeyAgreement};
+  info.jwe_algorithms = {JweAlgorithm::kEcdhEsA256Kw, JweAlgorithm::kEcdhEs};
   return info;
 }
 
@@ -109,6 +123,14 @@ KeyTypeInfo Row(KeyType type) {
       info.asymmetric = true;
       info.default_purpose = KeyPurpose::kKeyAgreement;
       info.jwe_algorithms = {JweAlgorithm::kEcdhEsA256Kw, JweAlgorithm::kEcdhEs};
+      return info;
+    }
+    case KeyType::kX25519:
+      return X25519Row();
+    case KeyType::kXSalsa20Poly1305:
+    case KeyType::kXChaCha20Poly1305: {
+      KeyTypeInfo info = Symmetric(type, 32, KeyPurpose::kEncryptDecrypt);
+      info.min_import_secret = info.max_import_secret = 32;
       return info;
     }
   }

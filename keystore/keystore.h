@@ -124,6 +124,13 @@ struct SignResult {
   std::string Enveloped() const;
 };
 
+// BoxResult is a NaCl box made by Keystore::Box.
+struct BoxResult {
+  int32_t version = 0;
+  std::string ciphertext;         // 24-byte nonce || crypto_box_easy output
+  std::string sender_public_key;  // the version's raw X25519 public key
+};
+
 struct DataKey {
   crypto::SecretData plaintext;
   std::string ciphertext;  // enveloped, as Encrypt returns
@@ -310,7 +317,10 @@ class Keystore {
       std::optional<int32_t> version = std::nullopt,
       int32_t* used_version = nullptr, bool is_digest = false);
   // Encrypt seals `plaintext` with the primary version (AES-256-GCM, or
-  // RSA-OAEP-SHA256 with `associated_data` as the OAEP label).
+  // RSA-OAEP-SHA256 with `associated_data` as the OAEP label, or NaCl's
+  // secretbox, XChaCha20-Poly1305 or, for X25519 keys, a sealed box to the
+  // key's own public key; secretbox and sealed boxes take no associated
+  // data).
   absl::StatusOr<std::string> Encrypt(const std::string& id,
                                       absl::string_view plaintext,
                                       absl::string_view associated_data);
@@ -319,6 +329,25 @@ class Keystore {
   absl::StatusOr<crypto::SecretData> Decrypt(const std::string& id,
                                              absl::string_view ciphertext,
                                              absl::string_view associated_data,
+                                             int32_t* used_version = nullptr);
+  // Box and BoxOpen are NaCl's crypto_box (X25519 + XSalsa20-Poly1305)
+  // between an X25519 key of purpose kEncryptDecrypt and a peer's raw
+  // 32-byte public key (keystore_nacl.cc; formats in crypto/nacl.h). Box
+  // uses the primary version. BoxOpen uses `version` (0: the primary):
+  // a box names no version. With an empty `nonce`, `ciphertext` is
+  // nonce || box; otherwise the nonce must be 24 bytes. INVALID_ARGUMENT
+  // for a peer key that is not 32 bytes or of small order, a nonce of
+  // another length, and a box that is truncated, altered or not from
+  // `peer_public_key` (one message, no plaintext); FAILED_PRECONDITION for
+  // a key that is not X25519 or not for encrypt/decrypt.
+  absl::StatusOr<BoxResult> Box(const std::string& id,
+                                absl::string_view peer_public_key,
+                                absl::string_view plaintext);
+  absl::StatusOr<crypto::SecretData> BoxOpen(const std::string& id,
+                                             int32_t version,
+                                             absl::string_view peer_public_key,
+                                             absl::string_view nonce,
+                                             absl::string_view ciphertext,
                                              int32_t* used_version = nullptr);
   // ReEncrypt moves a ciphertext to the primary version; the plaintext never
   // leaves the keystore.

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "keystore/format.h"
 #include "keystore/key_types.h"
@@ -98,7 +99,8 @@ absl::StatusOr<std::string> Keystore::Encrypt(const std::string& id,
   auto loaded = impl_->Usable(**entry, 0, "encrypt");
   if (!loaded.ok()) return loaded.status();
   absl::StatusOr<std::string> sealed;
-  if (KeyTypeInfoOf(key.type).rsa) {
+  // Asymmetric keys: RSA-OAEP, or an X25519 key's NaCl sealed box.
+  if (KeyTypeInfoOf(key.type).asymmetric) {
     auto encrypter = (*loaded)->Encrypter();
     if (!encrypter.ok()) return PrimitiveError(encrypter.status(), id, key.primary_version);
     if (plaintext.size() > (*encrypter)->MaxPlaintextSize()) {
@@ -131,7 +133,7 @@ absl::StatusOr<SecretData> Keystore::Decrypt(const std::string& id,
   auto loaded = impl_->Usable(**entry, envelope->version, "decrypt");
   if (!loaded.ok()) return loaded.status();
   absl::StatusOr<std::string> opened;
-  if (KeyTypeInfoOf(key.type).rsa) {
+  if (KeyTypeInfoOf(key.type).asymmetric) {
     auto decrypter = (*loaded)->Decrypter();
     if (!decrypter.ok()) return PrimitiveError(decrypter.status(), id, envelope->version);
     opened = (*decrypter)->Decrypt(envelope->payload, associated_data);
@@ -139,6 +141,10 @@ absl::StatusOr<SecretData> Keystore::Decrypt(const std::string& id,
     auto aead = (*loaded)->Aead();
     if (!aead.ok()) return PrimitiveError(aead.status(), id, envelope->version);
     opened = (*aead)->Decrypt(envelope->payload, associated_data);
+  }
+  if (!opened.ok() &&
+      absl::StrContains(opened.status().message(), "no associated data")) {
+    return opened.status();  // secretbox, sealed box: a request-shape error
   }
   if (!opened.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/key_components.h"
 #include "keystore/crypto/keys.h"
+#include "keystore/crypto/nacl.h"
 #include "keystore/key_types.h"
 #include "keystore/internal/storage_errors.h"
 #include "keystore/keystore_impl.h"
@@ -136,13 +137,24 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
     case ImportFormat::kRawSecret: {
       size_t n = params.material.size();
       const KeyTypeInfo& info = KeyTypeInfoOf(type);
-      bool fits = !info.asymmetric && n >= info.min_import_secret &&
+      bool fits = info.max_import_secret != 0 && n >= info.min_import_secret &&
                   n <= info.max_import_secret;
       if (!fits) {
         return absl::InvalidArgumentError(absl::StrCat(
             "a raw secret of ", n, " bytes cannot be a ",
             crypto::KeyTypeName(type),
-            " key: AES256_GCM takes exactly 32 bytes, HMAC keys 16 to 1024"));
+            " key: AES256_GCM, XSALSA20_POLY1305, XCHACHA20_POLY1305 and "
+            "X25519 take exactly 32 bytes, HMAC keys 16 to 1024"));
+      }
+      if (info.asymmetric) {
+        // Only X25519 takes a raw private key (NaCl's form): kept as PKCS#8.
+        auto pkcs8 = crypto::X25519PrivateKeyFromRaw(params.material);
+        if (!pkcs8.ok()) return pkcs8.status();
+        material = *std::move(pkcs8);
+        auto spki = crypto::PublicKeyFromPrivate(type, material);
+        if (!spki.ok()) return spki.status();
+        public_key = std::move(*spki);
+        break;
       }
       material = SecretData(params.material.InsecureView());
       break;

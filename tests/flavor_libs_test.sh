@@ -4,6 +4,8 @@
 # for every binary given (keywardd and the keyward CLI, as packaged by
 # tools/package). None links libsystemd: keywardd speaks the sd_notify
 # protocol itself (daemon/sd_notify.h), so both flavors stay free of it.
+# keywardd links libsodium (the NaCl family) in both flavors: it needs no
+# OpenSSL, so it may share a process with either libcrypto.
 #   flavor_libs_test.sh openssl|boringssl BINARY...
 set -euo pipefail
 flavor=$1
@@ -32,6 +34,10 @@ for bin in "$@"; do
       ;;
     *) echo "unknown flavor $flavor" >&2; exit 2 ;;
   esac
+  if [[ $(basename "$bin") == keywardd ]]; then
+    grep -q 'libsodium\.so' <<<"$libs" || {
+      echo "FAIL: the $flavor flavor's $bin does not link libsodium" >&2; exit 1; }
+  fi
   if grep -q 'libsystemd' <<<"$libs"; then
     echo "FAIL: $bin links libsystemd (sd_notify is built in)" >&2; exit 1
   fi

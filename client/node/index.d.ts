@@ -82,6 +82,7 @@ export interface KeyVersion {
 export interface SignResult { signature: Buffer; rawSignature: Buffer; keyVersion: string; algorithm: string }
 export interface MacResult { mac: Buffer; rawMac: Buffer; keyVersion: string }
 export interface DataKey { plaintext: Buffer; ciphertext: Buffer; keyVersion: string }
+export interface BoxResult { ciphertext: Buffer; keyVersion: string; senderPublicKey: Buffer }
 export interface ReEncryptResult { ciphertext: Buffer; keyVersion: string; sourceKeyVersion: string }
 export interface PublicKey { publicKey: Buffer; format: string; keyVersion: string; keyType: string; kid: string }
 export interface BatchResult<T> { value: T | null; error: KeywardError | null }
@@ -142,8 +143,12 @@ export class Client {
   sign(key: string, data: Bytes | null, opts?: CallOptions & {digest?: Bytes; algorithm?: EnumName}): Promise<SignResult>;
   /** False for a wrong signature. Errors: InvalidArgumentError; NotFoundError; FailedPreconditionError. */
   verify(key: string, data: Bytes | null, signature: Bytes | null, opts?: CallOptions & {digest?: Bytes; rawSignature?: Bytes; algorithm?: EnumName}): Promise<boolean>;
-  /** Errors: InvalidArgumentError (sizes); NotFoundError; FailedPreconditionError. */
-  encrypt(key: string, plaintext: Bytes, associatedData?: Bytes, opts?: CallOptions): Promise<Buffer>;
+  /** raw: the bare ciphertext in the key type's own format (NaCl's for XSALSA20_POLY1305, XCHACHA20_POLY1305, X25519). Errors: InvalidArgumentError (sizes, associated data with a secretbox or X25519 key); NotFoundError; FailedPreconditionError. */
+  encrypt(key: string, plaintext: Bytes, associatedData?: Bytes, opts?: CallOptions & {raw?: boolean}): Promise<Buffer>;
+  /** NaCl crypto_box from an X25519 key to a peer's raw 32-byte public key; ciphertext is nonce || box. Errors: InvalidArgumentError (sizes, peer key); NotFoundError; FailedPreconditionError (not X25519). */
+  box(key: string, peerPublicKey: Bytes, plaintext: Bytes, opts?: CallOptions): Promise<BoxResult>;
+  /** Opens nonce || box (or the bare box with nonce) from peerPublicKey. Errors: InvalidArgumentError (nonce length, peer key, not authentic: no plaintext); NotFoundError; FailedPreconditionError. */
+  boxOpen(key: string, peerPublicKey: Bytes, ciphertext: Bytes, opts?: CallOptions & {nonce?: Bytes}): Promise<Buffer>;
   /** Errors: InvalidArgumentError (malformed, tampered, wrong associated data: one message); NotFoundError; FailedPreconditionError. */
   decrypt(key: string, ciphertext: Bytes | null, associatedData?: Bytes, opts?: CallOptions & {rawCiphertext?: Bytes}): Promise<Buffer>;
   /** Errors: InvalidArgumentError; NotFoundError; FailedPreconditionError. */

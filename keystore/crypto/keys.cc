@@ -42,6 +42,8 @@ struct KeySize {
 constexpr KeySize kKeySizes[] = {
     {KeyType::kAes256Gcm, 32, 0, NID_undef},
     {KeyType::kHmacSha256, 32, 0, NID_undef},
+    {KeyType::kXSalsa20Poly1305, 32, 0, NID_undef},
+    {KeyType::kXChaCha20Poly1305, 32, 0, NID_undef},
     {KeyType::kHmacSha384, 48, 0, NID_undef},
     {KeyType::kHmacSha512, 64, 0, NID_undef},
     {KeyType::kRsa2048, 0, 2048, NID_undef},
@@ -71,6 +73,8 @@ absl::StatusOr<KeyType> Classify(const EVP_PKEY* pkey) {
   switch (EVP_PKEY_id(pkey)) {
     case EVP_PKEY_ED25519:
       return KeyType::kEd25519;
+    case EVP_PKEY_X25519:
+      return KeyType::kX25519;
     case EVP_PKEY_EC: {
       const int nid = internal::EcCurveNid(pkey);
       if (nid == NID_X9_62_prime256v1) return KeyType::kEcdsaP256;
@@ -91,8 +95,8 @@ absl::StatusOr<KeyType> Classify(const EVP_PKEY* pkey) {
   }
   return Error(absl::StatusCode::kInvalidArgument,
                absl::StrCat("unsupported key: ", internal::DescribeKey(pkey),
-                            " (Keyward offers Ed25519, EC P-256, P-384 and P-521, and "
-                            "RSA-2048/3072/4096)"));
+                            " (Keyward offers Ed25519, X25519, EC P-256, P-384 and "
+                            "P-521, and RSA-2048/3072/4096)"));
 }
 
 // CheckType returns OK if |pkey| is a key of asymmetric |type|.
@@ -115,9 +119,10 @@ absl::Status CheckType(KeyType type, const EVP_PKEY* pkey) {
 }
 
 absl::StatusOr<EvpPkeyPtr> GenerateAsymmetric(KeyType type) {
-  const int id = type == KeyType::kEd25519 ? EVP_PKEY_ED25519
-                 : RsaBits(type) != 0      ? EVP_PKEY_RSA
-                                           : EVP_PKEY_EC;
+  const int id = type == KeyType::kEd25519  ? EVP_PKEY_ED25519
+                 : type == KeyType::kX25519 ? EVP_PKEY_X25519
+                 : RsaBits(type) != 0       ? EVP_PKEY_RSA
+                                            : EVP_PKEY_EC;
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_id(id, nullptr));
   bool ok = ctx != nullptr && EVP_PKEY_keygen_init(ctx.get()) == 1;
   if (ok && id == EVP_PKEY_RSA) {
@@ -197,6 +202,7 @@ bool AlgSuits(KeyType type, absl::string_view alg) {
       return one_of({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                      "RSA-OAEP-256"});
     case KeyType::kEcdhP256:
+    case KeyType::kX25519:
       return one_of({"ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A256KW"});
     default:
       return false;
@@ -231,6 +237,12 @@ absl::string_view KeyTypeName(KeyType type) {
       return "ECDH_P256";
     case KeyType::kEcdsaP521:
       return "ECDSA_P521";
+    case KeyType::kX25519:
+      return "X25519";
+    case KeyType::kXSalsa20Poly1305:
+      return "XSALSA20_POLY1305";
+    case KeyType::kXChaCha20Poly1305:
+      return "XCHACHA20_POLY1305";
   }
   return "UNKNOWN";
 }
@@ -345,12 +357,14 @@ absl::StatusOr<std::string> SpkiToJwk(KeyType type, absl::string_view spki_der,
   auto b64 = [](absl::string_view s) { return absl::WebSafeBase64Escape(s); };
   std::string jwk;
   bool ok = true;
-  if (type == KeyType::kEd25519) {
+  if (type == KeyType::kEd25519 || type == KeyType::kX25519) {
     uint8_t raw[32];
     size_t len = sizeof(raw);
     ok = EVP_PKEY_get_raw_public_key(pkey->get(), raw, &len) == 1 &&
          len == sizeof(raw);
-    jwk = absl::StrCat(R"({"kty":"OKP","crv":"Ed25519","x":")",
+    jwk = absl::StrCat(R"({"kty":"OKP","crv":")",
+                       type == KeyType::kEd25519 ? "Ed25519" : "X25519",
+                       R"(","x":")",
                        b64(absl::string_view(reinterpret_cast<char*>(raw), len)),
                        "\"");
   } else if (RsaBits(type) != 0) {

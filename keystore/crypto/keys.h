@@ -32,6 +32,9 @@ enum class KeyType {
   kRsa4096,
   kEcdhP256,     // PKCS#8, curve P-256 (the same bytes as kEcdsaP256).
   kEcdsaP521,    // PKCS#8, curve P-521.
+  kX25519,       // PKCS#8 (RFC 8410); NaCl box, sealed box, JWE ECDH-ES.
+  kXSalsa20Poly1305,   // 32 raw bytes; NaCl secretbox (nacl.h).
+  kXChaCha20Poly1305,  // 32 raw bytes; XChaCha20-Poly1305 (nacl.h).
 };
 
 // KeyTypeName returns a stable name such as "ECDSA_P256".
@@ -92,10 +95,12 @@ absl::StatusOr<std::string> SpkiToPem(absl::string_view spki_der);
 // line of JSON: {"kty":"OKP","crv":"Ed25519","x":..},
 // {"kty":"EC","crv":"P-256"|"P-384"|"P-521","x":..,"y":..} (fixed-width
 // coordinates: 32, 48 or 66 bytes)
+// {"kty":"OKP","crv":"X25519","x":..} (RFC 8037),
 // or {"kty":"RSA","n":..,"e":..} (minimal big-endian), base64url without
 // padding, then "kid" and "alg" if non-empty. |alg| must suit the key:
 // EdDSA; ES256; ES384; ES512; RS256, RS384, RS512, PS256, RSA-OAEP-256 for RSA;
-// ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW for kEcdhP256. INVALID_ARGUMENT if
+// ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW for kEcdhP256 and kX25519.
+// INVALID_ARGUMENT if
 // |type| is symmetric, the key is not of |type|, or |alg| does not suit it.
 absl::StatusOr<std::string> SpkiToJwk(KeyType type, absl::string_view spki_der,
                                       absl::string_view kid,

@@ -10,6 +10,7 @@
 #include "keystore/crypto/aes_key_wrap.h"
 #include "keystore/crypto/key_components.h"
 #include "keystore/crypto/keys.h"
+#include "keystore/crypto/nacl.h"
 #include "keystore/crypto/rsa_oaep_sha1.h"
 #include "keystore/jose/base64url.h"
 #include "keystore/jose/failure.h"
@@ -189,6 +190,22 @@ absl::StatusOr<JweEncryptionKey> JweEncryptionKey::ForEcdhP256(
   return key;
 }
 
+absl::StatusOr<JweEncryptionKey> JweEncryptionKey::ForX25519(
+    JweAlgorithm alg, absl::string_view spki_der, std::string kid) {
+  const Family f = Info(alg).family;
+  if (f != Family::kEcdhEs && f != Family::kEcdhEsKw) {
+    return WrongFamily(alg, "ECDH-ES");
+  }
+  absl::StatusOr<std::string> raw = crypto::X25519RawPublicKey(spki_der);
+  if (!raw.ok()) return raw.status();
+  absl::Status usable = crypto::CheckPeerPublicKey(*raw);
+  if (!usable.ok()) return usable;
+  JweEncryptionKey key(alg, std::move(kid));
+  key.recipient_spki_ = std::string(spki_der);
+  key.x25519_ = true;
+  return key;
+}
+
 absl::StatusOr<JweEncryptionKey> JweEncryptionKey::ForSymmetric(
     JweAlgorithm alg, const SecretData& secret, std::string kid) {
   absl::Status status = CheckSymmetric(alg, secret.size());
@@ -221,6 +238,13 @@ absl::StatusOr<JweDecryptionKey> JweDecryptionKey::ForRsaDecrypter(
 absl::StatusOr<JweDecryptionKey> JweDecryptionKey::ForEcdhP256(
     JweAlgorithm alg, const SecretData& pkcs8_der) {
   auto ecdh = crypto::NewEcdhP256PrivateKey(pkcs8_der);
+  if (!ecdh.ok()) return ecdh.status();
+  return ForEcdh(alg, *std::move(ecdh));
+}
+
+absl::StatusOr<JweDecryptionKey> JweDecryptionKey::ForX25519(
+    JweAlgorithm alg, const SecretData& pkcs8_der) {
+  auto ecdh = crypto::NewX25519EcdhPrivateKey(pkcs8_der);
   if (!ecdh.ok()) return ecdh.status();
   return ForEcdh(alg, *std::move(ecdh));
 }
@@ -310,17 +334,27 @@ absl::StatusOr<std::string> JweCodec::Encrypt(absl::string_view plaintext,
     case Family::kEcdhEs:
     case Family::kEcdhEsKw: {
       absl::StatusOr<crypto::EcdhEphemeralResult> agreed =
-          crypto::EcdhP256Ephemeral(key.recipient_spki_);
+          key.x25519_ ? crypto::X25519Ephemeral(key.recipient_spki_)
+                      : crypto::EcdhP256Ephemeral(key.recipient_spki_);
       if (!agreed.ok()) return agreed.status();
-      std::string x, y;
-      absl::Status status = crypto::EcCoordinatesFromPublicKey(
-          crypto::KeyType::kEcdhP256, agreed->ephemeral_spki_der, &x, &y);
-      if (!status.ok()) return status;
       JsonValue epk = JsonValue::Object();
-      epk.Set("kty", JsonValue::String("EC"));
-      epk.Set("crv", JsonValue::String("P-256"));
-      epk.Set("x", JsonValue::String(Base64UrlEncode(x)));
-      epk.Set("y", JsonValue::String(Base64UrlEncode(y)));
+      if (key.x25519_) {  // RFC 8037: an OKP key
+        absl::StatusOr<std::string> x =
+            crypto::X25519RawPublicKey(agreed->ephemeral_spki_der);
+        if (!x.ok()) return x.status();
+        epk.Set("kty", JsonValue::String("OKP"));
+        epk.Set("crv", JsonValue::String("X25519"));
+        epk.Set("x", JsonValue::String(Base64UrlEncode(*x)));
+      } else {
+        std::string x, y;
+        absl::Status status = crypto::EcCoordinatesFromPublicKey(
+            crypto::KeyType::kEcdhP256, agreed->ephemeral_spki_der, &x, &y);
+        if (!status.ok()) return status;
+        epk.Set("kty", JsonValue::String("EC"));
+        epk.Set("crv", JsonValue::String("P-256"));
+        epk.Set("x", JsonValue::String(Base64UrlEncode(x)));
+        epk.Set("y", JsonValue::String(Base64UrlEncode(y)));
+      }
       header.Set("epk", std::move(epk));
       absl::StatusOr<SecretData> derived =
           EcdhEsKey(agreed->shared_secret, a, e, "", "");
@@ -416,6 +450,23 @@ absl::StatusOr<std::string> HeaderBytes(const JsonValue& header,
 // public P-256 point on the curve.
 absl::StatusOr<std::string> EpkSpki(const JsonValue& header) {
   const JsonValue* epk = header.Find("epk");
+  if (epk != nullptr && epk->is_object() &&
+      internal::StringMember(*epk, "kty") == "OKP") {
+    // RFC 8037: X25519 only; a key of small order is refused.
+    if (internal::StringMember(*epk, "crv") != "X25519" ||
+        epk->Find("d") != nullptr) {
+      return TokenError(TokenFailure::kMalformed,
+                        "header \"epk\" is not an X25519 public key");
+    }
+    absl::StatusOr<std::string> x = HeaderBytes(*epk, "x", 32, true);
+    if (!x.ok()) return x.status();
+    absl::StatusOr<std::string> spki = crypto::X25519PublicKeyFromRaw(*x);
+    if (!spki.ok() || !crypto::CheckPeerPublicKey(*x).ok()) {
+      return TokenError(TokenFailure::kMalformed,
+                        "header \"epk\" is not a usable X25519 key");
+    }
+    return spki;
+  }
   if (epk == nullptr || !epk->is_object() ||
       internal::StringMember(*epk, "kty") != "EC" ||
       internal::StringMember(*epk, "crv") != "P-256" ||

@@ -82,6 +82,10 @@ class JweEncryptionKey {
   // ForEcdhP256: ECDH-ES(+A*KW) to the P-256 SPKI DER |spki_der|.
   static absl::StatusOr<JweEncryptionKey> ForEcdhP256(
       JweAlgorithm alg, absl::string_view spki_der, std::string kid = "");
+  // ForX25519: ECDH-ES(+A*KW) over X25519 (RFC 8037) to the X25519 SPKI DER
+  // |spki_der|; the "epk" is {"kty":"OKP","crv":"X25519","x":..}.
+  static absl::StatusOr<JweEncryptionKey> ForX25519(
+      JweAlgorithm alg, absl::string_view spki_der, std::string kid = "");
   // ForSymmetric: dir (|key| is the CEK), A*KW or A*GCMKW (|key| is the
   // key-encryption key, of the size the name says).
   static absl::StatusOr<JweEncryptionKey> ForSymmetric(
@@ -98,6 +102,7 @@ class JweEncryptionKey {
   std::string kid_;
   std::shared_ptr<const crypto::AsymmetricEncrypter> rsa_;
   std::string recipient_spki_;
+  bool x25519_ = false;  // recipient_spki_ is X25519, not P-256
   std::shared_ptr<const crypto::SecretData> secret_;
 };
 
@@ -118,6 +123,10 @@ class JweDecryptionKey {
       JweAlgorithm alg, const crypto::SecretData& pkcs8_der);
   static absl::StatusOr<JweDecryptionKey> ForEcdh(
       JweAlgorithm alg, std::shared_ptr<const crypto::EcdhPrivateKey> key);
+  // ForX25519: ECDH-ES(+A*KW) over X25519 (RFC 8037) with the X25519 PKCS#8
+  // DER |pkcs8_der|; the header's "epk" must be an X25519 OKP key.
+  static absl::StatusOr<JweDecryptionKey> ForX25519(
+      JweAlgorithm alg, const crypto::SecretData& pkcs8_der);
   // ForSymmetric: dir, A*KW, A*GCMKW, as for JweEncryptionKey.
   static absl::StatusOr<JweDecryptionKey> ForSymmetric(
       JweAlgorithm alg, const crypto::SecretData& key);

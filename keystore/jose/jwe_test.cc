@@ -203,6 +203,59 @@ TEST(JweTest, EphemeralKeyMustBeAP256PublicPoint) {
                 TokenFailure::kMalformed, "epk");
 }
 
+// ECDH-ES over X25519 (RFC 8037): every ECDH algorithm and encryption
+// round-trips, the "epk" is an OKP key, and an X25519 epk of small order,
+// an epk with "d", or a P-256 epk for an X25519 key is refused.
+TEST(JweTest, X25519EcdhEsRoundTripsAndChecksTheEphemeralKey) {
+  const SecretData pkcs8 = *crypto::GenerateKeyMaterial(KeyType::kX25519);
+  const std::string spki = *crypto::PublicKeyFromPrivate(KeyType::kX25519, pkcs8);
+  for (JweAlgorithm alg : {JweAlgorithm::kEcdhEs, JweAlgorithm::kEcdhEsA128Kw,
+                           JweAlgorithm::kEcdhEsA256Kw}) {
+    for (JweEncryption enc : kEncs) {
+      SCOPED_TRACE(absl::StrCat(JweAlgorithmName(alg), " ", JweEncryptionName(enc)));
+      auto to = JweEncryptionKey::ForX25519(alg, spki, "x");
+      auto with = JweDecryptionKey::ForX25519(alg, pkcs8);
+      ASSERT_TRUE(to.ok() && with.ok());
+      auto token = EncryptCompact("over x25519", *to, enc);
+      ASSERT_TRUE(token.ok()) << token.status();
+      const JsonValue header = *ParseJsonObject(Part(*token, 0));
+      const JsonValue& epk = *header.Find("epk");
+      EXPECT_EQ(epk.Find("kty")->string_value(), "OKP");
+      EXPECT_EQ(epk.Find("crv")->string_value(), "X25519");
+      EXPECT_EQ(epk.Find("y"), nullptr);
+      auto out = DecryptCompact(*token, *with);
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ(out->plaintext, "over x25519");
+    }
+  }
+  auto to = JweEncryptionKey::ForX25519(JweAlgorithm::kEcdhEsA256Kw, spki);
+  auto with = JweDecryptionKey::ForX25519(JweAlgorithm::kEcdhEsA256Kw, pkcs8);
+  const std::string token = *EncryptCompact("x", *to, JweEncryption::kA256Gcm);
+  const JsonValue header = *ParseJsonObject(Part(token, 0));
+  JsonValue low = header, epk_low = *header.Find("epk");
+  epk_low.Set("x", JsonValue::String(Base64UrlEncode(std::string(32, '\0'))));
+  low.Set("epk", epk_low);
+  ExpectRefused(DecryptCompact(Rebuild(token, 0, low.Serialize()), *with),
+                TokenFailure::kMalformed, "epk");
+  JsonValue with_d = header, epk_d = *header.Find("epk");
+  epk_d.Set("d", JsonValue::String("AAAA"));
+  with_d.Set("epk", epk_d);
+  ExpectRefused(DecryptCompact(Rebuild(token, 0, with_d.Serialize()), *with),
+                TokenFailure::kMalformed, "epk");
+  // A P-256 token does not open with an X25519 key.
+  Keys p256 = MakeKeys(JweAlgorithm::kEcdhEsA256Kw, JweEncryption::kA256Gcm);
+  const std::string other =
+      *EncryptCompact("x", p256.to, JweEncryption::kA256Gcm);
+  EXPECT_FALSE(DecryptCompact(other, *with).ok());
+  // Keys of the wrong kind are refused by the factories.
+  EXPECT_FALSE(JweEncryptionKey::ForX25519(
+                   JweAlgorithm::kEcdhEs,
+                   *crypto::PublicKeyFromPrivate(KeyType::kEcdhP256, Ec()))
+                   .ok());
+  EXPECT_FALSE(JweDecryptionKey::ForX25519(JweAlgorithm::kEcdhEs, Ec()).ok());
+  EXPECT_FALSE(JweEncryptionKey::ForX25519(JweAlgorithm::kRsaOaep256, spki).ok());
+}
+
 TEST(JweTest, UnsupportedHeaders) {
   Keys keys = MakeKeys(JweAlgorithm::kA256Kw, JweEncryption::kA256Gcm);
   const std::string token = *EncryptCompact("x", keys.to, JweEncryption::kA256Gcm);

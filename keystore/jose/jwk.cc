@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/key_components.h"
+#include "keystore/crypto/keys.h"
+#include "keystore/crypto/nacl.h"
 #include "keystore/jose/base64url.h"
 #include "keystore/jose/internal/compact.h"
 
@@ -40,7 +42,7 @@ bool AlgFits(absl::string_view alg, absl::string_view kty, KeyType type,
       case JwsAlgorithm::kEs256: return kty == "EC" && type == KeyType::kEcdsaP256;
       case JwsAlgorithm::kEs384: return kty == "EC" && type == KeyType::kEcdsaP384;
       case JwsAlgorithm::kEs512: return kty == "EC" && type == KeyType::kEcdsaP521;
-      case JwsAlgorithm::kEdDsa: return kty == "OKP";
+      case JwsAlgorithm::kEdDsa: return kty == "OKP" && type == KeyType::kEd25519;
       default: return kty == "RSA";
     }
   }
@@ -50,7 +52,10 @@ bool AlgFits(absl::string_view alg, absl::string_view kty, KeyType type,
   if (auto jwe = JweAlgorithmFromName(alg)) {
     const absl::string_view name = alg;
     if (name.substr(0, 3) == "RSA") return kty == "RSA";
-    if (name.substr(0, 4) == "ECDH") return kty == "EC" && type == KeyType::kEcdsaP256;
+    if (name.substr(0, 4) == "ECDH") {
+      return (kty == "EC" && type == KeyType::kEcdsaP256) ||
+             (kty == "OKP" && type == KeyType::kX25519);  // RFC 8037
+    }
     if (*jwe == JweAlgorithm::kDir) {
       return kty == "oct" && (size == 16 || size == 24 || size == 32 ||
                               size == 48 || size == 64);
@@ -166,9 +171,38 @@ absl::Status ParseEc(const JsonValue& jwk, ParsedJwk* out) {
       out);
 }
 
+// ParseX25519 reads an OKP X25519 JWK (RFC 8037), public or private.
+absl::Status ParseX25519(const JsonValue& jwk, ParsedJwk* out) {
+  out->type = KeyType::kX25519;
+  absl::StatusOr<std::string> x = Field(jwk, "x", true);
+  if (!x.ok()) return x.status();
+  // A key of small order (all-zero "x", ...) gives a public shared secret.
+  absl::Status usable = crypto::CheckPeerPublicKey(*x);
+  if (!usable.ok()) return Bad(usable.message());
+  absl::StatusOr<std::string> spki = crypto::X25519PublicKeyFromRaw(*x);
+  if (!spki.ok()) return Bad(spki.status().message());
+  out->spki_der = *std::move(spki);
+  if (jwk.Find("d") == nullptr) return absl::OkStatus();
+  absl::StatusOr<SecretData> d = SecretField(jwk, "d");
+  if (!d.ok()) return d.status();
+  absl::StatusOr<SecretData> pkcs8 = crypto::X25519PrivateKeyFromRaw(*d);
+  if (!pkcs8.ok()) return Bad(pkcs8.status().message());
+  absl::StatusOr<std::string> derived =
+      crypto::PublicKeyFromPrivate(KeyType::kX25519, *pkcs8);
+  if (!derived.ok() || *derived != out->spki_der) {
+    return Bad("the private key \"d\" does not match the public key \"x\"");
+  }
+  out->kind = ParsedJwk::Kind::kPrivate;
+  out->secret = *std::move(pkcs8);
+  return absl::OkStatus();
+}
+
 absl::Status ParseOkp(const JsonValue& jwk, ParsedJwk* out) {
+  if (internal::StringMember(jwk, "crv") == "X25519") {
+    return ParseX25519(jwk, out);
+  }
   if (internal::StringMember(jwk, "crv") != "Ed25519") {
-    return Bad("OKP keys are offered for Ed25519 only");
+    return Bad("OKP keys are offered for Ed25519 and X25519 only");
   }
   out->type = KeyType::kEd25519;
   absl::StatusOr<std::string> x = Field(jwk, "x", true);
@@ -294,7 +328,7 @@ absl::StatusOr<JsonValue> PublicJwk(KeyType type, absl::string_view spki_der,
     const bool ecdh_alg = alg.substr(0, 4) == "ECDH";
     if (alg_use.empty() || JweEncryptionFromName(alg).has_value() ||
         !AlgFits(alg, kty, as, 0) || (!use.empty() && use != alg_use) ||
-        (type == KeyType::kEcdhP256) != ecdh_alg) {
+        (type == KeyType::kEcdhP256 || type == KeyType::kX25519) != ecdh_alg) {
       return absl::InvalidArgumentError(absl::StrCat(
           "alg \"", alg, "\" does not suit a ", crypto::KeyTypeName(type),
           " key used for \"", use, "\""));
@@ -405,6 +439,9 @@ absl::StatusOr<JweDecryptionKey> JweDecryptionKeyFromJwk(
   }
   if (jwk.kty == "RSA") return JweDecryptionKey::ForRsa(*alg, jwk.secret);
   if (jwk.kty == "EC") return JweDecryptionKey::ForEcdhP256(*alg, jwk.secret);
+  if (jwk.type == KeyType::kX25519) {
+    return JweDecryptionKey::ForX25519(*alg, jwk.secret);
+  }
   return JweDecryptionKey::ForSymmetric(*alg, jwk.secret);
 }
 

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "keystore/crypto/keys.h"
+#include "keystore/jose/base64url.h"
 
 namespace keyward::jose {
 namespace {
@@ -21,6 +22,7 @@ TEST(JwkTest, PublicJwkRoundTripsThroughParseJwk) {
       {KeyType::kEd25519, "EdDSA", "sig"},  {KeyType::kEcdsaP256, "ES256", "sig"},
       {KeyType::kEcdsaP384, "ES384", "sig"}, {KeyType::kRsa2048, "PS512", "sig"},
       {KeyType::kRsa2048, "RSA-OAEP", "enc"}, {KeyType::kEcdhP256, "ECDH-ES+A256KW", "enc"},
+      {KeyType::kX25519, "ECDH-ES", "enc"},
   };
   std::vector<JsonValue> keys;
   int n = 0;
@@ -59,6 +61,23 @@ TEST(JwkTest, PublicJwkRefusesAlgorithmsThatDoNotFit) {
   EXPECT_FALSE(PublicJwk(KeyType::kEcdhP256, spki, "k", "ES256", "").ok());
   EXPECT_FALSE(PublicJwk(KeyType::kEcdsaP256, spki, "k", "ES256", "enc").ok());
   EXPECT_FALSE(PublicJwk(KeyType::kEcdsaP384, spki, "k", "", "").ok());
+}
+
+// RFC 8037 X25519 JWKs: ECDH-ES only (not EdDSA), and a private "d" must
+// match "x".
+TEST(JwkTest, X25519Jwks) {
+  const crypto::SecretData pkcs8 = *crypto::GenerateKeyMaterial(KeyType::kX25519);
+  const std::string spki = *crypto::PublicKeyFromPrivate(KeyType::kX25519, pkcs8);
+  EXPECT_FALSE(PublicJwk(KeyType::kX25519, spki, "k", "EdDSA", "").ok());
+  EXPECT_FALSE(PublicJwk(KeyType::kX25519, spki, "k", "ECDH-ES", "sig").ok());
+  JsonValue jwk = *PublicJwk(KeyType::kX25519, spki, "k", "ECDH-ES+A256KW", "enc");
+  EXPECT_EQ(jwk.Find("crv")->string_value(), "X25519");
+  jwk.Set("d", JsonValue::String(Base64UrlEncode(std::string(32, '\x05'))));
+  absl::StatusOr<ParsedJwk> mismatched = ParseJwk(jwk);
+  EXPECT_EQ(mismatched.status().code(), absl::StatusCode::kInvalidArgument);
+  JsonValue ed = jwk;
+  ed.Set("crv", JsonValue::String("X448"));
+  EXPECT_EQ(ParseJwk(ed).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(JwkTest, ParseJwkRefusals) {

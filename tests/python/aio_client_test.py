@@ -70,6 +70,27 @@ class AioClientTest(unittest.TestCase):
                 self.assertTrue((await c.verify_audit_log()).ok)
         run(body())
 
+    def test_nacl_box(self):
+        """box / box_open between two X25519 keys, awaited; a box from
+        another sender is INVALID_ARGUMENT."""
+        async def body():
+            async with keyward.aio.Client(self.daemon.target) as c:
+                await c.create_key("aio-x1", "X25519")
+                await c.create_key("aio-x2", "X25519")
+                second = await c.box("aio-x2", b"\x09" * 32, b"probe")
+                first = await c.box("aio-x1", second.sender_public_key, b"hi")
+                self.assertEqual(first.key_version, "keys/aio-x1/versions/1")
+                self.assertEqual(await c.box_open(
+                    "aio-x2", first.sender_public_key, first.ciphertext), b"hi")
+                with self.assertRaises(keyward.InvalidArgumentError):
+                    await c.box_open("aio-x2", second.sender_public_key,
+                                     first.ciphertext)
+                raw = await c.encrypt("aio-x1", b"sealed", raw=True)
+                self.assertEqual(len(raw), 48 + 6)
+                self.assertEqual(await c.decrypt(
+                    "keys/aio-x1/versions/1", raw_ciphertext=raw), b"sealed")
+        run(body())
+
     def test_errors(self):
         async def body():
             async with keyward.aio.Client(self.daemon.target) as c:

@@ -139,6 +139,32 @@ class DataPlaneTest(unittest.TestCase):
         self.assertEqual(moved.key_version, "keys/dk-aes/versions/2")
         self.assertEqual(c.decrypt("dk-aes", moved.ciphertext), b"old data")
 
+    def test_nacl_box_and_raw_ciphertexts(self):
+        c = self.client
+        c.create_key("box-a", "X25519")
+        c.create_key("box-b", "X25519")
+        b = c.box("box-b", b"\x09" * 32, b"probe")
+        a = c.box("box-a", b.sender_public_key, b"to b")
+        self.assertEqual(a.key_version, "keys/box-a/versions/1")
+        self.assertEqual(c.box_open("box-b", a.sender_public_key,
+                                    a.ciphertext), b"to b")
+        self.assertEqual(c.box_open("box-b", a.sender_public_key,
+                                    a.ciphertext[24:],
+                                    nonce=a.ciphertext[:24]), b"to b")
+        self.assertCode(keyward.InvalidArgumentError,
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        c.box_open, "box-b", b.sender_public_key,
+                        a.ciphertext)
+        self.assertCode(keyward.InvalidArgumentError,
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        c.box_open, "box-b", a.sender_public_key,
+                        a.ciphertext[24:], nonce=b"n" * 12)
+        c.create_key("box-s", "XSALSA20_POLY1305")
+        raw = c.encrypt("box-s", b"secret", raw=True)
+        self.assertEqual(len(raw), 24 + 16 + 6)
+        self.assertEqual(c.decrypt("keys/box-s/versions/1",
+                                   raw_ciphertext=raw), b"secret")
+
     def test_public_key(self):
         c = self.client
         c.create_key("pub-ed", "ED25519")
@@ -607,7 +633,7 @@ class ZzEveryRpcTest(unittest.TestCase):
                     "_service", "") + "_service_pb2")
             for m in module.DESCRIPTOR.services_by_name[service].methods:
                 wanted.add(m.name)
-        self.assertEqual(len(wanted), 50)
+        self.assertEqual(len(wanted), 52)
         self.assertEqual(sorted(wanted - CALLED), [])
 
 

@@ -72,10 +72,34 @@ module.exports = {
                        valid, {idempotent: true, timeout: o.timeout});
   },
 
+  // opts.raw: the bare ciphertext in the key type's own format (NaCl's for
+  // XSALSA20_POLY1305, XCHACHA20_POLY1305 and X25519 sealed boxes).
   encrypt(key, plaintext, associatedData, opts) {
-    const o = util.checkOptions('encrypt', opts, []);
+    const o = util.checkOptions('encrypt', opts, ['raw']);
+    const raw = util.bool(o.raw, 'raw');
     return this._unary(S, 'Encrypt', encryptRequest(key, plaintext, associatedData),
-                       (r) => r.ciphertext, {idempotent: true, timeout: o.timeout});
+                       (r) => (raw ? r.rawCiphertext : r.ciphertext),
+                       {idempotent: true, timeout: o.timeout});
+  },
+
+  // A NaCl crypto_box from an X25519 key to a peer's raw 32-byte public key.
+  box(key, peerPublicKey, plaintext, opts) {
+    const o = util.checkOptions('box', opts, []);
+    const req = {name: util.keyName(key),
+      peerPublicKey: util.bytes(peerPublicKey, 'peerPublicKey'),
+      plaintext: util.bytes(plaintext, 'plaintext')};
+    return this._unary(S, 'Box', req, (r) => r, {idempotent: true, timeout: o.timeout});
+  },
+
+  // Opens a NaCl box (nonce || box, or the bare box with opts.nonce).
+  boxOpen(key, peerPublicKey, ciphertext, opts) {
+    const o = util.checkOptions('boxOpen', opts, ['nonce']);
+    const req = {name: util.keyName(key),
+      peerPublicKey: util.bytes(peerPublicKey, 'peerPublicKey'),
+      ciphertext: util.bytes(ciphertext, 'ciphertext')};
+    if (o.nonce !== undefined) req.nonce = util.bytes(o.nonce, 'nonce');
+    return this._unary(S, 'BoxOpen', req, (r) => r.plaintext,
+                       {idempotent: true, timeout: o.timeout});
   },
 
   decrypt(key, ciphertext, associatedData, opts) {

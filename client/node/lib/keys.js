@@ -39,7 +39,10 @@ function setFields(key, o) {
 }
 
 function defaultPurpose(keyType) {
-  if (keyType === 'KEY_TYPE_AES256_GCM') return 'KEY_PURPOSE_ENCRYPT_DECRYPT';
+  if (['KEY_TYPE_AES256_GCM', 'KEY_TYPE_X25519', 'KEY_TYPE_XSALSA20_POLY1305',
+    'KEY_TYPE_XCHACHA20_POLY1305'].includes(keyType)) {
+    return 'KEY_PURPOSE_ENCRYPT_DECRYPT';
+  }
   if (keyType.startsWith('KEY_TYPE_HMAC_')) return 'KEY_PURPOSE_MAC';
   if (keyType === 'KEY_TYPE_ECDH_P256') return 'KEY_PURPOSE_JWE';
   return 'KEY_PURPOSE_SIGN_VERIFY';

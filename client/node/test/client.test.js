@@ -102,6 +102,28 @@ describe('CryptoService', () => {
     assert.deepEqual(await c.decrypt('aes', moved.ciphertext, ad), Buffer.from('card'));
   });
 
+  test('NaCl: box, boxOpen and raw sealed boxes', async () => {
+    await c.createKey('x1', 'X25519');
+    await c.createKey('x2', 'X25519');
+    const second = await c.box('x2', Buffer.alloc(32, 9), Buffer.from('probe'));
+    const first = await c.box('x1', second.senderPublicKey, Buffer.from('hi'));
+    assert.equal(first.keyVersion, 'keys/x1/versions/1');
+    assert.deepEqual(await c.boxOpen('x2', first.senderPublicKey, first.ciphertext),
+                     Buffer.from('hi'));
+    assert.deepEqual(await c.boxOpen('x2', first.senderPublicKey, first.ciphertext.subarray(24),
+                                     {nonce: first.ciphertext.subarray(0, 24)}),
+                     Buffer.from('hi'));
+    await rejectsWith(c.boxOpen('x2', second.senderPublicKey, first.ciphertext),
+                      keyward.InvalidArgumentError, 'INVALID_ARGUMENT');
+    await rejectsWith(c.boxOpen('x2', first.senderPublicKey, first.ciphertext,
+                                {nonce: Buffer.alloc(23)}),
+                      keyward.InvalidArgumentError, 'INVALID_ARGUMENT');
+    const raw = await c.encrypt('x1', Buffer.from('sealed'), undefined, {raw: true});
+    assert.equal(raw.length, 48 + 6);
+    assert.deepEqual(await c.decrypt('keys/x1/versions/1', null, undefined, {rawCiphertext: raw}),
+                     Buffer.from('sealed'));
+  });
+
   test('batches: per-item values and errors', async () => {
     const signed = await c.batchSign([['ed', Buffer.from('a')], ['nope', Buffer.from('b')]]);
     assert.ok(signed[0].value.signature.length > 0);

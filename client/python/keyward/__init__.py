@@ -30,7 +30,7 @@ from keyward.errors import (  # noqa: E402
     PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError,
     UnavailableError, UnimplementedError, UnknownError)
 from keyward.types import (  # noqa: E402
-    BatchResult, DataKey, DecryptedJwe, EncryptedJwe, ExportedKey,
+    BatchResult, BoxResult, DataKey, DecryptedJwe, EncryptedJwe, ExportedKey,
     ImportedKey, JwtVerdict, MacResult, NewApiKey, PublicKey,
     ReEncryptResult, RetryPolicy, Session, SignedJwt, SignResult,
     TlsOptions, UnsealResult)
@@ -45,7 +45,7 @@ __all__ = [
     "OutOfRangeError", "PermissionDeniedError", "ResourceExhaustedError",
     "UnauthenticatedError", "UnavailableError", "UnimplementedError",
     "UnknownError",
-    "BatchResult", "DataKey", "DecryptedJwe", "EncryptedJwe", "ExportedKey",
+    "BatchResult", "BoxResult", "DataKey", "DecryptedJwe", "EncryptedJwe", "ExportedKey",
     "ImportedKey", "JwtVerdict", "MacResult", "NewApiKey", "PublicKey",
     "ReEncryptResult", "RetryPolicy", "Session", "SignedJwt", "SignResult",
     "TlsOptions", "UnsealResult",

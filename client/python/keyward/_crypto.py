@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 from keyward import _util
 from keyward._base import ClientBase
 from keyward.errors import error_from_item
-from keyward.types import (BatchResult, DataKey, MacResult, PublicKey,
-                           ReEncryptResult, SignResult)
+from keyward.types import (BatchResult, BoxResult, DataKey, MacResult,
+                           PublicKey, ReEncryptResult, SignResult)
 from keyward.v1 import common_pb2
 from keyward.v1 import crypto_service_pb2 as pb
 
@@ -73,6 +73,10 @@ def _valid(r: Any) -> bool:
 
 def _ciphertext(r: Any) -> bytes:
     return r.ciphertext
+
+
+def _raw_ciphertext(r: Any) -> bytes:
+    return r.raw_ciphertext
 
 
 def _plaintext(r: Any) -> bytes:
@@ -138,23 +142,65 @@ class CryptoMixin(ClientBase):
                            timeout=timeout)
 
     def encrypt(self, key: str, plaintext: bytes, associated_data: bytes = b"",
-                *, timeout: Optional[float] = None) -> bytes:
+                *, raw: bool = False,
+                timeout: Optional[float] = None) -> bytes:
         """Encrypts `plaintext` (at most 64 KiB; less for RSA) with the
         key's primary version, binding `associated_data`; returns the
-        self-describing ciphertext. Errors: InvalidArgumentError (sizes,
-        associated data with RSA); NotFoundError; FailedPreconditionError
-        (purpose, version not usable)."""
+        self-describing ciphertext, or with raw=True the bare one in the key
+        type's own format (XSALSA20_POLY1305: what PyNaCl's
+        SecretBox.decrypt opens; X25519: a sealed box for SealedBox.decrypt;
+        decrypt it here with raw_ciphertext= and a version name). Errors:
+        InvalidArgumentError (sizes, associated data with a secretbox or
+        X25519 key); NotFoundError; FailedPreconditionError (purpose,
+        version not usable)."""
         return self._unary(_S, "Encrypt",
                            _encrypt_request(key, plaintext, associated_data),
-                           _ciphertext, idempotent=True, timeout=timeout)
+                           _raw_ciphertext if raw else _ciphertext,
+                           idempotent=True, timeout=timeout)
+
+    def box(self, key: str, peer_public_key: bytes, plaintext: bytes, *,
+            timeout: Optional[float] = None) -> BoxResult:
+        """A NaCl crypto_box of `plaintext` (at most 64 KiB) from the X25519
+        key's primary version to `peer_public_key` (raw 32 bytes, PyNaCl's
+        bytes(PublicKey)): ciphertext is nonce || box, as PyNaCl's
+        Box.encrypt makes; sender_public_key is the key's own. Errors:
+        InvalidArgumentError (sizes, peer key not 32 bytes or of small
+        order); NotFoundError; FailedPreconditionError (not an X25519
+        ENCRYPT_DECRYPT key, version not usable)."""
+        req = pb.BoxRequest(
+            name=_util.key_name(key),
+            peer_public_key=_util.as_bytes(peer_public_key, "peer_public_key"),
+            plaintext=_util.as_bytes(plaintext, "plaintext"))
+        return self._unary(_S, "Box", req, BoxResult.from_pb, idempotent=True,
+                           timeout=timeout)
+
+    def box_open(self, key: str, peer_public_key: bytes, ciphertext: bytes, *,
+                 nonce: Optional[bytes] = None,
+                 timeout: Optional[float] = None) -> bytes:
+        """Opens a NaCl box sent by the holder of `peer_public_key` to the
+        X25519 key (its primary version, or the version `key` names):
+        `ciphertext` is nonce || box (PyNaCl's Box.encrypt output), or the
+        bare box with `nonce` (24 bytes). Errors: InvalidArgumentError
+        (nonce length, peer key, a box that is altered, truncated or from
+        another sender: no plaintext); NotFoundError;
+        FailedPreconditionError."""
+        req = pb.BoxOpenRequest(
+            name=_util.key_name(key),
+            peer_public_key=_util.as_bytes(peer_public_key, "peer_public_key"),
+            ciphertext=_util.as_bytes(ciphertext, "ciphertext"))
+        if nonce is not None:
+            req.nonce = _util.as_bytes(nonce, "nonce")
+        return self._unary(_S, "BoxOpen", req, _plaintext, idempotent=True,
+                           timeout=timeout)
 
     def decrypt(self, key: str, ciphertext: Optional[bytes] = None,
                 associated_data: bytes = b"", *,
                 raw_ciphertext: Optional[bytes] = None,
                 timeout: Optional[float] = None) -> bytes:
         """Decrypts a ciphertext from encrypt(), generate_data_key() or
-        re_encrypt() (or a bare RSA-OAEP `raw_ciphertext`, `key` naming a
-        version); returns the plaintext. Errors: InvalidArgumentError
+        re_encrypt() (or a bare `raw_ciphertext`, `key` naming a version:
+        RSA-OAEP, or NaCl's secretbox, XChaCha20-Poly1305 or sealed box
+        format, e.g. from PyNaCl); returns the plaintext. Errors: InvalidArgumentError
         (malformed, tampered, other key, wrong associated data: one message
         for all); NotFoundError; FailedPreconditionError."""
         req = _decrypt_request(key, ciphertext, associated_data, raw_ciphertext)

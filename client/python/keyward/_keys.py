@@ -81,7 +81,8 @@ def _template(key_type: Optional[Enum], purpose: Optional[Enum],
 
 def _default_purpose(key_type: int) -> int:
     name = common_pb2.KeyType.Name(key_type)
-    if name == "KEY_TYPE_AES256_GCM":
+    if name in ("KEY_TYPE_AES256_GCM", "KEY_TYPE_X25519",
+                "KEY_TYPE_XSALSA20_POLY1305", "KEY_TYPE_XCHACHA20_POLY1305"):
         return common_pb2.KEY_PURPOSE_ENCRYPT_DECRYPT
     if name.startswith("KEY_TYPE_HMAC_"):
         return common_pb2.KEY_PURPOSE_MAC

@@ -127,6 +127,15 @@ class ReEncryptResult(_Record):
 
 
 @dataclasses.dataclass(frozen=True)
+class BoxResult(_Record):
+    """box(): nonce || box (PyNaCl's Box.encrypt format), the version that
+    boxed and its raw X25519 public key (the sender key to open with)."""
+    ciphertext: bytes
+    key_version: str
+    sender_public_key: bytes
+
+
+@dataclasses.dataclass(frozen=True)
 class PublicKey(_Record):
     """get_public_key(): the public key bytes (PEM or JWK text, or DER), its
     format ("PEM", "DER", "JWK"), version, key type ("ED25519") and kid."""

@@ -23,9 +23,9 @@ import unittest
 
 import grpc
 import jwt as pyjwt  # python3-jwt (PyJWT)
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.serialization import (
-    Encoding, NoEncryption, PrivateFormat)
+    Encoding, NoEncryption, PrivateFormat, PublicFormat)
 from jose import exceptions as jose_exceptions
 from jose import jwe as jose_jwe
 from jose import jwt as jose_jwt
@@ -128,6 +128,14 @@ class JoseInteropTest(unittest.TestCase):
         self.import_key(key_id, key_type, common_pb2.KEY_PURPOSE_JWE,
                         key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM,
                         pem, jwe_algorithm=algorithm)
+        if isinstance(private_key, x25519.X25519PrivateKey):
+            # jwcrypto 1.1 reads no X25519 PEM: the OKP JWK from raw bytes.
+            raw = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw,
+                                            NoEncryption())
+            public = private_key.public_key().public_bytes(Encoding.Raw,
+                                                           PublicFormat.Raw)
+            return pem, jwc_jwk.JWK(kty="OKP", crv="X25519", x=b64u(public),
+                                    d=b64u(raw))
         return pem, jwc_jwk.JWK.from_pem(pem)
 
     def import_key(self, key_id, key_type, purpose, fmt, material,
@@ -479,19 +487,29 @@ class JoseInteropTest(unittest.TestCase):
         """ECDH-ES and ECDH-ES+A256KW on P-256 with a key imported from
         Python: Keyward's JWE (fresh "epk") decrypts in jwcrypto, and
         jwcrypto's decrypts in Keyward."""
+        self.check_ecdh_jwe("py-jwe-ecdh", common_pb2.KEY_TYPE_ECDH_P256,
+                            lambda: ec.generate_private_key(ec.SECP256R1()),
+                            ("EC", "P-256"))
+
+    def test_x25519_ecdh_es_jwe_both_ways(self):
+        """The same over X25519 (RFC 8037): an OKP "epk", both ways."""
+        self.check_ecdh_jwe("py-jwe-x25519", common_pb2.KEY_TYPE_X25519,
+                            x25519.X25519PrivateKey.generate,
+                            ("OKP", "X25519"))
+
+    def check_ecdh_jwe(self, prefix, key_type, generate, kty_crv):
         for key_id, algorithm, alg in (
-                ("py-jwe-ecdh", common_pb2.JWE_ALGORITHM_ECDH_ES, "ECDH-ES"),
-                ("py-jwe-ecdhkw", common_pb2.JWE_ALGORITHM_ECDH_ES_A256KW,
+                (prefix, common_pb2.JWE_ALGORITHM_ECDH_ES, "ECDH-ES"),
+                (prefix + "kw", common_pb2.JWE_ALGORITHM_ECDH_ES_A256KW,
                  "ECDH-ES+A256KW")):
-            private_key = ec.generate_private_key(ec.SECP256R1())
-            pem, jwc_key = self.import_jwe_key(
-                key_id, common_pb2.KEY_TYPE_ECDH_P256, algorithm, private_key)
-            wrong = jwc_jwk.JWK.generate(kty="EC", crv="P-256")
+            pem, jwc_key = self.import_jwe_key(key_id, key_type, algorithm,
+                                               generate())
+            wrong = jwc_jwk.JWK.generate(kty=kty_crv[0], crv=kty_crv[1])
             with self.subTest(alg=alg):
                 token = self.encrypt_jwe(key_id, algorithm,
                                          common_pb2.JWE_ENCRYPTION_A256GCM)
                 epk = jwe_header(token)["epk"]
-                self.assertEqual((epk["kty"], epk["crv"]), ("EC", "P-256"))
+                self.assertEqual((epk["kty"], epk["crv"]), kty_crv)
                 self.assertNotIn("d", epk)
                 self.assertEqual(token.split(".")[1] == "", alg == "ECDH-ES")
                 self.assertEqual(self.jwcrypto_decrypt(token, jwc_key),
