@@ -13,25 +13,6 @@ namespace {
 
 using Kind = FlagSpec::Kind;
 
-// Flags of the daemon's JWT key settings that it does not honour yet (the
-// daemon reads only jwt.max_ttl); offered again once it does.
-FlagSpec JwtIssuerWithheld() {
-  return {"jwt-issuer", Kind::kValue, "ISS",
-          "keywardd does not apply a key's jwt.issuer yet; put \"iss\" in "
-          "the claims of `keyward jwt sign`"};
-}
-FlagSpec JwtDefaultTtlWithheld() {
-  return {"jwt-default-ttl", Kind::kValue, "DURATION",
-          "keywardd does not apply a key's jwt.default_ttl yet; give --ttl "
-          "to `keyward jwt sign`"};
-}
-FlagSpec AlgorithmWithheld() {
-  return {"algorithm", Kind::kRepeated, "ALG",
-          "keywardd does not take a key's signature algorithms at creation "
-          "yet (a key allows its type's algorithms); choose one per call "
-          "with `keyward sign --algorithm`"};
-}
-
 // --- Shared by create and import ---
 
 std::vector<FlagSpec> KeyTemplateFlags(bool import) {
@@ -46,6 +27,47 @@ std::vector<FlagSpec> KeyTemplateFlags(bool import) {
       {"description", Kind::kValue, "TEXT", "free text"},
       {"exportable", Kind::kBool, "", "allow `keyward key export` (immutable)"},
   };
+}
+
+// The flags of a new key's algorithms and JWT settings (create and import).
+std::vector<FlagSpec> KeySettingFlags() {
+  return {
+      {"algorithm", Kind::kRepeated, "ALG",
+       "signature algorithm, repeatable; the first is the key's default "
+       "(e.g. rsa-pkcs1-sha512); JWT keys take one JWS name (RS512, PS256, "
+       "ES384, EdDSA...). Default: the type's"},
+      {"jwt-max-ttl", Kind::kValue, "DURATION",
+       "JWT keys: longest token lifetime (default 24h)"},
+      {"jwt-default-ttl", Kind::kValue, "DURATION",
+       "JWT keys: lifetime of a token signed without --ttl (default 15m)"},
+      {"jwt-issuer", Kind::kValue, "ISS",
+       "JWT keys: \"iss\" filled into every token; other issuers refused"},
+      {"rotation-period", Kind::kValue, "DURATION",
+       "rotate automatically, e.g. 720h or 30d"},
+  };
+}
+
+// SetDurationFlag parses --<flag> into `out` if it was given.
+absl::Status SetDurationFlag(const Context& ctx, absl::string_view flag,
+                             google::protobuf::Duration* out);
+
+// FillKeySettings sets what KeySettingFlags ask for on a new key.
+absl::Status FillKeySettings(const Context& ctx, v1::Key* key) {
+  for (const std::string& text : ctx.args().GetAll("algorithm")) {
+    absl::StatusOr<v1::SignatureAlgorithm> alg = ParseSignatureAlgorithm(text);
+    if (!alg.ok()) return alg.status();
+    key->add_signature_algorithms(*alg);
+  }
+  absl::Status s = SetDurationFlag(ctx, "rotation-period",
+                                   key->mutable_rotation_period());
+  if (s.ok()) s = SetDurationFlag(ctx, "jwt-max-ttl",
+                                  key->mutable_jwt()->mutable_max_ttl());
+  if (s.ok()) s = SetDurationFlag(ctx, "jwt-default-ttl",
+                                  key->mutable_jwt()->mutable_default_ttl());
+  if (s.ok() && ctx.Has("jwt-issuer")) {
+    key->mutable_jwt()->set_issuer(ctx.Flag("jwt-issuer"));
+  }
+  return s;
 }
 
 // FillKeyTemplate sets the key template fields shared by create and import.
@@ -97,6 +119,21 @@ std::string KeyText(const v1::Key& key) {
       {"primary version:", absl::StrCat(key.primary_version())},
   };
   if (!algs.empty()) rows.push_back({"algorithms:", absl::StrJoin(algs, ", ")});
+  if (key.purpose() == v1::KEY_PURPOSE_JWT) {
+    rows.push_back({"jwt max ttl:", key.jwt().has_max_ttl()
+                                        ? FormatDuration(key.jwt().max_ttl())
+                                        : "24h (default)"});
+    rows.push_back({"jwt default ttl:",
+                    key.jwt().has_default_ttl()
+                        ? FormatDuration(key.jwt().default_ttl())
+                        : "15m (default)"});
+    rows.push_back({"jwt issuer:",
+                    key.jwt().issuer().empty() ? "-" : key.jwt().issuer()});
+  }
+  if (key.legacy_short_secret()) {
+    rows.push_back({"legacy short secret:",
+                    "yes (below RFC 7518's minimum, accepted at import)"});
+  }
   if (key.jwe_algorithm() != v1::JWE_ALGORITHM_UNSPECIFIED) {
     rows.push_back({"jwe algorithm:", v1::JweAlgorithm_Name(key.jwe_algorithm())});
   }
@@ -132,10 +169,7 @@ int RunKeyCreate(Context& ctx) {
   v1::CreateKeyRequest req;
   req.set_key_id(KeyIdOf(ctx.pos()[0]));
   absl::Status s = FillKeyTemplate(ctx, req.mutable_key(), /*require_type=*/true);
-  if (s.ok()) s = SetDurationFlag(ctx, "rotation-period",
-                                  req.mutable_key()->mutable_rotation_period());
-  if (s.ok()) s = SetDurationFlag(ctx, "jwt-max-ttl",
-                                  req.mutable_key()->mutable_jwt()->mutable_max_ttl());
+  if (s.ok()) s = FillKeySettings(ctx, req.mutable_key());
   if (!s.ok()) return ctx.Usage(s.message());
   return ctx.Reply(absl::StrCat("cannot create keys/", req.key_id()),
                    ctx.Call(&ClientInterface::CreateKey, req),
@@ -144,13 +178,9 @@ int RunKeyCreate(Context& ctx) {
 
 Command KeyCreate() {
   std::vector<FlagSpec> flags = KeyTemplateFlags(/*import=*/false);
-  flags.push_back({"rotation-period", Kind::kValue, "DURATION",
-                   "rotate automatically, e.g. 720h or 30d"});
-  flags.push_back({"jwt-max-ttl", Kind::kValue, "DURATION",
-                   "JWT keys: longest token lifetime"});
+  for (FlagSpec& f : KeySettingFlags()) flags.push_back(std::move(f));
   return {"key create", "NAME --type TYPE", "create a key with a generated version 1",
-          flags, 1, 1, RunKeyCreate, "",
-          {AlgorithmWithheld(), JwtIssuerWithheld(), JwtDefaultTtlWithheld()}};
+          flags, 1, 1, RunKeyCreate, "", {}};
 }
 
 // --- key list, show, rotate ---
@@ -238,13 +268,31 @@ absl::Status FillKeyUpdate(const Context& ctx, v1::UpdateKeyRequest* req) {
     key->set_min_decryption_version(static_cast<uint32_t>(n));
     req->add_update_mask("min_decryption_version");
   }
+  if (ctx.Has("min-encrypt-version")) {
+    uint64_t n = 0;
+    absl::Status s = ParseCountFlags(ctx, {{"min-encrypt-version", &n}});
+    if (!s.ok() || n > UINT32_MAX) {
+      return absl::InvalidArgumentError("--min-encrypt-version must be a version number");
+    }
+    key->set_min_encryption_version(static_cast<uint32_t>(n));
+    req->add_update_mask("min_encryption_version");
+  }
   s = SetDurationFlag(ctx, "jwt-max-ttl", key->mutable_jwt()->mutable_max_ttl());
   if (!s.ok()) return s;
   if (ctx.Has("jwt-max-ttl")) req->add_update_mask("jwt.max_ttl");
+  s = SetDurationFlag(ctx, "jwt-default-ttl",
+                      key->mutable_jwt()->mutable_default_ttl());
+  if (!s.ok()) return s;
+  if (ctx.Has("jwt-default-ttl")) req->add_update_mask("jwt.default_ttl");
+  if (ctx.Has("jwt-issuer")) {
+    key->mutable_jwt()->set_issuer(ctx.Flag("jwt-issuer"));
+    req->add_update_mask("jwt.issuer");
+  }
   if (req->update_mask().empty()) {
     return absl::InvalidArgumentError(
         "nothing to change: give --description, --label, --clear-labels, "
-        "--rotation-period, --min-decrypt-version or --jwt-max-ttl");
+        "--rotation-period, --min-decrypt-version, --min-encrypt-version, "
+        "--jwt-max-ttl, --jwt-default-ttl or --jwt-issuer");
   }
   return absl::OkStatus();
 }
@@ -269,11 +317,14 @@ Command KeyUpdate() {
            {"label", Kind::kRepeated, "K=V", "labels (replace all), repeatable"},
            {"clear-labels", Kind::kBool, "", "remove all labels"},
            {"description", Kind::kValue, "TEXT", "free text"},
-           {"jwt-max-ttl", Kind::kValue, "DURATION", "JWT keys: longest token lifetime"}},
-          1, 1, RunKeyUpdate, "",
-          {{"min-encrypt-version", Kind::kValue, "N",
-            "keywardd does not update min_encryption_version yet"},
-           JwtIssuerWithheld(), JwtDefaultTtlWithheld()}};
+           {"min-encrypt-version", Kind::kValue, "N",
+            "versions below N cannot be named to sign/encrypt"},
+           {"jwt-max-ttl", Kind::kValue, "DURATION", "JWT keys: longest token lifetime"},
+           {"jwt-default-ttl", Kind::kValue, "DURATION",
+            "JWT keys: lifetime of a token signed without --ttl"},
+           {"jwt-issuer", Kind::kValue, "ISS",
+            "JWT keys: \"iss\" of every token (\"\" removes it)"}},
+          1, 1, RunKeyUpdate, "", {}};
 }
 
 // --- key versions and version state changes ---
@@ -327,23 +378,13 @@ int RunKeyDestroy(Context& ctx) {
 
 // --- key import, export, public ---
 
-std::vector<FlagSpec> KeyImportWithheld() {
-  return {AlgorithmWithheld(),
-          JwtIssuerWithheld(),
-          JwtDefaultTtlWithheld(),
-          {"jwt-max-ttl", Kind::kValue, "DURATION",
-           "keywardd ignores jwt settings at import; set it afterwards with "
-           "`keyward key update --jwt-max-ttl`"},
-          {"rotation-period", Kind::kValue, "DURATION",
-           "keywardd ignores rotation_period at import; set it afterwards "
-           "with `keyward key update --rotation-period`"}};
-}
-
 // FillImport sets everything of an import but the material.
 absl::Status FillImport(const Context& ctx, v1::ImportKeyRequest* req) {
   std::string id = KeyIdOf(ctx.pos()[0]);
   if (ctx.Has("new-version")) {
-    for (const FlagSpec& f : KeyTemplateFlags(/*import=*/true)) {
+    std::vector<FlagSpec> template_flags = KeyTemplateFlags(/*import=*/true);
+    for (FlagSpec& f : KeySettingFlags()) template_flags.push_back(std::move(f));
+    for (const FlagSpec& f : template_flags) {
       if (ctx.Has(f.name) || !ctx.args().GetAll(f.name).empty()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "--", f.name, " describes a new key; with --new-version the key "
@@ -354,8 +395,10 @@ absl::Status FillImport(const Context& ctx, v1::ImportKeyRequest* req) {
   } else {
     req->set_key_id(id);
     absl::Status s = FillKeyTemplate(ctx, req->mutable_key(), /*require_type=*/false);
+    if (s.ok()) s = FillKeySettings(ctx, req->mutable_key());
     if (!s.ok()) return s;
   }
+  req->set_allow_short_secret(ctx.Has("allow-short-secret"));
   v1::KeyMaterialFormat format = v1::KEY_MATERIAL_FORMAT_UNSPECIFIED;
   absl::Status s = ParseFlagInto(ctx, "format", ParseImportFormat, &format);
   if (!s.ok()) return s;
@@ -409,8 +452,12 @@ Command KeyImport() {
                    "passphrase of an encrypted PKCS#8 (mode 0600)"});
   flags.push_back({"new-version", Kind::kBool, "", "add a version to existing key NAME"});
   flags.push_back({"kid", Kind::kValue, "KID", "JOSE kid for the new version"});
+  flags.push_back({"allow-short-secret", Kind::kBool, "",
+                   "accept an HMAC secret below RFC 7518's minimum (legacy "
+                   "issuers; the key is marked)"});
+  for (FlagSpec& f : KeySettingFlags()) flags.push_back(std::move(f));
   return {"key import", "NAME --in FILE", "import key material as a new key or version",
-          flags, 1, 1, RunKeyImport, "", KeyImportWithheld()};
+          flags, 1, 1, RunKeyImport, "", {}};
 }
 
 int RunKeyExport(Context& ctx) {

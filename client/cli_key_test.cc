@@ -7,35 +7,89 @@ namespace {
 
 using KeyCommandTest = CommandTest;
 
-TEST_F(KeyCommandTest, UpdateRefusesFlagsTheDaemonDoesNotHonourBeforeAnyCall) {
-  for (const char* flag : {"--jwt-issuer", "--jwt-default-ttl", "--min-encrypt-version"}) {
-    SCOPED_TRACE(flag);
-    CliResult r = RunWith(client_, {"key", "update", "k", flag, "2"});
-    ExpectRefusedBeforeAnyCall(r, absl::StrCat(flag, " is not supported"));
-    EXPECT_THAT(r.err, HasSubstr("keywardd does not"));
-  }
+TEST_F(KeyCommandTest, UpdateSendsJwtSettingsAndMinEncryptVersion) {
+  v1::UpdateKeyResponse resp;
+  resp.mutable_key()->set_name("keys/k");
+  EXPECT_CALL(client_, UpdateKey(Truly([](const v1::UpdateKeyRequest& req) {
+                const auto& m = req.update_mask();
+                return req.key().name() == "keys/k" && m.size() == 3 &&
+                       m[0] == "min_encryption_version" &&
+                       m[1] == "jwt.default_ttl" && m[2] == "jwt.issuer" &&
+                       req.key().min_encryption_version() == 2 &&
+                       req.key().jwt().default_ttl().seconds() == 300 &&
+                       req.key().jwt().issuer() == "https://id.example";
+              })))
+      .WillOnce(Return(resp));
+  CliResult r = RunWith(client_, {"key", "update", "k", "--min-encrypt-version", "2",
+                                  "--jwt-default-ttl", "5m", "--jwt-issuer",
+                                  "https://id.example"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
 }
 
-TEST_F(KeyCommandTest, CreateAndImportRefuseWithheldFlags) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"key", "create", "k", "--type", "ed25519", "--jwt-issuer", "me"},
-           {"key", "create", "k", "--type", "ed25519", "--jwt-default-ttl", "5m"},
-           {"key", "create", "k", "--type", "rsa-2048", "--purpose", "sign",
-            "--algorithm", "RS256"},
-           {"key", "import", "k", "--in", "/dev/null", "--rotation-period", "30d"},
-           {"key", "import", "k", "--in", "/dev/null", "--jwt-max-ttl", "1h"},
-       }) {
-    SCOPED_TRACE(args[5]);
-    ExpectRefusedBeforeAnyCall(RunWith(client_, args), "is not supported");
-  }
+TEST_F(KeyCommandTest, CreateSendsAlgorithmsFirstIsDefault) {
+  v1::CreateKeyResponse resp;
+  resp.mutable_key()->set_name("keys/k");
+  EXPECT_CALL(client_, CreateKey(Truly([](const v1::CreateKeyRequest& req) {
+                const auto& a = req.key().signature_algorithms();
+                return a.size() == 2 &&
+                       a[0] == v1::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA512 &&
+                       a[1] == v1::SIGNATURE_ALGORITHM_RSA_PSS_SHA256 &&
+                       req.key().jwt().issuer() == "me" &&
+                       req.key().jwt().default_ttl().seconds() == 300;
+              })))
+      .WillOnce(Return(resp));
+  CliResult r = RunWith(client_, {"key", "create", "k", "--type", "rsa-2048",
+                                  "--purpose", "sign", "--algorithm",
+                                  "rsa-pkcs1-sha512", "--algorithm", "PS256",
+                                  "--jwt-issuer", "me", "--jwt-default-ttl", "5m"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
 }
 
-TEST_F(KeyCommandTest, WithheldFlagsAreNotInHelp) {
-  CliResult r = RunWith(client_, {"key", "update", "--help"});
-  EXPECT_EQ(r.exit_code, kExitOk);
-  EXPECT_THAT(r.out, HasSubstr("--jwt-max-ttl"));
-  EXPECT_THAT(r.out, Not(HasSubstr("--jwt-issuer")));
-  EXPECT_THAT(r.out, Not(HasSubstr("--min-encrypt-version")));
+TEST_F(KeyCommandTest, CreateRefusesAnUnknownAlgorithmBeforeAnyCall) {
+  ExpectRefusedBeforeAnyCall(
+      RunWith(client_, {"key", "create", "k", "--type", "rsa-2048", "--purpose",
+                        "jwt", "--algorithm", "RS1024"}),
+      "signature algorithm");
+}
+
+TEST_F(KeyCommandTest, ImportSendsSettingsAndAllowShortSecret) {
+  const std::string path = ::testing::TempDir() + "/short-secret";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("nineteen-byte-secret", f);
+    std::fclose(f);
+  }
+  v1::ImportKeyResponse resp;
+  resp.mutable_key()->set_name("keys/legacy");
+  EXPECT_CALL(client_, ImportKey(Truly([](const v1::ImportKeyRequest& req) {
+                return req.key_id() == "legacy" && req.allow_short_secret() &&
+                       req.key().rotation_period().seconds() == 30 * 86400 &&
+                       req.key().jwt().max_ttl().seconds() == 3600 &&
+                       req.format() == v1::KEY_MATERIAL_FORMAT_RAW_SECRET;
+              })))
+      .WillOnce(Return(resp));
+  CliResult r = RunWith(client_, {"key", "import", "legacy", "--in", path,
+                                  "--type", "hmac-sha256", "--purpose", "jwt",
+                                  "--format", "raw", "--allow-short-secret",
+                                  "--rotation-period", "30d", "--jwt-max-ttl", "1h"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+}
+
+TEST_F(KeyCommandTest, ShowsJwtSettingsAndTheShortSecretMark) {
+  v1::GetKeyResponse resp;
+  v1::Key* key = resp.mutable_key();
+  key->set_name("keys/legacy");
+  key->set_key_type(v1::KEY_TYPE_HMAC_SHA256);
+  key->set_purpose(v1::KEY_PURPOSE_JWT);
+  key->mutable_jwt()->set_issuer("https://id.example");
+  key->set_legacy_short_secret(true);
+  EXPECT_CALL(client_, GetKey(_)).WillOnce(Return(resp));
+  CliResult r = RunWith(client_, {"key", "show", "legacy"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("https://id.example"));
+  EXPECT_THAT(r.out, HasSubstr("legacy short secret"));
+  EXPECT_THAT(r.out, HasSubstr("15m (default)"));
 }
 
 TEST_F(KeyCommandTest, CreateSendsTheTemplate) {

@@ -104,7 +104,7 @@ TEST(CompletionTest, ScriptsMentionEveryCommandAndFlag) {
     EXPECT_THAT(bash, HasSubstr("\"" + c.name + "\") echo"));
     EXPECT_THAT(zsh, HasSubstr("\"" + c.name + "\") echo"));
   }
-  EXPECT_THAT(bash, Not(HasSubstr("--jwt-issuer")));  // withheld
+  EXPECT_THAT(bash, HasSubstr("--jwt-issuer"));  // honoured since schema 7
   EXPECT_THAT(zsh, HasSubstr("#compdef keyward"));
   StrictMock<MockClient> client;
   CliResult r = RunWith(client, {"completion", "bash"});
@@ -156,7 +156,7 @@ TEST(CompletionTest, BashCompletesWordsFlagsAndFiles) {
   EXPECT_EQ(lines[2], "--type");
   EXPECT_EQ(lines[3], dir + "completion-data.bin");
   EXPECT_EQ(lines[4], "bash zsh");
-  EXPECT_EQ(lines[5], "--jwt-max-ttl");  // not the withheld --jwt-issuer
+  EXPECT_EQ(lines[5], "--jwt-max-ttl --jwt-default-ttl --jwt-issuer");
 }
 
 }  // namespace

@@ -98,7 +98,8 @@ struct AuditEntry {
   std::string code;     // "OK", "PERMISSION_DENIED", ...
   std::string request_id;
   // A fact for a person, never secret ("note" in the line; omitted if
-  // empty). Only the daemon's own records carry one.
+  // empty): the daemon's own records, and calls that set one
+  // (Rpc::SetAuditNote, e.g. an import of a legacy short secret).
   std::string note;
 };
 

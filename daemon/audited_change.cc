@@ -19,7 +19,8 @@ absl::Status AppendOutcome(AuditLog& log, AuditEntry entry, int32_t version,
 
 absl::Status RunAudited(AuditLog& log, AuditEntry entry,
                         absl::FunctionRef<absl::Status(int32_t* version)> work,
-                        const std::function<void()>& undo) {
+                        const std::function<void()>& undo,
+                        const std::string* note) {
   int32_t version = 0;
   absl::Status status;
   bool ran = false;
@@ -28,6 +29,7 @@ absl::Status RunAudited(AuditLog& log, AuditEntry entry,
     keystore::ScopedCommitHook hook(
         [&](const keystore::CommitInfo& info) -> absl::Status {
           AuditEntry committing = entry;
+          if (note != nullptr && !note->empty()) committing.note = *note;
           committing.version = info.version != 0 ? info.version : version;
           committing.code = absl::StatusCodeToString(absl::StatusCode::kOk);
           auto appended = log.Append(committing);
@@ -47,6 +49,7 @@ absl::Status RunAudited(AuditLog& log, AuditEntry entry,
     if (status.ok() && undo) undo();
     return unrecordable;
   }
+  if (note != nullptr && !note->empty()) entry.note = *note;
   if (!ran) {
     // No change was committed (if a COMMIT failed after its record was
     // written, this record of the failure follows it, under the same

@@ -35,10 +35,12 @@ namespace keyward::daemon {
 //   and `undo` (if set) reverts what `work` changed in memory (an Unseal, a
 //   Login's session), so that a refused call has changed nothing.
 // Only the first committing transaction of `work` takes the record; `work`
-// must make its one change in one storage call.
+// must make its one change in one storage call. `note`, if set, is read
+// when the record is written: `work` may set the record's note through it.
 absl::Status RunAudited(AuditLog& log, AuditEntry entry,
                         absl::FunctionRef<absl::Status(int32_t* version)> work,
-                        const std::function<void()>& undo = nullptr);
+                        const std::function<void()>& undo = nullptr,
+                        const std::string* note = nullptr);
 
 // AppendOutcome appends `entry` with `version` and the code of `status`, and
 // returns `status`, or UNAVAILABLE if the record could not be written.

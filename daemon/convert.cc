@@ -158,9 +158,6 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
       break;
     case keystore::KeyPurpose::kSignVerify:
       out->set_purpose(pb::KEY_PURPOSE_SIGN_VERIFY);
-      for (auto alg : keystore::SignatureAlgorithmsFor(key.type)) {
-        out->add_signature_algorithms(ToProto(alg));
-      }
       break;
     case keystore::KeyPurpose::kMac:
       out->set_purpose(pb::KEY_PURPOSE_MAC);
@@ -173,10 +170,10 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
       break;
     case keystore::KeyPurpose::kJwt:
       out->set_purpose(pb::KEY_PURPOSE_JWT);
-      if (auto alg = keystore::JwsSignatureAlgorithm(key.type)) {
-        out->add_signature_algorithms(ToProto(*alg));
-      }
       break;
+  }
+  for (auto alg : key.signature_algorithms) {
+    out->add_signature_algorithms(ToProto(alg));
   }
   out->set_description(key.description);
   for (const auto& [k, v] : key.labels) (*out->mutable_labels())[k] = v;
@@ -196,6 +193,12 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
     *out->mutable_jwt()->mutable_max_ttl() =
         TimeUtil::SecondsToDuration(absl::ToInt64Seconds(key.jwt_max_ttl));
   }
+  if (key.jwt_default_ttl > absl::ZeroDuration()) {
+    *out->mutable_jwt()->mutable_default_ttl() =
+        TimeUtil::SecondsToDuration(absl::ToInt64Seconds(key.jwt_default_ttl));
+  }
+  if (!key.jwt_issuer.empty()) out->mutable_jwt()->set_issuer(key.jwt_issuer);
+  out->set_legacy_short_secret(key.legacy_short_secret);
   *out->mutable_create_time() = Ts(key.created_at);
   *out->mutable_update_time() = Ts(key.rotated_at);
 }

@@ -1,8 +1,12 @@
 #include "daemon/crypto_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/format.h"
+#include "keystore/jose/jwk.h"
+#include "keystore/jwt.h"
 
 namespace keyward::daemon {
 namespace {
@@ -34,8 +38,8 @@ absl::Status CheckDigest(Rpc& rpc, const std::string& id,
                          absl::string_view digest) {
   auto key = rpc.keystore().GetKey(id);
   if (!key.ok()) return key.status();
-  const std::vector<crypto::SignatureAlgorithm> offered =
-      keystore::SignatureAlgorithmsFor(key->type);
+  const std::vector<crypto::SignatureAlgorithm>& offered =
+      key->signature_algorithms;
   if (offered.empty()) return absl::OkStatus();  // the keystore says why
   size_t want = 32;
   switch (algorithm.value_or(offered.front())) {
@@ -134,6 +138,19 @@ absl::Status DoVerify(Rpc& rpc, const pb::VerifyRequest& req,
     }
     auto alg = FromProto(req.algorithm());
     if (!alg.ok()) return alg.status();
+    auto key = rpc.keystore().GetKey(name->id);
+    if (!key.ok()) return key.status();
+    // An algorithm the key does not have is the request's fault (an
+    // error), not a verdict: the keystore's INVALID_ARGUMENT below is.
+    if (alg->has_value() && key->purpose == keystore::KeyPurpose::kSignVerify &&
+        std::find(key->signature_algorithms.begin(),
+                  key->signature_algorithms.end(),
+                  **alg) == key->signature_algorithms.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm ", pb::SignatureAlgorithm_Name(req.algorithm()),
+          " is not one of key '", name->id, "''s signature algorithms (",
+          keystore::SignatureAlgorithmsText(key->signature_algorithms), ")"));
+    }
     if (is_digest) {
       absl::Status shape = CheckDigest(rpc, name->id, *alg, req.digest());
       if (!shape.ok()) return shape;
@@ -149,10 +166,9 @@ absl::Status DoVerify(Rpc& rpc, const pb::VerifyRequest& req,
     if (valid) {
       *version = used;
       resp->set_key_version(VersionName(name->id, used));
-      auto key = rpc.keystore().GetKey(name->id);
-      if (key.ok()) {
-        resp->set_algorithm(ToProto(alg->value_or(
-            keystore::SignatureAlgorithmsFor(key->type).front())));
+      if (!key->signature_algorithms.empty()) {
+        resp->set_algorithm(ToProto(
+            alg->value_or(key->signature_algorithms.front())));
       }
     }
     return absl::OkStatus();
@@ -492,15 +508,35 @@ grpc::ServerUnaryReactor* CryptoServiceImpl::GetPublicKey(
         request->format() == pb::PUBLIC_KEY_FORMAT_UNSPECIFIED
             ? pb::PUBLIC_KEY_FORMAT_PEM
             : request->format();
-    const std::string kid = absl::StrCat(name->id, ":v", pub->version);
+    auto version_record = rpc.keystore().GetVersion(name->id, pub->version);
+    if (!version_record.ok()) return version_record.status();
+    const std::string kid = KidOf(*version_record);
     absl::StatusOr<std::string> encoded;
     switch (format) {
       case pb::PUBLIC_KEY_FORMAT_DER:
         encoded = pub->spki_der;
         break;
-      case pb::PUBLIC_KEY_FORMAT_JWK:
-        encoded = crypto::SpkiToJwk(pub->type, pub->spki_der, kid, "");
+      case pb::PUBLIC_KEY_FORMAT_JWK: {
+        // A JWT or JWE key's purpose fixes its "alg" and "use".
+        auto key = rpc.keystore().GetKey(name->id);
+        if (!key.ok()) return key.status();
+        std::string alg, use;
+        if (key->purpose == keystore::KeyPurpose::kJwt) {
+          auto jws = keystore::JwsAlgorithmOf(*key);
+          if (!jws.ok()) return jws.status();
+          alg = std::string(jose::JwsAlgorithmName(*jws));
+          use = "sig";
+        } else if (key->purpose == keystore::KeyPurpose::kKeyAgreement) {
+          auto jwe = JweAlgorithmOf(*key);
+          if (!jwe.ok()) return jwe.status();
+          alg = std::string(jose::JweAlgorithmName(*jwe));
+          use = "enc";
+        }
+        auto jwk = jose::PublicJwk(pub->type, pub->spki_der, kid, alg, use);
+        if (!jwk.ok()) return jwk.status();
+        encoded = jwk->Serialize();
         break;
+      }
       default:
         encoded = crypto::SpkiToPem(pub->spki_der);
         break;

@@ -13,6 +13,7 @@
 #include "keystore/crypto/pkcs8_encrypt.h"
 #include "keystore/jose/json.h"
 #include "keystore/jose/jwk.h"
+#include "keystore/jose/jws.h"
 
 namespace keyward::daemon {
 namespace {
@@ -69,68 +70,50 @@ absl::Status VersionNameRequired(const KeyName& name) {
       "name must be a version: keys/NAME/versions/N");
 }
 
-// ReportedAlgorithms: the signature_algorithms a key of `type` and
-// `purpose` reports (convert.cc's ToProto), default first.
-std::vector<pb::SignatureAlgorithm> ReportedAlgorithms(
-    keystore::KeyType type, keystore::KeyPurpose purpose) {
-  std::vector<pb::SignatureAlgorithm> out;
-  if (purpose == keystore::KeyPurpose::kSignVerify) {
-    for (auto alg : keystore::SignatureAlgorithmsFor(type)) {
-      out.push_back(ToProto(alg));
+// AlgorithmsFromProto: a template's signature_algorithms as the keystore's
+// (it checks them against the type and purpose).
+absl::StatusOr<std::vector<crypto::SignatureAlgorithm>> AlgorithmsFromProto(
+    const pb::Key& key) {
+  std::vector<crypto::SignatureAlgorithm> out;
+  for (int a : key.signature_algorithms()) {
+    auto known = daemon::FromProto(static_cast<pb::SignatureAlgorithm>(a));
+    if (!known.ok()) return known.status();
+    if (!known->has_value()) {
+      return absl::InvalidArgumentError(
+          "signature_algorithms must not hold SIGNATURE_ALGORITHM_UNSPECIFIED");
     }
-  } else if (purpose == keystore::KeyPurpose::kJwt) {
-    if (auto alg = keystore::JwsSignatureAlgorithm(type)) {
-      out.push_back(ToProto(*alg));
-    }
+    out.push_back(**known);
   }
   return out;
 }
 
-std::string AlgorithmNames(const std::vector<pb::SignatureAlgorithm>& algs) {
-  std::vector<std::string> names;
-  for (pb::SignatureAlgorithm a : algs) {
-    names.push_back(pb::SignatureAlgorithm_Name(a));
+// JwkAlgorithms: the signature algorithm a JWK's "alg" names (RS512 ->
+// RSA_PKCS1_SHA512), for a sign/verify or JWT key; empty if it names none
+// or one that is not a JWS algorithm. INVALID_ARGUMENT if `asked` (the
+// template's) is given and differs.
+absl::StatusOr<std::vector<crypto::SignatureAlgorithm>> JwkAlgorithms(
+    const jose::JsonValue& jwk, keystore::KeyPurpose purpose,
+    const std::vector<crypto::SignatureAlgorithm>& asked) {
+  std::vector<crypto::SignatureAlgorithm> out;
+  const jose::JsonValue* alg = jwk.Find("alg");
+  if (alg == nullptr || !alg->is_string() ||
+      (purpose != keystore::KeyPurpose::kSignVerify &&
+       purpose != keystore::KeyPurpose::kJwt)) {
+    return out;
   }
-  return names.empty() ? std::string("none") : absl::StrJoin(names, ", ");
-}
-
-// CheckTemplateKept refuses (INVALID_ARGUMENT, naming what was asked and
-// what the key has) the template fields of CreateKey/ImportKey that this
-// build cannot keep, so that none is dropped in silence: a
-// signature_algorithms other than the one the key will have (the default
-// first; a key's own choice of algorithm is not stored yet), and jwt
-// settings other than max_ttl. `purpose` is the key's; `type` unset when
-// the import takes it from the material.
-absl::Status CheckTemplateKept(const pb::Key& key,
-                               std::optional<keystore::KeyType> type,
-                               keystore::KeyPurpose purpose) {
-  if (key.jwt().has_default_ttl() || !key.jwt().issuer().empty()) {
-    return absl::InvalidArgumentError(
-        "jwt.default_ttl and jwt.issuer are not kept by this build yet; "
-        "leave them unset (only jwt.max_ttl is kept)");
+  const auto jws = jose::JwsAlgorithmFromName(alg->string_value());
+  if (!jws) return out;
+  for (crypto::SignatureAlgorithm a : crypto::kAllSignatureAlgorithms) {
+    if (jose::JwsAlgorithmForSignature(a) == *jws) out.push_back(a);
   }
-  if (key.signature_algorithms().empty()) return absl::OkStatus();
-  std::vector<pb::SignatureAlgorithm> asked;
-  for (int a : key.signature_algorithms()) {
-    auto known = daemon::FromProto(static_cast<pb::SignatureAlgorithm>(a));
-    if (!known.ok()) return known.status();
-    asked.push_back(static_cast<pb::SignatureAlgorithm>(a));
+  if (!asked.empty() && !out.empty() && asked != out) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the JWK's \"alg\" is ", alg->string_value(), " (",
+        keystore::SignatureAlgorithmsText(out),
+        ") but signature_algorithms asks for ",
+        keystore::SignatureAlgorithmsText(asked), "; give one or the same"));
   }
-  if (!type.has_value()) {
-    return absl::InvalidArgumentError(
-        "signature_algorithms needs key_type: give the type of the material "
-        "so that the algorithms can be checked against it before the import");
-  }
-  const std::vector<pb::SignatureAlgorithm> has =
-      ReportedAlgorithms(*type, purpose);
-  if (asked == has || (asked.size() == 1 && !has.empty() && asked[0] == has[0])) {
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "signature_algorithms [", AlgorithmNames(asked), "] cannot be given to a ",
-      crypto::KeyTypeName(*type), " key of this purpose: it signs with [",
-      AlgorithmNames(has), "] (the default first), and choosing another "
-      "algorithm per key is not offered by this build yet"));
+  return out;
 }
 
 // Page tokens are the last key id of the previous page.
@@ -167,10 +150,11 @@ grpc::ServerUnaryReactor* KeyServiceImpl::CreateKey(
     params.exportable = key.exportable();
     params.rotation_period = FromProto(key.rotation_period());
     params.jwt_max_ttl = FromProto(key.jwt().max_ttl());
-    s = CheckTemplateKept(
-        key, params.type,
-        params.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
-    if (!s.ok()) return s;
+    params.jwt_default_ttl = FromProto(key.jwt().default_ttl());
+    params.jwt_issuer = key.jwt().issuer();
+    auto algorithms = AlgorithmsFromProto(key);
+    if (!algorithms.ok()) return algorithms.status();
+    params.signature_algorithms = std::move(*algorithms);
     auto jwe = ChooseJweAlgorithm(
         key.jwe_algorithm(), params.type,
         params.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
@@ -295,13 +279,24 @@ grpc::ServerUnaryReactor* KeyServiceImpl::UpdateKey(
         update.rotation_period = FromProto(key.rotation_period());
       } else if (path == "min_decryption_version") {
         update.min_decrypt_version = key.min_decryption_version();
+      } else if (path == "min_encryption_version") {
+        update.min_encrypt_version = key.min_encryption_version();
+      } else if (path == "jwt") {
+        update.jwt_max_ttl = FromProto(key.jwt().max_ttl());
+        update.jwt_default_ttl = FromProto(key.jwt().default_ttl());
+        update.jwt_issuer = key.jwt().issuer();
       } else if (path == "jwt.max_ttl") {
         update.jwt_max_ttl = FromProto(key.jwt().max_ttl());
+      } else if (path == "jwt.default_ttl") {
+        update.jwt_default_ttl = FromProto(key.jwt().default_ttl());
+      } else if (path == "jwt.issuer") {
+        update.jwt_issuer = key.jwt().issuer();
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
             "update_mask path '", absl::CHexEscape(path),
             "' cannot be updated; use description, labels, rotation_period, "
-            "min_decryption_version or jwt.max_ttl"));
+            "min_decryption_version, min_encryption_version, jwt, "
+            "jwt.max_ttl, jwt.default_ttl or jwt.issuer"));
       }
     }
     auto updated = rpc.keystore().UpdateKey(name->id, update);
@@ -491,23 +486,15 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
     params.create.labels.insert(request->key().labels().begin(),
                                 request->key().labels().end());
     params.create.exportable = request->key().exportable();
-    if (!new_version &&
-        FromProto(request->key().rotation_period()) != absl::ZeroDuration()) {
-      // The keystore starts imported keys without automatic rotation.
-      return absl::InvalidArgumentError(
-          "rotation_period is not taken by ImportKey yet: import the key, "
-          "then set it with UpdateKey (update_mask \"rotation_period\")");
-    }
+    params.create.rotation_period = FromProto(request->key().rotation_period());
     params.create.jwt_max_ttl = FromProto(request->key().jwt().max_ttl());
-    if (!new_version) {
-      absl::Status kept = CheckTemplateKept(
-          request->key(),
-          params.type_from_material
-              ? std::nullopt
-              : std::optional<keystore::KeyType>(params.create.type),
-          params.create.purpose.value_or(keystore::KeyPurpose::kEncryptDecrypt));
-      if (!kept.ok()) return kept;
-    }
+    params.create.jwt_default_ttl =
+        FromProto(request->key().jwt().default_ttl());
+    params.create.jwt_issuer = request->key().jwt().issuer();
+    auto algorithms = AlgorithmsFromProto(request->key());
+    if (!algorithms.ok()) return algorithms.status();
+    params.create.signature_algorithms = std::move(*algorithms);
+    params.allow_short_secret = request->allow_short_secret();
     params.kid = request->kid();
     if (!new_version && params.create.purpose ==
                             keystore::KeyPurpose::kKeyAgreement) {
@@ -570,6 +557,23 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
       if (params.kid.empty() && keystore::ValidateKid(jwk->kid).ok()) {
         params.kid = jwk->kid;
       }
+      // The JWK's "alg" is the algorithm its tokens use: the new key takes
+      // it; a new version must be for the key's.
+      keystore::KeyPurpose purpose =
+          params.create.purpose.value_or(keystore::KeyPurpose::kSignVerify);
+      if (new_version) {
+        auto existing = rpc.keystore().GetKey(target->id);
+        if (!existing.ok()) return existing.status();
+        purpose = existing->purpose;
+      }
+      auto from_jwk = JwkAlgorithms(*object, purpose,
+                                    params.create.signature_algorithms);
+      if (!from_jwk.ok()) return from_jwk.status();
+      if (new_version) {
+        params.expect_algorithms = std::move(*from_jwk);
+      } else if (!from_jwk->empty()) {
+        params.create.signature_algorithms = std::move(*from_jwk);
+      }
     }
     if (!request->passphrase().empty()) {
       params.passphrase = crypto::SecretData(request->passphrase());
@@ -587,6 +591,16 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
       slot.emplace(std::move(*begun));
       return absl::OkStatus();
     };
+    if (params.allow_short_secret &&
+        request->format() == pb::KEY_MATERIAL_FORMAT_RAW_SECRET &&
+        params.material.size() <
+            keystore::KeyTypeInfoOf(params.create.type).min_import_secret) {
+      rpc.SetAuditNote(absl::StrCat(
+          "legacy short secret accepted: ", params.material.size(),
+          " bytes, below RFC 7518's minimum of ",
+          keystore::KeyTypeInfoOf(params.create.type).min_import_secret,
+          " for ", crypto::KeyTypeName(params.create.type)));
+    }
     auto imported = rpc.keystore().ImportKey(std::move(params));
     if (!imported.ok()) return imported.status();
     *version = imported->primary_version;

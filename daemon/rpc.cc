@@ -111,7 +111,8 @@ absl::Status Rpc::Complete(keyward::v1::Operation operation,
                            absl::FunctionRef<absl::Status(int32_t*)> body,
                            bool record_required) {
   if (status.ok() && deferred_ == nullptr && record_required) {
-    return RunAudited(*env_.audit, Entry(operation, resource), body, undo_);
+    return RunAudited(*env_.audit, Entry(operation, resource), body, undo_,
+                      &note_);
   }
   int32_t version = 0;
   if (status.ok()) status = body(&version);

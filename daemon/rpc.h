@@ -137,6 +137,10 @@ class Rpc {
   // a refused call has changed nothing (RunAudited's `undo`).
   void OnRefused(std::function<void()> undo) { undo_ = std::move(undo); }
 
+  // SetAuditNote gives the call's audit record a note (a fact for a person,
+  // never secret), e.g. that an import accepted a legacy short secret.
+  void SetAuditNote(std::string note) { note_ = std::move(note); }
+
   // Finish answers the call with `status` and returns its reactor.
   grpc::ServerUnaryReactor* Finish(const absl::Status& status);
 
@@ -180,6 +184,7 @@ class Rpc {
   std::vector<AuditEntry>* deferred_ = nullptr;
   std::string request_id_;
   std::function<void()> undo_;
+  std::string note_;
 };
 
 // Unary runs a whole single-item call: Identify, then Run, then Finish.

@@ -76,7 +76,13 @@ absl::StatusOr<jose::JwsAlgorithm> JwsAlgorithmOf(const KeyRecord& key) {
         "key '", key.id, "' is not a JWT key; create one with purpose JWT "
         "(`keyward key create NAME --type ed25519 --purpose jwt`)"));
   }
-  if (auto jws = KeyTypeInfoOf(key.type).jws_algorithm) return *jws;
+  const KeyTypeInfo& info = KeyTypeInfoOf(key.type);
+  if (!info.asymmetric && info.jws_algorithm) return *info.jws_algorithm;
+  if (!key.signature_algorithms.empty()) {
+    if (auto jws = jose::JwsAlgorithmForSignature(key.signature_algorithms[0])) {
+      return *jws;
+    }
+  }
   return absl::FailedPreconditionError(
       absl::StrCat("key '", key.id, "' has no JWS algorithm"));
 }
@@ -110,7 +116,11 @@ absl::StatusOr<SignedToken> SignJwt(Keystore& keystore,
   if (ttl < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("ttl must not be negative");
   }
-  if (ttl == absl::ZeroDuration()) ttl = std::min(kDefaultJwtTtl, max_ttl);
+  if (ttl == absl::ZeroDuration()) {
+    ttl = key->jwt_default_ttl > absl::ZeroDuration()
+              ? key->jwt_default_ttl
+              : std::min(kDefaultJwtTtl, max_ttl);
+  }
   if (ttl > max_ttl) {
     return absl::InvalidArgumentError(absl::StrCat(
         "ttl ", absl::FormatDuration(ttl), " is over key '", key->id,
@@ -132,6 +142,23 @@ absl::StatusOr<SignedToken> SignJwt(Keystore& keystore,
         "a recorded token's jti must be 1 to 128 characters of "
         "[A-Za-z0-9_-]; leave it out and the daemon makes one");
   }
+  // The key's issuer: filled in, and a claims "iss" that differs refused.
+  const jose::JsonValue* claims = &params.claims;
+  jose::JsonValue with_issuer;
+  if (!key->jwt_issuer.empty()) {
+    if (const jose::JsonValue* iss = params.claims.Find("iss")) {
+      if (!iss->is_string() || iss->string_value() != key->jwt_issuer) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the claims' \"iss\" is not key '", key->id, "''s issuer \"",
+            key->jwt_issuer, "\"; leave \"iss\" out (the key fills it in) "
+            "or use another key"));
+      }
+    } else {
+      with_issuer = params.claims;
+      with_issuer.Set("iss", jose::JsonValue::String(key->jwt_issuer));
+      claims = &with_issuer;
+    }
+  }
   const int32_t v = key->primary_version;
   auto signing_version = keystore.GetVersion(key->id, v);
   if (!signing_version.ok()) return signing_version.status();
@@ -150,7 +177,7 @@ absl::StatusOr<SignedToken> SignJwt(Keystore& keystore,
   options.typ = params.typ;
   options.keep_given_registered_claims = true;
   options.max_token_bytes = params.max_token_bytes;
-  auto token = jose::SignJwt(params.claims, *signing_key, options);
+  auto token = jose::SignJwt(*claims, *signing_key, options);
   if (!token.ok()) return token.status();
   SignedToken out;
   if (params.record.has_value()) {

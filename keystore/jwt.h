@@ -35,11 +35,8 @@
 
 namespace keyward::keystore {
 
-// A JWT key's token lifetimes when it sets none (JwtKeySettings).
-inline constexpr absl::Duration kDefaultJwtTtl = absl::Minutes(15);
-inline constexpr absl::Duration kDefaultJwtMaxTtl = absl::Hours(24);
-
-// JwsAlgorithmOf returns the one JWS "alg" of a JWT key. FAILED_PRECONDITION
+// JwsAlgorithmOf returns the one JWS "alg" of a JWT key: HS256/384/512 by an
+// HMAC key's hash, else its signature_algorithms[0]'s. FAILED_PRECONDITION
 // for a key of another purpose or a type that makes no JWTs.
 absl::StatusOr<jose::JwsAlgorithm> JwsAlgorithmOf(const KeyRecord& key);
 
@@ -66,8 +63,9 @@ struct TokenRecordSpec {
 struct JwtSignParams {
   std::string key_id;
   jose::JsonValue claims = jose::JsonValue::Object();  // a JSON object
-  // exp - now; zero: the key's default (15 minutes, or the key's maximum
-  // if shorter). Above the key's maximum: refused, never shortened.
+  // exp - now; zero: the key's jwt_default_ttl, else 15 minutes (or the
+  // key's maximum if shorter). Above the key's maximum: refused, never
+  // shortened.
   absl::Duration ttl = absl::ZeroDuration();
   std::string typ = "JWT";
   std::optional<TokenRecordSpec> record;
@@ -86,8 +84,10 @@ struct SignedToken {
 
 // SignJwt signs `params.claims` with the primary version of JWT key
 // `params.key_id` in the key's algorithm, filling iat/nbf/exp/jti as
-// jose::SignJwt does. Errors: INVALID_ARGUMENT (ttl negative or over the
-// key's maximum lifetime, a given "exp" past that maximum, the token
+// jose::SignJwt does, and "iss" with the key's jwt_issuer if it has one.
+// Errors: INVALID_ARGUMENT (ttl negative or over the key's maximum
+// lifetime, a given "exp" past that maximum, claims whose "iss" is not the
+// key's issuer, the token
 // rules of jose::SignJwt, a recorded token's jti not 1 to 128 of
 // [A-Za-z0-9_-]); NOT_FOUND; ALREADY_EXISTS (a recorded token's jti has a
 // record); FAILED_PRECONDITION (not a JWT key, public-only key, version

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace keyward::keystore {
 namespace {
@@ -24,10 +25,14 @@ KeyTypeInfo Symmetric(KeyType type, size_t size, KeyPurpose purpose) {
   return info;
 }
 
+// An HMAC key's generated secret, and the shortest it imports without the
+// legacy opt-in, are its hash's length (RFC 7518 s3.2); with the opt-in, any
+// non-empty secret.
 KeyTypeInfo Hmac(KeyType type, size_t size, HashType hash, JwsAlgorithm jws) {
   KeyTypeInfo info = Symmetric(type, size, KeyPurpose::kMac);
-  info.min_import_secret = 16;
+  info.min_import_secret = size;
   info.max_import_secret = 1024;
+  info.min_legacy_secret = 1;
   info.other_purposes = {KeyPurpose::kJwt};
   info.hmac_hash = hash;
   info.jws_algorithm = jws;
@@ -209,6 +214,110 @@ const std::vector<crypto::SignatureAlgorithm>& SignatureAlgorithmsFor(
 
 std::optional<crypto::SignatureAlgorithm> JwsSignatureAlgorithm(KeyType type) {
   return KeyTypeInfoOf(type).jws_signature;
+}
+
+std::vector<SignatureAlgorithm> JwtSignatureAlgorithms(KeyType type) {
+  const KeyTypeInfo& info = KeyTypeInfoOf(type);
+  std::vector<SignatureAlgorithm> out;
+  if (!info.jws_signature) return out;
+  out.push_back(*info.jws_signature);
+  for (SignatureAlgorithm alg : info.signature_algorithms) {
+    if (alg != *info.jws_signature && jose::JwsAlgorithmForSignature(alg)) {
+      out.push_back(alg);
+    }
+  }
+  return out;
+}
+
+std::vector<SignatureAlgorithm> DefaultSignatureAlgorithms(KeyType type,
+                                                           KeyPurpose purpose) {
+  if (purpose == KeyPurpose::kSignVerify) return SignatureAlgorithmsFor(type);
+  if (purpose == KeyPurpose::kJwt) {
+    if (auto alg = JwsSignatureAlgorithm(type)) return {*alg};
+  }
+  return {};
+}
+
+namespace {
+
+std::string Names(const std::vector<SignatureAlgorithm>& algorithms) {
+  if (algorithms.empty()) return "none";
+  std::vector<absl::string_view> names;
+  for (SignatureAlgorithm a : algorithms) {
+    names.push_back(crypto::SignatureAlgorithmName(a));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<SignatureAlgorithm>> ChooseSignatureAlgorithms(
+    KeyType type, KeyPurpose purpose,
+    const std::vector<SignatureAlgorithm>& asked) {
+  if (asked.empty()) return DefaultSignatureAlgorithms(type, purpose);
+  const absl::string_view type_name = KeyTypeInfoOf(type).name;
+  const std::vector<SignatureAlgorithm> offered =
+      purpose == KeyPurpose::kSignVerify ? SignatureAlgorithmsFor(type)
+      : purpose == KeyPurpose::kJwt      ? JwtSignatureAlgorithms(type)
+                                         : std::vector<SignatureAlgorithm>();
+  if (offered.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signature algorithms [", Names(asked), "] cannot be given to a ",
+        type_name, " key for ", KeyPurposeName(purpose),
+        purpose == KeyPurpose::kJwt
+            ? ": an HMAC JWT key's algorithm comes from its hash (HS256/384/"
+              "512); leave the algorithms unset"
+            : ": it does not sign; leave the algorithms unset"));
+  }
+  if (purpose == KeyPurpose::kJwt && asked.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a JWT key has exactly one algorithm, not [", Names(asked),
+        "]; a ", type_name, " JWT key may have one of [", Names(offered), "]"));
+  }
+  for (size_t i = 0; i < asked.size(); ++i) {
+    if (std::find(offered.begin(), offered.end(), asked[i]) == offered.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "signature algorithm ", crypto::SignatureAlgorithmName(asked[i]),
+          " does not suit a ", type_name, " key for ", KeyPurposeName(purpose),
+          "; it may have [", Names(offered), "]"));
+    }
+    if (std::find(asked.begin(), asked.begin() + i, asked[i]) !=
+        asked.begin() + i) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "signature algorithm ", crypto::SignatureAlgorithmName(asked[i]),
+          " is given twice"));
+    }
+  }
+  return asked;
+}
+
+std::optional<SignatureAlgorithm> SignatureAlgorithmFromName(
+    absl::string_view name) {
+  for (SignatureAlgorithm alg : crypto::kAllSignatureAlgorithms) {
+    if (crypto::SignatureAlgorithmName(alg) == name) return alg;
+  }
+  return std::nullopt;
+}
+
+std::string SignatureAlgorithmsText(
+    const std::vector<SignatureAlgorithm>& algorithms) {
+  std::vector<absl::string_view> names;
+  for (SignatureAlgorithm a : algorithms) {
+    names.push_back(crypto::SignatureAlgorithmName(a));
+  }
+  return absl::StrJoin(names, ",");
+}
+
+std::optional<std::vector<SignatureAlgorithm>> ParseSignatureAlgorithms(
+    absl::string_view text) {
+  std::vector<SignatureAlgorithm> out;
+  if (text.empty()) return out;
+  for (absl::string_view name : absl::StrSplit(text, ',')) {
+    std::optional<SignatureAlgorithm> alg = SignatureAlgorithmFromName(name);
+    if (!alg) return std::nullopt;
+    out.push_back(*alg);
+  }
+  return out;
 }
 
 }  // namespace keyward::keystore

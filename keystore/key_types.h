@@ -15,9 +15,11 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/crypto/mac.h"
@@ -37,10 +39,14 @@ struct KeyTypeInfo {
   bool asymmetric = false;
   bool rsa = false;
   // Symmetric types: the bytes of a generated secret, and the sizes a raw
-  // secret given to ImportKey may have (AES exactly 32; HMAC 16 to 1024).
+  // secret given to ImportKey may have (AES exactly 32; HMAC from its
+  // hash's length, RFC 7518 s3.2, to 1024). HMAC keys also take a shorter
+  // secret, down to min_legacy_secret, when the import explicitly accepts a
+  // legacy short secret (the key is then marked: legacy_short_secret).
   size_t secret_size = 0;
   size_t min_import_secret = 0;
   size_t max_import_secret = 0;
+  size_t min_legacy_secret = 0;
   // The purpose a key gets when the caller names none, and the others it
   // may be given instead.
   KeyPurpose default_purpose = KeyPurpose::kSignVerify;
@@ -82,9 +88,46 @@ absl::Status ValidatePurpose(KeyType type, KeyPurpose purpose);
 const std::vector<crypto::SignatureAlgorithm>& SignatureAlgorithmsFor(
     KeyType type);
 
-// JwsSignatureAlgorithm: the algorithm a JWT key of `type` signs with
-// (nullopt for HMAC types, which MAC).
+// JwsSignatureAlgorithm: the algorithm a JWT key of `type` signs with when
+// its creator names none (nullopt for HMAC types, which MAC).
 std::optional<crypto::SignatureAlgorithm> JwsSignatureAlgorithm(KeyType type);
+
+// JwtSignatureAlgorithms lists the algorithms a JWT key of `type` may be
+// given, the default first: those of its type with a JWS name (RSA:
+// RS256/384/512 and PS256/384/512; ECDSA: its curve's r||s form, ES256/
+// 384/512; Ed25519: EdDSA). Empty for HMAC types (HS* by their hash).
+std::vector<crypto::SignatureAlgorithm> JwtSignatureAlgorithms(KeyType type);
+
+// DefaultSignatureAlgorithms: the algorithms a key of `type` and `purpose`
+// has when its creator names none, the default first: a sign/verify key
+// every algorithm of its type, a JWT key of an asymmetric type its type's
+// JWS algorithm (ES256/384/512 by curve, EdDSA, RS256); empty for every
+// other key. Keys stored before schema 7 have these.
+std::vector<crypto::SignatureAlgorithm> DefaultSignatureAlgorithms(
+    KeyType type, KeyPurpose purpose);
+
+// ChooseSignatureAlgorithms checks the algorithms asked for a new key of
+// `type` and `purpose` and returns those it gets: empty `asked` is the
+// default; a sign/verify key takes a non-empty subset, without repeats, of
+// its type's algorithms (the first is its default); a JWT key of an
+// asymmetric type exactly one of JwtSignatureAlgorithms; every other key
+// none. INVALID_ARGUMENT naming what was asked and what the key may have.
+absl::StatusOr<std::vector<crypto::SignatureAlgorithm>>
+ChooseSignatureAlgorithms(KeyType type, KeyPurpose purpose,
+                          const std::vector<crypto::SignatureAlgorithm>& asked);
+
+// SignatureAlgorithmFromName is the inverse of crypto's
+// SignatureAlgorithmName ("RSA-PKCS1-SHA512"); nullopt for another name.
+std::optional<crypto::SignatureAlgorithm> SignatureAlgorithmFromName(
+    absl::string_view name);
+
+// SignatureAlgorithmsText is the stored form of a key's algorithms: their
+// names joined by ',' ("" for none). ParseSignatureAlgorithms reads it
+// back; nullopt if a name is unknown.
+std::string SignatureAlgorithmsText(
+    const std::vector<crypto::SignatureAlgorithm>& algorithms);
+std::optional<std::vector<crypto::SignatureAlgorithm>> ParseSignatureAlgorithms(
+    absl::string_view text);
 
 }  // namespace keyward::keystore
 

@@ -59,6 +59,14 @@ struct KeystoreOptions {
   std::function<absl::Time()> now = [] { return absl::Now(); };
 };
 
+// A JWT key's token lifetimes when it sets none (JwtKeySettings), and the
+// longest either may be set to.
+inline constexpr absl::Duration kDefaultJwtTtl = absl::Minutes(15);
+inline constexpr absl::Duration kDefaultJwtMaxTtl = absl::Hours(24);
+inline constexpr absl::Duration kLongestJwtTtl = absl::Hours(24 * 366);
+// The longest JWT issuer a key keeps, in bytes.
+inline constexpr size_t kMaxJwtIssuerBytes = 256;
+
 struct CreateKeyParams {
   std::string id;  // [a-z0-9][a-z0-9._-]{0,62}
   KeyType type = KeyType::kAes256Gcm;
@@ -69,6 +77,16 @@ struct CreateKeyParams {
   bool exportable = false;
   absl::Duration rotation_period = absl::ZeroDuration();
   absl::Duration jwt_max_ttl = absl::ZeroDuration();
+  // JWT keys: the lifetime SignJwt gives a token when asked for none (0:
+  // kDefaultJwtTtl, or the maximum if shorter), at most the maximum; and
+  // the "iss" it fills in and holds claims to (empty: none; at most
+  // kMaxJwtIssuerBytes). INVALID_ARGUMENT otherwise, as for a maximum over
+  // kLongestJwtTtl or a negative lifetime.
+  absl::Duration jwt_default_ttl = absl::ZeroDuration();
+  std::string jwt_issuer;
+  // The key's signature algorithms, its default first; empty: its type's
+  // default (key_types.h, ChooseSignatureAlgorithms, which checks them).
+  std::vector<crypto::SignatureAlgorithm> signature_algorithms;
   // JWE keys: the one JWE "alg" (the daemon checks it suits the type).
   std::string jwe_algorithm;
 };
@@ -100,6 +118,15 @@ struct ImportKeyParams {
   // The new version's own JOSE kid: 1 to 256 printable ASCII characters,
   // unique, not of the default form "...:vN". Empty: the default.
   std::string kid;
+  // Accept an HMAC secret shorter than RFC 7518's minimum (the hash's
+  // length: HS256 32 bytes, HS384 48, HS512 64), for a legacy token issuer.
+  // A new key made so is marked legacy_short_secret; a new version with a
+  // short secret goes only to a key so marked. Without it a short secret
+  // is INVALID_ARGUMENT.
+  bool allow_short_secret = false;
+  // With `new_version`: if not empty, the algorithms the material is for
+  // (a JWK's "alg"); INVALID_ARGUMENT unless they are the key's.
+  std::vector<crypto::SignatureAlgorithm> expect_algorithms;
 };
 
 // PrivateKeyPem wraps PKCS#8 DER as a "PRIVATE KEY" PEM block. The result
@@ -107,12 +134,17 @@ struct ImportKeyParams {
 std::string PrivateKeyPem(const crypto::SecretData& pkcs8_der);
 
 // KeyUpdate: the mutable fields; unset members are left as they are.
+// The checks of CreateKeyParams hold for the key as updated
+// (min_encrypt_version: 1 to the primary version, as min_decrypt_version).
 struct KeyUpdate {
   std::optional<std::string> description;
   std::optional<std::map<std::string, std::string>> labels;
   std::optional<int32_t> min_decrypt_version;
+  std::optional<int32_t> min_encrypt_version;
   std::optional<absl::Duration> rotation_period;
   std::optional<absl::Duration> jwt_max_ttl;
+  std::optional<absl::Duration> jwt_default_ttl;
+  std::optional<std::string> jwt_issuer;
 };
 
 struct SignResult {
@@ -300,7 +332,8 @@ class Keystore {
 
   // --- Data plane ----------------------------------------------------------
   // Sign signs `data` with the primary version. `algorithm` defaults to the
-  // key's (Ed25519; ECDSA DER; RSA-PSS-SHA256) and must suit the key.
+  // key's default (KeyRecord::signature_algorithms[0]); one the key does not
+  // allow is INVALID_ARGUMENT naming it and the key's (Verify too).
   // With `is_digest`, `data` is a digest made with the algorithm's hash
   // (ECDSA and RSA keys; INVALID_ARGUMENT for Ed25519 or a wrong length).
   absl::StatusOr<SignResult> Sign(
@@ -364,8 +397,9 @@ class Keystore {
                          absl::string_view mac,
                          int32_t* used_version = nullptr);
   // JWT keys (purpose kJwt). SignJws signs a JWS signing input with
-  // `version` (0: the primary) in the key's one JWS algorithm (Ed25519;
-  // ECDSA r||s; RSA PKCS#1 v1.5 SHA-256; HMAC), returning the raw signature.
+  // `version` (0: the primary) in the key's one JWS algorithm (its
+  // signature_algorithms[0]: Ed25519, ECDSA r||s, RSA PKCS#1 v1.5 or PSS;
+  // HMAC keys: HMAC), returning the raw signature.
   // VerifyJws: OK if valid, INVALID_ARGUMENT if not.
   absl::StatusOr<SignResult> SignJws(const std::string& id, int32_t version,
                                      absl::string_view signing_input);

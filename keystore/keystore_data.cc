@@ -18,23 +18,23 @@ using crypto::SignatureAlgorithm;
 
 namespace {
 
-// ChooseAlgorithm: `asked`, or the key type's default, if the key signs with
-// it; otherwise an error with `code` naming both.
+// ChooseAlgorithm: `asked`, or the key's default, if the key allows it;
+// otherwise INVALID_ARGUMENT naming both.
 absl::StatusOr<SignatureAlgorithm> ChooseAlgorithm(
-    const KeyRecord& key, std::optional<SignatureAlgorithm> asked,
-    absl::StatusCode code) {
-  const std::vector<SignatureAlgorithm>& offered =
-      SignatureAlgorithmsFor(key.type);
+    const KeyRecord& key, std::optional<SignatureAlgorithm> asked) {
+  const std::vector<SignatureAlgorithm>& offered = key.signature_algorithms;
   if (!asked && !offered.empty()) return offered.front();
   if (asked && std::find(offered.begin(), offered.end(), *asked) != offered.end()) {
     return *asked;
   }
-  return absl::Status(
-      code, absl::StrCat("algorithm ",
-                         crypto::SignatureAlgorithmName(
-                             asked.value_or(SignatureAlgorithm::kEd25519)),
-                         " does not fit key '", key.id, "' (",
-                         crypto::KeyTypeName(key.type), ")"));
+  if (!asked) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key '", key.id, "' has no signature algorithm"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "algorithm ", crypto::SignatureAlgorithmName(*asked),
+      " is not one of key '", key.id, "''s signature algorithms (",
+      SignatureAlgorithmsText(offered), ")"));
 }
 
 }  // namespace
@@ -47,7 +47,7 @@ absl::StatusOr<SignResult> Keystore::Sign(
   const KeyRecord& key = (*entry)->record;
   absl::Status s = CheckPurpose(key, KeyPurpose::kSignVerify, "sign");
   if (!s.ok()) return s;
-  auto alg = ChooseAlgorithm(key, algorithm, absl::StatusCode::kInvalidArgument);
+  auto alg = ChooseAlgorithm(key, algorithm);
   if (!alg.ok()) return alg.status();
   auto loaded = impl_->Usable(**entry, 0, "sign");
   if (!loaded.ok()) return loaded.status();
@@ -69,8 +69,7 @@ absl::Status Keystore::Verify(const std::string& id, absl::string_view data,
   const KeyRecord& key = (*entry)->record;
   absl::Status s = CheckPurpose(key, KeyPurpose::kSignVerify, "verify");
   if (!s.ok()) return s;
-  auto alg =
-      ChooseAlgorithm(key, algorithm, absl::StatusCode::kFailedPrecondition);
+  auto alg = ChooseAlgorithm(key, algorithm);
   if (!alg.ok()) return alg.status();
   Envelope envelope{version.value_or(0), signature};
   if (!version) {
@@ -230,12 +229,13 @@ absl::StatusOr<SignResult> Keystore::SignJws(const std::string& id,
   const int32_t used = (*loaded)->record().version;
   SignResult result;
   result.version = used;
-  if (auto alg = JwsSignatureAlgorithm(key.type)) {
-    auto signer = (*loaded)->Signer(*alg);
+  if (!key.signature_algorithms.empty()) {
+    const SignatureAlgorithm alg = key.signature_algorithms.front();
+    auto signer = (*loaded)->Signer(alg);
     if (!signer.ok()) return PrimitiveError(signer.status(), id, used);
     auto sig = (*signer)->Sign(signing_input);
     if (!sig.ok()) return sig.status();
-    result.algorithm = *alg;
+    result.algorithm = alg;
     result.signature = std::move(*sig);
   } else {
     auto mac = (*loaded)->Mac();
@@ -257,8 +257,8 @@ absl::Status Keystore::VerifyJws(const std::string& id, int32_t version,
   if (!s.ok()) return s;
   auto loaded = impl_->Usable(**entry, version, "verify");
   if (!loaded.ok()) return loaded.status();
-  if (auto alg = JwsSignatureAlgorithm(key.type)) {
-    auto verifier = (*loaded)->Verifier(*alg);
+  if (!key.signature_algorithms.empty()) {
+    auto verifier = (*loaded)->Verifier(key.signature_algorithms.front());
     if (!verifier.ok()) return PrimitiveError(verifier.status(), id, version);
     return (*verifier)->Verify(signature, signing_input);
   }

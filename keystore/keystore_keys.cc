@@ -37,6 +37,63 @@ KeyType ImportedType(KeyType parsed, KeyType requested) {
              : parsed;
 }
 
+// CheckJwtSettings: a key's token lifetimes and issuer are within
+// CreateKeyParams' limits, the default lifetime within the maximum.
+absl::Status CheckJwtSettings(const KeyRecord& key) {
+  if (key.jwt_max_ttl < absl::ZeroDuration() ||
+      key.jwt_max_ttl > kLongestJwtTtl ||
+      key.jwt_default_ttl < absl::ZeroDuration() ||
+      key.jwt_default_ttl > kLongestJwtTtl) {
+    return absl::InvalidArgumentError(
+        "jwt.max_ttl and jwt.default_ttl are 0 (the default) to 366 days");
+  }
+  const absl::Duration max_ttl = key.jwt_max_ttl > absl::ZeroDuration()
+                                     ? key.jwt_max_ttl
+                                     : kDefaultJwtMaxTtl;
+  if (key.jwt_default_ttl > max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "jwt.default_ttl ", absl::FormatDuration(key.jwt_default_ttl),
+        " is over the key's jwt.max_ttl of ", absl::FormatDuration(max_ttl),
+        "; lower it or raise jwt.max_ttl"));
+  }
+  if (key.jwt_issuer.size() > kMaxJwtIssuerBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "jwt.issuer is ", key.jwt_issuer.size(), " bytes; at most ",
+        kMaxJwtIssuerBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRotationPeriod(absl::Duration period) {
+  if (period != absl::ZeroDuration() && period < kMinRotationPeriod) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rotation period ", absl::FormatDuration(period),
+                     " is too short: use 0 (never) or at least 1h"));
+  }
+  return absl::OkStatus();
+}
+
+// SetTemplate gives a new key the settings of `params` that CreateKey and
+// ImportKey share, checked.
+absl::Status SetTemplate(const CreateKeyParams& params, KeyRecord* key) {
+  absl::Status s = ValidatePurpose(key->type, key->purpose);
+  if (!s.ok()) return s;
+  s = CheckRotationPeriod(params.rotation_period);
+  if (!s.ok()) return s;
+  auto algorithms = ChooseSignatureAlgorithms(key->type, key->purpose,
+                                              params.signature_algorithms);
+  if (!algorithms.ok()) return algorithms.status();
+  key->signature_algorithms = std::move(*algorithms);
+  key->description = params.description;
+  key->labels = params.labels;
+  key->rotation_period = params.rotation_period;
+  key->jwt_max_ttl = params.jwt_max_ttl;
+  key->jwt_default_ttl = params.jwt_default_ttl;
+  key->jwt_issuer = params.jwt_issuer;
+  key->jwe_algorithm = params.jwe_algorithm;
+  return CheckJwtSettings(*key);
+}
+
 }  // namespace
 
 absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
@@ -46,22 +103,11 @@ absl::StatusOr<KeyRecord> Keystore::CreateKey(const CreateKeyParams& params) {
   key.id = params.id;
   key.type = params.type;
   key.purpose = params.purpose.value_or(KeyTypeInfoOf(params.type).default_purpose);
-  s = ValidatePurpose(key.type, key.purpose);
+  s = SetTemplate(params, &key);
   if (!s.ok()) return s;
-  if (params.rotation_period != absl::ZeroDuration() &&
-      params.rotation_period < kMinRotationPeriod) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rotation period ", absl::FormatDuration(params.rotation_period),
-                     " is too short: use 0 (never) or at least 1h"));
-  }
-  key.description = params.description;
-  key.labels = params.labels;
   key.exportable = params.exportable;
   key.primary_version = 1;
   key.latest_version = 1;
-  key.rotation_period = params.rotation_period;
-  key.jwt_max_ttl = params.jwt_max_ttl;
-  key.jwe_algorithm = params.jwe_algorithm;
   key.created_at = impl_->options_.now();
   key.rotated_at = key.created_at;
 
@@ -91,6 +137,7 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   SecretData material;
   std::string public_key;
   bool public_only = false;
+  bool short_secret = false;
   switch (params.format) {
     case ImportFormat::kPrivateKeyPem:
     case ImportFormat::kPrivateKeyDer: {
@@ -137,14 +184,28 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
     case ImportFormat::kRawSecret: {
       size_t n = params.material.size();
       const KeyTypeInfo& info = KeyTypeInfoOf(type);
-      bool fits = info.max_import_secret != 0 && n >= info.min_import_secret &&
+      short_secret = n < info.min_import_secret;
+      const size_t least = params.allow_short_secret && info.min_legacy_secret > 0
+                               ? info.min_legacy_secret
+                               : info.min_import_secret;
+      bool fits = info.max_import_secret != 0 && n >= least &&
                   n <= info.max_import_secret;
+      if (!fits && short_secret && info.min_legacy_secret > 0 && n > 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a ", n, "-byte secret is shorter than the ",
+            info.min_import_secret, " bytes RFC 7518 s3.2 requires of a ",
+            crypto::KeyTypeName(type), " key; to import a legacy issuer's "
+            "short secret anyway, ask for it explicitly "
+            "(ImportKeyRequest.allow_short_secret, `keyward key import "
+            "--allow-short-secret`): the key is then marked"));
+      }
       if (!fits) {
         return absl::InvalidArgumentError(absl::StrCat(
             "a raw secret of ", n, " bytes cannot be a ",
             crypto::KeyTypeName(type),
             " key: AES256_GCM, XSALSA20_POLY1305, XCHACHA20_POLY1305 and "
-            "X25519 take exactly 32 bytes, HMAC keys 16 to 1024"));
+            "X25519 take exactly 32 bytes, HMAC keys their hash's length "
+            "(32, 48, 64) to 1024"));
       }
       if (info.asymmetric) {
         // Only X25519 takes a raw private key (NaCl's form): kept as PKCS#8.
@@ -194,6 +255,22 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
           public_only ? "a public-only " : "a ", crypto::KeyTypeName(type),
           " key"));
     }
+    if (short_secret && !key->legacy_short_secret) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key '", key->id, "' was not imported with a legacy short secret, "
+          "so it takes no short secret as a new version; import the short "
+          "secret as a new key (allow_short_secret), or a full-length one"));
+    }
+    if (!params.expect_algorithms.empty() &&
+        params.expect_algorithms != key->signature_algorithms) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the imported key is for ",
+          SignatureAlgorithmsText(params.expect_algorithms), " but key '",
+          key->id, "' signs with ",
+          key->signature_algorithms.empty()
+              ? std::string("its type's algorithm")
+              : SignatureAlgorithmsText(key->signature_algorithms)));
+    }
     auto version =
         impl_->NewVersion(*key, key->latest_version + 1, material, std::move(public_key));
     if (!version.ok()) return version.status();
@@ -213,17 +290,19 @@ absl::StatusOr<KeyRecord> Keystore::ImportKey(ImportKeyParams params) {
   key.id = create.id;
   key.type = type;
   key.purpose = create.purpose.value_or(KeyTypeInfoOf(type).default_purpose);
-  s = ValidatePurpose(key.type, key.purpose);
+  s = SetTemplate(create, &key);
   if (!s.ok()) return s;
-  key.description = create.description;
-  key.labels = create.labels;
+  if (public_only && key.rotation_period != absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "a public key cannot rotate automatically (Keyward cannot make its "
+        "next private key); leave rotation_period unset and import the next "
+        "public key as a new version");
+  }
   key.exportable = create.exportable && !public_only;
   key.public_only = public_only;
+  key.legacy_short_secret = short_secret;
   key.primary_version = 1;
   key.latest_version = 1;
-  key.rotation_period = absl::ZeroDuration();  // imported: rotate by import
-  key.jwt_max_ttl = create.jwt_max_ttl;
-  key.jwe_algorithm = create.jwe_algorithm;
   key.created_at = impl_->options_.now();
   key.rotated_at = key.created_at;
   auto version = impl_->NewVersion(key, 1, material, std::move(public_key));
@@ -273,26 +352,29 @@ absl::Status ApplyUpdate(const KeyUpdate& update, KeyRecord* key) {
     }
     key->min_decrypt_version = v;
   }
+  if (update.min_encrypt_version) {
+    int32_t v = *update.min_encrypt_version;
+    if (v < 1 || v > key->primary_version) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "min_encrypt_version ", v, " must be from 1 to the primary version ",
+          key->primary_version, " of key '", id, "'"));
+    }
+    key->min_encrypt_version = v;
+  }
   if (update.rotation_period) {
     absl::Duration p = *update.rotation_period;
-    if (p != absl::ZeroDuration() && p < kMinRotationPeriod) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("rotation period ", absl::FormatDuration(p),
-                       " is too short: use 0 (never) or at least 1h"));
-    }
+    absl::Status s = CheckRotationPeriod(p);
+    if (!s.ok()) return s;
     if (p != absl::ZeroDuration() && key->public_only) {
       return absl::FailedPreconditionError(absl::StrCat(
           "key '", id, "' holds only imported public keys and cannot rotate"));
     }
     key->rotation_period = p;
   }
-  if (update.jwt_max_ttl) {
-    if (*update.jwt_max_ttl < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("jwt_max_ttl must not be negative");
-    }
-    key->jwt_max_ttl = *update.jwt_max_ttl;
-  }
-  return absl::OkStatus();
+  if (update.jwt_max_ttl) key->jwt_max_ttl = *update.jwt_max_ttl;
+  if (update.jwt_default_ttl) key->jwt_default_ttl = *update.jwt_default_ttl;
+  if (update.jwt_issuer) key->jwt_issuer = *update.jwt_issuer;
+  return CheckJwtSettings(*key);
 }
 
 // How often UpdateKey re-reads and re-applies after losing a race.

@@ -136,6 +136,32 @@ CREATE TABLE token_metadata (
     {5, 6, R"sql(
 ALTER TABLE keys ADD COLUMN revision bigint NOT NULL DEFAULT 1;
 )sql"},
+    // A key's own signature algorithms (existing keys get their type's
+    // default, which they signed with), a JWT key's default lifetime and
+    // issuer, and the mark of a legacy short HMAC secret (as SQLite's 7).
+    {6, 7, R"sql(
+ALTER TABLE keys ADD COLUMN signature_algorithms text NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN jwt_default_ttl_s bigint NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN jwt_issuer text NOT NULL DEFAULT '';
+ALTER TABLE keys ADD COLUMN legacy_short_secret integer NOT NULL DEFAULT 0;
+UPDATE keys SET signature_algorithms = CASE
+  WHEN purpose = 2 AND type = 'ED25519' THEN 'ED25519'
+  WHEN purpose = 2 AND type = 'ECDSA_P256'
+    THEN 'ECDSA-P256-SHA256-DER,ECDSA-P256-SHA256-P1363'
+  WHEN purpose = 2 AND type = 'ECDSA_P384'
+    THEN 'ECDSA-P384-SHA384-DER,ECDSA-P384-SHA384-P1363'
+  WHEN purpose = 2 AND type = 'ECDSA_P521'
+    THEN 'ECDSA-P521-SHA512-DER,ECDSA-P521-SHA512-P1363'
+  WHEN purpose = 2 AND type IN ('RSA2048', 'RSA3072', 'RSA4096')
+    THEN 'RSA-PSS-SHA256,RSA-PKCS1-SHA256,RSA-PKCS1-SHA384,RSA-PKCS1-SHA512,RSA-PSS-SHA384,RSA-PSS-SHA512'
+  WHEN purpose = 5 AND type = 'ED25519' THEN 'ED25519'
+  WHEN purpose = 5 AND type = 'ECDSA_P256' THEN 'ECDSA-P256-SHA256-P1363'
+  WHEN purpose = 5 AND type = 'ECDSA_P384' THEN 'ECDSA-P384-SHA384-P1363'
+  WHEN purpose = 5 AND type = 'ECDSA_P521' THEN 'ECDSA-P521-SHA512-P1363'
+  WHEN purpose = 5 AND type IN ('RSA2048', 'RSA3072', 'RSA4096')
+    THEN 'RSA-PKCS1-SHA256'
+  ELSE '' END;
+)sql"},
 };
 
 // ReadPasswordFile reads the one-line password file; see PostgresOptions.
@@ -457,14 +483,16 @@ absl::Status PostgresStorage::UpdateKey(const KeyRecord& key,
     auto r = q.Query(
         "UPDATE keys SET description = $1, min_decrypt_version = $2, "
         "min_encrypt_version = $3, rotation_period_s = $4, "
-        "jwt_max_ttl_s = $5, revision = revision + 1 "
-        "WHERE id = $6 AND revision = $7",
+        "jwt_max_ttl_s = $5, jwt_default_ttl_s = $6, jwt_issuer = $7, "
+        "revision = revision + 1 WHERE id = $8 AND revision = $9",
         PqParams()
             .Text(key.description)
             .Int(key.min_decrypt_version)
             .Int(key.min_encrypt_version)
             .Int(absl::ToInt64Seconds(key.rotation_period))
             .Int(absl::ToInt64Seconds(key.jwt_max_ttl))
+            .Int(absl::ToInt64Seconds(key.jwt_default_ttl))
+            .Text(key.jwt_issuer)
             .Text(key.id)
             .Int(expected_revision),
         "update a key");

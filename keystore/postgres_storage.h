@@ -90,7 +90,7 @@ class PostgresStorage : public Storage {
   KEYWARD_STORAGE_OVERRIDES
 
   // The schema version this build writes (the same numbering as SQLite's).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
   // The advisory lock key that serializes schema set-up across processes.
   static constexpr int64_t kSchemaLock = 0x6b65797761726431;  // "keyward1"
 

@@ -172,17 +172,34 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   ASSERT_TRUE(opened[0]->CreateKey(key, {}).ok());
   EXPECT_TRUE(opened[kDaemons - 1]->GetKey("shared").ok());
 
-  // A schema-5 database (before key revisions) migrates to 6 at Open:
-  // every key starts at revision 1, and conditional updates work on it.
+  KeyRecord rsa_jwt;
+  rsa_jwt.id = "rsa-jwt";
+  rsa_jwt.type = KeyType::kRsa2048;
+  rsa_jwt.purpose = KeyPurpose::kJwt;
+  ASSERT_TRUE(opened[0]->CreateKey(rsa_jwt, {}).ok());
+
+  // A schema-5 database (before key revisions and schema 7's key columns)
+  // migrates to 7 at Open: every key starts at revision 1, conditional
+  // updates work on it, and each key gets its type's default algorithms.
   opened.clear();
   Sql(options.dsn, "ALTER TABLE keys DROP COLUMN revision");
+  for (const char* column : {"signature_algorithms", "jwt_default_ttl_s",
+                             "jwt_issuer", "legacy_short_secret"}) {
+    Sql(options.dsn, absl::StrCat("ALTER TABLE keys DROP COLUMN ", column).c_str());
+  }
   Sql(options.dsn, "UPDATE keyward_schema SET version = 5");
   {
     auto migrated = PostgresStorage::Open(options);
     ASSERT_TRUE(migrated.ok()) << migrated.status();
-    EXPECT_EQ(Sql(options.dsn, "SELECT version FROM keyward_schema"), "6");
+    EXPECT_EQ(Sql(options.dsn, "SELECT version FROM keyward_schema"), "7");
+    auto jwt = (*migrated)->GetKey("rsa-jwt");
+    ASSERT_TRUE(jwt.ok()) << jwt.status();
+    EXPECT_EQ(jwt->signature_algorithms,
+              std::vector<crypto::SignatureAlgorithm>{
+                  crypto::SignatureAlgorithm::kRsaPkcs1Sha256});
     auto shared = (*migrated)->GetKey("shared");
     ASSERT_TRUE(shared.ok()) << shared.status();
+    EXPECT_TRUE(shared->signature_algorithms.empty());
     EXPECT_EQ(shared->revision, 1);
     EXPECT_TRUE((*migrated)->UpdateKey(*shared, 1).ok());
     EXPECT_EQ((*migrated)->UpdateKey(*shared, 1).code(),

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "keystore/crypto/keys.h"
+#include "keystore/crypto/signature.h"
 
 namespace keyward::keystore {
 
@@ -52,6 +53,19 @@ struct KeyRecord {
   int32_t min_encrypt_version = 0;  // 0: the primary (the only choice today)
   absl::Duration rotation_period = absl::ZeroDuration();  // 0: never
   absl::Duration jwt_max_ttl = absl::ZeroDuration();      // 0: the default
+  // A JWT key's token lifetime when SignJwt is given none (0: the default,
+  // keystore/jwt.h), and the "iss" SignJwt fills in and holds claims to
+  // (empty: none). Both v7.
+  absl::Duration jwt_default_ttl = absl::ZeroDuration();
+  std::string jwt_issuer;
+  // The signature algorithms the key allows, its default first (v7;
+  // immutable): a sign/verify key's chosen subset of its type's, a JWT key
+  // of an asymmetric type its one JWS algorithm (key_types.h,
+  // ChooseSignatureAlgorithms). Empty for every other key.
+  std::vector<crypto::SignatureAlgorithm> signature_algorithms;
+  // An HMAC key imported with a secret shorter than RFC 7518's minimum
+  // (its hash's length), which the import explicitly accepted (v7).
+  bool legacy_short_secret = false;
   // A JWE key's (purpose kKeyAgreement) one JWE "alg", e.g. "RSA-OAEP-256";
   // empty: the type's default. Immutable.
   std::string jwe_algorithm;

@@ -251,8 +251,9 @@ absl::Status SqliteStorage::InsertKey(const KeyRecord& key, int64_t revision,
       "INSERT INTO keys (id, type, purpose, description, exportable, "
       "public_only, primary_version, latest_version, min_decrypt_version, "
       "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, created_at_us, "
-      "rotated_at_us, jwe_algorithm, revision) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "rotated_at_us, jwe_algorithm, revision, signature_algorithms, "
+      "jwt_default_ttl_s, jwt_issuer, legacy_short_secret) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.Bind(1, key.id)
       .Bind(2, crypto::KeyTypeName(key.type))
       .Bind(3, static_cast<int64_t>(key.purpose))
@@ -268,7 +269,11 @@ absl::Status SqliteStorage::InsertKey(const KeyRecord& key, int64_t revision,
       .Bind(13, ToMicros(key.created_at))
       .Bind(14, ToMicros(key.rotated_at))
       .Bind(15, key.jwe_algorithm)
-      .Bind(16, revision);
+      .Bind(16, revision)
+      .Bind(17, SignatureAlgorithmsText(key.signature_algorithms))
+      .Bind(18, absl::ToInt64Seconds(key.jwt_default_ttl))
+      .Bind(19, key.jwt_issuer)
+      .Bind(20, key.legacy_short_secret ? 1 : 0);
   absl::Status s = q.Run("create a key");
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -331,7 +336,8 @@ constexpr const char* kKeyColumns =
     "id, type, purpose, description, exportable, public_only, "
     "primary_version, latest_version, min_decrypt_version, "
     "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, created_at_us, "
-    "rotated_at_us, jwe_algorithm, revision";
+    "rotated_at_us, jwe_algorithm, revision, signature_algorithms, "
+    "jwt_default_ttl_s, jwt_issuer, legacy_short_secret";
 }  // namespace
 
 absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const SqliteStatement& q) {
@@ -358,6 +364,12 @@ absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const SqliteStatement& q) {
   key.rotated_at = FromMicros(q.Int(13));
   key.jwe_algorithm = q.Text(14);
   key.revision = q.Int(15);
+  auto algorithms = internal::StoredAlgorithms(key.id, q.Text(16));
+  if (!algorithms.ok()) return algorithms.status();
+  key.signature_algorithms = std::move(*algorithms);
+  key.jwt_default_ttl = absl::Seconds(q.Int(17));
+  key.jwt_issuer = q.Text(18);
+  key.legacy_short_secret = q.Int(19) != 0;
   return key;
 }
 
@@ -414,15 +426,18 @@ absl::Status SqliteStorage::UpdateKey(const KeyRecord& key,
   SqliteStatement q(db_,
                     "UPDATE keys SET description = ?, min_decrypt_version = ?, "
                     "min_encrypt_version = ?, rotation_period_s = ?, "
-                    "jwt_max_ttl_s = ?, revision = revision + 1 "
+                    "jwt_max_ttl_s = ?, jwt_default_ttl_s = ?, "
+                    "jwt_issuer = ?, revision = revision + 1 "
                     "WHERE id = ? AND revision = ?");
   q.Bind(1, key.description)
       .Bind(2, key.min_decrypt_version)
       .Bind(3, key.min_encrypt_version)
       .Bind(4, absl::ToInt64Seconds(key.rotation_period))
       .Bind(5, absl::ToInt64Seconds(key.jwt_max_ttl))
-      .Bind(6, key.id)
-      .Bind(7, expected_revision);
+      .Bind(6, absl::ToInt64Seconds(key.jwt_default_ttl))
+      .Bind(7, key.jwt_issuer)
+      .Bind(8, key.id)
+      .Bind(9, expected_revision);
   absl::Status s = q.Run("update a key");
   if (!s.ok()) return s;
   if (sqlite3_changes(db_) != 1) {

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "keystore/commit_hook.h"
 #include "keystore/testing/storage_conformance.h"
+#include "keystore/key_types.h"
 
 namespace keyward::keystore {
 namespace {
@@ -43,7 +44,7 @@ TEST(SqliteStorageTest, SchemaPragmasAndMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 7);
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -78,7 +79,12 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
         "ALTER TABLE key_versions DROP COLUMN kid",
         "ALTER TABLE key_versions DROP COLUMN imported",
         "ALTER TABLE keys DROP COLUMN jwe_algorithm",
-        "ALTER TABLE keys DROP COLUMN revision", "PRAGMA user_version=3"}) {
+        "ALTER TABLE keys DROP COLUMN revision",
+        "ALTER TABLE keys DROP COLUMN signature_algorithms",
+        "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
+        "ALTER TABLE keys DROP COLUMN jwt_issuer",
+        "ALTER TABLE keys DROP COLUMN legacy_short_secret",
+        "PRAGMA user_version=3"}) {
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
         << sql << ": " << (err ? err : "");
@@ -92,6 +98,10 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   EXPECT_EQ(key->labels.at("team"), "payments");
   EXPECT_EQ(key->jwe_algorithm, "");
   EXPECT_EQ(key->revision, 1);  // schema 6: every existing key starts at 1
+  // Schema 7: the Ed25519 sign key signs as it did.
+  EXPECT_EQ(key->signature_algorithms,
+            std::vector<crypto::SignatureAlgorithm>{
+                crypto::SignatureAlgorithm::kEd25519});
   auto version = (*storage)->GetVersion("old", 1);
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(version->wrapped_material, "wrapped-1");
@@ -111,9 +121,59 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 7);
   sqlite3_finalize(q);
   sqlite3_close(db);
+}
+
+// A schema-6 keystore migrates to 7 keeping every key's behaviour: each key
+// of every type and purpose gets exactly its type's default algorithms
+// (what it signed with before), no JWT default TTL or issuer, no mark.
+TEST(SqliteStorageTest, SchemaSixKeysGetTheirTypeDefaultAlgorithms) {
+  std::string path = TempPath();
+  std::vector<KeyRecord> made;
+  {
+    auto storage = Create(path);
+    ASSERT_NE(storage, nullptr);
+    for (const KeyTypeInfo& info : AllKeyTypes()) {
+      for (KeyPurpose purpose :
+           {KeyPurpose::kEncryptDecrypt, KeyPurpose::kSignVerify,
+            KeyPurpose::kMac, KeyPurpose::kKeyAgreement, KeyPurpose::kJwt}) {
+        if (!AllowsPurpose(info.type, purpose)) continue;
+        KeyRecord k = Key(absl::StrCat("k", made.size()));
+        k.type = info.type;
+        k.purpose = purpose;
+        ASSERT_TRUE(storage->CreateKey(k, {Version(k.id, 1)}).ok());
+        made.push_back(k);
+      }
+    }
+  }
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  for (const char* sql :
+       {"ALTER TABLE keys DROP COLUMN signature_algorithms",
+        "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
+        "ALTER TABLE keys DROP COLUMN jwt_issuer",
+        "ALTER TABLE keys DROP COLUMN legacy_short_secret",
+        "PRAGMA user_version=6"}) {
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+  }
+  sqlite3_close(db);
+  auto storage = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  for (const KeyRecord& k : made) {
+    SCOPED_TRACE(absl::StrCat(crypto::KeyTypeName(k.type), " purpose ",
+                              static_cast<int>(k.purpose)));
+    auto key = (*storage)->GetKey(k.id);
+    ASSERT_TRUE(key.ok()) << key.status();
+    EXPECT_EQ(key->signature_algorithms,
+              DefaultSignatureAlgorithms(k.type, k.purpose));
+    EXPECT_EQ(key->jwt_default_ttl, absl::ZeroDuration());
+    EXPECT_EQ(key->jwt_issuer, "");
+    EXPECT_FALSE(key->legacy_short_secret);
+  }
 }
 
 TEST(SqliteStorageTest, NotADatabaseIsDataLoss) {

@@ -53,7 +53,7 @@
 //
 // Values: times are kept to the microsecond (sub-microsecond parts are
 // truncated); absl::InfiniteFuture() means "never" and round-trips exactly
-// (records.h). Durations (rotation period, JWT max TTL) are kept to the
+// (records.h). Durations (rotation period, JWT TTLs) are kept to the
 // second. Blobs (wrapped material, public keys, hashes, sealed tokens) are
 // bytes and round-trip exactly, empty included. Ordering by a text id is by
 // its bytes (memcmp), whatever the database's locale.
@@ -123,7 +123,8 @@ class Storage {
       const std::string& id) = 0;
   // UpdateKey rewrites the mutable fields of the stored key `key.id`:
   // description, labels (replaced as a whole), min_decrypt_version,
-  // min_encrypt_version, rotation_period, jwt_max_ttl; and bumps its
+  // min_encrypt_version, rotation_period, jwt_max_ttl, jwt_default_ttl,
+  // jwt_issuer; and bumps its
   // revision. Other fields of `key` (primary_version and revision included)
   // are ignored: only AddVersion moves the primary. Conditional: the stored
   // revision must be `expected_revision` (the one the caller read), else

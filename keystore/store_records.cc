@@ -153,6 +153,12 @@ void WriteBody(Writer& w, const StoreRecord& record) {
     w.Int(k.revision);
     w.U32(static_cast<uint32_t>(kv->versions.size()));
     for (const VersionRecord& v : kv->versions) WriteVersion(w, v);
+    // Schema 7's key fields, after the versions: a stream written before
+    // them ends here (ReadBody gives such a key its type's defaults).
+    w.Bytes(SignatureAlgorithmsText(k.signature_algorithms));
+    w.Seconds(k.jwt_default_ttl);
+    w.Bytes(k.jwt_issuer);
+    w.Int(k.legacy_short_secret ? 1 : 0);
   } else if (const auto* p = std::get_if<PolicyRecord>(&record)) {
     w.Bytes(p->id);
     w.Bytes(p->principal);
@@ -247,8 +253,23 @@ bool ReadBody(uint8_t tag, Reader& r, StoreRecord* out) {
       for (uint32_t i = 0; i < n && r.ok(); ++i) {
         states_ok = ReadVersion(r, &kv.versions.emplace_back()) && states_ok;
       }
+      bool algorithms_ok = true;
+      if (r.done()) {
+        // Written before schema 7: the key signed with its type's default.
+        if (known) {
+          k.signature_algorithms = DefaultSignatureAlgorithms(k.type, k.purpose);
+        }
+      } else {
+        auto algorithms = ParseSignatureAlgorithms(r.Bytes());
+        algorithms_ok = algorithms.has_value();
+        if (algorithms_ok) k.signature_algorithms = std::move(*algorithms);
+        k.jwt_default_ttl = r.Seconds();
+        k.jwt_issuer = r.Bytes();
+        k.legacy_short_secret = r.Int() != 0;
+      }
       *out = std::move(kv);
-      return known.has_value() && purpose >= 1 && purpose <= 5 && states_ok;
+      return known.has_value() && purpose >= 1 && purpose <= 5 && states_ok &&
+             algorithms_ok;
     }
     case kPolicy: {
       PolicyRecord p;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "keystore/internal/storage_errors.h"
 #include "keystore/key_types.h"
 
 namespace keyward::keystore::internal {
@@ -14,7 +15,9 @@ const char* const kSelectKeysWithLabels =
     "k.public_only, k.primary_version, k.latest_version, "
     "k.min_decrypt_version, k.min_encrypt_version, k.rotation_period_s, "
     "k.jwt_max_ttl_s, k.created_at_us, k.rotated_at_us, k.jwe_algorithm, "
-    "k.revision, l.name, l.value FROM k LEFT JOIN key_labels l ON l.key_id = k.id "
+    "k.revision, k.signature_algorithms, k.jwt_default_ttl_s, k.jwt_issuer, "
+    "k.legacy_short_secret, l.name, l.value "
+    "FROM k LEFT JOIN key_labels l ON l.key_id = k.id "
     "ORDER BY k.id, l.name";
 
 absl::Status ReadKeysWithLabels(const PqRows& q, std::vector<KeyRecord>* out) {
@@ -45,9 +48,15 @@ absl::Status ReadKeysWithLabels(const PqRows& q, std::vector<KeyRecord>* out) {
       key.rotated_at = q.Time(i, 13);
       key.jwe_algorithm = q.Bytes(i, 14);
       key.revision = q.Int(i, 15);
+      auto algorithms = StoredAlgorithms(id, q.Bytes(i, 16));
+      if (!algorithms.ok()) return algorithms.status();
+      key.signature_algorithms = std::move(*algorithms);
+      key.jwt_default_ttl = absl::Seconds(q.Int(i, 17));
+      key.jwt_issuer = q.Bytes(i, 18);
+      key.legacy_short_secret = q.Int(i, 19) != 0;
       out->push_back(std::move(key));
     }
-    if (!q.IsNull(i, 16)) out->back().labels[q.Bytes(i, 16)] = q.Bytes(i, 17);
+    if (!q.IsNull(i, 20)) out->back().labels[q.Bytes(i, 20)] = q.Bytes(i, 21);
   }
   return absl::OkStatus();
 }
@@ -128,8 +137,10 @@ absl::Status InsertKey(PqSession& q, const KeyRecord& key, int64_t revision,
       "INSERT INTO keys (id, type, purpose, description, exportable, "
       "public_only, primary_version, latest_version, min_decrypt_version, "
       "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, "
-      "created_at_us, rotated_at_us, jwe_algorithm, revision) VALUES ($1, "
-      "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+      "created_at_us, rotated_at_us, jwe_algorithm, revision, "
+      "signature_algorithms, jwt_default_ttl_s, jwt_issuer, "
+      "legacy_short_secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+      "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
       PqParams()
           .Text(key.id)
           .Text(crypto::KeyTypeName(key.type))
@@ -146,7 +157,11 @@ absl::Status InsertKey(PqSession& q, const KeyRecord& key, int64_t revision,
           .Time(key.created_at)
           .Time(key.rotated_at)
           .Text(key.jwe_algorithm)
-          .Int(revision),
+          .Int(revision)
+          .Text(SignatureAlgorithmsText(key.signature_algorithms))
+          .Int(absl::ToInt64Seconds(key.jwt_default_ttl))
+          .Text(key.jwt_issuer)
+          .Int(key.legacy_short_secret ? 1 : 0),
       "create a key");
   if (absl::IsAlreadyExists(r.status())) {
     return absl::AlreadyExistsError(absl::StrCat(

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "keystore/key_types.h"
 #include "keystore/records.h"
 #include "keystore/storage.h"
 
@@ -36,6 +38,19 @@ inline absl::Status VersionStateChanged(const std::string& key_id,
   return absl::AbortedError(absl::StrCat(
       "key '", key_id, "' version ", version, " is ", VersionStateName(current),
       " (it changed since it was read); re-read it and try again"));
+}
+
+// StoredAlgorithms decodes a key's stored signature_algorithms column
+// (SignatureAlgorithmsText); DATA_LOSS for a name this build does not know.
+inline absl::StatusOr<std::vector<crypto::SignatureAlgorithm>> StoredAlgorithms(
+    const std::string& key_id, const std::string& text) {
+  auto parsed = ParseSignatureAlgorithms(text);
+  if (!parsed) {
+    return absl::DataLossError(absl::StrCat(
+        "key '", key_id, "' has unknown signature algorithms '", text,
+        "' in the keystore; run a newer keywardd or restore a backup"));
+  }
+  return *std::move(parsed);
 }
 
 // KeyRevisionChanged: UpdateKey's ABORTED for a stale revision.

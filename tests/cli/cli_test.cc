@@ -407,25 +407,37 @@ TEST_F(CliTest, KeyListPrefixFollowsTheContract) {
   EXPECT_EQ(listed.keys(1).name(), "keys/pfx-b");
 }
 
-// A flag keywardd does not honour yet is refused before any call, and the
-// key is left as it was.
-TEST_F(CliTest, FlagsTheDaemonIgnoresAreRefusedAndChangeNothing) {
-  Create("jwt-refused", "ecdsa-p256", {"--purpose", "jwt", "--jwt-max-ttl", "2h"});
-  for (const char* flag : {"--jwt-issuer", "--jwt-default-ttl", "--min-encrypt-version"}) {
-    SCOPED_TRACE(flag);
-    ProcessResult r = Kw({"key", "update", "jwt-refused", flag, "1"});
-    ExpectOneErrorLine(r);
-    EXPECT_THAT(r.output, HasSubstr(absl::StrCat(flag, " is not supported")));
-  }
-  ProcessResult r = Kw({"key", "create", "jwt-refused-2", "--type", "ecdsa-p256",
-                        "--purpose", "jwt", "--jwt-issuer", "https://issuer"});
-  ExpectOneErrorLine(r);
-  EXPECT_EQ(Kw({"key", "show", "jwt-refused-2"}).exit_code, 2);  // not created
-  r = Kw({"--json", "key", "show", "jwt-refused"});
+// The key settings flags reach the daemon and are kept: --algorithm (the
+// first is the default), --jwt-issuer, --jwt-default-ttl,
+// --min-encrypt-version; a bad one is refused and changes nothing.
+TEST_F(CliTest, KeySettingFlagsAreKept) {
+  Create("jwt-set", "rsa-2048", {"--purpose", "jwt", "--jwt-max-ttl", "2h",
+                                 "--algorithm", "rs512", "--jwt-issuer",
+                                 "https://issuer", "--jwt-default-ttl", "5m"});
+  ProcessResult r = Kw({"--json", "key", "show", "jwt-set"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   pb::GetKeyResponse key = ParseJson<pb::GetKeyResponse>(r.output);
   EXPECT_EQ(key.key().jwt().max_ttl().seconds(), 7200);
-  EXPECT_EQ(key.key().jwt().issuer(), "");
+  EXPECT_EQ(key.key().jwt().default_ttl().seconds(), 300);
+  EXPECT_EQ(key.key().jwt().issuer(), "https://issuer");
+  ASSERT_EQ(key.key().signature_algorithms_size(), 1);
+  EXPECT_EQ(key.key().signature_algorithms(0),
+            pb::SIGNATURE_ALGORITHM_RSA_PKCS1_SHA512);
+  r = Kw({"key", "update", "jwt-set", "--jwt-issuer", "https://other",
+          "--jwt-default-ttl", "10m", "--min-encrypt-version", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(Kw({"key", "show", "jwt-set"}).output, HasSubstr("https://other"));
+  // Over the maximum: refused, and nothing changed.
+  r = Kw({"key", "update", "jwt-set", "--jwt-default-ttl", "3h"});
+  ExpectOneErrorLine(r);
+  key = ParseJson<pb::GetKeyResponse>(Kw({"--json", "key", "show", "jwt-set"}).output);
+  EXPECT_EQ(key.key().jwt().default_ttl().seconds(), 600);
+  // An ECDSA algorithm on an RSA key is refused, the key not made.
+  r = Kw({"key", "create", "jwt-set-2", "--type", "rsa-2048", "--purpose",
+          "jwt", "--algorithm", "ES256"});
+  ExpectOneErrorLine(r);
+  EXPECT_THAT(r.output, HasSubstr("ECDSA-P256-SHA256-P1363"));
+  EXPECT_EQ(Kw({"key", "show", "jwt-set-2"}).exit_code, 2);  // not created
 }
 
 // The completion scripts come from the real binary and parse.
