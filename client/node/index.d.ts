@@ -73,6 +73,8 @@ export interface Key {
   rotationPeriod: Duration | null; nextRotationTime: Timestamp | null; exportable: boolean;
   publicOnly: boolean; jwt: {maxTtl: Duration | null; defaultTtl: Duration | null; issuer: string} | null;
   createTime: Timestamp | null; updateTime: Timestamp | null;
+  /** An HMAC key imported with a secret below RFC 7518's minimum (allowShortSecret). */
+  legacyShortSecret: boolean;
 }
 export interface KeyVersion {
   name: string; number: number; state: string; origin: string; primary: boolean; kid: string;
@@ -194,7 +196,9 @@ export class Client {
   /** Errors: NotFoundError; FailedPreconditionError (not disabled first). */
   destroyKeyVersion(key: string, number?: number | CallOptions, opts?: CallOptions): Promise<KeyVersion>;
   /** Exactly one of keyId (a new key) and into (a new version). Errors: InvalidArgumentError (material, passphrase, type); AlreadyExistsError; NotFoundError; FailedPreconditionError. */
-  importKey(material: Bytes | null, format: EnumName, opts: CallOptions & KeyTemplate & {keyId?: string; into?: string; materialFile?: string; keyType?: EnumName; passphrase?: Bytes; passphraseFile?: string; kid?: string}): Promise<ImportedKey>;
+  importKey(material: Bytes | null, format: EnumName, opts: CallOptions & KeyTemplate & {keyId?: string; into?: string; materialFile?: string; keyType?: EnumName; passphrase?: Bytes; passphraseFile?: string; kid?: string;
+    /** Accept an HMAC secret below RFC 7518's minimum (the key is marked legacyShortSecret). */
+    allowShortSecret?: boolean}): Promise<ImportedKey>;
   /** Errors: InvalidArgumentError (format, passphrase); NotFoundError; FailedPreconditionError (not exportable). */
   exportKey(key: string, opts?: CallOptions & {format?: EnumName; passphrase?: Bytes; passphraseFile?: string}): Promise<ExportedKey>;
 

@@ -287,6 +287,35 @@ class DataPlaneTest(unittest.TestCase):
                         grpc.StatusCode.FAILED_PRECONDITION,
                         c.export_key, "imp-ed")
 
+    def test_import_jwt_key_settings(self):
+        """import_key passes a JWT key's JWS algorithm, its JWT settings and
+        allow_short_secret through; a 19-byte HS256 secret needs the flag."""
+        c = self.client
+        short = b"nineteen-byte-sec!!"
+        self.assertCode(keyward.InvalidArgumentError,
+                        grpc.StatusCode.INVALID_ARGUMENT, c.import_key, short,
+                        "RAW_SECRET", key_id="imp-short", key_type="HMAC_SHA256",
+                        purpose="JWT")
+        legacy = c.import_key(short, "RAW_SECRET", key_id="imp-short",
+                              key_type="HMAC_SHA256", purpose="JWT",
+                              allow_short_secret=True,
+                              jwt_issuer="https://legacy.example")
+        self.assertTrue(legacy.key.legacy_short_secret)
+        self.assertEqual(legacy.key.jwt.issuer, "https://legacy.example")
+        pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())
+        ed = c.import_key(pem, "PRIVATE_KEY_PEM", key_id="imp-eddsa",
+                          purpose="JWT", algorithms=["ED25519"])
+        self.assertEqual(list(ed.key.signature_algorithms),
+                         [common_pb2.SIGNATURE_ALGORITHM_ED25519])
+        self.assertFalse(ed.key.legacy_short_secret)
+        # An algorithm the material cannot have is refused, not dropped.
+        self.assertCode(keyward.InvalidArgumentError,
+                        grpc.StatusCode.INVALID_ARGUMENT, c.import_key, pem,
+                        "PRIVATE_KEY_PEM", key_id="imp-eddsa-rs",
+                        purpose="JWT", algorithms=["RSA_PKCS1_SHA512"])
+
     # --- JwtService ---
 
     def test_jwt(self):

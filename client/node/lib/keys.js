@@ -135,7 +135,7 @@ module.exports = {
 
   importKey(material, format, opts) {
     const o = util.checkOptions('importKey', opts, ['keyId', 'into', 'materialFile',
-      'keyType', 'passphrase', 'passphraseFile', 'kid', ...TEMPLATE]);
+      'keyType', 'passphrase', 'passphraseFile', 'kid', 'allowShortSecret', ...TEMPLATE]);
     if ((o.keyId === undefined) === (o.into === undefined)) {
       throw new TypeError('importKey: give exactly one of keyId and into');
     }
@@ -145,6 +145,7 @@ module.exports = {
       passphrase: util.secret(o.passphrase, o.passphraseFile, 'passphrase',
                               {required: false}),
       kid: util.str(o.kid, 'kid', {optional: true}),
+      allowShortSecret: util.bool(o.allowShortSecret, 'allowShortSecret'),
     };
     if (o.keyId !== undefined) {
       req.keyId = util.str(o.keyId, 'keyId');

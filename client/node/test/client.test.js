@@ -187,6 +187,28 @@ describe('KeyService', () => {
     await rejectsWith(c.exportKey('ed'), keyward.FailedPreconditionError,
                       'FAILED_PRECONDITION');
   });
+
+  test('import a JWT key with its algorithm, settings and a short secret', async () => {
+    const short = Buffer.from('nineteen-byte-sec!!');
+    const hs = {keyId: 'imp-short', keyType: 'HMAC_SHA256', purpose: 'JWT'};
+    await rejectsWith(c.importKey(short, 'RAW_SECRET', hs), keyward.InvalidArgumentError,
+                      'INVALID_ARGUMENT');
+    const legacy = await c.importKey(short, 'RAW_SECRET',
+                                     {...hs, allowShortSecret: true, jwtIssuer: 'https://legacy'});
+    assert.equal(legacy.key.legacyShortSecret, true);
+    assert.equal(legacy.key.jwt.issuer, 'https://legacy');
+    const {privateKey} = crypto.generateKeyPairSync('rsa', {modulusLength: 2048});
+    const pem = Buffer.from(privateKey.export({type: 'pkcs8', format: 'pem'}));
+    const ps = await c.importKey(pem, 'PRIVATE_KEY_PEM',
+                                {keyId: 'imp-ps384', purpose: 'JWT', algorithms: ['RSA_PSS_SHA384']});
+    assert.deepEqual(ps.key.signatureAlgorithms, ['SIGNATURE_ALGORITHM_RSA_PSS_SHA384']);
+    assert.equal(ps.key.legacyShortSecret, false);
+    const {token} = await c.signJwt('imp-ps384', {sub: 'a'}, {ttl: 60});
+    assert.equal(JSON.parse(Buffer.from(token.split('.')[0], 'base64url')).alg, 'PS384');
+    // An algorithm the material cannot have is refused, not dropped.
+    await rejectsWith(c.importKey(pem, 'PRIVATE_KEY_PEM', {keyId: 'imp-rs-es', purpose: 'JWT',
+      algorithms: ['ECDSA_SHA256_P1363']}), keyward.InvalidArgumentError, 'INVALID_ARGUMENT');
+  });
 });
 
 describe('JwtService', () => {

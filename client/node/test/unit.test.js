@@ -66,6 +66,8 @@ test('bad arguments are refused before any call, naming them', async () => {
       [() => c.login({apiKeyFile: '/nonexistent/key'}), /cannot read the API key secret file/],
       [() => c.signJwt('k', {sub: 'a'}, {ttl: '60'}), /ttl must be a number of seconds/],
       [() => c.readAuditLog({follow: 'yes'}).next(), /follow must be a boolean/],
+      [() => c.importKey(Buffer.from('s'), 'RAW_SECRET', {keyId: 'k', allowShortSecret: 1}),
+       /allowShortSecret must be a boolean/],
     ];
     for (const [fn, pattern] of cases) {
       await assert.rejects(async () => fn(), (e) => {

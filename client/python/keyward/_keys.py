@@ -235,16 +235,22 @@ class KeysMixin(ClientBase):
                    passphrase_file: Optional[_util.PathLike] = None,
                    kid: str = "", algorithms: Optional[Iterable[Enum]] = None,
                    jwe_algorithm: Optional[Enum] = None,
-                   exportable: bool = False, timeout: Optional[float] = None,
+                   exportable: bool = False, allow_short_secret: bool = False,
+                   timeout: Optional[float] = None,
                    **fields: Any) -> ImportedKey:
         """Imports key material (bytes or material_file) as a new key
         `key_id` or as a new primary version of the existing key `into`
         (exactly one). format: "PRIVATE_KEY_PEM", "PRIVATE_KEY_DER",
         "RAW_SECRET", "PUBLIC_KEY_PEM", "PUBLIC_KEY_DER", "PUBLIC_KEY_JWK".
-        passphrase(_file): of an encrypted PKCS#8. Other arguments as
-        create_key(). Returns ImportedKey(key, version). Errors:
-        InvalidArgumentError (unparseable or weak material, wrong
-        passphrase, type mismatch, bad kid); AlreadyExistsError (key_id or
+        passphrase(_file): of an encrypted PKCS#8. algorithms: for a JWT
+        key its one JWS algorithm (e.g. ["RSA_PSS_SHA384"] for PS384; a
+        PUBLIC_KEY_JWK's "alg" otherwise). allow_short_secret: accept an
+        HMAC secret below RFC 7518's minimum (the key is then marked
+        legacy_short_secret). Other arguments as create_key(). Returns
+        ImportedKey(key, version). Errors: InvalidArgumentError
+        (unparseable or weak material, a short secret without
+        allow_short_secret, wrong passphrase, type mismatch, an algorithm
+        the material cannot have, bad kid); AlreadyExistsError (key_id or
         kid taken); NotFoundError (into); FailedPreconditionError."""
         if (key_id is None) == (into is None):
             raise ValueError("give exactly one of key_id and into")
@@ -255,7 +261,7 @@ class KeysMixin(ClientBase):
                                        "key material"),
             passphrase=_util.read_secret(passphrase, passphrase_file,
                                          "passphrase", required=False),
-            kid=kid)
+            kid=kid, allow_short_secret=bool(allow_short_secret))
         if key_id is not None:
             req.key_id = key_id
             req.key.CopyFrom(_template(key_type, purpose, algorithms,
