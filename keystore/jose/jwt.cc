@@ -43,6 +43,15 @@ absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
   if (options.ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the token lifetime must be positive");
   }
+  // "alg" and "kid" come from the key and go in the header; in the claims
+  // they would only mislead a reader of the payload.
+  for (absl::string_view name : {"alg", "kid"}) {
+    if (claims.Find(name) != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", name, "\" is a header parameter set from the key, not a "
+          "claim: remove it from the claims"));
+    }
+  }
   JsonValue payload = claims;
   if (!options.keep_given_registered_claims) {
     for (absl::string_view name : {"iat", "nbf", "exp", "jti"}) {

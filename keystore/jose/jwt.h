@@ -57,7 +57,8 @@ struct SignedJwt {
 };
 
 // SignJwt signs |claims| (a JSON object) with |key|. INVALID_ARGUMENT if
-// |claims| is not an object, ttl is not positive, a registered claim is
+// |claims| is not an object or has "alg" or "kid" (header parameters that
+// come from the key), ttl is not positive, a registered claim is
 // set against the options, a given "iat"/"nbf"/"exp" is not an integer,
 // "exp" is not after now, "nbf" is after "exp", "iss" differs from the
 // issuer, or the token is over the limit.

@@ -99,6 +99,18 @@ TEST_F(JwtTest, SignRefusesWhatTheIssuerSets) {
   EXPECT_FALSE(SignJwt(JsonValue::Object(), *signer_, sign_).ok());
 }
 
+TEST_F(JwtTest, SignRefusesHeaderParametersAsClaims) {
+  // The JWS alg and kid come from the key: in the claims they are refused,
+  // whatever the options, never signed beside a header that says otherwise.
+  sign_.keep_given_registered_claims = true;
+  for (const char* claims : {"{\"alg\":\"RS256\"}", "{\"alg\":\"HS256\"}",
+                             "{\"alg\":\"none\"}", "{\"kid\":\"k:v1\"}"}) {
+    absl::Status s = SignJwt(*ParseJsonObject(claims), *signer_, sign_).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << claims;
+    EXPECT_NE(s.message().find("header parameter"), absl::string_view::npos) << s;
+  }
+}
+
 TEST_F(JwtTest, TimeClaimsWithLeeway) {
   verify_.leeway = absl::Seconds(60);
   EXPECT_TRUE(VerifyJwt(SignRaw("{\"exp\":1699999941}"), *verifier_, verify_).ok());
