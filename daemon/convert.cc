@@ -137,8 +137,11 @@ absl::StatusOr<std::optional<crypto::SignatureAlgorithm>> FromProto(
   for (const AlgPair& p : kAlgs) {
     if (p.proto == algorithm) return p.crypto;
   }
+  // A number outside the enum has no name: say the number.
+  const std::string& known = pb::SignatureAlgorithm_Name(algorithm);
   return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm ", pb::SignatureAlgorithm_Name(algorithm),
+      "algorithm ", known.empty() ? absl::StrCat(static_cast<int>(algorithm))
+                                  : known,
       " is not a signature algorithm this build knows"));
 }
 
@@ -265,7 +268,9 @@ absl::StatusOr<std::optional<jose::JweAlgorithm>> FromProto(pb::JweAlgorithm a) 
     case pb::JWE_ALGORITHM_A256GCMKW: return jose::JweAlgorithm::kA256GcmKw;
     case pb::JWE_ALGORITHM_ECDH_ES: return jose::JweAlgorithm::kEcdhEs;
     case pb::JWE_ALGORITHM_ECDH_ES_A256KW: return jose::JweAlgorithm::kEcdhEsA256Kw;
-    default: return absl::InvalidArgumentError("algorithm is not a known JWE alg");
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm ", static_cast<int>(a), " is not a known JWE alg"));
   }
 }
 

@@ -383,7 +383,9 @@ absl::StatusOr<jose::JweEncryption> FromProto(pb::JweEncryption e) {
     case pb::JWE_ENCRYPTION_A128GCM: return jose::JweEncryption::kA128Gcm;
     case pb::JWE_ENCRYPTION_A128CBC_HS256: return jose::JweEncryption::kA128CbcHs256;
     case pb::JWE_ENCRYPTION_A256CBC_HS512: return jose::JweEncryption::kA256CbcHs512;
-    default: return absl::InvalidArgumentError("encryption is not a known JWE enc");
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "encryption ", static_cast<int>(e), " is not a known JWE enc"));
   }
 }
 
