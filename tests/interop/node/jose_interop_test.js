@@ -1,13 +1,17 @@
 // Interop, JOSE: the real keywardd against the npm package `jose` (panva,
 // pinned in package.json), through the Node client (client/node).
-// - Keyward-signed ES256/ES384/ES512/RS256/EdDSA tokens verify in jose using
-//   only the JWK Set from GetJwks (createLocalJWKSet), also across a rotation.
-// - jose-signed tokens (HS256/ES256/ES384/ES512/RS256/EdDSA, keys made in
-//   Node and imported with ImportKey) verify in Keyward's VerifyJwt, with and without
-//   a kid.
-// - jose's JWEs (RSA-OAEP-256 + A256GCM, RSA-OAEP + A128CBC-HS256) decrypt
-//   in Keyward (DecryptJwe), and Keyward's EncryptJwe output decrypts in jose
-//   with a private key Node made and imported.
+// Every JWS algorithm Keyward signs (MATRIX: HS256/384/512, RS256/384/512,
+// PS256/384/512, ES256/384/512, EdDSA), both ways:
+// - Keyward-signed tokens verify in jose using only the JWK Set from GetJwks
+//   (createLocalJWKSet), also across a rotation; HMAC keys publish nothing,
+//   so their tokens verify with the secret Node made and imported.
+// - jose-signed tokens (keys made in Node and imported with ImportKey, the
+//   key's algorithm set) verify in Keyward's VerifyJwt, with and without a
+//   kid; a header naming another alg is ALGORITHM_MISMATCH.
+// - jose's JWEs (RSA-OAEP-256 + A256GCM, RSA-OAEP + A128CBC-HS256, and
+//   ECDH-ES / ECDH-ES+A256KW to Keyward's X25519 JWK) decrypt in Keyward
+//   (DecryptJwe), and Keyward's EncryptJwe output (RSA-OAEP*, ECDH-ES* over
+//   X25519) decrypts in jose with a private key Node made and imported.
 //
 // Run by //tests/interop:node_jose_interop_test (after `npm ci` here), or:
 //   node tests/interop/node/jose_interop_test.js --keywardd=bazel-bin/daemon/keywardd
@@ -20,6 +24,30 @@ const crypto = require('node:crypto');
 const {Suite, connect, keyward, parseArgs} = require('./interop_test.js');
 
 const PAYLOAD = Buffer.from('{"card":"4111 1111 1111 1111","exp_month":12}');
+
+// [JWS alg, KeyType, the key's SignatureAlgorithm (null: HMAC, whose alg
+// comes from its type), JWK kty, HMAC secret bytes / RSA modulus bits].
+const MATRIX = [
+  ['HS256', 'KEY_TYPE_HMAC_SHA256', null, 'oct', 32],
+  ['HS384', 'KEY_TYPE_HMAC_SHA384', null, 'oct', 48],
+  ['HS512', 'KEY_TYPE_HMAC_SHA512', null, 'oct', 64],
+  ['RS256', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PKCS1_SHA256', 'RSA', 2048],
+  ['RS384', 'KEY_TYPE_RSA_3072', 'SIGNATURE_ALGORITHM_RSA_PKCS1_SHA384', 'RSA', 3072],
+  ['RS512', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PKCS1_SHA512', 'RSA', 2048],
+  ['PS256', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PSS_SHA256', 'RSA', 2048],
+  ['PS384', 'KEY_TYPE_RSA_2048', 'SIGNATURE_ALGORITHM_RSA_PSS_SHA384', 'RSA', 2048],
+  ['PS512', 'KEY_TYPE_RSA_4096', 'SIGNATURE_ALGORITHM_RSA_PSS_SHA512', 'RSA', 4096],
+  ['ES256', 'KEY_TYPE_ECDSA_P256', 'SIGNATURE_ALGORITHM_ECDSA_SHA256_P1363', 'EC', 0],
+  ['ES384', 'KEY_TYPE_ECDSA_P384', 'SIGNATURE_ALGORITHM_ECDSA_SHA384_P1363', 'EC', 0],
+  ['ES512', 'KEY_TYPE_ECDSA_P521', 'SIGNATURE_ALGORITHM_ECDSA_SHA512_P1363', 'EC', 0],
+  ['EdDSA', 'KEY_TYPE_ED25519', 'SIGNATURE_ALGORITHM_ED25519', 'OKP', 0],
+];
+
+// Another alg of the matrix than `alg`, for mismatches.
+function otherAlg(alg) {
+  const i = MATRIX.findIndex(([a]) => a === alg);
+  return MATRIX[(i + 1) % MATRIX.length][0];
+}
 
 function b64u(buf) {
   return Buffer.from(buf).toString('base64url');
@@ -73,21 +101,31 @@ async function main() {
   let client;
 
 
-  async function createJwtKey(keyId, keyType) {
-    const created = await client.createKey(keyId, keyType, {purpose: 'JWT'});
+  // A JWT key of one matrix row: made by Keyward with the row's algorithm,
+  // or for HMAC a secret made here and imported (returned; else null).
+  async function createJwtKey(keyId, [alg, keyType, algorithm, , size]) {
+    if (!algorithm) {
+      const secret = crypto.randomBytes(size);
+      await importKey(keyId, keyType, 'KEY_PURPOSE_JWT', 'KEY_MATERIAL_FORMAT_RAW_SECRET',
+                      secret);
+      return secret;
+    }
+    const created = await client.createKey(keyId, keyType,
+                                           {purpose: 'JWT', algorithms: [algorithm]});
     assert.equal(created.name, `keys/${keyId}`);
+    assert.deepEqual(created.signatureAlgorithms, [algorithm], alg);
     assert.equal((await client.getKeyVersion(keyId, 1)).kid, `${keyId}:v1`);
+    return null;
   }
 
-  async function importKey(keyId, keyType, purpose, format, material,
-                           jweAlgorithm = 'JWE_ALGORITHM_UNSPECIFIED') {
+  // extra: {jweAlgorithm, algorithms} of the new key.
+  async function importKey(keyId, keyType, purpose, format, material, extra = {}) {
     const resp = await client.importKey(Buffer.from(material), format, {
-      keyId, keyType, purpose,
-      jweAlgorithm: jweAlgorithm === 'JWE_ALGORITHM_UNSPECIFIED' ? undefined : jweAlgorithm,
-    });
+      keyId, keyType, purpose, ...extra});
     assert.equal(resp.key.name, `keys/${keyId}`);
     assert.equal(resp.key.keyType, keyType);
     assert.equal(resp.key.purpose, purpose);
+    assert.deepEqual(resp.key.signatureAlgorithms, extra.algorithms || []);
     assert.equal(resp.version.kid, `${keyId}:v1`);
     return resp;
   }
@@ -121,33 +159,37 @@ async function main() {
 
     // --- Keyward signs, jose verifies with the published JWKS ---
 
-    const keywardSigners = [
-      ['js-jwt-es', 'KEY_TYPE_ECDSA_P256', 'ES256', 'EC'],
-      ['js-jwt-es384', 'KEY_TYPE_ECDSA_P384', 'ES384', 'EC'],
-      ['js-jwt-es512', 'KEY_TYPE_ECDSA_P521', 'ES512', 'EC'],
-      ['js-jwt-rs', 'KEY_TYPE_RSA_2048', 'RS256', 'RSA'],
-      ['js-jwt-ed', 'KEY_TYPE_ED25519', 'EdDSA', 'OKP'],
-    ];
-    await test('keyward JWTs verify in jose with only GetJwks', async () => {
-      for (const [keyId, keyType] of keywardSigners) {
-        await createJwtKey(keyId, keyType);
+    // The key of a matrix row that Keyward signs with.
+    const kwKeyId = (alg) => `js-kw-${alg.toLowerCase()}`;
+    const asymmetric = MATRIX.filter(([, , algorithm]) => algorithm);
+    await test('keyward JWTs of every alg verify in jose with only GetJwks', async () => {
+      const secrets = new Map();  // HMAC alg -> the secret Keyward holds too
+      for (const row of MATRIX) {
+        const secret = await createJwtKey(kwKeyId(row[0]), row);
+        if (secret) secrets.set(row[0], secret);
       }
-      const jwks = await getJwks(keywardSigners.map(([id]) => `keys/${id}`));
-      assert.equal(jwks.keys.length, keywardSigners.length);
-      for (const [i, [keyId, , alg, kty]] of keywardSigners.entries()) {
+      // An HMAC key publishes nothing.
+      await assert.rejects(getJwks([`keys/${kwKeyId('HS256')}`]),
+                           keywardCode(keyward.FailedPreconditionError,
+                                       'FAILED_PRECONDITION'));
+      const jwks = await getJwks(asymmetric.map(([alg]) => `keys/${kwKeyId(alg)}`));
+      assert.equal(jwks.keys.length, asymmetric.length);
+      for (const [i, [alg, , , kty]] of asymmetric.entries()) {
         const jwk = jwks.keys[i];
         assert.deepEqual([jwk.kid, jwk.alg, jwk.use, jwk.kty],
-                         [`${keyId}:v1`, alg, 'sig', kty]);
+                         [`${kwKeyId(alg)}:v1`, alg, 'sig', kty]);
         for (const priv of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
-          assert.equal(priv in jwk, false, `JWKS member ${priv} in ${keyId}`);
+          assert.equal(priv in jwk, false, `JWKS member ${priv} in ${alg}`);
         }
       }
       const JWKS = jose.createLocalJWKSet(jwks);
-      for (const [keyId, , alg] of keywardSigners) {
+      for (const [alg] of MATRIX) {
+        const keyId = kwKeyId(alg);
+        const key = secrets.get(alg) || JWKS;
         const signed = await client.signJwt(keyId, {sub: 'alice', aud: 'api', n: 17},
                                             {ttl: 120});
         const {payload, protectedHeader} = await jose.jwtVerify(
-            signed.token, JWKS, {audience: 'api', algorithms: [alg]});
+            signed.token, key, {audience: 'api', algorithms: [alg]});
         assert.deepEqual(protectedHeader,
                          {alg, kid: `${keyId}:v1`, typ: 'JWT'});
         assert.equal(payload.sub, 'alice');
@@ -155,42 +197,45 @@ async function main() {
         assert.equal(payload.jti, signed.jti);
         assert.equal(payload.exp - payload.iat, 120);
         await assert.rejects(
-            jose.jwtVerify(tamperPart(signed.token, 2), JWKS,
+            jose.jwtVerify(tamperPart(signed.token, 2), key,
                            {audience: 'api', algorithms: [alg]}),
             joseCode('ERR_JWS_SIGNATURE_VERIFICATION_FAILED'));
         await assert.rejects(
-            jose.jwtVerify(tamperClaims(signed.token), JWKS,
+            jose.jwtVerify(tamperClaims(signed.token), key,
                            {audience: 'api', algorithms: [alg]}),
             joseCode('ERR_JWS_SIGNATURE_VERIFICATION_FAILED'));
         await assert.rejects(
-            jose.jwtVerify(signed.token, JWKS,
+            jose.jwtVerify(signed.token, key,
                            {audience: 'web', algorithms: [alg]}),
             joseCode('ERR_JWT_CLAIM_VALIDATION_FAILED'));
-        // Only the key's own JWK verifies it: the set of the others has no
-        // key with this kid.
-        const others = jose.createLocalJWKSet(
-            {keys: jwks.keys.filter((k) => k.kid !== `${keyId}:v1`)});
-        await assert.rejects(
-            jose.jwtVerify(signed.token, others, {audience: 'api'}),
-            joseCode('ERR_JWKS_NO_MATCHING_KEY'));
+        if (key === JWKS) {
+          // Only the key's own JWK verifies it: the set of the others has
+          // no key with this kid.
+          const others = jose.createLocalJWKSet(
+              {keys: jwks.keys.filter((k) => k.kid !== `${keyId}:v1`)});
+          await assert.rejects(
+              jose.jwtVerify(signed.token, others, {audience: 'api'}),
+              joseCode('ERR_JWKS_NO_MATCHING_KEY'));
+        }
       }
     });
 
     await test('keyward JWTs verify in jose across a rotation', async () => {
-      const name = 'keys/js-jwt-es';
+      const keyId = kwKeyId('ES256');
+      const name = `keys/${keyId}`;
       const sign = async () => (await client.signJwt(name, {sub: 'bob'},
                                                      {ttl: 60})).token;
       const before = await sign();
       const oldSet = jose.createLocalJWKSet(await getJwks([name]));
       const rotated = await client.rotateKey(name);
-      assert.equal(rotated.kid, 'js-jwt-es:v2');
+      assert.equal(rotated.kid, `${keyId}:v2`);
       const after = await sign();
-      assert.equal(headerOf(after).kid, 'js-jwt-es:v2');
+      assert.equal(headerOf(after).kid, `${keyId}:v2`);
       const jwks = await getJwks([name]);
       // Both versions are published (jose picks by kid; order is not
       // checked here).
       assert.deepEqual(jwks.keys.map((k) => k.kid).sort(),
-                       ['js-jwt-es:v1', 'js-jwt-es:v2']);
+                       [`${keyId}:v1`, `${keyId}:v2`]);
       const newSet = jose.createLocalJWKSet(jwks);
       for (const token of [before, after]) {
         const {payload} = await jose.jwtVerify(token, newSet,
@@ -204,15 +249,8 @@ async function main() {
 
     // --- jose signs with keys made in Node, Keyward verifies ---
 
-    const nodeSigners = [
-      ['js-imp-hs', 'KEY_TYPE_HMAC_SHA256', 'HS256'],
-      ['js-imp-es', 'KEY_TYPE_ECDSA_P256', 'ES256'],
-      ['js-imp-es384', 'KEY_TYPE_ECDSA_P384', 'ES384'],
-      ['js-imp-es512', 'KEY_TYPE_ECDSA_P521', 'ES512'],
-      ['js-imp-rs', 'KEY_TYPE_RSA_2048', 'RS256'],
-      ['js-imp-ed', 'KEY_TYPE_ED25519', 'EdDSA'],
-    ];
-    for (const [keyId, keyType, alg] of nodeSigners) {
+    for (const [alg, keyType, algorithm, , size] of MATRIX) {
+      const keyId = `js-imp-${alg.toLowerCase()}`;
       const kid = `${keyId}:v1`;
       const name = `keys/${keyId}`;
       let signingKey = null;
@@ -227,17 +265,19 @@ async function main() {
       };
 
       await test(`jose ${alg} tokens verify in keyward`, async () => {
-        if (alg === 'HS256') {
-          const secret = crypto.randomBytes(32);
+        if (!algorithm) {
+          const secret = crypto.randomBytes(size);
           await importKey(keyId, keyType, 'KEY_PURPOSE_JWT',
                           'KEY_MATERIAL_FORMAT_RAW_SECRET', secret);
           signingKey = secret;
         } else {
-          const pair = await jose.generateKeyPair(
-              alg, {extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined});
+          const pair = await jose.generateKeyPair(alg, {
+            extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined,
+            modulusLength: size || undefined});
           await importKey(keyId, keyType, 'KEY_PURPOSE_JWT',
                           'KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM',
-                          await jose.exportPKCS8(pair.privateKey));
+                          await jose.exportPKCS8(pair.privateKey),
+                          {algorithms: [algorithm]});
           signingKey = pair.privateKey;
         }
         const {token, claims} = await mint({alg, kid, typ: 'JWT'});
@@ -252,6 +292,11 @@ async function main() {
                       'BAD_SIGNATURE');
         assertInvalid(await verifyJwt(tamperPart(token, 2), name),
                       'BAD_SIGNATURE');
+        // Another alg in the header: refused before the signature.
+        const [, payload, sig] = token.split('.');
+        const forged = [b64u(JSON.stringify({alg: otherAlg(alg), kid, typ: 'JWT'})),
+          payload, sig].join('.');
+        assertInvalid(await verifyJwt(forged), 'ALGORITHM_MISMATCH');
       });
 
       await test(`jose ${alg} tokens without kid verify in keyward pinned`,
@@ -322,7 +367,7 @@ async function main() {
             alg, {extractable: true, modulusLength: 2048});
         await importKey(keyId, 'KEY_TYPE_RSA_2048', 'KEY_PURPOSE_JWE',
                         'KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM',
-                        await jose.exportPKCS8(pair.privateKey), algorithm);
+                        await jose.exportPKCS8(pair.privateKey), {jweAlgorithm: algorithm});
         const out = await client.encryptJwe(keyId, PAYLOAD, {algorithm, encryption});
         assert.equal(out.keyVersion, `keys/${keyId}/versions/1`);
         assert.equal(out.token.split('.').length, 5);
@@ -346,6 +391,63 @@ async function main() {
             Buffer.from((await jose.compactDecrypt(again.token,
                                                    pair.privateKey)).plaintext),
             PAYLOAD);
+      });
+    }
+
+    // --- JWE ECDH-ES over X25519 (RFC 8037) both ways ---
+
+    const x25519Cases = [
+      ['ECDH-ES', 'JWE_ALGORITHM_ECDH_ES', 'x'],
+      ['ECDH-ES+A256KW', 'JWE_ALGORITHM_ECDH_ES_A256KW', 'xkw'],
+    ];
+    for (const [alg, algorithm, tag] of x25519Cases) {
+      await test(`jose JWE ${alg} to keyward's X25519 JWK decrypts in keyward`, async () => {
+        const keyId = `js-jwe-${tag}`;
+        const created = await client.createKey(keyId, 'X25519', {
+          purpose: 'JWE', jweAlgorithm: algorithm});
+        assert.equal(created.jweAlgorithm, algorithm);
+        const jwk = JSON.parse(
+            (await client.getPublicKey(keyId, {format: 'jwk'})).publicKey.toString('utf8'));
+        assert.deepEqual([jwk.kty, jwk.crv, jwk.alg, jwk.use, 'd' in jwk],
+                         ['OKP', 'X25519', alg, 'enc', false]);
+        const token = await new jose.CompactEncrypt(PAYLOAD)
+            .setProtectedHeader({alg, enc: 'A256GCM', kid: `${keyId}:v1`})
+            .encrypt(await jose.importJWK(jwk, alg));
+        const {epk} = headerOf(token);
+        assert.deepEqual([epk.kty, epk.crv], ['OKP', 'X25519']);
+        assert.equal(token.split('.')[1] === '', alg === 'ECDH-ES');
+        for (const name of [`keys/${keyId}`, '']) {
+          const out = await client.decryptJwe(token, {key: name || undefined});
+          assert.deepEqual(out.payload, PAYLOAD);
+          assert.equal(out.keyVersion, `keys/${keyId}/versions/1`);
+        }
+        await assert.rejects(
+            client.decryptJwe(tamperPart(token, 3), {key: keyId}),
+            keywardCode(keyward.InvalidArgumentError, 'INVALID_ARGUMENT'));
+        // Encrypted to another X25519 key (made in Node): refused.
+        const stranger = await jose.generateKeyPair(alg, {crv: 'X25519'});
+        const foreign = await new jose.CompactEncrypt(PAYLOAD)
+            .setProtectedHeader({alg, enc: 'A256GCM'}).encrypt(stranger.publicKey);
+        await assert.rejects(
+            client.decryptJwe(foreign, {key: keyId}),
+            keywardCode(keyward.InvalidArgumentError, 'INVALID_ARGUMENT'));
+      });
+
+      await test(`keyward JWE ${alg} over X25519 decrypts in jose`, async () => {
+        const keyId = `js-jwe-imp-${tag}`;
+        const pair = await jose.generateKeyPair(alg, {crv: 'X25519', extractable: true});
+        await importKey(keyId, 'KEY_TYPE_X25519', 'KEY_PURPOSE_JWE',
+                        'KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM',
+                        await jose.exportPKCS8(pair.privateKey), {jweAlgorithm: algorithm});
+        const out = await client.encryptJwe(keyId, PAYLOAD, {algorithm});
+        const {plaintext, protectedHeader} = await jose.compactDecrypt(
+            out.token, pair.privateKey);
+        assert.deepEqual(Buffer.from(plaintext), PAYLOAD);
+        assert.deepEqual([protectedHeader.alg, protectedHeader.enc, protectedHeader.kid],
+                         [alg, 'A256GCM', `${keyId}:v1`]);
+        const stranger = await jose.generateKeyPair(alg, {crv: 'X25519'});
+        await assert.rejects(jose.compactDecrypt(out.token, stranger.privateKey),
+                             joseCode('ERR_JWE_DECRYPTION_FAILED'));
       });
     }
 

@@ -6,6 +6,7 @@ Run by //tests/interop:python_interop_test:
 """
 
 import argparse
+import base64
 import os
 import shutil
 import signal
@@ -20,7 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import (
-    Encoding, PublicFormat, load_der_public_key, load_pem_public_key)
+    Encoding, NoEncryption, PrivateFormat, PublicFormat, load_der_public_key,
+    load_pem_public_key)
 
 from keyward import Client, KeywardError
 from keyward.v1 import common_pb2
@@ -124,19 +126,57 @@ class Daemon:
             self.cleanup()
 
 
-class InteropTest(unittest.TestCase):
+class ClientTestCase(unittest.TestCase):
+    """For the other interop programs (run through keywardd_main()): a
+    keywardd for the class's tests with a keyward.Client on it, stopped
+    after them (exit code 0 checked)."""
+    keywardd = None  # the --keywardd binary, set by keywardd_main()
     daemon = None
     client = None
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = Daemon(ARGS.keywardd)
+        cls.daemon = Daemon(ClientTestCase.keywardd)
         cls.client = Client(cls.daemon.target)
 
     @classmethod
     def tearDownClass(cls):
         cls.client.close()
         cls.daemon.stop()
+
+
+def keywardd_main():
+    """main() of a test program run as PROGRAM --keywardd=PATH [unittest
+    args]: runs the __main__ module's tests."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--keywardd", required=True)
+    args, rest = parser.parse_known_args()
+    ClientTestCase.keywardd = args.keywardd
+    unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+# Encodings shared by the JOSE programs.
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def as_str(token):
+    """A token as text (some libraries return bytes)."""
+    return token.decode() if isinstance(token, bytes) else token
+
+
+def pkcs8_pem(private_key):
+    """A python3-cryptography private key as unencrypted PKCS#8 PEM."""
+    return private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                     NoEncryption())
+
+
+class InteropTest(ClientTestCase):
 
     # --- helpers ---
 
@@ -224,44 +264,6 @@ class InteropTest(unittest.TestCase):
                 mgf=padding.MGF1(hashes.SHA256()), salt_length=20),
                 hashes.SHA256())
         self.check_daemon_verify("py-rsa", signature)
-
-    def test_jwt_verified_by_pyjwt(self):
-        """Tokens from SignJwt verify with PyJWT against the JWKS, for ES256,
-        ES384, ES512, EdDSA and RS256; a token signed for another audience
-        does not."""
-        import json
-        import jwt  # Debian's python3-jwt (PyJWT)
-        from keyward.v1 import jwt_service_pb2, jwt_service_pb2_grpc
-        stub = jwt_service_pb2_grpc.JwtServiceStub(self.client._channel)
-        for key_id, key_type, alg in (("jwt-es", "ECDSA_P256", "ES256"),
-                                      ("jwt-es384", "ECDSA_P384", "ES384"),
-                                      ("jwt-es512", "ECDSA_P521", "ES512"),
-                                      ("jwt-ed", "ED25519", "EdDSA"),
-                                      ("jwt-rs", "RSA_2048", "RS256")):
-            with self.subTest(alg=alg):
-                self.client.create_key(key_id, key_type,
-                                       purpose=common_pb2.KEY_PURPOSE_JWT)
-                req = jwt_service_pb2.SignJwtRequest(
-                    name="keys/" + key_id,
-                    claims_json='{"sub":"alice","aud":"api"}')
-                req.ttl.seconds = 90
-                token = stub.SignJwt(req).token
-                jwks = json.loads(stub.GetJwks(jwt_service_pb2.GetJwksRequest(
-                    names=["keys/" + key_id])).jwks_json)
-                self.assertEqual(len(jwks["keys"]), 1)
-                key = jwt.PyJWK(jwks["keys"][0])
-                self.assertEqual(jwt.get_unverified_header(token)["kid"],
-                                 key_id + ":v1")
-                claims = jwt.decode(token, key.key, algorithms=[alg],
-                                    audience="api")
-                self.assertEqual(claims["sub"], "alice")
-                self.assertEqual(claims["exp"] - claims["iat"], 90)
-                with self.assertRaises(jwt.InvalidAudienceError):
-                    jwt.decode(token, key.key, algorithms=[alg], audience="web")
-                head, payload, sig = token.split(".")
-                forged = ".".join([head, payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1], sig])
-                with self.assertRaises(jwt.InvalidTokenError):
-                    jwt.decode(forged, key.key, algorithms=[alg], audience="api")
 
     def test_jwe_from_python_jose_decrypts_in_keyward(self):
         """python-jose encrypts to the public key Keyward published (RSA-OAEP
@@ -396,6 +398,7 @@ def main():
     parser.add_argument("--keywardd", required=True)
     parser.add_argument("--example", default="")
     ARGS, rest = parser.parse_known_args()
+    ClientTestCase.keywardd = ARGS.keywardd
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 

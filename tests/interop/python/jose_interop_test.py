@@ -1,37 +1,30 @@
-"""Interop, JOSE directions that start outside Keyward: keys made in Python
-and imported into the real keywardd (KeyService.ImportKey), tokens signed
-by PyJWT, python-jose and jwcrypto verified by Keyward's VerifyJwt, and
-Keyward's EncryptJwe output decrypted by python-jose and jwcrypto with the
-private key Python kept. (interop_test.py covers the other way round:
-Keyward's JWTs verified with PyJWT, python-jose's JWE decrypted in Keyward.)
+"""Interop, JWE directions that start outside Keyward: keys made in Python
+and imported into the real keywardd (KeyService.ImportKey), Keyward's
+EncryptJwe output decrypted by python-jose and jwcrypto with the private
+key Python kept, and jwcrypto's JWEs decrypted by Keyward (DecryptJwe):
+RSA-OAEP(-256), dir, A256GCMKW, ECDH-ES(+A256KW) over P-256 and X25519.
+(jws_interop_test.py has every JWS algorithm both ways; interop_test.py
+python-jose's JWE decrypted in Keyward.)
 
-Libraries are Debian's python3-jwt (PyJWT 2.6), python3-jose (3.3) and
-python3-jwcrypto (1.1). python-jose 3.3 has no EdDSA, no A256GCMKW and no
-ECDH-ES; those cases use the libraries that do.
+Libraries are Debian's python3-jose (3.3) and python3-jwcrypto (1.1).
+python-jose 3.3 has no A256GCMKW and no ECDH-ES; those cases use jwcrypto.
 
 Run by //tests/interop:python_jose_interop_test:
     jose_interop_test.py --keywardd=PATH [unittest args]
 """
 
-import argparse
-import base64
 import json
 import os
 import sys
-import time
-import unittest
 
 import grpc
-import jwt as pyjwt  # python3-jwt (PyJWT)
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
 from cryptography.hazmat.primitives.serialization import (
     Encoding, NoEncryption, PrivateFormat, PublicFormat)
 from jose import exceptions as jose_exceptions
 from jose import jwe as jose_jwe
-from jose import jwt as jose_jwt
 from jwcrypto import jwe as jwc_jwe
 from jwcrypto import jwk as jwc_jwk
-from jwcrypto import jwt as jwc_jwt
 
 from keyward.v1 import common_pb2
 from keyward.v1 import jwt_service_pb2 as jwt_pb2
@@ -39,66 +32,25 @@ from keyward.v1 import jwt_service_pb2_grpc
 from keyward.v1 import key_service_pb2
 from keyward.v1 import key_service_pb2_grpc
 
-# The keywardd fixture of the main Python interop test (same directory).
+# The fixtures and helpers of the main Python interop test (same directory).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_test import Daemon  # noqa: E402
+from interop_test import (  # noqa: E402
+    ClientTestCase, as_str, b64u, keywardd_main, pkcs8_pem, unb64u)
 
-ARGS = None  # set in main()
 TIMEOUT = 10
 PAYLOAD = b'{"card":"4111 1111 1111 1111","exp_month":12}'
-
-OK = jwt_pb2.JWT_FAILURE_UNSPECIFIED
-BAD_SIGNATURE = jwt_pb2.JWT_FAILURE_BAD_SIGNATURE
-KEY_NOT_FOUND = jwt_pb2.JWT_FAILURE_KEY_NOT_FOUND
-
-
-def b64u(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64u(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def as_str(token):
-    return token.decode() if isinstance(token, bytes) else token
-
-
-def tamper_signature(token):
-    """The token with one bit of its signature flipped (decoded, flipped,
-    re-encoded: editing a base64url character could touch only padding
-    bits)."""
-    head, payload, sig = token.split(".")
-    raw = bytearray(unb64u(sig))
-    raw[len(raw) // 2] ^= 0x01
-    return ".".join([head, payload, b64u(bytes(raw))])
-
-
-def tamper_claims(token):
-    """The token with "sub" changed in the payload, signature kept."""
-    head, payload, sig = token.split(".")
-    claims = json.loads(unb64u(payload))
-    claims["sub"] = "mallory"
-    forged = b64u(json.dumps(claims, separators=(",", ":")).encode())
-    return ".".join([head, forged, sig])
 
 
 def jwe_header(token):
     return json.loads(unb64u(token.split(".")[0]))
 
 
-def pkcs8_pem(private_key):
-    return private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
-                                     NoEncryption())
-
-
-class JoseInteropTest(unittest.TestCase):
-    daemon = None
+class JoseInteropTest(ClientTestCase):
     channel = None
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = Daemon(ARGS.keywardd)
+        super().setUpClass()
         cls.channel = grpc.insecure_channel(cls.daemon.target)
         cls.keys = key_service_pb2_grpc.KeyServiceStub(cls.channel)
         cls.jwts = jwt_service_pb2_grpc.JwtServiceStub(cls.channel)
@@ -106,7 +58,7 @@ class JoseInteropTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.channel.close()
-        cls.daemon.stop()
+        super().tearDownClass()
 
     # --- helpers ---
 
@@ -159,189 +111,6 @@ class JoseInteropTest(unittest.TestCase):
         self.assertEqual(resp.version.name, "keys/%s/versions/1" % key_id)
         self.assertEqual(resp.version.kid, key_id + ":v1")
         return resp
-
-    def verify(self, token, name="", audience="api"):
-        return self.jwts.VerifyJwt(jwt_pb2.VerifyJwtRequest(
-            token=as_str(token), name=name, audience=audience),
-            timeout=TIMEOUT)
-
-    def assert_valid(self, resp, key_id, claims, kid):
-        self.assertEqual(
-            (resp.valid, jwt_pb2.JwtFailure.Name(resp.failure)),
-            (True, "JWT_FAILURE_UNSPECIFIED"), resp.failure_detail)
-        self.assertEqual(resp.failure_detail, "")
-        self.assertEqual(json.loads(resp.claims_json), claims)
-        header = json.loads(resp.header_json)
-        if kid is None:
-            self.assertNotIn("kid", header)
-        else:
-            self.assertEqual(header["kid"], kid)
-        self.assertEqual(resp.key_version, "keys/%s/versions/1" % key_id)
-
-    def assert_invalid(self, resp, failure):
-        self.assertEqual(
-            (resp.valid, jwt_pb2.JwtFailure.Name(resp.failure)),
-            (False, jwt_pb2.JwtFailure.Name(failure)), resp.failure_detail)
-        self.assertTrue(resp.failure_detail)
-        # Claims of an invalid token are never handed out.
-        self.assertEqual(resp.claims_json, "")
-        self.assertEqual(resp.header_json, "")
-
-    @staticmethod
-    def claims():
-        now = int(time.time())
-        return {"sub": "alice", "aud": "api", "iss": "https://login.example",
-                "iat": now, "nbf": now, "exp": now + 300,
-                "scope": ["read", "write"], "n": 17}
-
-    def check_foreign_tokens(self, key_id, alg, signers):
-        """signers: (library, sign(claims, kid or None) -> token). Each
-        library's token verifies in Keyward by kid and pinned; tampered ones
-        fail BAD_SIGNATURE; without a kid it verifies only pinned."""
-        kid = key_id + ":v1"
-        name = "keys/" + key_id
-        for library, sign in signers:
-            with self.subTest(alg=alg, library=library):
-                claims = self.claims()
-                claims["lib"] = library
-                token = as_str(sign(claims, kid))
-                self.assertEqual(jwe_header(token)["alg"], alg)
-                self.assertEqual(jwe_header(token)["kid"], kid)
-                # Found by kid among the daemon's JWT keys.
-                self.assert_valid(self.verify(token), key_id, claims, kid)
-                # Pinned to the key as well.
-                self.assert_valid(self.verify(token, name=name), key_id,
-                                  claims, kid)
-                # Keyward checks the audience of foreign tokens too.
-                self.assert_invalid(self.verify(token, audience="web"),
-                                    jwt_pb2.JWT_FAILURE_AUDIENCE_MISMATCH)
-                self.assert_invalid(self.verify(tamper_signature(token)),
-                                    BAD_SIGNATURE)
-                self.assert_invalid(self.verify(tamper_claims(token)),
-                                    BAD_SIGNATURE)
-                self.assert_invalid(
-                    self.verify(tamper_signature(token), name=name),
-                    BAD_SIGNATURE)
-
-            with self.subTest(alg=alg, library=library, kid="none"):
-                # A token minted before the service moved its secret into
-                # Keyward: no kid. It verifies when the key is pinned...
-                claims = self.claims()
-                claims["lib"] = library
-                token = as_str(sign(claims, None))
-                self.assertNotIn("kid", jwe_header(token))
-                self.assert_valid(self.verify(token, name=name), key_id,
-                                  claims, None)
-                self.assert_invalid(
-                    self.verify(tamper_signature(token), name=name),
-                    BAD_SIGNATURE)
-                # ...and without a pinned key nothing names one.
-                self.assert_invalid(self.verify(token), KEY_NOT_FOUND)
-
-    # --- JWS: foreign-signed tokens verified by Keyward ---
-
-    def test_hs256_foreign_tokens(self):
-        secret = os.urandom(32)
-        self.import_key("py-hs256", common_pb2.KEY_TYPE_HMAC_SHA256,
-                        common_pb2.KEY_PURPOSE_JWT,
-                        key_service_pb2.KEY_MATERIAL_FORMAT_RAW_SECRET, secret)
-        oct_jwk = jwc_jwk.JWK(kty="oct", k=b64u(secret))
-
-        def jwcrypto_sign(claims, kid):
-            header = {"alg": "HS256", "typ": "JWT"}
-            if kid:
-                header["kid"] = kid
-            token = jwc_jwt.JWT(header=header, claims=claims)
-            token.make_signed_token(oct_jwk)
-            return token.serialize()
-
-        self.check_foreign_tokens("py-hs256", "HS256", [
-            ("pyjwt", lambda c, kid: pyjwt.encode(
-                c, secret, algorithm="HS256",
-                headers={"kid": kid} if kid else None)),
-            ("python-jose", lambda c, kid: jose_jwt.encode(
-                c, secret, algorithm="HS256",
-                headers={"kid": kid} if kid else None)),
-            ("jwcrypto", jwcrypto_sign),
-        ])
-        # Another secret's token names the same kid: the signature fails.
-        other = pyjwt.encode(self.claims(), os.urandom(32), algorithm="HS256",
-                             headers={"kid": "py-hs256:v1"})
-        self.assert_invalid(self.verify(other), BAD_SIGNATURE)
-
-    def check_asymmetric(self, key_id, key_type, alg, private_key,
-                         with_python_jose=True):
-        pem = pkcs8_pem(private_key)
-        self.import_key(key_id, key_type, common_pb2.KEY_PURPOSE_JWT,
-                        key_service_pb2.KEY_MATERIAL_FORMAT_PRIVATE_KEY_PEM,
-                        pem)
-        jwc_key = jwc_jwk.JWK.from_pem(pem)
-
-        def jwcrypto_sign(claims, kid):
-            header = {"alg": alg, "typ": "JWT"}
-            if kid:
-                header["kid"] = kid
-            token = jwc_jwt.JWT(header=header, claims=claims)
-            token.make_signed_token(jwc_key)
-            return token.serialize()
-
-        signers = [
-            ("pyjwt", lambda c, kid: pyjwt.encode(
-                c, private_key, algorithm=alg,
-                headers={"kid": kid} if kid else None)),
-            ("jwcrypto", jwcrypto_sign),
-        ]
-        if with_python_jose:
-            signers.append(("python-jose", lambda c, kid: jose_jwt.encode(
-                c, pem.decode(), algorithm=alg,
-                headers={"kid": kid} if kid else None)))
-        self.check_foreign_tokens(key_id, alg, signers)
-        return pem
-
-    def test_rs256_foreign_tokens(self):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.check_asymmetric("py-rs256", common_pb2.KEY_TYPE_RSA_2048,
-                              "RS256", key)
-        # PS256 is not the key's algorithm: refused before the signature.
-        token = pyjwt.encode(self.claims(), key, algorithm="PS256",
-                             headers={"kid": "py-rs256:v1"})
-        self.assert_invalid(self.verify(token),
-                            jwt_pb2.JWT_FAILURE_ALGORITHM_MISMATCH)
-
-    def test_es256_foreign_tokens(self):
-        key = ec.generate_private_key(ec.SECP256R1())
-        self.check_asymmetric("py-es256", common_pb2.KEY_TYPE_ECDSA_P256,
-                              "ES256", key)
-        # A different P-256 key claiming the same kid.
-        other = pyjwt.encode(self.claims(),
-                             ec.generate_private_key(ec.SECP256R1()),
-                             algorithm="ES256",
-                             headers={"kid": "py-es256:v1"})
-        self.assert_invalid(self.verify(other), BAD_SIGNATURE)
-
-    def test_es384_and_es512_foreign_tokens(self):
-        for key_id, key_type, alg, curve in (
-                ("py-es384", common_pb2.KEY_TYPE_ECDSA_P384, "ES384",
-                 ec.SECP384R1()),
-                ("py-es512", common_pb2.KEY_TYPE_ECDSA_P521, "ES512",
-                 ec.SECP521R1())):
-            self.check_asymmetric(key_id, key_type, alg,
-                                  ec.generate_private_key(curve))
-        # An ES384 token presented to the P-521 key: its alg is not the
-        # key's, refused before the signature.
-        token = pyjwt.encode(self.claims(),
-                             ec.generate_private_key(ec.SECP384R1()),
-                             algorithm="ES384",
-                             headers={"kid": "py-es512:v1"})
-        self.assert_invalid(self.verify(token),
-                            jwt_pb2.JWT_FAILURE_ALGORITHM_MISMATCH)
-
-    def test_eddsa_foreign_tokens(self):
-        # python-jose 3.3 cannot sign EdDSA (jose.constants has no EdDSA).
-        self.assertNotIn("EdDSA", jose_jwt.ALGORITHMS.SUPPORTED)
-        key = ed25519.Ed25519PrivateKey.generate()
-        self.check_asymmetric("py-eddsa", common_pb2.KEY_TYPE_ED25519,
-                              "EdDSA", key, with_python_jose=False)
 
     # --- JWE: Keyward encrypts to a key Python holds ---
 
@@ -524,13 +293,5 @@ class JoseInteropTest(unittest.TestCase):
                 self.assert_jwcrypto_to_keyward(key_id, alg, "A256GCM", public)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keywardd", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    keywardd_main()

@@ -17,10 +17,8 @@ Run by //tests/interop:python_nacl_interop_test:
     nacl_interop_test.py --keywardd=PATH [unittest args]
 """
 
-import argparse
 import os
 import sys
-import unittest
 
 import nacl.bindings
 import nacl.exceptions
@@ -31,30 +29,16 @@ from cryptography.hazmat.primitives.serialization import (
 from nacl.public import Box, PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
 
-from keyward import Client, InvalidArgumentError
+from keyward import InvalidArgumentError
 from keyward.v1 import common_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interop_test import Daemon  # noqa: E402
+from interop_test import ClientTestCase, keywardd_main  # noqa: E402
 
-ARGS = None  # set in main()
 MESSAGE = b"session key for console 42: \x00\x01\x02 and more"
 
 
-class NaclInteropTest(unittest.TestCase):
-    daemon = None
-    client = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = Daemon(ARGS.keywardd)
-        cls.client = Client(cls.daemon.target)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.daemon.stop()
-
+class NaclInteropTest(ClientTestCase):
     def assert_invalid(self, call, *args, **kwargs):
         """The call raises InvalidArgumentError (and so returns nothing)."""
         with self.assertRaises(InvalidArgumentError) as caught:
@@ -232,13 +216,5 @@ class NaclInteropTest(unittest.TestCase):
         self.assertEqual(caught.exception.code.name, "FAILED_PRECONDITION")
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keywardd", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    keywardd_main()
