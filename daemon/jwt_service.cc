@@ -491,6 +491,10 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
     pb::DecryptJweResponse* response) {
   jose::JweDecryptOptions options;
   options.max_token_bytes = max_token_bytes_;
+  // One answer for every token that does not decrypt, no oracle.
+  const absl::Status refused = absl::InvalidArgumentError(
+      "the JWE cannot be decrypted with this key (malformed, altered, or "
+      "made for another key or algorithm)");
   // The key: the pinned one, else the one the (unauthenticated) kid names.
   absl::StatusOr<KeyName> name = absl::InvalidArgumentError(
       "name the key, or send a token whose kid is NAME:vN");
@@ -498,7 +502,10 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
   auto header = jose::ParseCompactJweHeader(request->token(), options);
   if (!request->name().empty()) {
     name = ParseKeyName(request->name());
-  } else if (header.ok() && header->kid) {
+  } else if (!header.ok()) {
+    // Its kid (if any) is not looked at: refused as a pinned key would.
+    name = refused;
+  } else if (header->kid) {
     std::string id;
     if (ResolveKid(*env_.keystore, *header->kid, &id, &kid_version)) {
       name = KeyName{id, 0};
@@ -511,9 +518,6 @@ grpc::ServerUnaryReactor* JwtServiceImpl::DecryptJwe(
       return absl::InvalidArgumentError(
           "verify_nested.token must be empty: the JWE's plaintext is verified");
     }
-    const absl::Status refused = absl::InvalidArgumentError(
-        "the JWE cannot be decrypted with this key (malformed, altered, or "
-        "made for another key or algorithm)");
     if (!header.ok()) return refused;
     int32_t v = name->version != 0 ? name->version : kid_version;
     if (header->kid) {
