@@ -15,6 +15,8 @@ import grpc
 
 import keyward
 import keyward.aio
+from keyward.v1 import crypto_service_pb2 as crypto_pb2
+from keyward.v1 import data_plane_service_pb2 as dpb
 
 import kwtest
 
@@ -68,6 +70,12 @@ class AioClientTest(unittest.TestCase):
                 self.assertEqual((await c.who_am_i()).principal,
                                  "unix:uid:%d" % os.getuid())
                 self.assertTrue((await c.verify_audit_log()).ok)
+                item = dpb.StreamItem(id=7, sign=crypto_pb2.SignRequest(
+                    name="keys/aio-ed", data=b"m"))
+                results = [r async for r in c.stream(
+                    [dpb.StreamRequest(items=[item])])]
+                self.assertEqual([(r.id, r.status.code) for r in results],
+                                 [(7, 0)])
         run(body())
 
     def test_nacl_box(self):

@@ -22,6 +22,7 @@ import grpc.aio
 from keyward._access import AccessMixin
 from keyward._base import STUBS
 from keyward._crypto import CryptoMixin
+from keyward._data_plane import DataPlaneMixin
 from keyward._jwt import JwtMixin
 from keyward._keys import KeysMixin
 from keyward._system import SystemMixin
@@ -29,7 +30,8 @@ from keyward._system import SystemMixin
 __all__ = ["Client"]
 
 
-class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin):
+class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin,
+             DataPlaneMixin):
     """An asyncio client of keywardd; arguments as keyward.Client.
 
         async with keyward.aio.Client("unix:///run/keyward/kw.sock") as c:
