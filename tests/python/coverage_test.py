@@ -125,6 +125,14 @@ class CoverageTest(unittest.TestCase):
         methods = set(re.findall(r"X\(([A-Z][A-Za-z0-9]*)\)", listed.group(1)))
         methods |= set(re.findall(r"virtual [^;(]*?\b([A-Z][A-Za-z0-9]*)\(",
                                   header))
+        # DataPlaneService/Stream is keyward::StreamMux (stream_mux.h), which
+        # opens the stream over a Client's channel.
+        with open(os.path.join(source_root(), "client",
+                               "stream_mux.h")) as f:
+            mux = f.read()
+        self.assertRegex(mux, r"class StreamMux final")
+        self.assertIn("DataPlaneService", mux)
+        methods.add("Stream")
         missing = ["%s/%s" % (s, m.name) for s, m in all_rpcs()
                    if m.name not in methods]
         self.assertEqual(missing, [], "RPCs without a method in the C++ "
