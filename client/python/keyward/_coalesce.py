@@ -145,6 +145,12 @@ class _LinkDown(Exception):
         self.cause = cause
 
 
+def _expire(waiter: "asyncio.Future[Any]", name: str) -> None:
+    if not waiter.done():
+        waiter.set_exception(error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                       "no answer within the timeout", name))
+
+
 class Coalescer:
     """The coalescing of one keyward.aio.Client (see the module comment).
     `open_call(metadata)` opens a DataPlaneService.Stream call."""
@@ -182,12 +188,15 @@ class Coalescer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         link = self._current(metadata)
-        try:
-            await asyncio.wait_for(link.room.acquire(), timeout)
-        except asyncio.TimeoutError:
-            raise error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
-                            "no room on the data-plane stream within the "
-                            "timeout", name) from None
+        if link.room.locked():  # 256 outstanding: wait for room
+            try:
+                await asyncio.wait_for(link.room.acquire(), timeout)
+            except asyncio.TimeoutError:
+                raise error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                "no room on the data-plane stream within "
+                                "the timeout", name) from None
+        else:
+            await link.room.acquire()
         if not link.alive:  # ended while this call waited for room
             link.room.release()
             return await self.call(service, method, request, metadata,
@@ -197,14 +206,15 @@ class Coalescer:
         link.waiters[item_id] = waiter
         link.queue.append((item_id, field, request))
         link.wake.set()
+        # A timer rather than asyncio.wait_for (a task per call): past the
+        # deadline the waiter fails; a late result is then dropped.
+        timer = loop.call_at(deadline, _expire, waiter, name)
         try:
-            result = await asyncio.wait_for(
-                asyncio.shield(waiter), max(deadline - loop.time(), 0.001))
-        except asyncio.TimeoutError:
-            raise error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
-                            "no answer within the timeout", name) from None
+            result = await waiter
         except _LinkDown as down:
             raise self._stream_error(down.cause, name) from None
+        finally:
+            timer.cancel()
         if result.status.code != 0:
             raise error_from_item(result.status.code, result.status.message,
                                   name)
