@@ -235,6 +235,77 @@ void Client::PrepareContext(grpc::ClientContext* context,
   }
 }
 
+namespace {
+
+// Streamed<Request>: how a unary request travels as a StreamItem under
+// ClientOptions.coalesce (kYes), and its answer comes back; kYes is false
+// for every other request.
+template <typename Request>
+struct Streamed {
+  static constexpr bool kYes = false;
+};
+
+#define KEYWARD_CLIENT_STREAMED_(Method, field)                            \
+  template <>                                                              \
+  struct Streamed<v1::Method##Request> {                                   \
+    static constexpr bool kYes = true;                                     \
+    static void Put(const v1::Method##Request& request,                    \
+                    v1::StreamItem* item) {                                \
+      *item->mutable_##field() = request;                                  \
+    }                                                                      \
+    static bool Take(v1::StreamResult* result,                             \
+                     v1::Method##Response* response) {                     \
+      if (!result->has_##field()) return false;                            \
+      response->Swap(result->mutable_##field());                           \
+      return true;                                                         \
+    }                                                                      \
+  };
+KEYWARD_CLIENT_STREAMED_(Sign, sign)
+KEYWARD_CLIENT_STREAMED_(Verify, verify)
+KEYWARD_CLIENT_STREAMED_(Encrypt, encrypt)
+KEYWARD_CLIENT_STREAMED_(Decrypt, decrypt)
+KEYWARD_CLIENT_STREAMED_(Mac, mac)
+KEYWARD_CLIENT_STREAMED_(VerifyMac, verify_mac)
+KEYWARD_CLIENT_STREAMED_(SignJwt, sign_jwt)
+KEYWARD_CLIENT_STREAMED_(VerifyJwt, verify_jwt)
+#undef KEYWARD_CLIENT_STREAMED_
+
+}  // namespace
+
+std::shared_ptr<StreamMux> Client::Mux() {
+  std::shared_ptr<StreamMux> ended;  // destroyed outside the lock
+  absl::MutexLock lock(&mux_mu_);
+  if (mux_ == nullptr || mux_->ended()) {
+    ended = std::move(mux_);
+    mux_ = std::make_shared<StreamMux>(channel_, options_.session_token);
+  }
+  return mux_;
+}
+
+template <typename Request, typename Response>
+absl::Status Client::Coalesced(const Request& request, absl::Time deadline,
+                               Response* response) {
+  v1::StreamItem item;
+  Streamed<Request>::Put(request, &item);
+  absl::StatusOr<v1::StreamResult> result =
+      Mux()->CallSync(std::move(item), deadline);
+  if (!result.ok()) {  // the stream's status (or the deadline)
+    if (result.status().code() == absl::StatusCode::kUnimplemented) {
+      stream_unsupported_.store(true);
+    }
+    return result.status();
+  }
+  if (result->status().code() != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(result->status().code()),
+                        result->status().message());
+  }
+  if (!Streamed<Request>::Take(&*result, response)) {
+    return absl::InternalError(
+        "the daemon answered a stream item with a result of another kind");
+  }
+  return absl::OkStatus();
+}
+
 template <typename Stub, typename Request, typename Response>
 absl::StatusOr<Response> Client::Unary(
     Stub* stub,
@@ -243,11 +314,20 @@ absl::StatusOr<Response> Client::Unary(
     const Request& request, Idempotency idempotency) {
   const absl::Time deadline = absl::Now() + options_.timeout;
   for (int attempt = 1;; ++attempt) {
-    grpc::ClientContext context;
-    PrepareContext(&context, deadline);
     Response response;
-    absl::Status status =
-        FromGrpcStatus((stub->*method)(&context, request, &response));
+    absl::Status status;
+    bool sent = false;
+    if constexpr (Streamed<Request>::kYes) {
+      if (options_.coalesce && !stream_unsupported_.load()) {
+        status = Coalesced(request, deadline, &response);
+        sent = !stream_unsupported_.load();  // else: unary below
+      }
+    }
+    if (!sent) {
+      grpc::ClientContext context;
+      PrepareContext(&context, deadline);
+      status = FromGrpcStatus((stub->*method)(&context, request, &response));
+    }
     if (status.ok()) return response;
     if (!ShouldRetry(idempotency, status.code(), attempt, options_.retry)) {
       return status;

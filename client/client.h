@@ -36,6 +36,7 @@
 #ifndef KEYWARD_CLIENT_CLIENT_H_
 #define KEYWARD_CLIENT_CLIENT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,8 +47,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/client_interface.h"
+#include "client/stream_mux.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/support/status.h"
@@ -114,6 +117,19 @@ struct ClientOptions {
   // A session token from Login, sent as "authorization: Bearer <token>" on
   // every call; calls then run as "apikey:{id}". Empty: none.
   std::string session_token;
+  // Coalescing: when true, Sign, Verify, Encrypt, Decrypt, Mac, VerifyMac,
+  // SignJwt and VerifyJwt travel as items of one shared
+  // DataPlaneService.Stream (keyward::StreamMux, opened on first use and
+  // replaced when it fails) instead of one unary call each, so that calls
+  // made concurrently from many threads go out together (no timer: an item
+  // waits at most for the write before it). Results, error codes and the
+  // retry rule are the unary calls'; the daemon authorizes and audits each
+  // item as its unary call (audit method "DataPlaneService/Stream/Sign",
+  // ...). At most 256 items are outstanding (the daemon's per-stream
+  // bound): a call beyond waits for room within its deadline. The deadline
+  // bounds the wait for the answer, not an item already sent. A daemon
+  // without the stream (UNIMPLEMENTED) gets unary calls from then on.
+  bool coalesce = false;
 };
 
 // Target is a parsed, validated daemon address.
@@ -233,6 +249,14 @@ class Client : public ClientInterface {
                                    Response*),
       const Request& request, Idempotency idempotency);
 
+  // Coalesced makes one attempt of a streamed call (options.coalesce) over
+  // the shared stream: the item's status or the stream's.
+  template <typename Request, typename Response>
+  absl::Status Coalesced(const Request& request, absl::Time deadline,
+                         Response* response);
+  // Mux is the shared stream, opened (or replaced, if it ended) here.
+  std::shared_ptr<StreamMux> Mux();
+
   // PrepareContext sets the deadline and the session token on `context`.
   void PrepareContext(grpc::ClientContext* context, absl::Time deadline) const;
 
@@ -245,6 +269,10 @@ class Client : public ClientInterface {
   std::unique_ptr<v1::CryptoService::Stub> crypto_;
   std::unique_ptr<v1::JwtService::Stub> jwt_;
   std::unique_ptr<v1::AccessService::Stub> access_;
+  // options.coalesce: the shared stream, and whether the daemon lacks it.
+  absl::Mutex mux_mu_;
+  std::shared_ptr<StreamMux> mux_ ABSL_GUARDED_BY(mux_mu_);
+  std::atomic<bool> stream_unsupported_{false};
 };
 
 // --- Paging ---

@@ -3,7 +3,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 
 namespace keyward {
 namespace {
@@ -33,35 +32,70 @@ StreamMux::~StreamMux() {
   mu_.Await(absl::Condition(&done_));
 }
 
+bool StreamMux::Enqueue(v1::StreamItem& item, Callback& done) {
+  if (done_) return false;
+  // Once the stream is ending, the call waits for OnDone's status.
+  const uint64_t id = next_id_++;
+  pending_.emplace(id, Pending{item.id(), std::move(done)});
+  if (ended_.ok()) {
+    item.set_id(id);
+    queued_.add_items()->Swap(&item);
+    MaybeWrite();
+  }
+  return true;
+}
+
 void StreamMux::Call(v1::StreamItem item, Callback done) {
   absl::Status ended;
   {
     absl::MutexLock lock(&mu_);
+    if (Enqueue(item, done)) return;
     ended = ended_;
-    if (!done_) {
-      // Once the stream is ending, the call waits for OnDone's status.
-      const uint64_t id = next_id_++;
-      pending_.emplace(id, Pending{item.id(), std::move(done)});
-      if (ended.ok()) {
-        item.set_id(id);
-        queued_.add_items()->Swap(&item);
-        MaybeWrite();
-      }
-      return;
-    }
   }
   done(ended);
 }
 
 absl::StatusOr<v1::StreamResult> StreamMux::CallSync(v1::StreamItem item) {
-  absl::Notification answered;
-  absl::StatusOr<v1::StreamResult> out;
-  Call(std::move(item), [&](absl::StatusOr<v1::StreamResult> result) {
-    out = std::move(result);
-    answered.Notify();
-  });
-  answered.WaitForNotification();
-  return out;
+  return CallSync(std::move(item), absl::InfiniteFuture());
+}
+
+absl::StatusOr<v1::StreamResult> StreamMux::CallSync(v1::StreamItem item,
+                                                     absl::Time deadline) {
+  // The callback may run after this returns (deadline): it owns the slot.
+  struct Slot {
+    absl::Mutex mu;
+    bool answered ABSL_GUARDED_BY(mu) = false;
+    absl::StatusOr<v1::StreamResult> out ABSL_GUARDED_BY(mu);
+  };
+  auto slot = std::make_shared<Slot>();
+  Callback done = [slot](absl::StatusOr<v1::StreamResult> result) {
+    absl::MutexLock lock(&slot->mu);
+    slot->out = std::move(result);
+    slot->answered = true;
+  };
+  {
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return done_ || !ended_.ok() || pending_.size() < kMaxOutstanding;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&room), deadline)) {
+      return absl::DeadlineExceededError(
+          "no room on the data-plane stream before the deadline");
+    }
+    if (!Enqueue(item, done)) return ended_;
+  }
+  absl::MutexLock lock(&slot->mu);
+  if (!slot->mu.AwaitWithDeadline(absl::Condition(&slot->answered),
+                                  deadline)) {
+    return absl::DeadlineExceededError(
+        "no answer on the data-plane stream before the deadline");
+  }
+  return std::move(slot->out);
+}
+
+bool StreamMux::ended() const {
+  absl::MutexLock lock(&mu_);
+  return !ended_.ok() || done_;
 }
 
 void StreamMux::MaybeWrite() {

@@ -13,8 +13,9 @@
 // one the unary RPC would have returned); if the stream itself ends
 // (daemon gone, stream refused), every call waiting and every later call
 // gets the stream's status (the mux does not reconnect: make a new one).
-// At most 256 items should be in flight (the daemon's per-stream bound);
-// items beyond are answered RESOURCE_EXHAUSTED by the daemon.
+// At most kMaxOutstanding items should be in flight (the daemon's
+// per-stream bound); Call sends beyond it and the daemon answers those
+// RESOURCE_EXHAUSTED; CallSync with a deadline waits for room instead.
 #ifndef KEYWARD_CLIENT_STREAM_MUX_H_
 #define KEYWARD_CLIENT_STREAM_MUX_H_
 
@@ -26,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/client_callback.h"
@@ -37,6 +39,7 @@ class StreamMux final
     : private grpc::ClientBidiReactor<v1::StreamRequest, v1::StreamResponse> {
  public:
   static constexpr int kMaxItemsPerMessage = 256;
+  static constexpr size_t kMaxOutstanding = 256;  // the daemon's per stream
   using Callback = std::function<void(absl::StatusOr<v1::StreamResult>)>;
 
   // Opens the stream on `channel`, with "authorization: Bearer
@@ -57,6 +60,17 @@ class StreamMux final
   // CallSync: Call, waiting for the result. Thread-safe.
   absl::StatusOr<v1::StreamResult> CallSync(v1::StreamItem item);
 
+  // CallSync with a deadline: waits until fewer than kMaxOutstanding items
+  // are outstanding, sends `item`, and waits for its result; past
+  // `deadline`, DEADLINE_EXCEEDED (an item already sent still runs in the
+  // daemon; its result is then dropped). Thread-safe.
+  absl::StatusOr<v1::StreamResult> CallSync(v1::StreamItem item,
+                                            absl::Time deadline);
+
+  // ended is true once the stream has failed or closed: every later call
+  // gets its status. Make a new StreamMux to go on.
+  bool ended() const;
+
   // Messages and items sent so far, for tests and benchmarks.
   uint64_t messages_sent() const;
   uint64_t items_sent() const;
@@ -70,6 +84,10 @@ class StreamMux final
   void OnWriteDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
   void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Enqueue registers `done` for `item` and queues it unless the stream
+  // has ended; false (nothing registered) once done_.
+  bool Enqueue(v1::StreamItem& item, Callback& done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<v1::DataPlaneService::Stub> stub_;
   grpc::ClientContext context_;

@@ -3,7 +3,9 @@
 // bad input INVALID_ARGUMENT, no grant PERMISSION_DENIED) while the others
 // succeed; results usable by the unary calls; one audit record per item;
 // the per-stream outstanding bound (RESOURCE_EXHAUSTED per item beyond);
-// a cancelled stream ends CANCELLED; an unidentified stream ends at once.
+// a cancelled stream ends CANCELLED; an unidentified stream ends at once;
+// keyward::Client with ClientOptions.coalesce sends its data-plane calls
+// over one stream with the unary calls' results and errors.
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -11,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "client/client.h"
 #include "client/stream_mux.h"
 #include "gmock/gmock.h"
 #include "keyward/v1/data_plane_service.grpc.pb.h"
@@ -311,6 +314,68 @@ TEST_F(StreamTest, MuxCoalescesConcurrentCalls) {
   StreamMux refused(daemon_->NewChannel(), "not-a-token");
   EXPECT_EQ(refused.CallSync(SignItem(1, "ed", "x")).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(StreamTest, ClientCoalesceSendsDataPlaneCallsOverTheStream) {
+  ClientOptions options;
+  options.target = "unix://" + daemon_->socket_path();
+  options.coalesce = true;
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        pb::SignRequest sign;
+        sign.set_name("keys/ed");
+        sign.set_data(absl::StrCat("m", t, "-", i));
+        auto signed_ = (*client)->Sign(sign);
+        if (!signed_.ok()) {
+          ++wrong;
+          continue;
+        }
+        pb::VerifyRequest verify;
+        verify.set_name(signed_->key_version());
+        verify.set_data(sign.data());
+        verify.set_signature(signed_->signature());
+        auto verdict = (*client)->Verify(verify);
+        if (!verdict.ok() || !verdict->valid()) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+
+  // Errors keep the unary calls' codes and messages.
+  pb::SignRequest missing;
+  missing.set_name("keys/missing");
+  missing.set_data("x");
+  EXPECT_EQ((*client)->Sign(missing).status().code(),
+            absl::StatusCode::kNotFound);
+  pb::EncryptRequest encrypt;
+  encrypt.set_name("keys/aes");
+  encrypt.set_plaintext("secret");
+  auto ciphertext = (*client)->Encrypt(encrypt);
+  ASSERT_TRUE(ciphertext.ok()) << ciphertext.status();
+  pb::DecryptRequest decrypt;
+  decrypt.set_name("keys/aes");
+  decrypt.set_ciphertext(ciphertext->ciphertext());
+  decrypt.set_associated_data("other");
+  EXPECT_EQ((*client)->Decrypt(decrypt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  decrypt.clear_associated_data();
+  auto plaintext = (*client)->Decrypt(decrypt);
+  ASSERT_TRUE(plaintext.ok()) << plaintext.status();
+  EXPECT_EQ(plaintext->plaintext(), "secret");
+
+  // The daemon saw stream items, not unary calls.
+  EXPECT_EQ(AuditLines("DataPlaneService/Stream/Sign\"").size(),
+            16u * 10u + 1);
+  EXPECT_EQ(AuditLines("DataPlaneService/Stream/Verify\"").size(), 16u * 10u);
+  EXPECT_EQ(AuditLines("DataPlaneService/Stream/Decrypt\"").size(), 2u);
+  EXPECT_EQ(AuditLines("CryptoService/Sign\"").size(), 0u);
+  EXPECT_EQ(AuditLines("CryptoService/Verify\"").size(), 0u);
 }
 
 }  // namespace

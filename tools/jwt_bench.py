@@ -1,16 +1,19 @@
 """jwt_bench.py: ES256 JWT signing through keyward.jwt.encode from one
 Python process (the sync client, one call at a time; the asyncio client
-with 32 concurrent tasks) beside PyJWT signing ES256 in-process with a
-local key, in one run. For BENCHMARKS.md ("Python client: ES256 JWTs").
+with --tasks concurrent tasks, unary and coalesced over
+DataPlaneService.Stream) beside PyJWT signing ES256 and HS256 in-process
+with a local key, in interleaved rounds of one run. For BENCHMARKS.md
+("Python client: ES256 JWTs").
 
   PYTHONPATH=client/python:bazel-bin/proto /usr/bin/python3 \\
     tools/jwt_bench.py --keywardd=bazel-bin/daemon/keywardd [--seconds=1 --rounds=3]
 
 Starts its own keywardd (temp data dir, Unix socket, audit fsync
-AUDIT_FSYNC_INTERVAL), creates an ECDSA_P256 JWT key, then runs each case
-for --rounds rounds of --seconds seconds (after a short warm-up) and prints
-per case the median over rounds of tokens per second and the median
-per-token latency over all calls. Bounded: about rounds x seconds per case.
+AUDIT_FSYNC_INTERVAL), creates an ECDSA_P256 JWT key, then runs --rounds
+rounds, each running every case for --seconds seconds (after a short
+warm-up), and prints per case the median over rounds of tokens per second
+and the median per-token latency over all calls, and the coalesced/PyJWT
+ratio of each round. Bounded: about rounds x seconds per case.
 Needs python3-jwt and python3-cryptography.
 """
 
@@ -33,7 +36,7 @@ import keyward.jwt
 
 KEY = "bench-es256"
 CLAIMS = {"sub": "alice", "aud": "api", "scope": "orders:read"}
-TASKS = 32
+TASKS = 64
 
 
 def start_daemon(binary):
@@ -100,30 +103,16 @@ async def run_async(fn, seconds, tasks):
     return len(latencies) / (time.perf_counter() - start), latencies
 
 
-def measure(name, rounds, one_round):
-    """Warm-up, then `rounds` rounds; prints and returns the medians."""
-    one_round(0.2)
-    rates, latencies = [], []
-    for _ in range(rounds):
-        rate, lat = one_round(None)
-        rates.append(rate)
-        latencies.extend(lat)
-    rate = statistics.median(rates)
-    median_us = statistics.median(latencies) * 1e6
-    print("%-44s %10.0f tokens/s %10.0f us median   (%d tokens)"
-          % (name, rate, median_us, len(latencies)), flush=True)
-    return rate, median_us
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keywardd", required=True)
     parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tasks", type=int, default=TASKS)
     args = parser.parse_args()
-    seconds = lambda s: args.seconds if s is None else s  # noqa: E731
 
     proc, target, work = start_daemon(os.path.abspath(args.keywardd))
+    loop = asyncio.new_event_loop()
     try:
         print("load before:", open("/proc/loadavg").read().strip())
         client = keyward.Client(target)
@@ -131,41 +120,64 @@ def main():
         token = keyward.jwt.encode(CLAIMS, key=KEY, client=client)
         assert keyward.jwt.decode(token, audience="api",
                                   client=client)["sub"] == "alice"
+        asyncio.set_event_loop(loop)
 
-        measure("keyward.jwt.encode, sync client", args.rounds,
-                lambda s: run_sync(lambda: keyward.jwt.encode(
-                    CLAIMS, key=KEY, client=client), seconds(s)))
+        async def make(coalesce):  # an aio client inside its loop
+            return keyward.aio.Client(target, coalesce=coalesce)
+        unary = loop.run_until_complete(make(False))
+        coalesced = loop.run_until_complete(make(True))
 
-        async def aio_case():
-            aclient = keyward.aio.Client(target)
-            try:
-                async def one():
-                    return await keyward.jwt.encode(CLAIMS, key=KEY,
-                                                    client=aclient)
-                await run_async(one, 0.2, TASKS)
-                rates, lats = [], []
-                for _ in range(args.rounds):
-                    rate, lat = await run_async(one, args.seconds, TASKS)
-                    rates.append(rate)
-                    lats.extend(lat)
-                return rates, lats
-            finally:
-                await aclient.close()
-        rates, lats = asyncio.run(aio_case())
-        print("%-44s %10.0f tokens/s %10.0f us median   (%d tokens)"
-              % ("keyward.jwt.encode, aio client, %d tasks" % TASKS,
-                 statistics.median(rates), statistics.median(lats) * 1e6,
-                 len(lats)), flush=True)
+        def aio_case(aclient):
+            async def one():
+                return await keyward.jwt.encode(CLAIMS, key=KEY,
+                                                client=aclient)
+            return lambda s: loop.run_until_complete(
+                run_async(one, s, args.tasks))
 
         private = ec.generate_private_key(ec.SECP256R1())
         now = int(time.time())
         local = dict(CLAIMS, iat=now, nbf=now, exp=now + 900, jti="x")
-        measure("PyJWT jwt.encode ES256, in-process", args.rounds,
-                lambda s: run_sync(lambda: pyjwt.encode(
-                    local, private, algorithm="ES256"), seconds(s)))
+        secret = os.urandom(32)
+        cases = [
+            ("keyward.jwt.encode, sync client", lambda s: run_sync(
+                lambda: keyward.jwt.encode(CLAIMS, key=KEY, client=client),
+                s)),
+            ("keyward.jwt.encode, aio unary, %d tasks" % args.tasks,
+             aio_case(unary)),
+            ("keyward.jwt.encode, aio coalesced, %d tasks" % args.tasks,
+             aio_case(coalesced)),
+            ("PyJWT jwt.encode ES256, in-process", lambda s: run_sync(
+                lambda: pyjwt.encode(local, private, algorithm="ES256"), s)),
+            ("PyJWT jwt.encode HS256, in-process", lambda s: run_sync(
+                lambda: pyjwt.encode(local, secret, algorithm="HS256"), s)),
+        ]
+        # Interleaved rounds: every case once per round, so that the load of
+        # the moment weighs on all of them alike; ratios are per round.
+        for _, one_round in cases:
+            one_round(0.2)  # warm-up
+        rates = {name: [] for name, _ in cases}
+        latencies = {name: [] for name, _ in cases}
+        ratios = []
+        for _ in range(args.rounds):
+            for name, one_round in cases:
+                rate, lat = one_round(args.seconds)
+                rates[name].append(rate)
+                latencies[name].extend(lat)
+            ratios.append(rates[cases[2][0]][-1] / rates[cases[3][0]][-1])
+        for name, _ in cases:
+            print("%-44s %10.0f tokens/s %10.0f us median   (%d tokens)"
+                  % (name, statistics.median(rates[name]),
+                     statistics.median(latencies[name]) * 1e6,
+                     len(latencies[name])), flush=True)
+        print("aio coalesced / PyJWT ES256 per round: %s (median %.2f)"
+              % (" ".join("%.2f" % r for r in ratios),
+                 statistics.median(ratios)))
         print("load after:", open("/proc/loadavg").read().strip())
+        loop.run_until_complete(unary.close())
+        loop.run_until_complete(coalesced.close())
         client.close()
     finally:
+        loop.close()
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(work, ignore_errors=True)

@@ -253,6 +253,8 @@ export class Client {
   restoreBackup(source: Bytes | AsyncIterable<Bytes> | Iterable<Bytes>, opts: CallOptions & {passphraseFile?: string; passphrase?: Bytes; replaceExisting?: boolean}): Promise<BackupInfo>;
   /** Leaving the loop cancels the stream. Errors (while iterating): InvalidArgumentError; DataLossError; UnavailableError. */
   readAuditLog(opts?: CallOptions & {startSequence?: number; follow?: boolean; maxRecords?: number; principal?: string; resourcePrefix?: string}): AsyncIterableIterator<AuditRecord>;
+  /** DataPlaneService.Stream: sends each StreamRequest ({items: [{id, sign | verify | encrypt | decrypt | mac | verifyMac | signJwt | verifyJwt}]}) and yields every item's StreamResult ({id, status: {code, message}, and the response named as the request}) as items finish. */
+  stream(requests: Iterable<object> | AsyncIterable<object>, opts?: CallOptions): AsyncIterableIterator<any>;
   /** Errors: InvalidArgumentError (end below start). */
   rotateAuditLog(opts?: CallOptions): Promise<{rotatedFile: string; lastSequence: string; firstSequence: string}>;
   verifyAuditLog(opts?: CallOptions & {startSequence?: number; endSequence?: number}): Promise<Record<string, any>>;

@@ -13,7 +13,7 @@ const util = require('./lib/util');
 // other method returns a Promise, which a bad argument rejects (TypeError or
 // RangeError) before any call is made.
 const ITERATORS = new Set(['listKeys', 'listKeyVersions', 'listPolicies',
-  'listApiKeys', 'listTokenRecords', 'readAuditLog']);
+  'listApiKeys', 'listTokenRecords', 'readAuditLog', 'stream']);
 
 function rejecting(fn) {
   return function(...args) {
@@ -26,7 +26,7 @@ function rejecting(fn) {
 }
 
 class Client extends ClientBase {}
-for (const part of ['crypto', 'keys', 'access', 'system', 'jwt']) {
+for (const part of ['crypto', 'keys', 'access', 'system', 'jwt', 'data_plane']) {
   for (const [name, fn] of Object.entries(require(`./lib/${part}`))) {
     const value = ITERATORS.has(name) || name.startsWith('_') ? fn : rejecting(fn);
     Object.defineProperty(Client.prototype, name,

@@ -15,6 +15,9 @@ import grpc
 
 import keyward
 import keyward.aio
+import keyward.jwt
+from keyward.v1 import crypto_service_pb2 as crypto_pb2
+from keyward.v1 import data_plane_service_pb2 as dpb
 
 import kwtest
 
@@ -68,6 +71,12 @@ class AioClientTest(unittest.TestCase):
                 self.assertEqual((await c.who_am_i()).principal,
                                  "unix:uid:%d" % os.getuid())
                 self.assertTrue((await c.verify_audit_log()).ok)
+                item = dpb.StreamItem(id=7, sign=crypto_pb2.SignRequest(
+                    name="keys/aio-ed", data=b"m"))
+                results = [r async for r in c.stream(
+                    [dpb.StreamRequest(items=[item])])]
+                self.assertEqual([(r.id, r.status.code) for r in results],
+                                 [(7, 0)])
         run(body())
 
     def test_nacl_box(self):
@@ -108,6 +117,81 @@ class AioClientTest(unittest.TestCase):
             async with keyward.aio.Client("unix:///nonexistent/k.sock") as n:
                 with self.assertRaises(keyward.UnavailableError):
                     await n.get_status()
+        run(body())
+
+    def test_coalescing(self):
+        """Concurrent data-plane calls of one client share a
+        DataPlaneService.Stream (on by default): 64 tasks sign, verify and
+        encode/decode tokens; each gets its own result or its own error
+        (the unary call's class and method); the audit log names the
+        streamed kinds. With coalesce=False the same calls are unary."""
+        async def body():
+            async with keyward.aio.Client(self.daemon.target) as c:
+                await c.create_key("co-ed", "ED25519")
+                await c.create_key("co-jwt", "ECDSA_P256", "JWT")
+                start = (await c.get_status()).audit_last_sequence + 1
+
+                async def one(i):
+                    if i % 8 == 7:  # a missing key among the others
+                        with self.assertRaises(keyward.NotFoundError) as cm:
+                            await c.sign("co-missing", b"%d" % i)
+                        self.assertEqual(cm.exception.method,
+                                         "CryptoService/Sign")
+                        return "missing"
+                    data = b"message %d" % i
+                    sig = await c.sign("co-ed", data)
+                    self.assertIs(await c.verify("co-ed", data,
+                                                 sig.signature), True)
+                    self.assertIs(await c.verify("co-ed", data + b"!",
+                                                 sig.signature), False)
+                    token = await keyward.jwt.encode(
+                        {"sub": "u%d" % i, "aud": "api"}, key="co-jwt",
+                        client=c)
+                    claims = await keyward.jwt.decode(token, audience="api",
+                                                      client=c)
+                    self.assertEqual(claims["sub"], "u%d" % i)
+                    return "ok"
+
+                outcomes = await asyncio.gather(*(one(i) for i in range(64)))
+                self.assertEqual(outcomes.count("ok"), 56)
+                self.assertEqual(outcomes.count("missing"), 8)
+                records = [(r.method.split("keyward.v1.")[-1], r.code)
+                           async for r in c.read_audit_log(
+                               start_sequence=start,
+                               resource_prefix="keys/co-")]
+                self.assertEqual(records.count(
+                    ("DataPlaneService/Stream/Sign", 0)), 56)
+                self.assertEqual(records.count(
+                    ("DataPlaneService/Stream/SignJwt", 0)), 56)
+                self.assertEqual(records.count(
+                    ("DataPlaneService/Stream/VerifyJwt", 0)), 56)
+                self.assertEqual(
+                    [m for m, _ in records if m.startswith("CryptoService")
+                     or m.startswith("JwtService")], [])
+
+            async with keyward.aio.Client(self.daemon.target,
+                                          coalesce=False) as u:
+                start = (await u.get_status()).audit_last_sequence + 1
+                await u.sign("co-ed", b"unary")
+                records = [r.method.split("keyward.v1.")[-1]
+                           async for r in u.read_audit_log(
+                               start_sequence=start,
+                               resource_prefix="keys/co-")]
+                self.assertEqual(records, ["CryptoService/Sign"])
+        run(body())
+
+    def test_coalescing_stream_down(self):
+        """A coalesced call to a daemon that is not there fails as the
+        unary call would (UnavailableError, after the retry rule), and the
+        client keeps working for the next call."""
+        async def body():
+            async with keyward.aio.Client("unix:///nonexistent/k.sock",
+                                          timeout=2) as n:
+                for _ in range(2):
+                    with self.assertRaises(keyward.UnavailableError) as cm:
+                        await n.sign("k", b"x")
+                    self.assertEqual(cm.exception.method,
+                                     "CryptoService/Sign")
         run(body())
 
     def test_paging(self):

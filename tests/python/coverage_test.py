@@ -27,14 +27,15 @@ import keyward
 import keyward.aio
 from keyward import _util
 from keyward.v1 import (access_service_pb2, common_pb2, config_pb2,
-                        crypto_service_pb2, jwt_service_pb2, key_service_pb2,
-                        system_service_pb2)
+                        crypto_service_pb2, data_plane_service_pb2,
+                        jwt_service_pb2, key_service_pb2, system_service_pb2)
 
 # "Service/Method" -> Python method name, for RPCs that do not follow the
 # snake_case rule. Empty: every RPC follows it.
 EXCEPTIONS = {}
 
 MODULES = [access_service_pb2, common_pb2, config_pb2, crypto_service_pb2,
+           data_plane_service_pb2,
            jwt_service_pb2, key_service_pb2, system_service_pb2]
 
 
@@ -57,7 +58,7 @@ class CoverageTest(unittest.TestCase):
         services = {s for s, _ in all_rpcs()}
         self.assertEqual(services, {"CryptoService", "KeyService",
                                     "AccessService", "SystemService",
-                                    "JwtService"})
+                                    "JwtService", "DataPlaneService"})
         self.assertGreaterEqual(len(list(all_rpcs())), 50)
 
     def check(self, client_class, want_async):
@@ -124,6 +125,14 @@ class CoverageTest(unittest.TestCase):
         methods = set(re.findall(r"X\(([A-Z][A-Za-z0-9]*)\)", listed.group(1)))
         methods |= set(re.findall(r"virtual [^;(]*?\b([A-Z][A-Za-z0-9]*)\(",
                                   header))
+        # DataPlaneService/Stream is keyward::StreamMux (stream_mux.h), which
+        # opens the stream over a Client's channel.
+        with open(os.path.join(source_root(), "client",
+                               "stream_mux.h")) as f:
+            mux = f.read()
+        self.assertRegex(mux, r"class StreamMux final")
+        self.assertIn("DataPlaneService", mux)
+        methods.add("Stream")
         missing = ["%s/%s" % (s, m.name) for s, m in all_rpcs()
                    if m.name not in methods]
         self.assertEqual(missing, [], "RPCs without a method in the C++ "

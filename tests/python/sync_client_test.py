@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 import keyward
 from keyward import _util
 from keyward.v1 import common_pb2
+from keyward.v1 import crypto_service_pb2 as crypto_pb2
+from keyward.v1 import data_plane_service_pb2 as dpb
 
 import kwtest
 
@@ -198,6 +200,23 @@ class DataPlaneTest(unittest.TestCase):
         self.assertEqual(pts[2].error.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertCode(keyward.InvalidArgumentError,
                         grpc.StatusCode.INVALID_ARGUMENT, c.batch_sign, [])
+
+    def test_stream(self):
+        c = self.client
+        c.create_key("st-ed", "ED25519")
+        items = [dpb.StreamItem(id=i, sign=crypto_pb2.SignRequest(
+            name="keys/st-ed" if i != 3 else "keys/st-missing", data=b"m"))
+            for i in range(5)]
+        results = {r.id: r for r in c.stream(
+            [dpb.StreamRequest(items=items[:2]),
+             dpb.StreamRequest(items=items[2:])])}
+        self.assertEqual(sorted(results), [0, 1, 2, 3, 4])
+        self.assertEqual(results[3].status.code,
+                         grpc.StatusCode.NOT_FOUND.value[0])
+        self.assertEqual(results[0].status.code, 0)
+        self.assertTrue(c.verify("st-ed", b"m", results[0].sign.signature))
+        with self.assertRaises(keyward.InvalidArgumentError):
+            list(c.stream([dpb.StreamRequest()]))
 
     # --- KeyService ---
 
@@ -662,7 +681,7 @@ class ZzEveryRpcTest(unittest.TestCase):
                     "_service", "") + "_service_pb2")
             for m in module.DESCRIPTOR.services_by_name[service].methods:
                 wanted.add(m.name)
-        self.assertEqual(len(wanted), 52)
+        self.assertEqual(len(wanted), 53)
         self.assertEqual(sorted(wanted - CALLED), [])
 
 

@@ -9,9 +9,9 @@ const path = require('node:path');
 const protoLoader = require('@grpc/proto-loader');
 
 const SERVICES = ['CryptoService', 'KeyService', 'AccessService',
-  'SystemService', 'JwtService'];
+  'SystemService', 'JwtService', 'DataPlaneService'];
 const FILES = ['crypto_service', 'key_service', 'access_service',
-  'system_service', 'jwt_service'].map((f) => `keyward/v1/${f}.proto`);
+  'system_service', 'jwt_service', 'data_plane_service'].map((f) => `keyward/v1/${f}.proto`);
 
 // Results are plain objects: camelCase fields, enums as their full names
 // ('KEY_TYPE_ED25519'), 64-bit integers as decimal strings, bytes as

@@ -28,6 +28,10 @@ class RecordingClient extends keyward.Client {
     called.add(`${service}/${method}`);
     return super._clientStream(service, method, ...rest);
   }
+  stream(...args) {
+    called.add('DataPlaneService/Stream');
+    return super.stream(...args);
+  }
 }
 
 // Asserts that `promise` rejects with the KeywardError subclass `Cls` and
@@ -376,6 +380,31 @@ describe('SystemService', () => {
     await c.unseal({passphraseFile: daemon.passphraseFile});
     assert.deepEqual(await c.decrypt('keep', ct), Buffer.from('kept'));
     await rejectsWith(c.getKey('after-backup'), keyward.NotFoundError, 'NOT_FOUND');
+  });
+});
+
+describe('DataPlaneService', () => {
+  test('stream: every item answered by id, a NOT_FOUND among them', async () => {
+    await c.createKey('st-ed', 'ED25519');
+    const items = [0, 1, 2, 3, 4].map((id) => ({
+      id, sign: {name: id === 3 ? 'keys/st-missing' : 'keys/st-ed', data: Buffer.from('m')},
+    }));
+    const results = new Map();
+    for await (const r of c.stream([{items: items.slice(0, 2)}, {items: items.slice(2)}])) {
+      results.set(Number(r.id), r);
+    }
+    assert.deepEqual([...results.keys()].sort(), [0, 1, 2, 3, 4]);
+    assert.equal(results.get(3).status.code, 5);  // NOT_FOUND
+    assert.equal(results.get(0).status.code, 0);
+    assert.equal(await c.verify('st-ed', Buffer.from('m'), results.get(0).sign.signature), true);
+    let error;
+    try {
+      for await (const r of c.stream([{items: []}])) assert.fail(`no result expected: ${r}`);
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof keyward.InvalidArgumentError, String(error));
+    assert.equal(error.code, 'INVALID_ARGUMENT');
   });
 });
 

@@ -28,6 +28,7 @@ from keyward.errors import KeywardError, error_from_rpc
 from keyward.types import RetryPolicy, TlsOptions
 from keyward.v1 import access_service_pb2_grpc
 from keyward.v1 import crypto_service_pb2_grpc
+from keyward.v1 import data_plane_service_pb2_grpc
 from keyward.v1 import jwt_service_pb2_grpc
 from keyward.v1 import key_service_pb2_grpc
 from keyward.v1 import system_service_pb2_grpc
@@ -43,6 +44,7 @@ STUBS = {
     "AccessService": access_service_pb2_grpc.AccessServiceStub,
     "SystemService": system_service_pb2_grpc.SystemServiceStub,
     "JwtService": jwt_service_pb2_grpc.JwtServiceStub,
+    "DataPlaneService": data_plane_service_pb2_grpc.DataPlaneServiceStub,
 }
 
 _MAX_MESSAGE = 4 * 1024 * 1024  # the API's message limit (common.proto)

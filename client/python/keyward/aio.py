@@ -7,6 +7,13 @@ keyward.Client (they are defined once, in the service mixins); here
   - read_audit_log returns an async iterator (aclose() or break cancels it)
   - create_backup/restore_backup return awaitables.
 
+Coalescing (on by default; coalesce=False turns it off): sign, verify,
+encrypt, decrypt, mac, verify_mac, sign_jwt and verify_jwt calls made
+concurrently (and keyward.jwt.encode/decode over them) share one
+DataPlaneService.Stream instead of one unary call each; results, errors
+and retries are those of the unary calls (see _coalesce.py for the few
+differences: a timeout stops the wait, not an item already sent).
+
 Create the client inside the running event loop (e.g. in a FastAPI
 lifespan handler) and close it with `await client.close()` or
 `async with keyward.aio.Client(...) as client:`.
@@ -21,22 +28,28 @@ import grpc.aio
 
 from keyward._access import AccessMixin
 from keyward._base import STUBS
+from keyward._coalesce import KINDS, Coalescer, StreamUnsupported
 from keyward._crypto import CryptoMixin
+from keyward._data_plane import DataPlaneMixin
 from keyward._jwt import JwtMixin
 from keyward._keys import KeysMixin
 from keyward._system import SystemMixin
+from keyward.errors import KeywardError
 
 __all__ = ["Client"]
 
 
-class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin):
-    """An asyncio client of keywardd; arguments as keyward.Client.
+class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin,
+             DataPlaneMixin):
+    """An asyncio client of keywardd; arguments as keyward.Client, and
+    coalesce (default True): concurrent data-plane calls share a stream.
 
         async with keyward.aio.Client("unix:///run/keyward/kw.sock") as c:
             sig = await c.sign("release", b"artifact")
     """
 
-    def __init__(self, target: Optional[str] = None, **options: Any) -> None:
+    def __init__(self, target: Optional[str] = None, *,
+                 coalesce: bool = True, **options: Any) -> None:
         super().__init__(target, **options)
         if self._credentials is not None:
             self._channel = grpc.aio.secure_channel(
@@ -46,9 +59,14 @@ class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin):
                                                       self._channel_options)
         self._stubs = {name: stub(self._channel)
                        for name, stub in STUBS.items()}
+        stream = self._stubs["DataPlaneService"].Stream
+        self._coalescer: Optional[Coalescer] = Coalescer(
+            lambda metadata: stream(metadata=metadata)) if coalesce else None
 
     async def close(self) -> None:
         """Closes the channel; calls in flight are cancelled."""
+        if self._coalescer is not None:
+            await self._coalescer.close()
         await self._channel.close()
 
     async def __aenter__(self) -> "Client":
@@ -67,10 +85,24 @@ class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin):
         for attempt in range(1, self.retry.max_attempts + 1):
             remaining = max(deadline - time.monotonic(), 0.001)
             try:
-                return convert(await stub_method(
-                    request, metadata=self._metadata(), timeout=remaining))
+                if self._coalescer is not None and (service, method) in KINDS:
+                    response = await self._coalescer.call(
+                        service, method, request, self._metadata(),
+                        remaining)
+                else:
+                    response = await stub_method(
+                        request, metadata=self._metadata(), timeout=remaining)
             except grpc.RpcError as e:
                 failure = self._error(e, service, method)
+            except StreamUnsupported:
+                self._coalescer = None  # an older daemon: unary from now on
+                return await self._unary(
+                    service, method, request, convert, idempotent=idempotent,
+                    timeout=max(deadline - time.monotonic(), 0.001))
+            except KeywardError as e:  # an item's or the stream's status
+                failure = e
+            else:
+                return convert(response)
             await asyncio.sleep(
                 self._retry_pause(failure, idempotent, attempt, deadline))
         raise AssertionError("unreachable: _retry_pause raises at the end")

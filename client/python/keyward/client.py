@@ -22,6 +22,7 @@ import grpc
 from keyward._access import AccessMixin
 from keyward._base import STUBS, DEFAULT_SYSTEM_SOCKET, select_target
 from keyward._crypto import CryptoMixin
+from keyward._data_plane import DataPlaneMixin
 from keyward._jwt import JwtMixin
 from keyward._keys import KeysMixin
 from keyward._system import SystemMixin
@@ -32,7 +33,8 @@ __all__ = ["Client", "KeywardError", "SignResult", "DEFAULT_SYSTEM_SOCKET",
            "select_target"]
 
 
-class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin):
+class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin,
+             DataPlaneMixin):
     """A blocking client of keywardd; see ClientBase for the arguments:
 
         with Client("unix:///run/keyward/keyward.sock") as client:
