@@ -43,6 +43,18 @@ std::string EnumText(const EnumDescriptor* d, int value,
   return Normalize(absl::StripPrefix(v->name(), prefix));
 }
 
+// EnumTexts is the EnumText of every value but UNSPECIFIED (number 0), in
+// declaration order.
+std::vector<std::string> EnumTexts(const EnumDescriptor* d,
+                                   absl::string_view prefix) {
+  std::vector<std::string> names;
+  for (int i = 0; i < d->value_count(); ++i) {
+    const google::protobuf::EnumValueDescriptor* v = d->value(i);
+    if (v->number() != 0) names.push_back(EnumText(d, v->number(), prefix));
+  }
+  return names;
+}
+
 // ParseEnumText finds the value whose EnumText is `text`; UNSPECIFIED
 // (number 0) is never accepted.
 absl::StatusOr<int> ParseEnumText(const EnumDescriptor* d,
@@ -50,17 +62,15 @@ absl::StatusOr<int> ParseEnumText(const EnumDescriptor* d,
                                   absl::string_view text,
                                   absl::string_view what) {
   std::string want = Normalize(text);
-  std::vector<std::string> names;
   for (int i = 0; i < d->value_count(); ++i) {
     const google::protobuf::EnumValueDescriptor* v = d->value(i);
-    if (v->number() == 0) continue;
-    std::string name = EnumText(d, v->number(), prefix);
-    if (name == want) return v->number();
-    names.push_back(name);
+    if (v->number() != 0 && EnumText(d, v->number(), prefix) == want) {
+      return v->number();
+    }
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown ", what, " \"", text,
-                                                 "\"; one of: ",
-                                                 absl::StrJoin(names, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ", what, " \"", text, "\"; one of: ",
+                   absl::StrJoin(EnumTexts(d, prefix), ", ")));
 }
 
 }  // namespace
@@ -207,6 +217,10 @@ absl::StatusOr<v1::KeyType> ParseKeyType(absl::string_view text) {
 
 std::string KeyTypeName(v1::KeyType type) {
   return EnumText(v1::KeyType_descriptor(), type, "KEY_TYPE_");
+}
+
+std::string KeyTypeNames() {
+  return absl::StrJoin(EnumTexts(v1::KeyType_descriptor(), "KEY_TYPE_"), ", ");
 }
 
 absl::StatusOr<v1::KeyPurpose> ParsePurpose(absl::string_view text) {

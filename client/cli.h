@@ -97,11 +97,17 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<FlagSpec>& flags,
 
 // --- Enum values as typed on the command line and shown in tables ---
 
-// ParseKeyType takes "aes256-gcm", "hmac-sha256", "hmac-sha384",
-// "hmac-sha512", "ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048",
-// "rsa-3072", "rsa-4096", "ecdh-p256" ('_' also accepted, any case).
+// Key type names come from the proto enum, never from a list here:
+// KeyTypeName(KEY_TYPE_ECDSA_P256) is "ecdsa-p256" (the value's name
+// without "KEY_TYPE_", lower case, '_' -> '-'). ParseKeyType takes any
+// value's name but UNSPECIFIED ('_' also accepted, any case);
+// INVALID_ARGUMENT naming every type otherwise.
 absl::StatusOr<v1::KeyType> ParseKeyType(absl::string_view text);
 std::string KeyTypeName(v1::KeyType type);
+// KeyTypeNames is every type's KeyTypeName but UNSPECIFIED, in the enum's
+// order, comma-separated ("aes256-gcm, hmac-sha256, ..."): help texts and
+// messages.
+std::string KeyTypeNames();
 
 // ParsePurpose takes "encrypt" (or "encrypt-decrypt"), "sign" (or
 // "sign-verify"), "mac", "jwt", "jwe".

@@ -18,8 +18,7 @@ using Kind = FlagSpec::Kind;
 std::vector<FlagSpec> KeyTemplateFlags(bool import) {
   return {
       {"type", Kind::kValue, "TYPE",
-       "aes256-gcm, hmac-sha256, hmac-sha384, hmac-sha512, ed25519, "
-       "ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096, ecdh-p256" +
+       KeyTypeNames() +
            std::string(import ? " (default: from the material)" : "")},
       {"purpose", Kind::kValue, "PURPOSE",
        "sign, encrypt, mac, jwt or jwe (default by type; RSA needs it)"},
@@ -79,8 +78,7 @@ absl::Status FillKeyTemplate(const Context& ctx, v1::Key* key,
     key->set_key_type(*type);
   } else if (require_type) {
     return absl::InvalidArgumentError(
-        "give --type (aes256-gcm, hmac-sha256, hmac-sha384, hmac-sha512, "
-        "ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096)");
+        absl::StrCat("give --type (", KeyTypeNames(), ")"));
   }
   absl::StatusOr<v1::KeyPurpose> purpose =
       ctx.Has("purpose") ? ParsePurpose(ctx.Flag("purpose"))

@@ -7,6 +7,36 @@ namespace {
 
 using KeyCommandTest = CommandTest;
 
+// `key create --type NAME` takes every KeyType's name (from the proto enum)
+// and sends that type; RSA types need a purpose, the others take their
+// default.
+TEST_F(KeyCommandTest, CreateTakesEveryKeyTypeName) {
+  const google::protobuf::EnumDescriptor* d = v1::KeyType_descriptor();
+  for (int i = 0; i < d->value_count(); ++i) {
+    const auto type = static_cast<v1::KeyType>(d->value(i)->number());
+    if (type == v1::KEY_TYPE_UNSPECIFIED) continue;
+    v1::CreateKeyResponse resp;
+    resp.mutable_key()->set_name("keys/k");
+    EXPECT_CALL(client_, CreateKey(Truly([type](const v1::CreateKeyRequest& r) {
+                  return r.key().key_type() == type;
+                })))
+        .WillOnce(Return(resp));
+    std::vector<std::string> args = {"key", "create", "k", "--type",
+                                     KeyTypeName(type)};
+    if (!DefaultPurpose(type).ok()) {
+      args.insert(args.end(), {"--purpose", "sign"});
+    }
+    CliResult r = RunWith(client_, args);
+    EXPECT_EQ(r.exit_code, kExitOk) << KeyTypeName(type) << ": " << r.err;
+    ::testing::Mock::VerifyAndClearExpectations(&client_);
+  }
+}
+
+TEST_F(KeyCommandTest, CreateWithoutATypeNamesEveryType) {
+  ExpectRefusedBeforeAnyCall(RunWith(client_, {"key", "create", "k"}),
+                             KeyTypeNames());
+}
+
 TEST_F(KeyCommandTest, UpdateSendsJwtSettingsAndMinEncryptVersion) {
   v1::UpdateKeyResponse resp;
   resp.mutable_key()->set_name("keys/k");

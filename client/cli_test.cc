@@ -116,15 +116,27 @@ TEST(ParseArgsTest, Errors) {
 
 // --- Enum and value parsers ---
 
-TEST(EnumTest, KeyTypesRoundTrip) {
-  for (const char* t :
-       {"aes256-gcm", "hmac-sha256", "hmac-sha384", "hmac-sha512", "ed25519",
-        "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096",
-        "ecdh-p256"}) {
-    absl::StatusOr<v1::KeyType> type = ParseKeyType(t);
-    ASSERT_TRUE(type.ok()) << t << ": " << type.status();
-    EXPECT_EQ(KeyTypeName(*type), t);
+// Every KeyType value but UNSPECIFIED has a name the parser takes back, and
+// KeyTypeNames (help texts) lists it.
+TEST(EnumTest, EveryKeyTypeRoundTrips) {
+  const google::protobuf::EnumDescriptor* d = v1::KeyType_descriptor();
+  const std::string names = KeyTypeNames();
+  for (int i = 0; i < d->value_count(); ++i) {
+    const auto type = static_cast<v1::KeyType>(d->value(i)->number());
+    if (type == v1::KEY_TYPE_UNSPECIFIED) continue;
+    const std::string name = KeyTypeName(type);
+    absl::StatusOr<v1::KeyType> parsed = ParseKeyType(name);
+    ASSERT_TRUE(parsed.ok()) << name << ": " << parsed.status();
+    EXPECT_EQ(*parsed, type) << name;
+    EXPECT_THAT(names, HasSubstr(name));
   }
+  EXPECT_EQ(KeyTypeName(v1::KEY_TYPE_ECDSA_P256), "ecdsa-p256");
+  EXPECT_EQ(KeyTypeName(v1::KEY_TYPE_AES256_GCM), "aes256-gcm");
+  EXPECT_THAT(names, ::testing::StartsWith("aes256-gcm, "));
+  EXPECT_THAT(names, Not(HasSubstr("unspecified")));
+}
+
+TEST(EnumTest, KeyTypesParseAnyCaseAndUnderscores) {
   EXPECT_EQ(*ParseKeyType("RSA_2048"), v1::KEY_TYPE_RSA_2048);
   absl::StatusOr<v1::KeyType> bad = ParseKeyType("des");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);

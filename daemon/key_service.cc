@@ -205,17 +205,32 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ListKeys(
         request->page_size() == 0 ? kDefaultPageSize
                                   : std::min(request->page_size(), kMaxPageSize);
     std::string after = request->page_token();
+    // A page token is the last key id of a page (a cursor every backend
+    // takes as text); anything else was not made here.
+    if (!after.empty() && !keystore::ValidateKeyId(after).ok()) {
+      return absl::InvalidArgumentError(
+          "page_token is not one ListKeys returned: give the next_page_token "
+          "of the previous page, or none for the first page");
+    }
     absl::string_view name_prefix = request->name_prefix();
     if (!name_prefix.empty() && !absl::ConsumePrefix(&name_prefix, "keys/")) {
       return absl::InvalidArgumentError(
           "name_prefix must start with \"keys/\", e.g. \"keys/payments-\"");
     }
     const std::string prefix(name_prefix);
+    // Every prefix of a valid id is a valid id: no key has another prefix.
+    if (!prefix.empty() && !keystore::ValidateKeyId(prefix).ok()) {
+      return absl::OkStatus();
+    }
     if (after.empty() && !prefix.empty()) {
-      // Start just before the first id with the prefix.
+      // Start just after the greatest id below the prefix: the prefix with
+      // its last character one lower, padded with 'z' (the greatest id
+      // character) to the longest id. It stays within the ids' ASCII, a
+      // cursor every backend takes (PostgreSQL refuses text that is not
+      // UTF-8, e.g. a byte 0xff).
       after = prefix.substr(0, prefix.size() - 1);
       after.push_back(prefix.back() - 1);
-      after.append("\xff");
+      after.append(keystore::kMaxKeyIdLength - prefix.size(), 'z');
     }
     auto purpose = PurposeFromProto(request->purpose());
     while (response->keys_size() < page_size) {

@@ -174,7 +174,9 @@ struct PublicKeyInfo {
   std::string spki_der;
 };
 
-// ValidateKeyId: OK for [a-z0-9][a-z0-9._-]{0,62}, else INVALID_ARGUMENT.
+// ValidateKeyId: OK for [a-z0-9][a-z0-9._-]{0,62} (at most kMaxKeyIdLength
+// bytes, all ASCII), else INVALID_ARGUMENT.
+inline constexpr size_t kMaxKeyIdLength = 63;
 absl::Status ValidateKeyId(absl::string_view id);
 // ValidateKid: OK for a custom JOSE kid (ImportKeyParams::kid), else
 // INVALID_ARGUMENT.

@@ -11,11 +11,6 @@
 #include "keystore/key_types.h"
 
 namespace keyward::keystore {
-namespace {
-
-constexpr size_t kMaxKeyIdLength = 63;
-
-}  // namespace
 
 using crypto::SecretData;
 

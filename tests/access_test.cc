@@ -6,9 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <memory>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -23,6 +24,7 @@
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
 #include "tests/free_port.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -34,19 +36,14 @@ using ::testing::Not;
 class AccessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = NewTempDir();
-    std::string pass = dir_ + "/passphrase";
-    std::ofstream(pass) << "access test\n";
-    chmod(pass.c_str(), 0600);
-    ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir",
-                          dir_, "--passphrase_file", pass})
-                  .exit_code,
-              0);
+    auto keystore = TestKeystore::Init("access test");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    keystore_ = std::make_unique<TestKeystore>(*std::move(keystore));
+    dir_ = keystore_->dir();
     port_ = FreePort();
-    std::string config = dir_ + "/k.txtpb";
-    WriteConfig("auth_failures_per_minute: 3 requests_per_second: 1 burst: 20");
     auto daemon = DaemonProcess::Start(
-        dir_, {"--data_dir", dir_, "--passphrase_file", pass, "--config", config});
+        dir_, keystore_->Args(Config("auth_failures_per_minute: 3 "
+                                     "requests_per_second: 1 burst: 20")));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     unix_ = daemon_->NewChannel();
@@ -54,14 +51,19 @@ class AccessTest : public ::testing::Test {
                                grpc::InsecureChannelCredentials());
   }
 
-  // WriteConfig writes the daemon's config, with `rate_limits` inside the
-  // rate_limits block.
-  void WriteConfig(const std::string& rate_limits) {
-    std::ofstream(dir_ + "/k.txtpb")
-        << "tcp_listeners { address: \"127.0.0.1:" << port_
-        << "\" }\nrate_limits { " << rate_limits << " }\n";
+  // Config is the daemon's config (after the storage's), with
+  // `rate_limits` inside the rate_limits block.
+  std::string Config(const std::string& rate_limits) const {
+    return absl::StrCat("tcp_listeners { address: \"127.0.0.1:", port_,
+                        "\" }\nrate_limits { ", rate_limits, " }\n");
   }
 
+  // WriteConfig rewrites the daemon's config file with Config(rate_limits).
+  void WriteConfig(const std::string& rate_limits) {
+    keystore_->WriteConfig(Config(rate_limits));
+  }
+
+  std::unique_ptr<TestKeystore> keystore_;
   std::string dir_;
   int port_ = 0;
   std::unique_ptr<DaemonProcess> daemon_;
@@ -94,11 +96,11 @@ TEST_F(AccessTest, ApiKeyLoginGrantsExactlyWhatPoliciesSay) {
   }
   // The secret is stored only as a hash.
   {
-    std::ifstream db(dir_ + "/keystore.db", std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(db)), {});
-    std::ifstream wal(dir_ + "/keystore.db-wal", std::ios::binary);
-    bytes.append((std::istreambuf_iterator<char>(wal)), {});
-    EXPECT_EQ(bytes.find(secret.substr(9)), std::string::npos);
+    absl::StatusOr<std::string> bytes = keystore_->storage().Dump(dir_);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    const std::string plain = secret.substr(9);
+    EXPECT_EQ(bytes->find(plain), std::string::npos);
+    EXPECT_EQ(bytes->find(absl::BytesToHexString(plain)), std::string::npos);
   }
   // Over plaintext loopback TCP, with no identity, nothing is allowed.
   auto tcp_crypto = pb::CryptoService::NewStub(tcp_);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,7 @@
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -34,28 +36,20 @@ using ::testing::HasSubstr;
 class AuditOutageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = NewTempDir();
-    passphrase_ = dir_ + "/passphrase";
-    std::ofstream(passphrase_) << "audit outage test passphrase\n";
-    chmod(passphrase_.c_str(), 0600);
-    ProcessResult init =
-        RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir", dir_,
-                    "--passphrase_file", passphrase_});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
+    auto keystore = TestKeystore::Init("audit outage test passphrase");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    keystore_ = std::make_unique<TestKeystore>(*std::move(keystore));
+    dir_ = keystore_->dir();
   }
 
   // (Re)starts the daemon; `audit_path` empty: the default log.
   void Start(const std::string& audit_path = "") {
     daemon_.reset();
-    std::vector<std::string> args = {"--data_dir", dir_, "--passphrase_file",
-                                     passphrase_};
-    if (!audit_path.empty()) {
-      const std::string config = dir_ + "/keywardd.txtpb";
-      std::ofstream(config) << "audit { path: \"" << audit_path << "\" }\n";
-      args.push_back("--config");
-      args.push_back(config);
-    }
-    auto daemon = DaemonProcess::Start(dir_, args);
+    auto daemon = DaemonProcess::Start(
+        dir_, keystore_->Args(audit_path.empty()
+                                  ? ""
+                                  : absl::StrCat("audit { path: \"",
+                                                 audit_path, "\" }\n")));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     auto channel = daemon_->NewChannel();
@@ -145,8 +139,8 @@ class AuditOutageTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 
+  std::unique_ptr<TestKeystore> keystore_;
   std::string dir_;
-  std::string passphrase_;
   std::unique_ptr<DaemonProcess> daemon_;
   std::unique_ptr<pb::CryptoService::Stub> crypto_;
   std::unique_ptr<pb::KeyService::Stub> keys_;
@@ -242,11 +236,9 @@ TEST_F(AuditOutageTest, AnUnsealWhoseRecordIsRefusedLeavesTheDaemonSealed) {
   Start();
   ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
   daemon_.reset();
-  const std::string config = dir_ + "/sealed.txtpb";
-  std::ofstream(config) << "start_sealed: true\naudit { path: \"/dev/full\" }\n";
   auto daemon = DaemonProcess::Start(
-      dir_, {"--data_dir", dir_, "--passphrase_file", passphrase_, "--config",
-             config});
+      dir_, keystore_->Args("start_sealed: true\naudit { path: \"/dev/full\" }\n",
+                            "sealed.txtpb"));
   ASSERT_TRUE(daemon.ok()) << daemon.status();
   daemon_ = std::move(*daemon);
   auto channel = daemon_->NewChannel();

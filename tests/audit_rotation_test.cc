@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -78,22 +80,17 @@ AuditFiles ListAuditFiles(const std::string& dir) {
 class AuditRotationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = NewTempDir();
-    passphrase_ = dir_ + "/passphrase";
-    std::ofstream(passphrase_) << "audit rotation test passphrase\n";
-    chmod(passphrase_.c_str(), 0600);
-    ProcessResult init =
-        RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir", dir_,
-                    "--passphrase_file", passphrase_});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
+    auto keystore = TestKeystore::Init("audit rotation test passphrase");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    keystore_ = std::make_unique<TestKeystore>(*std::move(keystore));
+    dir_ = keystore_->dir();
   }
 
   void Start(const std::string& audit_config) {
-    config_ = dir_ + "/keywardd.txtpb";
-    std::ofstream(config_) << "audit { " << audit_config << " }\n";
-    auto daemon = DaemonProcess::Start(
-        dir_, {"--data_dir", dir_, "--passphrase_file", passphrase_,
-               "--config", config_});
+    const std::vector<std::string> args =
+        keystore_->Args(absl::StrCat("audit { ", audit_config, " }\n"));
+    config_ = args.back();  // the --config file, for verify-audit
+    auto daemon = DaemonProcess::Start(dir_, args);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     channel_ = daemon_->NewChannel();
@@ -162,8 +159,8 @@ class AuditRotationTest : public ::testing::Test {
     return RunProcess(args);
   }
 
+  std::unique_ptr<TestKeystore> keystore_;
   std::string dir_;
-  std::string passphrase_;
   std::string config_;
   std::unique_ptr<DaemonProcess> daemon_;
   std::shared_ptr<grpc::Channel> channel_;

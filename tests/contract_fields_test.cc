@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -146,16 +147,9 @@ const std::map<std::string, TemplateCase>& UpdateCases() {
 class ContractFieldsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = NewTempDir();
-    std::string pass = dir + "/passphrase";
-    std::ofstream(pass) << "contract fields\n";
-    chmod(pass.c_str(), 0600);
-    ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data-dir", dir,
-                          "--passphrase-file", pass})
-                  .exit_code,
-              0);
-    auto daemon = DaemonProcess::Start(dir, {"--data-dir", dir,
-                                             "--passphrase-file", pass});
+    auto keystore = TestKeystore::Init("contract fields");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    auto daemon = DaemonProcess::Start(keystore->dir(), keystore->Args());
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     keys_ = pb::KeyService::NewStub(daemon_->NewChannel());

@@ -26,26 +26,11 @@ namespace pb = keyward::v1;
 class JwtTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string dir = NewTempDir();
-    std::string pass = dir + "/passphrase";
-    std::ofstream(pass) << "jwt test\n";
-    chmod(pass.c_str(), 0600);
     // The keystore's backend (test_storage.h): SQLite, or PostgreSQL.
-    auto storage = TestStorage::Create();
-    ASSERT_TRUE(storage.ok()) << storage.status();
-    std::vector<std::string> args = {"--data-dir", dir, "--passphrase-file",
-                                     pass};
-    if (!storage->config().empty()) {
-      std::ofstream(dir + "/keywardd.txtpb") << storage->config();
-      args.push_back("--config");
-      args.push_back(dir + "/keywardd.txtpb");
-    }
-    std::vector<std::string> init = {Runfile("daemon/keywardd"), "init"};
-    init.insert(init.end(), args.begin(), args.end());
-    ProcessResult r = RunProcess(init);
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    args_ = args;
-    auto daemon = DaemonProcess::Start(dir, args);
+    auto keystore = TestKeystore::Init("jwt test");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    args_ = keystore->Args();
+    auto daemon = DaemonProcess::Start(keystore->dir(), args_);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     jwt_ = pb::JwtService::NewStub(daemon_->NewChannel());

@@ -19,6 +19,7 @@
 #include "keystore/crypto/pkcs8_encrypt.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -61,20 +62,14 @@ std::string HugeIterationPem(uint32_t iterations) {
 class LimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = NewTempDir();
-    const std::string pass = dir_ + "/passphrase";
-    std::ofstream(pass) << "limits test\n";
-    chmod(pass.c_str(), 0600);
-    ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir",
-                          dir_, "--passphrase_file", pass})
-                  .exit_code,
-              0);
+    auto keystore = TestKeystore::Init("limits test");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    dir_ = keystore->dir();
     // One costly call at a time, and room for a slow (~3 s) import.
-    const std::string config = dir_ + "/k.txtpb";
-    std::ofstream(config) << "limits { pbkdf2_max_iterations: 10000000 "
-                             "max_concurrent_costly_calls: 1 }\n";
     auto daemon = DaemonProcess::Start(
-        dir_, {"--data_dir", dir_, "--passphrase_file", pass, "--config", config});
+        keystore->dir(),
+        keystore->Args("limits { pbkdf2_max_iterations: 10000000 "
+                       "max_concurrent_costly_calls: 1 }\n"));
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
     keys_ = pb::KeyService::NewStub(daemon_->NewChannel());

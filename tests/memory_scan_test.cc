@@ -39,6 +39,7 @@
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -115,21 +116,15 @@ class MemoryScanTest : public ::testing::Test {
     ASSERT_EQ(geteuid(), 0u)
         << "this test reads keywardd's memory (/proc/PID/mem of a process "
            "with PR_SET_DUMPABLE 0): run it as root, as tools/test does";
-    dir_ = NewTempDir();
-    passphrase_file_ = dir_ + "/passphrase";
-    std::ofstream(passphrase_file_) << "memory scan test\n";
-    chmod(passphrase_file_.c_str(), 0600);
-    ASSERT_EQ(RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir",
-                          dir_, "--passphrase_file", passphrase_file_})
-                  .exit_code,
-              0);
-    auto daemon = DaemonProcess::Start(
-        dir_, {"--data_dir", dir_, "--passphrase_file", passphrase_file_});
+    // The keystore's backend is the test target's (tests/test_storage.h):
+    // on PostgreSQL, libpq's buffers are searched too.
+    auto keystore = TestKeystore::Init("memory scan test");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    auto daemon = DaemonProcess::Start(keystore->dir(), keystore->Args());
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);
   }
 
-  std::string dir_, passphrase_file_;
   std::unique_ptr<DaemonProcess> daemon_;
 };
 

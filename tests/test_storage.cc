@@ -2,7 +2,10 @@
 
 #include <cstdlib>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -84,6 +87,57 @@ absl::Status TestStorage::Sql(const std::string& data_dir,
                   "ON_ERROR_STOP=1", "-d", dsn_, "-c", sql});
   if (r.exit_code == 0) return absl::OkStatus();
   return absl::InternalError(absl::StrCat(sql, ": psql: ", r.output));
+}
+
+absl::StatusOr<std::string> TestStorage::Dump(
+    const std::string& data_dir) const {
+  if (dsn_.empty()) {
+    std::string bytes;
+    for (const char* suffix : {"", "-wal"}) {
+      std::ifstream in(data_dir + "/keystore.db" + suffix, std::ios::binary);
+      bytes.append(std::istreambuf_iterator<char>(in), {});
+    }
+    if (bytes.empty()) {
+      return absl::NotFoundError(absl::StrCat("no keystore.db in ", data_dir));
+    }
+    return bytes;
+  }
+  ProcessResult r = RunProcess(
+      {"/usr/lib/postgresql/15/bin/pg_dump", "--no-owner", "-d", dsn_});
+  if (r.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("pg_dump: ", r.output));
+  }
+  return r.output;
+}
+
+absl::StatusOr<TestKeystore> TestKeystore::Init(const std::string& passphrase) {
+  auto storage = TestStorage::Create();
+  if (!storage.ok()) return storage.status();
+  const std::string dir = NewTempDir();
+  const std::string passphrase_file = dir + "/passphrase";
+  std::ofstream(passphrase_file) << passphrase << "\n";
+  chmod(passphrase_file.c_str(), 0600);
+  TestKeystore keystore(dir, passphrase_file, *std::move(storage));
+  std::vector<std::string> init = {Runfile("daemon/keywardd"), "init"};
+  for (std::string& arg : keystore.Args()) init.push_back(std::move(arg));
+  ProcessResult r = RunProcess(init);
+  if (r.exit_code != 0) {
+    return absl::InternalError(absl::StrCat("keywardd init: ", r.output));
+  }
+  return keystore;
+}
+
+std::string TestKeystore::WriteConfig(const std::string& config_text,
+                                      const std::string& name) const {
+  const std::string path = dir_ + "/" + name;
+  std::ofstream(path) << storage_.config() << config_text;
+  return path;
+}
+
+std::vector<std::string> TestKeystore::Args(const std::string& config_text,
+                                            const std::string& name) const {
+  return {"--data_dir", dir_, "--passphrase_file", passphrase_file_,
+          "--config", WriteConfig(config_text, name)};
 }
 
 }  // namespace keyward::testing

@@ -12,6 +12,7 @@
 #define KEYWARD_TESTS_TEST_STORAGE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,11 +32,51 @@ class TestStorage {
   // through psql. Both backends share the schema's table and column names.
   absl::Status Sql(const std::string& data_dir, const std::string& sql) const;
 
+  // Dump returns every byte the keystore holds at rest, for a test that
+  // checks what is never stored (a secret only as its hash): SQLite's
+  // `data_dir`/keystore.db and its -wal file, or pg_dump's plain output of
+  // the database (bytea columns in hex).
+  absl::StatusOr<std::string> Dump(const std::string& data_dir) const;
+
  private:
   TestStorage(std::string config, std::string dsn)
       : config_(std::move(config)), dsn_(std::move(dsn)) {}
   std::string config_;
   std::string dsn_;  // PostgreSQL only
+};
+
+// TestKeystore: a fresh data dir (NewTempDir) with a passphrase file, made
+// by `keywardd init` with its keystore on the test's backend (TestStorage).
+class TestKeystore {
+ public:
+  // Init writes `passphrase` to <dir>/passphrase (mode 0600) and runs
+  // `keywardd init`; an error quotes init's output.
+  static absl::StatusOr<TestKeystore> Init(const std::string& passphrase);
+
+  const std::string& dir() const { return dir_; }
+  const std::string& passphrase_file() const { return passphrase_file_; }
+  const TestStorage& storage() const { return storage_; }
+
+  // WriteConfig writes <dir>/`name`: the backend's storage config, then
+  // `config_text`. Returns its path.
+  std::string WriteConfig(const std::string& config_text,
+                          const std::string& name = "keywardd.txtpb") const;
+
+  // Args are keywardd's arguments for this keystore: --data_dir,
+  // --passphrase_file and --config WriteConfig(config_text, name).
+  std::vector<std::string> Args(
+      const std::string& config_text = "",
+      const std::string& name = "keywardd.txtpb") const;
+
+ private:
+  TestKeystore(std::string dir, std::string passphrase_file,
+               TestStorage storage)
+      : dir_(std::move(dir)),
+        passphrase_file_(std::move(passphrase_file)),
+        storage_(std::move(storage)) {}
+  std::string dir_;
+  std::string passphrase_file_;
+  TestStorage storage_;
 };
 
 // The backend's name as KEYWARD_TEST_BACKEND gives it ("sqlite" if unset).

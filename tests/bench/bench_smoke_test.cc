@@ -87,6 +87,31 @@ class BenchSmokeTest : public ::testing::Test {
   std::unique_ptr<DaemonProcess> daemon_;
 };
 
+// --key-type takes the CLI's key type names (from the proto enum); a type
+// the bench has no baseline for, or an unknown name, is refused with the
+// list before any connection (exit 1).
+TEST(BenchKeyTypeTest, RefusesTypesWithoutABaselineNamingThoseWithOne) {
+  const std::vector<std::string> base = {Runfile("tools/keyward-bench"),
+                                         "--target", "unix:///nonexistent.sock",
+                                         "--op", "sign", "--key-type"};
+  std::vector<std::string> args = base;
+  args.push_back("ecdh-p256");
+  ProcessResult r = RunProcess(args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no baseline for key type ecdh-p256; one of: "
+                          "ed25519, ecdsa-p256, rsa-2048, aes256-gcm, "
+                          "hmac-sha256"),
+            std::string::npos)
+      << r.output;
+  args = base;
+  args.push_back("des");
+  r = RunProcess(args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("unknown key type \"des\"; one of: aes256-gcm"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST_F(BenchSmokeTest, SignRunCountsOpsWithoutErrors) {
   std::vector<std::string> args = Common();
   for (const char* a : {"--op", "sign", "--duration", "1s", "--warmup", "0s"}) {

@@ -26,6 +26,7 @@
 #include "keyward/v1/access_service.pb.h"
 #include "keyward/v1/system_service.pb.h"
 #include "tests/daemon_process.h"
+#include "tests/test_storage.h"
 
 namespace keyward::testing {
 namespace {
@@ -75,14 +76,11 @@ void ExpectOneErrorLine(const ProcessResult& r) {
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string(NewTempDir());
-    std::string pass = *dir_ + "/passphrase";
-    WriteFile(pass, "cli test passphrase\n", 0600);
-    ProcessResult init = RunProcess({Runfile("daemon/keywardd"), "init", "--data_dir",
-                                     *dir_, "--passphrase_file", pass});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    auto daemon = DaemonProcess::Start(
-        *dir_, {"--data_dir", *dir_, "--passphrase_file", pass});
+    // The keystore's backend is the test target's (tests/test_storage.h).
+    auto keystore = TestKeystore::Init("cli test passphrase");
+    ASSERT_TRUE(keystore.ok()) << keystore.status();
+    dir_ = new std::string(keystore->dir());
+    auto daemon = DaemonProcess::Start(*dir_, keystore->Args());
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = daemon->release();
     kw_ = new std::string(Runfile("client/keyward"));

@@ -5,6 +5,7 @@
 # Usage: run_python_test.sh TEST.py [ARGS...]
 set -euo pipefail
 root="${TEST_SRCDIR:?run me with bazel test}/${TEST_WORKSPACE:-keyward}"
-export PYTHONPATH="$root/client/python:$root/proto"
+# tests/python: kwtest and kwstorage (the keystore's backend).
+export PYTHONPATH="$root/client/python:$root/proto:$root/tests/python"
 export PYTHONDONTWRITEBYTECODE=1
 exec /usr/bin/python3 "$@"

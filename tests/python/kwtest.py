@@ -1,6 +1,6 @@
 """Test support for the Python client tests: a real keywardd on a temp dir
-and Unix socket (as tests/interop/python/interop_test.py starts it),
-optionally with a plaintext loopback TCP listener and a mutual-TLS
+and Unix socket (as tests/interop/python/interop_test.py starts it), its
+keystore on the test target's backend (kwstorage), optionally with a plaintext loopback TCP listener and a mutual-TLS
 listener, and a small PKI for the latter. No mocks."""
 
 import argparse
@@ -17,6 +17,8 @@ import time
 import unittest
 
 import grpc
+
+import kwstorage
 
 ARGS = argparse.Namespace(keywardd=None, flavor="openssl")
 PASSPHRASE = b"python client test passphrase"
@@ -80,7 +82,9 @@ class Daemon:
             os.path.join(self.dir, "passphrase"), PASSPHRASE + b"\n")
         self.data_dir = os.path.join(self.dir, "data")
         os.mkdir(self.data_dir, 0o700)
-        config = ['audit { fsync: AUDIT_FSYNC_INTERVAL }', extra_config]
+        storage = kwstorage.storage_config()
+        config = [storage, 'audit { fsync: AUDIT_FSYNC_INTERVAL }',
+                  extra_config]
         self.tcp_target = self.tls_target = None
         if tcp:
             self.tcp_target = "127.0.0.1:%d" % free_port()
@@ -97,9 +101,13 @@ class Daemon:
         self.config = os.path.join(self.dir, "keywardd.conf")
         with open(self.config, "w") as f:
             f.write("\n".join(config) + "\n")
+        # init gets the storage only (the listeners are the daemon's).
+        init_config = os.path.join(self.dir, "init.conf")
+        with open(init_config, "w") as f:
+            f.write(storage)
         init = subprocess.run(
-            [self.binary, "init", "--data_dir", self.data_dir,
-             "--passphrase_file", self.passphrase_file],
+            [self.binary, "init", "--config", init_config, "--data_dir",
+             self.data_dir, "--passphrase_file", self.passphrase_file],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         if init.returncode != 0:
             raise RuntimeError("keywardd init exited %d:\n%s" % (

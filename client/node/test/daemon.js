@@ -1,13 +1,16 @@
 // Test support: the real keywardd ($KEYWARDD, or the binary option) on a
-// temp dir and Unix socket, optionally with a plaintext loopback TCP
-// listener and a mutual-TLS listener (certificates made with the openssl
-// CLI). No mocks. Also used by tests/interop/node.
+// temp dir and Unix socket, its keystore on the test target's backend
+// (storageConfig), optionally with a plaintext loopback TCP listener and a
+// mutual-TLS listener (certificates made with the openssl CLI). No mocks.
+// Also used by tests/interop/node.
 'use strict';
 
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
+
+const readline = require('node:readline');
 
 const {Client} = require('..');
 
@@ -61,6 +64,57 @@ function makePki(dir) {
     clientCert: p('client.pem'), clientKey: p('client.key')};
 }
 
+// The keystore's backend, chosen by the test target as for the C++ and
+// Python tests (tests/test_storage.h, tests/python/kwstorage.py):
+// KEYWARD_TEST_BACKEND unset or "sqlite" is the data dir's SQLite file;
+// "postgres" is a new, empty database per daemon on a real throwaway
+// PostgreSQL server, //tests:postgres_test_server from the runfiles, started
+// on first use and stopped when this process exits (its stdin closes).
+let pgServer = null;
+
+async function createDatabase() {
+  if (!pgServer) {
+    const root = path.join(process.env.TEST_SRCDIR || '.',
+        process.env.TEST_WORKSPACE || 'keyward');
+    const binary = path.join(root, 'tests', 'postgres_test_server');
+    if (!fs.existsSync(binary)) {
+      throw new Error(`KEYWARD_TEST_BACKEND=postgres needs ${binary} in the ` +
+                      'runfiles (tests/backends.bzl)');
+    }
+    const proc = childProcess.spawn(binary, [], {stdio: ['pipe', 'pipe', 'inherit']});
+    const lines = readline.createInterface({input: proc.stdout})[Symbol.asyncIterator]();
+    // Not kept alive by the server: it stops when this process exits.
+    proc.unref();
+    pgServer = {proc, lines, next: async () => {
+      proc.stdout.ref();
+      try {
+        const {value, done} = await lines.next();
+        return done ? 'error: postgres_test_server exited' : value;
+      } finally {
+        proc.stdout.unref();
+      }
+    }};
+    proc.stdin.unref();
+    const ready = await pgServer.next();
+    if (ready !== 'ready') throw new Error(`postgres_test_server: ${ready}`);
+  }
+  pgServer.proc.stdin.write('createdb\n');
+  const dsn = await pgServer.next();
+  if (dsn.startsWith('error:')) throw new Error(`postgres_test_server: ${dsn}`);
+  return dsn;
+}
+
+// storageConfig is the config text to put first in the config given to
+// both `keywardd init` and the daemon ('' for SQLite).
+async function storageConfig() {
+  const backend = process.env.KEYWARD_TEST_BACKEND || 'sqlite';
+  if (backend === 'sqlite') return '';
+  if (backend !== 'postgres') {
+    throw new Error(`KEYWARD_TEST_BACKEND=${backend}: use sqlite or postgres`);
+  }
+  return `storage { postgres { dsn: "${await createDatabase()}" pool_size: 4 } }\n`;
+}
+
 class Daemon {
   // Starts keywardd; resolves when it serves (GetStatus answers). On a
   // failure to start, the temp dir is removed and the error names why.
@@ -83,7 +137,8 @@ class Daemon {
     this.passphraseFile = writeSecret(path.join(this.dir, 'passphrase'), `${PASSPHRASE}\n`);
     this.dataDir = path.join(this.dir, 'data');
     fs.mkdirSync(this.dataDir, {mode: 0o700});
-    const config = ['audit { fsync: AUDIT_FSYNC_INTERVAL }'];
+    const storage = await storageConfig();
+    const config = [storage, 'audit { fsync: AUDIT_FSYNC_INTERVAL }'];
     if (tcp) {
       this.tcpTarget = `127.0.0.1:${await freePort()}`;
       config.push(`tcp_listeners { address: "${this.tcpTarget}" }`);
@@ -97,8 +152,12 @@ class Daemon {
     }
     this.config = path.join(this.dir, 'keywardd.conf');
     fs.writeFileSync(this.config, config.join('\n') + '\n');
-    const init = childProcess.spawnSync(this.binary, ['init', '--data_dir', this.dataDir,
-      '--passphrase_file', this.passphraseFile], {encoding: 'utf8', timeout: 120000});
+    // init gets the storage only (the listeners are the daemon's).
+    const initConfig = path.join(this.dir, 'init.conf');
+    fs.writeFileSync(initConfig, storage);
+    const init = childProcess.spawnSync(this.binary, ['init', '--config', initConfig,
+      '--data_dir', this.dataDir, '--passphrase_file', this.passphraseFile],
+    {encoding: 'utf8', timeout: 120000});
     if (init.status !== 0) {
       throw new Error(`keywardd init exited ${init.status}:\n${init.stdout}${init.stderr}`);
     }

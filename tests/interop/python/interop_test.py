@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.serialization import (
 from keyward import Client, KeywardError
 from keyward.v1 import common_pb2
 
+import kwstorage  # tests/python: the keystore's backend (test target's)
+
 ARGS = None  # set in main()
 MESSAGE = b"interop: signed by keywardd, verified by python3-cryptography"
 
@@ -61,9 +63,12 @@ class Daemon:
         data_dir = os.path.join(self.dir, "data")
         os.mkdir(data_dir, 0o700)
         self.data_dir = data_dir
+        self.config = os.path.join(self.dir, "keywardd.conf")
+        with open(self.config, "w") as f:
+            f.write(kwstorage.storage_config())
         init = subprocess.run(
-            [self.binary, "init", "--data_dir", data_dir,
-             "--passphrase_file", self.passphrase],
+            [self.binary, "init", "--config", self.config, "--data_dir",
+             data_dir, "--passphrase_file", self.passphrase],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         if init.returncode != 0:
             raise RuntimeError("keywardd init exited %d:\n%s" % (
@@ -71,8 +76,8 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "keywardd.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary, "--data_dir", data_dir, "--passphrase_file",
-             self.passphrase, "--socket", self.socket],
+            [self.binary, "--config", self.config, "--data_dir", data_dir,
+             "--passphrase_file", self.passphrase, "--socket", self.socket],
             stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_serving(timeout=60)
 
