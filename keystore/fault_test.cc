@@ -129,6 +129,15 @@ class FaultyStorage final : public Storage {
   absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override {
     return Fault() ? Down() : real_->ReplaceAll(records);
   }
+  absl::StatusOr<int64_t> ChangeHead() override { return real_->ChangeHead(); }
+  absl::StatusOr<std::vector<ChangeRecord>> ReadChanges(int64_t after,
+                                                        int limit) override {
+    return real_->ReadChanges(after, limit);
+  }
+  absl::StatusOr<int> PruneChanges(absl::Time before, int limit) override {
+    if (Fault()) return Down();
+    return real_->PruneChanges(before, limit);
+  }
 
   std::function<void()> before_write;
 

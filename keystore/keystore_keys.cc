@@ -452,11 +452,22 @@ absl::StatusOr<VersionRecord> Keystore::FindVersionByKid(
   {
     absl::ReaderMutexLock lock(&impl_->kids_mu_);
     auto it = impl_->kids_.find(kid);
-    if (it == impl_->kids_.end()) {
+    if (it != impl_->kids_.end()) target = it->second;
+  }
+  if (target.first.empty()) {
+    // On PostgreSQL another replica may have imported it a moment ago
+    // (before this one's feed caught up): the database decides.
+    absl::StatusOr<VersionRecord> stored = absl::NotFoundError("");
+    if (impl_->postgres_) stored = impl_->storage_->FindVersionByKid(kid);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) {
+      return stored.status();
+    }
+    if (!stored.ok()) {
       return absl::NotFoundError(absl::StrCat(
           "no key version has kid '", absl::CHexEscape(kid.substr(0, 80)), "'"));
     }
-    target = it->second;
+    impl_->RememberKid(*stored);
+    target = {stored->key_id, stored->version};
   }
   return GetVersion(target.first, target.second);
 }

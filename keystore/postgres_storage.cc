@@ -136,6 +136,24 @@ CREATE TABLE token_metadata (
     {5, 6, R"sql(
 ALTER TABLE keys ADD COLUMN revision bigint NOT NULL DEFAULT 1;
 )sql"},
+    // The change feed (storage.h): one row per change others must see.
+    // change_head's one row is the sequence: a change takes head + 1 under
+    // that row's lock, held to its COMMIT, so seqs are gap-free and in commit
+    // order (a SERIAL is neither). Self-contained: when merged after another
+    // step 7, renumber this one (and kSchemaVersion) without editing it.
+    {6, 7, R"sql(
+CREATE TABLE change_head (
+  id integer PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL
+);
+INSERT INTO change_head (id, seq) VALUES (1, 0);
+CREATE TABLE changes (
+  seq bigint PRIMARY KEY,
+  kind integer NOT NULL,
+  subject text COLLATE "C" NOT NULL,
+  at_us bigint NOT NULL
+);
+)sql"},
 };
 
 // ReadPasswordFile reads the one-line password file; see PostgresOptions.
@@ -377,7 +395,7 @@ absl::Status PostgresStorage::CreateKey(
     absl::Status s = internal::InsertKey(q, key, /*revision=*/1, versions);
     if (!s.ok()) return s;
     info->version = versions.empty() ? 0 : versions.back().version;
-    return absl::OkStatus();
+    return internal::AppendChange(q, ChangeKind::kKey, key.id);
   });
 }
 
@@ -413,7 +431,9 @@ absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
           version.version, " was being added; try again"));
     }
     info->version = version.version;
-    return internal::InsertVersion(q, version);
+    absl::Status inserted = internal::InsertVersion(q, version);
+    if (!inserted.ok()) return inserted;
+    return internal::AppendChange(q, ChangeKind::kKey, version.key_id);
   });
 }
 
@@ -479,7 +499,9 @@ absl::Status PostgresStorage::UpdateKey(const KeyRecord& key,
       return internal::KeyRevisionChanged(key.id, now->Int(0, 0),
                                           expected_revision);
     }
-    return internal::WriteLabels(q, key);
+    absl::Status labels = internal::WriteLabels(q, key);
+    if (!labels.ok()) return labels;
+    return internal::AppendChange(q, ChangeKind::kKey, key.id);
   });
 }
 

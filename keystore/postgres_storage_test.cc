@@ -164,11 +164,14 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   // every key starts at revision 1, and conditional updates work on it.
   opened.clear();
   Sql(*dsn, "ALTER TABLE keys DROP COLUMN revision");
+  Sql(*dsn, "DROP TABLE changes");
+  Sql(*dsn, "DROP TABLE change_head");
   Sql(*dsn, "UPDATE keyward_schema SET version = 5");
   {
     auto migrated = PostgresStorage::Open(options);
     ASSERT_TRUE(migrated.ok()) << migrated.status();
-    EXPECT_EQ(Sql(*dsn, "SELECT version FROM keyward_schema"), "6");
+    EXPECT_EQ(Sql(*dsn, "SELECT version FROM keyward_schema"),
+              absl::StrCat(PostgresStorage::kSchemaVersion));
     auto shared = (*migrated)->GetKey("shared");
     ASSERT_TRUE(shared.ok()) << shared.status();
     EXPECT_EQ(shared->revision, 1);

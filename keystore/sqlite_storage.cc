@@ -241,6 +241,8 @@ absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
   if (!txn.status().ok()) return txn.status();
   absl::Status s = InsertKey(key, /*revision=*/1, versions);
   if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kKey, key.id);
+  if (!s.ok()) return s;
   return txn.Commit({versions.empty() ? 0 : versions.back().version});
 }
 
@@ -315,6 +317,8 @@ absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
         " was being added; try again"));
   }
   s = InsertVersion(version);
+  if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kKey, version.key_id);
   if (!s.ok()) return s;
   return txn.Commit({version.version});
 }
@@ -437,6 +441,8 @@ absl::Status SqliteStorage::UpdateKey(const KeyRecord& key,
                                         expected_revision);
   }
   s = WriteLabels(key);
+  if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kKey, key.id);
   if (!s.ok()) return s;
   return txn.Commit();
 }
@@ -600,6 +606,8 @@ absl::Status SqliteStorage::SetVersionState(const std::string& key_id,
     return internal::VersionStateChanged(key_id, version,
                                static_cast<VersionState>(current.Int(0)));
   }
+  s = AppendChange(ChangeKind::kKey, key_id);
+  if (!s.ok()) return s;
   return txn.Commit({version});
 }
 

@@ -83,6 +83,13 @@ class SqliteStorage final : public Storage {
   absl::Status ExportRecords(
       const std::function<absl::Status(const StoreRecord&)>& sink) override;
   absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
+  // The change feed (sqlite_storage_feed.cc). Written as on PostgreSQL, so
+  // the contract holds; but SQLite is one process's database, so nothing
+  // follows it (WaitForChange just sleeps).
+  absl::StatusOr<int64_t> ChangeHead() override;
+  absl::StatusOr<std::vector<ChangeRecord>> ReadChanges(int64_t after,
+                                                        int limit) override;
+  absl::StatusOr<int> PruneChanges(absl::Time before, int limit) override;
 
   // IntegrityCheck runs PRAGMA integrity_check: OK, or DATA_LOSS with what
   // SQLite reported.
@@ -135,6 +142,10 @@ class SqliteStorage final : public Storage {
   absl::Status ReadTokenRows(Statement& q, std::vector<TokenRecord>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AppendChange writes the feed's next row inside the write transaction
+  // the caller holds (SQLite has one writer at a time: gap-free).
+  absl::Status AppendChange(ChangeKind kind, const std::string& subject)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);

@@ -66,7 +66,7 @@ TEST(SqliteStorageTest, SchemaPragmasAndMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 7);  // the schema version
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -101,7 +101,8 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
         "ALTER TABLE key_versions DROP COLUMN kid",
         "ALTER TABLE key_versions DROP COLUMN imported",
         "ALTER TABLE keys DROP COLUMN jwe_algorithm",
-        "ALTER TABLE keys DROP COLUMN revision", "PRAGMA user_version=3"}) {
+        "ALTER TABLE keys DROP COLUMN revision", "DROP TABLE changes",
+        "DROP TABLE change_head", "PRAGMA user_version=3"}) {
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
         << sql << ": " << (err ? err : "");
@@ -134,7 +135,7 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 6);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 7);  // the schema version
   sqlite3_finalize(q);
   sqlite3_close(db);
 }

@@ -68,9 +68,28 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "keystore/records.h"
 
 namespace keyward::keystore {
+
+// The change feed (see Storage, "The change feed"): what kind of record a
+// change touched. Values are stored: never renumber.
+enum class ChangeKind : int {
+  kKey = 1,      // a key or one of its versions (subject: the key id)
+  kPolicy = 2,   // a policy created or deleted (subject: the policy id)
+  kApiKey = 3,   // an API key created or revoked (subject: its id)
+  kToken = 4,    // a token record revoked (subject: the jti)
+  kStore = 5,    // the whole store replaced (ReplaceAll; subject empty)
+};
+
+// ChangeRecord is one row of the change feed.
+struct ChangeRecord {
+  int64_t seq = 0;  // 1, 2, 3, ... in commit order, no gaps
+  ChangeKind kind = ChangeKind::kKey;
+  std::string subject;
+  absl::Time at = absl::UnixEpoch();  // when it was written (the writer's clock)
+};
 
 class Storage {
  public:
@@ -239,6 +258,44 @@ class Storage {
   // with; ALREADY_EXISTS for two records with one id (or kid); nothing is
   // changed then. Hook info: 0.
   virtual absl::Status ReplaceAll(const std::vector<StoreRecord>& records) = 0;
+
+  // --- The change feed (replicas) -------------------------------------------
+  //
+  // Every change that other processes on the same database must honour
+  // writes one ChangeRecord in its own transaction (so the record commits if
+  // and only if the change does): CreateKey, AddVersion, UpdateKey and
+  // SetVersionState (kKey, the key id), CreatePolicy and DeletePolicy
+  // (kPolicy), CreateApiKey and RevokeApiKey (kApiKey; not TouchApiKey),
+  // RevokeTokenRecord when it revokes (kToken, the jti; not a second
+  // revoke), ReplaceAll (kStore). A refused change writes none. Token
+  // creation, purges, ReplaceMeta and InitMeta write none.
+  //
+  // Sequence numbers are gap-free and in commit order: a change's seq is
+  // taken under a lock held to its COMMIT, so a reader that sees seq n sees
+  // every change < n too. The feed survives ReplaceAll (it is no record of
+  // the store) and is never part of ExportRecords.
+
+  // ChangeHead returns the seq of the last committed change (0 if none).
+  virtual absl::StatusOr<int64_t> ChangeHead() = 0;
+  // ReadChanges returns up to `limit` (> 0) changes with seq > `after`, in
+  // seq order. If the first one returned is not `after` + 1 while `after` <
+  // ChangeHead(), changes were pruned: the reader missed some and must
+  // reload what it holds.
+  virtual absl::StatusOr<std::vector<ChangeRecord>> ReadChanges(int64_t after,
+                                                                int limit) = 0;
+  // PruneChanges deletes up to `limit` changes written before `before`,
+  // oldest first, never the head (so ChangeHead stays), and returns how
+  // many it deleted.
+  virtual absl::StatusOr<int> PruneChanges(absl::Time before, int limit) = 0;
+  // WaitForChange returns when a change may have been committed by anyone
+  // since the previous call returned, or after `timeout`, whichever comes
+  // first; it is a wake-up hint only (a change can be missed: read the head
+  // to be sure). PostgreSQL: LISTEN/NOTIFY on a connection of its own. The
+  // default (and SQLite, one process) sleeps for `timeout`. One caller at a
+  // time.
+  virtual void WaitForChange(absl::Duration timeout) {
+    absl::SleepFor(timeout);
+  }
 };
 
 }  // namespace keyward::keystore

@@ -117,6 +117,22 @@ CREATE UNIQUE INDEX key_versions_by_kid ON key_versions (kid) WHERE kid != '';
     R"sql(
 ALTER TABLE keys ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
 )sql",
+    // 7: the change feed (storage.h), as on PostgreSQL: change_head's one
+    // row is the last seq. Self-contained: when merged after another step
+    // 7, it moves to the end unchanged.
+    R"sql(
+CREATE TABLE change_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL
+);
+INSERT INTO change_head (id, seq) VALUES (1, 0);
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  subject TEXT NOT NULL,
+  at_us INTEGER NOT NULL
+);
+)sql",
 };
 
 const int kSqliteSchemaVersion =
