@@ -270,6 +270,12 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
                       pg->connect_timeout(), absl::Seconds(1),
                       absl::Minutes(5));
     if (!s.ok()) return s;
+    if (!pg->has_max_staleness()) {
+      *pg->mutable_max_staleness() = TimeUtil::SecondsToDuration(2);
+    }
+    s = CheckDuration("storage.postgres.max_staleness", pg->max_staleness(),
+                      absl::Milliseconds(200), absl::Hours(1));
+    if (!s.ok()) return s;
   }
   if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
     config->set_log_level(keyward::v1::LOG_LEVEL_INFO);

@@ -46,6 +46,7 @@
 #include "daemon/access.h"
 #include "daemon/audit_log.h"
 #include "daemon/config.h"
+#include "daemon/follower.h"
 #include "daemon/log.h"
 #include "daemon/maintenance.h"
 #include "daemon/metrics.h"
@@ -438,6 +439,19 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                  &failures, &requests,
                  absl::Seconds(config.session_token_ttl().seconds()),
                  &on_seal_change, &draining, &in_flight, metrics.get()};
+  // On PostgreSQL other replicas may share the database: follow its change
+  // feed (follower.h) and refuse to decide from memory older than the
+  // staleness bound.
+  std::unique_ptr<Follower> follower;
+  if (config.storage().has_postgres()) {
+    follower = std::make_unique<Follower>(ks->get(), &authorizer, &sessions,
+                                          absl::Milliseconds(100));
+    const auto& bound = config.storage().postgres().max_staleness();
+    env.follower = follower.get();
+    env.max_staleness =
+        absl::Seconds(bound.seconds()) + absl::Nanoseconds(bound.nanos());
+    follower->Start();
+  }
   CostlyWork costly(static_cast<int>(config.limits().max_concurrent_costly_calls()));
   Services services(env, config.data_dir(),
                     absl::Seconds(config.jwt().default_leeway().seconds()),
@@ -464,7 +478,8 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   const auto& every = config.maintenance_interval();
   Maintenance maintenance(
       ks->get(), audit->get(),
-      absl::Seconds(every.seconds()) + absl::Nanoseconds(every.nanos()));
+      absl::Seconds(every.seconds()) + absl::Nanoseconds(every.nanos()),
+      Maintenance::NewHolderName());
   maintenance.Start();
 
   // systemd (Type=notify): serving now. The watchdog pings only while the
@@ -507,6 +522,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
     (*server)->SetServing(false);
     draining = true;
     maintenance.Stop();
+    if (follower != nullptr) follower->Stop();
     absl::SleepFor(absl::Milliseconds(200));  // let queued calls be refused
     while (in_flight.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(10));

@@ -85,6 +85,18 @@ absl::Status Rpc::Prepare(keyward::v1::Operation operation,
         "keywardd is sealed: it holds no keys until it is unsealed with the "
         "passphrase (`keyward unseal`)");
   }
+  if (env_.follower != nullptr) {
+    const absl::Duration lag = env_.follower->Lag();
+    if (lag > env_.max_staleness) {
+      return absl::UnavailableError(absl::StrCat(
+          "this keywardd replica has not caught up with the database's "
+          "change feed for ",
+          absl::FormatDuration(absl::Trunc(lag, absl::Milliseconds(1))),
+          " (bound: ", absl::FormatDuration(env_.max_staleness),
+          "), so it cannot tell whether another replica revoked what this "
+          "call needs; retry, or use another replica"));
+    }
+  }
   if (!authorize) return absl::OkStatus();
   return env_.authorizer->Check(caller_, operation, *resource);
 }

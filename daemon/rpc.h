@@ -20,6 +20,7 @@
 #include "daemon/access.h"
 #include "daemon/audit_log.h"
 #include "daemon/convert.h"
+#include "daemon/follower.h"
 #include "daemon/metrics.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/server_context.h"
@@ -49,6 +50,11 @@ struct ServiceEnv {
   std::atomic<int>* in_flight = nullptr;
   // Prometheus metrics; null when off.
   Metrics* metrics = nullptr;
+  // A replica on PostgreSQL: its feed follower (follower.h) and staleness
+  // bound; calls that need authorization are UNAVAILABLE while the
+  // follower's lag is past it. Null on SQLite.
+  const Follower* follower = nullptr;
+  absl::Duration max_staleness = absl::Seconds(2);
 };
 
 // One authorized, audited unit of work: a call, or one item of a batch.

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "absl/status/status.h"
 
@@ -65,6 +66,33 @@ class ScopedCommitHook {
 // For Storage implementations only: call it inside the transaction, after
 // the change's last statement and before COMMIT, and roll back on failure.
 absl::Status RunCommitHook(const CommitInfo& info = {});
+
+// LeaseFence: a lease (Storage::AcquireLease) as its holder holds it.
+struct LeaseFence {
+  std::string name;
+  std::string holder;
+  int64_t epoch = 0;
+};
+
+// ScopedLeaseFence fences the changes made on this thread until it is
+// destroyed: every Storage transaction that changes rows checks, inside
+// itself, that `fence` still holds (storage.h, "Leases"), so a replica that
+// lost its lease (paused past its expiry, say) cannot write as its holder.
+// Scopes do not nest (aborts). Independent of ScopedCommitHook.
+class ScopedLeaseFence {
+ public:
+  explicit ScopedLeaseFence(LeaseFence fence);
+  ~ScopedLeaseFence();
+  ScopedLeaseFence(const ScopedLeaseFence&) = delete;
+  ScopedLeaseFence& operator=(const ScopedLeaseFence&) = delete;
+};
+
+// CurrentLeaseFence: this thread's fence, or null. For Storage
+// implementations.
+const LeaseFence* CurrentLeaseFence();
+
+// LeaseLostError: the status of a change refused by `fence`.
+absl::Status LeaseLostError(const LeaseFence& fence);
 
 // NoteCommitOutcome tells this thread's hook whether the transaction in
 // which it just ran committed. For Storage implementations: call it after

@@ -129,6 +129,21 @@ class FaultyStorage final : public Storage {
   absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override {
     return Fault() ? Down() : real_->ReplaceAll(records);
   }
+  absl::StatusOr<int64_t> ChangeHead() override { return real_->ChangeHead(); }
+  absl::StatusOr<std::vector<ChangeRecord>> ReadChanges(int64_t after,
+                                                        int limit) override {
+    return real_->ReadChanges(after, limit);
+  }
+  absl::StatusOr<int> PruneChanges(absl::Time before, int limit) override {
+    if (Fault()) return Down();
+    return real_->PruneChanges(before, limit);
+  }
+  absl::StatusOr<LeaseRecord> AcquireLease(const std::string& name,
+                                           const std::string& holder,
+                                           absl::Duration ttl) override {
+    if (Fault()) return Down();
+    return real_->AcquireLease(name, holder, ttl);
+  }
 
   std::function<void()> before_write;
 

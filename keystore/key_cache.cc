@@ -190,6 +190,16 @@ void KeyCache::Erase(const std::string& id) {
   shard.slots.erase(it);
 }
 
+void KeyCache::EraseOlderThan(const std::string& id, int64_t seq) {
+  Shard& shard = ShardFor(id);
+  std::shared_ptr<const KeyEntry> evicted;
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.slots.find(id);
+  if (it == shard.slots.end() || it->second.entry->feed_head >= seq) return;
+  evicted = std::move(it->second.entry);
+  shard.slots.erase(it);
+}
+
 void KeyCache::Clear() {
   for (auto& shard : shards_) {
     absl::node_hash_map<std::string, Slot> gone;

@@ -86,6 +86,9 @@ class LoadedVersion {
 struct KeyEntry {
   KeyRecord record;
   std::map<int32_t, std::unique_ptr<LoadedVersion>> versions;
+  // The change feed's head when it was read (KeyWithVersions::feed_head):
+  // changes up to it are in the entry.
+  int64_t feed_head = 0;
 };
 
 // KeyCache maps key ids to entries. At most `capacity` entries are held;
@@ -100,6 +103,10 @@ class KeyCache {
   // Insert adds or replaces the entry of its key.
   void Insert(std::shared_ptr<const KeyEntry> entry);
   void Erase(const std::string& id);
+  // EraseOlderThan erases the entry of `id` unless it was read at or after
+  // the change `seq` (entry->feed_head >= seq): a replica's own change,
+  // followed back from the feed, keeps the entry it has just loaded.
+  void EraseOlderThan(const std::string& id, int64_t seq);
   void Clear();
   size_t size() const;
 

@@ -24,6 +24,20 @@ TEST(KeyCacheTest, FindInsertErase) {
   EXPECT_EQ(cache.Find("a"), nullptr);
 }
 
+TEST(KeyCacheTest, EraseOlderThanKeepsAnEntryReadAfterTheChange) {
+  KeyCache cache(8);
+  auto e = std::make_shared<KeyEntry>();
+  e->record.id = "a";
+  e->feed_head = 5;
+  cache.Insert(e);
+  cache.EraseOlderThan("a", 5);  // change 5 is in the entry
+  EXPECT_NE(cache.Find("a"), nullptr);
+  cache.EraseOlderThan("a", 6);  // change 6 is not
+  EXPECT_EQ(cache.Find("a"), nullptr);
+  cache.EraseOlderThan("absent", 1);  // nothing to erase
+  EXPECT_EQ(cache.size(), 0u);
+}
+
 TEST(KeyCacheTest, InsertReplaces) {
   KeyCache cache(4);
   auto first = Entry("a");

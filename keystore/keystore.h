@@ -274,6 +274,13 @@ class Keystore {
   // RotateKey adds a version of fresh material and makes it the primary,
   // atomically. FAILED_PRECONDITION for an imported public-only key.
   absl::StatusOr<VersionRecord> RotateKey(const std::string& id);
+  // RotateKeyIfDue is RotateKey only while the key is due (its rotation
+  // period has passed since its last rotation; KeysDueForRotation): the
+  // check is re-made whenever AddVersion's compare-and-swap, decided under
+  // the key row's lock, finds a rotation made elsewhere since the read, so
+  // two replicas rotating a due key make one version. FAILED_PRECONDITION
+  // ("no longer due") with nothing written otherwise.
+  absl::StatusOr<VersionRecord> RotateKeyIfDue(const std::string& id);
   // ListVersions returns the versions' metadata (never material).
   absl::StatusOr<std::vector<VersionRecord>> ListVersions(
       const std::string& id);
@@ -441,7 +448,40 @@ class Keystore {
   absl::StatusOr<PublicKeyInfo> GetPublicKey(const std::string& id,
                                              int32_t version = 0);
 
+  // --- Replicas: following the change feed (storage.h) --------------------
+  // Several keystores (replicas, processes) on one PostgreSQL database see
+  // each other's changes through the feed. CatchUp reads up to `limit`
+  // changes after FeedPosition() and applies them to this keystore's memory:
+  // a key's cached entry is dropped (the next use reads it again), a revoked
+  // token's jti joins the revoked set. A restore by another keystore
+  // (kStore) seals this one (its root key may no longer be the store's;
+  // unseal it with the backup's passphrase) and reloads the indexes; so does
+  // a gap in the feed (pruned changes) without sealing. It returns the
+  // changes applied (a reload: one kStore change), so that the caller
+  // updates its own memory (policies, API-key sessions). UNAVAILABLE if the
+  // storage cannot be read: nothing is applied; call again. One caller at a
+  // time (calls are serialized). Changes this keystore made itself come back
+  // too, and applying them again is harmless.
+  absl::StatusOr<std::vector<ChangeRecord>> CatchUp(int limit = 1000);
+  // FeedPosition: the seq of the last change applied (the head read at open,
+  // restore or reload for those before).
+  int64_t FeedPosition() const;
+  // CaughtUpAt: the start of the last CatchUp that reached the head (every
+  // change committed before it is applied), or of the last (re)load.
+  absl::Time CaughtUpAt() const;
+  // WaitForChange: the storage's wake-up hint (Storage::WaitForChange).
+  void WaitForChange(absl::Duration timeout);
+  // PruneChanges deletes up to `limit` feed changes older than `keep`
+  // (Storage::PruneChanges) and returns how many.
+  absl::StatusOr<int> PruneChanges(absl::Duration keep, int limit);
+  // AcquireLease: Storage::AcquireLease (storage.h, "Leases").
+  absl::StatusOr<LeaseRecord> AcquireLease(const std::string& name,
+                                           const std::string& holder,
+                                           absl::Duration ttl);
+
  private:
+  // Rotate: RotateKey, or RotateKeyIfDue when `only_if_due`.
+  absl::StatusOr<VersionRecord> Rotate(const std::string& id, bool only_if_due);
   // Impl (keystore_impl.h): the private state, shared by the files that
   // implement this class by concern.
   class Impl;

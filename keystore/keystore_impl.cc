@@ -143,6 +143,7 @@ absl::StatusOr<std::shared_ptr<const KeyEntry>> Keystore::Impl::Entry(
   if (!loaded.ok()) return loaded.status();
   auto entry = std::make_shared<KeyEntry>();
   entry->record = std::move(loaded->key);
+  entry->feed_head = loaded->feed_head;
   for (VersionRecord& v : loaded->versions) {
     int32_t n = v.version;
     entry->versions[n] = std::make_unique<LoadedVersion>(
@@ -196,6 +197,9 @@ void Keystore::Impl::RememberKid(const VersionRecord& version) {
 }
 
 absl::Status Keystore::Impl::LoadIndexes() {
+  const absl::Time started = absl::Now();
+  auto head = storage_->ChangeHead();
+  if (!head.ok()) return head.status();
   auto kids = storage_->ListVersionKids();
   if (!kids.ok()) return kids.status();
   {
@@ -216,9 +220,13 @@ absl::Status Keystore::Impl::LoadIndexes() {
     if (page->size() < 1000) break;
     cursor = {page->back().issued_at, page->back().jti};
   }
-  absl::MutexLock lock(&revoked_mu_);
-  revoked_ = std::move(revoked);
-  any_revoked_.store(!revoked_.empty(), std::memory_order_release);
+  {
+    absl::MutexLock lock(&revoked_mu_);
+    revoked_ = std::move(revoked);
+    any_revoked_.store(!revoked_.empty(), std::memory_order_release);
+  }
+  if (*head > feed_position_.load()) feed_position_.store(*head);
+  caught_up_at_us_.store(absl::ToUnixMicros(started));
   return absl::OkStatus();
 }
 }  // namespace keyward::keystore

@@ -78,7 +78,9 @@ class Keystore::Impl {
   // conditional on the state the rules were checked against.
   absl::Status SetState(const std::string& id, int32_t version,
                         VersionState state);
-  // LoadIndexes fills revoked_ and kids_ from storage (at open, restore).
+  // LoadIndexes fills revoked_ and kids_ from storage (at open, restore,
+  // a feed reload), after reading the feed's head: the position then
+  // becomes that head (every change before it is in what was loaded).
   absl::Status LoadIndexes();
   // RememberKid adds `version`'s own kid, if it has one, to kids_ (after
   // the version is stored).
@@ -111,6 +113,11 @@ class Keystore::Impl {
   mutable absl::Mutex kids_mu_;
   absl::flat_hash_map<std::string, std::pair<std::string, int32_t>> kids_
       ABSL_GUARDED_BY(kids_mu_);
+  // The change feed (keystore_feed.cc): CatchUp runs under feed_mu_; the
+  // position and the caught-up time (Unix microseconds) are read without it.
+  absl::Mutex feed_mu_;
+  std::atomic<int64_t> feed_position_{0};
+  std::atomic<int64_t> caught_up_at_us_{0};
 };
 
 }  // namespace keyward::keystore

@@ -409,9 +409,30 @@ absl::StatusOr<KeyRecord> Keystore::UpdateKey(const std::string& id,
 }
 
 absl::StatusOr<VersionRecord> Keystore::RotateKey(const std::string& id) {
+  return Rotate(id, /*only_if_due=*/false);
+}
+
+absl::StatusOr<VersionRecord> Keystore::RotateKeyIfDue(const std::string& id) {
+  return Rotate(id, /*only_if_due=*/true);
+}
+
+absl::StatusOr<VersionRecord> Keystore::Rotate(const std::string& id,
+                                               bool only_if_due) {
   absl::MutexLock lock(&impl_->admin_mu_);
   auto key = impl_->storage_->GetKey(id);
   if (!key.ok()) return key.status();
+  // Due: as ListKeysDueForRotation.
+  auto not_due = [&]() -> absl::Status {
+    if (!only_if_due) return absl::OkStatus();
+    if (key->rotation_period > absl::ZeroDuration() &&
+        key->rotated_at + key->rotation_period <= impl_->options_.now()) {
+      return absl::OkStatus();
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key '", id, "' is no longer due for rotation (rotated at ",
+        absl::FormatTime(key->rotated_at), "); nothing was written"));
+  };
+  if (absl::Status s = not_due(); !s.ok()) return s;
   if (key->public_only) {
     return absl::FailedPreconditionError(absl::StrCat(
         "key '", id, "' holds an imported public key; Keyward cannot make "
@@ -437,6 +458,7 @@ absl::StatusOr<VersionRecord> Keystore::RotateKey(const std::string& id) {
     if (absl::IsAborted(s) && attempt < kUpdateAttempts) {
       key = impl_->storage_->GetKey(id);
       if (!key.ok()) return key.status();
+      if (absl::Status due = not_due(); !due.ok()) return due;
       continue;
     }
     impl_->cache_.Erase(id);
@@ -548,11 +570,22 @@ absl::StatusOr<VersionRecord> Keystore::FindVersionByKid(
   {
     absl::ReaderMutexLock lock(&impl_->kids_mu_);
     auto it = impl_->kids_.find(kid);
-    if (it == impl_->kids_.end()) {
+    if (it != impl_->kids_.end()) target = it->second;
+  }
+  if (target.first.empty()) {
+    // On PostgreSQL another replica may have imported it a moment ago
+    // (before this one's feed caught up): the database decides.
+    absl::StatusOr<VersionRecord> stored = absl::NotFoundError("");
+    if (impl_->postgres_) stored = impl_->storage_->FindVersionByKid(kid);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) {
+      return stored.status();
+    }
+    if (!stored.ok()) {
       return absl::NotFoundError(absl::StrCat(
           "no key version has kid '", absl::CHexEscape(kid.substr(0, 80)), "'"));
     }
-    target = it->second;
+    impl_->RememberKid(*stored);
+    target = {stored->key_id, stored->version};
   }
   return GetVersion(target.first, target.second);
 }

@@ -162,6 +162,30 @@ UPDATE keys SET signature_algorithms = CASE
     THEN 'RSA-PKCS1-SHA256'
   ELSE '' END;
 )sql"},
+    // The change feed (storage.h): one row per change others must see.
+    // change_head's one row is the sequence: a change takes head + 1 under
+    // that row's lock, held to its COMMIT, so seqs are gap-free and in commit
+    // order (a SERIAL is neither). And the leases of work done once
+    // (storage.h, "Leases"). As SQLite's 8.
+    {7, 8, R"sql(
+CREATE TABLE change_head (
+  id integer PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL
+);
+INSERT INTO change_head (id, seq) VALUES (1, 0);
+CREATE TABLE changes (
+  seq bigint PRIMARY KEY,
+  kind integer NOT NULL,
+  subject text COLLATE "C" NOT NULL,
+  at_us bigint NOT NULL
+);
+CREATE TABLE leases (
+  name text COLLATE "C" PRIMARY KEY,
+  holder text COLLATE "C" NOT NULL,
+  epoch bigint NOT NULL,
+  expires_at_us bigint NOT NULL
+);
+)sql"},
 };
 
 // ReadPasswordFile reads the one-line password file; see PostgresOptions.
@@ -291,6 +315,8 @@ absl::Status PostgresStorage::Change(
   return pool_->Run([&](PqSession& s) -> absl::Status {
     absl::Status st = s.Exec("BEGIN", "begin a transaction");
     if (!st.ok()) return st;
+    st = internal::CheckLeaseFence(s);
+    if (!st.ok()) return st;  // Run rolls back
     CommitInfo info;
     st = body(s, &info);
     if (!st.ok()) return st;  // Run rolls back
@@ -403,7 +429,7 @@ absl::Status PostgresStorage::CreateKey(
     absl::Status s = internal::InsertKey(q, key, /*revision=*/1, versions);
     if (!s.ok()) return s;
     info->version = versions.empty() ? 0 : versions.back().version;
-    return absl::OkStatus();
+    return internal::AppendChange(q, ChangeKind::kKey, key.id);
   });
 }
 
@@ -439,7 +465,9 @@ absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
           version.version, " was being added; try again"));
     }
     info->version = version.version;
-    return internal::InsertVersion(q, version);
+    absl::Status inserted = internal::InsertVersion(q, version);
+    if (!inserted.ok()) return inserted;
+    return internal::AppendChange(q, ChangeKind::kKey, version.key_id);
   });
 }
 
@@ -507,7 +535,9 @@ absl::Status PostgresStorage::UpdateKey(const KeyRecord& key,
       return internal::KeyRevisionChanged(key.id, now->Int(0, 0),
                                           expected_revision);
     }
-    return internal::WriteLabels(q, key);
+    absl::Status labels = internal::WriteLabels(q, key);
+    if (!labels.ok()) return labels;
+    return internal::AppendChange(q, ChangeKind::kKey, key.id);
   });
 }
 
@@ -515,9 +545,14 @@ absl::StatusOr<KeyWithVersions> PostgresStorage::GetKeyWithVersions(
     const std::string& id) {
   std::vector<KeyRecord> keys;
   std::vector<VersionRecord> versions;
+  int64_t head = 0;
   absl::Status s = Snapshot([&](PqSession& q) -> absl::Status {
     keys.clear();
     versions.clear();
+    auto seq = q.Query("SELECT seq FROM change_head WHERE id = 1",
+                       "read the change feed's head");
+    if (!seq.ok()) return seq.status();
+    head = seq->size() == 0 ? 0 : seq->Int(0, 0);
     absl::Status read = SelectKey(q, id, &keys);
     if (!read.ok() || keys.empty()) return read;
     auto rows = q.Query(
@@ -535,7 +570,7 @@ absl::StatusOr<KeyWithVersions> PostgresStorage::GetKeyWithVersions(
   if (keys.empty()) {
     return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
   }
-  return KeyWithVersions{std::move(keys.front()), std::move(versions)};
+  return KeyWithVersions{std::move(keys.front()), std::move(versions), head};
 }
 
 absl::StatusOr<int64_t> PostgresStorage::CountKeys() {

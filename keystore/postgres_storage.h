@@ -3,7 +3,8 @@
 // envelope-encrypted records as SqliteStorage's, in the same tables
 // (keystore/FORMAT.md, "PostgreSQL schema"). keywardd uses it when its config
 // sets storage.postgres (Keystore's StorageSpec); several replicas on one
-// database are not kept coherent yet.
+// database follow its change feed (storage.h; NOTIFY keyward_changes wakes
+// WaitForChange).
 //
 // - Connections: libpq, a pool of `pool_size` connections (a thread borrows
 //   one per call, waiting if all are busy). A lost connection is dropped and
@@ -47,6 +48,7 @@
 namespace keyward::keystore {
 
 namespace internal {
+class PqListener;
 class PqPool;
 class PqSession;
 }  // namespace internal
@@ -88,9 +90,10 @@ class PostgresStorage : public Storage {
 
   // Every Storage method (storage.h has their contracts).
   KEYWARD_STORAGE_OVERRIDES
+  void WaitForChange(absl::Duration timeout) override;
 
   // The schema version this build writes (the same numbering as SQLite's).
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
   // The advisory lock key that serializes schema set-up across processes.
   static constexpr int64_t kSchemaLock = 0x6b65797761726431;  // "keyward1"
 
@@ -110,6 +113,9 @@ class PostgresStorage : public Storage {
       const std::function<absl::Status(internal::PqSession&)>& body);
 
   const std::unique_ptr<internal::PqPool> pool_;
+  // WaitForChange's LISTEN connection (postgres_storage_feed.cc), opened on
+  // first use and reopened after a failure; null while there is none.
+  std::unique_ptr<internal::PqListener> listener_;
 };
 
 }  // namespace keyward::keystore

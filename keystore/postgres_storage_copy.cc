@@ -122,7 +122,7 @@ absl::Status PostgresStorage::ReplaceAll(
       }
       if (!st.ok()) return st;
     }
-    return absl::OkStatus();
+    return internal::AppendChange(q, ChangeKind::kStore, "");
   });
 }
 

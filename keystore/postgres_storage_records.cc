@@ -142,15 +142,17 @@ absl::Status PostgresStorage::SetVersionState(const std::string& key_id,
           key_id, version, static_cast<VersionState>(current->Int(0, 0)));
     }
     info->version = version;
-    return absl::OkStatus();
+    return internal::AppendChange(q, ChangeKind::kKey, key_id);
   });
 }
 
 // --- Policies -------------------------------------------------------------
 
 absl::Status PostgresStorage::CreatePolicy(const PolicyRecord& p) {
-  return Change([&](PqSession& q, CommitInfo*) {
-    return internal::InsertPolicy(q, p);
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    absl::Status s = internal::InsertPolicy(q, p);
+    if (!s.ok()) return s;
+    return internal::AppendChange(q, ChangeKind::kPolicy, p.id);
   });
 }
 
@@ -162,7 +164,7 @@ absl::Status PostgresStorage::DeletePolicy(const std::string& id) {
     if (r->affected() != 1) {
       return absl::NotFoundError(absl::StrCat("no policy named '", id, "'"));
     }
-    return absl::OkStatus();
+    return internal::AppendChange(q, ChangeKind::kPolicy, id);
   });
 }
 
@@ -179,8 +181,10 @@ absl::StatusOr<std::vector<PolicyRecord>> PostgresStorage::ListPolicies() {
 // --- API keys -------------------------------------------------------------
 
 absl::Status PostgresStorage::CreateApiKey(const ApiKeyRecord& k) {
-  return Change([&](PqSession& q, CommitInfo*) {
-    return internal::InsertApiKey(q, k);
+  return Change([&](PqSession& q, CommitInfo*) -> absl::Status {
+    absl::Status s = internal::InsertApiKey(q, k);
+    if (!s.ok()) return s;
+    return internal::AppendChange(q, ChangeKind::kApiKey, k.id);
   });
 }
 
@@ -214,7 +218,7 @@ absl::Status PostgresStorage::RevokeApiKey(const std::string& id,
     if (r->affected() != 1) {
       return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
     }
-    return absl::OkStatus();
+    return internal::AppendChange(q, ChangeKind::kApiKey, id);
   });
 }
 

@@ -178,8 +178,8 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
   rsa_jwt.purpose = KeyPurpose::kJwt;
   ASSERT_TRUE(opened[0]->CreateKey(rsa_jwt, {}).ok());
 
-  // A schema-5 database (before key revisions and schema 7's key columns)
-  // migrates to 7 at Open: every key starts at revision 1, conditional
+  // A schema-5 database (before key revisions, schema 7's key columns and
+  // schema 8's change feed) migrates to the current schema at Open: every key starts at revision 1, conditional
   // updates work on it, and each key gets its type's default algorithms.
   opened.clear();
   Sql(options.dsn, "ALTER TABLE keys DROP COLUMN revision");
@@ -187,11 +187,15 @@ TEST(PostgresStorageTest, SchemaIsMadeOnceByConcurrentOpensAndVersioned) {
                              "jwt_issuer", "legacy_short_secret"}) {
     Sql(options.dsn, absl::StrCat("ALTER TABLE keys DROP COLUMN ", column).c_str());
   }
+  Sql(options.dsn, "DROP TABLE changes");
+  Sql(options.dsn, "DROP TABLE change_head");
+  Sql(options.dsn, "DROP TABLE leases");
   Sql(options.dsn, "UPDATE keyward_schema SET version = 5");
   {
     auto migrated = PostgresStorage::Open(options);
     ASSERT_TRUE(migrated.ok()) << migrated.status();
-    EXPECT_EQ(Sql(options.dsn, "SELECT version FROM keyward_schema"), "7");
+    EXPECT_EQ(Sql(options.dsn, "SELECT version FROM keyward_schema"),
+              absl::StrCat(PostgresStorage::kSchemaVersion));
     auto jwt = (*migrated)->GetKey("rsa-jwt");
     ASSERT_TRUE(jwt.ok()) << jwt.status();
     EXPECT_EQ(jwt->signature_algorithms,

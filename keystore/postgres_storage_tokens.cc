@@ -107,6 +107,10 @@ absl::StatusOr<TokenRecord> PostgresStorage::RevokeTokenRecord(
             kNever),
         "revoke a token");
     if (!r.ok()) return r.status();
+    if (r->affected() == 1) {
+      absl::Status noted = internal::AppendChange(q, ChangeKind::kToken, jti);
+      if (!noted.ok()) return noted;
+    }
     absl::Status read = SelectTokens(q, "WHERE jti = $1", PqParams().Text(jti),
                                      "revoke a token", &rows);
     if (!read.ok()) return read;

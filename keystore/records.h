@@ -99,6 +99,10 @@ struct VersionRecord {
 struct KeyWithVersions {
   KeyRecord key;
   std::vector<VersionRecord> versions;
+  // Storage::GetKeyWithVersions only: the change feed's head read in the
+  // same snapshot (every change up to it is in `key` and `versions`). 0
+  // elsewhere; no part of the store's records.
+  int64_t feed_head = 0;
 };
 
 // PolicyRecord is one row of `policies`: a grant of operations to a

@@ -241,6 +241,8 @@ absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
   if (!txn.status().ok()) return txn.status();
   absl::Status s = InsertKey(key, /*revision=*/1, versions);
   if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kKey, key.id);
+  if (!s.ok()) return s;
   return txn.Commit({versions.empty() ? 0 : versions.back().version});
 }
 
@@ -320,6 +322,8 @@ absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
         " was being added; try again"));
   }
   s = InsertVersion(version);
+  if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kKey, version.key_id);
   if (!s.ok()) return s;
   return txn.Commit({version.version});
 }
@@ -453,6 +457,8 @@ absl::Status SqliteStorage::UpdateKey(const KeyRecord& key,
   }
   s = WriteLabels(key);
   if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kKey, key.id);
+  if (!s.ok()) return s;
   return txn.Commit();
 }
 
@@ -464,6 +470,10 @@ absl::StatusOr<KeyWithVersions> SqliteStorage::GetKeyWithVersions(
   if (!txn.status().ok()) return txn.status();
   KeyWithVersions out;
   absl::Status s = ReadKeyWithVersions(id, &out);
+  if (!s.ok()) return s;
+  SqliteStatement head(db_, "SELECT seq FROM change_head WHERE id = 1");
+  if (head.Step()) out.feed_head = head.Int(0);
+  s = head.status("read the change feed's head");
   if (!s.ok()) return s;
   s = txn.CommitWithoutHook();
   if (!s.ok()) return s;
@@ -615,6 +625,8 @@ absl::Status SqliteStorage::SetVersionState(const std::string& key_id,
     return internal::VersionStateChanged(key_id, version,
                                static_cast<VersionState>(current.Int(0)));
   }
+  s = AppendChange(ChangeKind::kKey, key_id);
+  if (!s.ok()) return s;
   return txn.Commit({version});
 }
 

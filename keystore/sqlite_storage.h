@@ -90,6 +90,10 @@ class SqliteStorage final : public Storage {
   absl::Status ReadTokenRows(Statement& q, std::vector<TokenRecord>* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Error(absl::string_view what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AppendChange writes the feed's next row inside the write transaction
+  // the caller holds (SQLite has one writer at a time: gap-free).
+  absl::Status AppendChange(ChangeKind kind, const std::string& subject)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);

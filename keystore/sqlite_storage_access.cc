@@ -23,6 +23,8 @@ absl::Status SqliteStorage::CreatePolicy(const PolicyRecord& p) {
   if (!txn.status().ok()) return txn.status();
   absl::Status s = InsertPolicy(p);
   if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kPolicy, p.id);
+  if (!s.ok()) return s;
   return txn.Commit();
 }
 
@@ -58,6 +60,8 @@ absl::Status SqliteStorage::DeletePolicy(const std::string& id) {
   if (sqlite3_changes(db_) != 1) {
     return absl::NotFoundError(absl::StrCat("no policy named '", id, "'"));
   }
+  s = AppendChange(ChangeKind::kPolicy, id);
+  if (!s.ok()) return s;
   return txn.Commit();
 }
 
@@ -98,6 +102,8 @@ absl::Status SqliteStorage::CreateApiKey(const ApiKeyRecord& k) {
   SqliteTransaction txn(db_);
   if (!txn.status().ok()) return txn.status();
   absl::Status s = InsertApiKey(k);
+  if (!s.ok()) return s;
+  s = AppendChange(ChangeKind::kApiKey, k.id);
   if (!s.ok()) return s;
   return txn.Commit();
 }
@@ -174,6 +180,8 @@ absl::Status SqliteStorage::RevokeApiKey(const std::string& id, absl::Time now) 
   if (sqlite3_changes(db_) != 1) {
     return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
   }
+  s = AppendChange(ChangeKind::kApiKey, id);
+  if (!s.ok()) return s;
   return txn.Commit();
 }
 
@@ -378,6 +386,10 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
             .Bind(5, INT64_MAX)
             .Run("revoke a token");
     if (!s.ok()) return s;
+    if (sqlite3_changes(db_) == 1) {
+      s = AppendChange(ChangeKind::kToken, jti);
+      if (!s.ok()) return s;
+    }
     // The record names the signing version, for the call's audit record;
     // no row: NOT_FOUND (and the hook is not run).
     SqliteStatement version(db_, "SELECT version FROM token_records WHERE jti = ?");

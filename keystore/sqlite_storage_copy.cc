@@ -102,6 +102,8 @@ absl::Status SqliteStorage::ReplaceAll(const std::vector<StoreRecord>& records) 
     }
     if (!s.ok()) return s;
   }
+  s = AppendChange(ChangeKind::kStore, "");
+  if (!s.ok()) return s;
   return txn.Commit();
 }
 

@@ -44,7 +44,7 @@ TEST(SqliteStorageTest, SchemaPragmasAndMode) {
   sqlite3_finalize(q);
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 7);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 8);  // the schema version
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -62,7 +62,7 @@ TEST(SqliteStorageTest, NewerSchemaIsRefused) {
 }
 
 // A keystore made by a schema-3 build (before token records, JWE algs,
-// kids and key revisions) opens in this one: the file is migrated in place, nothing is lost.
+// kids, key revisions, key settings and the change feed) opens in this one: the file is migrated in place, nothing is lost.
 TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   std::string path = TempPath();
   {
@@ -84,6 +84,7 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
         "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
         "ALTER TABLE keys DROP COLUMN jwt_issuer",
         "ALTER TABLE keys DROP COLUMN legacy_short_secret",
+        "DROP TABLE changes", "DROP TABLE change_head", "DROP TABLE leases",
         "PRAGMA user_version=3"}) {
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
@@ -115,13 +116,17 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   record.purge_at = absl::FromUnixSeconds(3000);
   EXPECT_TRUE((*storage)->CreateTokenRecord(record).ok());
   EXPECT_TRUE((*storage)->GetTokenRecord("after-migration").ok());
+  // Schema 8: the feed starts empty and records the next change.
+  EXPECT_EQ((*storage)->ChangeHead().value_or(-1), 0);
+  ASSERT_TRUE((*storage)->CreateKey(Key("new"), {Version("new", 1)}).ok());
+  EXPECT_EQ((*storage)->ChangeHead().value_or(-1), 1);
   EXPECT_TRUE((*storage)->IntegrityCheck().ok());
   storage->reset();
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* q;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 7);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 8);  // the schema version
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -155,6 +160,7 @@ TEST(SqliteStorageTest, SchemaSixKeysGetTheirTypeDefaultAlgorithms) {
         "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
         "ALTER TABLE keys DROP COLUMN jwt_issuer",
         "ALTER TABLE keys DROP COLUMN legacy_short_secret",
+        "DROP TABLE changes", "DROP TABLE change_head", "DROP TABLE leases",
         "PRAGMA user_version=6"}) {
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)

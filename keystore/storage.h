@@ -68,9 +68,37 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "keystore/records.h"
 
 namespace keyward::keystore {
+
+// The change feed (see Storage, "The change feed"): what kind of record a
+// change touched. Values are stored: never renumber.
+enum class ChangeKind : int {
+  kKey = 1,      // a key or one of its versions (subject: the key id)
+  kPolicy = 2,   // a policy created or deleted (subject: the policy id)
+  kApiKey = 3,   // an API key created or revoked (subject: its id)
+  kToken = 4,    // a token record revoked (subject: the jti)
+  kStore = 5,    // the whole store replaced (ReplaceAll; subject empty)
+};
+
+// ChangeRecord is one row of the change feed.
+struct ChangeRecord {
+  int64_t seq = 0;  // 1, 2, 3, ... in commit order, no gaps
+  ChangeKind kind = ChangeKind::kKey;
+  std::string subject;
+  absl::Time at = absl::UnixEpoch();  // when it was written (the writer's clock)
+};
+
+// LeaseRecord is one row of `leases`: who holds the lease `name`, in which
+// epoch, until when (the database's clock).
+struct LeaseRecord {
+  std::string name;
+  std::string holder;
+  int64_t epoch = 0;  // 1, 2, ...: bumped each time the lease is taken
+  absl::Time expires = absl::UnixEpoch();
+};
 
 class Storage {
  public:
@@ -118,7 +146,9 @@ class Storage {
   // GetKeyWithVersions returns the key (with labels) and all of its
   // versions, ascending, read in one snapshot: no change committed by
   // anyone lands between the key and its versions (a rotation is seen
-  // whole or not at all). NOT_FOUND if the key does not exist.
+  // whole or not at all). NOT_FOUND if the key does not exist. Its
+  // `feed_head` is ChangeHead() in that snapshot, so a follower can tell a
+  // change it reads later from one the result already holds.
   virtual absl::StatusOr<KeyWithVersions> GetKeyWithVersions(
       const std::string& id) = 0;
   // UpdateKey rewrites the mutable fields of the stored key `key.id`:
@@ -240,6 +270,67 @@ class Storage {
   // with; ALREADY_EXISTS for two records with one id (or kid); nothing is
   // changed then. Hook info: 0.
   virtual absl::Status ReplaceAll(const std::vector<StoreRecord>& records) = 0;
+
+  // --- The change feed (replicas) -------------------------------------------
+  //
+  // Every change that other processes on the same database must honour
+  // writes one ChangeRecord in its own transaction (so the record commits if
+  // and only if the change does): CreateKey, AddVersion, UpdateKey and
+  // SetVersionState (kKey, the key id), CreatePolicy and DeletePolicy
+  // (kPolicy), CreateApiKey and RevokeApiKey (kApiKey; not TouchApiKey),
+  // RevokeTokenRecord when it revokes (kToken, the jti; not a second
+  // revoke), ReplaceAll (kStore). A refused change writes none. Token
+  // creation, purges, ReplaceMeta and InitMeta write none.
+  //
+  // Sequence numbers are gap-free and in commit order: a change's seq is
+  // taken under a lock held to its COMMIT, so a reader that sees seq n sees
+  // every change < n too. The feed survives ReplaceAll (it is no record of
+  // the store) and is never part of ExportRecords.
+
+  // ChangeHead returns the seq of the last committed change (0 if none).
+  virtual absl::StatusOr<int64_t> ChangeHead() = 0;
+  // ReadChanges returns up to `limit` (> 0) changes with seq > `after`, in
+  // seq order. If the first one returned is not `after` + 1 while `after` <
+  // ChangeHead(), changes were pruned: the reader missed some and must
+  // reload what it holds.
+  virtual absl::StatusOr<std::vector<ChangeRecord>> ReadChanges(int64_t after,
+                                                                int limit) = 0;
+  // PruneChanges deletes up to `limit` changes written before `before`,
+  // oldest first, never the head (so ChangeHead stays), and returns how
+  // many it deleted.
+  virtual absl::StatusOr<int> PruneChanges(absl::Time before, int limit) = 0;
+  // WaitForChange returns when a change may have been committed by anyone
+  // since the previous call returned, or after `timeout`, whichever comes
+  // first; it is a wake-up hint only (a change can be missed: read the head
+  // to be sure). PostgreSQL: LISTEN/NOTIFY on a connection of its own. The
+  // default (and SQLite, one process) sleeps for `timeout`. One caller at a
+  // time.
+  virtual void WaitForChange(absl::Duration timeout) {
+    absl::SleepFor(timeout);
+  }
+
+  // --- Leases (work done once among replicas) --------------------------------
+  //
+  // A lease names work that one replica at a time does (the daemon's
+  // maintenance). Time is the database's clock (PostgreSQL's
+  // clock_timestamp(); SQLite's is this process's, one process's database).
+  //
+  // AcquireLease takes or renews the lease `name` for `holder` for `ttl` (>
+  // 0) and returns the row as it is afterwards; the caller holds the lease
+  // iff the returned holder is `holder`. No row, or an expired one (expires
+  // <= now): taken, epoch + 1 (1 for a new row). Held by `holder` and not
+  // expired: renewed (expires = now + ttl), same epoch. Held by another and
+  // not expired: unchanged (never stolen). So a holder that lets its lease
+  // expire gets a new epoch even if nobody took it meanwhile. Never fenced
+  // (ScopedLeaseFence). INVALID_ARGUMENT for an empty name or holder.
+  virtual absl::StatusOr<LeaseRecord> AcquireLease(const std::string& name,
+                                                   const std::string& holder,
+                                                   absl::Duration ttl) = 0;
+  // Fencing: while a ScopedLeaseFence (commit_hook.h) is installed on the
+  // calling thread, every transaction that changes rows first checks, under
+  // a lock on the lease row held to COMMIT, that the fence's lease is still
+  // held by its holder in its epoch and not expired; if not, the change is
+  // FAILED_PRECONDITION ("lease ... lost") with nothing written.
 };
 
 // KEYWARD_STORAGE_OVERRIDES declares every Storage method as an override, for
@@ -292,7 +383,14 @@ class Storage {
   absl::StatusOr<int> PurgeTokenRecords(absl::Time now, int limit) override;        \
   absl::Status ExportRecords(                                                       \
       const std::function<absl::Status(const StoreRecord&)>& sink) override;        \
-  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;
+  absl::Status ReplaceAll(const std::vector<StoreRecord>& records) override;        \
+  absl::StatusOr<int64_t> ChangeHead() override;                                    \
+  absl::StatusOr<std::vector<ChangeRecord>> ReadChanges(int64_t after,              \
+                                                        int limit) override;        \
+  absl::StatusOr<int> PruneChanges(absl::Time before, int limit) override;     \
+  absl::StatusOr<LeaseRecord> AcquireLease(const std::string& name,           \
+                                           const std::string& holder,         \
+                                           absl::Duration ttl) override;
 
 }  // namespace keyward::keystore
 

@@ -232,12 +232,15 @@ TEST_P(StorageConformanceTest, GetKeyWithVersionsReadsTheKeyAndItsVersions) {
   EXPECT_EQ(got->versions[0].version, 1);
   EXPECT_EQ(got->versions[1].version, 2);
   EXPECT_EQ(got->versions[1].wrapped_material, "wrapped-2");
+  // The feed's head in the same snapshot: both creations are in it.
+  EXPECT_EQ(got->feed_head, storage().ChangeHead().value_or(-1));
 }
 
 // While another connection rotates, every load sees a key and versions
 // that agree: the latest version is there, and nothing beyond it.
 TEST_P(StorageConformanceTest, GetKeyWithVersionsIsOneSnapshotUnderRotation) {
   ASSERT_TRUE(storage().CreateKey(Key("a"), {Version("a", 1)}).ok());
+  const int64_t created = storage().ChangeHead().value_or(-1);
   auto other = Another();
   ASSERT_NE(other, nullptr);
   std::atomic<bool> done{false};
@@ -254,6 +257,8 @@ TEST_P(StorageConformanceTest, GetKeyWithVersionsIsOneSnapshotUnderRotation) {
     ASSERT_EQ(got->versions.size(), static_cast<size_t>(got->key.latest_version))
         << "load " << loads;
     EXPECT_EQ(got->versions.back().version, got->key.primary_version);
+    // Each rotation is one change: the head read with it agrees.
+    EXPECT_EQ(got->feed_head, created + got->key.latest_version - 1);
     ++loads;
   }
   rotator.join();

@@ -73,14 +73,16 @@ class PostgresDaemonTest : public ::testing::Test {
     config_ = WriteConfig("keywardd.txtpb", dsn_, "");
   }
 
-  // A config file keeping the keystore in the database `dsn`.
+  // A config file keeping the keystore in the database `dsn`; `postgres`
+  // adds fields to storage.postgres, `extra` to the config.
   std::string WriteConfig(const std::string& name, const std::string& dsn,
-                          const std::string& extra) {
+                          const std::string& extra,
+                          const std::string& postgres = "") {
     std::string path = dir_ + "/" + name;
     WriteFile(path,
               absl::StrCat("storage { postgres { dsn: \"", dsn,
                            "\" password_file: \"", pg_password_,
-                           "\" pool_size: 2 } }\n", extra),
+                           "\" pool_size: 2 ", postgres, "} }\n", extra),
               0600);
     return path;
   }
@@ -479,7 +481,10 @@ TEST_F(PostgresDaemonTest, MigrateSqliteIntoPostgresAndBack) {
 TEST_F(PostgresDaemonTest, DatabaseDownIsUnavailableThenServesAgain) {
   ProcessResult init = Init();
   ASSERT_EQ(init.exit_code, 0) << init.output;
-  Start(config_);
+  // The staleness bound this test means (config.proto max_staleness): long
+  // enough that `pg_ctl stop` on a loaded machine returns within it.
+  constexpr absl::Duration kStaleness = absl::Seconds(10);
+  Start(WriteConfig("bounded.txtpb", dsn_, "", "max_staleness { seconds: 10 } "));
   ASSERT_TRUE(CreateKey("before", pb::KEY_TYPE_ED25519).ok());
   auto sign = [this](const std::string& key) {
     grpc::ClientContext ctx;
@@ -491,8 +496,11 @@ TEST_F(PostgresDaemonTest, DatabaseDownIsUnavailableThenServesAgain) {
   };
   ASSERT_TRUE(sign("before").ok());  // now in the key cache
 
+  const absl::Time stopped = absl::Now();
   ASSERT_TRUE(Server()->Stop().ok());
-  // A cached key needs no database (the audit log is a local file).
+  // Within the staleness bound, a cached key needs no database (the audit
+  // log is a local file); the daemon's own CreateKey, followed back from the
+  // change feed, did not drop it from the cache.
   grpc::Status cached = sign("before");
   EXPECT_TRUE(cached.ok()) << cached.error_message();
   grpc::Status s = CreateKey("during", pb::KEY_TYPE_ED25519);
@@ -500,6 +508,17 @@ TEST_F(PostgresDaemonTest, DatabaseDownIsUnavailableThenServesAgain) {
   pb::Key key;
   s = GetKey("absent", &key);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  // Past the bound the replica cannot know what another one revoked: the
+  // cached key is refused too, with the bound named.
+  do {
+    cached = sign("before");
+    if (!cached.ok()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  } while (absl::Now() < stopped + kStaleness + absl::Seconds(10));
+  EXPECT_EQ(cached.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << cached.error_message();
+  EXPECT_THAT(cached.error_message(), HasSubstr("bound: 10s"));
+  EXPECT_GE(absl::Now() - stopped, kStaleness);
 
   ASSERT_TRUE(Server()->Restart().ok());
   // The same daemon (no restart) serves again once its pool reconnects.

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "keystore/internal/pq.h"
 #include "keystore/records.h"
+#include "keystore/storage.h"
 
 namespace keyward::keystore::internal {
 
@@ -42,6 +43,21 @@ absl::Status WriteLabels(PqSession& q, const KeyRecord& key);
 absl::Status InsertPolicy(PqSession& q, const PolicyRecord& p);
 absl::Status InsertApiKey(PqSession& q, const ApiKeyRecord& k);
 absl::Status InsertToken(PqSession& q, const TokenRecord& r);
+
+// AppendChange writes the change feed's next row (storage.h) inside the
+// caller's transaction, after the change's own statements: it takes the
+// change_head row's lock until COMMIT (so seqs are gap-free and in commit
+// order) and sends NOTIFY keyward_changes, which PostgreSQL delivers at
+// COMMIT (postgres_storage_feed.cc).
+absl::Status AppendChange(PqSession& q, ChangeKind kind,
+                          const std::string& subject);
+// CheckLeaseFence: with a ScopedLeaseFence on this thread (commit_hook.h),
+// checks inside the caller's transaction, locking the lease row FOR SHARE
+// until COMMIT (a take-over waits for it), that the fence's lease is held
+// as fenced and not expired: OK, or LeaseLostError. OK without a fence.
+absl::Status CheckLeaseFence(PqSession& q);
+// The NOTIFY channel of the change feed.
+inline constexpr char kChangeChannel[] = "keyward_changes";
 
 // Whole-table readers, in id order.
 absl::Status SelectMeta(PqSession& q, std::vector<KeystoreMeta>* out);

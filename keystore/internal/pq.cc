@@ -1,6 +1,9 @@
 #include "keystore/internal/pq.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -334,6 +337,58 @@ absl::Status PqPool::Run(const std::function<absl::Status(PqSession&)>& fn) {
     if (!retry) break;
   }
   return s;
+}
+
+// --- PqListener ----------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<PqListener>> PqListener::Open(
+    PqPool& pool, absl::string_view channel) {
+  auto conn = pool.Connect();
+  if (!conn.ok()) return conn.status();
+  std::unique_ptr<PqListener> listener(new PqListener(*conn));
+  PqSession session(*conn, pool.password());
+  absl::Status s = session.Exec(absl::StrCat("LISTEN ", channel).c_str(),
+                                "listen for changes");
+  if (!s.ok()) return s;
+  return listener;
+}
+
+PqListener::~PqListener() { PQfinish(conn_); }
+
+bool PqListener::Drain() {
+  bool any = false;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    any = true;
+    PQfreemem(n);
+  }
+  return any;
+}
+
+absl::StatusOr<bool> PqListener::Wait(absl::Duration timeout) {
+  auto lost = [this] {
+    return absl::UnavailableError(
+        absl::StrCat("PostgreSQL: the LISTEN connection was lost: ",
+                     PQerrorMessage(conn_)));
+  };
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    return lost();
+  }
+  if (Drain()) return true;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    struct pollfd fd = {PQsocket(conn_), POLLIN, 0};
+    int ready = poll(&fd, 1,
+                     static_cast<int>(std::max<int64_t>(
+                         1, absl::ToInt64Milliseconds(left))));
+    if (ready < 0 && errno != EINTR) return lost();
+    if (ready <= 0) continue;
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+      return lost();
+    }
+    if (Drain()) return true;
+  }
 }
 
 }  // namespace keyward::keystore::internal

@@ -107,6 +107,7 @@ class PqSession {
 
  private:
   friend class PqPool;
+  friend class PqListener;
   PqSession(PGconn* conn, absl::string_view secret)
       : conn_(conn), secret_(secret) {}
   absl::Status Error(const PGresult* result, absl::string_view what) const;
@@ -163,6 +164,7 @@ class PqPool {
   absl::Status Run(const std::function<absl::Status(PqSession&)>& fn);
 
  private:
+  friend class PqListener;
   explicit PqPool(PqPoolOptions options);
   absl::StatusOr<PGconn*> Borrow();
   void Return(PGconn* conn);
@@ -180,6 +182,31 @@ class PqPool {
   absl::Time next_connect_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::Milliseconds(50);
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
+};
+
+// PqListener: a connection of its own (outside the pool, opened as the
+// pool opens one) that LISTENs on one channel, for a thread that waits for
+// NOTIFY. One thread at a time.
+class PqListener {
+ public:
+  // Open connects and runs LISTEN `channel` (an SQL identifier):
+  // UNAVAILABLE if the server cannot be reached.
+  static absl::StatusOr<std::unique_ptr<PqListener>> Open(
+      PqPool& pool, absl::string_view channel);
+  ~PqListener();
+  PqListener(const PqListener&) = delete;
+  PqListener& operator=(const PqListener&) = delete;
+
+  // Wait returns true once a notification has arrived (consuming every
+  // one pending), false when `timeout` passed without one; UNAVAILABLE if
+  // the connection is lost (open another).
+  absl::StatusOr<bool> Wait(absl::Duration timeout);
+
+ private:
+  explicit PqListener(PGconn* conn) : conn_(conn) {}
+  // Drain consumes pending notifications and says whether there were any.
+  bool Drain();
+  PGconn* const conn_;
 };
 
 }  // namespace keyward::keystore::internal

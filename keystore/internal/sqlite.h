@@ -122,18 +122,22 @@ class SqliteStatement {
 // the daemon's audit record of it are made together or not at all.
 class SqliteTransaction {
  public:
-  // kWrite takes the write lock now (BEGIN IMMEDIATE); kRead is a read
-  // transaction (BEGIN): in WAL mode its first read fixes one snapshot that
-  // every later read of the transaction sees, whatever other connections
-  // commit meanwhile.
-  enum class Kind { kWrite, kRead };
+  // kWrite takes the write lock now (BEGIN IMMEDIATE) and then checks this
+  // thread's lease fence (commit_hook.h; the write lock keeps the lease
+  // row as checked until COMMIT); kUnfencedWrite does not (taking a lease);
+  // kRead is a read transaction (BEGIN): in WAL mode its first read fixes
+  // one snapshot that every later read of the transaction sees, whatever
+  // other connections commit meanwhile.
+  enum class Kind { kWrite, kUnfencedWrite, kRead };
   explicit SqliteTransaction(sqlite3* db, Kind kind = Kind::kWrite) : db_(db) {
-    status_ = SqliteStatement(db, kind == Kind::kWrite ? "BEGIN IMMEDIATE"
-                                                        : "BEGIN")
+    status_ = SqliteStatement(db, kind == Kind::kRead ? "BEGIN"
+                                                      : "BEGIN IMMEDIATE")
                   .Run("begin transaction");
+    begun_ = status_.ok();
+    if (begun_ && kind == Kind::kWrite) status_ = CheckLeaseFence();
   }
   ~SqliteTransaction() {
-    if (status_.ok() && !committed_) {
+    if (begun_ && !committed_) {
       SqliteStatement(db_, "ROLLBACK").Run("rollback").IgnoreError();
     }
   }
@@ -154,8 +158,25 @@ class SqliteTransaction {
   }
 
  private:
+  absl::Status CheckLeaseFence() {
+    const LeaseFence* fence = CurrentLeaseFence();
+    if (fence == nullptr) return absl::OkStatus();
+    SqliteStatement q(db_,
+                      "SELECT 1 FROM leases WHERE name = ? AND holder = ? AND "
+                      "epoch = ? AND expires_at_us > ?");
+    q.Bind(1, fence->name)
+        .Bind(2, fence->holder)
+        .Bind(3, fence->epoch)
+        .Bind(4, absl::ToUnixMicros(absl::Now()));
+    const bool held = q.Step();
+    absl::Status s = q.status("check the lease fence");
+    if (!s.ok()) return s;
+    return held ? absl::OkStatus() : LeaseLostError(*fence);
+  }
+
   sqlite3* db_;
   absl::Status status_;
+  bool begun_ = false;
   bool committed_ = false;
 };
 

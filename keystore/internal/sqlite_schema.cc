@@ -144,6 +144,27 @@ UPDATE keys SET signature_algorithms = CASE
     THEN 'RSA-PKCS1-SHA256'
   ELSE '' END;
 )sql",
+    // 8: the change feed (storage.h), as on PostgreSQL: change_head's one
+    // row is the last seq; and the leases of work done once.
+    R"sql(
+CREATE TABLE change_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL
+);
+INSERT INTO change_head (id, seq) VALUES (1, 0);
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  subject TEXT NOT NULL,
+  at_us INTEGER NOT NULL
+);
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_at_us INTEGER NOT NULL
+);
+)sql",
 };
 
 const int kSqliteSchemaVersion =

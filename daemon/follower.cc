@@ -1,0 +1,115 @@
+#include "daemon/follower.h"
+
+#include <algorithm>
+#include <string>
+
+#include "daemon/log.h"
+
+namespace keyward::daemon {
+
+using keystore::ChangeKind;
+using keystore::ChangeRecord;
+
+Follower::Follower(keystore::Keystore* keystore, Authorizer* authorizer,
+                   SessionTable* sessions, absl::Duration poll)
+    : keystore_(keystore),
+      authorizer_(authorizer),
+      sessions_(sessions),
+      poll_(poll) {}
+
+Follower::~Follower() { Stop(); }
+
+void Follower::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Follower::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Follower::Loop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    RunOnce().IgnoreError();  // logged by RunOnce
+    keystore_->WaitForChange(poll_);
+  }
+}
+
+void Follower::Apply(const std::vector<ChangeRecord>& changes) {
+  for (const ChangeRecord& c : changes) {
+    switch (c.kind) {
+      case ChangeKind::kPolicy: {
+        absl::MutexLock lock(&mu_);
+        policies_stale_ = true;
+        break;
+      }
+      case ChangeKind::kApiKey:
+        // Created or revoked elsewhere: a revoked key's sessions end here
+        // too (a new key has none).
+        sessions_->Revoke(c.subject);
+        break;
+      case ChangeKind::kStore: {
+        // Restored elsewhere (this replica is sealed now), or reloaded.
+        sessions_->Clear();
+        absl::MutexLock lock(&mu_);
+        policies_stale_ = true;
+        break;
+      }
+      case ChangeKind::kKey:
+      case ChangeKind::kToken:
+        break;  // applied by Keystore::CatchUp
+    }
+  }
+}
+
+absl::Status Follower::RunOnce() {
+  constexpr int kBatch = 1000;
+  absl::Status status;
+  while (true) {
+    auto changes = keystore_->CatchUp(kBatch);
+    if (!changes.ok()) {
+      status = changes.status();
+      break;
+    }
+    Apply(*changes);
+    if (static_cast<int>(changes->size()) < kBatch) break;
+  }
+  bool reload = false;
+  {
+    absl::MutexLock lock(&mu_);
+    reload = policies_stale_;
+  }
+  if (status.ok() && reload) {
+    auto policies = keystore_->ListPolicies();
+    if (policies.ok()) {
+      authorizer_->Reload(std::move(*policies));
+      absl::MutexLock lock(&mu_);
+      policies_stale_ = false;
+    } else {
+      status = policies.status();
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (!status.ok() && !failing_) {
+    LogWarning("feed_follow_failed",
+               {{"error", std::string(status.message())}});
+  } else if (status.ok() && failing_) {
+    LogInfo("feed_follow_resumed",
+            {{"position", std::to_string(keystore_->FeedPosition())}});
+  }
+  failing_ = !status.ok();
+  return status;
+}
+
+absl::Duration Follower::Lag() const {
+  return std::max(absl::ZeroDuration(), absl::Now() - keystore_->CaughtUpAt());
+}
+
+}  // namespace keyward::daemon
