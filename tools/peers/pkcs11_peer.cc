@@ -11,12 +11,26 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "keystore/crypto/digest.h"
 // Last: p11-kit's header defines (and undefines at its end) short macros.
 #include "p11-kit/pkcs11.h"
 
+// OpenSSL 3's one-shot SHA-256, declared here rather than through
+// keystore/crypto: the modules this loads link the system's OpenSSL 3, and
+// in the BoringSSL flavor keystore/crypto would bring BoringSSL's libcrypto,
+// whose like-named symbols the modules would then call (a crash). So this
+// binary links the system's -lcrypto in both flavors, and nothing else of it.
+extern "C" unsigned char* SHA256(const unsigned char* data, size_t len,
+                                 unsigned char* md);
+
 namespace keyward::peers {
 namespace {
+
+std::string Sha256(absl::string_view data) {
+  std::string md(32, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(md.data()));
+  return md;
+}
 
 absl::Status CkError(const char* call, CK_RV rv) {
   return absl::InternalError(absl::StrFormat("%s: CKR 0x%lx", call, rv));
@@ -72,7 +86,7 @@ class Pkcs11Session : public SignSession {
     }
     std::string digest;
     if (m_.prehash) {
-      digest = crypto::Sha256(data);
+      digest = Sha256(data);
       data = digest;
     }
     CK_RV rv = f_->C_SignInit(session_, &mech, key_);
