@@ -127,6 +127,14 @@ class _Link:
             if not waiter.done():
                 waiter.set_exception(_LinkDown(self.error))
         self._on_end(self)
+        # Whichever side failed, the other must not outlive the link: a
+        # failed write leaves the call open and the reader waiting on it, a
+        # failed read leaves the writer waiting for work.
+        self.call.cancel()
+        current = asyncio.current_task()
+        for task in (self.writer, self.reader):
+            if task is not current:
+                task.cancel()
 
     def close(self) -> None:
         """Half-closes after the queued items are written."""
