@@ -73,10 +73,6 @@ constexpr AlgPair kAlgs[] = {
      crypto::SignatureAlgorithm::kRsaPkcs1Sha512},
 };
 
-google::protobuf::Timestamp Ts(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
-
 }  // namespace
 
 absl::StatusOr<KeyName> ParseKeyName(absl::string_view name,
@@ -105,6 +101,15 @@ absl::StatusOr<KeyName> ParseKeyName(absl::string_view name,
 
 std::string VersionName(absl::string_view id, int32_t version) {
   return absl::StrCat("keys/", id, "/versions/", version);
+}
+
+absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
+  if (!name.ok()) return name.status();
+  return name->Resource();
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -188,7 +193,8 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
   if (key.rotation_period > absl::ZeroDuration()) {
     *out->mutable_rotation_period() = TimeUtil::SecondsToDuration(
         absl::ToInt64Seconds(key.rotation_period));
-    *out->mutable_next_rotation_time() = Ts(key.rotated_at + key.rotation_period);
+    *out->mutable_next_rotation_time() =
+        ToTimestamp(key.rotated_at + key.rotation_period);
   }
   out->set_exportable(key.exportable);
   out->set_public_only(key.public_only);
@@ -202,8 +208,8 @@ void ToProto(const keystore::KeyRecord& key, pb::Key* out) {
   }
   if (!key.jwt_issuer.empty()) out->mutable_jwt()->set_issuer(key.jwt_issuer);
   out->set_legacy_short_secret(key.legacy_short_secret);
-  *out->mutable_create_time() = Ts(key.created_at);
-  *out->mutable_update_time() = Ts(key.rotated_at);
+  *out->mutable_create_time() = ToTimestamp(key.created_at);
+  *out->mutable_update_time() = ToTimestamp(key.rotated_at);
 }
 
 std::vector<jose::JweAlgorithm> JweAlgorithmsFor(keystore::KeyType type) {
@@ -303,7 +309,7 @@ void ToProto(const keystore::VersionRecord& v, int32_t primary,
       break;
     case keystore::VersionState::kDestroyed:
       out->set_state(pb::VERSION_STATE_DESTROYED);
-      *out->mutable_destroy_time() = Ts(v.destroyed_at);
+      *out->mutable_destroy_time() = ToTimestamp(v.destroyed_at);
       break;
   }
   out->set_primary(v.version == primary);
@@ -313,7 +319,7 @@ void ToProto(const keystore::VersionRecord& v, int32_t primary,
   if (!v.public_key.empty()) {
     out->set_public_key_sha256(crypto::Sha256(v.public_key));
   }
-  *out->mutable_create_time() = Ts(v.created_at);
+  *out->mutable_create_time() = ToTimestamp(v.created_at);
 }
 
 }  // namespace keyward::daemon

@@ -10,6 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/support/status.h"
 #include "keystore/jose/jwe.h"
 #include "keystore/keystore.h"
@@ -28,6 +30,12 @@ struct KeyName {
 absl::StatusOr<KeyName> ParseKeyName(absl::string_view name,
                                      absl::string_view field = "name");
 std::string VersionName(absl::string_view id, int32_t version);
+// The resource that policies name for a parsed key name ("keys/{id}"), or
+// the parse's error: what Rpc::Run takes as its resource.
+absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name);
+
+// A time as a protobuf Timestamp, to the microsecond.
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
 
 // ToGrpc converts at the service boundary; codes are the same numbers.
 grpc::Status ToGrpc(const absl::Status& status);

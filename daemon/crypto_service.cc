@@ -13,11 +13,6 @@ namespace {
 
 namespace pb = keyward::v1;
 
-absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
-  if (!name.ok()) return name.status();
-  return name->Resource();
-}
-
 absl::Status KeyNotVersion(const KeyName& name, absl::string_view rpc) {
   if (name.version == 0) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(

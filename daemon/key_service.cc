@@ -20,11 +20,6 @@ namespace {
 
 namespace pb = keyward::v1;
 
-absl::StatusOr<std::string> ResourceOf(const absl::StatusOr<KeyName>& name) {
-  if (!name.ok()) return name.status();
-  return name->Resource();
-}
-
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
