@@ -493,6 +493,9 @@ grpc::ServerUnaryReactor* KeyServiceImpl::ImportKey(
     if (!purpose.ok()) return purpose.status();
     params.create.purpose = *purpose;
     params.create.description = request->key().description();
+    if (absl::Status s = ValidateLabels(request->key().labels()); !s.ok()) {
+      return s;
+    }
     params.create.labels.insert(request->key().labels().begin(),
                                 request->key().labels().end());
     params.create.exportable = request->key().exportable();

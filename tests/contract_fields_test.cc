@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -269,6 +271,55 @@ TEST_F(ContractFieldsTest, UpdateKeyKeepsEveryListedPath) {
   pb::UpdateKeyResponse resp;
   EXPECT_EQ(keys_->UpdateKey(&ctx, req, &resp).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// ImportKey takes the same template as CreateKey and refuses what CreateKey
+// refuses, leaving nothing behind: here labels past the limits.
+TEST_F(ContractFieldsTest, ImportKeyRefusesTheLabelsCreateKeyRefuses) {
+  pb::Key hmac;
+  hmac.set_key_type(pb::KEY_TYPE_HMAC_SHA256);
+  hmac.set_purpose(pb::KEY_PURPOSE_MAC);
+  std::vector<std::pair<std::string, pb::Key>> bad;
+  pb::Key too_many = hmac;
+  for (int i = 0; i < 65; ++i) {
+    (*too_many.mutable_labels())[absl::StrCat("l", i)] = "v";
+  }
+  bad.emplace_back("65 labels", too_many);
+  pb::Key too_long = hmac;
+  (*too_long.mutable_labels())["team"] = std::string(256, 'v');
+  bad.emplace_back("a 256-byte value", too_long);
+  pb::Key empty_name = hmac;
+  (*empty_name.mutable_labels())[""] = "v";
+  bad.emplace_back("an empty name", empty_name);
+  int n = 0;
+  for (const auto& [what, key] : bad) {
+    SCOPED_TRACE(what);
+    const std::string id = absl::StrCat("i", n++);
+    grpc::ClientContext cctx;
+    pb::CreateKeyRequest create;
+    create.set_key_id(id);
+    *create.mutable_key() = key;
+    pb::CreateKeyResponse created;
+    EXPECT_EQ(keys_->CreateKey(&cctx, create, &created).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    grpc::ClientContext ictx;
+    pb::ImportKeyRequest import;
+    import.set_key_id(id);
+    import.set_format(pb::KEY_MATERIAL_FORMAT_RAW_SECRET);
+    import.set_material(std::string(32, '\x5a'));
+    *import.mutable_key() = key;
+    pb::ImportKeyResponse imported;
+    grpc::Status s = keys_->ImportKey(&ictx, import, &imported);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << s.error_message();
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("label"));
+    grpc::ClientContext gctx;
+    pb::GetKeyRequest get;
+    get.set_name("keys/" + id);
+    pb::GetKeyResponse got;
+    EXPECT_EQ(keys_->GetKey(&gctx, get, &got).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
 }
 
 }  // namespace
