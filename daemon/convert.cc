@@ -322,4 +322,58 @@ void ToProto(const keystore::VersionRecord& v, int32_t primary,
   *out->mutable_create_time() = ToTimestamp(v.created_at);
 }
 
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::StatusOr<std::optional<keystore::KeyPurpose>> PurposeFromProto(
+    pb::KeyPurpose purpose) {
+  switch (purpose) {
+    case pb::KEY_PURPOSE_UNSPECIFIED:
+      return std::nullopt;
+    case pb::KEY_PURPOSE_ENCRYPT_DECRYPT:
+      return keystore::KeyPurpose::kEncryptDecrypt;
+    case pb::KEY_PURPOSE_SIGN_VERIFY:
+      return keystore::KeyPurpose::kSignVerify;
+    case pb::KEY_PURPOSE_MAC:
+      return keystore::KeyPurpose::kMac;
+    case pb::KEY_PURPOSE_JWT:
+      return keystore::KeyPurpose::kJwt;
+    case pb::KEY_PURPOSE_JWE:
+      return keystore::KeyPurpose::kKeyAgreement;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "purpose ", static_cast<int>(purpose), " is not a KeyPurpose"));
+  }
+}
+
+absl::Status ValidateLabels(const google::protobuf::Map<std::string, std::string>& labels) {
+  if (labels.size() > 64) {
+    return absl::InvalidArgumentError("a key has at most 64 labels");
+  }
+  for (const auto& [k, v] : labels) {
+    if (k.empty() || k.size() > 63 || v.size() > 255) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "label '", absl::CHexEscape(k.substr(0, 64)),
+          "' is not valid: names are 1 to 63 bytes, values at most 255"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<crypto::SignatureAlgorithm>> AlgorithmsFromProto(
+    const pb::Key& key) {
+  std::vector<crypto::SignatureAlgorithm> out;
+  for (int a : key.signature_algorithms()) {
+    auto known = daemon::FromProto(static_cast<pb::SignatureAlgorithm>(a));
+    if (!known.ok()) return known.status();
+    if (!known->has_value()) {
+      return absl::InvalidArgumentError(
+          "signature_algorithms must not hold SIGNATURE_ALGORITHM_UNSPECIFIED");
+    }
+    out.push_back(**known);
+  }
+  return out;
+}
+
 }  // namespace keyward::daemon

@@ -11,6 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/map.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/support/status.h"
 #include "keystore/jose/jwe.h"
@@ -46,6 +48,20 @@ keyward::v1::KeyType ToProto(keystore::KeyType type);
 absl::StatusOr<std::optional<crypto::SignatureAlgorithm>> FromProto(
     keyward::v1::SignatureAlgorithm algorithm);
 keyward::v1::SignatureAlgorithm ToProto(crypto::SignatureAlgorithm algorithm);
+
+// Key template fields shared by CreateKey and ImportKey.
+// A google.protobuf.Duration as an absl::Duration (unset: zero).
+absl::Duration FromProto(const google::protobuf::Duration& d);
+// UNSPECIFIED maps to nullopt (the type's default purpose).
+absl::StatusOr<std::optional<keystore::KeyPurpose>> PurposeFromProto(
+    keyward::v1::KeyPurpose purpose);
+// At most 64 labels, names 1 to 63 bytes, values at most 255.
+absl::Status ValidateLabels(
+    const google::protobuf::Map<std::string, std::string>& labels);
+// A template's signature_algorithms as the keystore's (it checks them
+// against the type and purpose); UNSPECIFIED among them is refused.
+absl::StatusOr<std::vector<crypto::SignatureAlgorithm>> AlgorithmsFromProto(
+    const keyward::v1::Key& key);
 
 // JWE keys (purpose JWE) have one "alg" each.
 // JweAlgorithmsFor: the algs a key type may be given, its default first

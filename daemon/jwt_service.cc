@@ -24,10 +24,6 @@ namespace pb = keyward::v1;
 using keystore::JwsAlgorithmOf;
 using keystore::ResolveKid;
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 // SignJwtRequest.record checked: nullopt if no record is asked for, else the
 // retention after expiry.
 absl::StatusOr<std::optional<absl::Duration>> ParseRecordOptions(
