@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
@@ -140,6 +141,19 @@ absl::Status FinalizeReplica(keyward::v1::DaemonConfig* config) {
                  "use 1 to 200 letters, digits and . _ - : / @");
     }
   }
+  // "{replica_id}" in the audit log's path names each replica's chain, so
+  // that replicas may share one directory (README "Running several
+  // replicas"); characters other than letters, digits, '.', '_' and '-'
+  // become '_' in the file name.
+  std::string file_id = config->replica_id();
+  for (char& c : file_id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        !absl::StrContains("._-", c)) {
+      c = '_';
+    }
+  }
+  config->mutable_audit()->set_path(absl::StrReplaceAll(
+      config->audit().path(), {{"{replica_id}", file_id}}));
   return DefaultDuration("replica_ttl", config->mutable_replica_ttl(), 15,
                          absl::Seconds(1), absl::Minutes(10));
 }

@@ -414,6 +414,12 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   if (!claim.ok()) return Fail(claim.status(), kExitUsage);
   (*claim)->Start();
 
+  auto audit_lock =
+      AuditPathLock::Lock(config.audit().path(), config.replica_id());
+  if (!audit_lock.ok()) {
+    return Fail(audit_lock.status(),
+                absl::IsFailedPrecondition(audit_lock.status()) ? kExitUsage : 1);
+  }
   auto audit = AuditLog::Open(config.audit().path(), AuditLogOptionsFrom(config));
   if (!audit.ok()) return Fail(audit.status());
 

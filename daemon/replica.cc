@@ -1,5 +1,11 @@
 #include "daemon/replica.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -86,5 +92,39 @@ void ReplicaClaim::Release() {
   // does not steal a live lease).
   Renew(absl::Microseconds(1)).IgnoreError();
 }
+
+absl::StatusOr<std::unique_ptr<AuditPathLock>> AuditPathLock::Lock(
+    const std::string& audit_path, const std::string& replica_id) {
+  const std::string path = audit_path + ".lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open the audit log's lock file ", path, ": ", strerror(errno)));
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char holder[256] = {};
+    const ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+    close(fd);
+    if (err != EWOULDBLOCK) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot lock the audit log's lock file ", path, ": ", strerror(err)));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the audit log ", audit_path, " is in use by another keywardd (replica \"",
+        std::string(holder, n > 0 ? n : 0),
+        "\"): each replica keeps its own chain; give each its own audit.path, "
+        "e.g. audit { path: \"/var/log/keyward/audit-{replica_id}.log\" }"));
+  }
+  // Ours: say whose it is, for the refusal above.
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, replica_id.data(), replica_id.size(), 0) !=
+          static_cast<ssize_t>(replica_id.size())) {
+    LogWarning("audit_lock_note_failed", {{"path", path}});
+  }
+  return std::unique_ptr<AuditPathLock>(new AuditPathLock(fd));
+}
+
+AuditPathLock::~AuditPathLock() { close(fd_); }
 
 }  // namespace keyward::daemon

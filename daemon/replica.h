@@ -71,6 +71,26 @@ class ReplicaClaim {
   std::thread thread_;
 };
 
+// AuditPathLock: one keywardd's exclusive hold (flock) on its audit log's
+// path, through the file "<path>.lock" (which says which replica holds it),
+// so that two replicas never write one chain. Released when destroyed or
+// when the process dies.
+class AuditPathLock {
+ public:
+  // Lock takes the lock for replica `replica_id`. FAILED_PRECONDITION
+  // naming the path, the replica holding it and the fix if another process
+  // holds it; UNAVAILABLE if the lock file cannot be made.
+  static absl::StatusOr<std::unique_ptr<AuditPathLock>> Lock(
+      const std::string& audit_path, const std::string& replica_id);
+  ~AuditPathLock();
+  AuditPathLock(const AuditPathLock&) = delete;
+  AuditPathLock& operator=(const AuditPathLock&) = delete;
+
+ private:
+  explicit AuditPathLock(int fd) : fd_(fd) {}
+  const int fd_;
+};
+
 // ReplicaLeaseName: the lease that holds replica id `id`.
 std::string ReplicaLeaseName(const std::string& id);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -78,16 +79,27 @@ class ReplicaOpsTest : public ::testing::Test {
     return dir;
   }
 
+  // The config with `more` appended (for the audit tests).
+  std::string ConfigWith(const std::string& name, const std::string& more) {
+    std::ifstream in(config_);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    const std::string path = absl::StrCat(root_, "/", name, ".txtpb");
+    WriteFile(path, text + more);
+    return path;
+  }
+
   std::vector<std::string> Args(const std::string& dir,
-                                const std::string& replica_id) {
-    return {"--config", config_, "--data_dir", dir, "--passphrase_file",
-            passphrase_, "--replica_id", replica_id};
+                                const std::string& replica_id,
+                                const std::string& config = "") {
+    return {"--config", config.empty() ? config_ : config, "--data_dir", dir,
+            "--passphrase_file", passphrase_, "--replica_id", replica_id};
   }
 
   absl::StatusOr<std::unique_ptr<DaemonProcess>> StartReplica(
       const std::string& name, const std::string& replica_id,
-      std::vector<std::string> more = {}) {
-    std::vector<std::string> args = Args(Dir(name), replica_id);
+      std::vector<std::string> more = {}, const std::string& config = "") {
+    std::vector<std::string> args = Args(Dir(name), replica_id, config);
     args.insert(args.end(), more.begin(), more.end());
     return DaemonProcess::Start(Dir(name), args);
   }
@@ -95,10 +107,13 @@ class ReplicaOpsTest : public ::testing::Test {
   // Runs keywardd in the foreground with `replica_id`: for a start that is
   // refused (a start that is not would serve until the timeout kills it).
   ProcessResult RunReplica(const std::string& name,
-                           const std::string& replica_id) {
+                           const std::string& replica_id,
+                           const std::string& config = "") {
     std::vector<std::string> argv = {Runfile("daemon/keywardd"), "--socket",
                                      Dir(name) + "/keywardd.sock"};
-    for (const std::string& a : Args(Dir(name), replica_id)) argv.push_back(a);
+    for (const std::string& a : Args(Dir(name), replica_id, config)) {
+      argv.push_back(a);
+    }
     return RunProcess(argv, absl::Seconds(20));
   }
 
@@ -221,6 +236,69 @@ TEST_F(ReplicaOpsTest, StatusOnSqliteSaysSingleNode) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("replica:         solo (single node: SQLite)"));
   EXPECT_THAT(r.output, HasSubstr("feed:            - (no change feed on SQLite)"));
+}
+
+// Audit with replicas: two replicas sharing one audit directory keep one
+// chain each, named by replica id (audit.path "audit-{replica_id}.log");
+// `keyward audit verify --dir` checks every chain and names a tampered one.
+// Two replicas given one fixed audit path: the second is refused.
+TEST_F(ReplicaOpsTest, EachReplicaKeepsItsOwnAuditChainAndVerifyChecksAll) {
+  const std::string dir = Dir("audit");
+  const std::string shared = ConfigWith(
+      "shared-audit",
+      absl::StrCat("audit { path: \"", dir, "/audit-{replica_id}.log\" }\n"));
+  auto a = StartReplica("a", "replica-a", {}, shared);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = StartReplica("b", "replica-b", {}, shared);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(Cli(**a, {"key", "create", "k", "--type", "ed25519"}).exit_code, 0);
+  ASSERT_EQ(Cli(**b, {"key", "rotate", "k"}).exit_code, 0);
+  ASSERT_EQ(Cli(**a, {"sign", "k", "--in", passphrase_}).exit_code, 0);
+  EXPECT_EQ((*a)->Signal(SIGTERM).exit_code, 0);
+  EXPECT_EQ((*b)->Signal(SIGTERM).exit_code, 0);
+
+  const std::string keyward = Runfile("client/keyward");
+  ProcessResult ok = RunProcess({keyward, "audit", "verify", "--dir", dir});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr(dir + "/audit-replica-a.log: ok: "));
+  EXPECT_THAT(ok.output, HasSubstr(dir + "/audit-replica-b.log: ok: "));
+  EXPECT_THAT(ok.output, HasSubstr("2 chains: 2 ok, 0 broken, 0 unreadable"));
+
+  // Tamper with one record of replica-b's chain.
+  const std::string b_log = dir + "/audit-replica-b.log";
+  std::string text;
+  {
+    std::ifstream in(b_log);
+    text.assign(std::istreambuf_iterator<char>(in),
+                std::istreambuf_iterator<char>());
+  }
+  const size_t at = text.find("keys/k");
+  ASSERT_NE(at, std::string::npos) << text;
+  text[at + 5] = 'x';
+  WriteFile(b_log, text);
+  ProcessResult bad = RunProcess({keyward, "audit", "verify", "--dir", dir});
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr(dir + "/audit-replica-a.log: ok: "));
+  EXPECT_THAT(bad.output,
+              HasSubstr(dir + "/audit-replica-b.log: BROKEN at record "));
+  EXPECT_THAT(bad.output, HasSubstr("2 chains: 1 ok, 1 broken, 0 unreadable"));
+  ProcessResult one = RunProcess(
+      {keyward, "audit", "verify", "--file", dir + "/audit-replica-a.log"});
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_THAT(one.output, HasSubstr("1 chain: 1 ok, 0 broken, 0 unreadable"));
+
+  // One fixed path for two replicas: the second is refused, naming the
+  // first.
+  const std::string fixed = ConfigWith(
+      "fixed-audit",
+      absl::StrCat("audit { path: \"", Dir("audit-fixed"), "/audit.log\" }\n"));
+  auto x = StartReplica("x", "replica-x", {}, fixed);
+  ASSERT_TRUE(x.ok()) << x.status();
+  ProcessResult refused = RunReplica("y", "replica-y", fixed);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_THAT(refused.output,
+              HasSubstr("is in use by another keywardd (replica \"replica-x\")"));
+  EXPECT_THAT(refused.output, HasSubstr("{replica_id}"));
 }
 
 // A row lock held by another session (a replica stopped mid-change holds
