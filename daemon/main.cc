@@ -406,19 +406,26 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                                         KeystoreOptionsFrom(config));
   }
   if (!ks.ok()) return Fail(ks.status(), StorageFailCode(config));
-  // One live process per replica id on this database (replica.h).
+  // On PostgreSQL (replicas): one live process per replica id on the
+  // database, and one per audit log (replica.h). SQLite is one daemon's.
   const std::string instance =
       absl::StrCat(config.replica_id(), "#", Maintenance::NewHolderName());
-  auto claim = ReplicaClaim::Claim(ks->get(), config.replica_id(), instance,
-                                   ToDuration(config.replica_ttl()));
-  if (!claim.ok()) return Fail(claim.status(), kExitUsage);
-  (*claim)->Start();
-
-  auto audit_lock =
-      AuditPathLock::Lock(config.audit().path(), config.replica_id());
-  if (!audit_lock.ok()) {
-    return Fail(audit_lock.status(),
-                absl::IsFailedPrecondition(audit_lock.status()) ? kExitUsage : 1);
+  std::unique_ptr<ReplicaClaim> claim;
+  std::unique_ptr<AuditPathLock> audit_lock;
+  if (config.storage().has_postgres()) {
+    auto claimed = ReplicaClaim::Claim(ks->get(), config.replica_id(),
+                                       instance,
+                                       ToDuration(config.replica_ttl()));
+    if (!claimed.ok()) return Fail(claimed.status(), kExitUsage);
+    claim = std::move(*claimed);
+    claim->Start();
+    auto locked =
+        AuditPathLock::Lock(config.audit().path(), config.replica_id());
+    if (!locked.ok()) {
+      return Fail(locked.status(),
+                  absl::IsFailedPrecondition(locked.status()) ? kExitUsage : 1);
+    }
+    audit_lock = std::move(*locked);
   }
   auto audit = AuditLog::Open(config.audit().path(), AuditLogOptionsFrom(config));
   if (!audit.ok()) return Fail(audit.status());
@@ -547,7 +554,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
       absl::SleepFor(absl::Milliseconds(10));
     }
     (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
-    (*claim)->Release();
+    if (claim != nullptr) claim->Release();
     LogInfo("stopped", {});
     return 0;
   }

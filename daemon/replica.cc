@@ -2,13 +2,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "daemon/log.h"
 
 namespace keyward::daemon {
@@ -24,11 +29,49 @@ ReplicaClaim::ReplicaClaim(keystore::Keystore* keystore, std::string id,
       instance_(std::move(instance)),
       ttl_(ttl) {}
 
+namespace {
+
+// DeadHereBefore: whether `holder` ("<id>#<host>/<pid>/<random>",
+// Maintenance::NewHolderName) names a process on this host that no longer
+// runs keywardd (a predecessor killed and restarted under the same id).
+bool DeadHereBefore(const std::string& holder) {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  const size_t hash = holder.rfind('#');
+  if (hash == std::string::npos) return false;
+  std::vector<std::string> parts = absl::StrSplit(holder.substr(hash + 1), '/');
+  int pid = 0;
+  if (parts.size() != 3 || parts[0] != host ||
+      !absl::SimpleAtoi(parts[1], &pid) || pid <= 0 || pid == getpid()) {
+    return false;
+  }
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  // A pid reused by another program: the predecessor is gone too.
+  std::ifstream comm(absl::StrCat("/proc/", pid, "/comm"));
+  std::string name;
+  return comm && std::getline(comm, name) && name != "keywardd";
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ReplicaClaim>> ReplicaClaim::Claim(
     keystore::Keystore* keystore, const std::string& id,
     const std::string& instance, absl::Duration ttl) {
   std::unique_ptr<ReplicaClaim> claim(
       new ReplicaClaim(keystore, id, instance, ttl));
+  auto lease = keystore->AcquireLease(ReplicaLeaseName(id), instance, ttl);
+  if (!lease.ok()) return lease.status();
+  if (lease->holder != instance && DeadHereBefore(lease->holder)) {
+    // Restarted after a crash on this host: the predecessor cannot renew
+    // any more, so end its claim now (as its own clean stop would) rather
+    // than refuse until its heartbeat expires.
+    LogInfo("replica_id_taken_over", {{"replica_id", id},
+                                      {"previous", lease->holder}});
+    keystore->AcquireLease(ReplicaLeaseName(id), lease->holder,
+                           absl::Microseconds(1))
+        .IgnoreError();
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   absl::Status s = claim->Renew(ttl);
   if (!s.ok()) return s;
   return claim;

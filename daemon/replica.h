@@ -8,10 +8,11 @@
 // which a half-open connection would keep), held by this process's
 // instance name and renewed by a heartbeat thread every ttl / 3. A replica
 // that dies stops renewing: its id is free once `ttl` has passed since its
-// last heartbeat. A clean stop (Release) frees it at once.
+// last heartbeat. A clean stop (Release) frees it at once, and so does a
+// restart on the same host after a crash: a claim held by a process of this
+// host that no longer runs keywardd is ended at once (it cannot renew).
 //
-// On SQLite the claim is kept the same way in the keystore file (one
-// daemon per file: a second one finds the id live too).
+// The daemon claims its id on PostgreSQL only (SQLite is one daemon's).
 #ifndef KEYWARD_DAEMON_REPLICA_H_
 #define KEYWARD_DAEMON_REPLICA_H_
 
@@ -28,8 +29,8 @@ namespace keyward::daemon {
 
 class ReplicaClaim {
  public:
-  // Claim takes the id `id` for `instance` (unique per process, e.g.
-  // Maintenance::NewHolderName) for `ttl`. FAILED_PRECONDITION naming the
+  // Claim takes the id `id` for `instance` ("<id>#" and
+  // Maintenance::NewHolderName: unique per process) for `ttl`. FAILED_PRECONDITION naming the
   // id, the live instance holding it and how to fix it if another process
   // holds it and its heartbeat is younger than its ttl; the storage's error
   // (UNAVAILABLE) if the database cannot be asked. `keystore` outlives the

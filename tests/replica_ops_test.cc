@@ -2,8 +2,9 @@
 // throwaway PostgreSQL database.
 // - Replica ids: a second replica started with an id that is live on the
 //   database is refused (exit 2, naming the id and the fix); the id of a
-//   replica killed with SIGKILL is free again once its replica_ttl has
-//   passed, and a clean stop frees it at once (daemon/replica.h).
+//   replica that died is free again once its replica_ttl has passed (at
+//   once when restarted on the same host, whose kernel says the old process
+//   is gone), and a clean stop frees it at once (daemon/replica.h).
 // - `keyward status` shows the replica id, its feed position, the head and
 //   the lag, and the maintenance lease's holder; Prometheus exports the lag
 //   (keyward_feed_lag_seconds, keyward_feed_lag_changes). On SQLite the
@@ -128,7 +129,7 @@ class ReplicaOpsTest : public ::testing::Test {
   std::string dsn_, root_, passphrase_, config_;
 };
 
-TEST_F(ReplicaOpsTest, ALiveReplicaIdIsRefusedAndADeadOnesIsFreedAfterItsTtl) {
+TEST_F(ReplicaOpsTest, ALiveReplicaIdIsRefusedAndADeadOnesIsFreed) {
   auto first = StartReplica("a", "dup");
   ASSERT_TRUE(first.ok()) << first.status();
 
@@ -141,24 +142,49 @@ TEST_F(ReplicaOpsTest, ALiveReplicaIdIsRefusedAndADeadOnesIsFreedAfterItsTtl) {
   auto other = StartReplica("c", "other");
   ASSERT_TRUE(other.ok()) << other.status();
 
-  // Killed: its last heartbeat holds the id until the ttl has passed.
-  const absl::Time killed = absl::Now();
+  // Killed, then restarted on this host: its claim cannot be renewed any
+  // more (no such process), so the new one takes the id at once.
   (*first)->Signal(SIGKILL);
-  ProcessResult still = RunReplica("b", "dup");
-  if (absl::Now() - killed < absl::Seconds(kReplicaTtlSeconds)) {
-    EXPECT_EQ(still.exit_code, 2) << still.output;
-    EXPECT_THAT(still.output, HasSubstr("replica id \"dup\" is live"));
-  }
-  absl::SleepFor(killed + absl::Seconds(kReplicaTtlSeconds) +
-                 absl::Milliseconds(500) - absl::Now());
   auto second = StartReplica("b", "dup");
   ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT((*second)->Output(), HasSubstr("replica_id_taken_over"));
 
   // A clean stop frees the id at once.
   ProcessResult stopped = (*second)->Signal(SIGTERM);
   EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
   auto third = StartReplica("d", "dup");
   ASSERT_TRUE(third.ok()) << third.status();
+}
+
+// A replica on another host that died: its last heartbeat (a row on the
+// database's clock) holds the id until replica_ttl has passed, then the id
+// is free.
+TEST_F(ReplicaOpsTest, ADeadRemoteReplicasIdIsFreeOnceItsTtlHasPassed) {
+  PGconn* db = PQconnectdb(dsn_.c_str());
+  ASSERT_EQ(PQstatus(db), CONNECTION_OK) << PQerrorMessage(db);
+  PGresult* r = PQexec(
+      db, absl::StrCat(
+              "INSERT INTO leases (name, holder, epoch, expires_at_us) VALUES "
+              "('replica:remote', 'remote#elsewhere/4242/abcd', 1, "
+              "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint + ",
+              kReplicaTtlSeconds, "000000)")
+              .c_str());
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(db);
+  const absl::Time heartbeat = absl::Now();
+
+  ProcessResult refused = RunReplica("a", "remote");
+  if (absl::Now() - heartbeat < absl::Seconds(kReplicaTtlSeconds)) {
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_THAT(refused.output, HasSubstr("replica id \"remote\" is live"));
+    EXPECT_THAT(refused.output,
+                HasSubstr("instance remote#elsewhere/4242/abcd holds it"));
+  }
+  absl::SleepFor(heartbeat + absl::Seconds(kReplicaTtlSeconds) +
+                 absl::Milliseconds(500) - absl::Now());
+  auto started = StartReplica("a", "remote");
+  ASSERT_TRUE(started.ok()) << started.status();
 }
 
 TEST_F(ReplicaOpsTest, StatusShowsTheReplicaItsFeedAndTheLease) {
