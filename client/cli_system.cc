@@ -39,6 +39,36 @@ std::string AuditLogStateLine(const v1::AuditLogState& audit) {
   return line;
 }
 
+// Replica lines for `status`: the replica id, its place in the change feed
+// and the maintenance lease (system_service.proto, ReplicaStatus).
+std::string ReplicaLine(const v1::ReplicaStatus& r) {
+  return r.single_node()
+             ? absl::StrCat(r.replica_id(), " (single node: SQLite)")
+             : r.replica_id();
+}
+
+std::string FeedLine(const v1::ReplicaStatus& r) {
+  if (r.single_node()) return "- (no change feed on SQLite)";
+  const std::string lag = absl::StrCat(
+      "lag ", absl::FormatDuration(absl::Seconds(r.lag().seconds()) +
+                                   absl::Nanoseconds(r.lag().nanos())),
+      " (bound ", FormatDuration(r.max_staleness()), ")");
+  if (!r.feed_error().empty()) {
+    return absl::StrCat("applied ", r.applied_seq(),
+                        ", head unknown (", r.feed_error(), "), ", lag);
+  }
+  return absl::StrCat("applied ", r.applied_seq(), ", head ", r.head_seq(),
+                      " (", r.lag_seq(), " change", r.lag_seq() == 1 ? "" : "s",
+                      " behind), ", lag);
+}
+
+std::string LeaseLine(const v1::ReplicaStatus& r) {
+  if (r.lease_holder().empty()) return "not seen yet";
+  return absl::StrCat(r.lease_held() ? "held by this replica"
+                                     : "held by another replica",
+                      ": ", r.lease_holder(), ", epoch ", r.lease_epoch());
+}
+
 std::string StatusText(const v1::GetStatusResponse& status) {
   const char* flavor = status.build_flavor() == v1::BUILD_FLAVOR_BORINGSSL
                            ? "boringssl"
@@ -54,6 +84,9 @@ std::string StatusText(const v1::GetStatusResponse& status) {
       {"started:", FormatTimestamp(status.start_time())},
       {"audit sequence:", absl::StrCat(status.audit_last_sequence())},
       {"audit log:", AuditLogStateLine(status.audit())},
+      {"replica:", ReplicaLine(status.replica())},
+      {"feed:", FeedLine(status.replica())},
+      {"lease:", LeaseLine(status.replica())},
   });
 }
 

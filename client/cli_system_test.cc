@@ -21,6 +21,53 @@ TEST_F(SystemCommandTest, StatusShowsTheDaemonState) {
   EXPECT_THAT(r.out, HasSubstr("audit log:       writable"));
 }
 
+TEST_F(SystemCommandTest, StatusShowsTheReplicaFeedAndLease) {
+  v1::GetStatusResponse status;
+  v1::ReplicaStatus* r = status.mutable_replica();
+  r->set_replica_id("db-a");
+  r->set_applied_seq(40);
+  r->set_head_seq(42);
+  r->set_lag_seq(2);
+  r->mutable_lag()->set_nanos(300000000);
+  r->mutable_max_staleness()->set_seconds(2);
+  r->set_lease_holder("db-b#host/12/ab");
+  r->set_lease_epoch(3);
+  EXPECT_CALL(client_, GetStatus()).WillOnce(Return(status));
+  CliResult r1 = RunWith(client_, {"status"});
+  ASSERT_EQ(r1.exit_code, kExitOk) << r1.err;
+  EXPECT_THAT(r1.out, HasSubstr("replica:         db-a\n"));
+  EXPECT_THAT(r1.out,
+              HasSubstr("feed:            applied 40, head 42 (2 changes "
+                        "behind), lag 300ms (bound 2s)\n"));
+  EXPECT_THAT(r1.out, HasSubstr("lease:           held by another replica: "
+                                "db-b#host/12/ab, epoch 3\n"));
+
+  r->set_lease_holder("db-a#host/9/cd");
+  r->set_lease_held(true);
+  r->set_head_seq(0);
+  r->set_feed_error("PostgreSQL: connection refused");
+  EXPECT_CALL(client_, GetStatus()).WillOnce(Return(status));
+  CliResult r2 = RunWith(client_, {"status"});
+  ASSERT_EQ(r2.exit_code, kExitOk) << r2.err;
+  EXPECT_THAT(r2.out, HasSubstr("applied 40, head unknown (PostgreSQL: "
+                                "connection refused), lag 300ms"));
+  EXPECT_THAT(r2.out, HasSubstr("lease:           held by this replica: "
+                                "db-a#host/9/cd, epoch 3\n"));
+}
+
+TEST_F(SystemCommandTest, StatusSaysSingleNodeOnSqlite) {
+  v1::GetStatusResponse status;
+  status.mutable_replica()->set_replica_id("host:/var/lib/keyward");
+  status.mutable_replica()->set_single_node(true);
+  EXPECT_CALL(client_, GetStatus()).WillOnce(Return(status));
+  CliResult r = RunWith(client_, {"status"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("replica:         host:/var/lib/keyward "
+                               "(single node: SQLite)\n"));
+  EXPECT_THAT(r.out, HasSubstr("feed:            - (no change feed on SQLite)"));
+  EXPECT_THAT(r.out, HasSubstr("lease:           not seen yet\n"));
+}
+
 TEST_F(SystemCommandTest, StatusFallsBackToTheHealthCheckOfAnOlderDaemon) {
   EXPECT_CALL(client_, GetStatus()).WillOnce(Return(absl::UnimplementedError("no")));
   grpc::health::v1::HealthCheckResponse health;

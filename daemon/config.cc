@@ -7,8 +7,14 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
@@ -84,6 +90,74 @@ absl::Status FinalizeAuditRotation(keyward::v1::AuditConfig* audit) {
   return absl::OkStatus();
 }
 
+// DefaultDuration sets `d` to `seconds` if it is unset, then checks it.
+absl::Status DefaultDuration(absl::string_view field,
+                             google::protobuf::Duration* d, double seconds,
+                             absl::Duration min, absl::Duration max) {
+  if (d->seconds() == 0 && d->nanos() == 0) {
+    *d = TimeUtil::NanosecondsToDuration(static_cast<int64_t>(seconds * 1e9));
+  }
+  return CheckDuration(field, *d, min, max);
+}
+
+// FinalizeDeadlines: the PostgreSQL session timeouts (config.proto).
+absl::Status FinalizeDeadlines(keyward::v1::PostgresStorageConfig* pg) {
+  absl::Status s = DefaultDuration(
+      "storage.postgres.statement_timeout", pg->mutable_statement_timeout(),
+      10, absl::Milliseconds(100), absl::Minutes(10));
+  if (!s.ok()) return s;
+  s = DefaultDuration("storage.postgres.lock_timeout",
+                      pg->mutable_lock_timeout(), 5, absl::Milliseconds(10),
+                      absl::Minutes(10));
+  if (!s.ok()) return s;
+  if (TimeUtil::DurationToMilliseconds(pg->lock_timeout()) >
+      TimeUtil::DurationToMilliseconds(pg->statement_timeout())) {
+    return Bad("storage.postgres.lock_timeout",
+               TimeUtil::ToString(pg->lock_timeout()),
+               "use at most storage.postgres.statement_timeout");
+  }
+  return DefaultDuration(
+      "storage.postgres.idle_in_transaction_session_timeout",
+      pg->mutable_idle_in_transaction_session_timeout(), 10, absl::Seconds(1),
+      absl::Hours(1));
+}
+
+// FinalizeReplica: replica_id (default "{hostname}:{data_dir}") and
+// replica_ttl.
+absl::Status FinalizeReplica(keyward::v1::DaemonConfig* config) {
+  if (config->replica_id().empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    config->set_replica_id(absl::StrCat(host, ":", config->data_dir()));
+  } else {
+    const std::string& id = config->replica_id();
+    bool ok = id.size() <= 200;
+    for (char c : id) {
+      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  absl::StrContains("._-:/@", c));
+    }
+    if (!ok) {
+      return Bad("replica_id", absl::StrCat("\"", absl::CHexEscape(id), "\""),
+                 "use 1 to 200 letters, digits and . _ - : / @");
+    }
+  }
+  // "{replica_id}" in the audit log's path names each replica's chain, so
+  // that replicas may share one directory (README "Running several
+  // replicas"); characters other than letters, digits, '.', '_' and '-'
+  // become '_' in the file name.
+  std::string file_id = config->replica_id();
+  for (char& c : file_id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        !absl::StrContains("._-", c)) {
+      c = '_';
+    }
+  }
+  config->mutable_audit()->set_path(absl::StrReplaceAll(
+      config->audit().path(), {{"{replica_id}", file_id}}));
+  return DefaultDuration("replica_ttl", config->mutable_replica_ttl(), 15,
+                         absl::Seconds(1), absl::Minutes(10));
+}
+
 }  // namespace
 
 absl::StatusOr<keyward::v1::DaemonConfig> LoadConfigFile(
@@ -104,6 +178,10 @@ absl::StatusOr<keyward::v1::DaemonConfig> LoadConfigFile(
         absl::StrCat("config file ", path, ":", errors.message()));
   }
   return config;
+}
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
 absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
@@ -276,7 +354,11 @@ absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config) {
     s = CheckDuration("storage.postgres.max_staleness", pg->max_staleness(),
                       absl::Milliseconds(200), absl::Hours(1));
     if (!s.ok()) return s;
+    s = FinalizeDeadlines(pg);
+    if (!s.ok()) return s;
   }
+  s = FinalizeReplica(config);
+  if (!s.ok()) return s;
   if (config->log_level() == keyward::v1::LOG_LEVEL_UNSPECIFIED) {
     config->set_log_level(keyward::v1::LOG_LEVEL_INFO);
   }

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "keyward/v1/config.pb.h"
 
 namespace keyward::daemon {
@@ -22,6 +23,9 @@ absl::StatusOr<keyward::v1::DaemonConfig> LoadConfigFile(
 // cache size, scrypt cost) and validates every value. INVALID_ARGUMENT names
 // the field, the bad value and what is allowed.
 absl::Status FinalizeConfig(keyward::v1::DaemonConfig* config);
+
+// ToDuration: a config Duration as an absl::Duration.
+absl::Duration ToDuration(const google::protobuf::Duration& d);
 
 }  // namespace keyward::daemon
 

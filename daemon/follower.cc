@@ -96,7 +96,17 @@ absl::Status Follower::RunOnce() {
       status = policies.status();
     }
   }
+  int64_t head = -1;
+  if (status.ok() && metrics_ != nullptr) {
+    auto read = keystore_->FeedHead();
+    if (read.ok()) head = *read;
+  }
   absl::MutexLock lock(&mu_);
+  if (metrics_ != nullptr) {
+    if (head >= 0) head_ = head;
+    metrics_->SetFeedLag(
+        Lag(), std::max<int64_t>(0, head_ - keystore_->FeedPosition()));
+  }
   if (!status.ok() && !failing_) {
     LogWarning("feed_follow_failed",
                {{"error", std::string(status.message())}});
@@ -107,6 +117,8 @@ absl::Status Follower::RunOnce() {
   failing_ = !status.ok();
   return status;
 }
+
+void Follower::ExportLag(Metrics* metrics) { metrics_ = metrics; }
 
 absl::Duration Follower::Lag() const {
   return std::max(absl::ZeroDuration(), absl::Now() - keystore_->CaughtUpAt());

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/access.h"
+#include "daemon/metrics.h"
 #include "keystore/keystore.h"
 
 namespace keyward::daemon {
@@ -49,6 +50,12 @@ class Follower {
   // (0 right after one).
   absl::Duration Lag() const;
 
+  // ExportLag makes each pass set `metrics`' lag gauges (Metrics::
+  // SetFeedLag): Lag(), and the feed's head (read after the pass; the last
+  // one read while the database is down) minus the position applied.
+  // Call before Start; `metrics` outlives this object.
+  void ExportLag(Metrics* metrics);
+
  private:
   void Loop();
   void Apply(const std::vector<keystore::ChangeRecord>& changes);
@@ -62,6 +69,8 @@ class Follower {
   // Policies still to reload (a reload that failed is retried).
   bool policies_stale_ ABSL_GUARDED_BY(mu_) = false;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;  // logged once per outage
+  Metrics* metrics_ = nullptr;
+  int64_t head_ ABSL_GUARDED_BY(mu_) = 0;  // the last head read (ExportLag)
   std::thread thread_;
 };
 

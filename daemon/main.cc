@@ -52,6 +52,7 @@
 #include "daemon/metrics.h"
 #include "daemon/migrate.h"
 #include "daemon/passphrase.h"
+#include "daemon/replica.h"
 #include "daemon/sd_notify.h"
 #include "daemon/server.h"
 #include "daemon/services.h"
@@ -75,6 +76,9 @@ ABSL_FLAG(std::string, socket, "",
 ABSL_FLAG(int32_t, key_cache_size, 0,
           "Keys held decrypted in memory (overrides the config).");
 ABSL_FLAG(std::string, in, "", "Backup file, for `keywardd restore`.");
+ABSL_FLAG(std::string, replica_id, "",
+          "This replica's id among those sharing the keystore's database "
+          "(overrides the config's replica_id).");
 ABSL_FLAG(std::string, from, "",
           "For `keywardd migrate`: the source keystore, as a config file "
           "(its `storage`) or a SQLite keystore file.");
@@ -132,8 +136,11 @@ keystore::StorageSpec StorageSpecFrom(const keyward::v1::DaemonConfig& config) {
     options.dsn = pg.dsn();
     options.password_file = pg.password_file();
     options.pool_size = static_cast<int>(pg.pool_size());
-    options.connect_timeout = absl::Seconds(pg.connect_timeout().seconds()) +
-                              absl::Nanoseconds(pg.connect_timeout().nanos());
+    options.connect_timeout = ToDuration(pg.connect_timeout());
+    options.statement_timeout = ToDuration(pg.statement_timeout());
+    options.lock_timeout = ToDuration(pg.lock_timeout());
+    options.idle_in_transaction_session_timeout =
+        ToDuration(pg.idle_in_transaction_session_timeout());
     spec.postgres = std::move(options);
   }
   return spec;
@@ -399,7 +406,27 @@ int Serve(const keyward::v1::DaemonConfig& config) {
                                         KeystoreOptionsFrom(config));
   }
   if (!ks.ok()) return Fail(ks.status(), StorageFailCode(config));
-
+  // On PostgreSQL (replicas): one live process per replica id on the
+  // database, and one per audit log (replica.h). SQLite is one daemon's.
+  const std::string instance =
+      absl::StrCat(config.replica_id(), "#", Maintenance::NewHolderName());
+  std::unique_ptr<ReplicaClaim> claim;
+  std::unique_ptr<AuditPathLock> audit_lock;
+  if (config.storage().has_postgres()) {
+    auto claimed = ReplicaClaim::Claim(ks->get(), config.replica_id(),
+                                       instance,
+                                       ToDuration(config.replica_ttl()));
+    if (!claimed.ok()) return Fail(claimed.status(), kExitUsage);
+    claim = std::move(*claimed);
+    claim->Start();
+    auto locked =
+        AuditPathLock::Lock(config.audit().path(), config.replica_id());
+    if (!locked.ok()) {
+      return Fail(locked.status(),
+                  absl::IsFailedPrecondition(locked.status()) ? kExitUsage : 1);
+    }
+    audit_lock = std::move(*locked);
+  }
   auto audit = AuditLog::Open(config.audit().path(), AuditLogOptionsFrom(config));
   if (!audit.ok()) return Fail(audit.status());
 
@@ -446,12 +473,15 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   if (config.storage().has_postgres()) {
     follower = std::make_unique<Follower>(ks->get(), &authorizer, &sessions,
                                           absl::Milliseconds(100));
-    const auto& bound = config.storage().postgres().max_staleness();
     env.follower = follower.get();
-    env.max_staleness =
-        absl::Seconds(bound.seconds()) + absl::Nanoseconds(bound.nanos());
+    env.max_staleness = ToDuration(config.storage().postgres().max_staleness());
+    if (metrics != nullptr) follower->ExportLag(metrics.get());
     follower->Start();
   }
+  Maintenance maintenance(ks->get(), audit->get(),
+                          ToDuration(config.maintenance_interval()), instance);
+  env.replica_id = config.replica_id();
+  env.maintenance = &maintenance;
   CostlyWork costly(static_cast<int>(config.limits().max_concurrent_costly_calls()));
   Services services(env, config.data_dir(),
                     absl::Seconds(config.jwt().default_leeway().seconds()),
@@ -474,12 +504,8 @@ int Serve(const keyward::v1::DaemonConfig& config) {
   (*server)->SetServing(!(*ks)->sealed());
   LogInfo("serving", {{"socket", options.unix_socket_path},
                       {"sealed", (*ks)->sealed() ? "true" : "false"},
+                      {"replica_id", config.replica_id()},
                       {"flavor", BuildFlavor()}});
-  const auto& every = config.maintenance_interval();
-  Maintenance maintenance(
-      ks->get(), audit->get(),
-      absl::Seconds(every.seconds()) + absl::Nanoseconds(every.nanos()),
-      Maintenance::NewHolderName());
   maintenance.Start();
 
   // systemd (Type=notify): serving now. The watchdog pings only while the
@@ -528,6 +554,7 @@ int Serve(const keyward::v1::DaemonConfig& config) {
       absl::SleepFor(absl::Milliseconds(10));
     }
     (*server)->Shutdown(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+    if (claim != nullptr) claim->Release();
     LogInfo("stopped", {});
     return 0;
   }
@@ -627,6 +654,9 @@ int Main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_socket).empty()) {
     config.mutable_unix_socket()->set_path(absl::GetFlag(FLAGS_socket));
+  }
+  if (!absl::GetFlag(FLAGS_replica_id).empty()) {
+    config.set_replica_id(absl::GetFlag(FLAGS_replica_id));
   }
   if (!absl::GetFlag(FLAGS_metrics_address).empty()) {
     config.set_metrics_address(absl::GetFlag(FLAGS_metrics_address));

@@ -60,6 +60,8 @@ class Maintenance {
 
   // The lease as this replica last saw it (holder empty: not read yet).
   keystore::LeaseRecord lease() const;
+  // This replica's name in the lease (the constructor's `holder`).
+  const std::string& holder() const { return holder_; }
 
  private:
   void Loop();

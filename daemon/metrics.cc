@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
@@ -19,7 +20,24 @@ Metrics::Metrics()
       latency_(&prometheus::BuildHistogram()
                     .Name("keyward_rpc_latency_seconds")
                     .Help("Time from the call's start to its answer")
-                    .Register(*registry_)) {}
+                    .Register(*registry_)),
+      feed_lag_seconds_(&prometheus::BuildGauge()
+                             .Name("keyward_feed_lag_seconds")
+                             .Help("Time since this replica's last pass over "
+                                   "the change feed that reached its head")
+                             .Register(*registry_)
+                             .Add({})),
+      feed_lag_changes_(&prometheus::BuildGauge()
+                             .Name("keyward_feed_lag_changes")
+                             .Help("Changes in the feed not yet applied by "
+                                   "this replica, as of its last pass")
+                             .Register(*registry_)
+                             .Add({})) {}
+
+void Metrics::SetFeedLag(absl::Duration lag, int64_t changes) {
+  feed_lag_seconds_->Set(absl::ToDoubleSeconds(lag));
+  feed_lag_changes_->Set(static_cast<double>(changes));
+}
 
 Metrics::~Metrics() = default;
 

@@ -1,5 +1,7 @@
-// Metrics: Prometheus counters of calls by method and status code and a
-// latency histogram by method, served as text on GET /metrics by their own
+// Metrics: Prometheus counters of calls by method and status code, a
+// latency histogram by method and, on a replica following a PostgreSQL
+// change feed, gauges of its lag (keyward_feed_lag_seconds,
+// keyward_feed_lag_changes), served as text on GET /metrics by their own
 // HTTP listener (Debian's prometheus-cpp). Off unless an address is set.
 // Labels carry method names and codes only: no key names, no principals.
 #ifndef KEYWARD_DAEMON_METRICS_H_
@@ -19,6 +21,7 @@
 namespace prometheus {
 class Counter;
 class Exposer;
+class Gauge;
 class Histogram;
 class Registry;
 template <typename T>
@@ -41,6 +44,12 @@ class Metrics {
   void Record(absl::string_view method, absl::StatusCode code,
               absl::Duration latency);
 
+  // SetFeedLag sets the replica's lag gauges: keyward_feed_lag_seconds
+  // (the time since its last pass over the change feed that reached the
+  // head) and keyward_feed_lag_changes (changes committed, by any replica,
+  // and not yet applied here, as of its last pass). Thread-safe.
+  void SetFeedLag(absl::Duration lag, int64_t changes);
+
  private:
   Metrics();
   struct Series {
@@ -54,6 +63,8 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* calls_;
   prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Gauge* feed_lag_seconds_;
+  prometheus::Gauge* feed_lag_changes_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   absl::Mutex mu_;
   // By method, then by code. node_hash_map: the Series stay put when the

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/audited_change.h"
+#include "daemon/log.h"
 #include "keystore/crypto/random.h"
 
 namespace keyward::daemon {
@@ -150,6 +152,13 @@ absl::Status Rpc::Complete(keyward::v1::Operation operation,
 
 grpc::ServerUnaryReactor* Rpc::Finish(const absl::Status& status) {
   answer_ = status;
+  // The database failed the call (down, or a statement or lock past its
+  // timeout): say so in the log as well as to the caller.
+  if (absl::IsUnavailable(status) &&
+      absl::StrContains(status.message(), "PostgreSQL")) {
+    LogWarning("storage_unavailable",
+               {{"method", method_}, {"error", std::string(status.message())}});
+  }
   grpc::ServerUnaryReactor* reactor = context_->DefaultReactor();
   reactor->Finish(ToGrpc(status));
   return reactor;

@@ -21,12 +21,14 @@
 #include "daemon/audit_log.h"
 #include "daemon/convert.h"
 #include "daemon/follower.h"
+#include "daemon/maintenance.h"
 #include "daemon/metrics.h"
 #include "daemon/unix_listener.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "keystore/keystore.h"
 #include "keyward/v1/common.pb.h"
+#include "keyward/v1/system_service.pb.h"
 
 namespace keyward::daemon {
 
@@ -55,7 +57,15 @@ struct ServiceEnv {
   // follower's lag is past it. Null on SQLite.
   const Follower* follower = nullptr;
   absl::Duration max_staleness = absl::Seconds(2);
+  // This replica's id (DaemonConfig.replica_id) and its maintenance (whose
+  // lease GetStatus reports; null: none), for GetStatus.replica.
+  std::string replica_id;
+  const Maintenance* maintenance = nullptr;
 };
+
+// FillReplicaStatus: GetStatusResponse.replica from `env` (replica_status.cc;
+// reads the feed's head from the database on PostgreSQL).
+void FillReplicaStatus(const ServiceEnv& env, keyward::v1::ReplicaStatus* out);
 
 // One authorized, audited unit of work: a call, or one item of a batch.
 class Rpc {

@@ -58,6 +58,7 @@ grpc::ServerUnaryReactor* SystemServiceImpl::GetStatus(
         audit->set_error(health.error);
         audit->set_refused_calls(health.refused);
         audit->set_outages(health.outages);
+        FillReplicaStatus(rpc.env(), response->mutable_replica());
         return absl::OkStatus();
       },
       Rpc::Access::kAnonymousTooEvenUnaudited);

@@ -466,6 +466,10 @@ class Keystore {
   // FeedPosition: the seq of the last change applied (the head read at open,
   // restore or reload for those before).
   int64_t FeedPosition() const;
+  // FeedHead reads the feed's head from the storage (Storage::ChangeHead):
+  // for status and lag (FeedHead() - FeedPosition()). UNAVAILABLE if the
+  // storage cannot be read.
+  absl::StatusOr<int64_t> FeedHead();
   // CaughtUpAt: the start of the last CatchUp that reached the head (every
   // change committed before it is applied), or of the last (re)load.
   absl::Time CaughtUpAt() const;

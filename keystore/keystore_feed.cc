@@ -65,6 +65,10 @@ absl::StatusOr<std::vector<ChangeRecord>> Keystore::CatchUp(int limit) {
 
 int64_t Keystore::FeedPosition() const { return impl_->feed_position_.load(); }
 
+absl::StatusOr<int64_t> Keystore::FeedHead() {
+  return impl_->storage_->ChangeHead();
+}
+
 absl::Time Keystore::CaughtUpAt() const {
   return absl::FromUnixMicros(impl_->caught_up_at_us_.load());
 }

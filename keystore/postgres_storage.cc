@@ -252,6 +252,10 @@ absl::StatusOr<std::unique_ptr<PostgresStorage>> PostgresStorage::Open(
   pool_options.dsn = options.dsn;
   pool_options.size = options.pool_size;
   pool_options.connect_timeout = options.connect_timeout;
+  pool_options.statement_timeout = options.statement_timeout;
+  pool_options.lock_timeout = options.lock_timeout;
+  pool_options.idle_in_transaction_session_timeout =
+      options.idle_in_transaction_session_timeout;
   if (!options.password_file.empty()) {
     auto password = ReadPasswordFile(options.password_file);
     if (!password.ok()) return password.status();

@@ -69,6 +69,16 @@ struct PostgresOptions {
   // How long one connection attempt may take (at least 1 s; libpq rounds 1
   // up to 2).
   absl::Duration connect_timeout = absl::Seconds(10);
+  // Deadlines every connection sets for its session (zero: the server's
+  // setting), so that no call waits forever: a statement running past
+  // statement_timeout, or waiting for another transaction's lock past
+  // lock_timeout, fails with UNAVAILABLE (storage.h: "busy past the
+  // timeout"), nothing changed; the server ends a session idle inside a
+  // transaction past idle_in_transaction_session_timeout (its holder
+  // paused), releasing its locks.
+  absl::Duration statement_timeout = absl::ZeroDuration();
+  absl::Duration lock_timeout = absl::ZeroDuration();
+  absl::Duration idle_in_transaction_session_timeout = absl::ZeroDuration();
 };
 
 // Not `final`: in the BoringSSL flavor only Open and Available are defined

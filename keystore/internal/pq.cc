@@ -127,6 +127,10 @@ absl::Status StatusFromPq(PGconn* conn, const PGresult* result,
     return absl::AbortedError(
         absl::StrCat(message, "; the transaction lost a race, try again"));
   }
+  if (code == "55P03") {
+    return absl::UnavailableError(absl::StrCat(
+        message, "; another transaction held the lock past lock_timeout"));
+  }
   if (absl::StartsWith(code, "53") || absl::StartsWith(code, "58") ||
       code == "25006" || code == "57014") {
     return absl::UnavailableError(message);
@@ -226,6 +230,23 @@ absl::StatusOr<std::unique_ptr<PqPool>> PqPool::Create(PqPoolOptions options) {
   return pool;
 }
 
+absl::Status PqPool::SetDeadlines(PqSession& session) const {
+  std::string sql;
+  const std::pair<const char*, absl::Duration> deadlines[] = {
+      {"statement_timeout", options_.statement_timeout},
+      {"lock_timeout", options_.lock_timeout},
+      {"idle_in_transaction_session_timeout",
+       options_.idle_in_transaction_session_timeout}};
+  for (const auto& [name, value] : deadlines) {
+    if (value <= absl::ZeroDuration()) continue;
+    absl::StrAppend(&sql, "SET ", name, " = ",
+                    std::max<int64_t>(1, absl::ToInt64Milliseconds(value)),
+                    ";");
+  }
+  if (sql.empty()) return absl::OkStatus();
+  return session.Exec(sql.c_str(), "set the session's timeouts");
+}
+
 absl::StatusOr<PGconn*> PqPool::Connect() {
   const std::string timeout = absl::StrCat(
       std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
@@ -263,6 +284,7 @@ absl::StatusOr<PGconn*> PqPool::Connect() {
       s = session.Exec("SET synchronous_commit = on", "set synchronous_commit");
     }
   }
+  if (s.ok()) s = SetDeadlines(session);
   if (!s.ok()) {
     PQfinish(conn);
     return s;

@@ -136,6 +136,11 @@ struct PqPoolOptions {
   crypto::SecretData password;
   int size = 4;
   absl::Duration connect_timeout = absl::Seconds(10);
+  // Session deadlines each connection SETs when it opens (zero: the
+  // server's setting): PostgresOptions' fields of the same names.
+  absl::Duration statement_timeout = absl::ZeroDuration();
+  absl::Duration lock_timeout = absl::ZeroDuration();
+  absl::Duration idle_in_transaction_session_timeout = absl::ZeroDuration();
 };
 
 // PqPool: up to `size` connections, each used by one thread at a time.
@@ -169,6 +174,8 @@ class PqPool {
   absl::StatusOr<PGconn*> Borrow();
   void Return(PGconn* conn);
   absl::StatusOr<PGconn*> Connect();
+  // SetDeadlines SETs options_' session timeouts on a new connection.
+  absl::Status SetDeadlines(PqSession& session) const;
 
   // password() is the password without the NUL that options_.password
   // holds at its end (libpq takes C strings).
