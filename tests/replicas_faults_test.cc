@@ -218,7 +218,8 @@ TEST_F(EmptyDatabaseTest, ThreeReplicasStartedAtOnceMakeOneSchemaAndAllServe) {
 }
 
 // SIGKILL of the lease holder under load: calls to the other two never fail,
-// the lease passes to one of them, and every acknowledged change is there.
+// the lease passes to one of them, and every acknowledged change is there,
+// through them and through the killed replica restarted.
 TEST_F(ReplicasFaultsTest, AKilledReplicaLeavesTheOthersServingNothingLost) {
   MakeSharedKeys();
   const int victim = WaitForHolder({0, 1, 2});
@@ -260,6 +261,10 @@ TEST_F(ReplicasFaultsTest, AKilledReplicaLeavesTheOthersServingNothingLost) {
   EXPECT_GE(WaitForHolder({survivors[0], survivors[1]}), 0)
       << "no survivor took the lease";
   ExpectAcknowledged(load.acked(), survivors);
+  // Restarted, the killed replica serves all of it too.
+  Start(victim);
+  ASSERT_FALSE(HasFatalFailure());
+  ExpectAcknowledged(load.acked(), {victim});
   ExpectDatabaseIntact();
 }
 
