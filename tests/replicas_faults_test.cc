@@ -339,13 +339,14 @@ TEST_F(ReplicasFaultsTest, APausedHoldersFirstFencedWriteFailsAndItStepsDown) {
   const int old = WaitForHolder({0, 1, 2});
   ASSERT_GE(old, 0) << "no lease holder after 10 s";
   const int old_epoch = LeaseRow().second;
-  // Hold the keys table for 6 s: the holder's next pass (within a second,
-  // or a few on a loaded machine) waits in its read of the due keys,
-  // between taking the lease and its first write.
+  // Hold the keys table (up to 20 s; ended below): the holder's next pass
+  // (within a second, or a few on a loaded machine) waits in its read of the
+  // due keys, between taking the lease and its first write.
   std::thread locker([&] {
-    auto r = Psql("BEGIN; LOCK TABLE keys IN ACCESS EXCLUSIVE MODE; "
-                  "SELECT pg_sleep(6); COMMIT;");
-    EXPECT_TRUE(r.ok()) << r.status();
+    // Ends with an error: its session is terminated below.
+    Psql("BEGIN; LOCK TABLE keys IN ACCESS EXCLUSIVE MODE; "
+         "SELECT pg_sleep(20) AS holding_the_keys_table; COMMIT;")
+        .IgnoreError();
   });
   const absl::Time locked = absl::Now();
   bool waiting = false;
@@ -359,6 +360,13 @@ TEST_F(ReplicasFaultsTest, APausedHoldersFirstFencedWriteFailsAndItStepsDown) {
   EXPECT_TRUE(waiting) << "the holder's pass never waited on the keys table";
   ASSERT_EQ(kill(replicas_[old].daemon->pid(), SIGSTOP), 0);
   const absl::Time paused = absl::Now();
+  // The lock ends now, so that the next holder's passes are not held up:
+  // the paused one's read completes, unread, in its socket.
+  auto ended = Psql(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+      "query LIKE '%AS holding_the_keys_table%' AND pid <> pg_backend_pid()");
+  EXPECT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended.value_or(""), "1");
   locker.join();
   int next = -1;
   while ((next = ReplicaOf(LeaseRow().first)) == old || next < 0) {

@@ -180,5 +180,47 @@ TEST_F(ReplicasPropagationTest, APolicyDeletedOnADeniesOnBAndCWithinASecond) {
   Report("policy deleted on A, B and C deny", samples);
 }
 
+// A session made right after its API key was created (on another replica,
+// or on the same one) lives on once the replica's follower reads the
+// creation back from the feed: only a revocation ends sessions. Twenty
+// rounds, each a new key, alternating the replica that logs in, since the
+// login and the follower race by a few milliseconds.
+TEST_F(ReplicasPropagationTest, ASessionMadeRightAfterItsApiKeyWasCreatedLives) {
+  ASSERT_TRUE(CreateKey(0, "sig", pb::KEY_TYPE_ED25519,
+                        pb::KEY_PURPOSE_SIGN_VERIFY).ok());
+  for (int round = 0; round < 20; ++round) {
+    const std::string id = absl::StrCat("fresh", round);
+    std::string secret;
+    {
+      grpc::ClientContext ctx;
+      Deadline(ctx);
+      pb::CreateApiKeyRequest req;
+      req.set_api_key_id(id);
+      pb::CreateApiKeyResponse resp;
+      grpc::Status s = replicas_[0].access->CreateApiKey(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      secret = resp.secret();
+    }
+    const int on = round % 2;  // A itself, then B
+    std::string bearer;
+    {
+      grpc::ClientContext ctx;
+      Deadline(ctx);
+      pb::LoginRequest req;
+      req.set_api_key_secret(secret);
+      pb::LoginResponse resp;
+      grpc::Status s = replicas_[on].access->Login(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << "round " << round << ": " << s.error_message();
+      bearer = resp.session_token();
+    }
+    absl::SleepFor(absl::Milliseconds(200));  // the follower has caught up
+    grpc::Status s;
+    Sign(on, "sig", &s, bearer);
+    // Authenticated (no policy grants it anything): not UNAUTHENTICATED.
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << "round " << round << ", replica " << on << ": " << s.error_message();
+  }
+}
+
 }  // namespace
 }  // namespace keyward::testing
