@@ -50,11 +50,18 @@ void Follower::Apply(const std::vector<ChangeRecord>& changes) {
         policies_stale_ = true;
         break;
       }
-      case ChangeKind::kApiKey:
-        // Created or revoked elsewhere: a revoked key's sessions end here
-        // too (a new key has none).
-        sessions_->Revoke(c.subject);
+      case ChangeKind::kApiKey: {
+        // Created or revoked (here or elsewhere): a revoked key's sessions
+        // end here too. A created one's are left: sessions made since the
+        // creation committed, before it was read back here, are its own.
+        // Revocation is for good, so a key not revoked now was not revoked
+        // by this change; one that cannot be read is taken as revoked.
+        auto key = keystore_->GetApiKey(c.subject);
+        if (!key.ok() || key->revoked_at != absl::InfiniteFuture()) {
+          sessions_->Revoke(c.subject);
+        }
         break;
+      }
       case ChangeKind::kStore: {
         // Restored elsewhere (this replica is sealed now), or reloaded.
         sessions_->Clear();

@@ -10,144 +10,16 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <set>
 #include <thread>
 
-#include <sys/stat.h>
-
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "grpcpp/client_context.h"
-#include "gtest/gtest.h"
-#include "keystore/testing/postgres_server.h"
-#include "keyward/v1/crypto_service.grpc.pb.h"
-#include "keyward/v1/key_service.grpc.pb.h"
-#include "tests/daemon_process.h"
+#include "tests/replicas_fixture.h"
 
 namespace keyward::testing {
 namespace {
 
-namespace pb = keyward::v1;
-using keystore::testing::PostgresServer;
 using ::testing::HasSubstr;
-
-constexpr int kReplicas = 3;
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-  chmod(path.c_str(), 0600);
-}
-
-// The number n at the end of "keys/{id}/versions/{n}", or -1.
-int VersionOf(const std::string& name) {
-  int n = -1;
-  size_t slash = name.rfind('/');
-  if (slash == std::string::npos ||
-      !absl::SimpleAtoi(name.substr(slash + 1), &n)) {
-    return -1;
-  }
-  return n;
-}
-
-struct Replica {
-  std::string dir;
-  std::unique_ptr<DaemonProcess> daemon;
-  std::unique_ptr<pb::CryptoService::Stub> crypto;
-  std::unique_ptr<pb::KeyService::Stub> keys;
-};
-
-class ReplicasTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto server = PostgresServer::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    auto dsn = server_->CreateDatabase();
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    const std::string root = NewTempDir();
-    passphrase_ = root + "/passphrase";
-    WriteFile(passphrase_, "replicas test passphrase\n");
-    config_ = root + "/keywardd.txtpb";
-    // Maintenance every second: the lease lives three intervals (3 s).
-    WriteFile(config_, absl::StrCat("storage { postgres { dsn: \"", *dsn,
-                                    "\" pool_size: 3 } }\n"
-                                    "maintenance_interval { seconds: 1 }\n"));
-    for (int i = 0; i < kReplicas; ++i) {
-      replicas_[i].dir = absl::StrCat(root, "/r", i);
-      ASSERT_EQ(mkdir(replicas_[i].dir.c_str(), 0700), 0);
-    }
-    ProcessResult init =
-        RunProcess({Runfile("daemon/keywardd"), "init", "--config", config_,
-                    "--data_dir", replicas_[0].dir, "--passphrase_file",
-                    passphrase_});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    for (int i = 0; i < kReplicas; ++i) Start(i);
-  }
-
-  void Start(int i) {
-    Replica& r = replicas_[i];
-    r.daemon.reset();
-    auto daemon = DaemonProcess::Start(
-        r.dir, {"--config", config_, "--data_dir", r.dir, "--passphrase_file",
-                passphrase_});
-    ASSERT_TRUE(daemon.ok()) << daemon.status();
-    r.daemon = std::move(*daemon);
-    auto channel = r.daemon->NewChannel();
-    r.crypto = pb::CryptoService::NewStub(channel);
-    r.keys = pb::KeyService::NewStub(channel);
-  }
-
-  grpc::Status CreateKey(int i, const std::string& id) {
-    grpc::ClientContext ctx;
-    pb::CreateKeyRequest req;
-    req.set_key_id(id);
-    req.mutable_key()->set_key_type(pb::KEY_TYPE_AES256_GCM);
-    pb::CreateKeyResponse resp;
-    return replicas_[i].keys->CreateKey(&ctx, req, &resp);
-  }
-
-  // Rotate on replica i: the new version, or -1 with `status` set.
-  int Rotate(int i, const std::string& id, grpc::Status* status = nullptr) {
-    grpc::ClientContext ctx;
-    pb::RotateKeyRequest req;
-    req.set_name("keys/" + id);
-    pb::RotateKeyResponse resp;
-    grpc::Status s = replicas_[i].keys->RotateKey(&ctx, req, &resp);
-    if (status != nullptr) *status = s;
-    return s.ok() ? VersionOf(resp.version().name()) : -1;
-  }
-
-  // Encrypt on replica i: the version used, or -1.
-  int Encrypt(int i, const std::string& id, std::string* ciphertext = nullptr,
-              grpc::Status* status = nullptr) {
-    grpc::ClientContext ctx;
-    pb::EncryptRequest req;
-    req.set_name("keys/" + id);
-    req.set_plaintext("hello");
-    pb::EncryptResponse resp;
-    grpc::Status s = replicas_[i].crypto->Encrypt(&ctx, req, &resp);
-    if (status != nullptr) *status = s;
-    if (ciphertext != nullptr) *ciphertext = resp.ciphertext();
-    return s.ok() ? VersionOf(resp.key_version()) : -1;
-  }
-
-  grpc::Status Decrypt(int i, const std::string& id,
-                       const std::string& ciphertext) {
-    grpc::ClientContext ctx;
-    pb::DecryptRequest req;
-    req.set_name("keys/" + id);
-    req.set_ciphertext(ciphertext);
-    pb::DecryptResponse resp;
-    return replicas_[i].crypto->Decrypt(&ctx, req, &resp);
-  }
-
-  std::unique_ptr<PostgresServer> server_;
-  std::string passphrase_, config_;
-  Replica replicas_[kReplicas];
-};
 
 TEST_F(ReplicasTest, ARotationOnOneIsUsedByTheOthersWithinASecond) {
   ASSERT_TRUE(CreateKey(0, "shared").ok());
@@ -181,6 +53,7 @@ TEST_F(ReplicasTest, AVersionDisabledOnOneIsRefusedByTheOthersWithinASecond) {
   ASSERT_TRUE(Decrypt(2, "k", old).ok());  // cached on 2 with v1 enabled
   ASSERT_EQ(Rotate(0, "k"), 2);
   grpc::ClientContext ctx;
+  Deadline(ctx);
   pb::DisableKeyVersionRequest req;
   req.set_name("keys/k/versions/1");
   pb::DisableKeyVersionResponse resp;
@@ -262,17 +135,6 @@ TEST_F(ReplicasTest, PastTheStalenessBoundAReplicaRefusesThenRecovers) {
     }
     EXPECT_EQ(used, 1) << "replica " << i << ": " << s.error_message();
   }
-}
-
-// How many times replica i has logged `event` so far.
-int Logged(const Replica& r, const std::string& event) {
-  const std::string out = r.daemon->Output();
-  int n = 0;
-  for (size_t at = out.find(event); at != std::string::npos;
-       at = out.find(event, at + 1)) {
-    ++n;
-  }
-  return n;
 }
 
 // The maintenance lease (daemon/maintenance.h): one replica of three does

@@ -137,15 +137,17 @@ absl::Status PostgresServer::Run(std::vector<std::string> argv,
   return absl::OkStatus();
 }
 
-absl::Status PostgresServer::StartServer() {
+std::string PostgresServer::ServerOptions() const {
   // listen_addresses='' : the Unix socket in dir_ only. pg_ctl hands -o to
   // the server through /bin/sh, which takes the quotes off.
+  return absl::StrCat("-k ", dir_,
+                      " -c listen_addresses='' -c fsync=on -p 5432");
+}
+
+absl::Status PostgresServer::StartServer() {
   absl::Status s = Run({absl::StrCat(kBinDir, "pg_ctl"), "start", "-w", "-t",
                         "60", "-D", dir_ + "/data", "-l", dir_ + "/server.log",
-                        "-o",
-                        absl::StrCat("-k ", dir_,
-                                     " -c listen_addresses='' -c fsync=on "
-                                     "-p 5432")},
+                        "-o", ServerOptions()},
                        /*as_server=*/true);
   if (!s.ok()) {
     return absl::UnavailableError(absl::StrCat(
@@ -164,6 +166,20 @@ absl::Status PostgresServer::Stop() {
 }
 
 absl::Status PostgresServer::Restart() { return StartServer(); }
+
+absl::Status PostgresServer::RestartNow(const std::string& mode) {
+  absl::Status s = Run({absl::StrCat(kBinDir, "pg_ctl"), "restart", "-w", "-t",
+                        "60", "-m", mode, "-D", dir_ + "/data", "-l",
+                        dir_ + "/server.log", "-o", ServerOptions()},
+                       /*as_server=*/true);
+  if (!s.ok()) {
+    running_ = false;
+    return absl::UnavailableError(absl::StrCat(
+        s.message(), "\nserver log:\n", Tail(dir_ + "/server.log")));
+  }
+  running_ = true;
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::string> PostgresServer::CreateDatabase() {
   const std::string name = absl::StrCat("keyward", ++databases_);

@@ -47,6 +47,9 @@ class PostgresServer {
   // Restart starts it again on the same data and socket.
   absl::Status Stop();
   absl::Status Restart();
+  // RestartNow runs `pg_ctl restart -m {mode}` ("fast": sessions are cut;
+  // "immediate": the server is killed and recovers from its WAL at start).
+  absl::Status RestartNow(const std::string& mode);
 
   const std::string& dir() const { return dir_; }
   static constexpr const char* kUser = "keyward";
@@ -58,6 +61,8 @@ class PostgresServer {
   // Output goes to {dir}/commands.log; an error quotes its tail.
   absl::Status Run(std::vector<std::string> argv, bool as_server);
   absl::Status StartServer();
+  // The server's options for pg_ctl -o.
+  std::string ServerOptions() const;
 
   std::string dir_;
   std::string password_;
