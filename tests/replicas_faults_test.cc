@@ -35,7 +35,7 @@ class ReplicasFaultsTest : public ReplicasTest {
         });
   }
 
-  // The lease row: holder ("host/pid/random", empty if none) and epoch.
+  // The lease row: holder ("{replica_id}#host/pid/random", empty if none) and epoch.
   std::pair<std::string, int> LeaseRow() const {
     auto row = Psql(
         "SELECT holder, epoch FROM leases WHERE name = 'maintenance' AND "
@@ -48,9 +48,13 @@ class ReplicasFaultsTest : public ReplicasTest {
     return {cols[0], epoch};
   }
 
-  // The replica whose process is named in lease holder `holder`, or -1.
+  // The replica whose process is named in lease holder `holder`
+  // ("{replica_id}#{host}/{pid}/{random}"), or -1.
   int ReplicaOf(const std::string& holder) const {
-    std::vector<std::string> parts = absl::StrSplit(holder, '/');
+    const size_t hash = holder.rfind('#');
+    if (hash == std::string::npos) return -1;
+    std::vector<std::string> parts =
+        absl::StrSplit(holder.substr(hash + 1), '/');
     int pid = 0;
     if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &pid)) return -1;
     for (int i = 0; i < kReplicas; ++i) {
@@ -215,6 +219,7 @@ TEST_F(EmptyDatabaseTest, ThreeReplicasStartedAtOnceMakeOneSchemaAndAllServe) {
                 ::testing::Not(HasSubstr("\"level\":\"error\"")));
   }
   ExpectDatabaseIntact();
+  ExpectAuditChainsIntact();
 }
 
 // SIGKILL of the lease holder under load: calls to the other two never fail,
@@ -269,6 +274,7 @@ TEST_F(ReplicasFaultsTest, AKilledReplicaLeavesTheOthersServingNothingLost) {
   ASSERT_FALSE(HasFatalFailure());
   ExpectAcknowledged(load.acked(), {victim});
   ExpectDatabaseIntact();
+  ExpectAuditChainsIntact();
 }
 
 // PostgreSQL restarted under load, fast then immediate: every call that
@@ -328,6 +334,7 @@ TEST_F(ReplicasFaultsTest, PostgresRestartedUnderLoadEveryReplicaRecovers) {
               ok[0], ok[1], ok[2], failed);
   ExpectAcknowledged(load.acked(), {0, 1, 2});
   ExpectDatabaseIntact();
+  ExpectAuditChainsIntact();
 }
 
 // The holder paused mid-pass (its read of the due keys held up by a table
@@ -397,6 +404,7 @@ TEST_F(ReplicasFaultsTest, APausedHoldersFirstFencedWriteFailsAndItStepsDown) {
   EXPECT_EQ(TakenEpochs()[epoch], std::set<int>{next});
   EXPECT_THAT(out, HasSubstr(absl::StrCat("\"epoch\":\"", old_epoch, "\"")));
   ExpectDatabaseIntact();
+  ExpectAuditChainsIntact();
 }
 
 // The lease row deleted under the holder: a replica takes the lease again
@@ -421,6 +429,7 @@ TEST_F(ReplicasFaultsTest, ALeaseRowDeletedIsTakenAgain) {
   }
   EXPECT_LE(taken_after, 2);  // the first holder, and again at most once
   ExpectDatabaseIntact();
+  ExpectAuditChainsIntact();
 }
 
 }  // namespace
