@@ -338,29 +338,32 @@ absl::StatusOr<std::vector<KeyRecord>> Keystore::ListKeys(
 
 namespace {
 
+// SetMinVersion sets `*field` (the key's `name`) to `v` if the update names
+// one: INVALID_ARGUMENT unless it is from 1 to the key's primary version.
+absl::Status SetMinVersion(const std::optional<int32_t>& v, const char* name,
+                           const KeyRecord& key, int32_t* field) {
+  if (!v) return absl::OkStatus();
+  if (*v < 1 || *v > key.primary_version) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " ", *v, " must be from 1 to the primary version ",
+                     key.primary_version, " of key '", key.id, "'"));
+  }
+  *field = *v;
+  return absl::OkStatus();
+}
+
 // ApplyUpdate sets the fields `update` names on `key`, checked against it.
 absl::Status ApplyUpdate(const KeyUpdate& update, KeyRecord* key) {
   const std::string& id = key->id;
   if (update.description) key->description = *update.description;
   if (update.labels) key->labels = *update.labels;
-  if (update.min_decrypt_version) {
-    int32_t v = *update.min_decrypt_version;
-    if (v < 1 || v > key->primary_version) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "min_decrypt_version ", v, " must be from 1 to the primary version ",
-          key->primary_version, " of key '", id, "'"));
-    }
-    key->min_decrypt_version = v;
-  }
-  if (update.min_encrypt_version) {
-    int32_t v = *update.min_encrypt_version;
-    if (v < 1 || v > key->primary_version) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "min_encrypt_version ", v, " must be from 1 to the primary version ",
-          key->primary_version, " of key '", id, "'"));
-    }
-    key->min_encrypt_version = v;
-  }
+  absl::Status min =
+      SetMinVersion(update.min_decrypt_version, "min_decrypt_version", *key,
+                    &key->min_decrypt_version);
+  if (!min.ok()) return min;
+  min = SetMinVersion(update.min_encrypt_version, "min_encrypt_version", *key,
+                      &key->min_encrypt_version);
+  if (!min.ok()) return min;
   if (update.rotation_period) {
     absl::Duration p = *update.rotation_period;
     absl::Status s = CheckRotationPeriod(p);

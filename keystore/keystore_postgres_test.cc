@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "keystore/keystore.h"
 #include "keystore/postgres_storage.h"
-#include "keystore/testing/postgres_server.h"
+#include "keystore/testing/keystore_fixture.h"
 
 namespace keyward::keystore {
 namespace {
@@ -52,27 +52,18 @@ TEST(KeystorePostgresTest, UnreachableOrUnavailable) {
 
 class KeystorePostgresServerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    if (!PostgresStorage::Available()) return;
-    auto started = testing::PostgresServer::Start({});
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
     if (!PostgresStorage::Available()) return;
-    ASSERT_NE(server_, nullptr);
+    auto server = SharedPostgres::Server();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *server;
     auto dsn = server_->CreateDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     spec_.postgres = PostgresOptions{*dsn, "", 2};
   }
-  static testing::PostgresServer* server_;
+  testing::PostgresServer* server_ = nullptr;
   StorageSpec spec_;
 };
-testing::PostgresServer* KeystorePostgresServerTest::server_ = nullptr;
 
 TEST_F(KeystorePostgresServerTest, InitOpenAndRefusals) {
   if (!PostgresStorage::Available()) {

@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "keystore/keystore.h"
 #include "keystore/postgres_storage.h"
-#include "keystore/testing/postgres_server.h"
+#include "keystore/testing/keystore_fixture.h"
 
 namespace keyward::keystore {
 namespace {
@@ -24,18 +24,8 @@ KeystoreOptions Options() {
 
 class KeystoreReplicasTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto started = testing::PostgresServer::Start({});
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    auto dsn = server_->CreateDatabase();
+    auto dsn = SharedPostgres::NewDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     spec_.postgres = PostgresOptions{*dsn, "", 2};
     auto a = Keystore::Init(spec_, SecretData("pass"), Options());
@@ -45,18 +35,23 @@ class KeystoreReplicasTest : public ::testing::Test {
     ASSERT_TRUE(b.ok()) << b.status();
     b_ = std::move(*b);
   }
-  static testing::PostgresServer* server_;
+  // MakeKey creates key `id` of `type` on replica `ks`.
+  static void MakeKey(Keystore& ks, const std::string& id,
+                      KeyType type = KeyType::kAes256Gcm) {
+    CreateKeyParams params;
+    params.id = id;
+    params.type = type;
+    auto made = ks.CreateKey(params);
+    ASSERT_TRUE(made.ok()) << made.status();
+  }
+
   StorageSpec spec_;
   std::unique_ptr<Keystore> a_;
   std::unique_ptr<Keystore> b_;
 };
-testing::PostgresServer* KeystoreReplicasTest::server_ = nullptr;
 
 TEST_F(KeystoreReplicasTest, ARotationOnOneIsSignedWithOnTheOtherAfterCatchUp) {
-  CreateKeyParams params;
-  params.id = "signer";
-  params.type = KeyType::kEd25519;
-  ASSERT_TRUE(a_->CreateKey(params).ok());
+  MakeKey(*a_, "signer", KeyType::kEd25519);
   auto caught = b_->CatchUp();
   ASSERT_TRUE(caught.ok()) << caught.status();
   ASSERT_EQ(caught->size(), 1u);
@@ -120,9 +115,7 @@ TEST_F(KeystoreReplicasTest, AKidImportedOnOneIsFoundOnTheOtherAtOnce) {
 }
 
 TEST_F(KeystoreReplicasTest, ARestoreOnOneSealsTheOther) {
-  CreateKeyParams params;
-  params.id = "aes";
-  ASSERT_TRUE(a_->CreateKey(params).ok());
+  MakeKey(*a_, "aes");
   auto backup = a_->CreateBackup("");
   ASSERT_TRUE(backup.ok()) << backup.status();
   ASSERT_TRUE(b_->CatchUp().ok());
@@ -144,9 +137,7 @@ TEST_F(KeystoreReplicasTest, ARestoreOnOneSealsTheOther) {
 }
 
 TEST_F(KeystoreReplicasTest, AGapInThePrunedFeedReloadsWithoutSealing) {
-  CreateKeyParams params;
-  params.id = "aes";
-  ASSERT_TRUE(a_->CreateKey(params).ok());
+  MakeKey(*a_, "aes");
   ASSERT_TRUE(b_->Encrypt("aes", "x", "").ok());
   ASSERT_TRUE(a_->RotateKey("aes").ok());
   ASSERT_TRUE(a_->RotateKey("aes").ok());

@@ -1,7 +1,9 @@
-// PostgresStorage: opening, the schema, the key hierarchy and keys.
-// Versions, policies and API keys are in postgres_storage_records.cc, token
-// records in postgres_storage_tokens.cc, whole-store copies in
-// postgres_storage_copy.cc; row codec in internal/postgres_rows.h, libpq
+// PostgresStorage: opening, schema migration, transactions, the key
+// hierarchy and keys. The schema's SQL is in internal/postgres_schema.cc;
+// versions, policies and API keys in postgres_storage_records.cc, token
+// records in postgres_storage_tokens.cc, the change feed and leases in
+// postgres_storage_feed.cc and postgres_storage_lease.cc, whole-store copies
+// in postgres_storage_copy.cc; row codec in internal/postgres_rows.h, libpq
 // plumbing in internal/pq.h.
 #include "keystore/postgres_storage.h"
 
@@ -27,166 +29,6 @@ using internal::PqRows;
 using internal::PqSession;
 
 namespace {
-
-// Schema migrations, applied in order at Open under the advisory lock; the
-// keyward_schema row holds the version reached. Never edit one that has
-// shipped: add the next. Versions follow SQLite's numbering (FORMAT.md):
-// PostgreSQL starts at 5, the schema SQLite reached in five steps. Ids are
-// COLLATE "C" so that order is byte order whatever the database's locale.
-struct Migration {
-  int from;
-  int to;
-  const char* sql;
-};
-constexpr Migration kMigrations[] = {
-    {0, 5, R"sql(
-CREATE TABLE meta (
-  id integer PRIMARY KEY CHECK (id = 1),
-  kdf_salt bytea NOT NULL,
-  scrypt_n bigint NOT NULL,
-  scrypt_r bigint NOT NULL,
-  scrypt_p bigint NOT NULL,
-  kek_check bytea NOT NULL,
-  wrapped_root_key bytea NOT NULL
-);
-CREATE TABLE keys (
-  id text COLLATE "C" PRIMARY KEY,
-  type text NOT NULL,
-  purpose integer NOT NULL,
-  description text NOT NULL,
-  exportable integer NOT NULL,
-  public_only integer NOT NULL,
-  primary_version integer NOT NULL,
-  latest_version integer NOT NULL,
-  min_decrypt_version integer NOT NULL,
-  min_encrypt_version integer NOT NULL,
-  rotation_period_s bigint NOT NULL,
-  jwt_max_ttl_s bigint NOT NULL,
-  created_at_us bigint NOT NULL,
-  rotated_at_us bigint NOT NULL,
-  jwe_algorithm text NOT NULL DEFAULT ''
-);
-CREATE TABLE key_labels (
-  key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
-  name text COLLATE "C" NOT NULL,
-  value text NOT NULL,
-  PRIMARY KEY (key_id, name)
-);
-CREATE TABLE key_versions (
-  key_id text COLLATE "C" NOT NULL REFERENCES keys(id),
-  version integer NOT NULL,
-  state integer NOT NULL,
-  created_at_us bigint NOT NULL,
-  destroyed_at_us bigint NOT NULL,
-  wrapped_material bytea NOT NULL,
-  public_key bytea NOT NULL,
-  imported integer NOT NULL DEFAULT 0,
-  kid text COLLATE "C" NOT NULL DEFAULT '',
-  PRIMARY KEY (key_id, version)
-);
-CREATE UNIQUE INDEX key_versions_by_kid ON key_versions (kid) WHERE kid <> '';
-CREATE TABLE policies (
-  id text COLLATE "C" PRIMARY KEY,
-  principal text NOT NULL,
-  resource text NOT NULL,
-  operations text NOT NULL,
-  description text NOT NULL,
-  created_by text NOT NULL,
-  created_at_us bigint NOT NULL
-);
-CREATE TABLE api_keys (
-  id text COLLATE "C" PRIMARY KEY,
-  description text NOT NULL,
-  secret_sha256 bytea NOT NULL,
-  created_by text NOT NULL,
-  created_at_us bigint NOT NULL,
-  expire_at_us bigint NOT NULL,
-  revoked_at_us bigint NOT NULL,
-  last_login_at_us bigint NOT NULL
-);
-CREATE TABLE token_records (
-  jti text COLLATE "C" PRIMARY KEY,
-  key_id text COLLATE "C" NOT NULL,
-  version integer NOT NULL,
-  external_id text COLLATE "C" NOT NULL,
-  subject text NOT NULL,
-  claims_json text NOT NULL,
-  sealed_token bytea NOT NULL,
-  issued_by text NOT NULL,
-  issued_at_us bigint NOT NULL,
-  expire_at_us bigint NOT NULL,
-  purge_at_us bigint NOT NULL,
-  revoked_at_us bigint NOT NULL,
-  revoke_reason text NOT NULL,
-  revoked_by text NOT NULL
-);
-CREATE INDEX token_records_by_time ON token_records (issued_at_us, jti);
-CREATE INDEX token_records_by_external_id
-  ON token_records (external_id, issued_at_us);
-CREATE INDEX token_records_by_purge ON token_records (purge_at_us);
-CREATE TABLE token_metadata (
-  jti text COLLATE "C" NOT NULL REFERENCES token_records(jti) ON DELETE CASCADE,
-  name text COLLATE "C" NOT NULL,
-  value text NOT NULL,
-  PRIMARY KEY (jti, name)
-);
-)sql"},
-    // A key's revision, bumped by every change of its row (UpdateKey is
-    // conditional on it).
-    {5, 6, R"sql(
-ALTER TABLE keys ADD COLUMN revision bigint NOT NULL DEFAULT 1;
-)sql"},
-    // A key's own signature algorithms (existing keys get their type's
-    // default, which they signed with), a JWT key's default lifetime and
-    // issuer, and the mark of a legacy short HMAC secret (as SQLite's 7).
-    {6, 7, R"sql(
-ALTER TABLE keys ADD COLUMN signature_algorithms text NOT NULL DEFAULT '';
-ALTER TABLE keys ADD COLUMN jwt_default_ttl_s bigint NOT NULL DEFAULT 0;
-ALTER TABLE keys ADD COLUMN jwt_issuer text NOT NULL DEFAULT '';
-ALTER TABLE keys ADD COLUMN legacy_short_secret integer NOT NULL DEFAULT 0;
-UPDATE keys SET signature_algorithms = CASE
-  WHEN purpose = 2 AND type = 'ED25519' THEN 'ED25519'
-  WHEN purpose = 2 AND type = 'ECDSA_P256'
-    THEN 'ECDSA-P256-SHA256-DER,ECDSA-P256-SHA256-P1363'
-  WHEN purpose = 2 AND type = 'ECDSA_P384'
-    THEN 'ECDSA-P384-SHA384-DER,ECDSA-P384-SHA384-P1363'
-  WHEN purpose = 2 AND type = 'ECDSA_P521'
-    THEN 'ECDSA-P521-SHA512-DER,ECDSA-P521-SHA512-P1363'
-  WHEN purpose = 2 AND type IN ('RSA2048', 'RSA3072', 'RSA4096')
-    THEN 'RSA-PSS-SHA256,RSA-PKCS1-SHA256,RSA-PKCS1-SHA384,RSA-PKCS1-SHA512,RSA-PSS-SHA384,RSA-PSS-SHA512'
-  WHEN purpose = 5 AND type = 'ED25519' THEN 'ED25519'
-  WHEN purpose = 5 AND type = 'ECDSA_P256' THEN 'ECDSA-P256-SHA256-P1363'
-  WHEN purpose = 5 AND type = 'ECDSA_P384' THEN 'ECDSA-P384-SHA384-P1363'
-  WHEN purpose = 5 AND type = 'ECDSA_P521' THEN 'ECDSA-P521-SHA512-P1363'
-  WHEN purpose = 5 AND type IN ('RSA2048', 'RSA3072', 'RSA4096')
-    THEN 'RSA-PKCS1-SHA256'
-  ELSE '' END;
-)sql"},
-    // The change feed (storage.h): one row per change others must see.
-    // change_head's one row is the sequence: a change takes head + 1 under
-    // that row's lock, held to its COMMIT, so seqs are gap-free and in commit
-    // order (a SERIAL is neither). And the leases of work done once
-    // (storage.h, "Leases"). As SQLite's 8.
-    {7, 8, R"sql(
-CREATE TABLE change_head (
-  id integer PRIMARY KEY CHECK (id = 1),
-  seq bigint NOT NULL
-);
-INSERT INTO change_head (id, seq) VALUES (1, 0);
-CREATE TABLE changes (
-  seq bigint PRIMARY KEY,
-  kind integer NOT NULL,
-  subject text COLLATE "C" NOT NULL,
-  at_us bigint NOT NULL
-);
-CREATE TABLE leases (
-  name text COLLATE "C" PRIMARY KEY,
-  holder text COLLATE "C" NOT NULL,
-  epoch bigint NOT NULL,
-  expires_at_us bigint NOT NULL
-);
-)sql"},
-};
 
 // ReadPasswordFile reads the one-line password file; see PostgresOptions.
 absl::StatusOr<crypto::SecretData> ReadPasswordFile(const std::string& path) {
@@ -294,7 +136,7 @@ absl::Status PostgresStorage::Migrate() {
           ") is newer than this keywardd understands (", kSchemaVersion,
           "); run a newer keywardd"));
     }
-    for (const Migration& m : kMigrations) {
+    for (const internal::PostgresMigration& m : internal::kPostgresMigrations) {
       if (version >= m.to) continue;
       if (version != m.from) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -353,27 +195,15 @@ absl::Status PostgresStorage::Snapshot(
 // --- The key hierarchy --------------------------------------------------
 
 absl::StatusOr<KeystoreMeta> PostgresStorage::ReadMeta() {
-  KeystoreMeta meta;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    auto rows = q.Query(
-        "SELECT kdf_salt, scrypt_n, scrypt_r, scrypt_p, kek_check, "
-        "wrapped_root_key FROM meta WHERE id = 1",
-        "read the key hierarchy");
-    if (!rows.ok()) return rows.status();
-    if (rows->size() == 0) {
-      return absl::NotFoundError(
-          "the keystore has no key hierarchy; create it with `keywardd init`");
-    }
-    meta.kdf_salt = rows->Bytes(0, 0);
-    meta.scrypt_n = rows->Int(0, 1);
-    meta.scrypt_r = rows->Int(0, 2);
-    meta.scrypt_p = rows->Int(0, 3);
-    meta.kek_check = rows->Bytes(0, 4);
-    meta.wrapped_root_key = rows->Bytes(0, 5);
-    return absl::OkStatus();
+  std::vector<KeystoreMeta> meta;
+  absl::Status s = Read([&](PqSession& q) {
+    meta.clear();
+    return internal::SelectMeta(q, &meta);
   });
   if (!s.ok()) return s;
-  return meta;
+  return internal::FirstOrNotFound(
+      std::move(meta),
+      "the keystore has no key hierarchy; create it with `keywardd init`");
 }
 
 absl::Status PostgresStorage::InitMeta(const KeystoreMeta& meta) {
@@ -456,17 +286,10 @@ absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
         "add a key version");
     if (!r.ok()) return r.status();
     if (r->affected() != 1) {
-      auto exists = q.Query("SELECT 1 FROM keys WHERE id = $1",
-                            PqParams().Text(version.key_id),
-                            "add a key version");
+      auto exists =
+          internal::SelectKeyRevision(q, version.key_id, "add a key version");
       if (!exists.ok()) return exists.status();
-      if (exists->size() == 0) {
-        return absl::NotFoundError(
-            absl::StrCat("no key named '", version.key_id, "'"));
-      }
-      return absl::AbortedError(absl::StrCat(
-          "key '", version.key_id, "' changed while version ",
-          version.version, " was being added; try again"));
+      return internal::VersionAddRaced(version.key_id, version.version);
     }
     info->version = version.version;
     absl::Status inserted = internal::InsertVersion(q, version);
@@ -476,34 +299,28 @@ absl::Status PostgresStorage::AddVersion(const VersionRecord& version,
 }
 
 absl::StatusOr<KeyRecord> PostgresStorage::GetKey(const std::string& id) {
-  std::vector<KeyRecord> keys;
-  absl::Status s = Read([&](PqSession& q) {
-    keys.clear();
-    return SelectKey(q, id, &keys);
-  });
-  if (!s.ok()) return s;
-  if (keys.empty()) {
-    return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
-  }
-  return std::move(keys.front());
+  auto keys =
+      ReadList<KeyRecord>([&](PqSession& q, std::vector<KeyRecord>* out) {
+        return SelectKey(q, id, out);
+      });
+  if (!keys.ok()) return keys.status();
+  return internal::FirstOrNotFound(std::move(*keys),
+                                   absl::StrCat("no key named '", id, "'"));
 }
 
 absl::StatusOr<std::vector<KeyRecord>> PostgresStorage::ListKeys(
     const std::string& after, int limit) {
-  std::vector<KeyRecord> keys;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    keys.clear();
-    auto rows = q.Query(
-        absl::StrCat("WITH k AS (SELECT * FROM keys WHERE id > $1 "
-                     "ORDER BY id LIMIT $2) ",
-                     internal::kSelectKeysWithLabels)
-            .c_str(),
-        PqParams().Text(after).Int(limit), "list keys");
-    if (!rows.ok()) return rows.status();
-    return internal::ReadKeysWithLabels(*rows, &keys);
-  });
-  if (!s.ok()) return s;
-  return keys;
+  return ReadList<KeyRecord>(
+      [&](PqSession& q, std::vector<KeyRecord>* out) -> absl::Status {
+        auto rows =
+            q.Query(absl::StrCat("WITH k AS (SELECT * FROM keys WHERE id > $1 "
+                                 "ORDER BY id LIMIT $2) ",
+                                 internal::kSelectKeysWithLabels)
+                        .c_str(),
+                    PqParams().Text(after).Int(limit), "list keys");
+        if (!rows.ok()) return rows.status();
+        return internal::ReadKeysWithLabels(*rows, out);
+      });
 }
 
 absl::Status PostgresStorage::UpdateKey(const KeyRecord& key,
@@ -530,14 +347,9 @@ absl::Status PostgresStorage::UpdateKey(const KeyRecord& key,
         "update a key");
     if (!r.ok()) return r.status();
     if (r->affected() != 1) {
-      auto now = q.Query("SELECT revision FROM keys WHERE id = $1",
-                         PqParams().Text(key.id), "update a key");
+      auto now = internal::SelectKeyRevision(q, key.id, "update a key");
       if (!now.ok()) return now.status();
-      if (now->size() == 0) {
-        return absl::NotFoundError(absl::StrCat("no key named '", key.id, "'"));
-      }
-      return internal::KeyRevisionChanged(key.id, now->Int(0, 0),
-                                          expected_revision);
+      return internal::KeyRevisionChanged(key.id, *now, expected_revision);
     }
     absl::Status labels = internal::WriteLabels(q, key);
     if (!labels.ok()) return labels;
@@ -553,22 +365,14 @@ absl::StatusOr<KeyWithVersions> PostgresStorage::GetKeyWithVersions(
   absl::Status s = Snapshot([&](PqSession& q) -> absl::Status {
     keys.clear();
     versions.clear();
-    auto seq = q.Query("SELECT seq FROM change_head WHERE id = 1",
-                       "read the change feed's head");
+    auto seq = internal::SelectChangeHead(q);
     if (!seq.ok()) return seq.status();
-    head = seq->size() == 0 ? 0 : seq->Int(0, 0);
+    head = *seq;
     absl::Status read = SelectKey(q, id, &keys);
     if (!read.ok() || keys.empty()) return read;
-    auto rows = q.Query(
-        absl::StrCat("SELECT ", internal::kVersionColumns,
-                     " FROM key_versions WHERE key_id = $1 ORDER BY version")
-            .c_str(),
-        PqParams().Text(id), "list key versions");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      versions.push_back(internal::ReadVersion(*rows, i));
-    }
-    return absl::OkStatus();
+    return internal::SelectVersions(q, "WHERE key_id = $1 ORDER BY version",
+                                    PqParams().Text(id), "list key versions",
+                                    &versions);
   });
   if (!s.ok()) return s;
   if (keys.empty()) {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "keystore/commit_hook.h"
 #include "keystore/storage.h"
@@ -117,6 +118,25 @@ class PostgresStorage : public Storage {
           body);
   // Read runs `body` on one connection, outside any explicit transaction.
   absl::Status Read(const std::function<absl::Status(internal::PqSession&)>& body);
+  // DeleteBatch runs `sql`, a DELETE of at most $2 rows older than $1, in
+  // Change, and returns how many rows it deleted (PruneChanges,
+  // PurgeTokenRecords).
+  absl::StatusOr<int> DeleteBatch(const char* sql, absl::Time before, int limit,
+                                  absl::string_view what);
+  // ReadList runs `select`, which appends what it reads to its vector, as
+  // Read does (the vector emptied before each try), and returns the vector.
+  template <typename T>
+  absl::StatusOr<std::vector<T>> ReadList(
+      const std::function<absl::Status(internal::PqSession&, std::vector<T>*)>&
+          select) {
+    std::vector<T> out;
+    absl::Status s = Read([&](internal::PqSession& q) {
+      out.clear();
+      return select(q, &out);
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
   // Snapshot runs `body` in a REPEATABLE READ, READ ONLY transaction: all
   // of its statements read one snapshot.
   absl::Status Snapshot(

@@ -67,10 +67,8 @@ absl::Status PostgresStorage::ExportRecords(
             [](const TokenRecord& a, const TokenRecord& b) {
               return a.jti < b.jti;
             });
-  for (const KeystoreMeta& m : meta) {
-    s = sink(m);
-    if (!s.ok()) return s;
-  }
+  s = internal::SinkEach(meta, sink);
+  if (!s.ok()) return s;
   for (KeyRecord& key : keys) {
     KeyWithVersions k;
     k.versions = std::move(versions[key.id]);
@@ -78,19 +76,11 @@ absl::Status PostgresStorage::ExportRecords(
     s = sink(k);
     if (!s.ok()) return s;
   }
-  for (const PolicyRecord& p : policies) {
-    s = sink(p);
-    if (!s.ok()) return s;
-  }
-  for (const ApiKeyRecord& a : api_keys) {
-    s = sink(a);
-    if (!s.ok()) return s;
-  }
-  for (const TokenRecord& t : tokens) {
-    s = sink(t);
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
+  s = internal::SinkEach(policies, sink);
+  if (!s.ok()) return s;
+  s = internal::SinkEach(api_keys, sink);
+  if (!s.ok()) return s;
+  return internal::SinkEach(tokens, sink);
 }
 
 absl::Status PostgresStorage::ReplaceAll(

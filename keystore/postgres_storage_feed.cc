@@ -38,16 +38,21 @@ absl::Status AppendChange(PqSession& q, ChangeKind kind,
   return n.status();
 }
 
+absl::StatusOr<int64_t> SelectChangeHead(PqSession& q) {
+  auto rows = q.Query("SELECT seq FROM change_head WHERE id = 1",
+                      "read the change feed's head");
+  if (!rows.ok()) return rows.status();
+  return rows->size() == 0 ? 0 : rows->Int(0, 0);
+}
+
 }  // namespace internal
 
 absl::StatusOr<int64_t> PostgresStorage::ChangeHead() {
   int64_t head = 0;
   absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    auto rows = q.Query("SELECT seq FROM change_head WHERE id = 1",
-                        "read the change feed's head");
-    if (!rows.ok()) return rows.status();
-    head = rows->size() == 0 ? 0 : rows->Int(0, 0);
-    return absl::OkStatus();
+    auto read = internal::SelectChangeHead(q);
+    if (read.ok()) head = *read;
+    return read.status();
   });
   if (!s.ok()) return s;
   return head;
@@ -55,43 +60,46 @@ absl::StatusOr<int64_t> PostgresStorage::ChangeHead() {
 
 absl::StatusOr<std::vector<ChangeRecord>> PostgresStorage::ReadChanges(
     int64_t after, int limit) {
-  std::vector<ChangeRecord> out;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    out.clear();
-    auto rows = q.Query(
-        "SELECT seq, kind, subject, at_us FROM changes WHERE seq > $1 "
-        "ORDER BY seq LIMIT $2",
-        PqParams().Int(after).Int(limit), "read the change feed");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      ChangeRecord c;
-      c.seq = rows->Int(i, 0);
-      c.kind = static_cast<ChangeKind>(rows->Int(i, 1));
-      c.subject = rows->Bytes(i, 2);
-      c.at = rows->Time(i, 3);
-      out.push_back(std::move(c));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadList<ChangeRecord>(
+      [&](PqSession& q, std::vector<ChangeRecord>* out) -> absl::Status {
+        auto rows = q.Query(
+            "SELECT seq, kind, subject, at_us FROM changes WHERE seq > $1 "
+            "ORDER BY seq LIMIT $2",
+            PqParams().Int(after).Int(limit), "read the change feed");
+        if (!rows.ok()) return rows.status();
+        internal::ReadRows(*rows, out, [](const internal::PqRows& r, int i) {
+          ChangeRecord c;
+          c.seq = r.Int(i, 0);
+          c.kind = static_cast<ChangeKind>(r.Int(i, 1));
+          c.subject = r.Bytes(i, 2);
+          c.at = r.Time(i, 3);
+          return c;
+        });
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<int> PostgresStorage::PruneChanges(absl::Time before,
                                                   int limit) {
-  int pruned = 0;
+  return DeleteBatch(
+      "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
+      "WHERE at_us < $1 AND seq < (SELECT seq FROM change_head WHERE id = 1) "
+      "ORDER BY seq LIMIT $2)",
+      before, limit, "prune the change feed");
+}
+
+absl::StatusOr<int> PostgresStorage::DeleteBatch(const char* sql,
+                                                 absl::Time before, int limit,
+                                                 absl::string_view what) {
+  int deleted = 0;
   absl::Status s = Change([&](PqSession& q, CommitInfo*) -> absl::Status {
-    auto r = q.Query(
-        "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
-        "WHERE at_us < $1 AND seq < (SELECT seq FROM change_head WHERE id = 1) "
-        "ORDER BY seq LIMIT $2)",
-        PqParams().Time(before).Int(limit), "prune the change feed");
+    auto r = q.Query(sql, PqParams().Time(before).Int(limit), what);
     if (!r.ok()) return r.status();
-    pruned = static_cast<int>(r->affected());
+    deleted = static_cast<int>(r->affected());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return pruned;
+  return deleted;
 }
 
 void PostgresStorage::WaitForChange(absl::Duration timeout) {

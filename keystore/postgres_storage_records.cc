@@ -20,89 +20,59 @@ using internal::PqSession;
 absl::StatusOr<VersionRecord> PostgresStorage::GetVersion(
     const std::string& key_id, int32_t version) {
   std::vector<VersionRecord> found;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    auto rows = q.Query(
-        absl::StrCat("SELECT ", internal::kVersionColumns,
-                     " FROM key_versions WHERE key_id = $1 AND version = $2")
-            .c_str(),
-        PqParams().Text(key_id).Int(version), "read a key version");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      found.push_back(internal::ReadVersion(*rows, i));
-    }
-    return absl::OkStatus();
+  absl::Status s = Read([&](PqSession& q) {
+    found.clear();
+    return internal::SelectVersions(q, "WHERE key_id = $1 AND version = $2",
+                                    PqParams().Text(key_id).Int(version),
+                                    "read a key version", &found);
   });
   if (!s.ok()) return s;
-  if (found.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("key '", key_id, "' has no version ", version));
-  }
-  return std::move(found.front());
+  return internal::FirstOrNotFound(
+      std::move(found),
+      absl::StrCat("key '", key_id, "' has no version ", version));
 }
 
 absl::StatusOr<std::vector<VersionRecord>> PostgresStorage::ListVersions(
     const std::string& key_id) {
-  std::vector<VersionRecord> versions;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    versions.clear();
-    auto rows = q.Query(
-        absl::StrCat("SELECT ", internal::kVersionColumns,
-                     " FROM key_versions WHERE key_id = $1 ORDER BY version")
-            .c_str(),
-        PqParams().Text(key_id), "list key versions");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      versions.push_back(internal::ReadVersion(*rows, i));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return versions;
+  return ReadList<VersionRecord>(
+      [&](PqSession& q, std::vector<VersionRecord>* out) {
+        return internal::SelectVersions(q, "WHERE key_id = $1 ORDER BY version",
+                                        PqParams().Text(key_id),
+                                        "list key versions", out);
+      });
 }
 
 absl::StatusOr<VersionRecord> PostgresStorage::FindVersionByKid(
     const std::string& kid) {
   std::vector<VersionRecord> found;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    auto rows = q.Query(
-        absl::StrCat("SELECT ", internal::kVersionColumns,
-                     " FROM key_versions WHERE kid = $1 AND kid <> ''")
-            .c_str(),
-        PqParams().Text(kid), "find a kid");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      found.push_back(internal::ReadVersion(*rows, i));
-    }
-    return absl::OkStatus();
+  absl::Status s = Read([&](PqSession& q) {
+    found.clear();
+    return internal::SelectVersions(q, "WHERE kid = $1 AND kid <> ''",
+                                    PqParams().Text(kid), "find a kid", &found);
   });
   if (!s.ok()) return s;
-  if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat("no key version has kid '",
-                                            absl::CHexEscape(kid), "'"));
-  }
-  return std::move(found.front());
+  return internal::FirstOrNotFound(
+      std::move(found),
+      absl::StrCat("no key version has kid '", absl::CHexEscape(kid), "'"));
 }
 
 absl::StatusOr<std::vector<VersionRecord>> PostgresStorage::ListVersionKids() {
-  std::vector<VersionRecord> out;
-  absl::Status s = Read([&](PqSession& q) -> absl::Status {
-    out.clear();
-    auto rows = q.Query(
-        "SELECT key_id, version, kid FROM key_versions WHERE kid <> '' "
-        "ORDER BY key_id, version",
-        "list the versions' kids");
-    if (!rows.ok()) return rows.status();
-    for (int i = 0; i < rows->size(); ++i) {
-      VersionRecord v;
-      v.key_id = rows->Bytes(i, 0);
-      v.version = static_cast<int32_t>(rows->Int(i, 1));
-      v.kid = rows->Bytes(i, 2);
-      out.push_back(std::move(v));
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return ReadList<VersionRecord>(
+      [&](PqSession& q, std::vector<VersionRecord>* out) -> absl::Status {
+        auto rows = q.Query(
+            "SELECT key_id, version, kid FROM key_versions WHERE kid <> '' "
+            "ORDER BY key_id, version",
+            "list the versions' kids");
+        if (!rows.ok()) return rows.status();
+        internal::ReadRows(*rows, out, [](const internal::PqRows& r, int i) {
+          VersionRecord v;
+          v.key_id = r.Bytes(i, 0);
+          v.version = static_cast<int32_t>(r.Int(i, 1));
+          v.kid = r.Bytes(i, 2);
+          return v;
+        });
+        return absl::OkStatus();
+      });
 }
 
 absl::Status PostgresStorage::SetVersionState(const std::string& key_id,
@@ -169,13 +139,7 @@ absl::Status PostgresStorage::DeletePolicy(const std::string& id) {
 }
 
 absl::StatusOr<std::vector<PolicyRecord>> PostgresStorage::ListPolicies() {
-  std::vector<PolicyRecord> policies;
-  absl::Status s = Read([&](PqSession& q) {
-    policies.clear();
-    return internal::SelectPolicies(q, &policies);
-  });
-  if (!s.ok()) return s;
-  return policies;
+  return ReadList<PolicyRecord>(internal::SelectPolicies);
 }
 
 // --- API keys -------------------------------------------------------------
@@ -189,22 +153,11 @@ absl::Status PostgresStorage::CreateApiKey(const ApiKeyRecord& k) {
 }
 
 absl::StatusOr<std::vector<ApiKeyRecord>> PostgresStorage::ListApiKeys() {
-  std::vector<ApiKeyRecord> keys;
-  absl::Status s = Read([&](PqSession& q) {
-    keys.clear();
-    return internal::SelectApiKeys(q, &keys);
-  });
-  if (!s.ok()) return s;
-  return keys;
+  return ReadList<ApiKeyRecord>(internal::SelectApiKeys);
 }
 
 absl::StatusOr<ApiKeyRecord> PostgresStorage::GetApiKey(const std::string& id) {
-  auto all = ListApiKeys();
-  if (!all.ok()) return all.status();
-  for (ApiKeyRecord& k : *all) {
-    if (k.id == id) return std::move(k);
-  }
-  return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+  return internal::ApiKeyNamed(ListApiKeys(), id);
 }
 
 absl::Status PostgresStorage::RevokeApiKey(const std::string& id,

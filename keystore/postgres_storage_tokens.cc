@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "keystore/internal/postgres_rows.h"
 #include "keystore/internal/pq.h"
+#include "keystore/internal/storage_errors.h"
 #include "keystore/postgres_storage.h"
 
 namespace keyward::keystore {
@@ -40,57 +41,33 @@ absl::Status PostgresStorage::CreateTokenRecord(const TokenRecord& r) {
 
 absl::StatusOr<TokenRecord> PostgresStorage::GetTokenRecord(
     const std::string& jti) {
-  std::vector<TokenRecord> rows;
-  absl::Status s = Read([&](PqSession& q) {
-    rows.clear();
-    return SelectTokens(q, "WHERE jti = $1", PqParams().Text(jti),
-                        "read a token record", &rows);
-  });
-  if (!s.ok()) return s;
-  if (rows.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("no token record for jti '", jti, "'"));
-  }
-  return std::move(rows.front());
+  auto rows =
+      ReadList<TokenRecord>([&](PqSession& q, std::vector<TokenRecord>* out) {
+        return SelectTokens(q, "WHERE jti = $1", PqParams().Text(jti),
+                            "read a token record", out);
+      });
+  if (!rows.ok()) return rows.status();
+  return internal::FirstOrNotFound(std::move(*rows),
+                                   internal::NoTokenRecord(jti));
 }
 
 absl::StatusOr<std::vector<TokenRecord>> PostgresStorage::ListTokenRecords(
     const TokenFilter& filter, const TokenCursor& cursor, int limit) {
-  std::string where =
-      "WHERE (issued_at_us < $1 OR (issued_at_us = $1 AND jti < $2)) "
-      "AND ($3 = '' OR key_id = $3) AND ($4 = '' OR external_id = $4)";
-  switch (filter.state) {
-    case TokenFilter::State::kAny:
-      break;
-    case TokenFilter::State::kActive:
-      absl::StrAppend(&where, " AND revoked_at_us = ", kNever,
-                      " AND expire_at_us > $5");
-      break;
-    case TokenFilter::State::kExpired:
-      absl::StrAppend(&where, " AND revoked_at_us = ", kNever,
-                      " AND expire_at_us <= $5");
-      break;
-    case TokenFilter::State::kRevoked:
-      absl::StrAppend(&where, " AND revoked_at_us <> ", kNever);
-      break;
-  }
   // Every parameter has an explicit type, so $5 may go unused.
-  absl::StrAppend(&where, " ORDER BY issued_at_us DESC, jti DESC LIMIT $6");
-  std::vector<TokenRecord> rows;
-  absl::Status s = Read([&](PqSession& q) {
-    rows.clear();
-    return SelectTokens(q, where,
-                        PqParams()
-                            .Time(cursor.issued_at)
-                            .Text(cursor.jti)
-                            .Text(filter.key_id)
-                            .Text(filter.external_id)
-                            .Time(filter.now)
-                            .Int(limit),
-                        "list token records", &rows);
-  });
-  if (!s.ok()) return s;
-  return rows;
+  const std::string where =
+      absl::StrCat("WHERE ", internal::TokenListCondition(filter.state, '$'));
+  return ReadList<TokenRecord>(
+      [&](PqSession& q, std::vector<TokenRecord>* out) {
+        return SelectTokens(q, where,
+                            PqParams()
+                                .Time(cursor.issued_at)
+                                .Text(cursor.jti)
+                                .Text(filter.key_id)
+                                .Text(filter.external_id)
+                                .Time(filter.now)
+                                .Int(limit),
+                            "list token records", out);
+      });
 }
 
 absl::StatusOr<TokenRecord> PostgresStorage::RevokeTokenRecord(
@@ -114,10 +91,7 @@ absl::StatusOr<TokenRecord> PostgresStorage::RevokeTokenRecord(
     absl::Status read = SelectTokens(q, "WHERE jti = $1", PqParams().Text(jti),
                                      "revoke a token", &rows);
     if (!read.ok()) return read;
-    if (rows.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat("no token record for jti '", jti, "'"));
-    }
+    if (rows.empty()) return absl::NotFoundError(internal::NoTokenRecord(jti));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -126,21 +100,13 @@ absl::StatusOr<TokenRecord> PostgresStorage::RevokeTokenRecord(
 
 absl::StatusOr<int> PostgresStorage::PurgeTokenRecords(absl::Time now,
                                                        int limit) {
-  int purged = 0;
-  absl::Status s = Change([&](PqSession& q, CommitInfo*) -> absl::Status {
-    // SKIP LOCKED: two replicas purging at once take different rows. The
-    // metadata goes with its record (ON DELETE CASCADE).
-    auto r = q.Query(
-        "DELETE FROM token_records WHERE jti IN (SELECT jti FROM "
-        "token_records WHERE purge_at_us < $1 ORDER BY purge_at_us LIMIT $2 "
-        "FOR UPDATE SKIP LOCKED)",
-        PqParams().Time(now).Int(limit), "purge token records");
-    if (!r.ok()) return r.status();
-    purged = static_cast<int>(r->affected());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return purged;
+  // SKIP LOCKED: two replicas purging at once take different rows. The
+  // metadata goes with its record (ON DELETE CASCADE).
+  return DeleteBatch(
+      "DELETE FROM token_records WHERE jti IN (SELECT jti FROM "
+      "token_records WHERE purge_at_us < $1 ORDER BY purge_at_us LIMIT $2 "
+      "FOR UPDATE SKIP LOCKED)",
+      now, limit, "purge token records");
 }
 
 }  // namespace keyward::keystore

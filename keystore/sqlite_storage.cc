@@ -1,7 +1,8 @@
-// SqliteStorage: opening, the schema, the key hierarchy, keys and versions.
-// Policies, API keys and token records are in sqlite_storage_access.cc;
-// whole-store copies in sqlite_storage_copy.cc; plumbing in
-// internal/sqlite.h.
+// SqliteStorage: opening, the schema, transactions and the key hierarchy.
+// Keys and versions are in sqlite_storage_keys.cc; policies, API keys and
+// token records in sqlite_storage_access.cc; the change feed and leases in
+// sqlite_storage_feed.cc and sqlite_storage_lease.cc; whole-store copies in
+// sqlite_storage_copy.cc; plumbing in internal/sqlite.h.
 #include "keystore/sqlite_storage.h"
 
 #include <fcntl.h>
@@ -98,9 +99,10 @@ absl::Status SqliteStorage::Exec(const char* sql) {
 }
 
 absl::Status SqliteStorage::Migrate() {
-  SqliteStatement get(db_, "PRAGMA user_version");
-  int64_t version = get.Step() ? get.Int(0) : 0;
-  if (!get.status("read schema version").ok()) return get.status("read schema version");
+  auto read =
+      internal::QueryInt(db_, "PRAGMA user_version", "read schema version");
+  if (!read.ok()) return read.status();
+  const int64_t version = *read;
   if (version > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the keystore's schema (version ", version,
@@ -124,6 +126,22 @@ absl::Status SqliteStorage::Migrate() {
 
 absl::Status SqliteStorage::Error(absl::string_view what) {
   return StatusFromSqlite(sqlite3_errcode(db_), what, sqlite3_errmsg(db_));
+}
+
+absl::Status SqliteStorage::Change(
+    const std::function<absl::Status(CommitInfo*)>& body) {
+  absl::MutexLock lock(&mu_);
+  SqliteTransaction txn(db_);
+  if (!txn.status().ok()) return txn.status();
+  CommitInfo info;
+  absl::Status s = body(&info);
+  if (!s.ok()) return s;  // txn rolls back
+  return txn.Commit(info);
+}
+
+absl::Status SqliteStorage::ChangedOneRow(const std::string& missing) {
+  if (sqlite3_changes(db_) == 1) return absl::OkStatus();
+  return absl::NotFoundError(missing);
 }
 
 absl::StatusOr<KeystoreMeta> SqliteStorage::ReadMeta() {
@@ -151,13 +169,21 @@ absl::StatusOr<KeystoreMeta> SqliteStorage::ReadMetaLocked() {
   return meta;
 }
 
+namespace {
+// BindMeta binds the key hierarchy's columns as parameters 1 to 6, in
+// kdf_salt, scrypt_n, scrypt_r, scrypt_p, kek_check, wrapped_root_key order.
+SqliteStatement& BindMeta(SqliteStatement& q, const KeystoreMeta& meta) {
+  return q.BindBlob(1, meta.kdf_salt)
+      .Bind(2, static_cast<int64_t>(meta.scrypt_n))
+      .Bind(3, static_cast<int64_t>(meta.scrypt_r))
+      .Bind(4, static_cast<int64_t>(meta.scrypt_p))
+      .BindBlob(5, meta.kek_check)
+      .BindBlob(6, meta.wrapped_root_key);
+}
+}  // namespace
+
 absl::Status SqliteStorage::InitMeta(const KeystoreMeta& meta) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s = InsertMeta(meta);
-  if (!s.ok()) return s;
-  return txn.Commit();
+  return Change([&](CommitInfo*) { return InsertMeta(meta); });
 }
 
 absl::Status SqliteStorage::InsertMeta(const KeystoreMeta& meta) {
@@ -165,479 +191,27 @@ absl::Status SqliteStorage::InsertMeta(const KeystoreMeta& meta) {
                     "INSERT INTO meta (id, kdf_salt, scrypt_n, scrypt_r, "
                     "scrypt_p, kek_check, wrapped_root_key) "
                     "VALUES (1, ?, ?, ?, ?, ?, ?)");
-  q.BindBlob(1, meta.kdf_salt)
-      .Bind(2, static_cast<int64_t>(meta.scrypt_n))
-      .Bind(3, static_cast<int64_t>(meta.scrypt_r))
-      .Bind(4, static_cast<int64_t>(meta.scrypt_p))
-      .BindBlob(5, meta.kek_check)
-      .BindBlob(6, meta.wrapped_root_key);
-  return q.Run("write the key hierarchy");
+  return BindMeta(q, meta).Run("write the key hierarchy");
 }
 
-absl::Status SqliteStorage::ReplaceMeta(const std::string& expected_wrapped_root,
-                                       const KeystoreMeta& next) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  SqliteStatement q(db_,
-              "UPDATE meta SET kdf_salt = ?, scrypt_n = ?, scrypt_r = ?, "
-              "scrypt_p = ?, kek_check = ?, wrapped_root_key = ? "
-              "WHERE id = 1 AND wrapped_root_key = ?");
-  q.BindBlob(1, next.kdf_salt)
-      .Bind(2, static_cast<int64_t>(next.scrypt_n))
-      .Bind(3, static_cast<int64_t>(next.scrypt_r))
-      .Bind(4, static_cast<int64_t>(next.scrypt_p))
-      .BindBlob(5, next.kek_check)
-      .BindBlob(6, next.wrapped_root_key)
-      .BindBlob(7, expected_wrapped_root);
-  absl::Status s = q.Run("re-wrap the root key");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    return absl::AbortedError(
-        "the passphrase was changed concurrently; try again");
-  }
-  return txn.Commit();
-}
-
-absl::Status SqliteStorage::WriteLabels(const KeyRecord& key) {
-  absl::Status s = SqliteStatement(db_, "DELETE FROM key_labels WHERE key_id = ?")
-                       .Bind(1, key.id)
-                       .Run("write labels");
-  if (!s.ok()) return s;
-  for (const auto& [name, value] : key.labels) {
-    s = SqliteStatement(db_,
-                  "INSERT INTO key_labels (key_id, name, value) VALUES (?, ?, ?)")
-            .Bind(1, key.id)
-            .Bind(2, name)
-            .Bind(3, value)
-            .Run("write labels");
+absl::Status SqliteStorage::ReplaceMeta(
+    const std::string& expected_wrapped_root, const KeystoreMeta& next) {
+  return Change([&](CommitInfo*) -> absl::Status {
+    SqliteStatement q(db_,
+                      "UPDATE meta SET kdf_salt = ?, scrypt_n = ?, "
+                      "scrypt_r = ?, scrypt_p = ?, kek_check = ?, "
+                      "wrapped_root_key = ? "
+                      "WHERE id = 1 AND wrapped_root_key = ?");
+    absl::Status s = BindMeta(q, next)
+                         .BindBlob(7, expected_wrapped_root)
+                         .Run("re-wrap the root key");
     if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SqliteStorage::InsertVersion(const VersionRecord& v) {
-  return SqliteStatement(db_,
-                   "INSERT INTO key_versions (key_id, version, state, "
-                   "created_at_us, destroyed_at_us, wrapped_material, "
-                   "public_key, imported, kid) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-      .Bind(1, v.key_id)
-      .Bind(2, v.version)
-      .Bind(3, static_cast<int64_t>(v.state))
-      .Bind(4, ToMicros(v.created_at))
-      .Bind(5, ToMicros(v.destroyed_at))
-      .BindBlob(6, v.wrapped_material)
-      .BindBlob(7, v.public_key)
-      .Bind(8, v.imported ? 1 : 0)
-      .Bind(9, v.kid)
-      .Run("write a key version");
-}
-
-absl::Status SqliteStorage::CreateKey(const KeyRecord& key,
-                                      const std::vector<VersionRecord>& versions) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s = InsertKey(key, /*revision=*/1, versions);
-  if (!s.ok()) return s;
-  s = AppendChange(ChangeKind::kKey, key.id);
-  if (!s.ok()) return s;
-  return txn.Commit({versions.empty() ? 0 : versions.back().version});
-}
-
-absl::Status SqliteStorage::InsertKey(const KeyRecord& key, int64_t revision,
-                                      const std::vector<VersionRecord>& versions) {
-  SqliteStatement q(
-      db_,
-      "INSERT INTO keys (id, type, purpose, description, exportable, "
-      "public_only, primary_version, latest_version, min_decrypt_version, "
-      "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, created_at_us, "
-      "rotated_at_us, jwe_algorithm, revision, signature_algorithms, "
-      "jwt_default_ttl_s, jwt_issuer, legacy_short_secret) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  q.Bind(1, key.id)
-      .Bind(2, crypto::KeyTypeName(key.type))
-      .Bind(3, static_cast<int64_t>(key.purpose))
-      .Bind(4, key.description)
-      .Bind(5, key.exportable ? 1 : 0)
-      .Bind(6, key.public_only ? 1 : 0)
-      .Bind(7, key.primary_version)
-      .Bind(8, key.latest_version)
-      .Bind(9, key.min_decrypt_version)
-      .Bind(10, key.min_encrypt_version)
-      .Bind(11, absl::ToInt64Seconds(key.rotation_period))
-      .Bind(12, absl::ToInt64Seconds(key.jwt_max_ttl))
-      .Bind(13, ToMicros(key.created_at))
-      .Bind(14, ToMicros(key.rotated_at))
-      .Bind(15, key.jwe_algorithm)
-      .Bind(16, revision)
-      .Bind(17, SignatureAlgorithmsText(key.signature_algorithms))
-      .Bind(18, absl::ToInt64Seconds(key.jwt_default_ttl))
-      .Bind(19, key.jwt_issuer)
-      .Bind(20, key.legacy_short_secret ? 1 : 0);
-  absl::Status s = q.Run("create a key");
-  if (absl::IsAlreadyExists(s)) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "a key named '", key.id, "' already exists; choose another name"));
-  }
-  if (!s.ok()) return s;
-  s = WriteLabels(key);
-  if (!s.ok()) return s;
-  for (const VersionRecord& v : versions) {
-    s = InsertVersion(v);
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SqliteStorage::AddVersion(const VersionRecord& version,
-                                       bool make_primary) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  SqliteStatement q(db_,
-              "UPDATE keys SET latest_version = ?1, "
-              "primary_version = CASE WHEN ?2 THEN ?1 ELSE primary_version END, "
-              "rotated_at_us = CASE WHEN ?2 THEN ?3 ELSE rotated_at_us END, "
-              "revision = revision + 1 "
-              "WHERE id = ?4 AND latest_version = ?1 - 1");
-  q.Bind(1, version.version)
-      .Bind(2, make_primary ? 1 : 0)
-      .Bind(3, ToMicros(version.created_at))
-      .Bind(4, version.key_id);
-  absl::Status s = q.Run("add a key version");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    SqliteStatement exists(db_, "SELECT 1 FROM keys WHERE id = ?");
-    exists.Bind(1, version.key_id);
-    if (!exists.Step()) {
-      s = exists.status("add a key version");
-      if (!s.ok()) return s;
-      return absl::NotFoundError(
-          absl::StrCat("no key named '", version.key_id, "'"));
+    if (sqlite3_changes(db_) != 1) {
+      return absl::AbortedError(
+          "the passphrase was changed concurrently; try again");
     }
-    return absl::AbortedError(absl::StrCat(
-        "key '", version.key_id, "' changed while version ", version.version,
-        " was being added; try again"));
-  }
-  s = InsertVersion(version);
-  if (!s.ok()) return s;
-  s = AppendChange(ChangeKind::kKey, version.key_id);
-  if (!s.ok()) return s;
-  return txn.Commit({version.version});
+    return absl::OkStatus();
+  });
 }
-
-absl::Status SqliteStorage::ReadLabels(KeyRecord* key) {
-  SqliteStatement q(db_, "SELECT name, value FROM key_labels WHERE key_id = ?");
-  q.Bind(1, key->id);
-  while (q.Step()) key->labels[q.Text(0)] = q.Text(1);
-  return q.status("read labels");
-}
-
-namespace {
-constexpr const char* kKeyColumns =
-    "id, type, purpose, description, exportable, public_only, "
-    "primary_version, latest_version, min_decrypt_version, "
-    "min_encrypt_version, rotation_period_s, jwt_max_ttl_s, created_at_us, "
-    "rotated_at_us, jwe_algorithm, revision, signature_algorithms, "
-    "jwt_default_ttl_s, jwt_issuer, legacy_short_secret";
-}  // namespace
-
-absl::StatusOr<KeyRecord> SqliteStorage::ReadKeyRow(const SqliteStatement& q) {
-  KeyRecord key;
-  key.id = q.Text(0);
-  if (std::optional<KeyType> parsed = KeyTypeFromName(q.Text(1))) {
-    key.type = *parsed;
-  } else {
-    return absl::DataLossError(absl::StrCat(
-        "key '", key.id, "' has an unknown type '", q.Text(1),
-        "' in the keystore; run a newer keywardd or restore a backup"));
-  }
-  key.purpose = static_cast<KeyPurpose>(q.Int(2));
-  key.description = q.Text(3);
-  key.exportable = q.Int(4) != 0;
-  key.public_only = q.Int(5) != 0;
-  key.primary_version = q.Int(6);
-  key.latest_version = q.Int(7);
-  key.min_decrypt_version = q.Int(8);
-  key.min_encrypt_version = q.Int(9);
-  key.rotation_period = absl::Seconds(q.Int(10));
-  key.jwt_max_ttl = absl::Seconds(q.Int(11));
-  key.created_at = FromMicros(q.Int(12));
-  key.rotated_at = FromMicros(q.Int(13));
-  key.jwe_algorithm = q.Text(14);
-  key.revision = q.Int(15);
-  auto algorithms = internal::StoredAlgorithms(key.id, q.Text(16));
-  if (!algorithms.ok()) return algorithms.status();
-  key.signature_algorithms = std::move(*algorithms);
-  key.jwt_default_ttl = absl::Seconds(q.Int(17));
-  key.jwt_issuer = q.Text(18);
-  key.legacy_short_secret = q.Int(19) != 0;
-  return key;
-}
-
-absl::StatusOr<KeyRecord> SqliteStorage::GetKey(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  KeyRecord key;
-  absl::Status s = ReadKey(id, &key);
-  if (!s.ok()) return s;
-  return key;
-}
-
-absl::Status SqliteStorage::ReadKey(const std::string& id, KeyRecord* out) {
-  SqliteStatement q(db_, absl::StrCat("SELECT ", kKeyColumns,
-                                      " FROM keys WHERE id = ?").c_str());
-  q.Bind(1, id);
-  if (!q.Step()) {
-    absl::Status s = q.status("read a key");
-    if (!s.ok()) return s;
-    return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
-  }
-  auto key = ReadKeyRow(q);
-  if (!key.ok()) return key.status();
-  *out = std::move(*key);
-  return ReadLabels(out);
-}
-
-absl::StatusOr<std::vector<KeyRecord>> SqliteStorage::ListKeys(
-    const std::string& after, int limit) {
-  absl::MutexLock lock(&mu_);
-  SqliteStatement q(db_, absl::StrCat("SELECT ", kKeyColumns,
-                                " FROM keys WHERE id > ? ORDER BY id LIMIT ?")
-                       .c_str());
-  q.Bind(1, after).Bind(2, limit);
-  std::vector<KeyRecord> keys;
-  while (q.Step()) {
-    auto key = ReadKeyRow(q);
-    if (!key.ok()) return key.status();
-    keys.push_back(std::move(*key));
-  }
-  absl::Status s = q.status("list keys");
-  if (!s.ok()) return s;
-  for (KeyRecord& key : keys) {
-    s = ReadLabels(&key);
-    if (!s.ok()) return s;
-  }
-  return keys;
-}
-
-absl::Status SqliteStorage::UpdateKey(const KeyRecord& key,
-                                      int64_t expected_revision) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  SqliteStatement q(db_,
-                    "UPDATE keys SET description = ?, min_decrypt_version = ?, "
-                    "min_encrypt_version = ?, rotation_period_s = ?, "
-                    "jwt_max_ttl_s = ?, jwt_default_ttl_s = ?, "
-                    "jwt_issuer = ?, revision = revision + 1 "
-                    "WHERE id = ? AND revision = ?");
-  q.Bind(1, key.description)
-      .Bind(2, key.min_decrypt_version)
-      .Bind(3, key.min_encrypt_version)
-      .Bind(4, absl::ToInt64Seconds(key.rotation_period))
-      .Bind(5, absl::ToInt64Seconds(key.jwt_max_ttl))
-      .Bind(6, absl::ToInt64Seconds(key.jwt_default_ttl))
-      .Bind(7, key.jwt_issuer)
-      .Bind(8, key.id)
-      .Bind(9, expected_revision);
-  absl::Status s = q.Run("update a key");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    SqliteStatement now(db_, "SELECT revision FROM keys WHERE id = ?");
-    now.Bind(1, key.id);
-    if (!now.Step()) {
-      s = now.status("update a key");
-      if (!s.ok()) return s;
-      return absl::NotFoundError(absl::StrCat("no key named '", key.id, "'"));
-    }
-    return internal::KeyRevisionChanged(key.id, now.Int(0),
-                                        expected_revision);
-  }
-  s = WriteLabels(key);
-  if (!s.ok()) return s;
-  s = AppendChange(ChangeKind::kKey, key.id);
-  if (!s.ok()) return s;
-  return txn.Commit();
-}
-
-absl::StatusOr<KeyWithVersions> SqliteStorage::GetKeyWithVersions(
-    const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  // One read transaction: one snapshot for the key and its versions.
-  SqliteTransaction txn(db_, SqliteTransaction::Kind::kRead);
-  if (!txn.status().ok()) return txn.status();
-  KeyWithVersions out;
-  absl::Status s = ReadKeyWithVersions(id, &out);
-  if (!s.ok()) return s;
-  SqliteStatement head(db_, "SELECT seq FROM change_head WHERE id = 1");
-  if (head.Step()) out.feed_head = head.Int(0);
-  s = head.status("read the change feed's head");
-  if (!s.ok()) return s;
-  s = txn.CommitWithoutHook();
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::Status SqliteStorage::ReadAllKeys(std::vector<KeyWithVersions>* out) {
-  std::vector<std::string> ids;
-  SqliteStatement q(db_, "SELECT id FROM keys ORDER BY id");
-  while (q.Step()) ids.push_back(q.Text(0));
-  absl::Status s = q.status("list keys");
-  for (const std::string& id : ids) {
-    if (!s.ok()) break;
-    s = ReadKeyWithVersions(id, &out->emplace_back());
-  }
-  return s;
-}
-
-absl::Status SqliteStorage::ReadKeyWithVersions(const std::string& id,
-                                                KeyWithVersions* out) {
-  absl::Status s = ReadKey(id, &out->key);
-  if (!s.ok()) return s;
-  return ReadVersions(id, &out->versions);
-}
-
-namespace {
-constexpr const char* kVersionColumns =
-    "key_id, version, state, created_at_us, destroyed_at_us, "
-    "wrapped_material, public_key, imported, kid";
-}  // namespace
-
-VersionRecord SqliteStorage::ReadVersionRow(const SqliteStatement& q) {
-  VersionRecord v;
-  v.key_id = q.Text(0);
-  v.version = static_cast<int32_t>(q.Int(1));
-  v.state = static_cast<VersionState>(q.Int(2));
-  v.created_at = FromMicros(q.Int(3));
-  v.destroyed_at = FromMicros(q.Int(4));
-  v.wrapped_material = q.Text(5);
-  v.public_key = q.Text(6);
-  v.imported = q.Int(7) != 0;
-  v.kid = q.Text(8);
-  return v;
-}
-
-absl::StatusOr<VersionRecord> SqliteStorage::GetVersion(
-    const std::string& key_id, int32_t version) {
-  absl::MutexLock lock(&mu_);
-  SqliteStatement q(db_, absl::StrCat("SELECT ", kVersionColumns,
-                                " FROM key_versions WHERE key_id = ? AND "
-                                "version = ?")
-                       .c_str());
-  q.Bind(1, key_id).Bind(2, version);
-  if (!q.Step()) {
-    absl::Status s = q.status("read a key version");
-    if (!s.ok()) return s;
-    return absl::NotFoundError(absl::StrCat("key '", key_id,
-                                            "' has no version ", version));
-  }
-  return ReadVersionRow(q);
-}
-
-absl::StatusOr<VersionRecord> SqliteStorage::FindVersionByKid(
-    const std::string& kid) {
-  absl::MutexLock lock(&mu_);
-  SqliteStatement q(db_, absl::StrCat("SELECT ", kVersionColumns,
-                                " FROM key_versions WHERE kid = ? AND kid != ''")
-                       .c_str());
-  q.Bind(1, kid);
-  if (!q.Step()) {
-    absl::Status s = q.status("find a kid");
-    if (!s.ok()) return s;
-    return absl::NotFoundError(absl::StrCat("no key version has kid '",
-                                            absl::CHexEscape(kid), "'"));
-  }
-  return ReadVersionRow(q);
-}
-
-absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersionKids() {
-  absl::MutexLock lock(&mu_);
-  SqliteStatement q(db_, "SELECT key_id, version, kid FROM key_versions "
-                   "WHERE kid != '' ORDER BY key_id, version");
-  std::vector<VersionRecord> out;
-  while (q.Step()) {
-    VersionRecord v;
-    v.key_id = q.Text(0);
-    v.version = static_cast<int32_t>(q.Int(1));
-    v.kid = q.Text(2);
-    out.push_back(std::move(v));
-  }
-  absl::Status s = q.status("list the versions' kids");
-  if (!s.ok()) return s;
-  return out;
-}
-
-absl::StatusOr<std::vector<VersionRecord>> SqliteStorage::ListVersions(
-    const std::string& key_id) {
-  absl::MutexLock lock(&mu_);
-  std::vector<VersionRecord> versions;
-  absl::Status s = ReadVersions(key_id, &versions);
-  if (!s.ok()) return s;
-  return versions;
-}
-
-absl::Status SqliteStorage::ReadVersions(const std::string& key_id,
-                                         std::vector<VersionRecord>* out) {
-  SqliteStatement q(db_, absl::StrCat("SELECT ", kVersionColumns,
-                                      " FROM key_versions WHERE key_id = ? "
-                                      "ORDER BY version")
-                             .c_str());
-  q.Bind(1, key_id);
-  while (q.Step()) out->push_back(ReadVersionRow(q));
-  return q.status("list key versions");
-}
-
-absl::Status SqliteStorage::SetVersionState(const std::string& key_id,
-                                            int32_t version,
-                                            VersionState expected,
-                                            VersionState state,
-                                            absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  const bool destroy = state == VersionState::kDestroyed;
-  SqliteStatement q(
-      db_,
-      "UPDATE key_versions SET state = ?1, "
-      "wrapped_material = CASE WHEN ?2 THEN x'' ELSE wrapped_material END, "
-      "destroyed_at_us = CASE WHEN ?2 THEN ?3 ELSE destroyed_at_us END "
-      "WHERE key_id = ?4 AND version = ?5 AND state = ?6");
-  q.Bind(1, static_cast<int64_t>(state))
-      .Bind(2, destroy ? 1 : 0)
-      .Bind(3, ToMicros(now))
-      .Bind(4, key_id)
-      .Bind(5, version)
-      .Bind(6, static_cast<int64_t>(expected));
-  absl::Status s = q.Run("change a version's state");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    SqliteStatement current(
-        db_, "SELECT state FROM key_versions WHERE key_id = ? AND version = ?");
-    current.Bind(1, key_id).Bind(2, version);
-    if (!current.Step()) {
-      s = current.status("change a version's state");
-      if (!s.ok()) return s;
-      return absl::NotFoundError(absl::StrCat("key '", key_id,
-                                              "' has no version ", version));
-    }
-    return internal::VersionStateChanged(key_id, version,
-                               static_cast<VersionState>(current.Int(0)));
-  }
-  s = AppendChange(ChangeKind::kKey, key_id);
-  if (!s.ok()) return s;
-  return txn.Commit({version});
-}
-
-absl::StatusOr<int64_t> SqliteStorage::CountKeys() {
-  absl::MutexLock lock(&mu_);
-  SqliteStatement q(db_, "SELECT count(*) FROM keys");
-  int64_t n = q.Step() ? q.Int(0) : 0;
-  absl::Status s = q.status("count keys");
-  if (!s.ok()) return s;
-  return n;
-}
-
 
 }  // namespace keyward::keystore

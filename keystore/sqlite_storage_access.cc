@@ -8,24 +8,21 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "keystore/internal/sqlite.h"
+#include "keystore/internal/storage_errors.h"
 #include "keystore/sqlite_storage.h"
 
 namespace keyward::keystore {
 
 using internal::FromMicros;
 using internal::SqliteStatement;
-using internal::SqliteTransaction;
 using internal::ToMicros;
 
 absl::Status SqliteStorage::CreatePolicy(const PolicyRecord& p) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s = InsertPolicy(p);
-  if (!s.ok()) return s;
-  s = AppendChange(ChangeKind::kPolicy, p.id);
-  if (!s.ok()) return s;
-  return txn.Commit();
+  return Change([&](CommitInfo*) {
+    absl::Status s = InsertPolicy(p);
+    if (!s.ok()) return s;
+    return AppendChange(ChangeKind::kPolicy, p.id);
+  });
 }
 
 absl::Status SqliteStorage::InsertPolicy(const PolicyRecord& p) {
@@ -50,19 +47,14 @@ absl::Status SqliteStorage::InsertPolicy(const PolicyRecord& p) {
 }
 
 absl::Status SqliteStorage::DeletePolicy(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s = SqliteStatement(db_, "DELETE FROM policies WHERE id = ?")
-                       .Bind(1, id)
-                       .Run("delete a policy");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    return absl::NotFoundError(absl::StrCat("no policy named '", id, "'"));
-  }
-  s = AppendChange(ChangeKind::kPolicy, id);
-  if (!s.ok()) return s;
-  return txn.Commit();
+  return Change([&](CommitInfo*) {
+    absl::Status s = SqliteStatement(db_, "DELETE FROM policies WHERE id = ?")
+                         .Bind(1, id)
+                         .Run("delete a policy");
+    if (s.ok()) s = ChangedOneRow(absl::StrCat("no policy named '", id, "'"));
+    if (!s.ok()) return s;
+    return AppendChange(ChangeKind::kPolicy, id);
+  });
 }
 
 absl::StatusOr<std::vector<PolicyRecord>> SqliteStorage::ListPolicies() {
@@ -75,18 +67,18 @@ absl::StatusOr<std::vector<PolicyRecord>> SqliteStorage::ListPoliciesLocked() {
               "SELECT id, principal, resource, operations, description, "
               "created_by, created_at_us FROM policies ORDER BY id");
   std::vector<PolicyRecord> policies;
-  while (q.Step()) {
-    PolicyRecord p;
-    p.id = q.Text(0);
-    p.principal = q.Text(1);
-    p.resource = q.Text(2);
-    p.operations = absl::StrSplit(q.Text(3), ',', absl::SkipEmpty());
-    p.description = q.Text(4);
-    p.created_by = q.Text(5);
-    p.created_at = FromMicros(q.Int(6));
-    policies.push_back(std::move(p));
-  }
-  absl::Status s = q.status("list policies");
+  absl::Status s = internal::ReadRows(
+      q, "list policies", &policies, [](const SqliteStatement& row) {
+        PolicyRecord p;
+        p.id = row.Text(0);
+        p.principal = row.Text(1);
+        p.resource = row.Text(2);
+        p.operations = absl::StrSplit(row.Text(3), ',', absl::SkipEmpty());
+        p.description = row.Text(4);
+        p.created_by = row.Text(5);
+        p.created_at = FromMicros(row.Int(6));
+        return p;
+      });
   if (!s.ok()) return s;
   return policies;
 }
@@ -98,14 +90,11 @@ constexpr const char* kApiKeyColumns =
 }  // namespace
 
 absl::Status SqliteStorage::CreateApiKey(const ApiKeyRecord& k) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s = InsertApiKey(k);
-  if (!s.ok()) return s;
-  s = AppendChange(ChangeKind::kApiKey, k.id);
-  if (!s.ok()) return s;
-  return txn.Commit();
+  return Change([&](CommitInfo*) {
+    absl::Status s = InsertApiKey(k);
+    if (!s.ok()) return s;
+    return AppendChange(ChangeKind::kApiKey, k.id);
+  });
 }
 
 absl::Status SqliteStorage::InsertApiKey(const ApiKeyRecord& k) {
@@ -139,66 +128,52 @@ absl::StatusOr<std::vector<ApiKeyRecord>> SqliteStorage::ListApiKeysLocked() {
   SqliteStatement q(db_, absl::StrCat("SELECT ", kApiKeyColumns,
                                 " FROM api_keys ORDER BY id").c_str());
   std::vector<ApiKeyRecord> keys;
-  while (q.Step()) {
-    ApiKeyRecord k;
-    k.id = q.Text(0);
-    k.description = q.Text(1);
-    k.secret_sha256 = q.Text(2);
-    k.created_by = q.Text(3);
-    k.created_at = FromMicros(q.Int(4));
-    k.expire_at = FromMicros(q.Int(5));
-    k.revoked_at = FromMicros(q.Int(6));
-    k.last_login_at = FromMicros(q.Int(7));
-    keys.push_back(std::move(k));
-  }
-  absl::Status s = q.status("list API keys");
+  absl::Status s = internal::ReadRows(
+      q, "list API keys", &keys, [](const SqliteStatement& row) {
+        ApiKeyRecord k;
+        k.id = row.Text(0);
+        k.description = row.Text(1);
+        k.secret_sha256 = row.Text(2);
+        k.created_by = row.Text(3);
+        k.created_at = FromMicros(row.Int(4));
+        k.expire_at = FromMicros(row.Int(5));
+        k.revoked_at = FromMicros(row.Int(6));
+        k.last_login_at = FromMicros(row.Int(7));
+        return k;
+      });
   if (!s.ok()) return s;
   return keys;
 }
 
 absl::StatusOr<ApiKeyRecord> SqliteStorage::GetApiKey(const std::string& id) {
-  auto all = ListApiKeys();
-  if (!all.ok()) return all.status();
-  for (ApiKeyRecord& k : *all) {
-    if (k.id == id) return std::move(k);
-  }
-  return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
+  return internal::ApiKeyNamed(ListApiKeys(), id);
+}
+
+// SetApiKeyTime runs `sql`, an UPDATE of API key ?2's row with the time ?1,
+// as one change; NOT_FOUND if there is no such key.
+absl::Status SqliteStorage::SetApiKeyTime(const char* sql,
+                                          const std::string& id, absl::Time now,
+                                          absl::string_view what,
+                                          bool to_feed) {
+  return Change([&](CommitInfo*) {
+    absl::Status s =
+        SqliteStatement(db_, sql).Bind(1, ToMicros(now)).Bind(2, id).Run(what);
+    if (s.ok()) s = ChangedOneRow(absl::StrCat("no API key named '", id, "'"));
+    if (!s.ok() || !to_feed) return s;
+    return AppendChange(ChangeKind::kApiKey, id);
+  });
 }
 
 absl::Status SqliteStorage::RevokeApiKey(const std::string& id, absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s =
-      SqliteStatement(db_,
-                "UPDATE api_keys SET revoked_at_us = min(revoked_at_us, ?) "
-                "WHERE id = ?")
-          .Bind(1, ToMicros(now))
-          .Bind(2, id)
-          .Run("revoke an API key");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
-  }
-  s = AppendChange(ChangeKind::kApiKey, id);
-  if (!s.ok()) return s;
-  return txn.Commit();
+  return SetApiKeyTime(
+      "UPDATE api_keys SET revoked_at_us = min(revoked_at_us, ?) WHERE id = ?",
+      id, now, "revoke an API key", /*to_feed=*/true);
 }
 
 absl::Status SqliteStorage::TouchApiKey(const std::string& id, absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s =
-      SqliteStatement(db_, "UPDATE api_keys SET last_login_at_us = ? WHERE id = ?")
-          .Bind(1, ToMicros(now))
-          .Bind(2, id)
-          .Run("record a login");
-  if (!s.ok()) return s;
-  if (sqlite3_changes(db_) != 1) {
-    return absl::NotFoundError(absl::StrCat("no API key named '", id, "'"));
-  }
-  return txn.Commit();
+  // A login is no change the replicas must see: not in the feed.
+  return SetApiKeyTime("UPDATE api_keys SET last_login_at_us = ? WHERE id = ?",
+                       id, now, "record a login", /*to_feed=*/false);
 }
 
 namespace {
@@ -208,29 +183,11 @@ constexpr const char* kTokenColumns =
     "revoke_reason, revoked_by";
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> SqliteStorage::ListKeysDueForRotation(
-    absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  // Only the few keys with a period are read, not every key.
-  SqliteStatement q(db_,
-              "SELECT id FROM keys WHERE rotation_period_s > 0 AND "
-              "public_only = 0 AND rotated_at_us + rotation_period_s * 1000000 "
-              "<= ? ORDER BY id");
-  q.Bind(1, ToMicros(now));
-  std::vector<std::string> ids;
-  while (q.Step()) ids.push_back(q.Text(0));
-  absl::Status s = q.status("list keys due for rotation");
-  if (!s.ok()) return s;
-  return ids;
-}
-
 absl::Status SqliteStorage::CreateTokenRecord(const TokenRecord& r) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s = InsertToken(r);
-  if (!s.ok()) return s;
-  return txn.Commit({r.version});
+  return Change([&](CommitInfo* info) {
+    info->version = r.version;
+    return InsertToken(r);
+  });
 }
 
 absl::Status SqliteStorage::InsertToken(const TokenRecord& r) {
@@ -322,37 +279,15 @@ absl::StatusOr<TokenRecord> SqliteStorage::GetTokenRecord(
   std::vector<TokenRecord> rows;
   absl::Status s = ReadTokenRows(q, &rows);
   if (!s.ok()) return s;
-  if (rows.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("no token record for jti '", jti, "'"));
-  }
-  return std::move(rows.front());
+  return internal::FirstOrNotFound(std::move(rows),
+                                   internal::NoTokenRecord(jti));
 }
 
 absl::StatusOr<std::vector<TokenRecord>> SqliteStorage::ListTokenRecords(
     const TokenFilter& filter, const TokenCursor& cursor, int limit) {
-  constexpr int64_t kNever = INT64_MAX;
-  std::string sql = absl::StrCat(
-      "SELECT ", kTokenColumns,
-      " FROM token_records WHERE (issued_at_us < ?1 OR (issued_at_us = ?1 AND "
-      "jti < ?2)) AND (?3 = '' OR key_id = ?3) AND (?4 = '' OR external_id = "
-      "?4)");
-  switch (filter.state) {
-    case TokenFilter::State::kAny:
-      break;
-    case TokenFilter::State::kActive:
-      absl::StrAppend(&sql, " AND revoked_at_us = ", kNever,
-                      " AND expire_at_us > ?5");
-      break;
-    case TokenFilter::State::kExpired:
-      absl::StrAppend(&sql, " AND revoked_at_us = ", kNever,
-                      " AND expire_at_us <= ?5");
-      break;
-    case TokenFilter::State::kRevoked:
-      absl::StrAppend(&sql, " AND revoked_at_us != ", kNever);
-      break;
-  }
-  absl::StrAppend(&sql, " ORDER BY issued_at_us DESC, jti DESC LIMIT ?6");
+  const std::string sql =
+      absl::StrCat("SELECT ", kTokenColumns, " FROM token_records WHERE ",
+                   internal::TokenListCondition(filter.state, '?'));
   absl::MutexLock lock(&mu_);
   SqliteStatement q(db_, sql.c_str());
   q.Bind(1, ToMicros(cursor.issued_at))
@@ -370,15 +305,12 @@ absl::StatusOr<std::vector<TokenRecord>> SqliteStorage::ListTokenRecords(
 absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
     const std::string& jti, absl::Time now, const std::string& reason,
     const std::string& revoked_by) {
-  {
-    absl::MutexLock lock(&mu_);
-    SqliteTransaction txn(db_);
-    if (!txn.status().ok()) return txn.status();
+  absl::Status revoked = Change([&](CommitInfo* info) -> absl::Status {
     absl::Status s =
         SqliteStatement(db_,
-                  "UPDATE token_records SET revoked_at_us = ?1, "
-                  "revoke_reason = ?2, revoked_by = ?3 "
-                  "WHERE jti = ?4 AND revoked_at_us = ?5")
+                        "UPDATE token_records SET revoked_at_us = ?1, "
+                        "revoke_reason = ?2, revoked_by = ?3 "
+                        "WHERE jti = ?4 AND revoked_at_us = ?5")
             .Bind(1, ToMicros(now))
             .Bind(2, reason)
             .Bind(3, revoked_by)
@@ -392,37 +324,27 @@ absl::StatusOr<TokenRecord> SqliteStorage::RevokeTokenRecord(
     }
     // The record names the signing version, for the call's audit record;
     // no row: NOT_FOUND (and the hook is not run).
-    SqliteStatement version(db_, "SELECT version FROM token_records WHERE jti = ?");
+    SqliteStatement version(db_,
+                            "SELECT version FROM token_records WHERE jti = ?");
     version.Bind(1, jti);
     if (!version.Step()) {
       s = version.status("revoke a token");
       if (!s.ok()) return s;
-      return absl::NotFoundError(
-          absl::StrCat("no token record for jti '", jti, "'"));
+      return absl::NotFoundError(internal::NoTokenRecord(jti));
     }
-    s = txn.Commit({static_cast<int32_t>(version.Int(0))});
-    if (!s.ok()) return s;
-  }
+    info->version = static_cast<int32_t>(version.Int(0));
+    return absl::OkStatus();
+  });
+  if (!revoked.ok()) return revoked;
   return GetTokenRecord(jti);
 }
 
 absl::StatusOr<int> SqliteStorage::PurgeTokenRecords(absl::Time now,
                                                      int limit) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s =
-      SqliteStatement(db_,
-                "DELETE FROM token_records WHERE jti IN (SELECT jti FROM "
-                "token_records WHERE purge_at_us < ? LIMIT ?)")
-          .Bind(1, ToMicros(now))
-          .Bind(2, static_cast<int64_t>(limit))
-          .Run("purge token records");
-  if (!s.ok()) return s;
-  const int purged = sqlite3_changes(db_);
-  s = txn.Commit();
-  if (!s.ok()) return s;
-  return purged;
+  return DeleteBatch(
+      "DELETE FROM token_records WHERE jti IN (SELECT jti FROM "
+      "token_records WHERE purge_at_us < ? LIMIT ?)",
+      now, limit, "purge token records");
 }
 
 }  // namespace keyward::keystore

@@ -49,29 +49,21 @@ absl::Status SqliteStorage::ExportRecords(
   std::vector<KeyWithVersions> keys;
   absl::Status s = ReadAllKeys(&keys);
   if (!s.ok()) return s;
-  for (const KeyWithVersions& k : keys) {
-    s = sink(k);
-    if (!s.ok()) return s;
-  }
+  s = internal::SinkEach(keys, sink);
+  if (!s.ok()) return s;
   auto policies = ListPoliciesLocked();
   if (!policies.ok()) return policies.status();
-  for (const PolicyRecord& p : *policies) {
-    s = sink(p);
-    if (!s.ok()) return s;
-  }
+  s = internal::SinkEach(*policies, sink);
+  if (!s.ok()) return s;
   auto api_keys = ListApiKeysLocked();
   if (!api_keys.ok()) return api_keys.status();
-  for (const ApiKeyRecord& k : *api_keys) {
-    s = sink(k);
-    if (!s.ok()) return s;
-  }
+  s = internal::SinkEach(*api_keys, sink);
+  if (!s.ok()) return s;
   std::vector<TokenRecord> tokens;
   s = ReadAllTokens(&tokens);
   if (!s.ok()) return s;
-  for (const TokenRecord& t : tokens) {
-    s = sink(t);
-    if (!s.ok()) return s;
-  }
+  s = internal::SinkEach(tokens, sink);
+  if (!s.ok()) return s;
   return txn.CommitWithoutHook();
 }
 

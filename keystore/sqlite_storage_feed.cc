@@ -12,7 +12,6 @@ namespace keyward::keystore {
 
 using internal::FromMicros;
 using internal::SqliteStatement;
-using internal::SqliteTransaction;
 using internal::ToMicros;
 
 absl::Status SqliteStorage::AppendChange(ChangeKind kind,
@@ -31,13 +30,14 @@ absl::Status SqliteStorage::AppendChange(ChangeKind kind,
       .Run("record the change in the feed");
 }
 
+absl::StatusOr<int64_t> SqliteStorage::ReadChangeHead() {
+  return internal::QueryInt(db_, "SELECT seq FROM change_head WHERE id = 1",
+                            "read the change feed's head");
+}
+
 absl::StatusOr<int64_t> SqliteStorage::ChangeHead() {
   absl::MutexLock lock(&mu_);
-  SqliteStatement q(db_, "SELECT seq FROM change_head WHERE id = 1");
-  int64_t head = q.Step() ? q.Int(0) : 0;
-  absl::Status s = q.status("read the change feed's head");
-  if (!s.ok()) return s;
-  return head;
+  return ReadChangeHead();
 }
 
 absl::StatusOr<std::vector<ChangeRecord>> SqliteStorage::ReadChanges(
@@ -48,36 +48,41 @@ absl::StatusOr<std::vector<ChangeRecord>> SqliteStorage::ReadChanges(
                     "WHERE seq > ? ORDER BY seq LIMIT ?");
   q.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
   std::vector<ChangeRecord> out;
-  while (q.Step()) {
-    ChangeRecord c;
-    c.seq = q.Int(0);
-    c.kind = static_cast<ChangeKind>(q.Int(1));
-    c.subject = q.Text(2);
-    c.at = FromMicros(q.Int(3));
-    out.push_back(std::move(c));
-  }
-  absl::Status s = q.status("read the change feed");
+  absl::Status s = internal::ReadRows(
+      q, "read the change feed", &out, [](const SqliteStatement& row) {
+        ChangeRecord c;
+        c.seq = row.Int(0);
+        c.kind = static_cast<ChangeKind>(row.Int(1));
+        c.subject = row.Text(2);
+        c.at = FromMicros(row.Int(3));
+        return c;
+      });
   if (!s.ok()) return s;
   return out;
 }
 
 absl::StatusOr<int> SqliteStorage::PruneChanges(absl::Time before, int limit) {
-  absl::MutexLock lock(&mu_);
-  SqliteTransaction txn(db_);
-  if (!txn.status().ok()) return txn.status();
-  absl::Status s =
-      SqliteStatement(db_,
-                      "DELETE FROM changes WHERE seq IN (SELECT seq FROM "
-                      "changes WHERE at_us < ? AND seq < (SELECT seq FROM "
-                      "change_head WHERE id = 1) ORDER BY seq LIMIT ?)")
-          .Bind(1, ToMicros(before))
-          .Bind(2, static_cast<int64_t>(limit))
-          .Run("prune the change feed");
+  return DeleteBatch(
+      "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
+      "WHERE at_us < ? AND seq < (SELECT seq FROM change_head WHERE id = 1) "
+      "ORDER BY seq LIMIT ?)",
+      before, limit, "prune the change feed");
+}
+
+absl::StatusOr<int> SqliteStorage::DeleteBatch(const char* sql,
+                                               absl::Time before, int limit,
+                                               absl::string_view what) {
+  int deleted = 0;
+  absl::Status s = Change([&](CommitInfo*) -> absl::Status {
+    absl::Status run = SqliteStatement(db_, sql)
+                           .Bind(1, ToMicros(before))
+                           .Bind(2, static_cast<int64_t>(limit))
+                           .Run(what);
+    deleted = sqlite3_changes(db_);
+    return run;
+  });
   if (!s.ok()) return s;
-  const int pruned = sqlite3_changes(db_);
-  s = txn.Commit();
-  if (!s.ok()) return s;
-  return pruned;
+  return deleted;
 }
 
 }  // namespace keyward::keystore

@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/commit_hook.h"
-#include "keystore/testing/storage_conformance.h"
 #include "keystore/key_types.h"
+#include "keystore/testing/storage_conformance.h"
 
 namespace keyward::keystore {
 namespace {
@@ -20,6 +22,50 @@ using testing::Key;
 using testing::Version;
 
 std::string TempPath() { return testing::TempPath("storage") + ".db"; }
+
+// RunSql runs each of `statements` on the SQLite file at `path` directly
+// (taking a file back to what an older schema wrote).
+void RunSql(const std::string& path,
+            const std::vector<const char*>& statements) {
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  for (const char* sql : statements) {
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+  }
+  sqlite3_close(db);
+}
+
+// Pragma: the value of PRAGMA `name` in the SQLite file at `path`, read
+// directly ("" if it cannot be read).
+std::string Pragma(const std::string& path, const std::string& name) {
+  sqlite3* db;
+  std::string value;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* q = nullptr;
+    const std::string sql = "PRAGMA " + name;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &q, nullptr) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+  }
+  sqlite3_close(db);
+  return value;
+}
+
+// What schemas 7 and 8 added, dropped: a file as schema 6 wrote it.
+const std::vector<const char*> kBackToSchemaSix = {
+    "ALTER TABLE keys DROP COLUMN signature_algorithms",
+    "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
+    "ALTER TABLE keys DROP COLUMN jwt_issuer",
+    "ALTER TABLE keys DROP COLUMN legacy_short_secret",
+    "DROP TABLE changes",
+    "DROP TABLE change_head",
+    "DROP TABLE leases",
+    "PRAGMA user_version=6"};
 
 std::unique_ptr<SqliteStorage> Create(const std::string& path) {
   auto s = SqliteStorage::Open(path, SqliteStorage::Mode::kCreateNew);
@@ -35,27 +81,14 @@ TEST(SqliteStorageTest, SchemaPragmasAndMode) {
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
   storage.reset();
-  sqlite3* db;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* q;
-  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, nullptr);
-  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), "wal");
-  sqlite3_finalize(q);
-  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
-  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 8);  // the schema version
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+  EXPECT_EQ(Pragma(path, "journal_mode"), "wal");
+  EXPECT_EQ(Pragma(path, "user_version"), "8");  // the schema version
 }
 
 TEST(SqliteStorageTest, NewerSchemaIsRefused) {
   std::string path = TempPath();
   Create(path).reset();
-  sqlite3* db;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
-  sqlite3_close(db);
+  RunSql(path, {"PRAGMA user_version=99"});
   auto s = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(), HasSubstr("newer"));
@@ -71,26 +104,14 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
     ASSERT_TRUE(storage->CreateKey(Key("old"), {Version("old", 1)}).ok());
   }
   // Take the file back to what schema 3 wrote.
-  sqlite3* db;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  for (const char* sql :
-       {"DROP TABLE token_metadata", "DROP TABLE token_records",
-        "DROP INDEX key_versions_by_kid",
-        "ALTER TABLE key_versions DROP COLUMN kid",
-        "ALTER TABLE key_versions DROP COLUMN imported",
-        "ALTER TABLE keys DROP COLUMN jwe_algorithm",
-        "ALTER TABLE keys DROP COLUMN revision",
-        "ALTER TABLE keys DROP COLUMN signature_algorithms",
-        "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
-        "ALTER TABLE keys DROP COLUMN jwt_issuer",
-        "ALTER TABLE keys DROP COLUMN legacy_short_secret",
-        "DROP TABLE changes", "DROP TABLE change_head", "DROP TABLE leases",
-        "PRAGMA user_version=3"}) {
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
-        << sql << ": " << (err ? err : "");
-  }
-  sqlite3_close(db);
+  RunSql(path, kBackToSchemaSix);
+  RunSql(path,
+         {"DROP TABLE token_metadata", "DROP TABLE token_records",
+          "DROP INDEX key_versions_by_kid",
+          "ALTER TABLE key_versions DROP COLUMN kid",
+          "ALTER TABLE key_versions DROP COLUMN imported",
+          "ALTER TABLE keys DROP COLUMN jwe_algorithm",
+          "ALTER TABLE keys DROP COLUMN revision", "PRAGMA user_version=3"});
 
   auto storage = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
   ASSERT_TRUE(storage.ok()) << storage.status();
@@ -122,13 +143,7 @@ TEST(SqliteStorageTest, SchemaThreeFileMigrates) {
   EXPECT_EQ((*storage)->ChangeHead().value_or(-1), 1);
   EXPECT_TRUE((*storage)->IntegrityCheck().ok());
   storage->reset();
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* q;
-  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, nullptr);
-  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(q, 0), 8);  // the schema version
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+  EXPECT_EQ(Pragma(path, "user_version"), "8");  // the schema version
 }
 
 // A schema-6 keystore migrates to 7 keeping every key's behaviour: each key
@@ -153,20 +168,7 @@ TEST(SqliteStorageTest, SchemaSixKeysGetTheirTypeDefaultAlgorithms) {
       }
     }
   }
-  sqlite3* db;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  for (const char* sql :
-       {"ALTER TABLE keys DROP COLUMN signature_algorithms",
-        "ALTER TABLE keys DROP COLUMN jwt_default_ttl_s",
-        "ALTER TABLE keys DROP COLUMN jwt_issuer",
-        "ALTER TABLE keys DROP COLUMN legacy_short_secret",
-        "DROP TABLE changes", "DROP TABLE change_head", "DROP TABLE leases",
-        "PRAGMA user_version=6"}) {
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK)
-        << sql << ": " << (err ? err : "");
-  }
-  sqlite3_close(db);
+  RunSql(path, kBackToSchemaSix);
   auto storage = SqliteStorage::Open(path, SqliteStorage::Mode::kOpenExisting);
   ASSERT_TRUE(storage.ok()) << storage.status();
   for (const KeyRecord& k : made) {

@@ -18,6 +18,20 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// HeldBy: AcquireLease answered OK, naming `holder` in `epoch`.
+::testing::AssertionResult HeldBy(const absl::StatusOr<LeaseRecord>& lease,
+                                  const std::string& holder, int64_t epoch) {
+  if (!lease.ok()) {
+    return ::testing::AssertionFailure() << lease.status();
+  }
+  if (lease->holder != holder || lease->epoch != epoch) {
+    return ::testing::AssertionFailure()
+           << "held by '" << lease->holder << "' in epoch " << lease->epoch
+           << ", not '" << holder << "' in epoch " << epoch;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST_P(StorageConformanceTest, LeaseIsTakenRenewedAndNeverStolen) {
   EXPECT_EQ(storage().AcquireLease("", "a", absl::Seconds(1)).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -40,24 +54,18 @@ TEST_P(StorageConformanceTest, LeaseIsTakenRenewedAndNeverStolen) {
   auto other = Another();
   ASSERT_NE(other, nullptr);
   auto b = other->AcquireLease("m", "b", absl::Seconds(30));
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ(b->holder, "a");
-  EXPECT_EQ(b->epoch, 1);
+  ASSERT_TRUE(HeldBy(b, "a", 1));
   EXPECT_EQ(b->expires, a->expires);
 
   // The holder renews: same epoch, later expiry.
   absl::SleepFor(absl::Milliseconds(20));
   auto renewed = storage().AcquireLease("m", "a", absl::Seconds(30));
-  ASSERT_TRUE(renewed.ok()) << renewed.status();
-  EXPECT_EQ(renewed->holder, "a");
-  EXPECT_EQ(renewed->epoch, 1);
+  ASSERT_TRUE(HeldBy(renewed, "a", 1));
   EXPECT_GT(renewed->expires, a->expires);
 
   // Leases are independent by name.
   auto n = other->AcquireLease("other-work", "b", absl::Seconds(30));
-  ASSERT_TRUE(n.ok()) << n.status();
-  EXPECT_EQ(n->holder, "b");
-  EXPECT_EQ(n->epoch, 1);
+  ASSERT_TRUE(HeldBy(n, "b", 1));
 }
 
 TEST_P(StorageConformanceTest, ExpiredLeaseIsTakenInANewEpoch) {
@@ -66,21 +74,15 @@ TEST_P(StorageConformanceTest, ExpiredLeaseIsTakenInANewEpoch) {
   ASSERT_EQ(storage().AcquireLease("m", "a", absl::Milliseconds(200))->epoch, 1);
   absl::SleepFor(absl::Milliseconds(400));
   auto b = other->AcquireLease("m", "b", absl::Seconds(30));
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ(b->holder, "b");
-  EXPECT_EQ(b->epoch, 2);
+  ASSERT_TRUE(HeldBy(b, "b", 2));
   // The old holder cannot renew its way back.
   auto a = storage().AcquireLease("m", "a", absl::Seconds(30));
-  ASSERT_TRUE(a.ok()) << a.status();
-  EXPECT_EQ(a->holder, "b");
-  EXPECT_EQ(a->epoch, 2);
+  ASSERT_TRUE(HeldBy(a, "b", 2));
   // A holder that let its own lease expire gets a new epoch too.
   ASSERT_EQ(other->AcquireLease("n", "b", absl::Milliseconds(200))->epoch, 1);
   absl::SleepFor(absl::Milliseconds(400));
   auto again = other->AcquireLease("n", "b", absl::Seconds(30));
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->holder, "b");
-  EXPECT_EQ(again->epoch, 2);
+  ASSERT_TRUE(HeldBy(again, "b", 2));
 }
 
 TEST_P(StorageConformanceTest, FencedWritesCheckTheLeaseInTheirTransaction) {

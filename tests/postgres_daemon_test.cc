@@ -1,7 +1,8 @@
 // End-to-end: the real keywardd with its keystore in a real PostgreSQL (a
 // throwaway cluster, keystore/testing/postgres_server.h, with a password
 // given through a 0600 file): init, serve, restart, refusals at start,
-// backups made on PostgreSQL and restored into SQLite and PostgreSQL,
+// another keystore's database or root key, backups made on PostgreSQL and
+// restored into SQLite and PostgreSQL,
 // `keywardd migrate` both ways, the database going away and coming back
 // while serving, and the audit commit hook.
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "keystore/postgres_storage.h"
 #include "keystore/testing/postgres_server.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
@@ -324,6 +326,64 @@ TEST_F(PostgresDaemonTest, RefusalsAtStartExitTwoNamingTheCause) {
   r = ServeExpectingRefusal(empty, passphrase_);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("storage.postgres.dsn"));
+}
+
+// A database that holds another keystore (made by `keywardd init` with
+// another passphrase) stops the daemon, exit 2, naming the passphrase and
+// that database. A database whose wrapped root key does not belong with its
+// passphrase check (here: another keystore's root key put in its meta row,
+// through the storage API on the real server) is refused as such: the
+// passphrase is right, the root key is named as damaged, exit 2.
+TEST_F(PostgresDaemonTest, AnotherKeystoresDatabaseOrRootKeyIsRefusedAsSuch) {
+  ProcessResult init = Init();
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  auto other_dsn = Server()->CreateDatabase();
+  ASSERT_TRUE(other_dsn.ok()) << other_dsn.status();
+  const std::string other_config = WriteConfig("other.txtpb", *other_dsn, "");
+  const std::string other_passphrase = dir_ + "/other-passphrase";
+  WriteFile(other_passphrase, "the other keystore's passphrase\n", 0600);
+  ProcessResult other = Keywardd({"init", "--config", other_config,
+                                  "--data_dir", dir_, "--passphrase_file",
+                                  other_passphrase});
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+
+  ProcessResult r = ServeExpectingRefusal(other_config, passphrase_);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("wrong passphrase for this keystore"));
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("dsn \"", *other_dsn,
+                                               "\", holds another keystore")));
+
+  // This keystore's meta row with the other keystore's wrapped root key.
+  auto open = [this](const std::string& dsn) {
+    keystore::PostgresOptions options;
+    options.dsn = dsn;
+    options.password_file = pg_password_;
+    return keystore::PostgresStorage::Open(options);
+  };
+  auto mine = open(dsn_);
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  auto theirs = open(*other_dsn);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  auto meta = (*mine)->ReadMeta();
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  auto their_meta = (*theirs)->ReadMeta();
+  ASSERT_TRUE(their_meta.ok()) << their_meta.status();
+  keystore::KeystoreMeta swapped = *meta;
+  swapped.wrapped_root_key = their_meta->wrapped_root_key;
+  ASSERT_TRUE((*mine)->ReplaceMeta(meta->wrapped_root_key, swapped).ok());
+  mine->reset();
+  theirs->reset();
+
+  r = ServeExpectingRefusal(config_, passphrase_);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("the passphrase is right but the keystore's "
+                                  "wrapped root key is damaged"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr(kDbPassword)));
+  // The other keystore's own passphrase does not open it either.
+  const std::string other_config_mine = WriteConfig("mine.txtpb", dsn_, "");
+  r = ServeExpectingRefusal(other_config_mine, other_passphrase);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("wrong passphrase for this keystore"));
 }
 
 // A backup of a PostgreSQL keystore (format 2) restores into a new SQLite

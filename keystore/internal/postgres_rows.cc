@@ -61,6 +61,17 @@ absl::Status ReadKeysWithLabels(const PqRows& q, std::vector<KeyRecord>* out) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> SelectKeyRevision(PqSession& q, const std::string& id,
+                                          absl::string_view what) {
+  auto rows = q.Query("SELECT revision FROM keys WHERE id = $1",
+                      PqParams().Text(id), what);
+  if (!rows.ok()) return rows.status();
+  if (rows->size() == 0) {
+    return absl::NotFoundError(absl::StrCat("no key named '", id, "'"));
+  }
+  return rows->Int(0, 0);
+}
+
 const char* const kVersionColumns =
     "key_id, version, state, created_at_us, destroyed_at_us, "
     "wrapped_material, public_key, imported, kid";
@@ -77,6 +88,18 @@ VersionRecord ReadVersion(const PqRows& q, int i) {
   v.imported = q.Int(i, 7) != 0;
   v.kid = q.Bytes(i, 8);
   return v;
+}
+
+absl::Status SelectVersions(PqSession& q, const char* condition,
+                            const PqParams& params, absl::string_view what,
+                            std::vector<VersionRecord>* out) {
+  auto rows = q.Query(
+      absl::StrCat("SELECT ", kVersionColumns, " FROM key_versions ", condition)
+          .c_str(),
+      params, what);
+  if (!rows.ok()) return rows.status();
+  ReadRows(*rows, out, ReadVersion);
+  return absl::OkStatus();
 }
 
 const char* const kSelectTokensWithMetadata =

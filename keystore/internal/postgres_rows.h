@@ -23,9 +23,25 @@ extern const char* const kSelectKeysWithLabels;
 // a key type this build does not know.
 absl::Status ReadKeysWithLabels(const PqRows& rows, std::vector<KeyRecord>* out);
 
+// SelectKeyRevision: key `id`'s revision; NOT_FOUND if there is no such key
+// (after a conditional write on it matched nothing).
+absl::StatusOr<int64_t> SelectKeyRevision(PqSession& q, const std::string& id,
+                                          absl::string_view what);
+
 // kVersionColumns: the columns ReadVersion reads, in order.
 extern const char* const kVersionColumns;
 VersionRecord ReadVersion(const PqRows& rows, int row);
+// SelectVersions appends the versions that `condition` (a WHERE clause over
+// key_versions, with its ORDER BY if any, using `params`) selects to `out`.
+absl::Status SelectVersions(PqSession& q, const char* condition,
+                            const PqParams& params, absl::string_view what,
+                            std::vector<VersionRecord>* out);
+
+// ReadRows appends row(rows, i) for each row i of `rows` to `out`.
+template <typename T, typename RowFn>
+void ReadRows(const PqRows& rows, std::vector<T>* out, RowFn row) {
+  for (int i = 0; i < rows.size(); ++i) out->push_back(row(rows, i));
+}
 
 // kSelectTokensWithMetadata follows "WITH t AS (SELECT * FROM token_records
 // ... )": each record of t with each metadata entry, newest first (issued_at
@@ -51,6 +67,8 @@ absl::Status InsertToken(PqSession& q, const TokenRecord& r);
 // COMMIT (postgres_storage_feed.cc).
 absl::Status AppendChange(PqSession& q, ChangeKind kind,
                           const std::string& subject);
+// SelectChangeHead: the change feed's head (its last seq; 0 if none).
+absl::StatusOr<int64_t> SelectChangeHead(PqSession& q);
 // CheckLeaseFence: with a ScopedLeaseFence on this thread (commit_hook.h),
 // checks inside the caller's transaction, locking the lease row FOR SHARE
 // until COMMIT (a take-over waits for it), that the fence's lease is held
@@ -58,6 +76,15 @@ absl::Status AppendChange(PqSession& q, ChangeKind kind,
 absl::Status CheckLeaseFence(PqSession& q);
 // The NOTIFY channel of the change feed.
 inline constexpr char kChangeChannel[] = "keyward_changes";
+
+// The schema's migrations (internal/postgres_schema.cc), applied in order
+// at Open under the advisory lock: from version `from` to `to`.
+struct PostgresMigration {
+  int from;
+  int to;
+  const char* sql;
+};
+extern const PostgresMigration kPostgresMigrations[4];
 
 // Whole-table readers, in id order.
 absl::Status SelectMeta(PqSession& q, std::vector<KeystoreMeta>* out);

@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -116,6 +118,26 @@ class SqliteStatement {
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_OK;
 };
+
+// QueryInt runs `sql` (no parameters) and returns the first column of its
+// first row, or 0 when there is no row.
+inline absl::StatusOr<int64_t> QueryInt(sqlite3* db, const char* sql,
+                                        absl::string_view what) {
+  SqliteStatement q(db, sql);
+  const int64_t value = q.Step() ? q.Int(0) : 0;
+  absl::Status s = q.status(what);
+  if (!s.ok()) return s;
+  return value;
+}
+
+// ReadRows steps `q` to its end, appending row(q) for each row to `out`,
+// and returns the statement's status (`what` names the step).
+template <typename T, typename RowFn>
+absl::Status ReadRows(SqliteStatement& q, absl::string_view what,
+                      std::vector<T>* out, RowFn row) {
+  while (q.Step()) out->push_back(row(q));
+  return q.status(what);
+}
 
 // SqliteTransaction: BEGIN now, ROLLBACK unless Commit() succeeded.
 // Commit runs the thread's commit hook (commit_hook.h) first: a change and

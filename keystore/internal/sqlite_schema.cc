@@ -1,4 +1,6 @@
-// SqliteStorage's schema (keystore/FORMAT.md): its migrations, in order.
+// SqliteStorage's schema (keystore/FORMAT.md): its migrations, in order;
+// SQL that both dialects share word for word is in internal/shared_sql.h.
+#include "keystore/internal/shared_sql.h"
 #include "keystore/internal/sqlite.h"
 
 namespace keyward::keystore::internal {
@@ -126,24 +128,7 @@ ALTER TABLE keys ADD COLUMN signature_algorithms TEXT NOT NULL DEFAULT '';
 ALTER TABLE keys ADD COLUMN jwt_default_ttl_s INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE keys ADD COLUMN jwt_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE keys ADD COLUMN legacy_short_secret INTEGER NOT NULL DEFAULT 0;
-UPDATE keys SET signature_algorithms = CASE
-  WHEN purpose = 2 AND type = 'ED25519' THEN 'ED25519'
-  WHEN purpose = 2 AND type = 'ECDSA_P256'
-    THEN 'ECDSA-P256-SHA256-DER,ECDSA-P256-SHA256-P1363'
-  WHEN purpose = 2 AND type = 'ECDSA_P384'
-    THEN 'ECDSA-P384-SHA384-DER,ECDSA-P384-SHA384-P1363'
-  WHEN purpose = 2 AND type = 'ECDSA_P521'
-    THEN 'ECDSA-P521-SHA512-DER,ECDSA-P521-SHA512-P1363'
-  WHEN purpose = 2 AND type IN ('RSA2048', 'RSA3072', 'RSA4096')
-    THEN 'RSA-PSS-SHA256,RSA-PKCS1-SHA256,RSA-PKCS1-SHA384,RSA-PKCS1-SHA512,RSA-PSS-SHA384,RSA-PSS-SHA512'
-  WHEN purpose = 5 AND type = 'ED25519' THEN 'ED25519'
-  WHEN purpose = 5 AND type = 'ECDSA_P256' THEN 'ECDSA-P256-SHA256-P1363'
-  WHEN purpose = 5 AND type = 'ECDSA_P384' THEN 'ECDSA-P384-SHA384-P1363'
-  WHEN purpose = 5 AND type = 'ECDSA_P521' THEN 'ECDSA-P521-SHA512-P1363'
-  WHEN purpose = 5 AND type IN ('RSA2048', 'RSA3072', 'RSA4096')
-    THEN 'RSA-PKCS1-SHA256'
-  ELSE '' END;
-)sql",
+)sql" KEYWARD_SQL_BACKFILL_SIGNATURE_ALGORITHMS,
     // 8: the change feed (storage.h), as on PostgreSQL: change_head's one
     // row is the last seq; and the leases of work done once.
     R"sql(

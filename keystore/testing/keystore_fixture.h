@@ -73,14 +73,21 @@ inline TokenRecord Token(const std::string& jti, absl::Time issued,
 // use, stopped by a gtest environment when the binary's tests end.
 class SharedPostgres : public ::testing::Environment {
  public:
-  static absl::StatusOr<std::string> NewDatabase() {
+  // Server: the shared server (for tests that stop and restart it).
+  static absl::StatusOr<testing::PostgresServer*> Server() {
     if (server_ == nullptr) {
       auto started = testing::PostgresServer::Start({});
       if (!started.ok()) return started.status();
       server_ = started->release();
       ::testing::AddGlobalTestEnvironment(new SharedPostgres);
     }
-    return server_->CreateDatabase();
+    return server_;
+  }
+  // NewDatabase: a new, empty database on it; its libpq connection string.
+  static absl::StatusOr<std::string> NewDatabase() {
+    auto server = Server();
+    if (!server.ok()) return server.status();
+    return (*server)->CreateDatabase();
   }
   void TearDown() override {
     delete server_;
