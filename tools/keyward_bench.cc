@@ -143,16 +143,19 @@ int Main(int argc, char** argv) {
       std::printf("{\"tool\":\"keyward-bench\",\"op\":%s,\"key_type\":%s,"
                   "\"key\":%s,\"payload\":%d,\"inflight\":%d,\"rate\":%s,"
                   "\"batch\":%d,\"noop\":%s,\"machine\":%s,\"result\":%s,"
-                  "\"ops\":%lld,\"errors\":%lld,\"ops_per_s\":%s}\n",
+                  "\"ops\":%lld,\"errors\":%lld,\"ops_per_s\":%s,\"transport\":%s}\n",
                   JsonString(NameOf(op)).c_str(), JsonString(type->name()).c_str(),
                   JsonString(key_name).c_str(), payload_size, load.inflight,
                   JsonNumber(load.rate).c_str(), batch,
                   JsonString(absl::GetFlag(FLAGS_noop_call)).c_str(),
                   MachineJson(machine).c_str(), ResultJson(r).c_str(),
                   static_cast<long long>(r.items_ok),
-                  static_cast<long long>(r.errors), JsonNumber(r.ops_per_s()).c_str());
+                  static_cast<long long>(r.errors), JsonNumber(r.ops_per_s()).c_str(),
+                  JsonString(work->Transport()).c_str());
     } else {
       PrintResultText(r, batch);
+      const std::string transport = work->Transport();
+      if (!transport.empty()) std::printf("transport    %s\n", transport.c_str());
     }
     return r.errors == 0 && r.items_ok > 0 ? 0 : 3;
   }
@@ -225,6 +228,11 @@ int Main(int argc, char** argv) {
     if (r.daemon_cpu >= 0 && r.items_ok > 0) ccpu.push_back(r.daemon_cpu / r.items_ok * 1e6);
     if (r.items_ok > 0) ccli.push_back(r.client_cpu / r.items_ok * 1e6);
   }
+  // The raw operation's CPU per op in this process (all its threads).
+  std::vector<double> acpu;
+  for (const RunResult& r : a_runs) {
+    if (r.items_ok > 0) acpu.push_back(r.client_cpu / r.items_ok * 1e6);
+  }
   const bool aead_op = op == Op::kEncrypt || op == Op::kDecrypt;
 
   if (json) {
@@ -239,7 +247,8 @@ int Main(int argc, char** argv) {
         "\"raw_ops_per_s\":%s,\"noop_ops_per_s\":%s,\"op_ops_per_s\":%s,"
         "\"median\":{\"raw\":%s,\"noop\":%s,\"op\":%s},\"ideal_ops_per_s\":%s,"
         "\"ratio_to_ideal\":%s,\"ratio_to_noop\":%s,\"ratio_to_raw\":%s,"
-        "\"noop_runs\":[%s],\"op_runs\":[%s],\"ops\":%lld,\"errors\":%lld}\n",
+        "\"raw_cpu_us_per_op\":%s,\"noop_runs\":[%s],\"op_runs\":[%s],"
+        "\"ops\":%lld,\"errors\":%lld}\n",
         JsonString(NameOf(op)).c_str(), JsonString(type->name()).c_str(),
         JsonString(key_name).c_str(), payload_size, load.inflight, batch,
         JsonString(absl::GetFlag(FLAGS_noop_call)).c_str(), runs, threads,
@@ -249,6 +258,7 @@ int Main(int argc, char** argv) {
         ideal > 0 ? JsonNumber(cm / ideal).c_str() : "null",
         bm > 0 ? JsonNumber(cm / bm).c_str() : "null",
         am > 0 ? JsonNumber(cm / am).c_str() : "null",
+        acpu.empty() ? "null" : JsonNumber(Median(acpu)).c_str(),
         absl::StrJoin(b_json, ",").c_str(), absl::StrJoin(c_json, ",").c_str(),
         static_cast<long long>(cmed.items_ok), static_cast<long long>(errors));
     return errors == 0 ? 0 : 3;
@@ -256,8 +266,9 @@ int Main(int argc, char** argv) {
 
   std::printf("\nmedians of %d runs (%s, %s):\n", runs, what.c_str(), mode.c_str());
   if (raw.ok()) {
-    std::printf("  (a) raw library, %d threads in process   %10.0f ops/s\n",
-                threads, am);
+    std::printf("  (a) raw library, %d threads in process   %10.0f ops/s   "
+                "cpu %.1f us/op\n",
+                threads, am, Median(acpu));
   }
   std::printf("  (b) noop (%s) against the daemon      %10.0f ops/s   daemon "
               "%.1f us/op, bench %.1f us/op\n",

@@ -99,12 +99,14 @@ void MeasureWindow(Clock::time_point start, Clock::time_point end,
   std::this_thread::sleep_until(start);
   cpu->load = LoadAverage();
   const double client0 = SelfCpuSeconds();
-  const double daemon0 = ProcessCpuSeconds(daemon_pid);
+  double sys0 = 0, sys1 = 0;
+  const double daemon0 = ProcessCpuSeconds(daemon_pid, &sys0);
   std::this_thread::sleep_until(end);
   const double client1 = SelfCpuSeconds();
-  const double daemon1 = ProcessCpuSeconds(daemon_pid);
+  const double daemon1 = ProcessCpuSeconds(daemon_pid, &sys1);
   cpu->client_cpu = client1 - client0;
   cpu->daemon_cpu = daemon0 >= 0 && daemon1 >= 0 ? daemon1 - daemon0 : -1;
+  cpu->daemon_system_cpu = cpu->daemon_cpu >= 0 ? sys1 - sys0 : -1;
 }
 
 }  // namespace
@@ -232,6 +234,7 @@ RunResult RunLoad(Workload& work, const LoadOptions& opt) {
   result.seconds = Seconds(end - start);
   result.client_cpu = cpu.client_cpu;
   result.daemon_cpu = cpu.daemon_cpu;
+  result.daemon_system_cpu = cpu.daemon_system_cpu;
   result.load = cpu.load;
   result.fsync = fsync;
   return result;

@@ -48,6 +48,7 @@ struct RunResult {
   std::vector<double> latency_us;  // per call, sorted
   double client_cpu = 0;
   double daemon_cpu = -1;  // -1: unknown
+  double daemon_system_cpu = -1;  // its kernel (stime) part; -1: unknown
   std::string load;        // load average when the window began
   std::string fsync;       // --fsync-probe before the run, or ""
 
@@ -68,6 +69,9 @@ class Workload {
   // blocking: Issue returns only after `done` ran (a synchronous client);
   // RunLoad then keeps --inflight threads calling it, closed loop only.
   virtual bool blocking() const { return false; }
+  // Transport: how the calls travelled so far, for the report (e.g. the
+  // items per stream message), or "" if there is nothing to say.
+  virtual std::string Transport() const { return ""; }
 };
 
 struct LoadOptions {

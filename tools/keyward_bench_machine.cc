@@ -54,7 +54,7 @@ double SelfCpuSeconds() {
          ru.ru_stime.tv_usec / 1e6;
 }
 
-double ProcessCpuSeconds(pid_t pid) {
+double ProcessCpuSeconds(pid_t pid, double* system) {
   if (pid <= 0) return -1;
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
   std::string stat((std::istreambuf_iterator<char>(in)),
@@ -70,6 +70,7 @@ double ProcessCpuSeconds(pid_t pid) {
     if (i == 14) utime = std::strtoull(f.c_str(), nullptr, 10);
     if (i == 15) stime = std::strtoull(f.c_str(), nullptr, 10);
   }
+  if (system != nullptr) *system = static_cast<double>(stime) / sysconf(_SC_CLK_TCK);
   return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
 }
 

@@ -24,8 +24,9 @@ std::string CpuModel();
 std::string LoadAverage();
 // User + system CPU seconds of this process.
 double SelfCpuSeconds();
-// utime + stime of `pid` in seconds, or -1 if it cannot be read.
-double ProcessCpuSeconds(pid_t pid);
+// utime + stime of `pid` in seconds, or -1 if it cannot be read; `system`
+// (if not null) gets the stime part.
+double ProcessCpuSeconds(pid_t pid, double* system = nullptr);
 // The pid of the process listening on the Unix socket `path`, or 0.
 pid_t ListenerPid(const std::string& path);
 // FsyncProbe times 50 appends + fdatasync of an audit-sized line to a

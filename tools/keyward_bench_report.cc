@@ -87,6 +87,7 @@ std::string ResultJson(const RunResult& r) {
       ",\"daemon_cpu_s\":", r.daemon_cpu >= 0 ? JsonNumber(r.daemon_cpu) : "null",
       ",\"client_cpu_us_per_op\":", per_op(r.client_cpu),
       ",\"daemon_cpu_us_per_op\":", per_op(r.daemon_cpu),
+      ",\"daemon_system_cpu_us_per_op\":", per_op(r.daemon_system_cpu),
       ",\"load\":", JsonString(r.load), ",\"fsync_probe\":", JsonString(r.fsync),
       "}");
 }
@@ -107,6 +108,9 @@ void PrintResultText(const RunResult& r, int batch) {
   if (r.daemon_cpu >= 0) {
     std::printf(", daemon %.2f s", r.daemon_cpu);
     if (r.items_ok > 0) std::printf(" (%.1f us/op)", r.daemon_cpu / r.items_ok * 1e6);
+    if (r.daemon_cpu > 0 && r.daemon_system_cpu >= 0) {
+      std::printf(" of which kernel %.0f%%", 100 * r.daemon_system_cpu / r.daemon_cpu);
+    }
   } else {
     std::printf(", daemon unknown");
   }

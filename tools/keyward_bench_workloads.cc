@@ -222,6 +222,18 @@ class StreamWorkload final : public Workload {
     });
   }
 
+  std::string Transport() const override {
+    uint64_t messages = 0, items = 0;
+    for (const auto& mux : muxes_) {
+      messages += mux->messages_sent();
+      items += mux->items_sent();
+    }
+    return absl::StrFormat("%d items in %d stream messages (%.2f per message), "
+                           "warm-up included",
+                           items, messages,
+                           messages > 0 ? static_cast<double>(items) / messages : 0.0);
+  }
+
  private:
   const pb::StreamItem item_;
   const Result result_;
