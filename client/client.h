@@ -122,7 +122,8 @@ struct ClientOptions {
   // DataPlaneService.Stream (keyward::StreamMux, opened on first use and
   // replaced when it fails) instead of one unary call each, so that calls
   // made concurrently from many threads go out together (no timer: an item
-  // waits at most for the write before it). Results, error codes and the
+  // waits at most for the write before it, or for the callbacks of the
+  // results just read; see stream_mux.h). Results, error codes and the
   // retry rule are the unary calls'; the daemon authorizes and audits each
   // item as its unary call (audit method "DataPlaneService/Stream/Sign",
   // ...). At most 256 items are outstanding (the daemon's per-stream

@@ -99,7 +99,7 @@ bool StreamMux::ended() const {
 }
 
 void StreamMux::MaybeWrite() {
-  if (write_in_flight_ || !ended_.ok()) return;
+  if (write_in_flight_ || dispatching_ || !ended_.ok()) return;
   if (queued_.items_size() == 0) {
     if (closing_ && !writes_done_sent_) {
       writes_done_sent_ = true;
@@ -143,12 +143,19 @@ void StreamMux::OnReadDone(bool ok) {
         pending_.erase(it);
       }
       in_.Clear();
+      dispatching_ = !answered.empty();
     } else if (ended_.ok()) {
       // The stream ended: OnDone follows with its status.
       ended_ = absl::UnavailableError("the stream ended");
     }
   }
   for (auto& [done, result] : answered) done(std::move(result));
+  if (!answered.empty()) {
+    // What the callbacks submitted goes out together.
+    absl::MutexLock lock(&mu_);
+    dispatching_ = false;
+    MaybeWrite();
+  }
   if (ok) StartRead(&in_);
 }
 

@@ -5,9 +5,14 @@
 // Coalescing: an item submitted while the stream's previous write is in
 // flight waits for that write and goes out with every other item submitted
 // meanwhile, in one StreamRequest of at most kMaxItemsPerMessage items; an
-// item submitted while no write is in flight goes out at once. So the
-// latency it adds is at most one write (no timer), and under load the
-// daemon runs many items per message.
+// item submitted while no write is in flight goes out at once, unless the
+// results of a message are being handed to their callbacks: an item
+// submitted then (typically by one of those callbacks, a caller with a
+// fixed number of calls in flight) goes out when the last of them has
+// returned, with every other item submitted meanwhile. So the latency it
+// adds is at most one write or one message's callbacks (no timer), and
+// under load the daemon runs many items per message (without the second
+// rule, a closed loop of 32 sent ~1.4 items per message).
 //
 // Errors: each call's callback gets the item's result (its status is the
 // one the unary RPC would have returned); if the stream itself ends
@@ -97,6 +102,8 @@ class StreamMux final
   v1::StreamRequest queued_ ABSL_GUARDED_BY(mu_);   // not yet written
   v1::StreamRequest writing_ ABSL_GUARDED_BY(mu_);  // the write in flight
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Results being handed to their callbacks (OnReadDone): writes wait.
+  bool dispatching_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool writes_done_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;

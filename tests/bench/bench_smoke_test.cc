@@ -112,6 +112,28 @@ TEST(BenchKeyTypeTest, RefusesTypesWithoutABaselineNamingThoseWithOne) {
       << r.output;
 }
 
+// --mode is unary, stream or coalesced; coalesced (synchronous callers) is
+// closed loop only. Both refused before any connection (exit 1).
+TEST(BenchModeTest, RefusesAnUnknownModeAndCoalescedOpenLoop) {
+  const std::vector<std::string> base = {Runfile("tools/keyward-bench"),
+                                         "--target", "unix:///nonexistent.sock",
+                                         "--op", "sign", "--mode"};
+  std::vector<std::string> args = base;
+  args.push_back("batched");
+  ProcessResult r = RunProcess(args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--mode must be unary, stream or coalesced"),
+            std::string::npos)
+      << r.output;
+  args = base;
+  for (const char* a : {"coalesced", "--rate", "100"}) args.push_back(a);
+  r = RunProcess(args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--mode=coalesced is closed loop only"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST_F(BenchSmokeTest, SignRunCountsOpsWithoutErrors) {
   std::vector<std::string> args = Common();
   for (const char* a : {"--op", "sign", "--duration", "1s", "--warmup", "0s"}) {
@@ -143,7 +165,9 @@ TEST_F(BenchSmokeTest, NoopBatchAndStreamRuns) {
         std::vector<std::string>{"--op", "decrypt", "--rate", "200"},
         std::vector<std::string>{"--op", "sign", "--mode", "stream"},
         std::vector<std::string>{"--op", "jwt-verify", "--key-type",
-                                 "ecdsa-p256", "--mode", "stream"}}) {
+                                 "ecdsa-p256", "--mode", "stream"},
+        std::vector<std::string>{"--op", "sign", "--mode", "coalesced"},
+        std::vector<std::string>{"--op", "decrypt", "--mode", "coalesced"}}) {
     std::vector<std::string> args = Common();
     args.insert(args.end(), op.begin(), op.end());
     for (const char* a : {"--duration", "500ms", "--warmup", "0s"}) args.push_back(a);
