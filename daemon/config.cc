@@ -122,24 +122,38 @@ absl::Status FinalizeDeadlines(keyward::v1::PostgresStorageConfig* pg) {
       absl::Hours(1));
 }
 
-// FinalizeReplica: replica_id (default "{hostname}:{data_dir}") and
-// replica_ttl.
+bool ReplicaIdChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         absl::StrContains("._-:/@", c);
+}
+
+// DefaultReplicaId: "{hostname}:{data_dir}", made a valid replica_id (so
+// that finalizing again keeps it): other characters become '_', and past
+// 200 characters the end is a stable hash (FNV-1a) of the whole.
+std::string DefaultReplicaId(absl::string_view data_dir) {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::string id = absl::StrCat(host, ":", data_dir);
+  for (char& c : id) {
+    if (!ReplicaIdChar(c)) c = '_';
+  }
+  if (id.size() > 200) {
+    uint64_t hash = 14695981039346656037ull;
+    for (unsigned char c : id) hash = (hash ^ c) * 1099511628211ull;
+    id = absl::StrCat(id.substr(0, 183), "-", absl::Hex(hash, absl::kZeroPad16));
+  }
+  return id;
+}
+
+// FinalizeReplica: replica_id (default DefaultReplicaId) and replica_ttl.
 absl::Status FinalizeReplica(keyward::v1::DaemonConfig* config) {
   if (config->replica_id().empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    config->set_replica_id(absl::StrCat(host, ":", config->data_dir()));
-  } else {
-    const std::string& id = config->replica_id();
-    bool ok = id.size() <= 200;
-    for (char c : id) {
-      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                  absl::StrContains("._-:/@", c));
-    }
-    if (!ok) {
-      return Bad("replica_id", absl::StrCat("\"", absl::CHexEscape(id), "\""),
-                 "use 1 to 200 letters, digits and . _ - : / @");
-    }
+    config->set_replica_id(DefaultReplicaId(config->data_dir()));
+  }
+  const std::string& id = config->replica_id();
+  if (id.size() > 200 || !std::all_of(id.begin(), id.end(), ReplicaIdChar)) {
+    return Bad("replica_id", absl::StrCat("\"", absl::CHexEscape(id), "\""),
+               "use 1 to 200 letters, digits and . _ - : / @");
   }
   // "{replica_id}" in the audit log's path names each replica's chain, so
   // that replicas may share one directory (README "Running several

@@ -42,6 +42,36 @@ TEST(ConfigTest, DefaultsWithNothingSet) {
   EXPECT_EQ(config.key_cache_size(), 1024u);
 }
 
+// The default replica_id is "{hostname}:{data_dir}" made valid: a data_dir
+// with other characters, or a long one, still finalizes, and finalizing
+// again keeps it (found by //tests/fuzz:config_fuzzer).
+TEST(ConfigTest, DefaultReplicaIdIsValidForAnyDataDir) {
+  for (const std::string& dir :
+       {std::string("/srv/keyward"), std::string("/srv/key ward>1"),
+        "/" + std::string(300, 'd'), "/" + std::string(300, '>')}) {
+    SCOPED_TRACE(dir);
+    keyward::v1::DaemonConfig config;
+    config.set_data_dir(dir);
+    ASSERT_TRUE(FinalizeConfig(&config).ok());
+    const std::string& id = config.replica_id();
+    EXPECT_LE(id.size(), 200u);
+    EXPECT_NE(id.find(':'), std::string::npos);
+    EXPECT_EQ(id.find_first_of(" >"), std::string::npos) << id;
+    keyward::v1::DaemonConfig again = config;
+    ASSERT_TRUE(FinalizeConfig(&again).ok());
+    EXPECT_EQ(again.replica_id(), id);
+  }
+  keyward::v1::DaemonConfig a, b;
+  a.set_data_dir("/" + std::string(300, 'd') + "a");
+  b.set_data_dir("/" + std::string(300, 'd') + "b");
+  ASSERT_TRUE(FinalizeConfig(&a).ok());
+  ASSERT_TRUE(FinalizeConfig(&b).ok());
+  EXPECT_NE(a.replica_id(), b.replica_id());  // the hash tells them apart
+  keyward::v1::DaemonConfig given;
+  given.set_replica_id("has space");
+  EXPECT_EQ(FinalizeConfig(&given).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ConfigTest, AuditFsync) {
   keyward::v1::DaemonConfig config;
   ASSERT_TRUE(FinalizeConfig(&config).ok());
