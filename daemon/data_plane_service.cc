@@ -44,9 +44,11 @@ void SetStatus(const absl::Status& status, pb::StreamResult* result) {
 }
 
 // StreamReactor serves one Stream call (see the proto's contract). Each
-// request message is run on the gRPC thread that read it, after the next
-// read is started, so that messages of one stream may run concurrently;
-// answers queue in `pending_` while a write is in flight and go out
+// request message is run after the next read is started, so that messages
+// of one stream may run concurrently, and a message of several items is
+// split into chunks run at once, one on the gRPC thread that read it and
+// the others on the service's WorkPool. Each chunk's answers queue in
+// `pending_` as it finishes, while a write is in flight, and go out
 // together in the next one.
 class StreamReactor final
     : public grpc::ServerBidiReactor<pb::StreamRequest, pb::StreamResponse> {
@@ -74,8 +76,9 @@ class StreamReactor final
   }
 
   void OnReadDone(bool ok) override {
-    std::unique_ptr<pb::StreamRequest> message;
+    std::shared_ptr<pb::StreamRequest> message;
     int admitted = 0;
+    int chunks = 1;
     {
       absl::MutexLock lock(&mu_);
       if (!ok) {
@@ -83,7 +86,11 @@ class StreamReactor final
         MaybeFinish();
         return;
       }
-      message = std::move(reading_);
+      // Shared by the message's chunks; the last to finish wipes it.
+      message.reset(reading_.release(), [](pb::StreamRequest* m) {
+        WipeEncryptInputs(m);
+        delete m;
+      });
       reading_ = std::make_unique<pb::StreamRequest>();
       const int n = message->items_size();
       if (n == 0 || n > static_cast<int>(kMaxBatchItems)) {
@@ -97,7 +104,8 @@ class StreamReactor final
       const int room = std::max(0, kMaxStreamOutstanding - outstanding_);
       admitted = service_.outstanding().Take(principal_, std::min(n, room));
       outstanding_ += n;
-      ++running_;
+      chunks = service_.pool().ChunksFor(n, kMinItemsPerChunk);
+      running_ += chunks;
       const auto* draining = service_.env().draining;
       if (draining && draining->load(std::memory_order_relaxed)) {
         end_ = absl::UnavailableError(
@@ -110,17 +118,16 @@ class StreamReactor final
         read_paused_ = true;
       }
     }
-    pb::StreamResponse answers;
-    Run(*message, admitted, &answers);
-    WipeEncryptInputs(message.get());
-    service_.outstanding().Release(principal_, admitted);
-    absl::MutexLock lock(&mu_);
-    --running_;
-    for (auto& result : *answers.mutable_results()) {
-      pending_.add_results()->Swap(&result);
+    // Chunk c holds items [n*c/chunks, n*(c+1)/chunks); all but the first
+    // run on the pool, the first on this thread.
+    const int n = message->items_size();
+    for (int c = 1; c < chunks; ++c) {
+      service_.pool().Schedule([this, message, admitted, lo = n * c / chunks,
+                                hi = n * (c + 1) / chunks] {
+        RunChunk(*message, lo, hi, admitted);
+      });
     }
-    MaybeWrite();
-    MaybeFinish();
+    RunChunk(*message, 0, n / chunks, admitted);
   }
 
   void OnWriteDone(bool ok) override {
@@ -154,14 +161,32 @@ class StreamReactor final
   }
 
  private:
-  // Run runs the first `admitted` items of `message` (the rest are refused
-  // for the bounds) into `answers`, appending the records of those it may
-  // together before any is answered.
-  void Run(const pb::StreamRequest& message, int admitted,
+  // RunChunk runs items [lo, hi) of `message` (of which the first
+  // `admitted` may run; the rest are refused for the bounds) and queues
+  // their answers for the next write.
+  void RunChunk(const pb::StreamRequest& message, int lo, int hi,
+                int admitted) {
+    pb::StreamResponse answers;
+    Run(message, lo, hi, admitted, &answers);
+    service_.outstanding().Release(
+        principal_, std::max(0, std::min(hi, admitted) - lo));
+    absl::MutexLock lock(&mu_);
+    --running_;
+    for (auto& result : *answers.mutable_results()) {
+      pending_.add_results()->Swap(&result);
+    }
+    MaybeWrite();
+    MaybeFinish();
+  }
+
+  // Run runs items [lo, hi) of `message` into `answers` (refusing those
+  // at or past `admitted`), appending the records of those it may together
+  // before any is answered.
+  void Run(const pb::StreamRequest& message, int lo, int hi, int admitted,
            pb::StreamResponse* answers) {
     std::vector<AuditEntry> records;
     std::vector<int> deferred;  // results whose record is in `records`
-    for (int i = 0; i < message.items_size(); ++i) {
+    for (int i = lo; i < hi; ++i) {
       const pb::StreamItem& item = message.items(i);
       pb::StreamResult* result = answers->add_results();
       result->set_id(item.id());
@@ -181,7 +206,7 @@ class StreamReactor final
       // item is audited on its own.
       if (!(item.has_sign_jwt() && item.sign_jwt().has_record())) {
         rpc.DeferAudit(&records);
-        deferred.push_back(i);
+        deferred.push_back(answers->results_size() - 1);
       }
       service_.RunItem(rpc, item, result);
     }
@@ -251,7 +276,7 @@ class StreamReactor final
   pb::StreamResponse pending_ ABSL_GUARDED_BY(mu_);  // answers not yet sent
   pb::StreamResponse written_ ABSL_GUARDED_BY(mu_);  // the write in flight
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // read, answer not written
-  int running_ ABSL_GUARDED_BY(mu_) = 0;      // messages being run
+  int running_ ABSL_GUARDED_BY(mu_) = 0;      // chunks being run
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;

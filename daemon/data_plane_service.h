@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "daemon/jwt_service.h"
 #include "daemon/rpc.h"
+#include "daemon/work_pool.h"
 #include "keyward/v1/data_plane_service.grpc.pb.h"
 
 namespace keyward::daemon {
@@ -18,6 +19,11 @@ namespace keyward::daemon {
 // The bounds of the proto's contract.
 inline constexpr int kMaxStreamOutstanding = 256;
 inline constexpr int kMaxPrincipalOutstanding = 1024;
+
+// A message's items are run in up to one chunk per core, each of at least
+// this many items (a handoff to another thread costs about what a cheap
+// item does).
+inline constexpr int kMinItemsPerChunk = 4;
 
 // OutstandingItems counts the items each principal has being run across
 // its streams. Thread-safe.
@@ -54,11 +60,14 @@ class DataPlaneServiceImpl final
 
   const ServiceEnv& env() const { return env_; }
   OutstandingItems& outstanding() { return outstanding_; }
+  // Runs the chunks of a message but the one its reading thread runs.
+  WorkPool& pool() { return pool_; }
 
  private:
   const ServiceEnv& env_;
   const JwtServiceImpl& jwt_;
   OutstandingItems outstanding_{kMaxPrincipalOutstanding};
+  WorkPool pool_{WorkPool::DefaultSize()};
 };
 
 }  // namespace keyward::daemon
