@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "keystore/crypto/internal/evp_util.h"
+#include "keystore/crypto/internal/ossl_ptr.h"
 
 namespace keyward::crypto {
 namespace {
@@ -14,18 +15,32 @@ namespace {
 using internal::Bytes;
 using internal::Error;
 
+// HmacImpl keys one HMAC_CTX once (the hash of the padded key, both
+// halves) and copies it for each MAC, so that a call pays neither the key
+// schedule nor libcrypto's algorithm lookup. The keyed context is only read
+// after construction, so the object can be shared across threads.
 class HmacImpl final : public Mac {
  public:
-  HmacImpl(const EVP_MD* md, SecretData key)
-      : md_(md), tag_size_(EVP_MD_size(md)), key_(std::move(key)) {}
+  HmacImpl(const EVP_MD* md, const SecretData& key)
+      : tag_size_(EVP_MD_size(md)), keyed_(HMAC_CTX_new()) {
+    if (keyed_ != nullptr &&
+        HMAC_Init_ex(keyed_.get(), key.InsecureView().data(), key.size(), md,
+                     nullptr) != 1) {
+      keyed_.reset();
+    }
+  }
 
   absl::StatusOr<std::string> ComputeMac(
       absl::string_view data) const override {
     std::string tag(EVP_MAX_MD_SIZE, '\0');
     unsigned int len = 0;
-    if (HMAC(md_, key_.InsecureView().data(), key_.size(), Bytes(data),
-             data.size(), reinterpret_cast<uint8_t*>(tag.data()),
-             &len) == nullptr ||
+    internal::HmacCtxPtr ctx(HMAC_CTX_new());
+    // OpenSSL's HMAC_CTX_copy takes a non-const source it only reads.
+    if (keyed_ == nullptr || ctx == nullptr ||
+        HMAC_CTX_copy(ctx.get(), const_cast<HMAC_CTX*>(keyed_.get())) != 1 ||
+        HMAC_Update(ctx.get(), Bytes(data), data.size()) != 1 ||
+        HMAC_Final(ctx.get(), reinterpret_cast<uint8_t*>(tag.data()), &len) !=
+            1 ||
         len != tag_size_) {
       return Error(absl::StatusCode::kInternal, "HMAC failed");
     }
@@ -47,9 +62,8 @@ class HmacImpl final : public Mac {
   }
 
  private:
-  const EVP_MD* const md_;
   const size_t tag_size_;
-  const SecretData key_;
+  internal::HmacCtxPtr keyed_;  // null if keying failed: every MAC fails
 };
 
 const EVP_MD* HashMd(HashType hash) {
@@ -74,8 +88,7 @@ absl::StatusOr<std::unique_ptr<Mac>> Hmac::Create(HashType hash,
     return absl::InvalidArgumentError(absl::StrCat(
         "HMAC key must be at least 16 bytes, got ", key.size()));
   }
-  return std::unique_ptr<Mac>(
-      new HmacImpl(md, SecretData(key.InsecureView())));
+  return std::unique_ptr<Mac>(new HmacImpl(md, key));
 }
 
 }  // namespace keyward::crypto

@@ -2,6 +2,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -209,20 +210,32 @@ bool P1363ToDer(absl::string_view p1363, size_t width, std::string* out) {
   return EncodeEcdsaSig(sig.get(), out);
 }
 
-// SignerImpl keeps the parsed key; each Sign makes its own EVP_MD_CTX, so the
-// object is immutable and can be shared across threads.
+// SignerImpl keeps the parsed key and a signing context started once on it
+// (hash, padding); each Sign copies that context, which costs a fraction of
+// starting one (libcrypto's algorithm lookup and key checks), or starts its
+// own where libcrypto cannot copy it (BoringSSL's Ed25519). Nothing is
+// changed after construction, so the object can be shared across threads.
 class SignerImpl final : public Signer {
  public:
   SignerImpl(const Params& params, EvpPkeyPtr pkey)
       : params_(params),
         max_size_(EVP_PKEY_size(pkey.get())),
-        pkey_(std::move(pkey)) {}
+        pkey_(std::move(pkey)),
+        started_(EVP_MD_CTX_new()) {
+    EvpMdCtxPtr probe(EVP_MD_CTX_new());
+    if (started_ == nullptr || probe == nullptr ||
+        !InitDigest(params_, started_.get(), pkey_.get(), true) ||
+        EVP_MD_CTX_copy_ex(probe.get(), started_.get()) != 1) {
+      started_.reset();
+      ERR_clear_error();
+    }
+  }
 
   absl::StatusOr<std::string> Sign(absl::string_view data) const override {
     EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     std::string sig(max_size_, '\0');
     size_t len = sig.size();
-    if (ctx == nullptr || !InitDigest(params_, ctx.get(), pkey_.get(), true) ||
+    if (ctx == nullptr || !Start(ctx.get()) ||
         EVP_DigestSign(ctx.get(), reinterpret_cast<uint8_t*>(sig.data()), &len,
                        Bytes(data), data.size()) != 1) {
       return Error(absl::StatusCode::kInternal, "signing failed");
@@ -257,9 +270,18 @@ class SignerImpl final : public Signer {
     return p1363;
   }
 
+  // Start readies `ctx` to sign: a copy of `started_`, or a new start.
+  bool Start(EVP_MD_CTX* ctx) const {
+    if (started_ != nullptr) {
+      return EVP_MD_CTX_copy_ex(ctx, started_.get()) == 1;
+    }
+    return InitDigest(params_, ctx, pkey_.get(), true);
+  }
+
   const Params params_;
   const size_t max_size_;
   const EvpPkeyPtr pkey_;
+  EvpMdCtxPtr started_;  // null if it could not be started
 };
 
 // VerifierImpl keeps the parsed key, like SignerImpl.

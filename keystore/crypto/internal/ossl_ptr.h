@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/x509.h>
 
 #include <memory>
@@ -48,6 +49,8 @@ using EvpPkeyCtxPtr =
     std::unique_ptr<EVP_PKEY_CTX, OsslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using EvpPkeyPtr =
     std::unique_ptr<EVP_PKEY, OsslDeleter<EVP_PKEY, EVP_PKEY_free>>;
+using HmacCtxPtr =
+    std::unique_ptr<HMAC_CTX, OsslDeleter<HMAC_CTX, HMAC_CTX_free>>;
 using OsslBytesPtr = std::unique_ptr<unsigned char, OsslBytesDeleter>;
 using Pkcs8Ptr =
     std::unique_ptr<PKCS8_PRIV_KEY_INFO,
