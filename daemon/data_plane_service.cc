@@ -46,8 +46,9 @@ void SetStatus(const absl::Status& status, pb::StreamResult* result) {
 // StreamReactor serves one Stream call (see the proto's contract). Each
 // request message is run after the next read is started, so that messages
 // of one stream may run concurrently, and a message of several items is
-// split into chunks run at once, one on the gRPC thread that read it and
-// the others on the service's WorkPool. Each chunk's answers queue in
+// split into chunks run at once (as many as the stream leaves threads
+// idle), one on the gRPC thread that read it and the others on the
+// service's WorkPool. Each chunk's answers queue in
 // `pending_` as it finishes, while a write is in flight, and go out
 // together in the next one.
 class StreamReactor final
@@ -104,7 +105,11 @@ class StreamReactor final
       const int room = std::max(0, kMaxStreamOutstanding - outstanding_);
       admitted = service_.outstanding().Take(principal_, std::min(n, room));
       outstanding_ += n;
-      chunks = service_.pool().ChunksFor(n, kMinItemsPerChunk);
+      // Split only onto threads this stream leaves idle: once its messages
+      // already run side by side, splitting more would only shrink the
+      // answers' messages (and so the caller's next ones).
+      chunks = std::min(service_.pool().ChunksFor(n, kMinItemsPerChunk),
+                        std::max(1, service_.pool().size() - running_));
       running_ += chunks;
       const auto* draining = service_.env().draining;
       if (draining && draining->load(std::memory_order_relaxed)) {
