@@ -5,6 +5,9 @@
 // restart; and once the log can be written again, the daemon resumes by
 // itself, with a record of the calls it refused.
 //
+// Streamed items (DataPlaneService, whose items run in chunks over the
+// cores) are refused alike, each with its own UNAVAILABLE and no result.
+//
 // Two real faults: an audit log on /dev/full (every write fails with
 // ENOSPC), and a file-size limit set on the running daemon with prlimit(1)
 // (writes past it fail with EFBIG, the first one part-way: a torn record),
@@ -22,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "keyward/v1/access_service.grpc.pb.h"
 #include "keyward/v1/crypto_service.grpc.pb.h"
+#include "keyward/v1/data_plane_service.grpc.pb.h"
 #include "keyward/v1/key_service.grpc.pb.h"
 #include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
@@ -317,6 +321,63 @@ TEST_F(AuditOutageTest, ResumesByItselfWhenTheLogCanBeWrittenAgain) {
   pb::VerifyAuditLogResponse verdict = VerifyAudit();
   EXPECT_TRUE(verdict.ok()) << verdict.problem();
   EXPECT_EQ(verdict.torn_bytes(), 0u);
+}
+
+// A message of many streamed items runs in chunks on several threads, each
+// chunk appending its records together: while the log cannot be written,
+// every item is answered UNAVAILABLE without a signature, the log keeps no
+// torn record, and once it can be written again every item is signed.
+TEST_F(AuditOutageTest, StreamedItemsAreEachRefusedWhileTheLogCannotBeWritten) {
+  Start();
+  ASSERT_TRUE(CreateKey("ed", pb::KEY_TYPE_ED25519).ok());
+  ASSERT_TRUE(Sign("ed").ok());
+  auto stream = pb::DataPlaneService::NewStub(daemon_->NewChannel());
+  // Sends one message of 64 Sign items; returns each result's code.
+  auto exchange = [&](std::vector<pb::StreamResult>* results) {
+    grpc::ClientContext ctx;
+    auto rw = stream->Stream(&ctx);
+    pb::StreamRequest message;
+    for (int i = 0; i < 64; ++i) {
+      pb::StreamItem* item = message.add_items();
+      item->set_id(i);
+      item->mutable_sign()->set_name("keys/ed");
+      item->mutable_sign()->set_data(absl::StrCat("item ", i));
+    }
+    EXPECT_TRUE(rw->Write(message));
+    rw->WritesDone();
+    pb::StreamResponse response;
+    while (rw->Read(&response)) {
+      for (const auto& r : response.results()) results->push_back(r);
+    }
+    return rw->Finish();
+  };
+
+  const off_t size = AuditLogSize();
+  ASSERT_GT(size, 0);
+  SetFileSizeLimit(absl::StrCat(size + 40));
+  std::vector<pb::StreamResult> results;
+  grpc::Status s = exchange(&results);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(results.size(), 64u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.status().code(), grpc::StatusCode::UNAVAILABLE) << r.id();
+    EXPECT_THAT(r.status().message(), HasSubstr("audit"));
+    EXPECT_FALSE(r.has_sign()) << r.id();
+  }
+  EXPECT_EQ(AuditLogSize(), size);
+  EXPECT_EQ(Status().audit().refused_calls(), 64u);
+
+  SetFileSizeLimit("unlimited");
+  results.clear();
+  s = exchange(&results);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(results.size(), 64u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.status().code(), 0) << r.id() << " " << r.status().message();
+    EXPECT_FALSE(r.sign().signature().empty()) << r.id();
+  }
+  pb::VerifyAuditLogResponse verdict = VerifyAudit();
+  EXPECT_TRUE(verdict.ok()) << verdict.problem();
 }
 
 TEST_F(AuditOutageTest, VerifyAuditOfflineNamesATornLastRecord) {
