@@ -48,9 +48,9 @@ void SetStatus(const absl::Status& status, pb::StreamResult* result) {
 // of one stream may run concurrently, and a message of several items is
 // split into chunks run at once (as many as the stream leaves threads
 // idle), one on the gRPC thread that read it and the others on the
-// service's WorkPool. Each chunk's answers queue in
-// `pending_` as it finishes, while a write is in flight, and go out
-// together in the next one.
+// service's WorkPool. A message's answers queue in `pending_` once its
+// last chunk finishes, while a write is in flight, and go out together in
+// the next one.
 class StreamReactor final
     : public grpc::ServerBidiReactor<pb::StreamRequest, pb::StreamResponse> {
  public:
@@ -77,7 +77,7 @@ class StreamReactor final
   }
 
   void OnReadDone(bool ok) override {
-    std::shared_ptr<pb::StreamRequest> message;
+    std::shared_ptr<MessageRun> run;
     int admitted = 0;
     int chunks = 1;
     {
@@ -87,13 +87,9 @@ class StreamReactor final
         MaybeFinish();
         return;
       }
-      // Shared by the message's chunks; the last to finish wipes it.
-      message.reset(reading_.release(), [](pb::StreamRequest* m) {
-        WipeEncryptInputs(m);
-        delete m;
-      });
+      run = std::make_shared<MessageRun>(std::move(reading_));
       reading_ = std::make_unique<pb::StreamRequest>();
-      const int n = message->items_size();
+      const int n = run->message->items_size();
       if (n == 0 || n > static_cast<int>(kMaxBatchItems)) {
         end_ = absl::InvalidArgumentError(absl::StrCat(
             "a StreamRequest carries 1 to ", kMaxBatchItems, " items, not ",
@@ -105,12 +101,12 @@ class StreamReactor final
       const int room = std::max(0, kMaxStreamOutstanding - outstanding_);
       admitted = service_.outstanding().Take(principal_, std::min(n, room));
       outstanding_ += n;
-      // Split only onto threads this stream leaves idle: once its messages
-      // already run side by side, splitting more would only shrink the
-      // answers' messages (and so the caller's next ones).
+      // Split only onto threads this stream leaves idle.
       chunks = std::min(service_.pool().ChunksFor(n, kMinItemsPerChunk),
                         std::max(1, service_.pool().size() - running_));
       running_ += chunks;
+      run->answers.resize(chunks);
+      run->chunks_left = chunks;
       const auto* draining = service_.env().draining;
       if (draining && draining->load(std::memory_order_relaxed)) {
         end_ = absl::UnavailableError(
@@ -125,14 +121,14 @@ class StreamReactor final
     }
     // Chunk c holds items [n*c/chunks, n*(c+1)/chunks); all but the first
     // run on the pool, the first on this thread.
-    const int n = message->items_size();
+    const int n = run->message->items_size();
     for (int c = 1; c < chunks; ++c) {
-      service_.pool().Schedule([this, message, admitted, lo = n * c / chunks,
+      service_.pool().Schedule([this, run, c, admitted, lo = n * c / chunks,
                                 hi = n * (c + 1) / chunks] {
-        RunChunk(*message, lo, hi, admitted);
+        RunChunk(*run, c, lo, hi, admitted);
       });
     }
-    RunChunk(*message, 0, n / chunks, admitted);
+    RunChunk(*run, 0, 0, n / chunks, admitted);
   }
 
   void OnWriteDone(bool ok) override {
@@ -166,19 +162,37 @@ class StreamReactor final
   }
 
  private:
-  // RunChunk runs items [lo, hi) of `message` (of which the first
-  // `admitted` may run; the rest are refused for the bounds) and queues
-  // their answers for the next write.
-  void RunChunk(const pb::StreamRequest& message, int lo, int hi,
-                int admitted) {
-    pb::StreamResponse answers;
-    Run(message, lo, hi, admitted, &answers);
+  // MessageRun is one request message being run in chunks: the last chunk
+  // to finish queues every chunk's answers for the next write, so that the
+  // message is answered together (a caller with a fixed number of items in
+  // flight sends its next message as answers come: answering each chunk
+  // apart would shrink the messages both ways, ~6 items a message in a
+  // closed loop of 32, and each message costs both sides a read and a
+  // write). The last owner wipes the message's plaintexts.
+  struct MessageRun {
+    explicit MessageRun(std::unique_ptr<pb::StreamRequest> m)
+        : message(std::move(m)) {}
+    ~MessageRun() { WipeEncryptInputs(message.get()); }
+    const std::unique_ptr<pb::StreamRequest> message;
+    std::vector<pb::StreamResponse> answers;  // chunk c's in answers[c]
+    int chunks_left = 0;                      // guarded by the reactor's mu_
+  };
+
+  // RunChunk runs items [lo, hi) of `run`'s message (of which the first
+  // `admitted` may run; the rest are refused for the bounds) as its chunk
+  // `c`.
+  void RunChunk(MessageRun& run, int c, int lo, int hi, int admitted) {
+    Run(*run.message, lo, hi, admitted, &run.answers[c]);
     service_.outstanding().Release(
         principal_, std::max(0, std::min(hi, admitted) - lo));
     absl::MutexLock lock(&mu_);
     --running_;
-    for (auto& result : *answers.mutable_results()) {
-      pending_.add_results()->Swap(&result);
+    if (--run.chunks_left == 0) {
+      for (auto& answers : run.answers) {
+        for (auto& result : *answers.mutable_results()) {
+          pending_.add_results()->Swap(&result);
+        }
+      }
     }
     MaybeWrite();
     MaybeFinish();

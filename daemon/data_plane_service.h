@@ -21,11 +21,9 @@ inline constexpr int kMaxStreamOutstanding = 256;
 inline constexpr int kMaxPrincipalOutstanding = 1024;
 
 // A message's items are run in up to one chunk per core, each of at least
-// this many items: each chunk's answers go out as it finishes, and a
-// caller with a fixed number of items in flight sends its next message as
-// its answers come, so smaller chunks would shrink the messages both ways
-// (measured at 4: ~6 items per message in a closed loop of 32).
-inline constexpr int kMinItemsPerChunk = 8;
+// this many items (a handoff to another thread costs about what a cheap
+// item does).
+inline constexpr int kMinItemsPerChunk = 4;
 
 // OutstandingItems counts the items each principal has being run across
 // its streams. Thread-safe.
