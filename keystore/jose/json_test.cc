@@ -1,9 +1,12 @@
 #include "keystore/jose/json.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/charconv.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -110,6 +113,39 @@ TEST(JsonTest, AsInt64) {
   EXPECT_FALSE(ParseJson("1.5")->AsInt64().has_value());
   EXPECT_FALSE(ParseJson("1e19")->AsInt64().has_value());
   EXPECT_FALSE(ParseJson("\"1\"")->AsInt64().has_value());
+}
+
+// Integers of up to 15 digits take a shortcut past from_chars: the same
+// values, and the same text kept.
+TEST(JsonTest, ParsesIntegersAsFromCharsDoes) {
+  for (const char* text :
+       {"0", "-0", "7", "-7", "1700000000", "-1700000000", "999999999999999",
+        "-999999999999999", "1000000000000000", "9007199254740993",
+        "-9223372036854775808", "12345678901234567890", "100000000000000000000000"}) {
+    absl::StatusOr<JsonValue> v = ParseJson(text);
+    ASSERT_TRUE(v.ok()) << text;
+    double expected = 0;
+    absl::from_chars(text, text + std::strlen(text), expected);
+    EXPECT_EQ(v->number_value(), expected) << text;
+    EXPECT_EQ(std::signbit(v->number_value()), std::signbit(expected)) << text;
+    EXPECT_EQ(v->Serialize(), text);
+  }
+  EXPECT_EQ(ParseJson("1700000000")->AsInt64(), 1700000000);
+  EXPECT_EQ(ParseJson("-0")->AsInt64(), 0);
+}
+
+TEST(JsonTest, FindsMembersByExactName) {
+  absl::StatusOr<JsonValue> v =
+      ParseJson("{\"ab\":1,\"a\":2,\"abc\":3,\"\":4,\"a\\u0000\":5}");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->Find("a")->number_value(), 2);
+  EXPECT_EQ(v->Find("ab")->number_value(), 1);
+  EXPECT_EQ(v->Find("abc")->number_value(), 3);
+  EXPECT_EQ(v->Find("")->number_value(), 4);
+  EXPECT_EQ(v->Find(absl::string_view("a\0", 2))->number_value(), 5);
+  EXPECT_EQ(v->Find("abcd"), nullptr);
+  EXPECT_EQ(v->Find("b"), nullptr);
+  EXPECT_EQ(JsonValue::Array().Find("a"), nullptr);
 }
 
 TEST(JsonTest, ParseJsonObjectWantsAnObject) {
