@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -86,8 +87,9 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
     return TooLarge("claims_json", request.claims_json().size(),
                     max_token_bytes_);
   }
-  auto claims = jose::ParseJsonObject(
-      request.claims_json().empty() ? "{}" : request.claims_json());
+  auto claims = jose::ParseJsonObject(request.claims_json().empty()
+                                          ? absl::string_view("{}")
+                                          : absl::string_view(request.claims_json()));
   if (!claims.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("claims_json: ", claims.status().message()));
@@ -113,8 +115,8 @@ absl::Status JwtServiceImpl::Sign(Rpc& rpc, const pb::SignJwtRequest& request,
     response->set_record_name(absl::StrCat("tokens/", token->jti));
   }
   *version = token->version;
-  response->set_token(token->token);
-  response->set_jti(token->jti);
+  response->set_token(std::move(token->token));
+  response->set_jti(std::move(token->jti));
   response->set_key_version(VersionName(name->id, token->version));
   *response->mutable_issue_time() = ToTimestamp(token->issued_at);
   *response->mutable_expire_time() = ToTimestamp(token->expires_at);
@@ -191,8 +193,8 @@ absl::Status JwtServiceImpl::Verify(Rpc& rpc,
   response->set_valid(verdict->valid);
   response->set_failure(static_cast<pb::JwtFailure>(verdict->failure));
   response->set_failure_detail(verdict->detail);
-  response->set_header_json(verdict->header_json);
-  response->set_claims_json(verdict->claims_json);
+  response->set_header_json(std::move(verdict->header_json));
+  response->set_claims_json(std::move(verdict->claims_json));
   if (verdict->valid || verdict->failure == keystore::kRevokedFailure) {
     *version = verdict->version;
   }

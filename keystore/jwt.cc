@@ -142,9 +142,8 @@ absl::StatusOr<SignedToken> SignJwt(Keystore& keystore,
         "a recorded token's jti must be 1 to 128 characters of "
         "[A-Za-z0-9_-]; leave it out and the daemon makes one");
   }
-  // The key's issuer: filled in, and a claims "iss" that differs refused.
-  const jose::JsonValue* claims = &params.claims;
-  jose::JsonValue with_issuer;
+  // The key's issuer: a claims "iss" that differs refused here (with this
+  // message), a missing one filled in by jose::SignJwt (options.issuer).
   if (!key->jwt_issuer.empty()) {
     if (const jose::JsonValue* iss = params.claims.Find("iss")) {
       if (!iss->is_string() || iss->string_value() != key->jwt_issuer) {
@@ -153,10 +152,6 @@ absl::StatusOr<SignedToken> SignJwt(Keystore& keystore,
             key->jwt_issuer, "\"; leave \"iss\" out (the key fills it in) "
             "or use another key"));
       }
-    } else {
-      with_issuer = params.claims;
-      with_issuer.Set("iss", jose::JsonValue::String(key->jwt_issuer));
-      claims = &with_issuer;
     }
   }
   const int32_t v = key->primary_version;
@@ -175,9 +170,10 @@ absl::StatusOr<SignedToken> SignJwt(Keystore& keystore,
   options.now = now;
   options.ttl = ttl;
   options.typ = params.typ;
+  options.issuer = key->jwt_issuer;
   options.keep_given_registered_claims = true;
   options.max_token_bytes = params.max_token_bytes;
-  auto token = jose::SignJwt(*claims, *signing_key, options);
+  auto token = jose::SignJwt(params.claims, *signing_key, options);
   if (!token.ok()) return token.status();
   SignedToken out;
   if (params.record.has_value()) {

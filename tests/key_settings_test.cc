@@ -221,13 +221,16 @@ TEST_F(KeySettingsTest, IssuerAndDefaultTtlAreFilledInAndEnforced) {
   EXPECT_EQ(token.expire_time().seconds() - token.issue_time().seconds(), 300);
   pb::VerifyJwtResponse verdict = Verify(token.token());
   ASSERT_TRUE(verdict.valid()) << verdict.failure_detail();
-  EXPECT_THAT(verdict.claims_json(), HasSubstr(R"("iss":"https://id.example")"));
+  // The issuer goes right after the claims given, before the time claims.
+  EXPECT_THAT(verdict.claims_json(),
+              HasSubstr(R"({"sub":"a","iss":"https://id.example","iat":)"));
   // The same issuer in the claims is fine; another is refused.
   Sign("issuing", R"({"iss":"https://id.example"})");
   grpc::Status s;
   Sign("issuing", R"({"iss":"https://evil.example"})", 90, &s);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("https://id.example"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("is not key 'issuing''s issuer \"https://id.example\""));
   // A default lifetime over the maximum is refused on update; nothing changes.
   grpc::ClientContext ctx;
   pb::UpdateKeyRequest req;

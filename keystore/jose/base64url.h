@@ -12,6 +12,7 @@
 #ifndef KEYSTORE_JOSE_BASE64URL_H_
 #define KEYSTORE_JOSE_BASE64URL_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,6 +23,14 @@ namespace keyward::jose {
 
 // Base64UrlEncode returns |data| in base64url without padding.
 std::string Base64UrlEncode(absl::string_view data);
+
+// Base64UrlAppend appends Base64UrlEncode(data) to |out|.
+void Base64UrlAppend(absl::string_view data, std::string* out);
+
+// Base64UrlEncodedSize is the length of Base64UrlEncode of |bytes| bytes.
+constexpr size_t Base64UrlEncodedSize(size_t bytes) {
+  return bytes / 3 * 4 + (bytes % 3 == 0 ? 0 : bytes % 3 + 1);
+}
 
 // Base64UrlDecode returns the bytes of |text|. INVALID_ARGUMENT
 // "non-canonical base64url" for any character outside [A-Za-z0-9_-]

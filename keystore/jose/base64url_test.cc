@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace keyward::jose {
@@ -22,6 +23,47 @@ TEST(Base64UrlTest, RoundTripsEveryLength) {
     data.push_back(static_cast<char>(n * 37 + 251));
   }
   EXPECT_EQ(Base64UrlEncode("\xfb\xff\xbf"), "-_-_");
+}
+
+TEST(Base64UrlTest, EncodesAsAbseilDoesAndAppends) {
+  std::string data;
+  for (int n = 0; n < 300; ++n) {
+    std::string expected;
+    absl::WebSafeBase64Escape(data, &expected);
+    EXPECT_EQ(Base64UrlEncode(data), expected) << n;
+    EXPECT_EQ(Base64UrlEncodedSize(data.size()), expected.size()) << n;
+    std::string appended = "prefix.";
+    Base64UrlAppend(data, &appended);
+    EXPECT_EQ(appended, "prefix." + expected) << n;
+    data.push_back(static_cast<char>(n * 101 + 7));  // Every byte value.
+  }
+}
+
+// Every byte outside the alphabet, at every position of texts of every
+// length the decoder handles differently (whole groups of four, then two or
+// three characters left).
+TEST(Base64UrlTest, RefusesEveryOtherByteAtEveryPosition) {
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int c = 0; c < 256; ++c) {
+    if (alphabet.find(static_cast<char>(c)) != std::string::npos) continue;
+    for (size_t len : {2, 3, 4, 6, 7, 8, 10, 11}) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string text(len, 'A');
+        text[at] = static_cast<char>(c);
+        EXPECT_FALSE(Base64UrlDecode(text).ok()) << c << " at " << at;
+        EXPECT_FALSE(Base64UrlDecodeSecret(text).ok());
+      }
+    }
+  }
+  // Each character decodes to its value in each position.
+  for (size_t i = 0; i < alphabet.size(); ++i) {
+    const std::string bytes = *Base64UrlDecode(std::string(3, alphabet[i]) + "A");
+    const uint32_t v = static_cast<uint32_t>(i << 18 | i << 12 | i << 6);
+    EXPECT_EQ(bytes, std::string({static_cast<char>(v >> 16),
+                                  static_cast<char>(v >> 8),
+                                  static_cast<char>(v)}));
+  }
 }
 
 TEST(Base64UrlTest, RefusesEveryOtherSpelling) {

@@ -1,7 +1,9 @@
 #include "keystore/jose/json.h"
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <utility>
 
@@ -69,9 +71,21 @@ const std::string& JsonValue::string_value() const {
   return type_ == Type::kString ? text_ : *empty;
 }
 
+namespace {
+
+// SameName is a == b, cheaper for member names: most names differ in size
+// or first byte (JOSE's are mostly three letters), which spares a call.
+bool SameName(absl::string_view a, absl::string_view b) {
+  return a.size() == b.size() &&
+         (a.empty() || (a[0] == b[0] &&
+                        std::memcmp(a.data() + 1, b.data() + 1, a.size() - 1) == 0));
+}
+
+}  // namespace
+
 const JsonValue* JsonValue::Find(absl::string_view name) const {
   for (const JsonMember& m : members_) {
-    if (m.name == name) return &m.value;
+    if (SameName(m.name, name)) return &m.value;
   }
   return nullptr;
 }
@@ -79,7 +93,7 @@ const JsonValue* JsonValue::Find(absl::string_view name) const {
 void JsonValue::Set(absl::string_view name, JsonValue value) {
   if (type_ != Type::kObject) return;
   for (JsonMember& m : members_) {
-    if (m.name == name) {
+    if (SameName(m.name, name)) {
       m.value = std::move(value);
       return;
     }
@@ -89,7 +103,7 @@ void JsonValue::Set(absl::string_view name, JsonValue value) {
 
 bool JsonValue::Remove(absl::string_view name) {
   for (auto it = members_.begin(); it != members_.end(); ++it) {
-    if (it->name == name) {
+    if (SameName(it->name, name)) {
       members_.erase(it);
       return true;
     }
@@ -103,9 +117,62 @@ void JsonValue::Append(JsonValue value) {
 
 namespace {
 
-void AppendQuoted(absl::string_view s, std::string* out) {
+// Word-at-a-time scanning: the string loops below skip eight bytes at a time
+// while none of them needs work, then find the exact byte one at a time.
+constexpr uint64_t kOnes = 0x0101010101010101u;
+constexpr uint64_t kHighBits = 0x8080808080808080u;
+
+uint64_t LoadWord(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, sizeof(x));
+  return x;
+}
+
+// HasByteBelow says whether some byte of |x| is below |n| (n <= 0x80);
+// HasByte whether some byte is |b|. Both exact (Bit Twiddling Hacks,
+// "Determine if a word has a byte less than n").
+bool HasByteBelow(uint64_t x, uint8_t n) {
+  return ((x - kOnes * n) & ~x & kHighBits) != 0;
+}
+bool HasByte(uint64_t x, uint8_t b) { return HasByteBelow(x ^ (kOnes * b), 1); }
+
+// A byte is EscapedAsIs if the serializer writes it as itself inside a
+// string: not a control character, '"' or '\'. (Bytes from 0x80 on are
+// written as they are: strings hold UTF-8.) It is ParsedAsIs if, inside a
+// JSON string text, it is its own value and needs no checking: printable
+// ASCII but '"' and '\'.
+constexpr uint8_t kEscapedAsIs = 1, kParsedAsIs = 2;
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> classes{};
+  for (int c = 0x20; c < 0x100; ++c) {
+    if (c == '"' || c == '\\') continue;
+    classes[c] = kEscapedAsIs | (c < 0x80 ? kParsedAsIs : 0);
+  }
+  return classes;
+}();
+bool EscapedAsIs(uint8_t c) { return (kByteClass[c] & kEscapedAsIs) != 0; }
+bool ParsedAsIs(uint8_t c) { return (kByteClass[c] & kParsedAsIs) != 0; }
+bool WordEscapedAsIs(uint64_t x) {
+  return !HasByteBelow(x, 0x20) && !HasByte(x, '"') && !HasByte(x, '\\');
+}
+bool WordParsedAsIs(uint64_t x) {
+  return (x & kHighBits) == 0 && WordEscapedAsIs(x);
+}
+
+}  // namespace
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (const char c : s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p != end) {
+    const char* const run = p;
+    while (end - p >= 8 && WordEscapedAsIs(LoadWord(p))) p += 8;
+    while (p != end && EscapedAsIs(static_cast<uint8_t>(*p))) ++p;
+    out->append(run, p - run);
+    if (p == end) break;
+    const uint8_t c = static_cast<uint8_t>(*p++);
     switch (c) {
       case '"': *out += "\\\""; break;
       case '\\': *out += "\\\\"; break;
@@ -114,18 +181,47 @@ void AppendQuoted(absl::string_view s, std::string* out) {
       case '\n': *out += "\\n"; break;
       case '\r': *out += "\\r"; break;
       case '\t': *out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out->push_back(c);
-        }
+      default: {  // Another control character: \u00XX, lowercase hex.
+        const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+        out->append(escape, sizeof(escape));
+      }
     }
   }
   out->push_back('"');
 }
 
-}  // namespace
+JsonObjectWriter::JsonObjectWriter(std::string* out) : out_(out) {
+  out_->push_back('{');
+}
+
+void JsonObjectWriter::Name(absl::string_view name) {
+  if (!first_) out_->push_back(',');
+  first_ = false;
+  AppendJsonString(name, out_);
+  out_->push_back(':');
+}
+
+void JsonObjectWriter::Add(absl::string_view name, const JsonValue& value) {
+  Name(name);
+  value.SerializeTo(out_);
+}
+
+void JsonObjectWriter::AddString(absl::string_view name,
+                                 absl::string_view value) {
+  Name(name);
+  AppendJsonString(value, out_);
+}
+
+void JsonObjectWriter::AddInt(absl::string_view name, int64_t value) {
+  Name(name);
+  absl::StrAppend(out_, value);  // As JsonValue::Int writes it.
+}
+
+void JsonObjectWriter::AddMembers(const JsonValue& object) {
+  for (const JsonMember& m : object.members()) Add(m.name, m.value);
+}
+
+void JsonObjectWriter::Finish() { out_->push_back('}'); }
 
 // JsonParser is a recursive-descent parser over the whole input.
 class JsonParser {
@@ -186,24 +282,40 @@ class JsonParser {
   absl::Status ParseObject(int depth, JsonValue* out) {
     *out = JsonValue::Object();
     ++pos_;  // '{'
+    std::vector<JsonMember>& members = out->members_;
+    // Duplicate names: a scan of the members so far while there are at
+    // most kScannedMembers, then a set (filled when first needed).
+    constexpr size_t kScannedMembers = 16;
     std::set<std::string> names;
     SkipSpace();
     if (Consume("}")) return absl::OkStatus();
     while (true) {
       SkipSpace();
       if (pos_ >= s_.size() || s_[pos_] != '"') return Fail("expected a member name");
-      JsonMember member;
-      absl::Status status = ParseString(&member.name);
+      std::string name;
+      absl::Status status = ParseString(&name);
       if (!status.ok()) return status;
-      if (!names.insert(member.name).second) {
+      bool duplicate = false;
+      if (members.size() < kScannedMembers) {
+        for (const JsonMember& m : members) duplicate |= SameName(m.name, name);
+      } else {
+        if (names.empty()) {
+          for (const JsonMember& m : members) names.insert(m.name);
+        }
+        duplicate = !names.insert(name).second;
+      }
+      if (duplicate) {
         return absl::InvalidArgumentError(
-            absl::StrCat("duplicate JSON member '", member.name, "'"));
+            absl::StrCat("duplicate JSON member '", name, "'"));
       }
       SkipSpace();
       if (!Consume(":")) return Fail("expected ':'");
-      status = ParseValue(depth, &member.value);
+      // Room for a JWT's claims or header at the top, a few members below.
+      if (members.empty()) members.reserve(depth == 1 ? 8 : 4);
+      members.emplace_back();
+      members.back().name = std::move(name);
+      status = ParseValue(depth, &members.back().value);
       if (!status.ok()) return status;
-      out->members_.push_back(std::move(member));
       SkipSpace();
       if (Consume("}")) return absl::OkStatus();
       if (!Consume(",")) return Fail("expected ',' or '}'");
@@ -249,16 +361,35 @@ class JsonParser {
     }
     const absl::string_view text = s_.substr(start, pos_ - start);
     double d = 0;
-    const absl::from_chars_result r =
-        absl::from_chars(text.data(), text.data() + text.size(), d);
-    if (r.ec != std::errc() || r.ptr != text.data() + text.size() ||
-        !std::isfinite(d)) {
-      return Fail("number out of range");
+    if (!SmallInteger(text, &d)) {
+      const absl::from_chars_result r =
+          absl::from_chars(text.data(), text.data() + text.size(), d);
+      if (r.ec != std::errc() || r.ptr != text.data() + text.size() ||
+          !std::isfinite(d)) {
+        return Fail("number out of range");
+      }
     }
     out->type_ = JsonValue::Type::kNumber;
     out->number_ = d;
     out->text_ = std::string(text);
     return absl::OkStatus();
+  }
+
+  // SmallInteger sets |d| to the value of |text|, a valid JSON number, if
+  // it is an integer of at most 15 digits (no fraction or exponent): exact
+  // in a double, so what from_chars would give (also -0 for "-0"), without
+  // its cost (JWT times are such integers).
+  static bool SmallInteger(absl::string_view text, double* d) {
+    const bool negative = !text.empty() && text[0] == '-';
+    const absl::string_view digits = text.substr(negative ? 1 : 0);
+    if (digits.empty() || digits.size() > 15) return false;
+    int64_t value = 0;
+    for (const char c : digits) {
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    *d = negative ? -static_cast<double>(value) : static_cast<double>(value);
+    return true;
   }
 
   // Hex4 reads four hex digits after "\u".
@@ -315,29 +446,39 @@ class JsonParser {
     return 0;
   }
 
+  // SkipParsedAsIs returns the first position from pos_ on whose byte is
+  // not ParsedAsIs (or the end).
+  size_t SkipParsedAsIs() const {
+    const char* const data = s_.data();
+    size_t i = pos_;
+    while (s_.size() - i >= 8 && WordParsedAsIs(LoadWord(data + i))) i += 8;
+    while (i < s_.size() && ParsedAsIs(static_cast<uint8_t>(data[i]))) ++i;
+    return i;
+  }
+
   absl::Status ParseString(std::string* out) {
     ++pos_;  // '"'
     out->clear();
+    // Bytes from |run| to pos_ are copied to |out| as they are, in one
+    // append when an escape or the closing '"' is reached.
+    size_t run = pos_;
     while (true) {
+      pos_ = SkipParsedAsIs();
       if (pos_ >= s_.size()) return Fail("unterminated string");
       const uint8_t c = static_cast<uint8_t>(s_[pos_]);
+      if (c >= 0x80) {
+        const size_t n = Utf8Length();
+        if (n == 0) return Fail("invalid UTF-8");
+        pos_ += n;
+        continue;
+      }
+      if (c < 0x20) return Fail("control character in a string");
+      out->append(s_.data() + run, pos_ - run);
       if (c == '"') {
         ++pos_;
         return absl::OkStatus();
       }
-      if (c < 0x20) return Fail("control character in a string");
-      if (c >= 0x80) {
-        const size_t n = Utf8Length();
-        if (n == 0) return Fail("invalid UTF-8");
-        out->append(s_.data() + pos_, n);
-        pos_ += n;
-        continue;
-      }
-      if (c != '\\') {
-        out->push_back(static_cast<char>(c));
-        ++pos_;
-        continue;
-      }
+      // c is '\'.
       if (++pos_ >= s_.size()) return Fail("unterminated escape");
       const char e = s_[pos_++];
       switch (e) {
@@ -364,6 +505,7 @@ class JsonParser {
         default:
           return Fail("unknown escape");
       }
+      run = pos_;
     }
   }
 
@@ -383,7 +525,7 @@ void JsonValue::SerializeTo(std::string* out) const {
     case Type::kNull: *out += "null"; return;
     case Type::kBool: *out += bool_ ? "true" : "false"; return;
     case Type::kNumber: *out += text_; return;
-    case Type::kString: AppendQuoted(text_, out); return;
+    case Type::kString: AppendJsonString(text_, out); return;
     case Type::kArray:
       out->push_back('[');
       for (size_t i = 0; i < elements_.size(); ++i) {
@@ -396,7 +538,7 @@ void JsonValue::SerializeTo(std::string* out) const {
       out->push_back('{');
       for (size_t i = 0; i < members_.size(); ++i) {
         if (i > 0) out->push_back(',');
-        AppendQuoted(members_[i].name, out);
+        AppendJsonString(members_[i].name, out);
         out->push_back(':');
         members_[i].value.SerializeTo(out);
       }

@@ -85,10 +85,11 @@ class JsonValue {
   // escaped as RFC 8259 requires (other characters as UTF-8), numbers as
   // parsed (their source text) or as made.
   std::string Serialize() const;
+  // SerializeTo appends Serialize() to |out|.
+  void SerializeTo(std::string* out) const;
 
  private:
   friend class JsonParser;
-  void SerializeTo(std::string* out) const;
 
   Type type_ = Type::kNull;
   bool bool_ = false;
@@ -103,6 +104,45 @@ struct JsonMember {
   std::string name;
   JsonValue value;
 };
+
+// JsonObjectWriter appends one JSON object to a string, member by member,
+// exactly as Serialize would write a JsonValue object with those members in
+// that order; for output written once (a JWS header, JWT claims with the
+// registered claims added) without building and copying a JsonValue. The
+// caller keeps member names unique (Set would replace a member; the writer
+// does not look).
+//
+//   std::string out;
+//   JsonObjectWriter w(&out);          // "{"
+//   w.AddString("alg", "HS256");
+//   w.AddMembers(claims);              // Each member of an object.
+//   w.AddInt("exp", 1700000000);
+//   w.Finish();                        // "}"
+class JsonObjectWriter {
+ public:
+  // Appends '{' to |out|, which must outlive the writer.
+  explicit JsonObjectWriter(std::string* out);
+  void Add(absl::string_view name, const JsonValue& value);
+  // AddString is Add(name, JsonValue::String(value)), AddInt
+  // Add(name, JsonValue::Int(value)), without making the value.
+  void AddString(absl::string_view name, absl::string_view value);
+  void AddInt(absl::string_view name, int64_t value);
+  // AddMembers adds each member of |object| in order (nothing if it is not
+  // an object).
+  void AddMembers(const JsonValue& object);
+  // Finish appends '}'; nothing is added after it.
+  void Finish();
+
+ private:
+  void Name(absl::string_view name);
+
+  std::string* out_;
+  bool first_ = true;
+};
+
+// AppendJsonString appends |s| to |out| as a JSON string, quoted and escaped
+// as Serialize writes strings.
+void AppendJsonString(absl::string_view s, std::string* out);
 
 // JsonLimits bound what ParseJson takes.
 struct JsonLimits {

@@ -59,6 +59,16 @@ bool SignatureSizeOk(JwsAlgorithm alg, size_t size) {
   }
 }
 
+// What SignCompact reserves for the header JSON beside the kid.
+constexpr size_t kHeaderJsonReserve = 64;
+
+// MaxSignatureSize is the largest signature SignatureSizeOk takes for |alg|.
+size_t MaxSignatureSize(JwsAlgorithm alg) {
+  if (IsHmac(alg)) return HmacSize(alg);
+  if (IsRsa(alg)) return 512;
+  return alg == JwsAlgorithm::kEs512 ? 132 : alg == JwsAlgorithm::kEs384 ? 96 : 64;
+}
+
 // CryptoAlgorithm returns the crypto layer's algorithm for |alg|; nullopt
 // for HMAC.
 std::optional<crypto::SignatureAlgorithm> CryptoAlgorithm(JwsAlgorithm alg) {
@@ -262,9 +272,6 @@ absl::StatusOr<std::string> SignCompact(const JsonValue& header,
   if (!header.is_object()) {
     return absl::InvalidArgumentError("the JWS header must be a JSON object");
   }
-  JsonValue full = JsonValue::Object();
-  full.Set("alg", JsonValue::String(std::string(JwsAlgorithmName(key.alg()))));
-  if (!key.kid().empty()) full.Set("kid", JsonValue::String(key.kid()));
   for (const JsonMember& m : header.members()) {
     for (absl::string_view reserved :
          {"alg", "kid", "crit", "jwk", "jku", "x5u", "x5c", "zip", "b64"}) {
@@ -273,19 +280,34 @@ absl::StatusOr<std::string> SignCompact(const JsonValue& header,
             "header parameter \"", m.name, "\" cannot be set by the caller"));
       }
     }
-    full.Set(m.name, m.value);
   }
-  const std::string signing_input = absl::StrCat(
-      Base64UrlEncode(full.Serialize()), ".", Base64UrlEncode(payload));
+  // The protected header: "alg", "kid" (if any), then the caller's members
+  // (none of them "alg" or "kid", and an object's names are unique).
+  std::string full;
+  full.reserve(kHeaderJsonReserve + key.kid().size());
+  JsonObjectWriter writer(&full);
+  writer.AddString("alg", JwsAlgorithmName(key.alg()));
+  if (!key.kid().empty()) writer.AddString("kid", key.kid());
+  writer.AddMembers(header);
+  writer.Finish();
+  // The token is written in place: the signing input, then '.' and the
+  // signature after it is signed.
+  std::string token;
+  token.reserve(Base64UrlEncodedSize(full.size()) + 1 +
+                Base64UrlEncodedSize(payload.size()) + 1 +
+                Base64UrlEncodedSize(MaxSignatureSize(key.alg())));
+  Base64UrlAppend(full, &token);
+  token.push_back('.');
+  Base64UrlAppend(payload, &token);
   // Refuse before signing what could not be returned anyway.
-  if (signing_input.size() > options.max_token_bytes) {
+  if (token.size() > options.max_token_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the token would be longer than ", options.max_token_bytes, " bytes"));
   }
-  absl::StatusOr<std::string> signature = key.Sign(signing_input);
+  absl::StatusOr<std::string> signature = key.Sign(token);
   if (!signature.ok()) return signature.status();
-  std::string token =
-      absl::StrCat(signing_input, ".", Base64UrlEncode(*signature));
+  token.push_back('.');
+  Base64UrlAppend(*signature, &token);
   if (token.size() > options.max_token_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the token would be longer than ", options.max_token_bytes, " bytes"));
@@ -299,7 +321,8 @@ absl::StatusOr<ParsedJws> ParseCompactJws(absl::string_view token,
       internal::SplitCompact(token, 3, options.max_token_bytes, "a JWS");
   if (!parts.ok()) return parts.status();
   ParsedJws jws;
-  absl::StatusOr<JsonValue> header = internal::DecodeHeader((*parts)[0]);
+  absl::StatusOr<JsonValue> header =
+      internal::DecodeHeader((*parts)[0], &jws.header_json);
   if (!header.ok()) return header.status();
   absl::StatusOr<std::string> payload =
       internal::DecodePart((*parts)[1], "payload");
@@ -324,7 +347,6 @@ absl::StatusOr<ParsedJws> ParseCompactJws(absl::string_view token,
   if (header->Find("kid") != nullptr) {
     jws.kid = internal::StringMember(*header, "kid");
   }
-  jws.header_json = *Base64UrlDecode((*parts)[0]);
   jws.header = *std::move(header);
   jws.payload = *std::move(payload);
   jws.signature = *std::move(signature);

@@ -16,6 +16,10 @@ namespace {
 
 constexpr absl::string_view kTimeClaims[] = {"iat", "nbf", "exp"};
 
+// What SignJwt reserves for the payload: typical claims fit without the
+// string growing.
+constexpr size_t kClaimsJsonReserve = 512;
+
 absl::string_view StripApplication(absl::string_view typ) {
   if (typ.size() >= 12 &&
       absl::EqualsIgnoreCase(typ.substr(0, 12), "application/")) {
@@ -52,7 +56,6 @@ absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
           "claim: remove it from the claims"));
     }
   }
-  JsonValue payload = claims;
   if (!options.keep_given_registered_claims) {
     for (absl::string_view name : {"iat", "nbf", "exp", "jti"}) {
       if (claims.Find(name) != nullptr) {
@@ -61,35 +64,34 @@ absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
       }
     }
   }
-  if (const JsonValue* iss = claims.Find("iss");
-      iss != nullptr && !options.issuer.empty() &&
-      (!iss->is_string() || iss->string_value() != options.issuer)) {
+  const JsonValue* const given_iss = claims.Find("iss");
+  if (given_iss != nullptr && !options.issuer.empty() &&
+      (!given_iss->is_string() || given_iss->string_value() != options.issuer)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "claim \"iss\" must be the key's issuer \"", options.issuer, "\""));
   }
-  if (!options.issuer.empty() && claims.Find("iss") == nullptr) {
-    payload.Set("iss", JsonValue::String(options.issuer));
-  }
   for (absl::string_view name : kTimeClaims) {
-    const JsonValue* v = payload.Find(name);
+    const JsonValue* v = claims.Find(name);
     if (v != nullptr && !v->AsInt64().has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "claim \"", name, "\" must be an integer number of seconds since "
           "the epoch"));
     }
   }
+  // The registered claims given (kept as they are) and the values of those
+  // added.
+  const JsonValue* const given_iat = claims.Find("iat");
+  const JsonValue* const given_nbf = claims.Find("nbf");
+  const JsonValue* const given_exp = claims.Find("exp");
+  const JsonValue* const given_jti = claims.Find("jti");
   const int64_t now = absl::ToUnixSeconds(options.now);
-  if (payload.Find("iat") == nullptr) payload.Set("iat", JsonValue::Int(now));
-  const int64_t iat = *payload.Find("iat")->AsInt64();
+  const int64_t iat = given_iat != nullptr ? *given_iat->AsInt64() : now;
   // "nbf" defaults to "iat", also a backdated one given by the caller: a
   // token is valid from when it says it was issued.
-  if (payload.Find("nbf") == nullptr) payload.Set("nbf", JsonValue::Int(iat));
-  if (payload.Find("exp") == nullptr) {
-    payload.Set("exp",
-                JsonValue::Int(now + std::max<int64_t>(1, Seconds(options.ttl))));
-  }
-  const int64_t nbf = *payload.Find("nbf")->AsInt64();
-  const int64_t exp = *payload.Find("exp")->AsInt64();
+  const int64_t nbf = given_nbf != nullptr ? *given_nbf->AsInt64() : iat;
+  const int64_t exp =
+      given_exp != nullptr ? *given_exp->AsInt64()
+                           : now + std::max<int64_t>(1, Seconds(options.ttl));
   if (exp <= now) {
     return absl::InvalidArgumentError(absl::StrCat(
         "claim \"exp\" (", exp, ") is not after now (", now,
@@ -101,17 +103,24 @@ absl::StatusOr<SignedJwt> SignJwt(const JsonValue& claims,
         "): the token would never be valid"));
   }
   SignedJwt out;
-  if (const JsonValue* jti = payload.Find("jti"); jti != nullptr) {
-    out.jti = jti->string_value();
-  } else {
-    out.jti = Base64UrlEncode(crypto::RandomBytes(16));
-    payload.Set("jti", JsonValue::String(out.jti));
-  }
+  out.jti = given_jti != nullptr ? given_jti->string_value()
+                                 : Base64UrlEncode(crypto::RandomBytes(16));
   out.issued_at = absl::FromUnixSeconds(iat);
   out.expires_at = absl::FromUnixSeconds(exp);
+  // The payload: the claims as given, then those added, in this order.
+  out.claims_json.reserve(kClaimsJsonReserve);
+  JsonObjectWriter payload(&out.claims_json);
+  payload.AddMembers(claims);
+  if (!options.issuer.empty() && given_iss == nullptr) {
+    payload.AddString("iss", options.issuer);
+  }
+  if (given_iat == nullptr) payload.AddInt("iat", iat);
+  if (given_nbf == nullptr) payload.AddInt("nbf", nbf);
+  if (given_exp == nullptr) payload.AddInt("exp", exp);
+  if (given_jti == nullptr) payload.AddString("jti", out.jti);
+  payload.Finish();
   JsonValue header = JsonValue::Object();
   if (!options.typ.empty()) header.Set("typ", JsonValue::String(options.typ));
-  out.claims_json = payload.Serialize();
   JwsSignOptions sign;
   sign.max_token_bytes = options.max_token_bytes;
   absl::StatusOr<std::string> token =

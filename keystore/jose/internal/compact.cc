@@ -1,6 +1,7 @@
 #include "keystore/jose/internal/compact.h"
 
 #include <set>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -37,10 +38,12 @@ absl::StatusOr<std::string> DecodePart(absl::string_view encoded,
   return bytes;
 }
 
-absl::StatusOr<JsonValue> DecodeHeader(absl::string_view encoded) {
+absl::StatusOr<JsonValue> DecodeHeader(absl::string_view encoded,
+                                       std::string* json_out) {
   absl::StatusOr<std::string> json = DecodePart(encoded, "header");
   if (!json.ok()) return json.status();
   absl::StatusOr<JsonValue> header = ParseJsonObject(*json);
+  if (json_out != nullptr) *json_out = *std::move(json);
   if (!header.ok()) {
     return TokenError(TokenFailure::kMalformed,
                       absl::StrCat("header: ", header.status().message()));

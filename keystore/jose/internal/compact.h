@@ -24,8 +24,10 @@ absl::StatusOr<std::vector<absl::string_view>> SplitCompact(
     absl::string_view what);
 
 // DecodeHeader base64url-decodes and parses a protected header: a JSON
-// object with no duplicate members. kMalformed otherwise.
-absl::StatusOr<JsonValue> DecodeHeader(absl::string_view encoded);
+// object with no duplicate members. kMalformed otherwise. If |json| is not
+// null, the decoded header text is left in it (whatever the result).
+absl::StatusOr<JsonValue> DecodeHeader(absl::string_view encoded,
+                                       std::string* json = nullptr);
 
 // DecodePart base64url-decodes a token part; kMalformed with |name| in the
 // message if it is not canonical.
