@@ -11,8 +11,10 @@ with a local key, in interleaved rounds of one run. For BENCHMARKS.md
 Starts its own keywardd (temp data dir, Unix socket, audit fsync
 AUDIT_FSYNC_INTERVAL), creates an ECDSA_P256 JWT key, then runs --rounds
 rounds, each running every case for --seconds seconds (after a short
-warm-up), and prints per case the median over rounds of tokens per second
-and the median per-token latency over all calls, and the coalesced/PyJWT
+warm-up), and prints per case the median over rounds of tokens per second,
+the median per-token latency over all calls, and the CPU time per token
+(medians over rounds) of this Python process (all its threads: gRPC's
+included) and of keywardd (from /proc/PID/stat), and the coalesced/PyJWT
 ratio of each round. Bounded: about rounds x seconds per case.
 Needs python3-jwt and python3-cryptography.
 """
@@ -72,6 +74,13 @@ def start_daemon(binary):
                 proc.kill()
                 raise SystemExit("keywardd did not start; see " + work)
             time.sleep(0.1)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_sync(fn, seconds):
@@ -157,17 +166,28 @@ def main():
             one_round(0.2)  # warm-up
         rates = {name: [] for name, _ in cases}
         latencies = {name: [] for name, _ in cases}
+        cpu = {name: [] for name, _ in cases}  # (own, daemon) us per token
         ratios = []
         for _ in range(args.rounds):
             for name, one_round in cases:
+                own, daemon = time.process_time(), cpu_seconds(proc.pid)
                 rate, lat = one_round(args.seconds)
+                own = time.process_time() - own
+                daemon = cpu_seconds(proc.pid) - daemon
                 rates[name].append(rate)
                 latencies[name].extend(lat)
+                cpu[name].append((own / len(lat) * 1e6,
+                                  daemon / len(lat) * 1e6))
             ratios.append(rates[cases[2][0]][-1] / rates[cases[3][0]][-1])
+        print("%-44s %17s %17s %15s %15s" % (
+            "case", "tokens/s", "median latency", "CPU us/token:", "keywardd"))
+        print("%-44s %17s %17s %15s" % ("", "", "", "this process"))
         for name, _ in cases:
-            print("%-44s %10.0f tokens/s %10.0f us median   (%d tokens)"
+            print("%-44s %8.0f tokens/s %14.0f us %15.1f %15.1f   (%d tokens)"
                   % (name, statistics.median(rates[name]),
                      statistics.median(latencies[name]) * 1e6,
+                     statistics.median(c[0] for c in cpu[name]),
+                     statistics.median(c[1] for c in cpu[name]),
                      len(latencies[name])), flush=True)
         print("aio coalesced / PyJWT ES256 per round: %s (median %.2f)"
               % (" ".join("%.2f" % r for r in ratios),

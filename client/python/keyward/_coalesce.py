@@ -4,13 +4,17 @@ so keyward.jwt.encode/decode) made concurrently from many coroutines share
 one DataPlaneService.Stream, so that they do not each pay a unary call.
 
 How: a call becomes an item (StreamItem with a fresh id) on a queue and
-waits for its result. One writer task sends everything queued as one
-StreamRequest (at most 1000 items), then everything queued meanwhile as
-the next: no timer, so an item waits at most for the write before it, and
-a lone call goes out at once. One reader task hands each StreamResult to
-its caller. At most 256 items are outstanding per stream (the daemon's
-bound, data_plane_service.proto): a call beyond waits for room, so the
-daemon never refuses an item for it.
+waits for its result. One writer task sends what is queued as one
+StreamRequest, then what was queued meanwhile as the next: no timer, so an
+item waits at most for the write before it, and a lone call goes out at
+once. A message carries at most half of the items admitted (written or
+queued; from 32 on, at most 1000): the daemon runs the items of one message
+in order and answers them together, so two messages in flight let it run
+one while this process handles the other's answers, where one message of
+everything would leave each side idle while the other works. One reader
+task hands each StreamResult to its caller. At most 256 items are
+outstanding per stream (the daemon's bound, data_plane_service.proto): a
+call beyond waits for room, so the daemon never refuses an item for it.
 
 Each item is authorized, rate-limited, executed and audited by the daemon
 exactly as its unary call (audit method "DataPlaneService/Stream/<Kind>");
@@ -63,6 +67,9 @@ _NAMES: Dict[str, str] = {field: service + "/" + method
 
 MAX_OUTSTANDING = 256    # per stream, as the daemon enforces
 MAX_ITEMS_PER_MESSAGE = 1000
+# From this many items admitted, a message carries half of them (see the
+# module comment); below, everything queued goes in one message.
+SPLIT_FROM = 32
 
 
 class StreamUnsupported(Exception):
@@ -130,6 +137,13 @@ class _Link:
                 return
         self.free += 1
 
+    def _message_size(self) -> int:
+        """Items for the next message: half of those admitted (written or
+        queued), at least SPLIT_FROM // 2, at most MAX_ITEMS_PER_MESSAGE."""
+        admitted = MAX_OUTSTANDING - self.free
+        return min(MAX_ITEMS_PER_MESSAGE,
+                   max(SPLIT_FROM // 2, (admitted + 1) // 2))
+
     async def _write(self) -> None:
         queue = self.queue
         try:
@@ -137,8 +151,9 @@ class _Link:
                 await self.wake.wait()
                 self.wake.clear()
                 while queue:
-                    batch = queue[:MAX_ITEMS_PER_MESSAGE]
-                    del queue[:MAX_ITEMS_PER_MESSAGE]
+                    size = self._message_size()
+                    batch = queue[:size]
+                    del queue[:size]
                     message = pb.StreamRequest()
                     items = message.items
                     for item_id, field, request, waiter in batch:
