@@ -280,6 +280,28 @@ class CoalescerTest(unittest.IsolatedAsyncioTestCase):
         await asyncio.gather(late[0], late[2], *first)
         self.assertEqual(self.coalescer._link.free, _coalesce.MAX_OUTSTANDING)
 
+    async def test_a_call_waiting_for_room_goes_to_the_next_stream(self):
+        self.answer = False
+        first = [asyncio.ensure_future(self.sign())
+                 for _ in range(_coalesce.MAX_OUTSTANDING)]
+        while len(self.sent()) < _coalesce.MAX_OUTSTANDING:
+            await asyncio.sleep(0)
+        late = asyncio.ensure_future(self.sign(b"late"))
+        await asyncio.sleep(0)
+        self.answer = True
+        self.calls[0].fail(_rpc_error(grpc.StatusCode.UNAVAILABLE,
+                                      "daemon restarting"))
+        for task in first:
+            with self.assertRaises(UnavailableError):
+                await task
+        # The call that waited for room was never sent on the failed
+        # stream; it went out on a new one and got its answer.
+        self.assertEqual((await late).signature,
+                         str(_coalesce.MAX_OUTSTANDING + 1).encode())
+        self.assertEqual(len(self.calls), 2)
+        self.assertEqual([item.sign.data for m in self.calls[1].messages
+                          for item in m.items], [b"late"])
+
     async def test_a_failed_write_fails_the_waiting_calls_and_ends_the_stream(self):
         self.answer = False
         first = asyncio.ensure_future(self.sign())
