@@ -179,11 +179,12 @@ def main():
                 cpu[name].append((own / len(lat) * 1e6,
                                   daemon / len(lat) * 1e6))
             ratios.append(rates[cases[2][0]][-1] / rates[cases[3][0]][-1])
-        print("%-44s %17s %17s %15s %15s" % (
-            "case", "tokens/s", "median latency", "CPU us/token:", "keywardd"))
-        print("%-44s %17s %17s %15s" % ("", "", "", "this process"))
+        print("%-44s %10s %12s %12s %12s" % (
+            "case", "tokens/s", "latency us", "us CPU/tok", "us CPU/tok"))
+        print("%-44s %10s %12s %12s %12s" % (
+            "", "(median)", "(median)", "(this proc)", "(keywardd)"))
         for name, _ in cases:
-            print("%-44s %8.0f tokens/s %14.0f us %15.1f %15.1f   (%d tokens)"
+            print("%-44s %10.0f %12.0f %12.1f %12.1f   (%d tokens)"
                   % (name, statistics.median(rates[name]),
                      statistics.median(latencies[name]) * 1e6,
                      statistics.median(c[0] for c in cpu[name]),
