@@ -101,6 +101,7 @@ class _Link:
         self.error: Optional[BaseException] = None
         self.closing = False
         self._on_end = on_end
+        self.loop = asyncio.get_running_loop()
         self.call = open_call(metadata)
         self.writer = asyncio.ensure_future(self._write())
         self.reader = asyncio.ensure_future(self._read())
@@ -112,8 +113,7 @@ class _Link:
     async def wait_for_room(self, timeout: float, name: str) -> None:
         """Waits (FIFO) until a place is handed to this call; raises
         DEADLINE_EXCEEDED after `timeout` seconds."""
-        room: "asyncio.Future[None]" = (
-            asyncio.get_running_loop().create_future())
+        room: "asyncio.Future[None]" = self.loop.create_future()
         self.room_waiters.append(room)
         try:
             await asyncio.wait_for(room, timeout)
@@ -274,10 +274,14 @@ class Coalescer:
         the KeywardError the unary call would; StreamUnsupported if the
         daemon has no stream."""
         field = KINDS[(service, method)]
-        loop = asyncio.get_running_loop()
+        link = self._link
+        if link is None or not link.alive or link.metadata != metadata:
+            link = self._current(metadata)
+        # The link's loop, not asyncio.get_running_loop(): Python 3.11's
+        # makes a getpid() system call each time.
+        loop = link.loop
         deadline = loop.time() + timeout
         while True:
-            link = self._current(metadata)
             if link.free > 0 and not link.room_waiters:
                 link.free -= 1
                 break
@@ -286,6 +290,7 @@ class Coalescer:
             if link.alive:
                 break
             link.release()  # ended while this call waited: try a new one
+            link = self._current(metadata)
         item_id = self._next_id
         self._next_id = item_id + 1
         waiter: "asyncio.Future[Any]" = loop.create_future()
