@@ -2,7 +2,9 @@
 Python process (the sync client, one call at a time; the asyncio client
 with --tasks concurrent tasks, unary and coalesced over
 DataPlaneService.Stream) beside PyJWT signing ES256 and HS256 in-process
-with a local key, in interleaved rounds of one run. For BENCHMARKS.md
+with a local key, in interleaved rounds of one run; and the coalesced
+case against a stub stream answering at once in-process (keyward.aio's own
+CPU per call, without gRPC or the daemon). For BENCHMARKS.md
 ("Python client: ES256 JWTs").
 
   PYTHONPATH=client/python:bazel-bin/proto /usr/bin/python3 \\
@@ -35,10 +37,47 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import keyward
 import keyward.aio
 import keyward.jwt
+from keyward import _coalesce
+from keyward.v1 import data_plane_service_pb2 as dp_pb
 
 KEY = "bench-es256"
 CLAIMS = {"sub": "alice", "aud": "api", "scope": "orders:read"}
 TASKS = 64
+
+
+class AnsweringStream:
+    """Stands in for DataPlaneService.Stream in the "Python only" case: each
+    item of a written message is answered at once with one fixed SignJwt
+    response, so that the case measures keyward.aio's own CPU per call
+    (request, coalescing, wake-up) without gRPC or a daemon. Building the
+    answers here is part of that figure (about 1 us per token)."""
+
+    def __init__(self, signed):
+        self._signed = signed
+        self._answers = asyncio.Queue()
+
+    async def write(self, message):
+        response = dp_pb.StreamResponse()
+        for item in message.items:
+            result = response.results.add()
+            result.id = item.id
+            result.sign_jwt.CopyFrom(self._signed)
+        self._answers.put_nowait(response)
+
+    async def done_writing(self):
+        self._answers.put_nowait(None)
+
+    def cancel(self):
+        self._answers.put_nowait(None)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        response = await self._answers.get()
+        if response is None:
+            raise StopAsyncIteration
+        return response
 
 
 def start_daemon(binary):
@@ -135,6 +174,12 @@ def main():
             return keyward.aio.Client(target, coalesce=coalesce)
         unary = loop.run_until_complete(make(False))
         coalesced = loop.run_until_complete(make(True))
+        python_only = loop.run_until_complete(make(True))
+        signed = dp_pb.StreamResult().sign_jwt
+        signed.token = token
+        # The bench's stand-in for the stream (a private hook, on purpose).
+        python_only._coalescer = _coalesce.Coalescer(
+            lambda metadata: AnsweringStream(signed))
 
         def aio_case(aclient):
             async def one():
@@ -159,6 +204,8 @@ def main():
                 lambda: pyjwt.encode(local, private, algorithm="ES256"), s)),
             ("PyJWT jwt.encode HS256, in-process", lambda s: run_sync(
                 lambda: pyjwt.encode(local, secret, algorithm="HS256"), s)),
+            ("aio coalesced, Python only (answering stub)",
+             aio_case(python_only)),
         ]
         # Interleaved rounds: every case once per round, so that the load of
         # the moment weighs on all of them alike; ratios are per round.
@@ -196,6 +243,7 @@ def main():
         print("load after:", open("/proc/loadavg").read().strip())
         loop.run_until_complete(unary.close())
         loop.run_until_complete(coalesced.close())
+        loop.run_until_complete(python_only.close())
         client.close()
     finally:
         loop.close()
