@@ -2,7 +2,9 @@
 Python process (the sync client, one call at a time; the asyncio client
 with --tasks concurrent tasks, unary and coalesced over
 DataPlaneService.Stream) beside PyJWT signing ES256 and HS256 in-process
-with a local key, in interleaved rounds of one run. For BENCHMARKS.md
+with a local key, in interleaved rounds of one run; and the coalesced
+case against a stub stream answering at once in-process (keyward.aio's own
+CPU per call, without gRPC or the daemon). For BENCHMARKS.md
 ("Python client: ES256 JWTs").
 
   PYTHONPATH=client/python:bazel-bin/proto /usr/bin/python3 \\
@@ -11,8 +13,10 @@ with a local key, in interleaved rounds of one run. For BENCHMARKS.md
 Starts its own keywardd (temp data dir, Unix socket, audit fsync
 AUDIT_FSYNC_INTERVAL), creates an ECDSA_P256 JWT key, then runs --rounds
 rounds, each running every case for --seconds seconds (after a short
-warm-up), and prints per case the median over rounds of tokens per second
-and the median per-token latency over all calls, and the coalesced/PyJWT
+warm-up), and prints per case the median over rounds of tokens per second,
+the median per-token latency over all calls, and the CPU time per token
+(medians over rounds) of this Python process (all its threads: gRPC's
+included) and of keywardd (from /proc/PID/stat), and the coalesced/PyJWT
 ratio of each round. Bounded: about rounds x seconds per case.
 Needs python3-jwt and python3-cryptography.
 """
@@ -33,10 +37,47 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import keyward
 import keyward.aio
 import keyward.jwt
+from keyward import _coalesce
+from keyward.v1 import data_plane_service_pb2 as dp_pb
 
 KEY = "bench-es256"
 CLAIMS = {"sub": "alice", "aud": "api", "scope": "orders:read"}
 TASKS = 64
+
+
+class AnsweringStream:
+    """Stands in for DataPlaneService.Stream in the "Python only" case: each
+    item of a written message is answered at once with one fixed SignJwt
+    response, so that the case measures keyward.aio's own CPU per call
+    (request, coalescing, wake-up) without gRPC or a daemon. Building the
+    answers here is part of that figure (about 1 us per token)."""
+
+    def __init__(self, signed):
+        self._signed = signed
+        self._answers = asyncio.Queue()
+
+    async def write(self, message):
+        response = dp_pb.StreamResponse()
+        for item in message.items:
+            result = response.results.add()
+            result.id = item.id
+            result.sign_jwt.CopyFrom(self._signed)
+        self._answers.put_nowait(response)
+
+    async def done_writing(self):
+        self._answers.put_nowait(None)
+
+    def cancel(self):
+        self._answers.put_nowait(None)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        response = await self._answers.get()
+        if response is None:
+            raise StopAsyncIteration
+        return response
 
 
 def start_daemon(binary):
@@ -72,6 +113,13 @@ def start_daemon(binary):
                 proc.kill()
                 raise SystemExit("keywardd did not start; see " + work)
             time.sleep(0.1)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_sync(fn, seconds):
@@ -126,6 +174,12 @@ def main():
             return keyward.aio.Client(target, coalesce=coalesce)
         unary = loop.run_until_complete(make(False))
         coalesced = loop.run_until_complete(make(True))
+        python_only = loop.run_until_complete(make(True))
+        signed = dp_pb.StreamResult().sign_jwt
+        signed.token = token
+        # The bench's stand-in for the stream (a private hook, on purpose).
+        python_only._coalescer = _coalesce.Coalescer(
+            lambda metadata: AnsweringStream(signed))
 
         def aio_case(aclient):
             async def one():
@@ -150,6 +204,8 @@ def main():
                 lambda: pyjwt.encode(local, private, algorithm="ES256"), s)),
             ("PyJWT jwt.encode HS256, in-process", lambda s: run_sync(
                 lambda: pyjwt.encode(local, secret, algorithm="HS256"), s)),
+            ("aio coalesced, Python only (answering stub)",
+             aio_case(python_only)),
         ]
         # Interleaved rounds: every case once per round, so that the load of
         # the moment weighs on all of them alike; ratios are per round.
@@ -157,17 +213,29 @@ def main():
             one_round(0.2)  # warm-up
         rates = {name: [] for name, _ in cases}
         latencies = {name: [] for name, _ in cases}
+        cpu = {name: [] for name, _ in cases}  # (own, daemon) us per token
         ratios = []
         for _ in range(args.rounds):
             for name, one_round in cases:
+                own, daemon = time.process_time(), cpu_seconds(proc.pid)
                 rate, lat = one_round(args.seconds)
+                own = time.process_time() - own
+                daemon = cpu_seconds(proc.pid) - daemon
                 rates[name].append(rate)
                 latencies[name].extend(lat)
+                cpu[name].append((own / len(lat) * 1e6,
+                                  daemon / len(lat) * 1e6))
             ratios.append(rates[cases[2][0]][-1] / rates[cases[3][0]][-1])
+        print("%-44s %10s %12s %12s %12s" % (
+            "case", "tokens/s", "latency us", "us CPU/tok", "us CPU/tok"))
+        print("%-44s %10s %12s %12s %12s" % (
+            "", "(median)", "(median)", "(this proc)", "(keywardd)"))
         for name, _ in cases:
-            print("%-44s %10.0f tokens/s %10.0f us median   (%d tokens)"
+            print("%-44s %10.0f %12.0f %12.1f %12.1f   (%d tokens)"
                   % (name, statistics.median(rates[name]),
                      statistics.median(latencies[name]) * 1e6,
+                     statistics.median(c[0] for c in cpu[name]),
+                     statistics.median(c[1] for c in cpu[name]),
                      len(latencies[name])), flush=True)
         print("aio coalesced / PyJWT ES256 per round: %s (median %.2f)"
               % (" ".join("%.2f" % r for r in ratios),
@@ -175,6 +243,7 @@ def main():
         print("load after:", open("/proc/loadavg").read().strip())
         loop.run_until_complete(unary.close())
         loop.run_until_complete(coalesced.close())
+        loop.run_until_complete(python_only.close())
         client.close()
     finally:
         loop.close()

@@ -39,6 +39,7 @@ class FakeStreamCall:
         self.answer = answer
         self.messages = []  # the StreamRequests written, in order
         self.write_error = None
+        self.hold = None  # an asyncio.Event: writes wait for it when set
         self.cancelled = False
         self.half_closed = False
         self._responses = asyncio.Queue()
@@ -47,6 +48,8 @@ class FakeStreamCall:
         if self.write_error is not None:
             raise self.write_error
         self.messages.append(request)
+        if self.hold is not None:
+            await self.hold.wait()
         if self.answer:
             self.respond(*[item.id for item in reversed(request.items)])
 
@@ -171,6 +174,133 @@ class CoalescerTest(unittest.IsolatedAsyncioTestCase):
             await asyncio.sleep(0)
         call.respond(*range(2, _coalesce.MAX_OUTSTANDING + 2))
         await asyncio.gather(late, *first[1:])
+
+    def sent(self):
+        return [item.id for c in self.calls for m in c.messages
+                for item in m.items]
+
+    async def test_a_message_carries_half_of_the_items_admitted(self):
+        self.answer = False
+        tasks = [asyncio.ensure_future(self.sign()) for _ in range(64)]
+        while len(self.sent()) < 64:
+            await asyncio.sleep(0)
+        # Two messages of 32: the daemon runs one while the other's answers
+        # are handled.
+        self.assertEqual([len(m.items) for m in self.calls[0].messages],
+                         [32, 32])
+        self.calls[0].respond(*self.sent())
+        await asyncio.gather(*tasks)
+        # Below 32 admitted, everything queued goes in one message.
+        tasks = [asyncio.ensure_future(self.sign()) for _ in range(10)]
+        while len(self.sent()) < 74:
+            await asyncio.sleep(0)
+        self.assertEqual(len(self.calls[0].messages[-1].items), 10)
+        self.calls[0].respond(*self.sent()[64:])
+        await asyncio.gather(*tasks)
+
+    async def test_each_call_fails_at_its_own_timeout(self):
+        self.answer = False
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        ended = {}
+
+        async def timed(timeout):
+            with self.assertRaises(DeadlineExceededError):
+                await self.sign(timeout=timeout)
+            ended[timeout] = loop.time() - start
+
+        # One timer serves all three: armed at 0.3, moved to 0.1, then
+        # re-armed at each next deadline.
+        await asyncio.gather(timed(0.3), timed(0.1), timed(0.2))
+        for timeout, elapsed in ended.items():
+            self.assertGreaterEqual(elapsed, timeout - 0.001)
+            self.assertLess(elapsed, timeout + 0.15)
+        self.assertEqual(sorted(ended, key=ended.get), [0.1, 0.2, 0.3])
+        # No answer came: their items still hold room (the daemon may run
+        # them) until answered; then the timer is idle.
+        link = self.coalescer._link
+        self.assertEqual(link.free, _coalesce.MAX_OUTSTANDING - 3)
+        self.calls[0].respond(*self.sent())
+        while link.free < _coalesce.MAX_OUTSTANDING:
+            await asyncio.sleep(0)
+        self.assertIsNone(self.coalescer._timer)
+
+    async def test_an_item_whose_caller_stopped_waiting_is_not_sent(self):
+        self.answer = False
+        first = asyncio.ensure_future(self.sign())
+        while not self.calls or not self.calls[0].messages:
+            await asyncio.sleep(0)
+        call = self.calls[0]
+        call.hold = asyncio.Event()  # the next write stays in flight
+        second = asyncio.ensure_future(self.sign())
+        while len(call.messages) < 2:
+            await asyncio.sleep(0)
+        # Queued behind the write in flight: one times out, one is
+        # cancelled, one waits.
+        with self.assertRaises(DeadlineExceededError):
+            await self.sign(timeout=0.05)
+        cancelled = asyncio.ensure_future(self.sign())
+        waiting = asyncio.ensure_future(self.sign())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        call.hold.set()
+        while len(call.messages) < 3:
+            await asyncio.sleep(0)
+        # Only the one still waiting was written; the other two gave back
+        # their room.
+        self.assertEqual([item.id for item in call.messages[2].items], [5])
+        link = self.coalescer._link
+        self.assertEqual(link.free, _coalesce.MAX_OUTSTANDING - 3)
+        call.respond(1, 2, 5)
+        await asyncio.gather(first, second, waiting)
+        self.assertEqual(link.free, _coalesce.MAX_OUTSTANDING)
+
+    async def test_calls_waiting_for_room_get_it_first_come_first_served(self):
+        self.answer = False
+        first = [asyncio.ensure_future(self.sign())
+                 for _ in range(_coalesce.MAX_OUTSTANDING)]
+        while len(self.sent()) < _coalesce.MAX_OUTSTANDING:
+            await asyncio.sleep(0)
+        late = [asyncio.ensure_future(self.sign(b"late%d" % i))
+                for i in range(3)]
+        await asyncio.sleep(0)
+        late[1].cancel()  # gives up while waiting for room
+        call = self.calls[0]
+        call.respond(1)
+        call.respond(2)
+        while len(self.sent()) < _coalesce.MAX_OUTSTANDING + 2:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        written = [item.sign.data for m in call.messages for item in m.items]
+        self.assertEqual(written[_coalesce.MAX_OUTSTANDING:],
+                         [b"late0", b"late2"])
+        with self.assertRaises(asyncio.CancelledError):
+            await late[1]
+        call.respond(*self.sent()[2:])
+        await asyncio.gather(late[0], late[2], *first)
+        self.assertEqual(self.coalescer._link.free, _coalesce.MAX_OUTSTANDING)
+
+    async def test_a_call_waiting_for_room_goes_to_the_next_stream(self):
+        self.answer = False
+        first = [asyncio.ensure_future(self.sign())
+                 for _ in range(_coalesce.MAX_OUTSTANDING)]
+        while len(self.sent()) < _coalesce.MAX_OUTSTANDING:
+            await asyncio.sleep(0)
+        late = asyncio.ensure_future(self.sign(b"late"))
+        await asyncio.sleep(0)
+        self.answer = True
+        self.calls[0].fail(_rpc_error(grpc.StatusCode.UNAVAILABLE,
+                                      "daemon restarting"))
+        for task in first:
+            with self.assertRaises(UnavailableError):
+                await task
+        # The call that waited for room was never sent on the failed
+        # stream; it went out on a new one and got its answer.
+        self.assertEqual((await late).signature,
+                         str(_coalesce.MAX_OUTSTANDING + 1).encode())
+        self.assertEqual(len(self.calls), 2)
+        self.assertEqual([item.sign.data for m in self.calls[1].messages
+                          for item in m.items], [b"late"])
 
     async def test_a_failed_write_fails_the_waiting_calls_and_ends_the_stream(self):
         self.answer = False

@@ -4,20 +4,26 @@ so keyward.jwt.encode/decode) made concurrently from many coroutines share
 one DataPlaneService.Stream, so that they do not each pay a unary call.
 
 How: a call becomes an item (StreamItem with a fresh id) on a queue and
-waits for its result. One writer task sends everything queued as one
-StreamRequest (at most 1000 items), then everything queued meanwhile as
-the next: no timer, so an item waits at most for the write before it, and
-a lone call goes out at once. One reader task hands each StreamResult to
-its caller. At most 256 items are outstanding per stream (the daemon's
-bound, data_plane_service.proto): a call beyond waits for room, so the
-daemon never refuses an item for it.
+waits for its result. One writer task sends what is queued as one
+StreamRequest, then what was queued meanwhile as the next: no timer, so an
+item waits at most for the write before it, and a lone call goes out at
+once. A message carries at most half of the items admitted (written or
+queued; from 32 on, at most 1000): the daemon answers the items of one
+message together, once all of them have run, so two messages in flight let
+it run one while this process handles the other's answers, where one
+message of everything would leave each side idle while the other works
+(measured in BENCHMARKS.md, "Python client: ES256 JWTs"). One reader
+task hands each StreamResult to its caller. At most 256 items are
+outstanding per stream (the daemon's bound, data_plane_service.proto): a
+call beyond waits for room, so the daemon never refuses an item for it.
 
 Each item is authorized, rate-limited, executed and audited by the daemon
 exactly as its unary call (audit method "DataPlaneService/Stream/<Kind>");
 its status maps to the same KeywardError subclass, with the unary method's
 name ("CryptoService/Sign"). Differences from a unary call, by design:
   - the call's timeout bounds the wait for the result; an item already
-    sent is still run by the daemon if the caller stops waiting;
+    sent is still run by the daemon if the caller stops waiting (an item
+    whose caller stopped waiting before it was written is not sent);
   - if the stream fails (daemon restarted, connection lost) every item
     outstanding on it fails with the stream's error (UNAVAILABLE), which the
     client's retry rule then treats as for a unary call; the next call
@@ -26,11 +32,19 @@ name ("CryptoService/Sign"). Differences from a unary call, by design:
     token (set_token, login) opens a new stream for later calls.
 A daemon without DataPlaneService (UNIMPLEMENTED) turns coalescing off for
 the client; its calls then go unary.
+
+Cost per call (it is the point of this module, so it is kept low): no task
+and no timer per call. A call's timeout is kept by one timer per client,
+armed at the earliest deadline of the calls waiting (calls usually share
+one timeout, so a new call seldom moves it); the room under the bound is a
+counter, with a queue only for calls that find none; an item is built in
+its StreamRequest in place (one copy of the request).
 """
 
 import asyncio
-import itertools
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import collections
+import math
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import grpc
 
@@ -48,28 +62,47 @@ KINDS: Dict[Tuple[str, str], str] = {
     ("JwtService", "SignJwt"): "sign_jwt",
     ("JwtService", "VerifyJwt"): "verify_jwt",
 }
+# Field -> the unary method's name, for errors ("CryptoService/Sign").
+_NAMES: Dict[str, str] = {field: service + "/" + method
+                          for (service, method), field in KINDS.items()}
 
 MAX_OUTSTANDING = 256    # per stream, as the daemon enforces
 MAX_ITEMS_PER_MESSAGE = 1000
+# From this many items admitted, a message carries half of them (see the
+# module comment); below, everything queued goes in one message.
+SPLIT_FROM = 32
 
 
 class StreamUnsupported(Exception):
     """The daemon has no DataPlaneService: use unary calls."""
 
 
+# What a link keeps per item holding room: the caller's future, its
+# deadline (loop time) and the item's field.
+_Waiting = Tuple["asyncio.Future[Any]", float, str]
+
+
 class _Link:
-    """One open Stream call with its writer and reader tasks."""
+    """One open Stream call with its writer and reader tasks.
+
+    Room: an item holds one of the MAX_OUTSTANDING places from its call's
+    admission until its answer arrives (or the link ends), also when its
+    caller stopped waiting, since the daemon still counts it. `free` is
+    what is left; calls that find none wait in `room_waiters` (FIFO), and a
+    released place goes to the first of them."""
 
     def __init__(self, open_call: Callable[[Any], Any], metadata: Any,
                  on_end: Callable[["_Link"], None]) -> None:
         self.metadata = metadata
-        self.queue: List[Tuple[int, str, Any]] = []
-        self.waiters: Dict[int, "asyncio.Future[Any]"] = {}
-        self.room = asyncio.Semaphore(MAX_OUTSTANDING)
+        self.queue: List[Tuple[int, str, Any, "asyncio.Future[Any]"]] = []
+        self.waiting: Dict[int, _Waiting] = {}
+        self.free = MAX_OUTSTANDING
+        self.room_waiters: Deque["asyncio.Future[None]"] = collections.deque()
         self.wake = asyncio.Event()
         self.error: Optional[BaseException] = None
         self.closing = False
         self._on_end = on_end
+        self.loop = asyncio.get_running_loop()
         self.call = open_call(metadata)
         self.writer = asyncio.ensure_future(self._write())
         self.reader = asyncio.ensure_future(self._read())
@@ -78,18 +111,63 @@ class _Link:
     def alive(self) -> bool:
         return self.error is None and not self.closing
 
+    async def wait_for_room(self, timeout: float, name: str) -> None:
+        """Waits (FIFO) until a place is handed to this call; raises
+        DEADLINE_EXCEEDED after `timeout` seconds."""
+        room: "asyncio.Future[None]" = self.loop.create_future()
+        self.room_waiters.append(room)
+        try:
+            await asyncio.wait_for(room, timeout)
+        except asyncio.TimeoutError:
+            raise error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
+                            "no room on the data-plane stream within the "
+                            "timeout", name) from None
+        except asyncio.CancelledError:
+            if room.done() and not room.cancelled():
+                self.release()  # handed over as this call was cancelled
+            raise
+
+    def release(self) -> None:
+        """Gives one place back: to the first call waiting for room, if
+        any, else to `free`."""
+        room_waiters = self.room_waiters
+        while room_waiters:
+            room = room_waiters.popleft()
+            if not room.done():
+                room.set_result(None)
+                return
+        self.free += 1
+
+    def _message_size(self) -> int:
+        """Items for the next message: half of those admitted (written or
+        queued), at least SPLIT_FROM // 2, at most MAX_ITEMS_PER_MESSAGE."""
+        admitted = MAX_OUTSTANDING - self.free
+        return min(MAX_ITEMS_PER_MESSAGE,
+                   max(SPLIT_FROM // 2, (admitted + 1) // 2))
+
     async def _write(self) -> None:
+        queue = self.queue
         try:
             while True:
                 await self.wake.wait()
                 self.wake.clear()
-                while self.queue:
-                    batch = self.queue[:MAX_ITEMS_PER_MESSAGE]
-                    del self.queue[:MAX_ITEMS_PER_MESSAGE]
-                    items = [pb.StreamItem(id=i, **{field: request})
-                             for i, field, request in batch]
-                    await self.call.write(pb.StreamRequest(items=items))
-                if self.closing and not self.queue:
+                while queue:
+                    size = self._message_size()
+                    batch = queue[:size]
+                    del queue[:size]
+                    message = pb.StreamRequest()
+                    items = message.items
+                    for item_id, field, request, waiter in batch:
+                        if waiter.done():  # timed out or cancelled: unsent
+                            del self.waiting[item_id]
+                            self.release()
+                            continue
+                        item = items.add()
+                        item.id = item_id
+                        getattr(item, field).CopyFrom(request)
+                    if items:
+                        await self.call.write(message)
+                if self.closing and not queue:
                     await self.call.done_writing()
                     return
         except asyncio.CancelledError:
@@ -98,13 +176,15 @@ class _Link:
             self._fail(e)
 
     async def _read(self) -> None:
+        waiting = self.waiting
         try:
             async for response in self.call:
                 for result in response.results:
-                    waiter = self.waiters.pop(result.id, None)
-                    if waiter is None:
+                    entry = waiting.pop(result.id, None)
+                    if entry is None:
                         continue  # not ours (the daemon echoes our ids)
-                    self.room.release()
+                    self.release()
+                    waiter = entry[0]
                     if not waiter.done():
                         waiter.set_result(result)
             self._fail(None)
@@ -116,16 +196,21 @@ class _Link:
 
     def _fail(self, error: Optional[BaseException]) -> None:
         """Ends the link: every item still waiting gets `error` (the
-        stream's), or UNAVAILABLE if the stream ended without one."""
+        stream's), or UNAVAILABLE if the stream ended without one; calls
+        waiting for room are let through to find a new link."""
         if self.error is None:
             self.error = error or error_for(
                 grpc.StatusCode.UNAVAILABLE,
                 "the data-plane stream ended before answering", "")
-        waiters, self.waiters = self.waiters, {}
-        for waiter in waiters.values():
-            self.room.release()
+        waiting, self.waiting = self.waiting, {}
+        self.queue.clear()
+        for waiter, _, _ in waiting.values():
             if not waiter.done():
                 waiter.set_exception(_LinkDown(self.error))
+        while self.room_waiters:
+            room = self.room_waiters.popleft()
+            if not room.done():
+                room.set_result(None)
         self._on_end(self)
         # Whichever side failed, the other must not outlive the link: a
         # failed write leaves the call open and the reader waiting on it, a
@@ -153,12 +238,6 @@ class _LinkDown(Exception):
         self.cause = cause
 
 
-def _expire(waiter: "asyncio.Future[Any]", name: str) -> None:
-    if not waiter.done():
-        waiter.set_exception(error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                       "no answer within the timeout", name))
-
-
 class Coalescer:
     """The coalescing of one keyward.aio.Client (see the module comment).
     `open_call(metadata)` opens a DataPlaneService.Stream call."""
@@ -166,8 +245,12 @@ class Coalescer:
     def __init__(self, open_call: Callable[[Any], Any]) -> None:
         self._open_call = open_call
         self._link: Optional[_Link] = None
-        self._ids = itertools.count(1)
+        self._next_id = 1
         self._links: List[_Link] = []
+        # The deadline timer: armed at _timer_at (loop time), the earliest
+        # deadline of the calls waiting when it was armed or later.
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_at = math.inf
 
     def _current(self, metadata: Any) -> _Link:
         link = self._link
@@ -192,41 +275,66 @@ class Coalescer:
         the KeywardError the unary call would; StreamUnsupported if the
         daemon has no stream."""
         field = KINDS[(service, method)]
-        name = service + "/" + method
-        loop = asyncio.get_running_loop()
+        link = self._link
+        if link is None or not link.alive or link.metadata != metadata:
+            link = self._current(metadata)
+        # The link's loop, not asyncio.get_running_loop(): Python 3.11's
+        # makes a getpid() system call each time.
+        loop = link.loop
         deadline = loop.time() + timeout
-        link = self._current(metadata)
-        if link.room.locked():  # 256 outstanding: wait for room
-            try:
-                await asyncio.wait_for(link.room.acquire(), timeout)
-            except asyncio.TimeoutError:
-                raise error_for(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                "no room on the data-plane stream within "
-                                "the timeout", name) from None
-        else:
-            await link.room.acquire()
-        if not link.alive:  # ended while this call waited for room
-            link.room.release()
-            return await self.call(service, method, request, metadata,
-                                   max(deadline - loop.time(), 0.001))
-        item_id = next(self._ids)
+        while True:
+            if link.free > 0 and not link.room_waiters:
+                link.free -= 1
+                break
+            await link.wait_for_room(max(deadline - loop.time(), 0.001),
+                                     _NAMES[field])
+            if link.alive:
+                break
+            link.release()  # ended while this call waited: try a new one
+            link = self._current(metadata)
+        item_id = self._next_id
+        self._next_id = item_id + 1
         waiter: "asyncio.Future[Any]" = loop.create_future()
-        link.waiters[item_id] = waiter
-        link.queue.append((item_id, field, request))
+        link.waiting[item_id] = (waiter, deadline, field)
+        link.queue.append((item_id, field, request, waiter))
         link.wake.set()
-        # A timer rather than asyncio.wait_for (a task per call): past the
-        # deadline the waiter fails; a late result is then dropped.
-        timer = loop.call_at(deadline, _expire, waiter, name)
+        if deadline < self._timer_at:
+            self._arm(loop, deadline)
         try:
             result = await waiter
         except _LinkDown as down:
-            raise self._stream_error(down.cause, name) from None
-        finally:
-            timer.cancel()
-        if result.status.code != 0:
+            raise self._stream_error(down.cause, _NAMES[field]) from None
+        if result.status.code:
             raise error_from_item(result.status.code, result.status.message,
-                                  name)
+                                  _NAMES[field])
         return getattr(result, field)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = loop.call_at(when, self._expire, loop)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Fails every call past its deadline with DEADLINE_EXCEEDED (its
+        item keeps its room until answered: the daemon may still run it)
+        and re-arms the timer at the earliest deadline left."""
+        self._timer = None
+        self._timer_at = math.inf
+        now = loop.time() + 1e-6  # call_at may fire a hair early
+        soonest = math.inf
+        for link in self._links:
+            for waiter, deadline, field in link.waiting.values():
+                if waiter.done():
+                    continue
+                if deadline <= now:
+                    waiter.set_exception(error_for(
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        "no answer within the timeout", _NAMES[field]))
+                elif deadline < soonest:
+                    soonest = deadline
+        if soonest < math.inf:
+            self._arm(loop, soonest)
 
     @staticmethod
     def _stream_error(cause: BaseException, name: str) -> BaseException:
@@ -244,6 +352,10 @@ class Coalescer:
 
     async def close(self) -> None:
         """Stops every stream's tasks (the channel is closed after)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = math.inf
         for link in list(self._links):
             link.cancel()
         for link in list(self._links):

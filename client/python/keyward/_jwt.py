@@ -98,7 +98,13 @@ class JwtMixin(ClientBase):
         req = sign_jwt_request(key, claims, ttl=ttl, typ=typ, record=record,
                                external_id=external_id, metadata=metadata,
                                store_token=store_token, retention=retention)
-        return self._unary(_S, "SignJwt", req, SignedJwt.from_pb,
+        return self._sign_jwt(req, SignedJwt.from_pb, timeout)
+
+    def _sign_jwt(self, req: pb.SignJwtRequest, convert: Any,
+                  timeout: Optional[float]) -> Any:
+        """Runs SignJwt for `req` and returns convert(response) (sign_jwt's
+        SignedJwt; keyward.jwt.encode takes only the token)."""
+        return self._unary(_S, "SignJwt", req, convert,
                            idempotent=not req.HasField("record"),
                            timeout=timeout)
 

@@ -14,6 +14,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 Seconds = Union[int, float, datetime.timedelta]
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+# json.dumps(..., separators=(",", ":")), without a new encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def snake_case(rpc_name: str) -> str:
@@ -167,16 +169,25 @@ def timestamp(value: Optional[datetime.datetime], what: str
     return t
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
 def to_datetime(message: Any, field: str) -> Optional[datetime.datetime]:
-    """The aware UTC datetime of a Timestamp field; None if unset."""
+    """The aware UTC datetime of a Timestamp field (microseconds, rounded
+    toward zero, as Timestamp.ToDatetime); None if unset."""
     if not message.HasField(field):
         return None
-    return getattr(message, field).ToDatetime(tzinfo=datetime.timezone.utc)
+    t = getattr(message, field)
+    nanos = t.nanos
+    micros = nanos // 1000 if nanos >= 0 else -(-nanos // 1000)
+    return _EPOCH + datetime.timedelta(seconds=t.seconds, microseconds=micros)
 
 
 def claims_json(claims: Union[Mapping[str, Any], str, bytes, None]) -> str:
     """Claims as a JSON object text: a mapping is dumped compactly; a str or
     bytes is passed as given (the daemon checks it)."""
+    if type(claims) is dict:  # the usual case, first
+        return _COMPACT_JSON.encode(claims)
     if claims is None:
         return ""
     if isinstance(claims, bytes):
@@ -184,7 +195,7 @@ def claims_json(claims: Union[Mapping[str, Any], str, bytes, None]) -> str:
     if isinstance(claims, str):
         return claims
     if isinstance(claims, Mapping):
-        return json.dumps(dict(claims), separators=(",", ":"))
+        return _COMPACT_JSON.encode(dict(claims))
     raise TypeError("claims must be a mapping or JSON text, not %s"
                     % type(claims).__name__)
 

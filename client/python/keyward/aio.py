@@ -80,17 +80,17 @@ class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin,
     async def _unary(self, service: str, method: str, request: Any,
                      convert: Callable[[Any], Any], *, idempotent: bool,
                      timeout: Optional[float] = None) -> Any:
-        stub_method = getattr(self._stubs[service], method)
         deadline = self._deadline(timeout)
         for attempt in range(1, self.retry.max_attempts + 1):
             remaining = max(deadline - time.monotonic(), 0.001)
+            coalescer = self._coalescer
             try:
-                if self._coalescer is not None and (service, method) in KINDS:
-                    response = await self._coalescer.call(
+                if coalescer is not None and (service, method) in KINDS:
+                    response = await coalescer.call(
                         service, method, request, self._metadata(),
                         remaining)
                 else:
-                    response = await stub_method(
+                    response = await getattr(self._stubs[service], method)(
                         request, metadata=self._metadata(), timeout=remaining)
             except grpc.RpcError as e:
                 failure = self._error(e, service, method)

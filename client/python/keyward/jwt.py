@@ -21,6 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Type, Union
 
 import keyward
 from keyward import _util
+from keyward._jwt import sign_jwt_request
 from keyward.types import JwtVerdict
 
 _DEFAULT_CLIENT: Optional["keyward.Client"] = None
@@ -141,14 +142,20 @@ def encode(payload: Union[Mapping[str, Any], str], key: str, *,
     """Signs `payload` (the claims) with the JWT key `key` and returns the
     compact token; iat, nbf, exp (iat + ttl seconds or timedelta; default
     15 min) and jti are filled unless given. record: sign_jwt()'s record
-    options (external_id=..., metadata=..., store_token=...). client: a
+    options (external_id=..., metadata=..., store_token=...) and
+    timeout=. client: a
     keyward.Client (or aio.Client: then an awaitable); None: Client() from
     $KEYWARD_ADDR. Errors: keyward.InvalidArgumentError (bad claims, ttl
     over the key's maximum), keyward.NotFoundError,
     keyward.FailedPreconditionError (not a JWT key), ..."""
     c = _client(client)
-    return c._then(c.sign_jwt(key, payload, ttl=ttl, typ=typ, **record),
-                   lambda signed: signed.token)
+    timeout = record.pop("timeout", None)
+    req = sign_jwt_request(key, payload, ttl=ttl, typ=typ, **record)
+    return c._sign_jwt(req, _token, timeout)
+
+
+def _token(response: Any) -> str:
+    return response.token
 
 
 def decode_complete(token: str, key: Optional[str] = None, *,
