@@ -1,5 +1,6 @@
 #include "client/stream_mux.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -108,14 +109,19 @@ void StreamMux::MaybeWrite() {
     return;
   }
   writing_.Clear();
-  if (queued_.items_size() <= kMaxItemsPerMessage) {
+  // From kSplitFrom items queued on, the message carries half of them and
+  // the rest follow in the next write (see the header).
+  int n = queued_.items_size();
+  if (n >= kSplitFrom) n = (n + 1) / 2;
+  n = std::min(n, kMaxItemsPerMessage);
+  if (n == queued_.items_size()) {
     writing_.Swap(&queued_);
   } else {
     auto* items = queued_.mutable_items();
-    for (int i = 0; i < kMaxItemsPerMessage; ++i) {
+    for (int i = 0; i < n; ++i) {
       writing_.add_items()->Swap(items->Mutable(i));
     }
-    items->DeleteSubrange(0, kMaxItemsPerMessage);
+    items->DeleteSubrange(0, n);
   }
   ++messages_;
   items_ += writing_.items_size();

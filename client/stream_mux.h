@@ -12,7 +12,12 @@
 // returned, with every other item submitted meanwhile. So the latency it
 // adds is at most one write or one message's callbacks (no timer), and
 // under load the daemon runs many items per message (without the second
-// rule, a closed loop of 32 sent ~1.4 items per message).
+// rule, a closed loop of 32 sent ~1.4 items per message). From kSplitFrom
+// items queued on, a message carries half of them and the rest go in the
+// next write, right after: the daemon answers a message once all of its
+// items have run, so two messages let it run one while this side hands
+// out the other's answers (one message of everything leaves each side
+// idle while the other works).
 //
 // Errors: each call's callback gets the item's result (its status is the
 // one the unary RPC would have returned); if the stream itself ends
@@ -44,6 +49,7 @@ class StreamMux final
     : private grpc::ClientBidiReactor<v1::StreamRequest, v1::StreamResponse> {
  public:
   static constexpr int kMaxItemsPerMessage = 256;
+  static constexpr int kSplitFrom = 32;
   static constexpr size_t kMaxOutstanding = 256;  // the daemon's per stream
   using Callback = std::function<void(absl::StatusOr<v1::StreamResult>)>;
 
