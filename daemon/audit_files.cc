@@ -83,12 +83,17 @@ std::vector<AuditFile> RotatedFiles(const std::string& live_path) {
 
 LineReader::~LineReader() {
   if (file_ != nullptr) gzclose(file_);
+  if (fd_ >= 0) close(fd_);
 }
 
 bool LineReader::Open(const std::string& path, uint64_t limit) {
   limit_ = limit;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
+  if (!absl::EndsWith(path, ".gz")) {
+    fd_ = fd;
+    return true;
+  }
   file_ = gzdopen(fd, "rb");
   if (file_ == nullptr) {
     close(fd);
@@ -109,7 +114,7 @@ bool LineReader::Next(std::string* line, bool* complete) {
       *complete = true;
       return true;
     }
-    if (eof_ || error_ || file_ == nullptr) {
+    if (eof_ || error_ || (file_ == nullptr && fd_ < 0)) {
       if (at_ >= buffer_.size()) return false;
       line->assign(buffer_, at_, std::string::npos);  // a last, torn line
       line_start_ = consumed_ + at_;
@@ -126,8 +131,8 @@ bool LineReader::Next(std::string* line, bool* complete) {
       eof_ = at_limit_ = true;
       continue;
     }
-    const int n = gzread(file_, chunk,
-                         static_cast<unsigned>(std::min<uint64_t>(sizeof(chunk), room)));
+    const int n =
+        Read(chunk, static_cast<unsigned>(std::min<uint64_t>(sizeof(chunk), room)));
     if (n < 0) {
       error_ = true;
     } else if (n == 0) {
@@ -135,6 +140,14 @@ bool LineReader::Next(std::string* line, bool* complete) {
     } else {
       buffer_.append(chunk, n);
     }
+  }
+}
+
+int LineReader::Read(char* out, unsigned size) {
+  if (file_ != nullptr) return gzread(file_, out, size);
+  while (true) {
+    const ssize_t n = read(fd_, out, size);
+    if (n >= 0 || errno != EINTR) return static_cast<int>(n);
   }
 }
 

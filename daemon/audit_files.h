@@ -38,8 +38,10 @@ std::vector<AuditFile> RotatedFiles(const std::string& live_path);
 std::string RotatedName(const std::string& live_path, uint64_t generation);
 std::string ShippedMarker(const std::string& live_path, uint64_t generation);
 
-// LineReader reads a file line by line, plain or gzip-compressed alike
-// (zlib reads a plain file as it is). Not thread-safe.
+// LineReader reads a file line by line: through zlib if its name ends in
+// ".gz", as it is otherwise (so a plain log whose bytes happen to start
+// with gzip's magic is read as the bytes it holds, as AuditLog::Open reads
+// it). Not thread-safe.
 class LineReader {
  public:
   LineReader() = default;
@@ -61,7 +63,11 @@ class LineReader {
   uint64_t offset() const { return line_start_; }
 
  private:
-  gzFile file_ = nullptr;
+  // Read reads up to `size` bytes: the count, 0 at the end, -1 on error.
+  int Read(char* out, unsigned size);
+
+  gzFile file_ = nullptr;  // a ".gz" file
+  int fd_ = -1;            // any other
   std::string buffer_;
   size_t at_ = 0;
   uint64_t consumed_ = 0;  // bytes before buffer_[0]
