@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "daemon/crypto_service.h"
 #include "daemon/wipe.h"
 
@@ -73,7 +74,7 @@ class StreamReactor final
     principal_ = rpc.caller().principal;
     stream_id_ = rpc.request_id();
     absl::MutexLock lock(&mu_);
-    StartRead(reading_.get());
+    StartRead(reading_->message);
   }
 
   void OnReadDone(bool ok) override {
@@ -87,8 +88,8 @@ class StreamReactor final
         MaybeFinish();
         return;
       }
-      run = std::make_shared<MessageRun>(std::move(reading_));
-      reading_ = std::make_unique<pb::StreamRequest>();
+      run = std::move(reading_);
+      reading_ = std::make_shared<MessageRun>();
       const int n = run->message->items_size();
       if (n == 0 || n > static_cast<int>(kMaxBatchItems)) {
         end_ = absl::InvalidArgumentError(absl::StrCat(
@@ -114,7 +115,7 @@ class StreamReactor final
             "it is back, or against another instance");
         reads_done_ = true;
       } else if (outstanding_ < kMaxStreamOutstanding) {
-        StartRead(reading_.get());
+        StartRead(reading_->message);
       } else {
         read_paused_ = true;
       }
@@ -145,7 +146,7 @@ class StreamReactor final
     if (read_paused_ && outstanding_ < kMaxStreamOutstanding && !broken_ &&
         !cancelled_) {
       read_paused_ = false;
-      StartRead(reading_.get());
+      StartRead(reading_->message);
     }
     MaybeFinish();
   }
@@ -168,12 +169,21 @@ class StreamReactor final
   // flight sends its next message as answers come: answering each chunk
   // apart would shrink the messages both ways, ~6 items a message in a
   // closed loop of 32, and each message costs both sides a read and a
-  // write). The last owner wipes the message's plaintexts.
+  // write). The message is parsed onto the run's own arena, so that its
+  // items' fields are one allocation, freed at once. The last owner wipes
+  // the message's plaintexts.
   struct MessageRun {
-    explicit MessageRun(std::unique_ptr<pb::StreamRequest> m)
-        : message(std::move(m)) {}
-    ~MessageRun() { WipeEncryptInputs(message.get()); }
-    const std::unique_ptr<pb::StreamRequest> message;
+    MessageRun() : arena(ArenaOptions()) {
+      message = google::protobuf::Arena::CreateMessage<pb::StreamRequest>(&arena);
+    }
+    ~MessageRun() { WipeEncryptInputs(message); }
+    static google::protobuf::ArenaOptions ArenaOptions() {
+      google::protobuf::ArenaOptions options;
+      options.start_block_size = 4096;  // about 16 small items
+      return options;
+    }
+    google::protobuf::Arena arena;
+    pb::StreamRequest* message;  // on `arena`
     std::vector<pb::StreamResponse> answers;  // chunk c's in answers[c]
     int chunks_left = 0;                      // guarded by the reactor's mu_
   };
@@ -290,8 +300,8 @@ class StreamReactor final
   std::string stream_id_;
 
   absl::Mutex mu_;
-  std::unique_ptr<pb::StreamRequest> reading_ ABSL_GUARDED_BY(mu_) =
-      std::make_unique<pb::StreamRequest>();
+  std::shared_ptr<MessageRun> reading_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<MessageRun>();  // the message being read
   pb::StreamResponse pending_ ABSL_GUARDED_BY(mu_);  // answers not yet sent
   pb::StreamResponse written_ ABSL_GUARDED_BY(mu_);  // the write in flight
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // read, answer not written
