@@ -21,9 +21,13 @@ inline constexpr int kMaxStreamOutstanding = 256;
 inline constexpr int kMaxPrincipalOutstanding = 1024;
 
 // A message's items are run in up to one chunk per core, each of at least
-// this many items (a handoff to another thread costs about what a cheap
-// item does).
-inline constexpr int kMinItemsPerChunk = 4;
+// this many items. A pipelining caller (StreamMux, keyward.aio) keeps two or
+// more messages in flight, which already run on as many threads; splitting
+// its 16-item messages too only added handoffs (a futex wake and a context
+// switch each): on 2 cores with 4 per chunk, streamed HS256 SignJwt cost
+// 15.1 us of daemon CPU per item against 12.0 unsplit, and P-256 Sign 36.5
+// against 34.0. A big batch sent alone (64 items and up) is still split.
+inline constexpr int kMinItemsPerChunk = 32;
 
 // OutstandingItems counts the items each principal has being run across
 // its streams. Thread-safe.
