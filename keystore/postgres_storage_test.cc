@@ -1,6 +1,7 @@
 // PostgresStorage's own rules, beyond the shared contract that
 // storage_conformance_test.cc checks: the password file, the dsn, the schema
-// version and its lock, and the pool under more threads than connections.
+// version and its lock, the pool under more threads than connections, and
+// a server that stops answering.
 // Each test runs a real PostgreSQL (testing/postgres_server.h).
 #include "keystore/postgres_storage.h"
 
@@ -12,6 +13,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keystore/testing/postgres_server.h"
@@ -244,6 +247,60 @@ TEST(PostgresStorageTest, MoreThreadsThanConnections) {
   bad.id = "\xff\xfe";
   EXPECT_EQ((*storage)->CreateKey(bad, {}).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A server that stops answering (stopped, hung, or cut off without a
+// reset, where its own statement_timeout cannot help) fails a call once
+// statement_timeout + kAnswerGrace pass without an answer: UNAVAILABLE,
+// naming the bound, after one wait (not one per pooled connection), and
+// having changed nothing. Once it answers again, calls succeed.
+TEST(PostgresStorageTest, AStalledServerFailsACallWithinTheAnswerBound) {
+  PostgresOptions options;
+  auto server = StartWithDatabase(2, &options);
+  ASSERT_NE(server, nullptr);
+  options.statement_timeout = absl::Milliseconds(500);
+  options.lock_timeout = absl::Milliseconds(200);
+  options.connect_timeout = absl::Seconds(1);
+  auto storage = PostgresStorage::Open(options);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  KeyRecord before;
+  before.id = "before";
+  ASSERT_TRUE((*storage)->CreateKey(before, {}).ok());
+
+  ASSERT_TRUE(server->Pause().ok());
+  absl::Time start = absl::Now();
+  auto count = (*storage)->CountKeys();
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_EQ(count.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(count.status().message(),
+              HasSubstr("no answer within 2.5s (statement_timeout + 2s)"));
+  EXPECT_GE(waited, absl::Milliseconds(2500));
+  EXPECT_LT(waited, absl::Seconds(5)) << "waited once per connection";
+
+  // The stalled connection was dropped: a new one cannot log in either
+  // (connect_timeout).
+  KeyRecord during;
+  during.id = "during";
+  start = absl::Now();
+  EXPECT_EQ((*storage)->CreateKey(during, {}).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  ASSERT_TRUE(server->Resume().ok());
+  // Calls fail fast while the pool backs off from the failed connect
+  // (at most 2 s), then succeed.
+  absl::StatusOr<int64_t> after = count.status();
+  for (int i = 0; i < 50 && !after.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    after = (*storage)->CountKeys();
+  }
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*after, 1);
+  EXPECT_EQ((*storage)->GetKey("during").status().code(),
+            absl::StatusCode::kNotFound);
+  KeyRecord later;
+  later.id = "later";
+  EXPECT_TRUE((*storage)->CreateKey(later, {}).ok());
 }
 
 }  // namespace

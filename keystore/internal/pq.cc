@@ -1,6 +1,7 @@
 #include "keystore/internal/pq.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -146,20 +147,85 @@ absl::Status StatusFromPq(PGconn* conn, const PGresult* result,
 absl::StatusOr<PqRows> PqSession::Query(const char* sql,
                                         const PqParams& params,
                                         absl::string_view what) {
+  if (stalled_) return Stalled(what);
   std::vector<const char*> values = params.values();
-  PqRows rows(PQexecParams(conn_, sql, params.size(), params.types(),
-                           values.data(), params.lengths(), params.formats(),
-                           /*resultFormat=*/1));
+  const bool sent =
+      PQsendQueryParams(conn_, sql, params.size(), params.types(),
+                        values.data(), params.lengths(), params.formats(),
+                        /*resultFormat=*/1) == 1;
+  PqRows rows(sent ? Await() : nullptr);
+  if (stalled_) return Stalled(what);
   if (!rows.ok()) return Error(rows.get(), what);
   used_ = true;
   return rows;
 }
 
 absl::Status PqSession::Exec(const char* sql, absl::string_view what) {
-  PqRows rows(PQexec(conn_, sql));  // the last statement's result
+  if (stalled_) return Stalled(what);
+  const bool sent = PQsendQuery(conn_, sql) == 1;
+  PqRows rows(sent ? Await() : nullptr);  // the last statement's result
+  if (stalled_) return Stalled(what);
   if (!rows.ok()) return Error(rows.get(), what);
   used_ = true;
   return absl::OkStatus();
+}
+
+PGresult* PqSession::Await() {
+  const absl::Time deadline = answer_timeout_ == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + answer_timeout_;
+  // Waits until the socket is ready for `events` or the deadline passes
+  // (then the connection is stalled: dropped, and false).
+  auto wait = [&](short events) {
+    while (true) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) break;
+      struct pollfd fd = {PQsocket(conn_), events, 0};
+      const int ms = left == absl::InfiniteDuration()
+                         ? -1
+                         : static_cast<int>(std::max<int64_t>(
+                               1, absl::ToInt64Milliseconds(left)));
+      const int ready = poll(&fd, 1, ms);
+      if (ready > 0 || (ready < 0 && errno != EINTR)) return true;
+    }
+    stalled_ = true;
+    // Nothing more is read from or written to this connection; libpq
+    // sees the socket closed, and the pool closes the connection.
+    shutdown(PQsocket(conn_), SHUT_RDWR);
+    return false;
+  };
+  // The statement may not all be sent yet (the connection does not block).
+  while (true) {
+    const int flushed = PQflush(conn_);
+    if (flushed <= 0) break;  // sent, or failed (PQgetResult says so)
+    if (!wait(POLLIN | POLLOUT)) return nullptr;
+    if (PQconsumeInput(conn_) == 0) break;
+  }
+  PGresult* last = nullptr;
+  while (true) {
+    while (PQisBusy(conn_)) {
+      if (!wait(POLLIN)) {
+        PQclear(last);
+        return nullptr;
+      }
+      if (PQconsumeInput(conn_) == 0) break;  // lost: PQgetResult says so
+    }
+    PGresult* next = PQgetResult(conn_);
+    if (next == nullptr) return last;
+    PQclear(last);
+    last = next;
+    if (PQstatus(conn_) != CONNECTION_OK) return last;
+  }
+}
+
+absl::Status PqSession::Stalled(absl::string_view what) const {
+  return absl::UnavailableError(absl::StrCat(
+      "PostgreSQL: ", what, ": no answer within ",
+      absl::FormatDuration(answer_timeout_),
+      " (statement_timeout + ", absl::FormatDuration(kAnswerGrace),
+      "): the server is stopped or hung, or the network to it is cut; the "
+      "connection was dropped (a COMMIT left unanswered may still have "
+      "taken effect) and later calls reconnect"));
 }
 
 absl::Status PqSession::Error(const PGresult* result,
@@ -168,9 +234,9 @@ absl::Status PqSession::Error(const PGresult* result,
 }
 
 void PqSession::Rollback() {
-  if (PQstatus(conn_) != CONNECTION_OK) return;
+  if (broken()) return;
   if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
-  PQclear(PQexec(conn_, "ROLLBACK"));
+  Exec("ROLLBACK", "roll back").IgnoreError();
 }
 
 // --- The pool -------------------------------------------------------------
@@ -247,6 +313,13 @@ absl::Status PqPool::SetDeadlines(PqSession& session) const {
   return session.Exec(sql.c_str(), "set the session's timeouts");
 }
 
+PqSession PqPool::Session(PGconn* conn) const {
+  return PqSession(conn, password(),
+                   options_.statement_timeout > absl::ZeroDuration()
+                       ? options_.statement_timeout + kAnswerGrace
+                       : absl::InfiniteDuration());
+}
+
 absl::StatusOr<PGconn*> PqPool::Connect() {
   const std::string timeout = absl::StrCat(
       std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
@@ -274,7 +347,13 @@ absl::StatusOr<PGconn*> PqPool::Connect() {
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   // A change that returned OK must be durable: never run with the server's
   // synchronous_commit turned off for this session.
-  PqSession session(conn, password());
+  // The connection never blocks: a statement waits for its answer in
+  // PqSession::Await, within the answer bound.
+  if (PQsetnonblocking(conn, 1) != 0) {
+    PQfinish(conn);
+    return absl::InternalError("PostgreSQL: cannot make a connection non-blocking");
+  }
+  PqSession session = Session(conn);
   auto sync = session.Query("SELECT current_setting('synchronous_commit')",
                             "read synchronous_commit");
   absl::Status s = sync.status();
@@ -331,9 +410,9 @@ absl::StatusOr<PGconn*> PqPool::Borrow() {
   return *conn;
 }
 
-void PqPool::Return(PGconn* conn) {
+void PqPool::Return(PGconn* conn, bool broken) {
   // Never hand on a connection in an unknown or open transaction.
-  const bool reusable = PQstatus(conn) == CONNECTION_OK &&
+  const bool reusable = !broken && PQstatus(conn) == CONNECTION_OK &&
                         PQtransactionStatus(conn) == PQTRANS_IDLE;
   if (!reusable) PQfinish(conn);
   absl::MutexLock lock(&mu_);
@@ -351,11 +430,12 @@ absl::Status PqPool::Run(const std::function<absl::Status(PqSession&)>& fn) {
   for (int attempt = 0; attempt <= options_.size; ++attempt) {
     auto conn = Borrow();
     if (!conn.ok()) return conn.status();
-    PqSession session(*conn, password());
+    PqSession session = Session(*conn);
     s = fn(session);
     session.Rollback();  // a no-op after COMMIT
-    const bool retry = !s.ok() && session.broken() && !session.used();
-    Return(*conn);
+    const bool retry = !s.ok() && session.broken() && !session.used() &&
+                       !session.stalled();
+    Return(*conn, session.broken());
     if (!retry) break;
   }
   return s;
@@ -368,7 +448,7 @@ absl::StatusOr<std::unique_ptr<PqListener>> PqListener::Open(
   auto conn = pool.Connect();
   if (!conn.ok()) return conn.status();
   std::unique_ptr<PqListener> listener(new PqListener(*conn));
-  PqSession session(*conn, pool.password());
+  PqSession session = pool.Session(*conn);
   absl::Status s = session.Exec(absl::StrCat("LISTEN ", channel).c_str(),
                                 "listen for changes");
   if (!s.ok()) return s;

@@ -100,22 +100,41 @@ class PqSession {
   // connection rolls back by itself).
   void Rollback();
 
-  // broken: the connection was lost; the pool replaces it.
-  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // broken: the connection was lost, or dropped as stalled; the pool
+  // replaces it.
+  bool broken() const {
+    return stalled_ || PQstatus(conn_) != CONNECTION_OK;
+  }
+  // stalled: a statement got no answer within the answer bound (see
+  // PqPoolOptions::statement_timeout), so the connection was dropped.
+  bool stalled() const { return stalled_; }
   // used: a statement has succeeded on it during this Run.
   bool used() const { return used_; }
 
  private:
   friend class PqPool;
   friend class PqListener;
-  PqSession(PGconn* conn, absl::string_view secret)
-      : conn_(conn), secret_(secret) {}
+  PqSession(PGconn* conn, absl::string_view secret,
+            absl::Duration answer_timeout)
+      : conn_(conn), secret_(secret), answer_timeout_(answer_timeout) {}
   absl::Status Error(const PGresult* result, absl::string_view what) const;
+  // Await waits for the answer to the statement just sent and returns its
+  // result as PQexec would (the last one; null if the connection was lost).
+  // Past answer_timeout_ it shuts the connection's socket down, sets
+  // stalled_ and returns null.
+  PGresult* Await();
+  absl::Status Stalled(absl::string_view what) const;
 
   PGconn* conn_;
   absl::string_view secret_;  // scrubbed from messages; may be empty
+  absl::Duration answer_timeout_;  // infinite: wait as long as it takes
   bool used_ = false;
+  bool stalled_ = false;
 };
+
+// kAnswerGrace: how long past statement_timeout a statement's answer may
+// take before the server is deemed stalled (see PqPoolOptions).
+inline constexpr absl::Duration kAnswerGrace = absl::Seconds(2);
 
 // StatusFromPq maps a failed statement to the Storage contract's codes:
 // 23505 unique_violation -> ALREADY_EXISTS; 40001 serialization_failure and
@@ -138,6 +157,11 @@ struct PqPoolOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   // Session deadlines each connection SETs when it opens (zero: the
   // server's setting): PostgresOptions' fields of the same names.
+  // statement_timeout also bounds the wait on this side: a statement with
+  // no answer after statement_timeout + kAnswerGrace (a server stopped or
+  // hung, or the network to it cut without a reset, where the server's
+  // own timeout cannot fire or its answer cannot arrive) fails with
+  // UNAVAILABLE and its connection is dropped. Zero: no bound.
   absl::Duration statement_timeout = absl::ZeroDuration();
   absl::Duration lock_timeout = absl::ZeroDuration();
   absl::Duration idle_in_transaction_session_timeout = absl::ZeroDuration();
@@ -164,18 +188,22 @@ class PqPool {
   // status. If the connection turns out broken before any statement
   // succeeded on it (so fn changed nothing), fn runs again on another one
   // (at most pool size + 1 tries): idle connections that a server restart
-  // killed cost no call. A connection left broken, or inside a transaction,
-  // is closed.
+  // killed cost no call. Not after a stall: another connection to a
+  // stalled server would only stall again. A connection left broken, or
+  // inside a transaction, is closed.
   absl::Status Run(const std::function<absl::Status(PqSession&)>& fn);
 
  private:
   friend class PqListener;
   explicit PqPool(PqPoolOptions options);
   absl::StatusOr<PGconn*> Borrow();
-  void Return(PGconn* conn);
+  // Return gives `conn` back, or closes it if `broken` (or unusable).
+  void Return(PGconn* conn, bool broken);
   absl::StatusOr<PGconn*> Connect();
   // SetDeadlines SETs options_' session timeouts on a new connection.
   absl::Status SetDeadlines(PqSession& session) const;
+  // Session wraps `conn` for one use, with the answer bound.
+  PqSession Session(PGconn* conn) const;
 
   // password() is the password without the NUL that options_.password
   // holds at its end (libpq takes C strings).

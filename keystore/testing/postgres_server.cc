@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,7 +13,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -83,6 +86,7 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start(
 }
 
 PostgresServer::~PostgresServer() {
+  if (paused_) Resume().IgnoreError();
   if (running_) Stop().IgnoreError();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
@@ -166,6 +170,50 @@ absl::Status PostgresServer::Stop() {
 }
 
 absl::Status PostgresServer::Restart() { return StartServer(); }
+
+absl::Status PostgresServer::Signal(int signal) {
+  std::ifstream pid_file(dir_ + "/data/postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pid_file >> postmaster) || postmaster <= 0) {
+    return absl::FailedPreconditionError("no postmaster.pid: not running");
+  }
+  std::vector<pid_t> pids = {postmaster};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)),
+                     std::istreambuf_iterator<char>());
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == postmaster) {
+      pids.push_back(std::stoi(name));
+    }
+  }
+  for (pid_t pid : pids) {
+    if (kill(pid, signal) != 0 && errno != ESRCH) {
+      return absl::InternalError(
+          absl::StrCat("kill(", pid, ", ", signal, "): ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresServer::Pause() {
+  absl::Status s = Signal(SIGSTOP);
+  if (s.ok()) paused_ = true;
+  return s;
+}
+
+absl::Status PostgresServer::Resume() {
+  absl::Status s = Signal(SIGCONT);
+  if (s.ok()) paused_ = false;
+  return s;
+}
 
 absl::Status PostgresServer::RestartNow(const std::string& mode) {
   absl::Status s = Run({absl::StrCat(kBinDir, "pg_ctl"), "restart", "-w", "-t",

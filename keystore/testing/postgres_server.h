@@ -51,6 +51,13 @@ class PostgresServer {
   // "immediate": the server is killed and recovers from its WAL at start).
   absl::Status RestartNow(const std::string& mode);
 
+  // Pause stops the server and every one of its processes (SIGSTOP), as a
+  // hung server or a cut network looks to a client: connections stay open
+  // and nothing answers. Resume lets them go on (SIGCONT). The destructor
+  // resumes a paused server before stopping it.
+  absl::Status Pause();
+  absl::Status Resume();
+
   const std::string& dir() const { return dir_; }
   static constexpr const char* kUser = "keyward";
 
@@ -61,12 +68,15 @@ class PostgresServer {
   // Output goes to {dir}/commands.log; an error quotes its tail.
   absl::Status Run(std::vector<std::string> argv, bool as_server);
   absl::Status StartServer();
+  // Signal sends `signal` to the postmaster and each of its children.
+  absl::Status Signal(int signal);
   // The server's options for pg_ctl -o.
   std::string ServerOptions() const;
 
   std::string dir_;
   std::string password_;
   bool running_ = false;
+  bool paused_ = false;
   int databases_ = 0;
 };
 
