@@ -25,15 +25,18 @@ void Fill(uint8_t* out, size_t n) {
 // never handed out by both sides.
 std::atomic<uint64_t> fork_generation{1};
 
-void RegisterForkHandler() {
-  static const bool registered = [] {
-    pthread_atfork(nullptr, nullptr, [] {
-      fork_generation.fetch_add(1, std::memory_order_relaxed);
-    });
-    return true;
-  }();
-  (void)registered;
-}
+// Registered at load time, before any thread of ours could fork: a lazy
+// registration could be interrupted by a fork in another thread.
+[[maybe_unused]] const bool fork_handler_registered = [] {
+  if (pthread_atfork(nullptr, nullptr, [] {
+        fork_generation.fetch_add(1, std::memory_order_relaxed);
+      }) != 0) {
+    std::fputs("keyward: pthread_atfork failed; cannot continue safely\n",
+               stderr);
+    std::abort();
+  }
+  return true;
+}();
 
 struct Buffer {
   uint8_t bytes[kBlock];
@@ -53,7 +56,6 @@ std::string RandomBytes(size_t n) {
   thread_local Buffer buffer;
   const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
   if (buffer.generation != generation || kBlock - buffer.used < n) {
-    RegisterForkHandler();
     Fill(buffer.bytes, kBlock);
     buffer.used = 0;
     buffer.generation = generation;

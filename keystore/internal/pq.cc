@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -171,36 +174,61 @@ absl::Status PqSession::Exec(const char* sql, absl::string_view what) {
 }
 
 PGresult* PqSession::Await() {
-  const absl::Time deadline = answer_timeout_ == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + answer_timeout_;
-  // Waits until the socket is ready for `events` or the deadline passes
-  // (then the connection is stalled: dropped, and false).
-  auto wait = [&](short events) {
-    while (true) {
-      const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) break;
-      struct pollfd fd = {PQsocket(conn_), events, 0};
-      const int ms = left == absl::InfiniteDuration()
-                         ? -1
-                         : static_cast<int>(std::max<int64_t>(
-                               1, absl::ToInt64Milliseconds(left)));
-      const int ready = poll(&fd, 1, ms);
-      if (ready > 0 || (ready < 0 && errno != EINTR)) return true;
-    }
+  using Clock = std::chrono::steady_clock;
+  const bool bounded = answer_timeout_ != absl::InfiniteDuration();
+  const auto bound = bounded ? absl::ToChronoMilliseconds(answer_timeout_)
+                             : std::chrono::milliseconds(0);
+  // The bound is on silence: it starts again with each result (a string of
+  // several statements may take statement_timeout for each).
+  Clock::time_point deadline = Clock::now() + bound;
+  // TLS or GSS may hold decrypted bytes that poll() cannot see (libpq's own
+  // wait asks OpenSSL for them); then wait in short slices and let
+  // PQconsumeInput look.
+  const bool layered = PQsslInUse(conn_) || PQgssEncInUse(conn_);
+  auto drop = [this] {
     stalled_ = true;
     // Nothing more is read from or written to this connection; libpq
     // sees the socket closed, and the pool closes the connection.
     shutdown(PQsocket(conn_), SHUT_RDWR);
+  };
+  // Waits until the socket may be ready for `events`; false (and the
+  // connection dropped) once the deadline passes.
+  auto wait = [&](short events) {
+    while (true) {
+      int ms = -1;
+      if (bounded) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - Clock::now());
+        if (left.count() <= 0) break;
+        ms = static_cast<int>(std::min<int64_t>(left.count() + 1, INT32_MAX));
+      }
+      if (layered) ms = ms < 0 ? 10 : std::min(ms, 10);
+      struct pollfd fd = {PQsocket(conn_), events, 0};
+      const int ready = poll(&fd, 1, ms);
+      if (ready > 0 || (ready < 0 && errno != EINTR)) return true;
+      if (ready == 0 && layered) return true;  // let PQconsumeInput look
+    }
+    drop();
     return false;
+  };
+  // PQconsumeInput failed: the connection is lost. If libpq has not marked
+  // it so, closing the socket makes PQgetResult see that at once rather
+  // than wait (without a bound) for the rest of the answer.
+  auto lost = [this] {
+    if (PQstatus(conn_) == CONNECTION_OK) shutdown(PQsocket(conn_), SHUT_RDWR);
   };
   // The statement may not all be sent yet (the connection does not block).
   while (true) {
     const int flushed = PQflush(conn_);
     if (flushed <= 0) break;  // sent, or failed (PQgetResult says so)
     if (!wait(POLLIN | POLLOUT)) return nullptr;
-    if (PQconsumeInput(conn_) == 0) break;
+    if (PQconsumeInput(conn_) == 0) {
+      lost();
+      break;
+    }
   }
+  // As PQexec: the last result, stopping early at COPY (which nothing
+  // here uses) or a lost connection.
   PGresult* last = nullptr;
   while (true) {
     while (PQisBusy(conn_)) {
@@ -208,13 +236,21 @@ PGresult* PqSession::Await() {
         PQclear(last);
         return nullptr;
       }
-      if (PQconsumeInput(conn_) == 0) break;  // lost: PQgetResult says so
+      if (PQconsumeInput(conn_) == 0) {
+        lost();
+        break;  // PQgetResult reports it
+      }
     }
     PGresult* next = PQgetResult(conn_);
     if (next == nullptr) return last;
     PQclear(last);
     last = next;
-    if (PQstatus(conn_) != CONNECTION_OK) return last;
+    const ExecStatusType status = PQresultStatus(last);
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT ||
+        status == PGRES_COPY_BOTH || PQstatus(conn_) != CONNECTION_OK) {
+      return last;
+    }
+    deadline = Clock::now() + bound;
   }
 }
 
@@ -410,12 +446,20 @@ absl::StatusOr<PGconn*> PqPool::Borrow() {
   return *conn;
 }
 
-void PqPool::Return(PGconn* conn, bool broken) {
+void PqPool::Return(PGconn* conn, bool broken, bool stalled) {
   // Never hand on a connection in an unknown or open transaction.
   const bool reusable = !broken && PQstatus(conn) == CONNECTION_OK &&
                         PQtransactionStatus(conn) == PQTRANS_IDLE;
   if (!reusable) PQfinish(conn);
   absl::MutexLock lock(&mu_);
+  if (stalled) {
+    // The idle connections go to the same silent server: each would cost
+    // a call the whole bound again. Later calls connect afresh (within
+    // connect_timeout).
+    for (PGconn* idle : idle_) PQfinish(idle);
+    open_ -= static_cast<int>(idle_.size());
+    idle_.clear();
+  }
   if (reusable) {
     idle_.push_back(conn);
   } else {
@@ -435,7 +479,7 @@ absl::Status PqPool::Run(const std::function<absl::Status(PqSession&)>& fn) {
     session.Rollback();  // a no-op after COMMIT
     const bool retry = !s.ok() && session.broken() && !session.used() &&
                        !session.stalled();
-    Return(*conn, session.broken());
+    Return(*conn, session.broken(), session.stalled());
     if (!retry) break;
   }
   return s;

@@ -120,8 +120,8 @@ class PqSession {
   absl::Status Error(const PGresult* result, absl::string_view what) const;
   // Await waits for the answer to the statement just sent and returns its
   // result as PQexec would (the last one; null if the connection was lost).
-  // Past answer_timeout_ it shuts the connection's socket down, sets
-  // stalled_ and returns null.
+  // After answer_timeout_ without a result it shuts the connection's socket
+  // down, sets stalled_ and returns null. COPY is not supported.
   PGresult* Await();
   absl::Status Stalled(absl::string_view what) const;
 
@@ -161,7 +161,8 @@ struct PqPoolOptions {
   // no answer after statement_timeout + kAnswerGrace (a server stopped or
   // hung, or the network to it cut without a reset, where the server's
   // own timeout cannot fire or its answer cannot arrive) fails with
-  // UNAVAILABLE and its connection is dropped. Zero: no bound.
+  // UNAVAILABLE, and its connection and the idle ones are dropped. Zero:
+  // no bound.
   absl::Duration statement_timeout = absl::ZeroDuration();
   absl::Duration lock_timeout = absl::ZeroDuration();
   absl::Duration idle_in_transaction_session_timeout = absl::ZeroDuration();
@@ -197,8 +198,9 @@ class PqPool {
   friend class PqListener;
   explicit PqPool(PqPoolOptions options);
   absl::StatusOr<PGconn*> Borrow();
-  // Return gives `conn` back, or closes it if `broken` (or unusable).
-  void Return(PGconn* conn, bool broken);
+  // Return gives `conn` back, or closes it if `broken` (or unusable); after
+  // a stall it closes every idle connection too.
+  void Return(PGconn* conn, bool broken, bool stalled);
   absl::StatusOr<PGconn*> Connect();
   // SetDeadlines SETs options_' session timeouts on a new connection.
   absl::Status SetDeadlines(PqSession& session) const;

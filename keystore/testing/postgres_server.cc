@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <sstream>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -177,30 +177,39 @@ absl::Status PostgresServer::Signal(int signal) {
   if (!(pid_file >> postmaster) || postmaster <= 0) {
     return absl::FailedPreconditionError("no postmaster.pid: not running");
   }
-  std::vector<pid_t> pids = {postmaster};
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)),
-                     std::istreambuf_iterator<char>());
-    const size_t close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(text.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    if (rest >> state >> ppid && ppid == postmaster) {
-      pids.push_back(std::stoi(name));
+  auto send = [signal](pid_t pid) {
+    if (kill(pid, signal) == 0 || errno == ESRCH) return absl::OkStatus();
+    return absl::InternalError(
+        absl::StrCat("kill(", pid, ", ", signal, "): ", strerror(errno)));
+  };
+  // The postmaster first, so that it forks no new child meanwhile; then its
+  // children, scanned again until a scan finds none not yet signalled.
+  absl::Status s = send(postmaster);
+  std::set<pid_t> signalled;
+  for (bool more = true; s.ok() && more;) {
+    more = false;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+      std::ifstream stat(entry.path() / "stat");
+      std::string text((std::istreambuf_iterator<char>(stat)),
+                       std::istreambuf_iterator<char>());
+      const size_t close = text.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(text.substr(close + 1));
+      std::string state;
+      pid_t ppid = 0;
+      const pid_t pid = std::stoi(name);
+      if (rest >> state >> ppid && ppid == postmaster &&
+          signalled.insert(pid).second) {
+        more = true;
+        s = send(pid);
+        if (!s.ok()) break;
+      }
     }
   }
-  for (pid_t pid : pids) {
-    if (kill(pid, signal) != 0 && errno != ESRCH) {
-      return absl::InternalError(
-          absl::StrCat("kill(", pid, ", ", signal, "): ", strerror(errno)));
-    }
-  }
-  return absl::OkStatus();
+  return s;
 }
 
 absl::Status PostgresServer::Pause() {
