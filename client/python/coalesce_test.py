@@ -37,16 +37,17 @@ class FakeStreamCall:
 
     def __init__(self, answer=True):
         self.answer = answer
-        self.messages = []  # the StreamRequests written, in order
+        self.messages = []  # the StreamRequests written, in order (parsed)
         self.write_error = None
         self.hold = None  # an asyncio.Event: writes wait for it when set
         self.cancelled = False
         self.half_closed = False
         self._responses = asyncio.Queue()
 
-    async def write(self, request):
+    async def write(self, serialized):
         if self.write_error is not None:
             raise self.write_error
+        request = pb.StreamRequest.FromString(serialized)
         self.messages.append(request)
         if self.hold is not None:
             await self.hold.wait()

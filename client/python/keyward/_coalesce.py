@@ -38,7 +38,7 @@ and no timer per call. A call's timeout is kept by one timer per client,
 armed at the earliest deadline of the calls waiting (calls usually share
 one timeout, so a new call seldom moves it); the room under the bound is a
 counter, with a queue only for calls that find none; an item is built in
-its StreamRequest in place (one copy of the request).
+its StreamRequest's wire form (frame_item), the message written as bytes.
 """
 
 import asyncio
@@ -72,6 +72,38 @@ MAX_ITEMS_PER_MESSAGE = 1000
 # module comment); below, everything queued goes in one message.
 SPLIT_FROM = 32
 
+# StreamItem's tag (field number, length-delimited) of each request field.
+_ITEM_TAGS: Dict[str, bytes] = {
+    field: bytes(((pb.StreamItem.DESCRIPTOR.fields_by_name[field].number << 3)
+                  | 2,))
+    for field in KINDS.values()}
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+
+
+def _varint(n: int) -> bytes:
+    """The protobuf varint of n >= 0."""
+    if n < 0x80:
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def frame_item(item_id: int, field: str, request: Any) -> bytes:
+    """StreamRequest.items entry (field 1) of StreamItem{id: item_id,
+    <field>: request}, serialized: StreamRequests are written as the
+    concatenation of their items' entries, which costs this process about a
+    third of building a StreamRequest message and serializing it."""
+    body = request.SerializeToString()
+    item = (b"\x08" + _varint(item_id) + _ITEM_TAGS[field]
+            + _varint(len(body)) + body)
+    return b"\x0a" + _varint(len(item)) + item
+
 
 class StreamUnsupported(Exception):
     """The daemon has no DataPlaneService: use unary calls."""
@@ -83,7 +115,8 @@ _Waiting = Tuple["asyncio.Future[Any]", float, str]
 
 
 class _Link:
-    """One open Stream call with its writer and reader tasks.
+    """One open Stream call with its writer and reader tasks. The call
+    writes serialized StreamRequests (bytes) and yields StreamResponses.
 
     Room: an item holds one of the MAX_OUTSTANDING places from its call's
     admission until its answer arrives (or the link ends), also when its
@@ -155,18 +188,15 @@ class _Link:
                     size = self._message_size()
                     batch = queue[:size]
                     del queue[:size]
-                    message = pb.StreamRequest()
-                    items = message.items
+                    parts = []
                     for item_id, field, request, waiter in batch:
                         if waiter.done():  # timed out or cancelled: unsent
                             del self.waiting[item_id]
                             self.release()
                             continue
-                        item = items.add()
-                        item.id = item_id
-                        getattr(item, field).CopyFrom(request)
-                    if items:
-                        await self.call.write(message)
+                        parts.append(frame_item(item_id, field, request))
+                    if parts:
+                        await self.call.write(b"".join(parts))
                 if self.closing and not queue:
                     await self.call.done_writing()
                     return
@@ -240,7 +270,9 @@ class _LinkDown(Exception):
 
 class Coalescer:
     """The coalescing of one keyward.aio.Client (see the module comment).
-    `open_call(metadata)` opens a DataPlaneService.Stream call."""
+    `open_call(metadata)` opens a DataPlaneService.Stream call whose
+    write() takes a serialized StreamRequest (bytes) and whose answers
+    are StreamResponse messages."""
 
     def __init__(self, open_call: Callable[[Any], Any]) -> None:
         self._open_call = open_call
