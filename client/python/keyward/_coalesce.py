@@ -109,9 +109,12 @@ def frame_item(item_id: int, field: str, request: Any) -> bytes:
     concatenation of their items' entries, which costs this process about a
     third of building a StreamRequest message and serializing it."""
     body = request.SerializeToString()
-    item = (b"\x08" + _varint(item_id) + _ITEM_TAGS[field]
-            + _varint(len(body)) + body)
-    return b"\x0a" + _varint(len(item)) + item
+    size = len(body)
+    head = (b"\x08" + _varint(item_id) + _ITEM_TAGS[field]
+            + (_ONE_BYTE[size] if size < 0x80 else _varint(size)))
+    size += len(head)
+    return (b"\x0a" + (_ONE_BYTE[size] if size < 0x80 else _varint(size))
+            + head + body)
 
 
 class StreamUnsupported(Exception):
@@ -247,15 +250,21 @@ class _Link:
         waiting = self.waiting
         try:
             async for response in self.call:
+                answered = 0
                 for result in response.results:
                     entry = waiting.pop(result.id, None)
                     if entry is None:
                         continue  # not ours (the daemon echoes our ids)
-                    self.sent -= 1
-                    self.release()
+                    answered += 1
                     waiter = entry[0]
                     if not waiter.done():
                         waiter.set_result(result)
+                self.sent -= answered
+                if self.room_waiters:
+                    for _ in range(answered):
+                        self.release()
+                else:
+                    self.free += answered
                 if self.queue:
                     self.wake.set()  # a held message may go now
             self._fail(None)
