@@ -49,16 +49,17 @@ class AnsweringStream:
     """Stands in for DataPlaneService.Stream in the "Python only" case: each
     item of a written message is answered at once with one fixed SignJwt
     response, so that the case measures keyward.aio's own CPU per call
-    (request, coalescing, wake-up) without gRPC or a daemon. Building the
-    answers here is part of that figure (about 1 us per token)."""
+    (request, coalescing, wake-up) without gRPC or a daemon. Parsing the
+    written message and building the answers here is part of that figure
+    (about 1.5 us per token)."""
 
     def __init__(self, signed):
         self._signed = signed
         self._answers = asyncio.Queue()
 
-    async def write(self, message):
+    async def write(self, serialized):
         response = dp_pb.StreamResponse()
-        for item in message.items:
+        for item in dp_pb.StreamRequest.FromString(serialized).items:
             result = response.results.add()
             result.id = item.id
             result.sign_jwt.CopyFrom(self._signed)

@@ -11,6 +11,7 @@ import asyncio
 import os
 import tempfile
 import unittest
+from unittest import mock
 
 import grpc
 
@@ -37,16 +38,17 @@ class FakeStreamCall:
 
     def __init__(self, answer=True):
         self.answer = answer
-        self.messages = []  # the StreamRequests written, in order
+        self.messages = []  # the StreamRequests written, in order (parsed)
         self.write_error = None
         self.hold = None  # an asyncio.Event: writes wait for it when set
         self.cancelled = False
         self.half_closed = False
         self._responses = asyncio.Queue()
 
-    async def write(self, request):
+    async def write(self, serialized):
         if self.write_error is not None:
             raise self.write_error
+        request = pb.StreamRequest.FromString(serialized)
         self.messages.append(request)
         if self.hold is not None:
             await self.hold.wait()
@@ -197,6 +199,54 @@ class CoalescerTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(len(self.calls[0].messages[-1].items), 10)
         self.calls[0].respond(*self.sent()[64:])
         await asyncio.gather(*tasks)
+
+    async def leave_48_with_the_daemon(self):
+        """64 calls sent as two messages of 32, 16 of them answered:
+        returns the stream call and the 64 calls' tasks."""
+        first = [asyncio.ensure_future(self.sign()) for _ in range(64)]
+        while len(self.sent()) < 64:
+            await asyncio.sleep(0)
+        call = self.calls[0]
+        call.respond(*self.sent()[:16])
+        await asyncio.gather(*first[:16])
+        return call, first
+
+    async def test_a_short_message_waits_for_an_answer_to_fill_up(self):
+        self.answer = False
+        # Not the time bound here (its own test), whatever the load.
+        hold = mock.patch.object(_coalesce, "HOLD_SECONDS", 60.0)
+        hold.start()
+        self.addCleanup(hold.stop)
+        call, first = await self.leave_48_with_the_daemon()
+        # 48 with the daemon, more than a message (32): 16 new calls wait.
+        more = [asyncio.ensure_future(self.sign()) for _ in range(16)]
+        for _ in range(10):
+            await asyncio.sleep(0)
+        self.assertEqual(len(self.sent()), 64)
+        # An answer lets them go, with the next calls, as one message.
+        call.respond(*self.sent()[16:32])
+        more += [asyncio.ensure_future(self.sign()) for _ in range(16)]
+        while len(self.sent()) < 96:
+            await asyncio.sleep(0)
+        self.assertEqual([len(m.items) for m in call.messages],
+                         [32, 32, 32])
+        call.respond(*self.sent()[32:])
+        await asyncio.gather(*first, *more)
+
+    async def test_a_short_message_waits_at_most_hold_seconds(self):
+        self.answer = False
+        call, first = await self.leave_48_with_the_daemon()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        late = asyncio.ensure_future(self.sign())
+        while len(self.sent()) < 65:
+            await asyncio.sleep(0)
+        waited = loop.time() - start
+        self.assertGreaterEqual(waited, _coalesce.HOLD_SECONDS * 0.9)
+        self.assertLess(waited, 0.1)
+        self.assertEqual(len(call.messages[-1].items), 1)
+        call.respond(*self.sent()[16:])
+        await asyncio.gather(late, *first)
 
     async def test_each_call_fails_at_its_own_timeout(self):
         self.answer = False

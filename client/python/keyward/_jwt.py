@@ -33,9 +33,8 @@ def sign_jwt_request(key: str, claims: Claims = None, *,
     is given."""
     req = pb.SignJwtRequest(name=_util.key_name(key),
                             claims_json=_util.claims_json(claims), typ=typ)
-    ttl_pb = _util.duration(ttl, "ttl")
-    if ttl_pb is not None:
-        req.ttl.CopyFrom(ttl_pb)
+    if ttl is not None:
+        req.ttl.CopyFrom(_util.duration(ttl, "ttl"))
     if (record or external_id is not None or metadata or store_token
             or retention is not None):
         req.record.external_id = external_id or ""

@@ -35,6 +35,7 @@ from keyward._jwt import JwtMixin
 from keyward._keys import KeysMixin
 from keyward._system import SystemMixin
 from keyward.errors import KeywardError
+from keyward.v1 import data_plane_service_pb2 as data_plane_pb
 
 __all__ = ["Client"]
 
@@ -59,7 +60,11 @@ class Client(CryptoMixin, KeysMixin, AccessMixin, SystemMixin, JwtMixin,
                                                       self._channel_options)
         self._stubs = {name: stub(self._channel)
                        for name, stub in STUBS.items()}
-        stream = self._stubs["DataPlaneService"].Stream
+        # The coalescer writes StreamRequests it serialized itself (bytes).
+        stream = self._channel.stream_stream(
+            "/keyward.v1.DataPlaneService/Stream",
+            request_serializer=None,
+            response_deserializer=data_plane_pb.StreamResponse.FromString)
         self._coalescer: Optional[Coalescer] = Coalescer(
             lambda metadata: stream(metadata=metadata)) if coalesce else None
 
