@@ -53,6 +53,15 @@ absl::StatusOr<keystore::StorageSpec> MigrationSide(const std::string& path,
   return StorageSpecFrom(*config);
 }
 
+// PrepareDataDir makes the data dir and reads the passphrase file: what
+// init and restore do before they write a keystore.
+absl::StatusOr<crypto::SecretData> PrepareDataDir(
+    const keyward::v1::DaemonConfig& config) {
+  absl::Status s = MakeDataDir(config.data_dir());
+  if (!s.ok()) return s;
+  return ReadPassphraseFile(config.passphrase_file());
+}
+
 }  // namespace
 
 int Fail(const absl::Status& status, int code) {
@@ -148,9 +157,7 @@ int Init(const keyward::v1::DaemonConfig& config) {
                     "the new keystore's passphrase)"),
                 kExitUsage);
   }
-  absl::Status s = MakeDataDir(config.data_dir());
-  if (!s.ok()) return Fail(s);
-  auto passphrase = ReadPassphraseFile(config.passphrase_file());
+  auto passphrase = PrepareDataDir(config);
   if (!passphrase.ok()) return Fail(passphrase.status());
   auto ks = keystore::Keystore::Init(StorageSpecFrom(config), *passphrase,
                                      KeystoreOptionsFrom(config));
@@ -166,13 +173,12 @@ int Restore(const keyward::v1::DaemonConfig& config, const std::string& in) {
                     "passphrase current when the backup was made)"),
                 kExitUsage);
   }
-  absl::Status s = MakeDataDir(config.data_dir());
-  if (!s.ok()) return Fail(s);
-  auto passphrase = ReadPassphraseFile(config.passphrase_file());
+  auto passphrase = PrepareDataDir(config);
   if (!passphrase.ok()) return Fail(passphrase.status());
   std::ifstream file(in, std::ios::binary);
   if (!file) return Fail(absl::NotFoundError(absl::StrCat("cannot read '", in, "'")));
   std::string backup((std::istreambuf_iterator<char>(file)), {});
+  absl::Status s;
   if (config.storage().has_postgres()) {
     auto pg = keystore::PostgresStorage::Open(*StorageSpecFrom(config).postgres);
     if (!pg.ok()) {
