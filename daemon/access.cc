@@ -45,11 +45,19 @@ bool Implies(Operation granted, Operation wanted) {
 
 }  // namespace
 
-std::string SessionTable::Create(const std::string& api_key_id,
-                                 absl::Time expires) {
+std::optional<std::string> SessionTable::Create(const std::string& api_key_id,
+                                                absl::Time expires) {
   std::string token = RandomSecret("kws_", 32);
+  std::string hash = crypto::Sha256(token);
   absl::MutexLock lock(&mu_);
-  by_hash_[crypto::Sha256(token)] = Session{api_key_id, expires};
+  if (revoked_.contains(api_key_id)) return std::nullopt;
+  if (by_hash_.size() >= purge_at_) {
+    const absl::Time now = absl::Now();
+    absl::erase_if(by_hash_,
+                   [&](const auto& entry) { return entry.second.expires <= now; });
+    purge_at_ = std::max(kMinPurgeSize, 2 * by_hash_.size());
+  }
+  by_hash_[std::move(hash)] = Session{api_key_id, expires};
   return token;
 }
 
@@ -74,6 +82,16 @@ std::optional<std::string> ApiKeyIdOfSecret(absl::string_view secret) {
 
 void SessionTable::Revoke(const std::string& api_key_id) {
   absl::MutexLock lock(&mu_);
+  revoked_.insert(api_key_id);
+  EndSessionsOfLocked(api_key_id);
+}
+
+void SessionTable::EndSessionsOf(const std::string& api_key_id) {
+  absl::MutexLock lock(&mu_);
+  EndSessionsOfLocked(api_key_id);
+}
+
+void SessionTable::EndSessionsOfLocked(const std::string& api_key_id) {
   absl::erase_if(by_hash_, [&](const auto& entry) {
     return entry.second.api_key_id == api_key_id;
   });
@@ -87,6 +105,13 @@ void SessionTable::End(absl::string_view token) {
 void SessionTable::Clear() {
   absl::MutexLock lock(&mu_);
   by_hash_.clear();
+  revoked_.clear();
+  purge_at_ = kMinPurgeSize;
+}
+
+size_t SessionTable::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return by_hash_.size();
 }
 
 bool FailureLimiter::Over(const Entry& entry, absl::Time now) const {

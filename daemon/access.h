@@ -52,6 +52,13 @@ struct Caller {
 
 // SessionTable: live session tokens from Login, in memory only (a restart
 // ends them). Tokens are kept as SHA-256 hashes. Thread-safe.
+//
+// Revocation is for good, so the table remembers the API keys revoked while
+// it runs and refuses them new sessions: a Login reads its key before it
+// makes the session, and without that memory a Login that read the key just
+// before its revocation committed (on this replica, or on another one whose
+// change the Follower applies here) could make its session after the key's
+// sessions were ended, and keep it.
 class SessionTable {
  public:
   struct Session {
@@ -59,19 +66,36 @@ class SessionTable {
     absl::Time expires;
   };
   // Create returns a new random token for `api_key_id`, valid until
-  // `expires`.
-  std::string Create(const std::string& api_key_id, absl::Time expires);
+  // `expires`; nullopt if `api_key_id` was revoked (Revoke) since the last
+  // Clear. Sessions past their expiry are dropped as the table grows, so
+  // that logins do not grow it without bound.
+  std::optional<std::string> Create(const std::string& api_key_id,
+                                    absl::Time expires);
   // Find returns the live session of `token`, or nullopt.
   std::optional<Session> Find(absl::string_view token) const;
-  // Revoke ends every session of `api_key_id`; End ends the one of
-  // `token`; Clear ends all.
+  // Revoke ends every session of `api_key_id` and refuses it new ones until
+  // Clear. EndSessionsOf ends them without refusing new ones (a key that
+  // could not be read: a later Login reads it again). End ends the session
+  // of `token`. Clear ends all and forgets the revocations (a restore: the
+  // backup's keys are the truth now).
   void Revoke(const std::string& api_key_id);
+  void EndSessionsOf(const std::string& api_key_id);
   void End(absl::string_view token);
   void Clear();
+  // Sessions held, expired ones not yet dropped included; for tests.
+  size_t size() const;
 
  private:
+  void EndSessionsOfLocked(const std::string& api_key_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Session> by_hash_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+  // Create drops expired sessions when the table reaches this size, then
+  // sets it to twice what is left (at least kMinPurgeSize).
+  size_t purge_at_ ABSL_GUARDED_BY(mu_) = kMinPurgeSize;
+  static constexpr size_t kMinPurgeSize = 1024;
 };
 
 // ApiKeyIdOfSecret returns the API key id that an API key secret

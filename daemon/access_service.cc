@@ -331,10 +331,16 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
           env_.failures->RecordFailure(who);
           return refused;
         }
+        const absl::Time expires = std::min(now + ttl, record->expire_at);
+        // nullopt: revoked since it was read above (SessionTable).
+        std::optional<std::string> token = env_.sessions->Create(id, expires);
+        if (!token) {
+          env_.failures->RecordFailure(who);
+          return refused;
+        }
         // Its commit writes the call's record (a failure refuses the call).
         env_.keystore->TouchApiKey(id).IgnoreError();
-        const absl::Time expires = std::min(now + ttl, record->expire_at);
-        response->set_session_token(env_.sessions->Create(id, expires));
+        response->set_session_token(std::move(*token));
         rpc.OnRefused([this, token = response->session_token()] {
           env_.sessions->End(token);
         });

@@ -1,5 +1,6 @@
 #include "daemon/access.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,57 @@ namespace keyward::daemon {
 namespace {
 
 using ::testing::HasSubstr;
+
+TEST(SessionTableTest, ARevokedKeyLosesItsSessionsAndGetsNoNewOnes) {
+  SessionTable table;
+  std::optional<std::string> a = table.Create("a", absl::InfiniteFuture());
+  std::optional<std::string> b = table.Create("b", absl::InfiniteFuture());
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(b.has_value());
+  ASSERT_TRUE(table.Find(*a).has_value());
+  EXPECT_EQ(table.Find(*a)->api_key_id, "a");
+
+  table.Revoke("a");
+  EXPECT_FALSE(table.Find(*a).has_value());
+  EXPECT_TRUE(table.Find(*b).has_value());
+  // A Login that read key "a" before its revocation and makes its session
+  // only now is refused: the session could otherwise outlive the revocation.
+  EXPECT_FALSE(table.Create("a", absl::InfiniteFuture()).has_value());
+  EXPECT_EQ(table.size(), 1u);
+
+  // A key that could not be read loses its sessions but may log in again.
+  table.EndSessionsOf("b");
+  EXPECT_FALSE(table.Find(*b).has_value());
+  std::optional<std::string> b2 = table.Create("b", absl::InfiniteFuture());
+  ASSERT_TRUE(b2.has_value());
+  EXPECT_TRUE(table.Find(*b2).has_value());
+
+  // A restore brings the backup's keys: revocations are forgotten with the
+  // sessions.
+  table.Clear();
+  EXPECT_FALSE(table.Find(*b2).has_value());
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_TRUE(table.Create("a", absl::InfiniteFuture()).has_value());
+}
+
+TEST(SessionTableTest, ExpiredSessionsAreDroppedAsTheTableGrows) {
+  SessionTable table;
+  const absl::Time past = absl::Now() - absl::Seconds(1);
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(table.Create(absl::StrCat("k", i % 7), past).has_value());
+  }
+  // Each purge leaves at most the one just added: never near 5000.
+  EXPECT_LE(table.size(), 1024u);
+  std::optional<std::string> live =
+      table.Create("k0", absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(live.has_value());
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(table.Create("k1", past).has_value());
+  }
+  EXPECT_LE(table.size(), 1025u);
+  // Live sessions survive every purge.
+  EXPECT_TRUE(table.Find(*live).has_value());
+}
 
 TEST(FailureLimiterTest, RefusesWhileAnyKeyIsOverTheLimit) {
   FailureLimiter limiter(3);

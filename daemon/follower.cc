@@ -52,12 +52,16 @@ void Follower::Apply(const std::vector<ChangeRecord>& changes) {
       }
       case ChangeKind::kApiKey: {
         // Created or revoked (here or elsewhere): a revoked key's sessions
-        // end here too. A created one's are left: sessions made since the
-        // creation committed, before it was read back here, are its own.
-        // Revocation is for good, so a key not revoked now was not revoked
-        // by this change; one that cannot be read is taken as revoked.
+        // end here too, and it gets no new ones (SessionTable::Revoke). A
+        // created one's are left: sessions made since the creation
+        // committed, before it was read back here, are its own. Revocation
+        // is for good, so a key not revoked now was not revoked by this
+        // change; the sessions of one that cannot be read end (its next
+        // Login reads it again).
         auto key = keystore_->GetApiKey(c.subject);
-        if (!key.ok() || key->revoked_at != absl::InfiniteFuture()) {
+        if (!key.ok()) {
+          sessions_->EndSessionsOf(c.subject);
+        } else if (key->revoked_at != absl::InfiniteFuture()) {
           sessions_->Revoke(c.subject);
         }
         break;

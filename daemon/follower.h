@@ -8,9 +8,10 @@
 // (Keystore::CatchUp: key cache entries, the kid index, revoked tokens, a
 // restore elsewhere seals this replica) and applies what the keystore does
 // not hold: a policy change reloads the Authorizer's snapshot; an API key
-// revoked ends that key's sessions (one created leaves them); a restore or
-// a reload ends every session and reloads the policies. A step that fails (the database is down) is
-// logged once and retried on the next pass; nothing is skipped.
+// revoked ends that key's sessions and refuses it new ones (one created
+// leaves them); a restore or a reload ends every session and reloads the
+// policies. A step that fails (the database is down) is logged once and
+// retried on the next pass; nothing is skipped.
 //
 // Only PostgreSQL keystores are followed (SQLite is one process's
 // database). Thread-safe.
