@@ -166,8 +166,22 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<FlagSpec>& flags,
       continue;
     }
     if (!absl::StartsWith(arg, "--")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag \"", arg, "\" (flags are --long-names)"));
+      // One dash: flags are --long-names, so a longer word is a value that
+      // starts with '-' (a JWT id is base64url: "-jY9e..."), unless it is
+      // a flag's name with one dash missing.
+      std::string name(absl::string_view(arg).substr(1, arg.find('=') - 1));
+      std::replace(name.begin(), name.end(), '_', '-');
+      const bool is_flag_name =
+          std::any_of(flags.begin(), flags.end(),
+                      [&](const FlagSpec& f) { return f.name == name; });
+      if (arg.size() > 2 && !is_flag_name) {
+        parsed.positional_.push_back(arg);
+        continue;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown flag \"", arg,
+          "\" (flags are --long-names; put a value that starts with '-' "
+          "after \"--\")"));
     }
     absl::string_view body = absl::string_view(arg).substr(2);
     std::string name;

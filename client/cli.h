@@ -90,8 +90,11 @@ class ParsedArgs {
 
 // ParseArgs parses `args` (the words after the command's name): "--name",
 // "--name=V", "--name V", and positional words anywhere; "--" ends flags.
-// '_' and '-' are the same in flag names. INVALID_ARGUMENT names an unknown
-// flag or a missing value.
+// '_' and '-' are the same in flag names. A word with one dash is
+// positional (a JWT id may start with '-'), except "-h" (help) and what
+// looks like a mistyped flag: two characters ("-v") or a flag's name after
+// one dash ("-json"). INVALID_ARGUMENT names an unknown flag or a missing
+// value.
 absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<FlagSpec>& flags,
                                      const std::vector<std::string>& args);
 

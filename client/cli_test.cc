@@ -100,6 +100,15 @@ TEST(ParseArgsTest, DoubleDashEndsFlags) {
   EXPECT_THAT(a->positional(), ElementsAre("--json", "x"));
 }
 
+// A JWT id is base64url and may start with '-': `keyward jwt revoke JTI`.
+TEST(ParseArgsTest, AWordWithOneDashIsPositional) {
+  absl::StatusOr<ParsedArgs> a =
+      ParseArgs(Flags(), {"-jY9ebiXJwJmMHjtNl3nhA", "--type", "ed25519"});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_THAT(a->positional(), ElementsAre("-jY9ebiXJwJmMHjtNl3nhA"));
+  EXPECT_EQ(a->Get("type"), "ed25519");
+}
+
 TEST(ParseArgsTest, Errors) {
   EXPECT_EQ(ParseArgs(Flags(), {"--nope"}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -108,6 +117,10 @@ TEST(ParseArgsTest, Errors) {
   EXPECT_EQ(ParseArgs(Flags(), {"--json=maybe"}).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseArgs(Flags(), {"-x"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ParseArgs(Flags(), {"-json"}).status().message(),
+              HasSubstr("--long-names"));
+  EXPECT_EQ(ParseArgs(Flags(), {"-rotation_period=1h"}).status().code(),
             absl::StatusCode::kInvalidArgument);
   absl::StatusOr<ParsedArgs> off = ParseArgs(Flags(), {"--json=false"});
   ASSERT_TRUE(off.ok());
