@@ -46,6 +46,10 @@ struct Buffer {
 
 }  // namespace
 
+uint64_t ForkGeneration() {
+  return fork_generation.load(std::memory_order_relaxed);
+}
+
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
   auto* dest = reinterpret_cast<uint8_t*>(out.data());
@@ -54,7 +58,7 @@ std::string RandomBytes(size_t n) {
     return out;
   }
   thread_local Buffer buffer;
-  const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  const uint64_t generation = ForkGeneration();
   if (buffer.generation != generation || kBlock - buffer.used < n) {
     Fill(buffer.bytes, kBlock);
     buffer.used = 0;

@@ -6,6 +6,7 @@
 #define KEYSTORE_CRYPTO_RANDOM_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace keyward::crypto {
@@ -25,6 +26,12 @@ namespace keyward::crypto {
 // which they remain.
 inline constexpr size_t kBufferedRandomMax = 32;
 std::string RandomBytes(size_t n);
+
+// ForkGeneration returns a number that stays the same within a process and
+// changes in every child it forks (pthread_atfork). Values that must be used
+// once (RandomBytes' buffer, ECDSA nonces made ahead) record it when made,
+// so that a child never uses what it inherited.
+uint64_t ForkGeneration();
 
 }  // namespace keyward::crypto
 

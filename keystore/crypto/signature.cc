@@ -8,9 +8,11 @@
 #include <openssl/rsa.h>
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "keystore/crypto/internal/ecdsa_nonces.h"
 #include "keystore/crypto/internal/evp_util.h"
 #include "keystore/crypto/internal/ossl_compat.h"
 #include "keystore/crypto/internal/ossl_ptr.h"
@@ -181,18 +183,22 @@ bool IsStrictDerEcdsaSig(absl::string_view der) {
          EncodeEcdsaSig(sig.get(), &reencoded) && reencoded == der;
 }
 
-// DerToP1363 converts a DER ECDSA signature to r || s of |width| bytes each.
-bool DerToP1363(absl::string_view der, size_t width, std::string* out) {
-  const uint8_t* p = Bytes(der);
-  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (sig == nullptr) return false;
+// EncodeEcdsaSigP1363 writes |sig| as r || s of |width| bytes each.
+bool EncodeEcdsaSigP1363(const ECDSA_SIG* sig, size_t width, std::string* out) {
   const BIGNUM* r = nullptr;
   const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig.get(), &r, &s);
+  ECDSA_SIG_get0(sig, &r, &s);
   out->assign(2 * width, '\0');
   uint8_t* o = reinterpret_cast<uint8_t*>(out->data());
   return BN_bn2binpad(r, o, width) == static_cast<int>(width) &&
          BN_bn2binpad(s, o + width, width) == static_cast<int>(width);
+}
+
+// DerToP1363 converts a DER ECDSA signature to r || s of |width| bytes each.
+bool DerToP1363(absl::string_view der, size_t width, std::string* out) {
+  const uint8_t* p = Bytes(der);
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  return sig != nullptr && EncodeEcdsaSigP1363(sig.get(), width, out);
 }
 
 // P1363ToDer converts r || s (|width| bytes each) to DER.
@@ -213,8 +219,10 @@ bool P1363ToDer(absl::string_view p1363, size_t width, std::string* out) {
 // SignerImpl keeps the parsed key and a signing context started once on it
 // (hash, padding); each Sign copies that context, which costs a fraction of
 // starting one (libcrypto's algorithm lookup and key checks), or starts its
-// own where libcrypto cannot copy it (BoringSSL's Ed25519). Nothing is
-// changed after construction, so the object can be shared across threads.
+// own where libcrypto cannot copy it (BoringSSL's Ed25519). An ECDSA signer
+// signs with a nonce made ahead when one is ready (internal/ecdsa_nonces.h)
+// and the usual way when not. Nothing is changed after construction, so the
+// object can be shared across threads.
 class SignerImpl final : public Signer {
  public:
   SignerImpl(const Params& params, EvpPkeyPtr pkey)
@@ -229,9 +237,15 @@ class SignerImpl final : public Signer {
       started_.reset();
       ERR_clear_error();
     }
+    if (params_.family == Family::kEcdsa && internal::EcdsaNoncesSupported()) {
+      ec_key_ = internal::EcKeyForSignSetup(pkey_.get());
+    }
   }
 
   absl::StatusOr<std::string> Sign(absl::string_view data) const override {
+    if (std::optional<std::string> sig = SignWithReadyNonce(data, false)) {
+      return *std::move(sig);
+    }
     EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     std::string sig(max_size_, '\0');
     size_t len = sig.size();
@@ -247,6 +261,9 @@ class SignerImpl final : public Signer {
       absl::string_view digest) const override {
     absl::Status fits = CheckDigest(params_, digest);
     if (!fits.ok()) return fits;
+    if (std::optional<std::string> sig = SignWithReadyNonce(digest, true)) {
+      return *std::move(sig);
+    }
     internal::EvpPkeyCtxPtr pctx = InitPkey(params_, pkey_.get(), true);
     std::string sig(max_size_, '\0');
     size_t len = sig.size();
@@ -259,6 +276,39 @@ class SignerImpl final : public Signer {
   }
 
  private:
+  // SignWithReadyNonce signs |input| (the message, or its digest if
+  // |is_digest|) with a nonce made ahead, if this is an ECDSA signer and one
+  // is ready; else nullopt, and the caller signs the usual way. The nonce
+  // is freed (wiped) here, used or not.
+  std::optional<std::string> SignWithReadyNonce(absl::string_view input,
+                                                bool is_digest) const {
+    if (ec_key_ == nullptr) return std::nullopt;
+    std::optional<internal::EcdsaNonce> nonce =
+        internal::TakeEcdsaNonce(params_.curve_nid);
+    if (!nonce) return std::nullopt;
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (!is_digest) {
+      if (EVP_Digest(input.data(), input.size(), digest, &digest_len,
+                     params_.md(), nullptr) != 1) {
+        ERR_clear_error();
+        return std::nullopt;
+      }
+      input = absl::string_view(reinterpret_cast<const char*>(digest),
+                                digest_len);
+    }
+    EcdsaSigPtr sig = internal::EcdsaSignWithSetup(
+        input, nonce->kinv.get(), nonce->r.get(), ec_key_.get());
+    std::string out;
+    if (sig == nullptr ||
+        !(params_.p1363_width == 0
+              ? EncodeEcdsaSig(sig.get(), &out)
+              : EncodeEcdsaSigP1363(sig.get(), params_.p1363_width, &out))) {
+      return std::nullopt;
+    }
+    return out;
+  }
+
   // Encode trims |sig| to |len| and converts ECDSA DER to P1363 if asked.
   absl::StatusOr<std::string> Encode(std::string sig, size_t len) const {
     sig.resize(len);
@@ -282,6 +332,9 @@ class SignerImpl final : public Signer {
   const size_t max_size_;
   const EvpPkeyPtr pkey_;
   EvpMdCtxPtr started_;  // null if it could not be started
+  // ECDSA with nonces made ahead only: the key in the form libcrypto signs
+  // with them (ossl_compat.h, EcKeyForSignSetup); else null.
+  internal::EcKeyPtr ec_key_;
 };
 
 // VerifierImpl keeps the parsed key, like SignerImpl.

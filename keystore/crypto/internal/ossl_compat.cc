@@ -14,6 +14,8 @@
 #include <openssl/rsa.h>
 #else
 #include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #endif
@@ -38,8 +40,6 @@ bool BignumToString(const BIGNUM* bn, size_t width, std::string* out) {
 }
 
 using EcPointPtr = std::unique_ptr<EC_POINT, OsslDeleter<EC_POINT, EC_POINT_free>>;
-// A private scalar: wiped when freed.
-using SecretBignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BIGNUM, BN_clear_free>>;
 
 // P256 is the curve's group, made once and only read after.
 const EC_GROUP* P256() {
@@ -88,8 +88,7 @@ EvpPkeyPtr EcP256FromScalar(absl::string_view scalar,
                             absl::string_view public_point) {
   SecretBignumPtr d = P256Scalar(scalar, public_point);
   if (d == nullptr) return nullptr;
-  std::unique_ptr<EC_KEY, OsslDeleter<EC_KEY, EC_KEY_free>> key(
-      EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
+  EcKeyPtr key(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
   EcPointPtr q(EC_POINT_new(P256()));
   EvpPkeyPtr pkey(EVP_PKEY_new());
   if (key == nullptr || q == nullptr || pkey == nullptr ||
@@ -131,6 +130,19 @@ bool RsaPublicComponents(const EVP_PKEY* pkey, std::string* n,
   if (rsa == nullptr) return false;
   return BignumToString(RSA_get0_n(rsa), 0, n) &&
          BignumToString(RSA_get0_e(rsa), 0, e);
+}
+
+bool EcdsaSignSetupSupported() { return false; }
+
+EcKeyPtr EcKeyForSignSetup(EVP_PKEY* pkey) { return nullptr; }
+
+bool EcdsaSignSetup(EC_KEY* key, SecretBignumPtr* kinv, BignumPtr* r) {
+  return false;
+}
+
+EcdsaSigPtr EcdsaSignWithSetup(absl::string_view digest, const BIGNUM* kinv,
+                               const BIGNUM* r, EC_KEY* key) {
+  return nullptr;
 }
 
 bool HkdfSha256(absl::string_view ikm, absl::string_view salt,
@@ -214,6 +226,38 @@ bool RsaPublicComponents(const EVP_PKEY* pkey, std::string* n,
                         n) &&
          BignumToString(GetBignumParam(pkey, OSSL_PKEY_PARAM_RSA_E).get(), 0,
                         e);
+}
+
+bool EcdsaSignSetupSupported() { return true; }
+
+EcKeyPtr EcKeyForSignSetup(EVP_PKEY* pkey) {
+  if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_EC) return nullptr;
+  EcKeyPtr key(EVP_PKEY_get1_EC_KEY(pkey));
+  if (key == nullptr || EC_KEY_get0_private_key(key.get()) == nullptr) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return key;
+}
+
+bool EcdsaSignSetup(EC_KEY* key, SecretBignumPtr* kinv, BignumPtr* r) {
+  BIGNUM* k_inverse = nullptr;
+  BIGNUM* x = nullptr;
+  if (ECDSA_sign_setup(key, nullptr, &k_inverse, &x) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  kinv->reset(k_inverse);
+  r->reset(x);
+  return true;
+}
+
+EcdsaSigPtr EcdsaSignWithSetup(absl::string_view digest, const BIGNUM* kinv,
+                               const BIGNUM* r, EC_KEY* key) {
+  EcdsaSigPtr sig(ECDSA_do_sign_ex(Bytes(digest), static_cast<int>(digest.size()),
+                                   kinv, r, key));
+  if (sig == nullptr) ERR_clear_error();
+  return sig;
 }
 
 bool HkdfSha256(absl::string_view ikm, absl::string_view salt,

@@ -39,6 +39,28 @@ bool RsaPublicComponents(const EVP_PKEY* pkey, std::string* n, std::string* e);
 EvpPkeyPtr EcP256FromScalar(absl::string_view scalar,
                             absl::string_view public_point);
 
+// ECDSA with the nonce made ahead of the message (ecdsa_nonces.h). Most of a
+// signature's cost is the nonce: k, r = x(k*G) mod n and k^-1 mod n, none of
+// which depends on the key or the message. OpenSSL 3 can make it apart
+// (ECDSA_sign_setup) and sign with it later (ECDSA_do_sign_ex); BoringSSL
+// cannot, and there EcdsaSignSetupSupported() is false, EcKeyForSignSetup
+// returns null and the other two fail.
+bool EcdsaSignSetupSupported();
+//
+// EcKeyForSignSetup returns the EC key of |pkey| (a private key) in the form
+// the two others take, or null.
+EcKeyPtr EcKeyForSignSetup(EVP_PKEY* pkey);
+// EcdsaSignSetup makes a fresh random k for |key|'s curve and sets *kinv to
+// k^-1 mod n and *r to x(k*G) mod n. |key| must hold a private key, which
+// is not used. False on failure.
+bool EcdsaSignSetup(EC_KEY* key, SecretBignumPtr* kinv, BignumPtr* r);
+// EcdsaSignWithSetup returns the ECDSA signature by |key| of |digest| with
+// the nonce (|kinv|, |r|) from EcdsaSignSetup on the same curve. A nonce
+// must sign once only: two signatures with one k give away the key. Null on
+// failure (also if s came out 0, which needs another nonce).
+EcdsaSigPtr EcdsaSignWithSetup(absl::string_view digest, const BIGNUM* kinv,
+                               const BIGNUM* r, EC_KEY* key);
+
 // HkdfSha256 writes |out_len| bytes of HKDF-SHA-256(ikm, salt, info) (RFC
 // 5869) to |out|. The caller checks the lengths (|ikm| non-empty, |out_len|
 // <= 255 * 32, |info| <= 1024 bytes). Returns false on failure.

@@ -11,6 +11,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -38,6 +39,10 @@ struct OsslBytesDeleter {
 
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using BignumPtr = std::unique_ptr<BIGNUM, OsslDeleter<BIGNUM, BN_free>>;
+// A secret number (a private scalar, an ECDSA k^-1): wiped when freed.
+using SecretBignumPtr =
+    std::unique_ptr<BIGNUM, OsslDeleter<BIGNUM, BN_clear_free>>;
+using EcKeyPtr = std::unique_ptr<EC_KEY, OsslDeleter<EC_KEY, EC_KEY_free>>;
 using EcdsaSigPtr =
     std::unique_ptr<ECDSA_SIG, OsslDeleter<ECDSA_SIG, ECDSA_SIG_free>>;
 using EvpCipherCtxPtr =
