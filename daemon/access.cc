@@ -45,12 +45,18 @@ bool Implies(Operation granted, Operation wanted) {
 
 }  // namespace
 
+uint64_t SessionTable::epoch() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return epoch_;
+}
+
 std::optional<std::string> SessionTable::Create(const std::string& api_key_id,
-                                                absl::Time expires) {
+                                                absl::Time expires,
+                                                uint64_t epoch) {
   std::string token = RandomSecret("kws_", 32);
   std::string hash = crypto::Sha256(token);
   absl::MutexLock lock(&mu_);
-  if (revoked_.contains(api_key_id)) return std::nullopt;
+  if (epoch != epoch_ || revoked_.contains(api_key_id)) return std::nullopt;
   if (by_hash_.size() >= purge_at_) {
     const absl::Time now = absl::Now();
     absl::erase_if(by_hash_,
@@ -105,8 +111,16 @@ void SessionTable::End(absl::string_view token) {
 void SessionTable::Clear() {
   absl::MutexLock lock(&mu_);
   by_hash_.clear();
+  purge_at_ = kMinPurgeSize;
+  ++epoch_;
+}
+
+void SessionTable::Restored() {
+  absl::MutexLock lock(&mu_);
+  by_hash_.clear();
   revoked_.clear();
   purge_at_ = kMinPurgeSize;
+  ++epoch_;
 }
 
 size_t SessionTable::size() const {

@@ -15,6 +15,7 @@
 #define KEYWARD_DAEMON_ACCESS_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -58,30 +59,37 @@ struct Caller {
 // makes the session, and without that memory a Login that read the key just
 // before its revocation committed (on this replica, or on another one whose
 // change the Follower applies here) could make its session after the key's
-// sessions were ended, and keep it.
+// sessions were ended, and keep it. Likewise a Login in flight across a
+// Clear (a seal) must not make its session after it: Login reads epoch()
+// before it reads the key, and Create refuses if a Clear came since.
 class SessionTable {
  public:
   struct Session {
     std::string api_key_id;
     absl::Time expires;
   };
+  // epoch counts the Clears and Restoreds so far.
+  uint64_t epoch() const;
   // Create returns a new random token for `api_key_id`, valid until
   // `expires`; nullopt if `api_key_id` was revoked (Revoke) since the last
-  // Clear. Sessions past their expiry are dropped as the table grows, so
-  // that logins do not grow it without bound.
+  // Restored, or if epoch() is no longer `epoch` (what the caller read
+  // before it read the key). Sessions past their expiry are dropped as the
+  // table grows, so that logins do not grow it without bound.
   std::optional<std::string> Create(const std::string& api_key_id,
-                                    absl::Time expires);
+                                    absl::Time expires, uint64_t epoch);
   // Find returns the live session of `token`, or nullopt.
   std::optional<Session> Find(absl::string_view token) const;
   // Revoke ends every session of `api_key_id` and refuses it new ones until
-  // Clear. EndSessionsOf ends them without refusing new ones (a key that
+  // Restored. EndSessionsOf ends them without refusing new ones (a key that
   // could not be read: a later Login reads it again). End ends the session
-  // of `token`. Clear ends all and forgets the revocations (a restore: the
-  // backup's keys are the truth now).
+  // of `token`. Clear ends all (a seal) and keeps the revocations; Restored
+  // ends all and forgets them (a restore: the backup's keys are the truth
+  // now). Both bump epoch().
   void Revoke(const std::string& api_key_id);
   void EndSessionsOf(const std::string& api_key_id);
   void End(absl::string_view token);
   void Clear();
+  void Restored();
   // Sessions held, expired ones not yet dropped included; for tests.
   size_t size() const;
 
@@ -92,6 +100,7 @@ class SessionTable {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Session> by_hash_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> revoked_ ABSL_GUARDED_BY(mu_);
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   // Create drops expired sessions when the table reaches this size, then
   // sets it to twice what is left (at least kMinPurgeSize).
   size_t purge_at_ ABSL_GUARDED_BY(mu_) = kMinPurgeSize;

@@ -321,6 +321,9 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
           return refused;
         }
         const std::string& id = *parsed_id;
+        // Read before the key: a seal or restore from here on refuses the
+        // session (SessionTable).
+        const uint64_t epoch = env_.sessions->epoch();
         auto record = env_.keystore->GetApiKey(id);
         const absl::Time now = absl::Now();
         if (!record.ok() ||
@@ -332,8 +335,9 @@ grpc::ServerUnaryReactor* AccessServiceImpl::Login(
           return refused;
         }
         const absl::Time expires = std::min(now + ttl, record->expire_at);
-        // nullopt: revoked since it was read above (SessionTable).
-        std::optional<std::string> token = env_.sessions->Create(id, expires);
+        // nullopt: revoked, sealed or restored since it was read above.
+        std::optional<std::string> token =
+            env_.sessions->Create(id, expires, epoch);
         if (!token) {
           env_.failures->RecordFailure(who);
           return refused;

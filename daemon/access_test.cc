@@ -16,8 +16,8 @@ using ::testing::HasSubstr;
 
 TEST(SessionTableTest, ARevokedKeyLosesItsSessionsAndGetsNoNewOnes) {
   SessionTable table;
-  std::optional<std::string> a = table.Create("a", absl::InfiniteFuture());
-  std::optional<std::string> b = table.Create("b", absl::InfiniteFuture());
+  std::optional<std::string> a = table.Create("a", absl::InfiniteFuture(), table.epoch());
+  std::optional<std::string> b = table.Create("b", absl::InfiniteFuture(), table.epoch());
   ASSERT_TRUE(a.has_value());
   ASSERT_TRUE(b.has_value());
   ASSERT_TRUE(table.Find(*a).has_value());
@@ -28,37 +28,59 @@ TEST(SessionTableTest, ARevokedKeyLosesItsSessionsAndGetsNoNewOnes) {
   EXPECT_TRUE(table.Find(*b).has_value());
   // A Login that read key "a" before its revocation and makes its session
   // only now is refused: the session could otherwise outlive the revocation.
-  EXPECT_FALSE(table.Create("a", absl::InfiniteFuture()).has_value());
+  EXPECT_FALSE(table.Create("a", absl::InfiniteFuture(), table.epoch()).has_value());
   EXPECT_EQ(table.size(), 1u);
 
   // A key that could not be read loses its sessions but may log in again.
   table.EndSessionsOf("b");
   EXPECT_FALSE(table.Find(*b).has_value());
-  std::optional<std::string> b2 = table.Create("b", absl::InfiniteFuture());
+  std::optional<std::string> b2 = table.Create("b", absl::InfiniteFuture(), table.epoch());
   ASSERT_TRUE(b2.has_value());
   EXPECT_TRUE(table.Find(*b2).has_value());
 
-  // A restore brings the backup's keys: revocations are forgotten with the
-  // sessions.
+  // A seal ends every session and keeps the revocations.
   table.Clear();
   EXPECT_FALSE(table.Find(*b2).has_value());
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_TRUE(table.Create("a", absl::InfiniteFuture()).has_value());
+  EXPECT_FALSE(
+      table.Create("a", absl::InfiniteFuture(), table.epoch()).has_value());
+
+  // A restore brings the backup's keys: revocations are forgotten with the
+  // sessions.
+  table.Restored();
+  EXPECT_TRUE(
+      table.Create("a", absl::InfiniteFuture(), table.epoch()).has_value());
+}
+
+// A Login reads epoch() before the key; a seal or restore before its Create
+// refuses the session, which would otherwise outlive the seal.
+TEST(SessionTableTest, ALoginAcrossASealGetsNoSession) {
+  SessionTable table;
+  const uint64_t before = table.epoch();
+  table.Clear();
+  EXPECT_FALSE(table.Create("a", absl::InfiniteFuture(), before).has_value());
+  const uint64_t after_seal = table.epoch();
+  table.Restored();
+  EXPECT_FALSE(
+      table.Create("a", absl::InfiniteFuture(), after_seal).has_value());
+  EXPECT_TRUE(
+      table.Create("a", absl::InfiniteFuture(), table.epoch()).has_value());
+  EXPECT_EQ(table.size(), 1u);
 }
 
 TEST(SessionTableTest, ExpiredSessionsAreDroppedAsTheTableGrows) {
   SessionTable table;
   const absl::Time past = absl::Now() - absl::Seconds(1);
   for (int i = 0; i < 5000; ++i) {
-    ASSERT_TRUE(table.Create(absl::StrCat("k", i % 7), past).has_value());
+    ASSERT_TRUE(table.Create(absl::StrCat("k", i % 7), past, table.epoch()).has_value());
   }
   // Each purge leaves at most the one just added: never near 5000.
   EXPECT_LE(table.size(), 1024u);
   std::optional<std::string> live =
-      table.Create("k0", absl::Now() + absl::Hours(1));
+      table.Create("k0", absl::Now() + absl::Hours(1), table.epoch());
   ASSERT_TRUE(live.has_value());
   for (int i = 0; i < 5000; ++i) {
-    ASSERT_TRUE(table.Create("k1", past).has_value());
+    ASSERT_TRUE(table.Create("k1", past, table.epoch()).has_value());
   }
   EXPECT_LE(table.size(), 1025u);
   // Live sessions survive every purge.

@@ -68,7 +68,7 @@ void Follower::Apply(const std::vector<ChangeRecord>& changes) {
       }
       case ChangeKind::kStore: {
         // Restored elsewhere (this replica is sealed now), or reloaded.
-        sessions_->Clear();
+        sessions_->Restored();
         absl::MutexLock lock(&mu_);
         policies_stale_ = true;
         break;

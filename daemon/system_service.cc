@@ -337,8 +337,9 @@ class RestoreReactor final
       return absl::InvalidArgumentError(restored.message());
     }
     if (!restored.ok()) return restored;
-    // The keystore is sealed now: sessions end, policies are the backup's.
-    rpc.env().sessions->Clear();
+    // The keystore is sealed now: sessions end (and revocations are the
+    // backup's), policies are the backup's.
+    rpc.env().sessions->Restored();
     auto policies = rpc.keystore().ListPolicies();
     if (policies.ok()) rpc.env().authorizer->Reload(std::move(*policies));
     if (rpc.env().on_seal_change && *rpc.env().on_seal_change) {

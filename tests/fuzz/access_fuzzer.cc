@@ -40,8 +40,8 @@ struct Sessions {
 Sessions& TheSessions() {
   static Sessions* s = [] {
     auto* s = new Sessions;
-    s->live = *s->table.Create("live", absl::InfiniteFuture());
-    s->expired = *s->table.Create("expired", absl::Now() - absl::Hours(1));
+    s->live = *s->table.Create("live", absl::InfiniteFuture(), 0);
+    s->expired = *s->table.Create("expired", absl::Now() - absl::Hours(1), 0);
     return s;
   }();
   return *s;
