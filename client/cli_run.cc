@@ -69,7 +69,9 @@ bool IsHelpWord(absl::string_view word) {
 std::vector<std::string> SplitLeadingFlags(const std::vector<std::string>& all,
                                            std::vector<std::string>* leading) {
   size_t i = 0;
-  while (i < all.size() && absl::StartsWith(all[i], "-") && all[i] != "-") {
+  // A word of dashes only ("--") is not a flag: the words start there.
+  while (i < all.size() && absl::StartsWith(all[i], "-") &&
+         all[i].find_first_not_of('-') != std::string::npos) {
     std::string name = all[i].substr(all[i].find_first_not_of('-'));
     name = name.substr(0, name.find('='));
     std::replace(name.begin(), name.end(), '_', '-');

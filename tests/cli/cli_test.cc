@@ -157,6 +157,8 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   ExpectOneErrorLine(Kw({"nonsense"}));
   ExpectOneErrorLine(Kw({"sign"}));
   ExpectOneErrorLine(Kw({"sign", "k", "--bogus"}));
+  ExpectOneErrorLine(Kw({"--", "status"}));  // once an uncaught exception
+  ExpectOneErrorLine(Kw({"jwt", "revoke", "-x", "--reason", "r"}));
   EXPECT_EQ(Kw({"key", "create", "--help"}).exit_code, 0);
   EXPECT_EQ(Kw({"help"}).exit_code, 0);
 }
