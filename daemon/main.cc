@@ -59,6 +59,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "keystore/crypto/signature.h"
 #include "keystore/keystore.h"
 #include "keystore/postgres_storage.h"
 
@@ -486,6 +487,7 @@ int Main(int argc, char** argv) {
   }
 
   HardenProcess();
+  if (config.no_ecdsa_nonces_ahead()) crypto::DisableEcdsaNoncesAhead();
   if (command == "verify-audit") return VerifyAudit(config.audit().path());
   if (command == "init") return Init(config);
   if (command == "restore") return Restore(config, absl::GetFlag(FLAGS_in));

@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -13,7 +17,10 @@
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "keyward/v1/crypto_service.grpc.pb.h"
 #include "keyward/v1/jwt_service.grpc.pb.h"
+#include "keyward/v1/key_service.grpc.pb.h"
+#include "keyward/v1/system_service.grpc.pb.h"
 #include "tests/daemon_process.h"
 
 namespace keyward::testing {
@@ -67,6 +74,77 @@ TEST(DaemonTest, HealthIsServingAndSigtermExitsZero) {
   EXPECT_THAT(exit.output, HasSubstr("\"event\":\"stopped\""));
   EXPECT_NE(access((*daemon)->socket_path().c_str(), F_OK), 0)
       << "the socket file should be removed on exit";
+}
+
+// HasThread says whether process `pid` has a thread named `name`.
+bool HasThread(pid_t pid, const std::string& name) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return false;
+  bool found = false;
+  while (dirent* entry = readdir(dir)) {
+    std::string comm;
+    std::getline(std::ifstream(tasks + "/" + entry->d_name + "/comm"), comm);
+    found = found || comm == name;
+  }
+  closedir(dir);
+  return found;
+}
+
+// ECDSA nonces made ahead (README): the OpenSSL flavor starts its
+// "keyward-nonces" thread once a P-256 key signs; no_ecdsa_nonces_ahead
+// is honoured (no thread, and signing still works), as is the BoringSSL
+// flavor's lack of the API.
+TEST(DaemonTest, EcdsaNoncesAheadAndItsSwitch) {
+  namespace pb = keyward::v1;
+  for (const bool off : {false, true}) {
+    SCOPED_TRACE(off ? "no_ecdsa_nonces_ahead: true" : "default");
+    DataDir d = InitDataDir();
+    const std::string config = d.dir + "/keywardd.conf";
+    std::ofstream(config) << (off ? "no_ecdsa_nonces_ahead: true\n" : "");
+    std::vector<std::string> args = ServeArgs(d);
+    args.insert(args.end(), {"--config", config});
+    auto daemon = DaemonProcess::Start(d.dir, args);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    auto channel = (*daemon)->NewChannel();
+    pb::GetStatusResponse status;
+    {
+      grpc::ClientContext ctx;
+      ASSERT_TRUE(pb::SystemService::NewStub(channel)
+                      ->GetStatus(&ctx, pb::GetStatusRequest(), &status)
+                      .ok());
+    }
+    {
+      grpc::ClientContext ctx;
+      pb::CreateKeyRequest req;
+      req.set_key_id("p256");
+      req.mutable_key()->set_key_type(pb::KEY_TYPE_ECDSA_P256);
+      req.mutable_key()->set_purpose(pb::KEY_PURPOSE_SIGN_VERIFY);
+      pb::CreateKeyResponse resp;
+      grpc::Status s = pb::KeyService::NewStub(channel)->CreateKey(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    auto crypto = pb::CryptoService::NewStub(channel);
+    for (int i = 0; i < 3; ++i) {
+      grpc::ClientContext ctx;
+      pb::SignRequest req;
+      req.set_name("keys/p256");
+      req.set_data("message");
+      pb::SignResponse resp;
+      grpc::Status s = crypto->Sign(&ctx, req, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_FALSE(resp.signature().empty());
+    }
+    const bool expected =
+        !off && status.build_flavor() == pb::BUILD_FLAVOR_OPENSSL;
+    bool seen = HasThread((*daemon)->pid(), "keyward-nonces");
+    for (int i = 0; i < 100 && seen != expected; ++i) {
+      usleep(20 * 1000);
+      seen = HasThread((*daemon)->pid(), "keyward-nonces");
+    }
+    EXPECT_EQ(seen, expected);
+    EXPECT_EQ((*daemon)->Signal(SIGTERM).exit_code, 0);
+  }
 }
 
 TEST(DaemonTest, SigintAlsoDrainsAndExitsZero) {

@@ -4,17 +4,23 @@
 #include "keystore/crypto/internal/ecdsa_nonces.h"
 
 #include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "keystore/crypto/internal/evp_util.h"
+#include "keystore/crypto/internal/ossl_compat.h"
 #include "keystore/crypto/keys.h"
 #include "keystore/crypto/signature.h"
 
@@ -22,23 +28,37 @@ namespace keyward::crypto {
 namespace {
 
 using internal::EcdsaNoncesReady;
+using internal::EcdsaNoncesSettled;
 using internal::EcdsaNoncesSupported;
 using internal::kEcdsaNoncesPerCurve;
 using internal::TakeEcdsaNonce;
 
-// WaitFull asks for |nid|'s nonces and waits until the pool is full. The
-// maker wakes when a Take leaves 3/4 of the pool or less, so take down to
-// that first. It runs at the lowest priority: allow for a busy machine.
+// WaitFull asks for |nid|'s nonces and waits until its pool is full and
+// the maker sleeps (so that nothing is added until a Take leaves 3/4 of
+// the pool). The maker wakes when a Take leaves 3/4 or less, so take down
+// to that first. Only for P-256: its nonces cost ~20 us each, and the maker
+// runs at the lowest priority, so on a busy machine a full P-384 pool
+// (~0.5 ms each) could take minutes.
 bool WaitFull(int nid) {
   do {
     TakeEcdsaNonce(nid);
   } while (EcdsaNoncesReady(nid) > kEcdsaNoncesPerCurve * 3 / 4);
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (EcdsaNoncesReady(nid) < kEcdsaNoncesPerCurve) {
+  while (EcdsaNoncesReady(nid) < kEcdsaNoncesPerCurve || !EcdsaNoncesSettled()) {
     if (absl::Now() > deadline) return false;
     absl::SleepFor(absl::Milliseconds(5));
   }
   return true;
+}
+
+// TakeOne waits until a nonce for |nid| is ready and takes it.
+std::optional<internal::EcdsaNonce> TakeOne(int nid) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (absl::Now() < deadline) {
+    if (auto nonce = TakeEcdsaNonce(nid)) return nonce;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return std::nullopt;
 }
 
 std::string Hex(const BIGNUM* bn) {
@@ -108,22 +128,8 @@ class SignerWithNoncesTest : public ::testing::TestWithParam<SignatureAlgorithm>
 // pool and the signer signs the usual way.
 TEST_P(SignerWithNoncesTest, SignsWithReadyNoncesAndVerifies) {
   const SignatureAlgorithm algorithm = GetParam();
-  KeyType type = KeyType::kEcdsaP256;
-  int nid = NID_X9_62_prime256v1;
-  switch (algorithm) {
-    case SignatureAlgorithm::kEcdsaP384Sha384Der:
-    case SignatureAlgorithm::kEcdsaP384Sha384P1363:
-      type = KeyType::kEcdsaP384;
-      nid = NID_secp384r1;
-      break;
-    case SignatureAlgorithm::kEcdsaP521Sha512Der:
-    case SignatureAlgorithm::kEcdsaP521Sha512P1363:
-      type = KeyType::kEcdsaP521;
-      nid = NID_secp521r1;
-      break;
-    default:
-      break;
-  }
+  const KeyType type = KeyType::kEcdsaP256;
+  const int nid = NID_X9_62_prime256v1;
   absl::StatusOr<SecretData> key = GenerateKeyMaterial(type);
   ASSERT_TRUE(key.ok()) << key.status();
   absl::StatusOr<std::string> spki = PublicKeyFromPrivate(type, *key);
@@ -152,9 +158,56 @@ TEST_P(SignerWithNoncesTest, SignsWithReadyNoncesAndVerifies) {
 INSTANTIATE_TEST_SUITE_P(
     Ecdsa, SignerWithNoncesTest,
     ::testing::Values(SignatureAlgorithm::kEcdsaP256Sha256Der,
-                      SignatureAlgorithm::kEcdsaP256Sha256P1363,
-                      SignatureAlgorithm::kEcdsaP384Sha384P1363,
-                      SignatureAlgorithm::kEcdsaP521Sha512Der));
+                      SignatureAlgorithm::kEcdsaP256Sha256P1363));
+
+#if !defined(OPENSSL_IS_BORINGSSL)
+// P-384 and P-521 (SHA-512 over a 521-bit order): a nonce of the curve's
+// own pool signs a digest, and the signature verifies.
+TEST(EcdsaNoncesTest, NoncesOfEachCurveSign) {
+  const struct {
+    SignatureAlgorithm algorithm;
+    KeyType type;
+    int nid;
+    const EVP_MD* (*md)();
+  } cases[] = {
+      {SignatureAlgorithm::kEcdsaP384Sha384Der, KeyType::kEcdsaP384,
+       NID_secp384r1, EVP_sha384},
+      {SignatureAlgorithm::kEcdsaP521Sha512Der, KeyType::kEcdsaP521,
+       NID_secp521r1, EVP_sha512},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.nid);
+    absl::StatusOr<SecretData> key = GenerateKeyMaterial(c.type);
+    ASSERT_TRUE(key.ok()) << key.status();
+    absl::StatusOr<std::string> spki = PublicKeyFromPrivate(c.type, *key);
+    ASSERT_TRUE(spki.ok()) << spki.status();
+    auto pkey = internal::ParsePkcs8Der(key->InsecureView());
+    ASSERT_TRUE(pkey.ok()) << pkey.status();
+    internal::EcKeyPtr ec = internal::EcKeyForSignSetup(pkey->get());
+    ASSERT_NE(ec, nullptr);
+    auto verifier = NewVerifier(c.algorithm, *spki);
+    ASSERT_TRUE(verifier.ok()) << verifier.status();
+
+    std::optional<internal::EcdsaNonce> nonce = TakeOne(c.nid);
+    ASSERT_TRUE(nonce.has_value()) << "no nonce made in 120 s";
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    ASSERT_EQ(EVP_Digest("message", 7, digest, &len, c.md(), nullptr), 1);
+    const std::string d(reinterpret_cast<char*>(digest), len);
+    internal::EcdsaSigPtr sig = internal::EcdsaSignWithSetup(
+        d, nonce->kinv.get(), nonce->r.get(), ec.get());
+    ASSERT_NE(sig, nullptr);
+    const int der_len = i2d_ECDSA_SIG(sig.get(), nullptr);
+    ASSERT_GT(der_len, 0);
+    std::string der(der_len, '\0');
+    uint8_t* p = reinterpret_cast<uint8_t*>(der.data());
+    ASSERT_EQ(i2d_ECDSA_SIG(sig.get(), &p), der_len);
+    EXPECT_TRUE((*verifier)->VerifyDigest(der, d).ok());
+    EXPECT_TRUE((*verifier)->Verify(der, "message").ok());
+    EXPECT_FALSE((*verifier)->Verify(der, "massage").ok());
+  }
+}
+#endif  // !OPENSSL_IS_BORINGSSL
 
 // A child process must not sign with its parent's nonces: both would use
 // each k, and two signatures with one k give away the key.

@@ -419,6 +419,8 @@ absl::string_view SignatureAlgorithmName(SignatureAlgorithm algorithm) {
   return ParamsOf(algorithm).name;
 }
 
+void DisableEcdsaNoncesAhead() { internal::DisableEcdsaNonces(); }
+
 absl::StatusOr<std::unique_ptr<Signer>> NewSigner(
     SignatureAlgorithm algorithm, const SecretData& pkcs8_der) {
   const Params params = ParamsOf(algorithm);

@@ -108,6 +108,13 @@ class Verifier {
   }
 };
 
+// DisableEcdsaNoncesAhead makes every ECDSA Signer in the process make its
+// nonce on the signing path from its return on, instead of taking one made
+// ahead by a background thread (internal/ecdsa_nonces.h). For processes
+// whose memory may be copied and resumed twice (VM snapshots, CRIU).
+// Thread-safe; cannot be undone.
+void DisableEcdsaNoncesAhead();
+
 // NewSigner returns a Signer for |algorithm| over the PKCS#8 DER private key
 // |pkcs8_der|. INVALID_ARGUMENT if the DER is not a private key, or if the key
 // does not fit |algorithm| (the message names both). Thread-safe.

@@ -1,5 +1,6 @@
 #include "keystore/crypto/internal/ecdsa_nonces.h"
 
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/obj_mac.h>
 #include <pthread.h>
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -63,7 +64,8 @@ class NoncePool {
     Curve* curve = Find(nid);
     // A child process (fork) takes nothing its parent made, nor the lock,
     // which the parent's maker may have held at the fork.
-    if (curve == nullptr || ForkGeneration() != generation_) {
+    if (curve == nullptr || ForkGeneration() != generation_ ||
+        disabled_.load(std::memory_order_relaxed)) {
       return std::nullopt;
     }
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
@@ -86,17 +88,30 @@ class NoncePool {
     return curve->ready.size();
   }
 
+  void DisableForGood() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Disable();
+    for (Curve& curve : curves_) curve.ready.clear();  // frees: wipes k^-1
+  }
+
+  bool Settled() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !making_;
+  }
+
  private:
   NoncePool() : generation_(ForkGeneration()) {
     // At exit, libcrypto frees its global state (OPENSSL_cleanup, an atexit
-    // handler), which a nonce being made would use. libcrypto registered
-    // its handler before this pool was first used (by a signer, after
-    // libcrypto's own start), so this one runs first.
+    // handler), which a nonce being made would use. Starting libcrypto
+    // here registers its handler first (if it was not already), so this
+    // one, registered after, runs before it.
+    OPENSSL_init_crypto(0, nullptr);
     std::atexit([] { Get().Stop(); });
   }
 
-  // Stop has the maker finish the nonce in hand and make no more. It waits
-  // for that, at most a second.
+  // Stop has the maker finish the nonce in hand and make no more, and
+  // waits for that: one nonce, at most about a millisecond of CPU (P-384),
+  // and the maker gets a core while this thread waits.
   void Stop() {
     // A child's exit: its parent's maker is not its own (and may have held
     // the lock at the fork).
@@ -106,7 +121,7 @@ class NoncePool {
     stopping_ = true;
     making_ = true;
     wake_.notify_one();
-    parked_.wait_for(lock, std::chrono::seconds(1), [this] { return stopped_; });
+    parked_.wait(lock, [this] { return stopped_; });
   }
 
   Curve* Find(int nid) {
@@ -130,15 +145,23 @@ class NoncePool {
     }
     making_ = true;
     if (!started_) {
-      started_ = true;
       try {
         std::thread([this] { Run(); }).detach();
+        started_ = true;
       } catch (const std::system_error&) {
         // No thread: signers make their own nonces, as without the pool.
-        for (Curve& c : curves_) c.failed = true;
+        Disable();
+        return false;
       }
     }
     return true;
+  }
+
+  // Disable makes no more nonces, for good; Take then returns at once.
+  void Disable() {
+    for (Curve& curve : curves_) curve.failed = true;
+    making_ = false;
+    disabled_.store(true, std::memory_order_relaxed);
   }
 
   // Next returns the asked-for curve with the fewest ready nonces, if it is
@@ -165,9 +188,7 @@ class NoncePool {
     // private key, which it does not use.
     std::array<EcKeyPtr, std::tuple_size<decltype(curves_)>::value> keys;
     std::unique_lock<std::mutex> lock(mu_);
-    if (!lowest) {
-      for (Curve& curve : curves_) curve.failed = true;
-    }
+    if (!lowest) Disable();
     for (;;) {
       if (stopping_) {
         stopped_ = true;
@@ -192,15 +213,16 @@ class NoncePool {
       const bool made =
           key != nullptr && EcdsaSignSetup(key.get(), &nonce.kinv, &nonce.r);
       lock.lock();
-      if (made) {
-        curve->ready.push_back(std::move(nonce));
-      } else {
+      if (!made) {
         curve->failed = true;
+      } else if (!curve->failed) {  // not disabled meanwhile
+        curve->ready.push_back(std::move(nonce));
       }
     }
   }
 
   const uint64_t generation_;  // ForkGeneration() of the process that made it
+  std::atomic<bool> disabled_{false};  // Disable() was called
   std::mutex mu_;
   std::condition_variable wake_;
   // Guarded by mu_ (Curve::nid is constant).
@@ -225,6 +247,15 @@ std::optional<EcdsaNonce> TakeEcdsaNonce(int nid) {
 size_t EcdsaNoncesReady(int nid) {
   if (!EcdsaNoncesSupported()) return 0;
   return NoncePool::Get().Ready(nid);
+}
+
+void DisableEcdsaNonces() {
+  if (EcdsaNoncesSupported()) NoncePool::Get().DisableForGood();
+}
+
+bool EcdsaNoncesSettled() {
+  if (!EcdsaNoncesSupported()) return true;
+  return NoncePool::Get().Settled();
 }
 
 }  // namespace keyward::crypto::internal
