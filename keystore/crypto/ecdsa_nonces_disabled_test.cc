@@ -35,7 +35,9 @@ TEST(EcdsaNoncesDisabledTest, NoneIsHandedOutAndSignersStillSign) {
     ASSERT_GT(internal::EcdsaNoncesReady(nid), 0u);
   }
 
+  EXPECT_EQ(internal::EcdsaNoncesEnabled(), internal::EcdsaNoncesSupported());
   DisableEcdsaNoncesAhead();
+  EXPECT_FALSE(internal::EcdsaNoncesEnabled());
   EXPECT_EQ(internal::EcdsaNoncesReady(nid), 0u);  // wiped
   EXPECT_FALSE(internal::TakeEcdsaNonce(nid).has_value());
   for (int i = 0; i < 20; ++i) {

@@ -237,7 +237,7 @@ class SignerImpl final : public Signer {
       started_.reset();
       ERR_clear_error();
     }
-    if (params_.family == Family::kEcdsa && internal::EcdsaNoncesSupported()) {
+    if (params_.family == Family::kEcdsa && internal::EcdsaNoncesEnabled()) {
       ec_key_ = internal::EcKeyForSignSetup(pkey_.get());
     }
   }

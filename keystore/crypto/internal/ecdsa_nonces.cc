@@ -94,6 +94,8 @@ class NoncePool {
     for (Curve& curve : curves_) curve.ready.clear();  // frees: wipes k^-1
   }
 
+  bool Disabled() const { return disabled_.load(std::memory_order_relaxed); }
+
   bool Settled() {
     std::lock_guard<std::mutex> lock(mu_);
     return !making_;
@@ -251,6 +253,10 @@ size_t EcdsaNoncesReady(int nid) {
 
 void DisableEcdsaNonces() {
   if (EcdsaNoncesSupported()) NoncePool::Get().DisableForGood();
+}
+
+bool EcdsaNoncesEnabled() {
+  return EcdsaNoncesSupported() && !NoncePool::Get().Disabled();
 }
 
 bool EcdsaNoncesSettled() {

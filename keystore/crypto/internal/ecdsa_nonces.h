@@ -54,6 +54,10 @@ bool EcdsaNoncesSupported();
 // from its return, TakeEcdsaNonce returns nullopt. Ready nonces are wiped.
 void DisableEcdsaNonces();
 
+// EcdsaNoncesEnabled: supported and not disabled. A signer made while it is
+// false keeps no second copy of its key for signing with nonces.
+bool EcdsaNoncesEnabled();
+
 // TakeEcdsaNonce returns a nonce for curve |nid| (NID_X9_62_prime256v1,
 // NID_secp384r1 or NID_secp521r1), or nullopt if none is ready, the curve
 // is another, or nonces are not supported. The first call for a curve
